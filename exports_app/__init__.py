@@ -1,0 +1,1 @@
+"""exports_app: turn exported videos into HLS productions and publish them."""

@@ -1,0 +1,1 @@
+"""HTTP API routes (FastAPI): parse, authorize, call a service, map errors to JSON."""

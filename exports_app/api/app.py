@@ -1,0 +1,51 @@
+"""The FastAPI app mounted into Reflex through api_transformer; maps service errors to JSON."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from exports_app.api import auth_routes, export_routes, media_routes
+from exports_app.services.errors import Conflict, Invalid, NotFound, ServiceError
+
+log = logging.getLogger(__name__)
+
+_STATUS = {NotFound: 404, Invalid: 422, Conflict: 409}
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def create_api() -> FastAPI:
+    api = FastAPI(title="exports_app API", version="1.0", docs_url="/api/docs", redoc_url=None,
+                  openapi_url="/api/openapi.json")
+    api.include_router(auth_routes.router)
+    api.include_router(export_routes.router)
+    api.include_router(media_routes.router)
+
+    @api.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = exc.detail if isinstance(exc.detail, str) else "Request refused."
+        return _error(exc.status_code, message)
+
+    @api.exception_handler(RequestValidationError)
+    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        return _error(422, f"Invalid request: {where} {first.get('msg', '')}".strip())
+
+    @api.exception_handler(ServiceError)
+    async def _service_error(_: Request, exc: ServiceError) -> JSONResponse:
+        return _error(_STATUS.get(type(exc), 400), exc.message)
+
+    @api.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error", exc_info=exc)
+        return _error(500, "Internal error.")
+
+    return api

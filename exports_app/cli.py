@@ -1,0 +1,124 @@
+"""The command line: create members, import exports, seed the demo; honours the app's env vars."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import sys
+import tempfile
+from pathlib import Path
+
+from sqlmodel import select
+
+from exports_app.config import get_settings
+from exports_app.db import session_scope
+from exports_app.models import Space, Upload, VideoProject
+from exports_app.services import auth, exports, projects, publish
+from exports_app.services.auth import Member
+from exports_app.services.errors import ServiceError
+from exports_app.transcode.clips import make_clip
+
+DEMO_USER = "demo"
+DEMO_SPACES = ("Website", "Newsletter")
+DEMO_PROJECT = "Launch trailer"
+# (title, seconds, width, height); the last demo export is deliberately corrupt.
+DEMO_CLIPS = (("Launch trailer — final cut", 8.0, 1280, 720), ("Teaser (square)", 4.0, 480, 480))
+CORRUPT_TITLE = "Broken render (corrupt)"
+
+
+def _member(session, username: str) -> Member:  # type: ignore[no-untyped-def]
+    member = auth.find_member(session, username)
+    if member is None:
+        raise ServiceError(f"No user named {username!r}.")
+    return member
+
+
+def cmd_user_create(args: argparse.Namespace) -> int:
+    with session_scope() as session:
+        member = auth.create_user(session, args.name, args.password)
+    print(f"created user {member.username} (id {member.id})")
+    return 0
+
+
+def cmd_export_import(args: argparse.Namespace) -> int:
+    source = Path(args.file)
+    if not source.is_file():
+        raise ServiceError(f"No such file: {source}")
+    with session_scope() as session:
+        upload = exports.import_export(session, _member(session, args.user), source, title=args.title)
+    print(upload.id)
+    return 0
+
+
+def _demo_password() -> str:
+    """The demo password: EXPORTS_DEMO_PASSWORD, else one made on first seed and kept in the data dir."""
+    stored = get_settings().data_dir / "demo-password.txt"
+    if os.environ.get("EXPORTS_DEMO_PASSWORD"):
+        return os.environ["EXPORTS_DEMO_PASSWORD"]
+    if stored.is_file():
+        return stored.read_text().strip()
+    password = secrets.token_urlsafe(9)
+    stored.parent.mkdir(parents=True, exist_ok=True)
+    stored.write_text(password + "\n")
+    stored.chmod(0o600)
+    return password
+
+
+def cmd_seed_demo(_: argparse.Namespace) -> int:
+    """Idempotent: adds only what is missing, and prints the demo credentials."""
+    password = _demo_password()
+    with session_scope() as session:
+        member = auth.find_member(session, DEMO_USER) or auth.create_user(session, DEMO_USER, password)
+        have_spaces = set(session.exec(select(Space.name).where(Space.user_id == member.id)))
+        for name in DEMO_SPACES:
+            if name not in have_spaces:
+                publish.create_space(session, member, name)
+        project = session.exec(select(VideoProject).where(
+            VideoProject.user_id == member.id, VideoProject.title == DEMO_PROJECT)).first()
+        if project is None:
+            project = projects.create_project(session, member, DEMO_PROJECT,
+                                              "Trailer timeline: intro, product shots, call to action.")
+        titles = set(session.exec(select(Upload.title).where(Upload.user_id == member.id)))
+        with tempfile.TemporaryDirectory() as tmp:
+            for title, seconds, width, height in DEMO_CLIPS:
+                if title not in titles:
+                    clip = make_clip(Path(tmp) / f"{width}x{height}.mp4", seconds, width, height)
+                    exports.import_export(session, member, clip, title=title, project_id=project.id)
+            if CORRUPT_TITLE not in titles:
+                broken = Path(tmp) / "broken-render.mp4"
+                broken.write_bytes(b"\x00\x00\x00\x18ftypmp42" + secrets.token_bytes(4096))
+                exports.import_export(session, member, broken, title=CORRUPT_TITLE, allow_undecodable=True)
+    print(f"demo member: {DEMO_USER}  password: {password}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m exports_app", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    user = sub.add_parser("user", help="members").add_subparsers(dest="action", required=True)
+    create = user.add_parser("create", help="create a member")
+    create.add_argument("name")
+    create.add_argument("--password", required=True)
+    create.set_defaults(func=cmd_user_create)
+
+    export = sub.add_parser("export", help="exports").add_subparsers(dest="action", required=True)
+    imp = export.add_parser("import", help="import a video file as an export; prints its upload id")
+    imp.add_argument("--user", required=True)
+    imp.add_argument("file")
+    imp.add_argument("--title")
+    imp.set_defaults(func=cmd_export_import)
+
+    seed = sub.add_parser("seed-demo", help="create the demo member, spaces, project and exports")
+    seed.set_defaults(func=cmd_seed_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ServiceError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1

@@ -1,0 +1,1 @@
+"""Reusable widgets and the shared page layout (presentation only)."""

@@ -1,0 +1,41 @@
+"""The page frame: a header with the product name, the member and Sign out."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from exports_app.components.styles import PAGE_BG, TEXT_MUTED
+from exports_app.state.auth import AuthState
+
+
+def header() -> rx.Component:
+    return rx.hstack(
+        rx.link(rx.heading("Exports", size="5"), href="/exports", underline="none", color="inherit"),
+        rx.spacer(),
+        rx.cond(
+            AuthState.username != "",
+            rx.hstack(
+                rx.icon("user", size=16, color=TEXT_MUTED),
+                rx.text(AuthState.username, data_testid="member-name", size="2"),
+                rx.button("Sign out", variant="soft", size="1", on_click=AuthState.sign_out,
+                          data_testid="btn-sign-out"),
+                align="center",
+                spacing="2",
+            ),
+        ),
+        padding_x="1.5em",
+        padding_y="0.9em",
+        border_bottom="1px solid #e5e7eb",
+        background="white",
+        width="100%",
+        align="center",
+    )
+
+
+def page(*children: rx.Component) -> rx.Component:
+    return rx.box(
+        header(),
+        rx.box(*children, max_width="1100px", margin_x="auto", padding="1.5em"),
+        background=PAGE_BG,
+        min_height="100vh",
+    )

@@ -1,0 +1,117 @@
+"""The cog modal: status line, detail, progress or preview, then Open Timeline, Prep, Publish, Delete."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from exports_app.components.styles import BLUE, BURGUNDY, DARK_GRAY, TEXT_MUTED, filled
+from exports_app.state.exports import ExportsLive, ExportsState
+
+status = ExportsLive.statuses[ExportsState.open_key]  # the open export's StatusView
+
+
+def _prep_button() -> rx.Component:
+    actionable = (status.state == "not_ready") | (status.state == "failed")
+    return rx.button(
+        rx.cond(status.state == "failed", "Retry Prep (HLS)", "Prep for Publish (HLS)"),
+        on_click=ExportsState.prep,
+        disabled=~actionable,
+        style=filled(rx.cond(actionable, BLUE, DARK_GRAY)),
+        data_testid="btn-prep",
+    )
+
+
+def _publish_button() -> rx.Component:
+    ready = status.state == "ready"
+    return rx.button(
+        "Publish",
+        on_click=ExportsState.publish,
+        disabled=~ready,
+        style=filled(rx.cond(ready, BLUE, DARK_GRAY)),
+        data_testid="btn-publish",
+    )
+
+
+def _timeline_button() -> rx.Component:
+    has_project = ExportsState.open_project_id > 0
+    button = rx.button(
+        "Open Timeline",
+        on_click=ExportsState.open_timeline,
+        disabled=~has_project,
+        style=filled(rx.cond(has_project, BLUE, DARK_GRAY)),
+        data_testid="btn-open-timeline",
+    )
+    return rx.cond(has_project, button,
+                   rx.tooltip(rx.box(button, width="100%"), content="This export has no timeline project."))
+
+
+def _delete_area() -> rx.Component:
+    return rx.cond(
+        ExportsState.confirming_delete,
+        rx.vstack(
+            rx.text("Delete this export? Its HLS productions stay.", size="2", weight="medium"),
+            rx.hstack(
+                rx.button("Delete export only", on_click=ExportsState.confirm_delete,
+                          style=filled(BURGUNDY), data_testid="btn-confirm-delete"),
+                rx.button("Cancel", variant="soft", on_click=ExportsState.cancel_delete,
+                          data_testid="btn-cancel-delete"),
+                width="100%",
+            ),
+            width="100%",
+            padding="0.6em",
+            border=f"1px solid {BURGUNDY}",
+            border_radius="6px",
+            data_testid="delete-confirm",
+        ),
+        rx.button("Delete", on_click=ExportsState.ask_delete, style=filled(BURGUNDY), data_testid="btn-delete"),
+    )
+
+
+def _progress() -> rx.Component:
+    return rx.cond(
+        status.state == "in_progress",
+        rx.vstack(
+            rx.progress(value=status.percent, max=100, width="100%", data_testid="hls-progress"),
+            rx.text(status.phase + " · " + status.percent.to_string() + "%", size="1", color=TEXT_MUTED,
+                    data_testid="hls-phase"),
+            width="100%",
+            spacing="1",
+        ),
+    )
+
+
+def _preview() -> rx.Component:
+    return rx.cond(
+        status.state == "ready",
+        rx.box(rx.video(src=status.hls_url, controls=True, width="100%", height="auto"),
+               width="100%", data_testid="hls-preview"),
+    )
+
+
+def export_modal() -> rx.Component:
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.cond(
+                ExportsState.modal_open,
+                rx.vstack(
+                    rx.dialog.title(ExportsState.open_title),
+                    rx.text(status.text, weight="medium", data_testid="hls-status"),
+                    rx.cond(status.detail != "",
+                            rx.text(status.detail, size="1", color="red", data_testid="hls-detail")),
+                    _progress(),
+                    _preview(),
+                    _timeline_button(),
+                    _prep_button(),
+                    _publish_button(),
+                    _delete_area(),
+                    rx.dialog.close(rx.button("Close", variant="ghost", width="100%", color=DARK_GRAY)),
+                    spacing="3",
+                    width="100%",
+                ),
+            ),
+            data_testid="export-modal",
+            max_width="26em",
+        ),
+        open=ExportsState.modal_open,
+        on_open_change=ExportsState.set_modal_open,
+    )

@@ -1,0 +1,30 @@
+"""The rx.App: pages, the API routes, and the refresh scheduler's lifespan task (wiring only)."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from exports_app.api.app import create_api
+from exports_app.jobs.scheduler import refresh_lifespan
+from exports_app.pages.exports import exports_page
+from exports_app.pages.login import login_page
+from exports_app.pages.publish import publish_page
+from exports_app.pages.timeline import timeline_page
+from exports_app.state.auth import AuthState, LoginState
+from exports_app.state.exports import ExportsLive
+from exports_app.state.publish import PublishState, TimelineState
+
+app = rx.App(
+    api_transformer=create_api(),
+    stylesheets=["/styles.css"],
+)
+app.register_lifespan_task(refresh_lifespan)
+
+app.add_page(login_page, route="/login", title="Sign in · Exports", on_load=LoginState.redirect_if_signed_in)
+app.add_page(exports_page, route="/exports", title="Exports",
+             on_load=[AuthState.require_member, ExportsLive.load])
+app.add_page(publish_page, route="/publish", title="Publish · Exports",
+             on_load=[AuthState.require_member, PublishState.load])
+app.add_page(timeline_page, route="/timeline", title="Timeline · Exports",
+             on_load=[AuthState.require_member, TimelineState.load])
+app.add_page(lambda: rx.center(rx.spinner()), route="/", on_load=rx.redirect("/exports"))

@@ -1,0 +1,1 @@
+"""Background work: the refresh scheduler, one tick of it, and the live push to browsers."""

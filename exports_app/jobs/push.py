@@ -1,0 +1,41 @@
+"""Live push: write changed statuses into each member's linked ExportsLive, reaching all their tabs."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from typing import Iterable
+
+import reflex as rx
+
+from exports_app.db import session_scope
+from exports_app.services import productions
+from exports_app.services.hls_status import NOT_READY, HlsStatus
+
+log = logging.getLogger(__name__)
+
+
+def _statuses(changed: Iterable[tuple[int, int]]) -> dict[int, dict[int, HlsStatus]]:
+    by_member: dict[int, dict[int, HlsStatus]] = defaultdict(dict)
+    with session_scope() as session:
+        for member_id, upload_id in changed:
+            found = productions.find_by_export_upload_id(session, upload_id)
+            by_member[member_id][upload_id] = found.hls_status if found else NOT_READY
+    return by_member
+
+
+async def notify(changed: Iterable[tuple[int, int]]) -> None:
+    """Push the new statuses of (member, upload) pairs; a member with no open tab costs one state write."""
+    from exports_app.exports_app import app  # the wired app; imported late to avoid a cycle
+    from exports_app.state.exports import ExportsLive, member_token
+
+    by_member = await asyncio.to_thread(_statuses, list(changed))
+    for member_id, statuses in by_member.items():
+        token = rx.BaseStateToken(ident=member_token(member_id), cls=ExportsLive)
+        try:
+            async with app.modify_state(token) as root:
+                live = await root.get_state(ExportsLive)
+                live.set_statuses(statuses)
+        except Exception:  # one member's push must not stop the others'
+            log.exception("live push to member %s failed", member_id)

@@ -1,0 +1,49 @@
+"""One refresh tick: submit queued jobs, poll the rest in one batch, apply reports, time out the stuck."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from exports_app.db import session_scope
+from exports_app.services import media_jobs
+from exports_app.transcode.base import Transcoder
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TickResult:
+    """What a tick changed: (member id, upload id) pairs whose status the members should see."""
+
+    changed: set[tuple[int, int]] = field(default_factory=set)
+    pending: int = 0
+
+
+def tick(transcoder: Transcoder, timeout_seconds: float) -> TickResult:
+    """Run one tick against the database and the transcoder (blocking; run it in a thread)."""
+    result = TickResult()
+    with session_scope() as session:
+        rows = media_jobs.pending_jobs(session, transcoder.name)
+        result.pending = len(rows)
+        if not rows:
+            return result
+        by_job = {row.pending.request.media_job_id: row for row in rows}
+        queued = [row for row in rows if row.pending.provider_job_id is None]
+        for row in media_jobs.submit_queued(session, transcoder, queued):
+            result.changed.add((row.user_id, row.upload_id))
+        submitted = [row.pending for row in rows if row.pending.provider_job_id is not None]
+        reports = transcoder.poll(submitted) if submitted else []
+        ended: set[int] = set()
+        for report in reports:
+            row = by_job.get(report.media_job_id)
+            if row is not None and media_jobs.apply_report(session, report):
+                result.changed.add((row.user_id, row.upload_id))
+            if report.status.terminal:
+                ended.add(report.media_job_id)
+        stuck = [r for r in media_jobs.timed_out(rows, timeout_seconds) if r.pending.request.media_job_id not in ended]
+        for row in stuck:
+            transcoder.cancel(row.pending)
+            if media_jobs.apply_report(session, media_jobs.timeout_report(row, timeout_seconds)):
+                result.changed.add((row.user_id, row.upload_id))
+    return result

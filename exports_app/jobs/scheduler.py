@@ -1,0 +1,102 @@
+"""The refresh scheduler: APScheduler in a Reflex lifespan task, one leader per host by file lock."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import datetime, timezone
+from typing import AsyncIterator
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from filelock import FileLock, Timeout
+
+from exports_app.config import get_settings
+from exports_app.jobs import push, refresh
+from exports_app.services import media_jobs
+from exports_app.transcode.base import Transcoder
+from exports_app.transcode.factory import close_transcoder, get_transcoder
+
+log = logging.getLogger(__name__)
+JOB_ID = "refresh"
+
+
+class RefreshRunner:
+    """Runs ticks for the leader: on the interval, and at once when woken (from any thread)."""
+
+    def __init__(self, scheduler: AsyncIOScheduler, loop: asyncio.AbstractEventLoop) -> None:
+        self.scheduler = scheduler
+        self.loop = loop
+        self.transcoder: Transcoder | None = None
+        self._running = False
+        self._again = False
+
+    def wake(self) -> None:
+        """Thread-safe: run a tick now, or right after the one under way."""
+        if not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(self._wake_in_loop)
+
+    def _wake_in_loop(self) -> None:
+        if self._running:
+            self._again = True
+            return
+        job = self.scheduler.get_job(JOB_ID)
+        if job is not None:
+            job.modify(next_run_time=datetime.now(timezone.utc))
+
+    async def run(self) -> None:
+        self._running = True
+        try:
+            while True:
+                self._again = False
+                await self._tick_once()
+                if not self._again:
+                    break
+        finally:
+            self._running = False
+
+    async def _tick_once(self) -> None:
+        settings = get_settings()
+        if self.transcoder is None:
+            self.transcoder = get_transcoder(wake=self.wake)
+        try:
+            result = await asyncio.to_thread(refresh.tick, self.transcoder, settings.job_timeout_seconds)
+        except Exception:  # a locked or unreachable database: log it, the next tick tries again
+            log.exception("refresh tick failed; retrying on the next tick")
+            return
+        if result.changed:
+            await push.notify(result.changed)
+
+
+@contextlib.asynccontextmanager
+async def refresh_lifespan() -> AsyncIterator[None]:
+    """Start the scheduler inside the running loop; only the lock holder ticks, others wait to take over."""
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(settings.data_dir / "refresh-leader.lock"))
+    scheduler = AsyncIOScheduler(timezone=timezone.utc)
+    runner = RefreshRunner(scheduler, asyncio.get_running_loop())
+    unregister = media_jobs.register_wake(runner.wake)
+
+    def try_lead() -> None:
+        if lock.is_locked:
+            return
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            return
+        log.info("refresh leader: this process")
+        scheduler.add_job(runner.run, "interval", seconds=settings.refresh_seconds, id=JOB_ID,
+                          coalesce=True, max_instances=1, next_run_time=datetime.now(timezone.utc))
+
+    scheduler.add_job(try_lead, "interval", seconds=5, id="leader", coalesce=True, max_instances=1,
+                      next_run_time=datetime.now(timezone.utc))
+    scheduler.start()
+    try:
+        yield
+    finally:
+        unregister()
+        scheduler.shutdown(wait=False)
+        await asyncio.to_thread(close_transcoder)
+        if lock.is_locked:
+            lock.release()

@@ -1,0 +1,148 @@
+"""SQLModel tables: members, sessions, uploads (exports), productions, media jobs, spaces, publications."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Optional
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+from sqlmodel import Field, SQLModel
+
+from exports_app.transcode.base import utcnow
+
+# The plan's pointer is BIGINT UNSIGNED on MySQL. SQLite only autoincrements an INTEGER primary key,
+# so productions.id is INTEGER there; every other database gets a BIGINT.
+BigId = (
+    sa.BigInteger()
+    .with_variant(mysql.BIGINT(unsigned=True), "mysql", "mariadb")
+    .with_variant(sa.Integer(), "sqlite")
+)
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    username: str = Field(sa_column=sa.Column(sa.String(64), nullable=False, unique=True))
+    password_hash: str = Field(sa_column=sa.Column(sa.String(255), nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, nullable=False)
+
+
+class AuthSession(SQLModel, table=True):
+    """A server-side sign-in; the cookie holds a random token whose SHA-256 is stored here."""
+
+    __tablename__ = "sessions"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    token_hash: str = Field(sa_column=sa.Column(sa.String(64), nullable=False, unique=True))
+    user_id: int = Field(foreign_key="users.id", nullable=False, index=True)
+    csrf_token: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, nullable=False)
+    expires_at: datetime = Field(nullable=False)
+    revoked_at: Optional[datetime] = Field(default=None)
+
+
+class VideoProject(SQLModel, table=True):
+    """A timeline project; exports are rendered from one (uploads.create_video_project_id)."""
+
+    __tablename__ = "video_projects"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", nullable=False, index=True)
+    title: str = Field(sa_column=sa.Column(sa.String(255), nullable=False))
+    description: str = Field(default="", sa_column=sa.Column(sa.Text(), nullable=False, default=""))
+    created_at: datetime = Field(default_factory=utcnow, nullable=False)
+
+
+class Upload(SQLModel, table=True):
+    """A stored video of a member; video_role 'export' marks the rendered result of a project."""
+
+    __tablename__ = "uploads"
+    __table_args__ = (
+        sa.Index("ix_uploads_create_video_production_id", "create_video_production_id"),
+        sa.Index("ix_uploads_video_role_production", "video_role", "create_video_production_id"),
+        sa.Index("ix_uploads_user_role_created", "user_id", "video_role", "created_at"),
+    )
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", nullable=False)
+    video_role: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))
+    title: str = Field(sa_column=sa.Column(sa.String(255), nullable=False))
+    filename: str = Field(sa_column=sa.Column(sa.String(255), nullable=False))
+    storage_key: str = Field(sa_column=sa.Column(sa.String(512), nullable=False))
+    size_bytes: int = Field(sa_column=sa.Column(sa.BigInteger(), nullable=False))
+    duration_seconds: Optional[float] = Field(default=None)
+    width: Optional[int] = Field(default=None)
+    height: Optional[int] = Field(default=None)
+    create_video_project_id: Optional[int] = Field(default=None, foreign_key="video_projects.id")
+    create_video_production_id: Optional[int] = Field(
+        default=None,
+        # No foreign key: the plan's plain pointer; a production may outlive or predate it.
+        sa_column=sa.Column(BigId, nullable=True),
+    )
+    created_at: datetime = Field(default_factory=utcnow, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, nullable=False)
+    deleted_at: Optional[datetime] = Field(default=None)
+
+
+class Production(SQLModel, table=True):
+    """An HLS production made from an export; it outlives the export (deletes keep it)."""
+
+    __tablename__ = "productions"
+
+    id: Optional[int] = Field(default=None, sa_column=sa.Column(BigId, primary_key=True, autoincrement=True))
+    user_id: int = Field(foreign_key="users.id", nullable=False, index=True)
+    upload_id: int = Field(foreign_key="uploads.id", nullable=False, index=True)
+    hls_master_uri: Optional[str] = Field(default=None, sa_column=sa.Column(sa.String(1024), nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, nullable=False)
+
+
+class MediaJob(SQLModel, table=True):
+    """One transcode attempt of a production."""
+
+    __tablename__ = "media_jobs"
+    __table_args__ = (sa.Index("ix_media_jobs_production_id_id", "production_id", "id"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    production_id: int = Field(sa_column=sa.Column(BigId, sa.ForeignKey("productions.id"), nullable=False))
+    provider: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))
+    provider_job_id: Optional[str] = Field(default=None, sa_column=sa.Column(sa.String(128), nullable=True))
+    status: str = Field(sa_column=sa.Column(sa.String(16), nullable=False, index=True))
+    percent: int = Field(default=0, nullable=False)
+    phase: Optional[str] = Field(default=None, sa_column=sa.Column(sa.String(32), nullable=True))
+    error_code: Optional[str] = Field(default=None, sa_column=sa.Column(sa.String(64), nullable=True))
+    error_message: Optional[str] = Field(default=None, sa_column=sa.Column(sa.String(1024), nullable=True))
+    attempt: int = Field(default=1, nullable=False)
+    idempotency_token: str = Field(sa_column=sa.Column(sa.String(64), nullable=False, unique=True))
+    submitted_at: Optional[datetime] = Field(default=None)
+    started_at: Optional[datetime] = Field(default=None)
+    finished_at: Optional[datetime] = Field(default=None)
+    last_report_at: Optional[datetime] = Field(default=None)
+    created_at: datetime = Field(default_factory=utcnow, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, nullable=False)
+
+
+class Space(SQLModel, table=True):
+    """A place a member publishes productions to."""
+
+    __tablename__ = "spaces"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", nullable=False, index=True)
+    name: str = Field(sa_column=sa.Column(sa.String(128), nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, nullable=False)
+
+
+class Publication(SQLModel, table=True):
+    """A production published to a space; at most one per (production, space)."""
+
+    __tablename__ = "publications"
+    __table_args__ = (sa.UniqueConstraint("production_id", "space_id", name="uq_publications_production_space"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    production_id: int = Field(sa_column=sa.Column(BigId, sa.ForeignKey("productions.id"), nullable=False))
+    space_id: int = Field(foreign_key="spaces.id", nullable=False, index=True)
+    user_id: int = Field(foreign_key="users.id", nullable=False)
+    created_at: datetime = Field(default_factory=utcnow, nullable=False)

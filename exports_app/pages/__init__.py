@@ -1,0 +1,1 @@
+"""Pages, one module each: Python components with no logic beyond presentation."""

@@ -1,0 +1,90 @@
+"""/exports: the member's exports, newest first, with status badges and the cog modal."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from exports_app.components.layout import page
+from exports_app.components.modal import export_modal
+from exports_app.components.styles import BADGE_COLOR, BLUE, TEXT_MUTED
+from exports_app.state.exports import ExportsLive, ExportsState
+from exports_app.state.views import ExportRow
+
+
+def status_badge(row: ExportRow) -> rx.Component:
+    return rx.badge(
+        row.status.badge,
+        color_scheme=rx.match(row.status.state, *BADGE_COLOR.items(), "gray"),  # type: ignore[arg-type]
+        data_testid=f"export-badge-{row.id}",
+        variant="soft",
+    )
+
+
+def export_row(row: ExportRow) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(rx.vstack(rx.text(row.title, weight="medium"),
+                                rx.text(row.filename, size="1", color=TEXT_MUTED), spacing="0")),
+        rx.table.cell(rx.text(row.created, size="2")),
+        rx.table.cell(rx.text(row.duration, size="2")),
+        rx.table.cell(rx.text(row.size, size="2")),
+        rx.table.cell(status_badge(row)),
+        rx.table.cell(
+            rx.icon_button(rx.icon("settings", size=16), variant="ghost", aria_label="Export settings",
+                           on_click=ExportsState.open_modal(row.id), data_testid=f"export-cog-{row.id}")
+        ),
+        data_testid=f"export-row-{row.id}",
+        align="center",
+    )
+
+
+def upload_control() -> rx.Component:
+    return rx.vstack(
+        rx.upload.root(
+            rx.hstack(
+                rx.icon("upload", size=16),
+                rx.text("New export: drop a video here or click to choose", size="2"),
+                align="center",
+                spacing="2",
+            ),
+            id="new-export",
+            accept={"video/*": [".mp4", ".mov", ".m4v", ".mkv", ".webm"]},
+            max_files=1,
+            on_drop=ExportsState.upload(rx.upload_files(upload_id="new-export")),  # type: ignore[call-arg]
+            border=f"1px dashed {BLUE}",
+            padding="0.8em 1.2em",
+            border_radius="8px",
+            cursor="pointer",
+            data_testid="upload-export",
+        ),
+        rx.cond(ExportsState.upload_error != "",
+                rx.text(ExportsState.upload_error, color="red", size="2", data_testid="upload-error")),
+        rx.cond(ExportsState.message != "",
+                rx.text(ExportsState.message, size="2", data_testid="exports-message")),
+        spacing="2",
+    )
+
+
+def exports_page() -> rx.Component:
+    return page(
+        rx.hstack(
+            rx.heading("Your exports", size="6"),
+            rx.text(ExportsLive.total.to_string() + " total", size="2", color=TEXT_MUTED,
+                    data_testid="exports-total"),
+            align="baseline",
+            spacing="3",
+        ),
+        rx.box(upload_control(), margin_y="1em"),
+        rx.cond(
+            ExportsLive.rows.length() > 0,
+            rx.table.root(
+                rx.table.header(rx.table.row(*(rx.table.column_header_cell(h) for h in
+                                               ("Title", "Created", "Duration", "Size", "HLS", "")))),
+                rx.table.body(rx.foreach(ExportsLive.rows, export_row)),
+                variant="surface",
+                width="100%",
+                data_testid="exports-table",
+            ),
+            rx.text("No exports yet. Add one above.", color=TEXT_MUTED, data_testid="exports-empty"),
+        ),
+        export_modal(),
+    )

@@ -1,0 +1,1 @@
+"""The rules of the product: plain functions taking a SQLModel Session."""

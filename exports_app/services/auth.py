@@ -1,0 +1,146 @@
+"""Members and sign-in: argon2 password hashes and revocable server-side sessions."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlmodel import Session, select
+
+from exports_app.models import AuthSession, User
+from exports_app.services.errors import Invalid
+from exports_app.transcode.base import utcnow
+
+SESSION_COOKIE = "exports_session"
+CSRF_COOKIE = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+
+_hasher = PasswordHasher()
+# Verifying against this keeps the time of an unknown-username login like a known one.
+_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+@dataclass(frozen=True)
+class Member:
+    """The signed-in member as every caller sees it."""
+
+    id: int
+    username: str
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """A fresh session: the cookie token (shown once) and its CSRF token."""
+
+    member: Member
+    token: str
+    csrf_token: str
+    max_age_seconds: int
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_user(session: Session, username: str, password: str) -> Member:
+    username = username.strip()
+    if not username or len(username) > 64:
+        raise Invalid("A username needs 1 to 64 characters.")
+    if len(password) < 8:
+        raise Invalid("A password needs at least 8 characters.")
+    if session.exec(select(User).where(User.username == username)).first():
+        raise Invalid(f"User {username!r} already exists.")
+    user = User(username=username, password_hash=_hasher.hash(password))
+    session.add(user)
+    session.flush()
+    assert user.id is not None
+    return Member(user.id, user.username)
+
+
+def set_password(session: Session, username: str, password: str) -> None:
+    user = session.exec(select(User).where(User.username == username)).one()
+    user.password_hash = _hasher.hash(password)
+    session.add(user)
+
+
+def find_member(session: Session, username: str) -> Member | None:
+    user = session.exec(select(User).where(User.username == username)).first()
+    return Member(user.id, user.username) if user and user.id is not None else None
+
+
+def authenticate(session: Session, username: str, password: str) -> Member | None:
+    """The member if the password matches, else None (same work either way)."""
+    user = session.exec(select(User).where(User.username == username)).first()
+    try:
+        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if user is None or user.id is None:
+        return None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+        session.add(user)
+    return Member(user.id, user.username)
+
+
+def start_session(session: Session, member: Member, days: int) -> SignIn:
+    """A new session for member; a new token every sign-in, so a planted cookie is never adopted."""
+    token = secrets.token_urlsafe(32)
+    csrf = secrets.token_urlsafe(24)
+    now = utcnow()
+    session.add(
+        AuthSession(
+            token_hash=_token_hash(token),
+            user_id=member.id,
+            csrf_token=csrf,
+            created_at=now,
+            expires_at=now + timedelta(days=days),
+        )
+    )
+    session.flush()
+    return SignIn(member, token, csrf, days * 86400)
+
+
+def _live_session(session: Session, token: str | None) -> AuthSession | None:
+    if not token:
+        return None
+    row = session.exec(select(AuthSession).where(AuthSession.token_hash == _token_hash(token))).first()
+    if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
+        return None
+    return row
+
+
+def member_for_token(session: Session, token: str | None) -> Member | None:
+    """The member a session cookie belongs to, or None if it is unknown, expired or revoked."""
+    row = _live_session(session, token)
+    if row is None:
+        return None
+    user = session.get(User, row.user_id)
+    return Member(user.id, user.username) if user and user.id is not None else None
+
+
+def csrf_matches(session: Session, token: str | None, csrf_cookie: str | None, csrf_header: str | None) -> bool:
+    """Double-submit check: the header equals the cookie, and both equal the session's own token."""
+    row = _live_session(session, token)
+    if row is None or not csrf_cookie or not csrf_header:
+        return False
+    return hmac.compare_digest(csrf_cookie, csrf_header) and hmac.compare_digest(csrf_header, row.csrf_token)
+
+
+def end_session(session: Session, token: str | None) -> None:
+    """Revoke the session; later requests with that cookie are signed out."""
+    row = _live_session(session, token)
+    if row is not None:
+        row.revoked_at = utcnow()
+        session.add(row)
+
+
+def purge_expired_sessions(session: Session) -> int:
+    result = session.execute(sa.delete(AuthSession).where(AuthSession.expires_at <= utcnow()))
+    return int(result.rowcount or 0)

@@ -1,0 +1,21 @@
+"""Errors the services raise; API routes and states map them to responses and messages."""
+
+
+class ServiceError(Exception):
+    """A refusal with a short message fit to show to the member."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(ServiceError):
+    """Missing, deleted, not of the right kind, or another member's: callers never learn which."""
+
+
+class Invalid(ServiceError):
+    """The input cannot be used (e.g. a file that is not a decodable video)."""
+
+
+class Conflict(ServiceError):
+    """The thing exists but is not in a state that allows the action (e.g. publish before ready)."""

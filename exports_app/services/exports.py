@@ -1,0 +1,152 @@
+"""Exports of a member: listing, ownership checks, import from a file, and delete."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from exports_app.models import Upload, VideoProject
+from exports_app.services import storage
+from exports_app.services.auth import Member
+from exports_app.services.errors import Invalid, NotFound
+from exports_app.transcode.base import utcnow
+from exports_app.transcode.probe import NotAVideoError, VideoProbe, probe_video
+
+EXPORT_ROLE = "export"
+NOT_FOUND_MESSAGE = "Export not found."
+MAX_ID = 2**63 - 1
+
+
+def valid_id(value: object) -> int | None:
+    """A positive database id from client input, or None for anything malformed or out of range."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        value = value.strip()
+        if not value.isdigit():
+            return None
+    try:
+        number = int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if 0 < number <= MAX_ID else None
+
+
+def _owned_export_clause(member: Member, upload_id: int) -> sa.ColumnElement[bool]:
+    return sa.and_(
+        Upload.id == upload_id,
+        Upload.user_id == member.id,
+        Upload.video_role == EXPORT_ROLE,
+        Upload.deleted_at.is_(None),  # type: ignore[union-attr]
+    )
+
+
+def get_export(session: Session, member: Member, upload_id: object) -> Upload:
+    """The member's live export, or NotFound (missing, deleted, not an export, or someone else's)."""
+    uid = valid_id(upload_id)
+    if uid is None:
+        raise NotFound(NOT_FOUND_MESSAGE)
+    upload = session.exec(select(Upload).where(_owned_export_clause(member, uid))).first()
+    if upload is None:
+        raise NotFound(NOT_FOUND_MESSAGE)
+    return upload
+
+
+def lock_export(session: Session, member: Member, upload_id: object) -> Upload:
+    """get_export inside a write lock on the upload row, so concurrent preps of one export serialize.
+
+    An UPDATE takes the row lock on every database (and SQLite's write lock), unlike FOR UPDATE.
+    """
+    uid = valid_id(upload_id)
+    if uid is None:
+        raise NotFound(NOT_FOUND_MESSAGE)
+    result = session.execute(
+        sa.update(Upload).where(_owned_export_clause(member, uid)).values(updated_at=utcnow())
+    )
+    if not result.rowcount:
+        raise NotFound(NOT_FOUND_MESSAGE)
+    session.expire_all()
+    return get_export(session, member, uid)
+
+
+def list_exports(session: Session, member: Member, limit: int = 500, offset: int = 0) -> list[Upload]:
+    """The member's live exports, newest first."""
+    return list(
+        session.exec(
+            select(Upload)
+            .where(Upload.user_id == member.id, Upload.video_role == EXPORT_ROLE,
+                   Upload.deleted_at.is_(None))  # type: ignore[union-attr]
+            .order_by(Upload.created_at.desc(), Upload.id.desc())  # type: ignore[union-attr]
+            .offset(offset)
+            .limit(limit)
+        )
+    )
+
+
+def count_exports(session: Session, member: Member) -> int:
+    return int(
+        session.execute(
+            sa.select(sa.func.count()).select_from(Upload).where(
+                Upload.user_id == member.id, Upload.video_role == EXPORT_ROLE,
+                Upload.deleted_at.is_(None))  # type: ignore[union-attr]
+        ).scalar_one()
+    )
+
+
+def import_export(
+    session: Session,
+    member: Member,
+    source: Path,
+    *,
+    title: str | None = None,
+    filename: str | None = None,
+    project_id: int | None = None,
+    allow_undecodable: bool = False,
+) -> Upload:
+    """Probe source, copy it into storage and record it as the member's export; refuses non-videos.
+
+    Nothing is stored when the probe fails, and the copy is removed if the row cannot be written.
+    allow_undecodable is for the demo seed only: it stores a corrupt export so the failure path shows.
+    """
+    try:
+        probe: VideoProbe | None = probe_video(source)
+    except NotAVideoError as exc:
+        if not allow_undecodable:
+            raise Invalid(f"Not a playable video: {exc}") from exc
+        probe = None
+    if project_id is not None:
+        project = session.get(VideoProject, project_id)
+        if project is None or project.user_id != member.id:
+            raise NotFound("Project not found.")
+    name = storage.safe_filename(filename or source.name)
+    key, size = storage.store_file(source, member.id, name)
+    try:
+        upload = Upload(
+            user_id=member.id,
+            video_role=EXPORT_ROLE,
+            title=(title or Path(name).stem).strip()[:255] or "Untitled export",
+            filename=name,
+            storage_key=key,
+            size_bytes=size,
+            duration_seconds=probe.duration_seconds if probe else None,
+            width=probe.width if probe else None,
+            height=probe.height if probe else None,
+            create_video_project_id=project_id,
+        )
+        session.add(upload)
+        session.flush()
+    except Exception:
+        storage.remove(key)
+        raise
+    return upload
+
+
+def delete_export(session: Session, member: Member, upload_id: object) -> Upload:
+    """Soft-delete the export only: its productions, jobs and publications stay."""
+    upload = lock_export(session, member, upload_id)
+    upload.deleted_at = utcnow()
+    session.add(upload)
+    session.flush()
+    return upload

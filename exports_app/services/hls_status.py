@@ -1,0 +1,84 @@
+"""The one derivation of an export's HLS state from its production and latest media job."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from exports_app.models import MediaJob, Production
+from exports_app.transcode.base import ACTIVE_STATUSES, JobStatus
+
+HlsState = Literal["not_ready", "in_progress", "ready", "failed"]
+DETAIL_MAX = 200
+
+_DEFAULT_DETAIL = {
+    JobStatus.FAILED: "The transcode failed.",
+    JobStatus.CANCELED: "The transcode was canceled.",
+    JobStatus.TIMED_OUT: "The transcode timed out.",
+}
+
+
+@dataclass(frozen=True)
+class HlsStatus:
+    """What the API, the modal and the row badge show about an export's HLS production."""
+
+    state: HlsState
+    production_id: int | None = None
+    detail: str | None = None
+    percent: int | None = None
+    phase: str | None = None
+    hls_url: str | None = None
+    updated_at: datetime | None = None
+
+    def as_api(self) -> dict[str, object]:
+        """The JSON body of GET /api/exports/{id}/hls-status (SPEC's names)."""
+        return {
+            "state": self.state,
+            "productionId": self.production_id,
+            "detail": self.detail,
+            "percent": self.percent,
+            "phase": self.phase,
+            "hlsUrl": self.hls_url,
+            "updatedAt": self.updated_at.isoformat() if self.updated_at else None,
+        }
+
+
+NOT_READY = HlsStatus(state="not_ready")
+
+
+def short_detail(message: str | None) -> str | None:
+    """One line of at most DETAIL_MAX characters, or None for an empty message."""
+    if not message:
+        return None
+    line = " ".join(message.split())
+    return line if len(line) <= DETAIL_MAX else line[: DETAIL_MAX - 1].rstrip() + "…"
+
+
+def hls_url_for(production_id: int) -> str:
+    """Where the owner's browser fetches the master playlist (served by the media route)."""
+    return f"/media/hls/{production_id}/master.m3u8"
+
+
+def derive_hls_status(
+    production: Production | None, latest_job: MediaJob | None, *, submitting: bool = False
+) -> HlsStatus:
+    """SPEC's derivation, in order: no production; ready; in progress; failed; production without a job."""
+    if production is None or production.id is None:
+        return NOT_READY
+    pid = production.id
+    if latest_job is None:
+        return HlsStatus(state="in_progress" if submitting else "not_ready", production_id=pid,
+                         updated_at=production.updated_at)
+    status = JobStatus(latest_job.status)
+    updated = latest_job.updated_at
+    if status is JobStatus.SUCCEEDED and production.hls_master_uri:
+        return HlsStatus(state="ready", production_id=pid, percent=100, phase="COMPLETE",
+                         hls_url=hls_url_for(pid), updated_at=updated)
+    if status in ACTIVE_STATUSES:
+        return HlsStatus(state="in_progress", production_id=pid, percent=latest_job.percent,
+                         phase=latest_job.phase or status.value.upper(), updated_at=updated)
+    detail = short_detail(latest_job.error_message) or _DEFAULT_DETAIL.get(
+        status, "The transcode finished without an HLS master playlist."
+    )
+    return HlsStatus(state="failed", production_id=pid, detail=detail, updated_at=updated)

@@ -1,0 +1,249 @@
+"""Media jobs: what is pending, submitting queued jobs, applying transcoder reports monotonically."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Callable, Iterable
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from exports_app.models import MediaJob, Production, Upload
+from exports_app.services import storage
+from exports_app.transcode.base import (
+    ACTIVE_STATUSES,
+    JobReport,
+    JobRequest,
+    JobStatus,
+    PendingJob,
+    Transcoder,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
+
+_ACTIVE = [s.value for s in ACTIVE_STATUSES]
+_wake_hooks: list[Callable[[], None]] = []
+_wake_lock = threading.Lock()
+
+
+def register_wake(hook: Callable[[], None]) -> Callable[[], None]:
+    """The refresh scheduler registers here; returns a function that unregisters it."""
+    with _wake_lock:
+        _wake_hooks.append(hook)
+
+    def unregister() -> None:
+        with _wake_lock:
+            if hook in _wake_hooks:
+                _wake_hooks.remove(hook)
+
+    return unregister
+
+
+def request_refresh() -> None:
+    """Ask for a refresh tick now (new queued job, transcoder news). No-op without a scheduler here."""
+    with _wake_lock:
+        hooks = list(_wake_hooks)
+    for hook in hooks:
+        hook()
+
+
+def new_job(session: Session, production: Production, provider: str) -> MediaJob:
+    """A queued job for production; attempt numbers count across the export's productions."""
+    assert production.id is not None
+    previous = session.execute(
+        sa.select(sa.func.count(MediaJob.id))
+        .join(Production, Production.id == MediaJob.production_id)
+        .where(Production.upload_id == production.upload_id)
+    ).scalar_one()
+    job = MediaJob(
+        production_id=production.id,
+        provider=provider,
+        status=JobStatus.QUEUED.value,
+        percent=0,
+        phase="QUEUED",
+        attempt=int(previous) + 1,
+        idempotency_token=uuid.uuid4().hex,
+    )
+    session.add(job)
+    session.flush()
+    return job
+
+
+def latest_jobs(session: Session, production_ids: Iterable[int]) -> dict[int, MediaJob]:
+    """The newest job of each production, in one query."""
+    ids = list({pid for pid in production_ids if pid is not None})
+    if not ids:
+        return {}
+    newest = (
+        sa.select(MediaJob.production_id, sa.func.max(MediaJob.id).label("job_id"))
+        .where(MediaJob.production_id.in_(ids))  # type: ignore[attr-defined]
+        .group_by(MediaJob.production_id)
+        .subquery()
+    )
+    rows = session.exec(select(MediaJob).join(newest, MediaJob.id == newest.c.job_id))
+    return {job.production_id: job for job in rows}
+
+
+@dataclass(frozen=True)
+class PendingRow:
+    """A non-terminal job with what the tick needs to route its news."""
+
+    pending: PendingJob
+    user_id: int
+    upload_id: int
+    started_at: datetime
+
+
+def _request(job: MediaJob, upload: Upload) -> JobRequest:
+    assert job.id is not None and upload.id is not None
+    return JobRequest(
+        media_job_id=job.id,
+        production_id=job.production_id,
+        upload_id=upload.id,
+        idempotency_token=job.idempotency_token,
+        input_path=storage.path_for(upload.storage_key),
+        duration_seconds=upload.duration_seconds,
+        source_height=upload.height,
+    )
+
+
+def pending_jobs(session: Session, provider: str, job_ids: Iterable[int] | None = None) -> list[PendingRow]:
+    """Every non-terminal job of provider (or just job_ids), with its request, in one query."""
+    query = (
+        select(MediaJob, Upload)
+        .join(Production, Production.id == MediaJob.production_id)
+        .join(Upload, Upload.id == Production.upload_id)
+        .where(MediaJob.status.in_(_ACTIVE), MediaJob.provider == provider)  # type: ignore[attr-defined]
+        .order_by(MediaJob.id)
+    )
+    if job_ids is not None:
+        query = query.where(MediaJob.id.in_(list(job_ids)))  # type: ignore[union-attr]
+    return [
+        PendingRow(
+            PendingJob(_request(job, upload), job.provider_job_id, JobStatus(job.status)),
+            upload.user_id,
+            upload.id,  # type: ignore[arg-type]
+            job.submitted_at or job.created_at,
+        )
+        for job, upload in session.exec(query)
+    ]
+
+
+def _transient(exc: Exception) -> bool:
+    """Errors worth another submit on the next tick: throttling, 5xx, the network."""
+    from botocore.exceptions import ClientError, ConnectionError as BotoConnectionError
+
+    if isinstance(exc, (BotoConnectionError, ConnectionError, TimeoutError)):
+        return True
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return code in {"TooManyRequestsException", "ThrottlingException", "Throttling"} or status >= 500
+    return False
+
+
+def submit_queued(session: Session, transcoder: Transcoder, rows: Iterable[PendingRow]) -> list[PendingRow]:
+    """Hand queued jobs without a provider id to the transcoder; returns the rows that changed.
+
+    A transient error leaves the job queued (the next tick retries with the same idempotency token,
+    so nothing is duplicated); any other error fails the job with a short detail.
+    """
+    changed: list[PendingRow] = []
+    for row in rows:
+        job = row.pending
+        if job.provider_job_id is not None or job.status is not JobStatus.QUEUED:
+            continue
+        try:
+            provider_id = transcoder.submit(job.request)
+        except Exception as exc:  # the transcoder's errors are many; each is recorded, none escapes
+            if _transient(exc):
+                log.warning("submit of media job %s deferred: %s", job.request.media_job_id, exc)
+                continue
+            log.exception("submit of media job %s failed", job.request.media_job_id)
+            report = JobReport(job.request.media_job_id, JobStatus.FAILED, error_code="submit_failed",
+                               error_message=f"Could not start the transcode: {exc}")
+            if apply_report(session, report):
+                changed.append(row)
+            continue
+        now = utcnow()
+        result = session.execute(
+            sa.update(MediaJob)
+            .where(MediaJob.id == job.request.media_job_id, MediaJob.status == JobStatus.QUEUED.value)
+            .values(status=JobStatus.SUBMITTED.value, provider_job_id=provider_id, submitted_at=now,
+                    updated_at=now)
+        )
+        if result.rowcount:
+            changed.append(row)
+    session.commit()
+    return changed
+
+
+def apply_report(session: Session, report: JobReport) -> bool:
+    """Apply one report if it moves the job forward: never back from terminal, never older than the last.
+
+    One conditional UPDATE per report, so two appliers racing cannot reorder history.
+    """
+    now = utcnow()
+    values: dict[str, object] = {"status": report.status.value, "last_report_at": report.reported_at,
+                                 "updated_at": now}
+    if report.percent is not None:
+        values["percent"] = max(0, min(100, int(report.percent)))
+    if report.phase is not None:
+        values["phase"] = report.phase[:32]
+    if report.provider_job_id:
+        values["provider_job_id"] = report.provider_job_id
+    if report.status is JobStatus.RUNNING:
+        values["started_at"] = sa.func.coalesce(MediaJob.started_at, now)
+    if report.status.terminal:
+        values["finished_at"] = now
+        values["error_code"] = report.error_code[:64] if report.error_code else None
+        values["error_message"] = report.error_message[:1024] if report.error_message else None
+    if report.status is JobStatus.SUCCEEDED:
+        values["percent"] = 100
+        if not report.master_playlist_uri:
+            values.update(status=JobStatus.FAILED.value, error_code="no_master_playlist",
+                          error_message="The transcode finished without an HLS master playlist.")
+    result = session.execute(
+        sa.update(MediaJob)
+        .where(
+            MediaJob.id == report.media_job_id,
+            MediaJob.status.in_(_ACTIVE),  # type: ignore[attr-defined]
+            sa.or_(MediaJob.last_report_at.is_(None),  # type: ignore[union-attr]
+                   MediaJob.last_report_at <= report.reported_at),  # type: ignore[operator]
+        )
+        .values(**values)
+    )
+    if not result.rowcount:
+        return False
+    if values["status"] == JobStatus.SUCCEEDED.value:
+        production_id = session.execute(
+            sa.select(MediaJob.production_id).where(MediaJob.id == report.media_job_id)
+        ).scalar_one()
+        session.execute(
+            sa.update(Production).where(Production.id == production_id)
+            .values(hls_master_uri=report.master_playlist_uri, updated_at=now)
+        )
+    return True
+
+
+def timed_out(rows: Iterable[PendingRow], timeout_seconds: float, now: datetime | None = None) -> list[PendingRow]:
+    """The pending rows older than the timeout."""
+    limit = (now or utcnow()) - timedelta(seconds=timeout_seconds)
+    return [row for row in rows if _aware(row.started_at) < limit]
+
+
+def _aware(moment: datetime) -> datetime:
+    from datetime import timezone
+
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def timeout_report(row: PendingRow, timeout_seconds: float) -> JobReport:
+    return JobReport(row.pending.request.media_job_id, JobStatus.TIMED_OUT, error_code="timeout",
+                     error_message=f"No result after {int(timeout_seconds)} s; the transcode was stopped. "
+                                   "Retry available.")

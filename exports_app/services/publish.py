@@ -1,0 +1,85 @@
+"""Publishing a ready production to the member's spaces, once per space."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from exports_app.models import Production, Publication, Space, Upload
+from exports_app.services.auth import Member
+from exports_app.services.errors import Conflict, NotFound
+from exports_app.services.exports import valid_id
+from exports_app.services.productions import load_production_status, owned_production
+from exports_app.transcode.base import utcnow
+
+
+@dataclass(frozen=True)
+class SpaceChoice:
+    id: int
+    name: str
+    published: bool
+
+
+@dataclass(frozen=True)
+class PublishTarget:
+    """What /publish shows: the production, its export's title, and the member's spaces."""
+
+    production_id: int
+    export_title: str
+    hls_url: str
+    spaces: list[SpaceChoice]
+
+
+def _ready_production(session: Session, member: Member, production_id: object) -> Production:
+    production = owned_production(session, member, production_id)
+    assert production.id is not None
+    if load_production_status(session, production.id).state != "ready":
+        raise Conflict("This production is not ready to publish yet.")
+    return production
+
+
+def create_space(session: Session, member: Member, name: str) -> Space:
+    space = Space(user_id=member.id, name=name.strip()[:128] or "Space")
+    session.add(space)
+    session.flush()
+    return space
+
+
+def publish_target(session: Session, member: Member, production_id: object) -> PublishTarget:
+    production = _ready_production(session, member, production_id)
+    assert production.id is not None
+    upload = session.get(Upload, production.upload_id)
+    published = set(session.exec(select(Publication.space_id).where(Publication.production_id == production.id)))
+    spaces = session.exec(select(Space).where(Space.user_id == member.id).order_by(Space.name))
+    status = load_production_status(session, production.id)
+    return PublishTarget(
+        production_id=production.id,
+        export_title=upload.title if upload else f"Production {production.id}",
+        hls_url=status.hls_url or "",
+        spaces=[SpaceChoice(s.id, s.name, s.id in published) for s in spaces if s.id is not None],
+    )
+
+
+def publish(session: Session, member: Member, production_id: object, space_ids: list[object]) -> int:
+    """Publish to the chosen spaces of the member; returns how many publications are new."""
+    production = _ready_production(session, member, production_id)
+    wanted = {sid for sid in (valid_id(s) for s in space_ids) if sid is not None}
+    if not wanted:
+        raise NotFound("Choose at least one of your spaces.")
+    owned = set(session.exec(select(Space.id).where(Space.user_id == member.id, Space.id.in_(wanted))))  # type: ignore[union-attr]
+    if owned != wanted:
+        raise NotFound("Space not found.")
+    existing = set(session.exec(select(Publication.space_id).where(Publication.production_id == production.id)))
+    new = sorted(owned - existing)
+    for space_id in new:
+        session.add(Publication(production_id=production.id, space_id=space_id, user_id=member.id,  # type: ignore[arg-type]
+                                created_at=utcnow()))
+    try:
+        session.flush()
+    except sa.exc.IntegrityError:
+        # A concurrent publish won the unique (production, space) race: that publication exists.
+        session.rollback()
+        return 0
+    return len(new)

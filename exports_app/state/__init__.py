@@ -1,0 +1,1 @@
+"""Reflex state classes: call services, hold view data, never SQL."""

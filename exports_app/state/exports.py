@@ -1,0 +1,201 @@
+"""The /exports page: the member's live list (shared by their tabs) and this tab's modal."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import reflex as rx
+
+from exports_app.config import get_settings
+from exports_app.db import session_scope
+from exports_app.services import exports, productions
+from exports_app.services.auth import Member
+from exports_app.services.errors import ServiceError
+from exports_app.services.hls_status import HlsStatus
+from exports_app.state.auth import LOGIN_ROUTE, member_of
+from exports_app.state.views import ExportRow, StatusView, export_row, status_view
+
+PAGE_SIZE = 500
+
+
+def member_token(member_id: int) -> str:
+    """The shared-state token of a member's tabs (Reflex forbids '_' in it)."""
+    return f"user-{member_id}"
+
+
+class ExportsLive(rx.SharedState):
+    """The member's exports and their statuses; linked per member, so every tab sees each change."""
+
+    rows: list[ExportRow] = []
+    statuses: dict[str, StatusView] = {}
+    total: int = 0
+
+    @rx.event
+    async def load(self):  # type: ignore[no-untyped-def]
+        member = member_of(self)
+        if member is None:
+            return rx.redirect(LOGIN_ROUTE)
+        live = await self._link_to(member_token(member.id))
+        live.reload(member)
+        return None
+
+    def reload(self, member: Member) -> None:
+        """Re-read the member's list from the database (the source of truth)."""
+        with session_scope() as session:
+            views = productions.export_views(session, member, limit=PAGE_SIZE)
+            self.total = exports.count_exports(session, member)
+        self.rows = [export_row(v) for v in views]
+        self.statuses = {str(r.id): r.status for r in self.rows}
+
+    def set_statuses(self, changes: dict[int, HlsStatus]) -> None:
+        """Apply new statuses to the rows and the modal lookup."""
+        views = {str(uid): status_view(s) for uid, s in changes.items()}
+        self.statuses = {**self.statuses, **views}
+        self.rows = [
+            ExportRow(**{**r.__dict__, "status": views[str(r.id)]}) if str(r.id) in views else r
+            for r in self.rows
+        ]
+
+
+class ExportsState(rx.State):
+    """This tab's modal: which export is open, delete confirmation, upload messages."""
+
+    open_id: int = 0
+    open_title: str = ""
+    open_project_id: int = 0
+    confirming_delete: bool = False
+    message: str = ""
+    upload_error: str = ""
+    uploading: bool = False
+
+    @rx.var
+    def open_key(self) -> str:
+        return str(self.open_id)
+
+    @rx.var
+    def modal_open(self) -> bool:
+        return self.open_id > 0
+
+    async def _live(self) -> ExportsLive:
+        return await self.get_state(ExportsLive)
+
+    def _member(self) -> Member | None:
+        return member_of(self)
+
+    async def _refresh_open(self, member: Member) -> HlsStatus | None:
+        """Re-read the open export's status, or close the modal if it is gone."""
+        try:
+            with session_scope() as session:
+                status = productions.export_status(session, member, self.open_id)
+        except ServiceError as exc:
+            self.message = exc.message
+            self.open_id = 0
+            (await self._live()).reload(member)
+            return None
+        (await self._live()).set_statuses({self.open_id: status})
+        return status
+
+    @rx.event
+    async def open_modal(self, upload_id: int):  # type: ignore[no-untyped-def]
+        member = self._member()
+        if member is None:
+            return rx.redirect(LOGIN_ROUTE)
+        self.message = ""
+        self.confirming_delete = False
+        with session_scope() as session:
+            try:
+                upload = exports.get_export(session, member, upload_id)
+            except ServiceError as exc:
+                self.message = exc.message
+                return None
+            self.open_title = upload.title
+            self.open_project_id = upload.create_video_project_id or 0
+        self.open_id = int(upload_id)
+        await self._refresh_open(member)
+        return None
+
+    @rx.event
+    def close_modal(self) -> None:
+        self.open_id = 0
+        self.confirming_delete = False
+
+    @rx.event
+    def set_modal_open(self, is_open: bool) -> None:
+        if not is_open:
+            self.close_modal()
+
+    @rx.event
+    async def prep(self):  # type: ignore[no-untyped-def]
+        member = self._member()
+        if member is None:
+            return rx.redirect(LOGIN_ROUTE)
+        try:
+            with session_scope() as session:
+                status = productions.prep_hls(session, member, self.open_id, get_settings().transcoder)
+        except ServiceError as exc:
+            self.message = exc.message
+            return None
+        (await self._live()).set_statuses({self.open_id: status})
+        return None
+
+    @rx.event
+    async def publish(self):  # type: ignore[no-untyped-def]
+        member = self._member()
+        if member is None:
+            return rx.redirect(LOGIN_ROUTE)
+        status = await self._refresh_open(member)
+        if status is None or status.state != "ready":
+            self.message = "Publish is available once HLS is ready."
+            return None
+        return rx.redirect(f"/publish?production={status.production_id}")
+
+    @rx.event
+    def open_timeline(self):  # type: ignore[no-untyped-def]
+        if self.open_project_id:
+            return rx.redirect(f"/timeline?project={self.open_project_id}")
+        return None
+
+    @rx.event
+    def ask_delete(self) -> None:
+        self.confirming_delete = True
+
+    @rx.event
+    def cancel_delete(self) -> None:
+        self.confirming_delete = False
+
+    @rx.event
+    async def confirm_delete(self):  # type: ignore[no-untyped-def]
+        member = self._member()
+        if member is None:
+            return rx.redirect(LOGIN_ROUTE)
+        try:
+            with session_scope() as session:
+                exports.delete_export(session, member, self.open_id)
+        except ServiceError as exc:
+            self.message = exc.message
+        self.open_id = 0
+        self.confirming_delete = False
+        (await self._live()).reload(member)
+        return None
+
+    @rx.event
+    async def upload(self, files: list[rx.UploadFile]):  # type: ignore[no-untyped-def]
+        member = self._member()
+        if member is None:
+            return rx.redirect(LOGIN_ROUTE)
+        self.upload_error = ""
+        self.message = ""
+        for file in files:
+            name = Path(file.name or "upload.mp4").name
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / "upload"
+                path.write_bytes(await file.read())
+                try:
+                    with session_scope() as session:
+                        upload = exports.import_export(session, member, path, filename=name)
+                        self.message = f"Added “{upload.title}”."
+                except ServiceError as exc:
+                    self.upload_error = f"{name}: {exc.message}"
+        (await self._live()).reload(member)
+        return None

@@ -1,0 +1,116 @@
+"""/publish and /timeline: load what the query names, for the signed-in member only."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import reflex as rx
+
+from exports_app.db import session_scope
+from exports_app.services import projects, publish
+from exports_app.services.errors import ServiceError
+from exports_app.state.auth import LOGIN_ROUTE, member_of
+from exports_app.state.views import human_duration, human_size
+
+
+@dataclasses.dataclass
+class SpaceOption:
+    id: int = 0
+    name: str = ""
+    published: bool = False
+    chosen: bool = False
+
+
+class PublishState(rx.State):
+    """Choosing spaces for a ready production."""
+
+    production_id: int = 0
+    export_title: str = ""
+    hls_url: str = ""
+    spaces: list[SpaceOption] = []
+    error: str = ""
+    message: str = ""
+
+    @rx.var
+    def chosen_count(self) -> int:
+        return sum(1 for s in self.spaces if s.chosen and not s.published)
+
+    @rx.event
+    def load(self):  # type: ignore[no-untyped-def]
+        member = member_of(self)
+        if member is None:
+            return rx.redirect(LOGIN_ROUTE)
+        self.error = self.message = ""
+        self.production_id, self.spaces, self.export_title, self.hls_url = 0, [], "", ""
+        wanted = self.router.url.query_parameters.get("production", "")
+        try:
+            with session_scope() as session:
+                target = publish.publish_target(session, member, wanted)
+        except ServiceError as exc:
+            self.error = exc.message
+            return None
+        self.production_id = target.production_id
+        self.export_title = target.export_title
+        self.hls_url = target.hls_url
+        self.spaces = [SpaceOption(s.id, s.name, s.published, s.published) for s in target.spaces]
+        return None
+
+    @rx.event
+    def toggle(self, space_id: int, chosen: bool) -> None:
+        self.spaces = [dataclasses.replace(s, chosen=chosen) if s.id == space_id and not s.published else s
+                       for s in self.spaces]
+
+    @rx.event
+    def submit(self):  # type: ignore[no-untyped-def]
+        member = member_of(self)
+        if member is None:
+            return rx.redirect(LOGIN_ROUTE)
+        chosen = [s.id for s in self.spaces if s.chosen and not s.published]
+        try:
+            with session_scope() as session:
+                added = publish.publish(session, member, self.production_id, chosen)
+        except ServiceError as exc:
+            self.message = exc.message
+            return None
+        self.spaces = [dataclasses.replace(s, published=s.published or s.chosen) for s in self.spaces]
+        self.message = f"Published to {added} space{'s' if added != 1 else ''}."
+        return None
+
+
+@dataclasses.dataclass
+class ProjectExport:
+    id: int = 0
+    title: str = ""
+    duration: str = ""
+    size: str = ""
+
+
+class TimelineState(rx.State):
+    """A read-only view of a video project and the exports rendered from it."""
+
+    project_id: int = 0
+    title: str = ""
+    description: str = ""
+    created: str = ""
+    exports: list[ProjectExport] = []
+    error: str = ""
+
+    @rx.event
+    def load(self):  # type: ignore[no-untyped-def]
+        member = member_of(self)
+        if member is None:
+            return rx.redirect(LOGIN_ROUTE)
+        self.error, self.project_id, self.exports = "", 0, []
+        wanted = self.router.url.query_parameters.get("project", "")
+        try:
+            with session_scope() as session:
+                project = projects.owned_project(session, member, wanted)
+                self.project_id = project.id or 0
+                self.title, self.description = project.title, project.description
+                self.created = project.created_at.strftime("%Y-%m-%d %H:%M UTC")
+                self.exports = [ProjectExport(u.id or 0, u.title, human_duration(u.duration_seconds),
+                                              human_size(u.size_bytes))
+                                for u in projects.project_exports(session, project)]
+        except ServiceError as exc:
+            self.error = exc.message
+        return None

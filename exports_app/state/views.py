@@ -1,0 +1,90 @@
+"""View data for the pages: export rows and status texts, built from service results."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from exports_app.services.hls_status import HlsStatus
+from exports_app.services.productions import ExportView
+
+STATUS_TEXT = {
+    "not_ready": "HLS: Not started",
+    "in_progress": "HLS: In progress\u2026",
+    "ready": "HLS: Ready",
+    "failed": "HLS: Failed (Retry available)",
+}
+BADGE_TEXT = {"not_ready": "Not started", "in_progress": "In progress", "ready": "Ready", "failed": "Failed"}
+
+
+@dataclasses.dataclass
+class StatusView:
+    """An export's HLS status as the modal shows it."""
+
+    state: str = "not_ready"
+    text: str = STATUS_TEXT["not_ready"]
+    badge: str = BADGE_TEXT["not_ready"]
+    detail: str = ""
+    production_id: int = 0
+    percent: int = 0
+    phase: str = ""
+    hls_url: str = ""
+
+
+@dataclasses.dataclass
+class ExportRow:
+    """A row of the /exports table."""
+
+    id: int = 0
+    title: str = ""
+    filename: str = ""
+    created: str = ""
+    duration: str = ""
+    size: str = ""
+    resolution: str = ""
+    project_id: int = 0
+    status: StatusView = dataclasses.field(default_factory=StatusView)
+
+
+def status_view(status: HlsStatus) -> StatusView:
+    return StatusView(
+        state=status.state,
+        text=STATUS_TEXT[status.state],
+        badge=BADGE_TEXT[status.state],
+        detail=status.detail or "",
+        production_id=status.production_id or 0,
+        percent=status.percent or 0,
+        phase=(status.phase or "").replace("_", " ").title(),
+        hls_url=status.hls_url or "",
+    )
+
+
+def human_size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+def human_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    total = int(round(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def export_row(view: ExportView) -> ExportRow:
+    return ExportRow(
+        id=view.id,
+        title=view.title,
+        filename=view.filename,
+        created=view.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+        duration=human_duration(view.duration_seconds),
+        size=human_size(view.size_bytes),
+        resolution=f"{view.width}×{view.height}" if view.width and view.height else "",
+        project_id=view.project_id or 0,
+        status=status_view(view.status),
+    )

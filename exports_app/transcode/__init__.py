@@ -1,0 +1,1 @@
+"""Transcoders: the local ffmpeg ladder and AWS Elemental MediaConvert behind one protocol."""

@@ -1,0 +1,111 @@
+"""The Transcoder protocol and the reports it gives back about media jobs."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Protocol, Sequence
+
+
+class JobStatus(str, enum.Enum):
+    """A media job's status as stored in media_jobs.status."""
+
+    QUEUED = "queued"  # row written, not yet accepted by the transcoder
+    SUBMITTED = "submitted"  # accepted by the transcoder, waiting for a worker
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+    TIMED_OUT = "timed_out"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL_STATUSES
+
+
+TERMINAL_STATUSES = frozenset(
+    {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED, JobStatus.TIMED_OUT}
+)
+ACTIVE_STATUSES = frozenset({JobStatus.QUEUED, JobStatus.SUBMITTED, JobStatus.RUNNING})
+
+
+def utcnow() -> datetime:
+    """Aware UTC now: SQLModel stores aware datetimes and returns them in UTC."""
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """Everything a transcoder needs to start (or restart) one media job."""
+
+    media_job_id: int
+    production_id: int
+    upload_id: int
+    idempotency_token: str
+    input_path: Path  # the stored export on local disk
+    duration_seconds: float | None  # probed at import; drives percent
+    source_height: int | None  # the ladder never upscales past this
+
+
+@dataclass(frozen=True)
+class PendingJob:
+    """A non-terminal job as the refresh tick hands it to poll()."""
+
+    request: JobRequest
+    provider_job_id: str | None
+    status: JobStatus
+
+
+@dataclass(frozen=True)
+class Rendition:
+    """One variant stream of a finished HLS ladder."""
+
+    uri: str
+    height: int
+    bandwidth: int
+
+
+@dataclass(frozen=True)
+class JobReport:
+    """What a transcoder knows about one job at one moment."""
+
+    media_job_id: int
+    status: JobStatus
+    percent: int | None = None
+    phase: str | None = None  # e.g. QUEUED, PROBING, TRANSCODING, UPLOADING
+    error_code: str | None = None
+    error_message: str | None = None
+    # Local: a key under EXPORTS_DATA_DIR ("hls/12/master.m3u8"); MediaConvert: "s3://bucket/key".
+    master_playlist_uri: str | None = None
+    renditions: tuple[Rendition, ...] = ()
+    provider_job_id: str | None = None
+    # When the provider observed this status; reports older than the last applied are ignored.
+    reported_at: datetime = field(default_factory=utcnow)
+
+
+class Transcoder(Protocol):
+    """Submits, polls and cancels media jobs; implementations must be thread-safe."""
+
+    name: str  # "local" | "mediaconvert" (media_jobs.provider)
+
+    def submit(self, request: JobRequest) -> str:
+        """Start the job; returns the provider job id. Idempotent per request.idempotency_token."""
+        ...
+
+    def poll(self, jobs: Sequence[PendingJob]) -> list[JobReport]:
+        """Report on many jobs in one call; jobs it cannot speak for are simply left out."""
+        ...
+
+    def cancel(self, job: PendingJob) -> None:
+        """Stop the job if it still runs; never raises for a job that already ended."""
+        ...
+
+    def close(self) -> None:
+        """Stop background work (processes, threads) owned by this transcoder."""
+        ...
+
+
+WakeHook = Callable[[], None]
+"""Called (from any thread) when a transcoder has news, so the refresh tick runs now."""

@@ -1,0 +1,50 @@
+"""The process's transcoder, chosen by EXPORTS_TRANSCODER and built lazily (never at import)."""
+
+from __future__ import annotations
+
+import threading
+
+from exports_app.config import get_settings
+from exports_app.transcode.base import Transcoder, WakeHook
+
+_lock = threading.Lock()
+_instance: Transcoder | None = None
+
+
+def get_transcoder(wake: WakeHook | None = None) -> Transcoder:
+    """The one transcoder of this process; `wake` is wired on first creation (by the scheduler)."""
+    global _instance
+    with _lock:
+        if _instance is None:
+            settings = get_settings()
+            if settings.transcoder == "mediaconvert":
+                from exports_app.transcode.mediaconvert import MediaConvertTranscoder
+
+                _instance = MediaConvertTranscoder(settings.mediaconvert)
+            elif settings.transcoder == "local":
+                from exports_app.transcode.local_ffmpeg import LocalFfmpegTranscoder
+
+                _instance = LocalFfmpegTranscoder(
+                    settings.hls_dir,
+                    concurrency=settings.local_concurrency,
+                    timeout_seconds=settings.job_timeout_seconds,
+                    wake=wake,
+                )
+            else:
+                raise ValueError(f"EXPORTS_TRANSCODER must be 'local' or 'mediaconvert', not {settings.transcoder!r}")
+        return _instance
+
+
+def close_transcoder() -> None:
+    global _instance
+    with _lock:
+        if _instance is not None:
+            _instance.close()
+        _instance = None
+
+
+def read_output(uri: str) -> bytes:
+    """Bytes of a MediaConvert output object ("s3://bucket/key"); FileNotFoundError if absent."""
+    from exports_app.transcode.mediaconvert import open_output
+
+    return open_output(get_settings().mediaconvert, uri)

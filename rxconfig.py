@@ -1,0 +1,19 @@
+"""Reflex config: app name, the one port, database from the app's settings, telemetry off."""
+
+import reflex as rx
+
+from exports_app.config import get_settings
+
+settings = get_settings()
+
+config = rx.Config(
+    app_name="exports_app",
+    db_url=settings.database_url,
+    frontend_port=settings.port,
+    backend_port=settings.port,
+    telemetry_enabled=False,
+    show_built_with_reflex=False,
+    # Plugins explicit: Radix themes only (no sitemap for a signed-in app; no Tailwind, styles are in Python).
+    plugins=[rx.plugins.RadixThemesPlugin(theme=rx.theme(accent_color="blue", radius="medium"))],
+    disable_plugins=[rx.plugins.SitemapPlugin],
+)

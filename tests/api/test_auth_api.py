@@ -1,0 +1,59 @@
+"""Sign-in over HTTP: cookies, me, logout revocation, CSRF and origin refusals, fixation."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from exports_app.services.auth import Member
+
+
+def test_login_sets_httponly_session_and_readable_csrf(api: TestClient, alice: Member) -> None:
+    response = api.post("/api/auth/login", json={"username": "alice", "password": "correct horse battery"})
+    assert response.status_code == 200
+    cookies = response.headers.get_list("set-cookie")
+    session_cookie = next(c for c in cookies if c.startswith("exports_session="))
+    csrf_cookie = next(c for c in cookies if c.startswith("csrf_token="))
+    assert "HttpOnly" in session_cookie and "samesite=lax" in session_cookie.lower()
+    assert "HttpOnly" not in csrf_cookie
+    assert api.get("/api/auth/me").json() == {"member": {"id": alice.id, "username": "alice"}}
+
+
+def test_bad_credentials_are_401_json(api: TestClient, alice: Member) -> None:
+    for body in ({"username": "alice", "password": "wrong password"}, {"username": "nobody", "password": "x"}):
+        response = api.post("/api/auth/login", json=body)
+        assert response.status_code == 401
+        assert response.json() == {"error": "Wrong username or password."}
+
+
+def test_malformed_login_is_422_json(api: TestClient) -> None:
+    response = api.post("/api/auth/login", content=b"not json", headers={"Content-Type": "application/json"})
+    assert response.status_code == 422 and "error" in response.json()
+
+
+def test_me_signed_out_is_401(api: TestClient) -> None:
+    response = api.get("/api/auth/me")
+    assert response.status_code == 401 and response.json() == {"error": "Not signed in."}
+
+
+def test_logout_revokes_the_session_server_side(alice_client: TestClient) -> None:
+    token = alice_client.cookies["exports_session"]
+    assert alice_client.post("/api/auth/logout").status_code == 200
+    # Replaying the old cookie after logout is refused: the session is revoked, not just forgotten.
+    alice_client.cookies.set("exports_session", token)
+    assert alice_client.get("/api/auth/me").status_code == 401
+
+
+def test_login_never_adopts_a_planted_session(api: TestClient, alice: Member) -> None:
+    response = api.post("/api/auth/login", json={"username": "alice", "password": "correct horse battery"},
+                        cookies={"exports_session": "attacker-chosen"})
+    issued = next(c for c in response.headers.get_list("set-cookie") if c.startswith("exports_session="))
+    assert not issued.startswith("exports_session=attacker-chosen;")
+    api.cookies.clear()
+    api.cookies.set("exports_session", "attacker-chosen")
+    assert api.get("/api/auth/me").status_code == 401
+
+
+def test_cross_origin_login_is_403(api: TestClient, alice: Member) -> None:
+    response = api.post("/api/auth/login", json={"username": "alice", "password": "correct horse battery"},
+                        headers={"Origin": "http://evil.example"})
+    assert response.status_code == 403

@@ -1,0 +1,73 @@
+"""Shared fixtures: a fresh data dir and migrated database per test, members, an API client."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from alembic import command
+from alembic.config import Config
+from sqlmodel import Session
+
+from exports_app import config as app_config
+from exports_app import db
+from exports_app.services import auth
+from exports_app.services.auth import Member
+
+ROOT = Path(__file__).resolve().parents[1]
+PASSWORD = "correct horse battery"
+
+
+def alembic_config(url: str) -> Config:
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(ROOT / "alembic"))
+    cfg.attributes["database_url"] = url
+    cfg.attributes["configure_logger"] = False
+    return cfg
+
+
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database migrated to head once; each test copies it (faster than migrating every time)."""
+    path = tmp_path_factory.mktemp("template") / "exports.db"
+    command.upgrade(alembic_config(f"sqlite:///{path}"), "head")
+    return path
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, migrated_template: Path) -> Iterator[Path]:
+    """EXPORTS_DATA_DIR in a temp dir with a migrated SQLite database."""
+    directory = tmp_path / "data"
+    directory.mkdir()
+    shutil.copyfile(migrated_template, directory / "exports.db")
+    monkeypatch.setenv("EXPORTS_DATA_DIR", str(directory))
+    monkeypatch.delenv("EXPORTS_DATABASE_URL", raising=False)
+    monkeypatch.setenv("EXPORTS_TRANSCODER", "local")
+    app_config.get_settings.cache_clear()
+    db.reset_engine()
+    yield directory
+    db.reset_engine()
+    app_config.get_settings.cache_clear()
+
+
+@pytest.fixture
+def session(data_dir: Path) -> Iterator[Session]:
+    with Session(db.get_engine(), expire_on_commit=False) as s:
+        yield s
+
+
+def make_member(username: str) -> Member:
+    with db.session_scope() as s:
+        return auth.create_user(s, username, PASSWORD)
+
+
+@pytest.fixture
+def alice(data_dir: Path) -> Member:
+    return make_member("alice")
+
+
+@pytest.fixture
+def bob(data_dir: Path) -> Member:
+    return make_member("bob")

@@ -1,0 +1,64 @@
+"""Every row of SPEC's state derivation, through the one function that derives it."""
+
+from __future__ import annotations
+
+import pytest
+
+from exports_app.models import MediaJob, Production
+from exports_app.services.hls_status import DETAIL_MAX, derive_hls_status, short_detail
+
+
+def production(master: str | None = None) -> Production:
+    return Production(id=7, user_id=1, upload_id=3, hls_master_uri=master)
+
+
+def job(status: str, error: str | None = None, percent: int = 0, phase: str | None = None) -> MediaJob:
+    return MediaJob(id=1, production_id=7, provider="local", status=status, error_message=error,
+                    percent=percent, phase=phase, idempotency_token="t")
+
+
+@pytest.mark.parametrize(
+    ("prod", "latest", "submitting", "state", "detail"),
+    [
+        (None, None, False, "not_ready", None),  # 1. no production
+        (None, job("succeeded"), False, "not_ready", None),
+        (production("hls/7/master.m3u8"), job("succeeded"), False, "ready", None),  # 2.
+        (production(None), job("succeeded"), False, "failed",
+         "The transcode finished without an HLS master playlist."),  # succeeded needs a master
+        (production(), job("queued"), False, "in_progress", None),  # 3.
+        (production(), job("submitted"), False, "in_progress", None),
+        (production(), job("running", percent=40, phase="TRANSCODING"), False, "in_progress", None),
+        (production(), job("failed", "Invalid data found when processing input"), False, "failed",
+         "Invalid data found when processing input"),  # 4.
+        (production(), job("canceled"), False, "failed", "The transcode was canceled."),
+        (production(), job("timed_out"), False, "failed", "The transcode timed out."),
+        (production(), job("failed"), False, "failed", "The transcode failed."),
+        (production(), None, True, "in_progress", None),  # 5.
+        (production(), None, False, "not_ready", None),
+    ],
+)
+def test_derivation(prod, latest, submitting, state, detail) -> None:  # type: ignore[no-untyped-def]
+    status = derive_hls_status(prod, latest, submitting=submitting)
+    assert status.state == state
+    assert status.detail == detail
+    assert status.production_id == (prod.id if prod else None)
+
+
+def test_ready_has_url_and_in_progress_has_percent() -> None:
+    ready = derive_hls_status(production("hls/7/master.m3u8"), job("succeeded"))
+    assert ready.hls_url == "/media/hls/7/master.m3u8" and ready.percent == 100
+    running = derive_hls_status(production(), job("running", percent=42, phase="TRANSCODING"))
+    assert (running.percent, running.phase, running.hls_url) == (42, "TRANSCODING", None)
+
+
+def test_api_shape_keeps_spec_names() -> None:
+    body = derive_hls_status(production(), job("failed", "boom")).as_api()
+    assert {"state", "productionId", "detail"} <= body.keys()
+    assert body["state"] == "failed" and body["productionId"] == 7 and body["detail"] == "boom"
+
+
+def test_detail_is_one_short_line() -> None:
+    long = "error:\n" + "x" * 500
+    detail = short_detail(long)
+    assert detail is not None and len(detail) <= DETAIL_MAX and "\n" not in detail
+    assert short_detail("") is None and short_detail(None) is None
