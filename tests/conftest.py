@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from exports_app import config as app_config
 from exports_app import db
+from exports_app.models import Upload
 from exports_app.services import auth
 from exports_app.services.auth import Member
 
@@ -61,6 +62,18 @@ def session(data_dir: Path) -> Iterator[Session]:
 def make_member(username: str) -> Member:
     with db.session_scope() as s:
         return auth.create_user(s, username, PASSWORD)
+
+
+def add_upload(member: Member, role: str = "export", title: str = "Clip", **fields: object) -> int:
+    """An upload row without a file (for routes that never read it)."""
+    with session_scope() as s:
+        upload = Upload(user_id=member.id, video_role=role, title=title, filename="clip.mp4",
+                        storage_key=f"uploads/{member.id}/x/clip.mp4", size_bytes=1000, duration_seconds=2.0,
+                        width=320, height=240, **fields)
+        s.add(upload)
+        s.flush()
+        assert upload.id is not None
+        return upload.id
 
 
 @pytest.fixture

@@ -8,22 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from exports_app.api.app import create_api
-from exports_app.db import session_scope
-from exports_app.models import Upload
 from exports_app.services.auth import Member
-from tests.conftest import PASSWORD
-
-
-def add_upload(member: Member, role: str = "export", title: str = "Clip", **fields: object) -> int:
-    """An upload row without a file (for routes that never read it)."""
-    with session_scope() as s:
-        upload = Upload(user_id=member.id, video_role=role, title=title, filename="clip.mp4",
-                        storage_key=f"uploads/{member.id}/x/clip.mp4", size_bytes=1000, duration_seconds=2.0,
-                        width=320, height=240, **fields)
-        s.add(upload)
-        s.flush()
-        assert upload.id is not None
-        return upload.id
+from tests.conftest import PASSWORD, add_upload  # noqa: F401  (re-exported for API tests)
 
 
 def sign_in(client: TestClient, username: str) -> TestClient:

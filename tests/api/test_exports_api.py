@@ -9,7 +9,7 @@ from exports_app.db import session_scope
 from exports_app.models import MediaJob, Production
 from exports_app.services.auth import Member
 from exports_app.transcode.base import utcnow
-from tests.api.conftest import add_upload
+from tests.conftest import add_upload
 
 
 def test_status_of_a_new_export_is_not_ready(alice_client: TestClient, alice: Member) -> None:

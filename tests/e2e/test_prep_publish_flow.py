@@ -1,0 +1,152 @@
+"""The plan's testing checklist in a browser, plus live push to a second tab, colors and isolation."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import BrowserContext, Page, expect
+
+from exports_app.transcode.clips import make_clip
+from tests.e2e.conftest import MEMBER_PASSWORD, RunningApp, screenshot, sign_in
+
+pytestmark = pytest.mark.e2e
+
+BLUE = "rgb(37, 99, 235)"
+DARK_GRAY = "rgb(75, 85, 99)"
+BURGUNDY = "rgb(128, 0, 32)"
+TRANSCODE_TIMEOUT = 180_000
+
+
+def background(page: Page, test_id: str) -> str:
+    return page.get_by_test_id(test_id).evaluate("el => getComputedStyle(el).backgroundColor")
+
+
+def open_modal(page: Page, upload_id: str) -> None:
+    page.get_by_test_id(f"export-cog-{upload_id}").click()
+    expect(page.get_by_test_id("export-modal")).to_be_visible()
+
+
+@pytest.fixture(scope="module")
+def member(app_server: RunningApp, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A member with a good export (from a project) and a corrupt one."""
+    app_server.cli("user", "create", "gina", "--password", MEMBER_PASSWORD)
+    clip = make_clip(tmp_path_factory.mktemp("clips") / "good.mp4", seconds=3.0, width=640, height=360)
+    good = app_server.cli("export", "import", "--user", "gina", str(clip), "--title", "Good export")
+    return {"good": good}
+
+
+def test_create_export_from_the_page(context: BrowserContext, member: dict[str, str], tmp_path: Path) -> None:
+    page = context.new_page()
+    sign_in(page, "gina", MEMBER_PASSWORD)
+    clip = make_clip(tmp_path / "uploaded.mp4", seconds=1.0)
+    page.get_by_test_id("upload-export").locator("input[type=file]").set_input_files(str(clip))
+    expect(page.locator("[data-testid^='export-row-']").filter(has_text="uploaded")).to_have_count(1,
+                                                                                                   timeout=30_000)
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video")
+    page.get_by_test_id("upload-export").locator("input[type=file]").set_input_files(str(text))
+    expect(page.get_by_test_id("upload-error")).to_contain_text("Not a playable video")
+    screenshot(page, "02-created-export")
+
+
+def test_checklist_prep_ready_publish(context: BrowserContext, member: dict[str, str]) -> None:
+    page = context.new_page()
+    sign_in(page, "gina", MEMBER_PASSWORD)
+    second_tab = context.new_page()
+    second_tab.goto("/exports")
+    expect(second_tab.get_by_test_id(f"export-row-{member['good']}")).to_be_visible()
+
+    open_modal(page, member["good"])
+    expect(page.get_by_test_id("hls-status")).to_have_text("HLS: Not started")
+    expect(page.get_by_test_id("btn-prep")).to_have_text("Prep for Publish (HLS)")
+    expect(page.get_by_test_id("btn-prep")).to_be_enabled()
+    expect(page.get_by_test_id("btn-publish")).to_be_disabled()
+    assert background(page, "btn-prep") == BLUE
+    assert background(page, "btn-publish") == DARK_GRAY
+    assert background(page, "btn-delete") == BURGUNDY
+    screenshot(page, "03-modal-not-started")
+
+    page.get_by_test_id("btn-prep").click()
+    expect(page.get_by_test_id("hls-status")).to_have_text("HLS: In progress\u2026")
+    expect(page.get_by_test_id("btn-prep")).to_be_disabled()
+    assert background(page, "btn-prep") == DARK_GRAY
+    screenshot(page, "04-modal-in-progress")
+
+    # The second tab, never reloaded, learns of Ready by push.
+    open_modal(second_tab, member["good"])
+    expect(page.get_by_test_id("hls-status")).to_have_text("HLS: Ready", timeout=TRANSCODE_TIMEOUT)
+    expect(second_tab.get_by_test_id("hls-status")).to_have_text("HLS: Ready", timeout=30_000)
+    expect(second_tab.get_by_test_id(f"export-row-{member['good']}")).to_contain_text("Ready")
+    expect(page.get_by_test_id("btn-prep")).to_be_disabled()
+    expect(page.get_by_test_id("btn-publish")).to_be_enabled()
+    assert background(page, "btn-publish") == BLUE
+    assert background(page, "btn-prep") == DARK_GRAY
+    expect(page.get_by_test_id("hls-preview")).to_be_visible()
+    screenshot(page, "05-modal-ready")
+
+    page.get_by_test_id("btn-publish").click()
+    page.wait_for_url(re.compile(r"/publish/?\?production=\d+"), timeout=30_000)
+    expect(page.get_by_test_id("publish-title")).to_contain_text("Good export")
+    screenshot(page, "06-publish")
+
+
+def test_corrupt_export_fails_and_retry_goes_back_in_progress(context: BrowserContext,
+                                                              app_server: RunningApp) -> None:
+    page = context.new_page()
+    sign_in(page, "demo", "demo-password-e2e")
+    corrupt = page.locator("[data-testid^='export-row-']").filter(has_text="Broken render")
+    upload_id = (corrupt.get_attribute("data-testid") or "").rsplit("-", 1)[-1]
+    open_modal(page, upload_id)
+    page.get_by_test_id("btn-prep").click()
+    expect(page.get_by_test_id("hls-status")).to_have_text("HLS: Failed (Retry available)",
+                                                           timeout=TRANSCODE_TIMEOUT)
+    expect(page.get_by_test_id("hls-detail")).not_to_be_empty()
+    expect(page.get_by_test_id("btn-prep")).to_have_text("Retry Prep (HLS)")
+    expect(page.get_by_test_id("btn-prep")).to_be_enabled()
+    assert background(page, "btn-prep") == BLUE
+    screenshot(page, "07-modal-failed")
+    page.get_by_test_id("btn-prep").click()
+    expect(page.get_by_test_id("hls-status")).to_have_text("HLS: In progress\u2026")
+    screenshot(page, "08-modal-retry-in-progress")
+
+
+def test_open_timeline_and_delete(context: BrowserContext) -> None:
+    page = context.new_page()
+    sign_in(page, "demo", "demo-password-e2e")
+    trailer = page.locator("[data-testid^='export-row-']").filter(has_text="Launch trailer")
+    upload_id = (trailer.get_attribute("data-testid") or "").rsplit("-", 1)[-1]
+    open_modal(page, upload_id)
+    page.get_by_test_id("btn-open-timeline").click()
+    page.wait_for_url(re.compile(r"/timeline/?\?project=\d+"), timeout=30_000)
+    expect(page.get_by_test_id("timeline-title")).to_have_text("Launch trailer")
+    screenshot(page, "09-timeline")
+
+    page.goto("/exports")
+    other_tab = context.new_page()
+    other_tab.goto("/exports")
+    teaser = page.locator("[data-testid^='export-row-']").filter(has_text="Teaser")
+    teaser_id = (teaser.get_attribute("data-testid") or "").rsplit("-", 1)[-1]
+    expect(other_tab.get_by_test_id(f"export-row-{teaser_id}")).to_be_visible()
+    open_modal(page, teaser_id)
+    page.get_by_test_id("btn-delete").click()
+    expect(page.get_by_test_id("delete-confirm")).to_be_visible()
+    screenshot(page, "10-delete-confirm")
+    page.get_by_test_id("btn-confirm-delete").click()
+    expect(page.get_by_test_id(f"export-row-{teaser_id}")).to_have_count(0)
+    expect(other_tab.get_by_test_id(f"export-row-{teaser_id}")).to_have_count(0, timeout=30_000)
+
+
+def test_another_member_cannot_see_or_act(context: BrowserContext, member: dict[str, str],
+                                          app_server: RunningApp) -> None:
+    app_server.cli("user", "create", "hank", "--password", MEMBER_PASSWORD)
+    page = context.new_page()
+    sign_in(page, "hank", MEMBER_PASSWORD)
+    expect(page.get_by_test_id(f"export-row-{member['good']}")).to_have_count(0)
+    # Hank's own session cannot read or prep Gina's export through the API either.
+    csrf = next(c["value"] for c in context.cookies() if c["name"] == "csrf_token")
+    status = page.request.get(f"/api/exports/{member['good']}/hls-status")
+    assert status.status == 404
+    prep = page.request.post(f"/api/exports/{member['good']}/prep-hls", headers={"X-CSRF-Token": csrf})
+    assert prep.status == 404

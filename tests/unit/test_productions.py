@@ -1,0 +1,146 @@
+"""prep_hls and lookups: idempotent, safe under 50 concurrent calls, retry moves the pointer."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, select
+
+from exports_app.db import session_scope
+from exports_app.models import MediaJob, Production, Upload
+from exports_app.services import media_jobs, productions
+from exports_app.services.auth import Member
+from exports_app.services.errors import NotFound
+from exports_app.transcode.base import JobReport, JobStatus
+from tests.conftest import add_upload
+
+
+def prep(member: Member, upload_id: int):  # type: ignore[no-untyped-def]
+    with session_scope() as s:
+        return productions.prep_hls(s, member, upload_id, "local")
+
+
+def test_fifty_concurrent_preps_make_one_production_and_one_job(alice: Member) -> None:
+    upload_id = add_upload(alice)
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        results = list(pool.map(lambda _: prep(alice, upload_id), range(50)))
+    assert {r.state for r in results} == {"in_progress"}
+    assert len({r.production_id for r in results}) == 1
+    with session_scope() as s:
+        assert len(s.exec(select(Production)).all()) == 1
+        assert len(s.exec(select(MediaJob)).all()) == 1
+        assert s.get(Upload, upload_id).create_video_production_id == results[0].production_id  # type: ignore[union-attr]
+
+
+def test_lookup_helpers(alice: Member) -> None:
+    upload_id = add_upload(alice)
+    with session_scope() as s:
+        assert productions.find_by_export_upload_id(s, upload_id) is None
+    status = prep(alice, upload_id)
+    with session_scope() as s:
+        found = productions.find_by_export_upload_id(s, upload_id)
+        assert found is not None and found.production.id == status.production_id
+        assert found.hls_status.state == "in_progress"
+        assert productions.load_production_status(s, status.production_id).state == "in_progress"  # type: ignore[arg-type]
+        assert productions.load_production_status(s, 999).state == "not_ready"
+
+
+def finish(job_id: int, status: JobStatus, **fields: object) -> bool:
+    with session_scope() as s:
+        return media_jobs.apply_report(s, JobReport(job_id, status, **fields))  # type: ignore[arg-type]
+
+
+def test_reports_are_monotonic(alice: Member) -> None:
+    upload_id = add_upload(alice)
+    prep(alice, upload_id)
+    with session_scope() as s:
+        job_id = s.exec(select(MediaJob.id)).one()
+    assert finish(job_id, JobStatus.RUNNING, percent=30, phase="TRANSCODING")
+    assert finish(job_id, JobStatus.SUCCEEDED, master_playlist_uri="hls/1/master.m3u8")
+    # A late progress report never overwrites the terminal state.
+    assert not finish(job_id, JobStatus.RUNNING, percent=50)
+    assert not finish(job_id, JobStatus.FAILED, error_message="late")
+    with session_scope() as s:
+        assert productions.export_status(s, alice, upload_id).state == "ready"
+
+
+def test_stale_reports_are_ignored(alice: Member) -> None:
+    from datetime import timedelta
+
+    from exports_app.transcode.base import utcnow
+
+    upload_id = add_upload(alice)
+    prep(alice, upload_id)
+    with session_scope() as s:
+        job_id = s.exec(select(MediaJob.id)).one()
+    now = utcnow()
+    assert finish(job_id, JobStatus.RUNNING, percent=60, reported_at=now)
+    assert not finish(job_id, JobStatus.RUNNING, percent=20, reported_at=now - timedelta(seconds=5))
+    with session_scope() as s:
+        assert s.get(MediaJob, job_id).percent == 60  # type: ignore[union-attr]
+
+
+def test_success_without_master_fails(alice: Member) -> None:
+    upload_id = add_upload(alice)
+    prep(alice, upload_id)
+    with session_scope() as s:
+        job_id = s.exec(select(MediaJob.id)).one()
+    assert finish(job_id, JobStatus.SUCCEEDED)
+    with session_scope() as s:
+        status = productions.export_status(s, alice, upload_id)
+    assert status.state == "failed" and "master playlist" in (status.detail or "")
+
+
+def test_retry_after_failure_makes_a_new_production(alice: Member) -> None:
+    upload_id = add_upload(alice)
+    first = prep(alice, upload_id)
+    with session_scope() as s:
+        job_id = s.exec(select(MediaJob.id)).one()
+    finish(job_id, JobStatus.FAILED, error_message="Invalid data found when processing input")
+    second = prep(alice, upload_id)
+    assert second.state == "in_progress" and second.production_id != first.production_id
+    third = prep(alice, upload_id)
+    assert third.production_id == second.production_id
+
+
+def test_ready_export_is_not_prepped_again(alice: Member) -> None:
+    upload_id = add_upload(alice)
+    first = prep(alice, upload_id)
+    with session_scope() as s:
+        job_id = s.exec(select(MediaJob.id)).one()
+    finish(job_id, JobStatus.SUCCEEDED, master_playlist_uri="hls/1/master.m3u8")
+    again = prep(alice, upload_id)
+    assert again.state == "ready" and again.production_id == first.production_id
+    with session_scope() as s:
+        assert len(s.exec(select(MediaJob)).all()) == 1
+
+
+def test_other_members_export_is_not_found(alice: Member, bob: Member, session: Session) -> None:
+    bobs = add_upload(bob)
+    with pytest.raises(NotFound):
+        productions.prep_hls(session, alice, bobs, "local")
+    with pytest.raises(NotFound):
+        productions.export_status(session, alice, bobs)
+
+
+def test_export_views_cost_three_queries(alice: Member, data_dir: Path) -> None:
+    import sqlalchemy as sa
+
+    from exports_app.db import get_engine
+
+    for i in range(30):
+        uid = add_upload(alice, title=f"e{i}")
+        if i % 2:
+            prep(alice, uid)
+    statements: list[str] = []
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    sa.event.listen(get_engine(), "before_cursor_execute", listener)
+    try:
+        with session_scope() as s:
+            views = productions.export_views(s, alice)
+    finally:
+        sa.event.remove(get_engine(), "before_cursor_execute", listener)
+    assert len(views) == 30
+    assert len([q for q in statements if q.lstrip().upper().startswith("SELECT")]) == 3
