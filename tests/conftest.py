@@ -66,7 +66,7 @@ def make_member(username: str) -> Member:
 
 def add_upload(member: Member, role: str = "export", title: str = "Clip", **fields: object) -> int:
     """An upload row without a file (for routes that never read it)."""
-    with session_scope() as s:
+    with db.session_scope() as s:
         upload = Upload(user_id=member.id, video_role=role, title=title, filename="clip.mp4",
                         storage_key=f"uploads/{member.id}/x/clip.mp4", size_bytes=1000, duration_seconds=2.0,
                         width=320, height=240, **fields)
