@@ -11,7 +11,7 @@ from exports_app.pages.login import login_page
 from exports_app.pages.publish import publish_page
 from exports_app.pages.timeline import timeline_page
 from exports_app.state.auth import AuthState, LoginState
-from exports_app.state.exports import ExportsLive
+from exports_app.state.exports import ExportsLive, ExportsState
 from exports_app.state.publish import PublishState, TimelineState
 
 app = rx.App(
@@ -22,7 +22,7 @@ app.register_lifespan_task(refresh_lifespan)
 
 app.add_page(login_page, route="/login", title="Sign in · Exports", on_load=LoginState.redirect_if_signed_in)
 app.add_page(exports_page, route="/exports", title="Exports",
-             on_load=[AuthState.require_member, ExportsLive.load])
+             on_load=[AuthState.require_member, ExportsState.close_modal, ExportsLive.load])
 app.add_page(publish_page, route="/publish", title="Publish · Exports",
              on_load=[AuthState.require_member, PublishState.load])
 app.add_page(timeline_page, route="/timeline", title="Timeline · Exports",

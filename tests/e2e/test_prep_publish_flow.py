@@ -107,9 +107,16 @@ def test_corrupt_export_fails_and_retry_goes_back_in_progress(context: BrowserCo
     expect(page.get_by_test_id("btn-prep")).to_be_enabled()
     assert background(page, "btn-prep") == BLUE
     screenshot(page, "07-modal-failed")
+    # A corrupt file fails again within milliseconds, so record every text the status line shows.
+    page.get_by_test_id("hls-status").evaluate(
+        """el => { window.__seen = [];
+                   new MutationObserver(() => window.__seen.push(el.textContent))
+                     .observe(el, {childList: true, characterData: true, subtree: true}); }""")
     page.get_by_test_id("btn-prep").click()
-    expect(page.get_by_test_id("hls-status")).to_have_text("HLS: In progress\u2026")
-    screenshot(page, "08-modal-retry-in-progress")
+    page.wait_for_function("() => window.__seen.includes('HLS: In progress\u2026')", timeout=30_000)
+    screenshot(page, "08-modal-after-retry")
+    expect(page.get_by_test_id("hls-status")).to_have_text("HLS: Failed (Retry available)",
+                                                           timeout=TRANSCODE_TIMEOUT)
 
 
 def test_open_timeline_and_delete(context: BrowserContext) -> None:

@@ -1,0 +1,287 @@
+"""The local transcoder: one ffmpeg process per job encodes the whole HLS ladder under EXPORTS_DATA_DIR."""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import re
+import shutil
+import signal
+import subprocess
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+from exports_app.transcode.base import (
+    JobReport,
+    JobRequest,
+    JobStatus,
+    PendingJob,
+    Rendition,
+    WakeHook,
+    utcnow,
+)
+from exports_app.transcode.clips import ffmpeg_exe as bundled_ffmpeg
+from exports_app.transcode.ladder import build_ladder_command, choose_renditions
+from exports_app.transcode.probe import NotAVideoError, probe_video
+
+log = logging.getLogger(__name__)
+
+KEEP_FINISHED = 500  # finished jobs remembered for late polls; older ones are forgotten
+STDERR_TAIL = 40
+_BRACKET = re.compile(r"^\[[^\]]*\]\s*")
+_MEANINGFUL = re.compile(r"error|invalid|no such|not found|unsupported|could not|failed|denied|corrupt", re.I)
+
+
+def provider_job_id(media_job_id: int) -> str:
+    return f"local-{media_job_id}"
+
+
+def human_error(stderr_lines: Sequence[str], input_path: Path | None = None) -> str:
+    """The most telling line of ffmpeg's stderr, without log prefixes or file paths, ≤ 200 chars."""
+    cleaned = []
+    for raw in stderr_lines:
+        line = _BRACKET.sub("", raw.strip())
+        if input_path is not None:
+            line = line.replace(f"{input_path}: ", "").replace(str(input_path), "the input")
+        line = re.sub(r"^Error opening input( file)?:?\s*", "", line)
+        if line:
+            cleaned.append(line)
+    telling = [line for line in cleaned if _MEANINGFUL.search(line) and not line.startswith("Conversion failed")]
+    chosen = telling[-1] if telling else (cleaned[-1] if cleaned else "ffmpeg failed without a message")
+    chosen = chosen[0].upper() + chosen[1:]
+    return chosen if len(chosen) <= 200 else chosen[:199] + "…"
+
+
+@dataclass
+class _Job:
+    request: JobRequest
+    status: JobStatus = JobStatus.SUBMITTED
+    percent: int = 0
+    phase: str = "QUEUED"
+    error_code: str | None = None
+    error_message: str | None = None
+    master: str | None = None
+    renditions: tuple[Rendition, ...] = ()
+    process: subprocess.Popen[str] | None = None
+    cancel_requested: bool = False
+    timed_out: bool = False
+    reported_at: object = field(default_factory=utcnow)
+
+    def report(self) -> JobReport:
+        return JobReport(
+            media_job_id=self.request.media_job_id,
+            status=self.status,
+            percent=self.percent,
+            phase=self.phase,
+            error_code=self.error_code,
+            error_message=self.error_message,
+            master_playlist_uri=self.master,
+            renditions=self.renditions,
+            provider_job_id=provider_job_id(self.request.media_job_id),
+            reported_at=self.reported_at,  # type: ignore[arg-type]
+        )
+
+
+class LocalFfmpegTranscoder:
+    """Queues jobs FIFO and runs at most `concurrency` ffmpeg processes; thread-safe."""
+
+    name = "local"
+
+    def __init__(self, hls_dir: Path, *, concurrency: int = 1, timeout_seconds: float = 3600,
+                 wake: WakeHook | None = None, ffmpeg_exe: str | None = None) -> None:
+        self.hls_dir = hls_dir
+        self.concurrency = max(1, concurrency)
+        self.timeout_seconds = timeout_seconds
+        self.wake = wake
+        self.ffmpeg = ffmpeg_exe or bundled_ffmpeg()
+        self._jobs: dict[int, _Job] = {}
+        self._finished: collections.deque[int] = collections.deque()
+        self._queue: collections.deque[int] = collections.deque()
+        self._cond = threading.Condition()
+        self._workers: list[threading.Thread] = []
+        self._closed = False
+
+    # -- the protocol -------------------------------------------------------------------------------
+
+    def submit(self, request: JobRequest) -> str:
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("the local transcoder is shut down")
+            known = self._jobs.get(request.media_job_id)
+            if known is None or known.request.idempotency_token != request.idempotency_token:
+                self._jobs[request.media_job_id] = _Job(request)
+                self._queue.append(request.media_job_id)
+                self._start_workers()
+                self._cond.notify()
+        return provider_job_id(request.media_job_id)
+
+    def poll(self, jobs: Sequence[PendingJob]) -> list[JobReport]:
+        reports = []
+        for pending in jobs:
+            with self._cond:
+                job = self._jobs.get(pending.request.media_job_id)
+            if job is None:
+                # Pending in the database but unknown here: the app restarted mid-job. Start it over.
+                log.info("resuming media job %s after a restart", pending.request.media_job_id)
+                self.submit(pending.request)
+                with self._cond:
+                    job = self._jobs[pending.request.media_job_id]
+            with self._cond:
+                reports.append(job.report())
+        return reports
+
+    def cancel(self, job: PendingJob) -> None:
+        with self._cond:
+            known = self._jobs.get(job.request.media_job_id)
+            if known is None or known.status.terminal:
+                return
+            known.cancel_requested = True
+            if job.request.media_job_id in self._queue:
+                self._queue.remove(job.request.media_job_id)
+                self._finish(known, JobStatus.CANCELED, "canceled", "The transcode was canceled.")
+                return
+            process = known.process
+        if process is not None:
+            _kill(process)
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            processes = [j.process for j in self._jobs.values() if j.process is not None]
+            self._queue.clear()
+            self._cond.notify_all()
+        for process in processes:
+            _kill(process)
+        for worker in self._workers:
+            worker.join(timeout=10)
+
+    # -- workers ------------------------------------------------------------------------------------
+
+    def _start_workers(self) -> None:
+        """Start worker threads lazily (never at import) up to the concurrency limit."""
+        while len(self._workers) < self.concurrency:
+            worker = threading.Thread(target=self._work, name=f"ffmpeg-worker-{len(self._workers)}", daemon=True)
+            self._workers.append(worker)
+            worker.start()
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._closed:
+                    self._cond.wait()
+                if self._closed:
+                    return
+                job = self._jobs[self._queue.popleft()]
+                job.status, job.phase, job.reported_at = JobStatus.RUNNING, "PROBING", utcnow()
+            try:
+                self._run(job)
+            except Exception as exc:  # a bug here must fail the job, never kill the worker
+                log.exception("local transcode of media job %s crashed", job.request.media_job_id)
+                with self._cond:
+                    self._finish(job, JobStatus.FAILED, "internal_error", f"The transcoder failed: {exc}")
+            if self.wake is not None:
+                self.wake()
+
+    def _run(self, job: _Job) -> None:
+        request = job.request
+        if not request.input_path.is_file():
+            with self._cond:
+                self._finish(job, JobStatus.FAILED, "input_missing", "The export's video file is missing.")
+            return
+        try:
+            probe = probe_video(request.input_path)
+        except NotAVideoError as exc:
+            with self._cond:
+                self._finish(job, JobStatus.FAILED, "input_invalid", human_error([str(exc)], request.input_path))
+            return
+        rungs = choose_renditions(probe.height)
+        final_dir = self.hls_dir / str(request.production_id)
+        work_dir = self.hls_dir / f"{request.production_id}.tmp-{request.media_job_id}"
+        shutil.rmtree(work_dir, ignore_errors=True)
+        for i in range(len(rungs)):
+            (work_dir / f"v{i}").mkdir(parents=True, exist_ok=True)
+        cmd = build_ladder_command(self.ffmpeg, request.input_path, work_dir, rungs, probe.has_audio)
+        duration = request.duration_seconds or probe.duration_seconds or 0.0
+        rc, stderr = self._run_ffmpeg(job, cmd, duration)
+        with self._cond:
+            if rc == 0 and not job.cancel_requested:
+                shutil.rmtree(final_dir, ignore_errors=True)
+                work_dir.rename(final_dir)
+                job.master = f"{self.hls_dir.name}/{request.production_id}/master.m3u8"
+                job.renditions = tuple(Rendition(f"v{i}/index.m3u8", r.height, r.bandwidth)
+                                       for i, r in enumerate(rungs))
+                self._finish(job, JobStatus.SUCCEEDED, None, None)
+                return
+            shutil.rmtree(work_dir, ignore_errors=True)
+            if job.timed_out:
+                self._finish(job, JobStatus.TIMED_OUT, "timeout",
+                             f"Transcode timed out after {int(self.timeout_seconds)} s.")
+            elif job.cancel_requested:
+                self._finish(job, JobStatus.CANCELED, "canceled", "The transcode was canceled.")
+            else:
+                self._finish(job, JobStatus.FAILED, f"ffmpeg_exit_{rc}", human_error(stderr, request.input_path))
+
+    def _run_ffmpeg(self, job: _Job, cmd: list[str], duration: float) -> tuple[int, list[str]]:
+        """Run ffmpeg, turning -progress lines into percent; kill it at the timeout. Returns (rc, stderr tail)."""
+        process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   start_new_session=True)  # its own process group: killed as a whole
+        with self._cond:
+            job.process, job.phase, job.reported_at = process, "TRANSCODING", utcnow()
+            cancel_now = job.cancel_requested or self._closed
+        if cancel_now:
+            _kill(process)
+        tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL)
+        drain = threading.Thread(target=lambda: tail.extend(process.stderr or ()), daemon=True)  # never blocks
+        drain.start()
+
+        def on_timeout() -> None:
+            job.timed_out = True
+            _kill(process)
+
+        watchdog = threading.Timer(self.timeout_seconds, on_timeout)
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            for line in process.stdout or ():
+                key, _, value = line.strip().partition("=")
+                if key in ("out_time_us", "out_time_ms") and value.isdigit() and duration > 0:
+                    percent = min(99, int(int(value) / 1_000_000 / duration * 100))
+                    with self._cond:
+                        if percent > job.percent:
+                            job.percent, job.reported_at = percent, utcnow()
+            rc = process.wait()
+        finally:
+            watchdog.cancel()
+            drain.join(timeout=5)
+            with self._cond:
+                job.process = None
+        return rc, list(tail)
+
+    def _finish(self, job: _Job, status: JobStatus, code: str | None, message: str | None) -> None:
+        """Record the terminal state (caller holds the lock) and forget the oldest finished jobs."""
+        job.status, job.error_code, job.error_message = status, code, message
+        job.phase = "COMPLETE" if status is JobStatus.SUCCEEDED else status.value.upper()
+        if status is JobStatus.SUCCEEDED:
+            job.percent = 100
+        job.reported_at = utcnow()
+        self._finished.append(job.request.media_job_id)
+        while len(self._finished) > KEEP_FINISHED:
+            old = self._finished.popleft()
+            if self._jobs.get(old) is not None and self._jobs[old].status.terminal:
+                del self._jobs[old]
+
+
+def _kill(process: subprocess.Popen[str]) -> None:
+    """Kill ffmpeg and anything it started; ignore a process that already ended."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        log.warning("ffmpeg %s did not exit after SIGKILL", process.pid)
+
