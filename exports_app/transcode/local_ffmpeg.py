@@ -46,7 +46,7 @@ def human_error(stderr_lines: Sequence[str], input_path: Path | None = None) -> 
         line = _BRACKET.sub("", raw.strip())
         if input_path is not None:
             line = line.replace(f"{input_path}: ", "").replace(str(input_path), "the input")
-        line = re.sub(r"^Error opening input( file)?:?\s*", "", line)
+        line = re.sub(r"^Error opening input( files?)?:\s*", "", line)
         if line:
             cleaned.append(line)
     telling = [line for line in cleaned if _MEANINGFUL.search(line) and not line.startswith("Conversion failed")]

@@ -1,0 +1,202 @@
+"""The local transcoder with real ffmpeg: a valid ladder, progress, errors, queueing, cancel, timeout, resume."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+import m3u8
+import pytest
+
+from exports_app.transcode.base import JobReport, JobRequest, JobStatus, PendingJob
+from exports_app.transcode.clips import ffmpeg_exe, make_clip
+from exports_app.transcode.ladder import build_ladder_command, choose_renditions
+from exports_app.transcode.local_ffmpeg import LocalFfmpegTranscoder, human_error
+from exports_app.transcode.probe import probe_video
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.05)
+
+
+def request(path: Path, job_id: int = 1, production_id: int = 10, token: str = "tok") -> JobRequest:
+    try:
+        probe = probe_video(path)
+        duration, height = probe.duration_seconds, probe.height
+    except Exception:
+        duration, height = None, None
+    return JobRequest(job_id, production_id, 5, f"{token}-{job_id}", path, duration, height)
+
+
+def pending(req: JobRequest) -> PendingJob:
+    return PendingJob(req, f"local-{req.media_job_id}", JobStatus.SUBMITTED)
+
+
+def final_report(tc: LocalFfmpegTranscoder, req: JobRequest) -> JobReport:
+    box: list[JobReport] = []
+
+    def done() -> bool:
+        box[:] = tc.poll([pending(req)])
+        return box[0].status.terminal
+
+    wait_for(done)
+    return box[0]
+
+
+def assert_valid_ladder(master_path: Path, source_seconds: float) -> None:
+    master = m3u8.load(str(master_path))
+    assert master.is_variant and master.playlists
+    for variant in master.playlists:
+        info = variant.stream_info
+        assert info.bandwidth and info.resolution and info.codecs
+        playlist = m3u8.load(str(master_path.parent / variant.uri))
+        assert playlist.is_endlist and playlist.playlist_type == "vod"
+        for segment in playlist.segments:
+            seg = master_path.parent / Path(variant.uri).parent / segment.uri
+            assert seg.is_file() and seg.stat().st_size > 0
+        assert abs(sum(s.duration for s in playlist.segments) - source_seconds) <= 0.5
+
+
+@pytest.fixture
+def hls_dir(tmp_path: Path) -> Path:
+    return tmp_path / "hls"
+
+
+@pytest.fixture
+def transcoder(hls_dir: Path):  # type: ignore[no-untyped-def]
+    tc = LocalFfmpegTranscoder(hls_dir)
+    yield tc
+    tc.close()
+
+
+def test_ladder_never_upscales() -> None:
+    assert [r.height for r in choose_renditions(1080)] == [1080, 720, 480, 360]
+    assert [r.height for r in choose_renditions(720)] == [720, 480, 360]
+    assert [r.height for r in choose_renditions(480)] == [480, 360]
+    assert [r.height for r in choose_renditions(240)] == [240]
+    assert [r.height for r in choose_renditions(241)] == [240]
+
+
+def test_command_is_one_process_for_the_whole_ladder(tmp_path: Path) -> None:
+    cmd = build_ladder_command("ffmpeg", tmp_path / "in.mp4", tmp_path, choose_renditions(720), has_audio=False)
+    assert cmd.count("-i") == 1 and "v:0 v:1 v:2" in cmd and "-master_pl_name" in cmd
+
+
+def test_success_makes_a_playable_ladder(tmp_path: Path, hls_dir: Path, transcoder: LocalFfmpegTranscoder) -> None:
+    clip = make_clip(tmp_path / "in.mp4", seconds=3.0, width=640, height=360)
+    req = request(clip)
+    assert transcoder.submit(req) == "local-1"
+    report = final_report(transcoder, req)
+    assert report.status is JobStatus.SUCCEEDED and report.percent == 100
+    assert report.master_playlist_uri == "hls/10/master.m3u8"
+    assert [r.height for r in report.renditions] == [360]
+    assert_valid_ladder(hls_dir / "10" / "master.m3u8", 3.0)
+    assert not list(hls_dir.glob("*.tmp-*"))  # the work dir was renamed into place
+
+
+def test_source_without_audio(tmp_path: Path, hls_dir: Path, transcoder: LocalFfmpegTranscoder) -> None:
+    clip = make_clip(tmp_path / "silent.mp4", seconds=2.0, width=854, height=480, audio=False)
+    report = final_report(transcoder, transcoder_submit(transcoder, request(clip)))
+    assert report.status is JobStatus.SUCCEEDED
+    assert len(report.renditions) == 2
+    assert_valid_ladder(hls_dir / "10" / "master.m3u8", 2.0)
+
+
+def transcoder_submit(tc: LocalFfmpegTranscoder, req: JobRequest) -> JobRequest:
+    tc.submit(req)
+    return req
+
+
+@pytest.mark.parametrize(("content", "code"), [(b"this is text, not a video", "input_invalid"), (b"", "input_invalid")])
+def test_corrupt_input_fails_with_a_readable_detail(tmp_path: Path, transcoder: LocalFfmpegTranscoder,
+                                                    content: bytes, code: str) -> None:
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(content)
+    report = final_report(transcoder, transcoder_submit(transcoder, request(bad)))
+    assert report.status is JobStatus.FAILED and report.error_code == code
+    assert report.error_message and len(report.error_message) <= 200 and str(tmp_path) not in report.error_message
+
+
+def test_missing_input_fails(tmp_path: Path, transcoder: LocalFfmpegTranscoder) -> None:
+    report = final_report(transcoder, transcoder_submit(transcoder, request(tmp_path / "gone.mp4")))
+    assert report.status is JobStatus.FAILED and report.error_code == "input_missing"
+
+
+def test_human_error_picks_the_telling_line(tmp_path: Path) -> None:
+    lines = ["ffmpeg version 9", f"[in#0 @ 0x55] Error opening input: Invalid data found when processing input",
+             f"Error opening input file {tmp_path}/x.mp4.", "Error opening input files: Invalid data found when processing input"]
+    assert human_error(lines, tmp_path / "x.mp4") == "Invalid data found when processing input"
+    assert human_error([]) == "Ffmpeg failed without a message"
+
+
+def test_concurrency_limit_queues_and_submit_is_idempotent(tmp_path: Path, transcoder: LocalFfmpegTranscoder) -> None:
+    clip = make_clip(tmp_path / "in.mp4", seconds=6.0, width=640, height=360)
+    first, second = request(clip, 1, 10), request(clip, 2, 11)
+    transcoder.submit(first)
+    transcoder.submit(first)  # a duplicate submit starts nothing new
+    transcoder.submit(second)
+    wait_for(lambda: transcoder.poll([pending(first)])[0].status is JobStatus.RUNNING)
+    assert transcoder.poll([pending(second)])[0].phase == "QUEUED"
+    assert final_report(transcoder, first).status is JobStatus.SUCCEEDED
+    assert final_report(transcoder, second).status is JobStatus.SUCCEEDED
+
+
+def ffmpeg_children() -> int:
+    import subprocess
+
+    out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    return sum(1 for line in out.splitlines() if line.startswith(ffmpeg_exe()) and "hls" in line)
+
+
+def test_cancel_kills_ffmpeg(tmp_path: Path, hls_dir: Path, transcoder: LocalFfmpegTranscoder) -> None:
+    clip = make_clip(tmp_path / "long.mp4", seconds=30.0, width=1280, height=720)
+    req = transcoder_submit(transcoder, request(clip))
+    wait_for(lambda: transcoder.poll([pending(req)])[0].phase == "TRANSCODING")
+    transcoder.cancel(pending(req))
+    report = final_report(transcoder, req)
+    assert report.status is JobStatus.CANCELED
+    assert ffmpeg_children() == 0 and not list(hls_dir.glob("*.tmp-*"))
+
+
+def test_timeout_kills_and_says_so(tmp_path: Path, hls_dir: Path) -> None:
+    clip = make_clip(tmp_path / "long.mp4", seconds=30.0, width=1280, height=720)
+    tc = LocalFfmpegTranscoder(hls_dir, timeout_seconds=0.5)
+    try:
+        report = final_report(tc, transcoder_submit(tc, request(clip)))
+    finally:
+        tc.close()
+    assert report.status is JobStatus.TIMED_OUT and "timed out" in (report.error_message or "")
+
+
+def test_unknown_pending_job_is_resumed_and_wake_is_called(tmp_path: Path, hls_dir: Path) -> None:
+    woke = threading.Event()
+    tc = LocalFfmpegTranscoder(hls_dir, wake=woke.set)
+    try:
+        clip = make_clip(tmp_path / "in.mp4", seconds=1.0)
+        req = request(clip, job_id=7, production_id=70)
+        # As after a restart: the database says submitted, this process never saw the job.
+        first = tc.poll([pending(req)])[0]
+        assert first.status in (JobStatus.SUBMITTED, JobStatus.RUNNING) and not first.status.terminal
+        assert final_report(tc, req).status is JobStatus.SUCCEEDED
+        assert woke.wait(10)
+    finally:
+        tc.close()
+
+
+def test_progress_rises(tmp_path: Path, transcoder: LocalFfmpegTranscoder) -> None:
+    clip = make_clip(tmp_path / "in.mp4", seconds=12.0, width=1280, height=720)
+    req = transcoder_submit(transcoder, request(clip))
+    seen: set[int] = set()
+
+    def done() -> bool:
+        report = transcoder.poll([pending(req)])[0]
+        seen.add(report.percent or 0)
+        return report.status.terminal
+
+    wait_for(done)
+    assert 100 in seen and any(0 < p < 100 for p in seen)

@@ -1,0 +1,124 @@
+"""The refresh tick against a real database and the real local transcoder."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlmodel import select
+
+from exports_app.db import get_engine, session_scope
+from exports_app.jobs.refresh import tick
+from exports_app.models import MediaJob
+from exports_app.services import exports, productions
+from exports_app.services.auth import Member
+from exports_app.transcode.base import JobStatus
+from exports_app.transcode.clips import make_clip
+from exports_app.transcode.local_ffmpeg import LocalFfmpegTranscoder
+
+
+def import_clip(member: Member, path: Path, **clip: object) -> int:
+    make_clip(path, **clip)  # type: ignore[arg-type]
+    with session_scope() as s:
+        return exports.import_export(s, member, path).id  # type: ignore[return-value]
+
+
+def state_of(member: Member, upload_id: int) -> str:
+    with session_scope() as s:
+        return productions.export_status(s, member, upload_id).state
+
+
+def run_until_terminal(tc: LocalFfmpegTranscoder, timeout: float = 120) -> set[tuple[int, int]]:
+    changed: set[tuple[int, int]] = set()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = tick(tc, timeout_seconds=3600)
+        changed |= result.changed
+        if result.pending == 0:
+            return changed
+        time.sleep(0.1)
+    raise AssertionError("jobs still pending")
+
+
+def test_tick_takes_an_export_to_ready(alice: Member, data_dir: Path, tmp_path: Path) -> None:
+    upload_id = import_clip(alice, tmp_path / "a.mp4", seconds=2.0)
+    tc = LocalFfmpegTranscoder(data_dir / "hls")
+    try:
+        with session_scope() as s:
+            productions.prep_hls(s, alice, upload_id, "local")
+        changed = run_until_terminal(tc)
+    finally:
+        tc.close()
+    assert (alice.id, upload_id) in changed
+    assert state_of(alice, upload_id) == "ready"
+
+
+def test_tick_statement_count_does_not_grow_with_jobs(alice: Member, data_dir: Path) -> None:
+    """Pending jobs are loaded in one query whatever their number (counted, not timed)."""
+    from tests.conftest import add_upload
+
+    class Idle:
+        name = "local"
+
+        def submit(self, request):  # type: ignore[no-untyped-def]
+            return f"idle-{request.media_job_id}"
+
+        def poll(self, jobs):  # type: ignore[no-untyped-def]
+            return []
+
+        def cancel(self, job) -> None:  # type: ignore[no-untyped-def]
+            pass
+
+        def close(self) -> None:
+            pass
+
+    def selects_for(n: int) -> int:
+        for _ in range(n):
+            with session_scope() as s:
+                productions.prep_hls(s, alice, add_upload(alice), "local")
+        tick(Idle(), 3600)  # submits the queued jobs
+        statements: list[str] = []
+        listener = lambda *args: statements.append(args[2])  # noqa: E731
+        sa.event.listen(get_engine(), "before_cursor_execute", listener)
+        try:
+            tick(Idle(), 3600)
+        finally:
+            sa.event.remove(get_engine(), "before_cursor_execute", listener)
+        return len(statements)
+
+    assert selects_for(1) == selects_for(40)
+
+
+def test_stuck_job_times_out(alice: Member, data_dir: Path, tmp_path: Path) -> None:
+    upload_id = import_clip(alice, tmp_path / "long.mp4", seconds=30.0, width=1280, height=720)
+    tc = LocalFfmpegTranscoder(data_dir / "hls")
+    try:
+        with session_scope() as s:
+            productions.prep_hls(s, alice, upload_id, "local")
+        tick(tc, timeout_seconds=3600)  # submitted
+        time.sleep(0.3)
+        result = tick(tc, timeout_seconds=0.1)
+    finally:
+        tc.close()
+    assert (alice.id, upload_id) in result.changed
+    with session_scope() as s:
+        status = productions.export_status(s, alice, upload_id)
+        job = s.exec(select(MediaJob)).one()
+    assert status.state == "failed" and "stopped" in (status.detail or "")
+    assert job.status == JobStatus.TIMED_OUT.value
+
+
+def test_restart_mid_job_resumes(alice: Member, data_dir: Path, tmp_path: Path) -> None:
+    upload_id = import_clip(alice, tmp_path / "a.mp4", seconds=2.0)
+    first = LocalFfmpegTranscoder(data_dir / "hls")
+    with session_scope() as s:
+        productions.prep_hls(s, alice, upload_id, "local")
+    tick(first, 3600)
+    first.close()  # the app stops mid-job
+    second = LocalFfmpegTranscoder(data_dir / "hls")  # and starts again
+    try:
+        run_until_terminal(second)
+    finally:
+        second.close()
+    assert state_of(alice, upload_id) == "ready"
