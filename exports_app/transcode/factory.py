@@ -43,8 +43,16 @@ def close_transcoder() -> None:
         _instance = None
 
 
+_reader: Transcoder | None = None
+
+
 def read_output(uri: str) -> bytes:
     """Bytes of a MediaConvert output object ("s3://bucket/key"); FileNotFoundError if absent."""
-    from exports_app.transcode.mediaconvert import open_output
+    global _reader
+    from exports_app.transcode.mediaconvert import MediaConvertTranscoder
 
-    return open_output(get_settings().mediaconvert, uri)
+    with _lock:
+        if not isinstance(_reader, MediaConvertTranscoder):
+            _reader = MediaConvertTranscoder(get_settings().mediaconvert)
+        reader = _reader
+    return reader.read_output(uri)

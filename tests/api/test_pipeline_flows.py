@@ -1,0 +1,123 @@
+"""Issue flows through the API alone: local ffmpeg and MediaConvert, ready with a served ladder, failed, retry."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import m3u8
+import pytest
+from fastapi.testclient import TestClient
+
+from exports_app import config as app_config
+from exports_app.db import session_scope
+from exports_app.jobs.refresh import tick
+from exports_app.services import exports
+from exports_app.services.auth import Member
+from exports_app.transcode.clips import make_clip
+from exports_app.transcode.factory import close_transcoder, get_transcoder
+from tests.aws_fixtures import LocalAws, local_aws, moto_url  # noqa: F401  (fixtures)
+
+
+def import_file(member: Member, path: Path, title: str, allow_undecodable: bool = False) -> int:
+    with session_scope() as s:
+        return exports.import_export(s, member, path, title=title,  # type: ignore[return-value]
+                                     allow_undecodable=allow_undecodable).id
+
+
+def status(client: TestClient, upload_id: int) -> dict:  # type: ignore[type-arg]
+    response = client.get(f"/api/exports/{upload_id}/hls-status")
+    assert response.status_code == 200
+    return response.json()
+
+
+def tick_until(client: TestClient, upload_id: int, states: set[str], timeout: float = 120) -> dict:  # type: ignore[type-arg]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        tick(get_transcoder(), 3600)
+        body = status(client, upload_id)
+        if body["state"] in states:
+            return body
+        time.sleep(0.1)
+    raise AssertionError(f"never reached {states}")
+
+
+@pytest.fixture
+def transcoder_cleanup():  # type: ignore[no-untyped-def]
+    close_transcoder()
+    yield
+    close_transcoder()
+
+
+def test_local_flow(alice_client: TestClient, alice: Member, tmp_path: Path, transcoder_cleanup: None) -> None:
+    good = import_file(alice, make_clip(tmp_path / "good.mp4", seconds=8.0, width=1280, height=720), "Good")
+    (tmp_path / "bad.mp4").write_bytes(b"not a video at all")
+    bad = import_file(alice, tmp_path / "bad.mp4", "Bad", allow_undecodable=True)
+
+    assert status(alice_client, good)["state"] == "not_ready"
+    assert alice_client.post(f"/api/exports/{good}/prep-hls").json()["state"] == "in_progress"
+    seen_percent: set[int] = set()
+    deadline = time.monotonic() + 120
+    while (body := status(alice_client, good))["state"] == "in_progress" and time.monotonic() < deadline:
+        seen_percent.add(body["percent"] or 0)
+        tick(get_transcoder(), 3600)
+        time.sleep(0.05)
+    assert body["state"] == "ready" and body["hlsUrl"] == f"/media/hls/{body['productionId']}/master.m3u8"
+    assert any(0 < p < 100 for p in seen_percent)
+
+    master_text = alice_client.get(body["hlsUrl"])
+    assert master_text.headers["content-type"] == "application/vnd.apple.mpegurl"
+    master = m3u8.loads(master_text.text)
+    assert len(master.playlists) == 3  # 720p source: 720, 480, 360
+    for variant in master.playlists:
+        playlist = m3u8.loads(alice_client.get(f"/media/hls/{body['productionId']}/{variant.uri}").text)
+        assert playlist.is_endlist
+        folder = variant.uri.rsplit("/", 1)[0]
+        for segment in playlist.segments:
+            got = alice_client.get(f"/media/hls/{body['productionId']}/{folder}/{segment.uri}")
+            assert got.status_code == 200 and got.headers["content-type"] == "video/mp2t"
+
+    assert alice_client.post(f"/api/exports/{bad}/prep-hls").json()["state"] == "in_progress"
+    failed = tick_until(alice_client, bad, {"failed"})
+    assert failed["detail"] == "Invalid data found when processing input"
+    retry = alice_client.post(f"/api/exports/{bad}/prep-hls").json()
+    assert retry["state"] == "in_progress" and retry["productionId"] != failed["productionId"]
+
+
+def test_mediaconvert_flow(local_aws: LocalAws, monkeypatch: pytest.MonkeyPatch, alice_client: TestClient,  # noqa: F811
+                           alice: Member, tmp_path: Path, transcoder_cleanup: None) -> None:
+    for name, value in local_aws.env().items():
+        monkeypatch.setenv(name, value)
+    app_config.get_settings.cache_clear()
+    close_transcoder()
+    upload = import_file(alice, make_clip(tmp_path / "mc.mp4", seconds=1.0, width=640, height=360), "MC")
+    first = alice_client.post(f"/api/exports/{upload}/prep-hls").json()
+    assert first["state"] == "in_progress"
+    tick(get_transcoder(), 3600)  # submits to MediaConvert
+    (job_id,) = local_aws.mediaconvert.jobs
+    assert local_aws.mediaconvert.jobs[job_id]["userMetadata"]["productionId"] == str(first["productionId"])
+
+    local_aws.mediaconvert.advance(job_id, "PROGRESSING", percent=35, phase="TRANSCODING")
+    body = tick_until(alice_client, upload, {"in_progress"})
+    tick(get_transcoder(), 3600)
+    body = status(alice_client, upload)
+    assert (body["percent"], body["phase"]) == (35, "TRANSCODING")
+
+    local_aws.mediaconvert.complete(job_id, local_aws.s3)
+    ready = tick_until(alice_client, upload, {"ready"})
+    master = alice_client.get(ready["hlsUrl"])
+    assert master.status_code == 200 and master.text.startswith("#EXTM3U")
+    variant = m3u8.loads(master.text).playlists[0].uri
+    assert m3u8.loads(alice_client.get(f"/media/hls/{ready['productionId']}/{variant}").text).is_endlist
+
+    # A failing job: ERROR with MediaConvert's code and message, then a retry is a new job.
+    other = import_file(alice, make_clip(tmp_path / "mc2.mp4", seconds=1.0), "MC2")
+    alice_client.post(f"/api/exports/{other}/prep-hls")
+    tick(get_transcoder(), 3600)
+    failing = next(j for j in local_aws.mediaconvert.jobs if j != job_id)
+    local_aws.mediaconvert.advance(failing, "ERROR", error_code=1030, error_message="Video codec not supported")
+    failed = tick_until(alice_client, other, {"failed"})
+    assert failed["detail"] == "Video codec not supported"
+    assert alice_client.post(f"/api/exports/{other}/prep-hls").json()["state"] == "in_progress"
+    tick(get_transcoder(), 3600)
+    assert len(local_aws.mediaconvert.jobs) == 3
