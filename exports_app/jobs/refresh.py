@@ -33,7 +33,11 @@ def tick(transcoder: Transcoder, timeout_seconds: float) -> TickResult:
         for row in media_jobs.submit_queued(session, transcoder, queued):
             result.changed.add((row.user_id, row.upload_id))
         submitted = [row.pending for row in rows if row.pending.provider_job_id is not None]
-        reports = transcoder.poll(submitted) if submitted else []
+        # Pushed events (MediaConvert via EventBridge → SQS) first, then one polling batch; the
+        # monotonic apply keeps whichever is newer, so order between the two does not matter.
+        receive_events = getattr(transcoder, "receive_events", None)
+        reports = receive_events() if receive_events is not None else []
+        reports += transcoder.poll(submitted) if submitted else []
         ended: set[int] = set()
         for report in reports:
             row = by_job.get(report.media_job_id)

@@ -278,13 +278,17 @@ class MediaConvertTranscoder:
         except ClientError as exc:
             log.info("cancel of MediaConvert job %s: %s", job.provider_job_id, exc)
 
-    def receive_events(self, max_messages: int = 10, wait_seconds: int = 1) -> list[JobReport]:
+    def receive_events(self, max_messages: int = 10, wait_seconds: int = 0) -> list[JobReport]:
         """Job state changes from the EventBridge → SQS queue; every message is deleted once read."""
         if not self.settings.sqs_queue_url:
             return []
         sqs = self.client("sqs")
-        answer = sqs.receive_message(QueueUrl=self.settings.sqs_queue_url, MaxNumberOfMessages=max_messages,
-                                     WaitTimeSeconds=wait_seconds)
+        try:
+            answer = sqs.receive_message(QueueUrl=self.settings.sqs_queue_url, MaxNumberOfMessages=max_messages,
+                                         WaitTimeSeconds=wait_seconds)
+        except (ClientError, BotoCoreError) as exc:
+            log.warning("reading MediaConvert events failed (%s); polling covers this tick", exc)
+            return []
         reports = []
         for message in answer.get("Messages", []):
             try:

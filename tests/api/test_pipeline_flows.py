@@ -121,3 +121,35 @@ def test_mediaconvert_flow(local_aws: LocalAws, monkeypatch: pytest.MonkeyPatch,
     assert alice_client.post(f"/api/exports/{other}/prep-hls").json()["state"] == "in_progress"
     tick(get_transcoder(), 3600)
     assert len(local_aws.mediaconvert.jobs) == 3
+
+
+def test_mediaconvert_events_through_sqs(local_aws: LocalAws, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+                                         alice_client: TestClient, alice: Member, tmp_path: Path,
+                                         transcoder_cleanup: None) -> None:
+    import json
+
+    for name, value in local_aws.env().items():
+        monkeypatch.setenv(name, value)
+    app_config.get_settings.cache_clear()
+    close_transcoder()
+    upload = import_file(alice, make_clip(tmp_path / "ev.mp4", seconds=1.0), "Events")
+    alice_client.post(f"/api/exports/{upload}/prep-hls")
+    tick(get_transcoder(), 3600)
+    (job_id,) = local_aws.mediaconvert.jobs
+    media_job_id = int(local_aws.mediaconvert.jobs[job_id]["userMetadata"]["mediaJobId"])
+
+    def send(status: str, ts_ms: int, **detail: object) -> None:
+        local_aws.sqs.send_message(QueueUrl=local_aws.settings.sqs_queue_url, MessageBody=json.dumps({
+            "detail-type": "MediaConvert Job State Change", "source": "aws.mediaconvert",
+            "detail": {"status": status, "jobId": job_id, "timestamp": ts_ms,
+                       "userMetadata": {"mediaJobId": str(media_job_id)}, **detail}}))
+
+    now_ms = int(time.time() * 1000) + 60_000  # newer than anything polling reports
+    send("PROGRESSING", now_ms, jobProgress={"jobPercentComplete": 77, "currentPhase": "TRANSCODING"})
+    tick(get_transcoder(), 3600)
+    body = status(alice_client, upload)
+    assert (body["state"], body["percent"]) == ("in_progress", 77)
+    # An older event arriving late changes nothing.
+    send("PROGRESSING", now_ms - 30_000, jobProgress={"jobPercentComplete": 10, "currentPhase": "PROBING"})
+    tick(get_transcoder(), 3600)
+    assert status(alice_client, upload)["percent"] == 77
