@@ -51,6 +51,13 @@ def cmd_export_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_space_create(args: argparse.Namespace) -> int:
+    with session_scope() as session:
+        space = publish.create_space(session, _member(session, args.user), args.name)
+    print(space.id)
+    return 0
+
+
 def _demo_password() -> str:
     """The demo password: EXPORTS_DEMO_PASSWORD, else one made on first seed and kept in the data dir."""
     stored = get_settings().data_dir / "demo-password.txt"
@@ -109,6 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("file")
     imp.add_argument("--title")
     imp.set_defaults(func=cmd_export_import)
+
+    space = sub.add_parser("space", help="spaces to publish to").add_subparsers(dest="action", required=True)
+    space_create = space.add_parser("create", help="create a space for a member; prints its id")
+    space_create.add_argument("--user", required=True)
+    space_create.add_argument("name")
+    space_create.set_defaults(func=cmd_space_create)
 
     seed = sub.add_parser("seed-demo", help="create the demo member, spaces, project and exports")
     seed.set_defaults(func=cmd_seed_demo)

@@ -34,7 +34,8 @@ def member(app_server: RunningApp, tmp_path_factory: pytest.TempPathFactory) -> 
     app_server.cli("user", "create", "gina", "--password", MEMBER_PASSWORD)
     clip = make_clip(tmp_path_factory.mktemp("clips") / "good.mp4", seconds=3.0, width=640, height=360)
     good = app_server.cli("export", "import", "--user", "gina", str(clip), "--title", "Good export")
-    return {"good": good}
+    space = app_server.cli("space", "create", "--user", "gina", "Gina's channel")
+    return {"good": good, "space": space}
 
 
 def test_create_export_from_the_page(context: BrowserContext, member: dict[str, str], tmp_path: Path) -> None:
@@ -89,7 +90,24 @@ def test_checklist_prep_ready_publish(context: BrowserContext, member: dict[str,
     page.get_by_test_id("btn-publish").click()
     page.wait_for_url(re.compile(r"/publish/?\?production=\d+"), timeout=30_000)
     expect(page.get_by_test_id("publish-title")).to_contain_text("Good export")
+    publish_url = page.url
+    member["production"] = publish_url.rsplit("=", 1)[-1]
+    page.get_by_test_id(f"space-{member['space']}").click()
+    page.get_by_test_id("btn-publish-confirm").click()
+    expect(page.get_by_test_id("publish-message")).to_have_text("Published to 1 space.")
     screenshot(page, "06-publish")
+    page.goto(publish_url)
+    expect(page.get_by_test_id(f"space-{member['space']}")).to_be_disabled()  # published once, not twice
+    expect(page.get_by_test_id("btn-publish-confirm")).to_be_disabled()
+
+
+def test_publish_refuses_unready_and_foreign_productions(context: BrowserContext, member: dict[str, str]) -> None:
+    page = context.new_page()
+    sign_in(page, "demo", "demo-password-e2e")
+    page.goto("/publish?production=987654")
+    expect(page.get_by_test_id("publish-error")).to_have_text("Production not found.")
+    page.goto("/publish?production=abc")
+    expect(page.get_by_test_id("publish-error")).to_have_text("Production not found.")
 
 
 def test_corrupt_export_fails_and_retry_goes_back_in_progress(context: BrowserContext,
@@ -117,6 +135,9 @@ def test_corrupt_export_fails_and_retry_goes_back_in_progress(context: BrowserCo
     screenshot(page, "08-modal-after-retry")
     expect(page.get_by_test_id("hls-status")).to_have_text("HLS: Failed (Retry available)",
                                                            timeout=TRANSCODE_TIMEOUT)
+    production = page.request.get(f"/api/exports/{upload_id}/hls-status").json()["productionId"]
+    page.goto(f"/publish?production={production}")
+    expect(page.get_by_test_id("publish-error")).to_have_text("This production is not ready to publish yet.")
 
 
 def test_open_timeline_and_delete(context: BrowserContext) -> None:
@@ -157,3 +178,7 @@ def test_another_member_cannot_see_or_act(context: BrowserContext, member: dict[
     assert status.status == 404
     prep = page.request.post(f"/api/exports/{member['good']}/prep-hls", headers={"X-CSRF-Token": csrf})
     assert prep.status == 404
+    media = page.request.get(f"/media/hls/{member['production']}/master.m3u8")
+    assert media.status == 404
+    page.goto(f"/publish?production={member['production']}")
+    expect(page.get_by_test_id("publish-error")).to_have_text("Production not found.")
