@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -190,7 +191,8 @@ class ExportsState(rx.State):
             name = Path(file.name or "upload.mp4").name
             with tempfile.TemporaryDirectory() as tmp:
                 path = Path(tmp) / "upload"
-                path.write_bytes(await file.read())
+                with path.open("wb") as out:
+                    shutil.copyfileobj(file.file, out)  # streamed: a large video never sits in memory
                 try:
                     with session_scope() as session:
                         upload = exports.import_export(session, member, path, filename=name)
