@@ -41,7 +41,7 @@ def tick(transcoder: Transcoder, timeout_seconds: float) -> TickResult:
         ended: set[int] = set()
         for report in reports:
             row = by_job.get(report.media_job_id)
-            if row is not None and media_jobs.apply_report(session, report):
+            if row is not None and row.is_news(report) and media_jobs.apply_report(session, report):
                 result.changed.add((row.user_id, row.upload_id))
             if report.status.terminal:
                 ended.add(report.media_job_id)

@@ -97,6 +97,14 @@ class PendingRow:
     user_id: int
     upload_id: int
     started_at: datetime
+    percent: int = 0
+    phase: str | None = None
+
+    def is_news(self, report: JobReport) -> bool:
+        """False for a report that repeats what the row already says (nothing to write or push)."""
+        return (report.status is not self.pending.status
+                or (report.percent is not None and report.percent != self.percent)
+                or (report.phase is not None and report.phase != self.phase))
 
 
 def _request(job: MediaJob, upload: Upload) -> JobRequest:
@@ -129,6 +137,8 @@ def pending_jobs(session: Session, provider: str, job_ids: Iterable[int] | None 
             upload.user_id,
             upload.id,  # type: ignore[arg-type]
             job.submitted_at or job.created_at,
+            job.percent,
+            job.phase,
         )
         for job, upload in session.exec(query)
     ]
