@@ -14,4 +14,4 @@ test:
 	@source scripts/env.sh && python -m pytest -q
 
 bench: setup
-	@source scripts/env.sh && for b in bench/bench_*.py; do python "$$b" || exit 1; done
+	@source scripts/env.sh && for b in bench/bench_*.py; do python -m "bench.$$(basename "$$b" .py)" || exit 1; done

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
-from sqlmodel import Session
 
-from exports_app.api.common import ApiError, current_member, db_session, require_origin
+from exports_app.api.common import ApiError, require_origin, signed_in
 from exports_app.config import get_settings
+from exports_app.db import session_scope
 from exports_app.services import auth
 from exports_app.services.auth import Member
 
@@ -24,33 +24,33 @@ def _member_json(member: Member) -> dict[str, object]:
 
 
 @router.post("/login")
-def login(body: Credentials, request: Request, response: Response,
-          session: Session = Depends(db_session)) -> dict[str, object]:
+def login(body: Credentials, request: Request, response: Response) -> dict[str, object]:
     require_origin(request)
-    member = auth.authenticate(session, body.username, body.password)
-    if member is None:
-        raise ApiError(401, "Wrong username or password.")
-    # A planted session cookie is never reused: every sign-in starts a fresh session.
-    auth.end_session(session, request.cookies.get(auth.SESSION_COOKIE))
     settings = get_settings()
-    signin = auth.start_session(session, member, settings.session_days)
+    with session_scope() as session:
+        member = auth.authenticate(session, body.username, body.password)
+        if member is None:
+            raise ApiError(401, "Wrong username or password.")
+        # A planted session cookie is never reused: every sign-in starts a fresh session.
+        auth.end_session(session, request.cookies.get(auth.SESSION_COOKIE))
+        signin = auth.start_session(session, member, settings.session_days)
     common = {"max_age": signin.max_age_seconds, "samesite": "lax", "secure": settings.secure_cookies, "path": "/"}
     response.set_cookie(auth.SESSION_COOKIE, signin.token, httponly=True, **common)  # type: ignore[arg-type]
     response.set_cookie(auth.CSRF_COOKIE, signin.csrf_token, httponly=False, **common)  # type: ignore[arg-type]
-    session.commit()  # before the response leaves, so the very next request sees the session
     return {"member": _member_json(member), "csrfToken": signin.csrf_token}
 
 
 @router.post("/logout")
-def logout(request: Request, response: Response, session: Session = Depends(db_session)) -> dict[str, object]:
+def logout(request: Request, response: Response) -> dict[str, object]:
     require_origin(request)
-    auth.end_session(session, request.cookies.get(auth.SESSION_COOKIE))
-    session.commit()
+    with session_scope() as session:
+        auth.end_session(session, request.cookies.get(auth.SESSION_COOKIE))
     response.delete_cookie(auth.SESSION_COOKIE, path="/")
     response.delete_cookie(auth.CSRF_COOKIE, path="/")
     return {"ok": True}
 
 
 @router.get("/me")
-def me(member: Member = Depends(current_member)) -> dict[str, object]:
-    return {"member": _member_json(member)}
+def me(request: Request) -> dict[str, object]:
+    with signed_in(request) as (_, member):
+        return {"member": _member_json(member)}

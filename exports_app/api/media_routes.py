@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response
-from sqlmodel import Session
 
-from exports_app.api.common import ApiError, current_member, db_session
+from exports_app.api.common import ApiError, signed_in
 from exports_app.services import media_files
-from exports_app.services.auth import Member
 from exports_app.transcode.factory import read_output
 
 router = APIRouter(tags=["media"])
 
 
 @router.get("/media/hls/{production_id}/{relative:path}")
-def hls_file(production_id: str, relative: str, member: Member = Depends(current_member),
-             session: Session = Depends(db_session)) -> Response:
-    found = media_files.hls_file(session, member, production_id, relative)
+def hls_file(production_id: str, relative: str, request: Request) -> Response:
+    with signed_in(request) as (session, member):
+        found = media_files.hls_file(session, member, production_id, relative)
     headers = {"Cache-Control": "private, max-age=60"}
     if found.path is not None:
         return FileResponse(found.path, media_type=found.content_type, headers=headers)

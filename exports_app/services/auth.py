@@ -118,11 +118,16 @@ def _live_session(session: Session, token: str | None) -> AuthSession | None:
 
 def member_for_token(session: Session, token: str | None) -> Member | None:
     """The member a session cookie belongs to, or None if it is unknown, expired or revoked."""
-    row = _live_session(session, token)
-    if row is None:
+    if not token:
         return None
-    user = session.get(User, row.user_id)
-    return Member(user.id, user.username) if user and user.id is not None else None
+    # One indexed query per request: the session joined to its member.
+    found = session.execute(
+        select(User.id, User.username)
+        .join(AuthSession, AuthSession.user_id == User.id)
+        .where(AuthSession.token_hash == _token_hash(token), AuthSession.revoked_at.is_(None),  # type: ignore[union-attr]
+               AuthSession.expires_at > utcnow())
+    ).first()
+    return Member(found.id, found.username) if found else None
 
 
 def csrf_matches(session: Session, token: str | None, csrf_cookie: str | None, csrf_header: str | None) -> bool:

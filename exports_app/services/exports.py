@@ -34,7 +34,7 @@ def valid_id(value: object) -> int | None:
     return number if 0 < number <= MAX_ID else None
 
 
-def _owned_export_clause(member: Member, upload_id: int) -> sa.ColumnElement[bool]:
+def owned_export_clause(member: Member, upload_id: int) -> sa.ColumnElement[bool]:
     return sa.and_(
         Upload.id == upload_id,
         Upload.user_id == member.id,
@@ -48,7 +48,7 @@ def get_export(session: Session, member: Member, upload_id: object) -> Upload:
     uid = valid_id(upload_id)
     if uid is None:
         raise NotFound(NOT_FOUND_MESSAGE)
-    upload = session.exec(select(Upload).where(_owned_export_clause(member, uid))).first()
+    upload = session.exec(select(Upload).where(owned_export_clause(member, uid))).first()
     if upload is None:
         raise NotFound(NOT_FOUND_MESSAGE)
     return upload
@@ -63,7 +63,7 @@ def lock_export(session: Session, member: Member, upload_id: object) -> Upload:
     if uid is None:
         raise NotFound(NOT_FOUND_MESSAGE)
     result = session.execute(
-        sa.update(Upload).where(_owned_export_clause(member, uid)).values(updated_at=utcnow())
+        sa.update(Upload).where(owned_export_clause(member, uid)).values(updated_at=utcnow())
     )
     if not result.rowcount:
         raise NotFound(NOT_FOUND_MESSAGE)

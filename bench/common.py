@@ -1,0 +1,39 @@
+"""Shared bits of the benchmarks: timing, medians, percentiles and one printed line per figure."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
+
+
+def timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def median_of(fn: Callable[[], object], repeats: int = REPEATS) -> float:
+    return statistics.median(timed(fn) for _ in range(repeats))
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def report(title: str, **figures: object) -> None:
+    print(f"\n== {title}")
+    for name, value in figures.items():
+        text = f"{value:.3f}" if isinstance(value, float) else str(value)
+        print(f"  {name}: {text}")
