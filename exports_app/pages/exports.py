@@ -86,5 +86,10 @@ def exports_page() -> rx.Component:
             ),
             rx.text("No exports yet. Add one above.", color=TEXT_MUTED, data_testid="exports-empty"),
         ),
+        rx.cond(
+            ExportsLive.has_more,
+            rx.center(rx.button("Show more", variant="soft", on_click=ExportsLive.show_more,
+                                data_testid="btn-show-more"), margin_top="1em"),
+        ),
         export_modal(),
     )

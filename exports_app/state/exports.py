@@ -17,7 +17,7 @@ from exports_app.services.hls_status import HlsStatus
 from exports_app.state.auth import LOGIN_ROUTE, member_of
 from exports_app.state.views import ExportRow, StatusView, export_row, status_view
 
-PAGE_SIZE = 500
+PAGE_SIZE = 100  # rows per page: 1,000 exports render as fast as a few (bench/bench_list.py)
 
 
 def member_token(member_id: int) -> str:
@@ -31,6 +31,11 @@ class ExportsLive(rx.SharedState):
     rows: list[ExportRow] = []
     statuses: dict[str, StatusView] = {}
     total: int = 0
+    limit: int = PAGE_SIZE
+
+    @rx.var
+    def has_more(self) -> bool:
+        return self.total > len(self.rows)
 
     @rx.event
     async def load(self):  # type: ignore[no-untyped-def]
@@ -44,10 +49,19 @@ class ExportsLive(rx.SharedState):
     def reload(self, member: Member) -> None:
         """Re-read the member's list from the database (the source of truth)."""
         with session_scope() as session:
-            views = productions.export_views(session, member, limit=PAGE_SIZE)
+            views = productions.export_views(session, member, limit=self.limit)
             self.total = exports.count_exports(session, member)
         self.rows = [export_row(v) for v in views]
         self.statuses = {str(r.id): r.status for r in self.rows}
+
+    @rx.event
+    def show_more(self):  # type: ignore[no-untyped-def]
+        member = member_of(self)
+        if member is None:
+            return rx.redirect(LOGIN_ROUTE)
+        self.limit += PAGE_SIZE
+        self.reload(member)
+        return None
 
     def set_statuses(self, changes: dict[int, HlsStatus]) -> None:
         """Apply new statuses to the rows and the modal lookup."""

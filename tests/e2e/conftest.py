@@ -2,93 +2,26 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import time
-import urllib.error
-import urllib.request
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Iterator
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = os.environ.get("EXPORTS_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic", "--disable-dev-shm-usage"]
+from tests.e2e.app_process import CHROMIUM, CHROMIUM_ARGS, ROOT, RunningApp, start_app
+
 DEMO_PASSWORD = "demo-password-e2e"
 MEMBER_PASSWORD = "correct horse battery"
 ARTIFACTS = ROOT / "test-artifacts"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass
-class RunningApp:
-    url: str
-    data_dir: Path
-    env: dict[str, str]
-    log: Path
-
-    def cli(self, *args: str) -> str:
-        """Run `python -m exports_app …` against this app's data dir, as a user would."""
-        done = subprocess.run([str(ROOT / ".venv/bin/python"), "-m", "exports_app", *args], cwd=ROOT,
-                              env=self.env, capture_output=True, text=True, timeout=120)
-        assert done.returncode == 0, done.stderr
-        return done.stdout.strip()
-
-
-def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path, deadline_s: float = 900) -> None:
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"app exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
-        try:
-            with urllib.request.urlopen(url + "/login", timeout=5) as page:
-                if page.status == 200:
-                    try:
-                        urllib.request.urlopen(url + "/api/auth/me", timeout=5)
-                    except urllib.error.HTTPError as exc:
-                        if exc.code == 401:
-                            return
-        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
-            pass
-        time.sleep(1)
-    raise RuntimeError(f"app not ready after {deadline_s}s:\n{log.read_text()[-4000:]}")
-
-
 @pytest.fixture(scope="session")
 def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
-    data_dir = tmp_path_factory.mktemp("e2e-data")
-    port = free_port()
-    env = {**os.environ, "EXPORTS_DATA_DIR": str(data_dir), "EXPORTS_PORT": str(port),
-           "EXPORTS_DEMO_PASSWORD": DEMO_PASSWORD, "EXPORTS_REFRESH_SECONDS": "1"}
-    env.pop("EXPORTS_DATABASE_URL", None)
-    log = data_dir / "server.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([str(ROOT / "scripts/serve.sh")], cwd=ROOT, env=env, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
+    app = start_app(tmp_path_factory.mktemp("e2e-data"),
+                    {"EXPORTS_DEMO_PASSWORD": DEMO_PASSWORD, "EXPORTS_REFRESH_SECONDS": "1"})
     try:
-        _wait_ready(url, proc, log)
-        yield RunningApp(url, data_dir, env, log)
+        yield app
     finally:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
-        except ProcessLookupError:
-            pass
+        app.stop()
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,53 @@
+"""Shared set-up of the browser benchmarks: the app as `make run` starts it, a member, Chromium."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from bench.common import ROOT  # noqa: F401  (puts the repo on sys.path)
+from tests.e2e.app_process import CHROMIUM, CHROMIUM_ARGS, RunningApp, start_app
+
+PASSWORD = "bench password 1"
+
+
+@contextmanager
+def running_app() -> Iterator[RunningApp]:
+    """The app on a free port with a fresh data dir; this process's services point at the same data."""
+    from exports_app import config, db
+
+    data_dir = Path(tempfile.mkdtemp(prefix="bench-app-"))
+    app = start_app(data_dir, {"EXPORTS_DEMO_PASSWORD": PASSWORD})
+    os.environ["EXPORTS_DATA_DIR"] = str(data_dir)
+    config.get_settings.cache_clear()
+    db.reset_engine()
+    try:
+        yield app
+    finally:
+        app.stop()
+
+
+@contextmanager
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def signed_in_page(chromium: Browser, app: RunningApp, username: str) -> Page:
+    page = chromium.new_context(base_url=app.url, viewport={"width": 1280, "height": 900}).new_page()
+    page.goto("/login")
+    page.get_by_test_id("login-username").fill(username)
+    page.get_by_test_id("login-password").fill(PASSWORD)
+    page.get_by_test_id("login-submit").click()
+    page.wait_for_url("**/exports**", timeout=60_000)
+    page.get_by_test_id("member-name").wait_for(timeout=60_000)
+    return page

@@ -1,0 +1,83 @@
+"""Start and stop the app as `make run` does (scripts/serve.sh), on a free port with its own data dir."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("EXPORTS_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic", "--disable-dev-shm-usage"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class RunningApp:
+    url: str
+    data_dir: Path
+    env: dict[str, str]
+    log: Path
+    process: subprocess.Popen[bytes] = field(repr=False)
+
+    def cli(self, *args: str) -> str:
+        """Run `python -m exports_app …` against this app's data dir, as a user would."""
+        done = subprocess.run([str(ROOT / ".venv/bin/python"), "-m", "exports_app", *args], cwd=ROOT,
+                              env=self.env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    def stop(self) -> None:
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+        except ProcessLookupError:
+            pass
+
+
+def _ready(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url + "/login", timeout=5) as page:
+            if page.status != 200:
+                return False
+        urllib.request.urlopen(url + "/api/auth/me", timeout=5)
+    except urllib.error.HTTPError as exc:
+        return exc.code == 401
+    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+        return False
+    return False
+
+
+def start_app(data_dir: Path, extra_env: dict[str, str] | None = None, deadline_s: float = 900) -> RunningApp:
+    port = free_port()
+    env = {**os.environ, "EXPORTS_DATA_DIR": str(data_dir), "EXPORTS_PORT": str(port), **(extra_env or {})}
+    env.pop("EXPORTS_DATABASE_URL", None)
+    log = data_dir / "server.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen([str(ROOT / "scripts/serve.sh")], cwd=ROOT, env=env, stdout=out,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    app = RunningApp(f"http://127.0.0.1:{port}", data_dir, env, log, process)
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"app exited with {process.returncode}:\n{log.read_text()[-4000:]}")
+        if _ready(app.url):
+            return app
+        time.sleep(1)
+    app.stop()
+    raise RuntimeError(f"app not ready after {deadline_s}s:\n{log.read_text()[-4000:]}")
