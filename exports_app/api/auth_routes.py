@@ -10,6 +10,7 @@ from exports_app.config import get_settings
 from exports_app.db import session_scope
 from exports_app.services import auth
 from exports_app.services.auth import Member
+from exports_app.services.throttle import login_throttle
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
@@ -27,10 +28,16 @@ def _member_json(member: Member) -> dict[str, object]:
 def login(body: Credentials, request: Request, response: Response) -> dict[str, object]:
     require_origin(request)
     settings = get_settings()
+    address = request.client.host if request.client else "unknown"
+    wait = login_throttle.retry_after(body.username, address)
+    if wait:
+        raise ApiError(429, f"Too many failed sign-ins. Try again in {wait} s.")
     with session_scope() as session:
         member = auth.authenticate(session, body.username, body.password)
         if member is None:
+            login_throttle.failed(body.username, address)
             raise ApiError(401, "Wrong username or password.")
+        login_throttle.succeeded(body.username)
         # A planted session cookie is never reused: every sign-in starts a fresh session.
         auth.end_session(session, request.cookies.get(auth.SESSION_COOKIE))
         signin = auth.start_session(session, member, settings.session_days)

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+import m3u8
+
 from exports_app.transcode.base import (
     JobReport,
     JobRequest,
@@ -206,7 +208,12 @@ class LocalFfmpegTranscoder:
         cmd = build_ladder_command(self.ffmpeg, request.input_path, work_dir, rungs, probe.has_audio)
         duration = request.duration_seconds or probe.duration_seconds or 0.0
         rc, stderr = self._run_ffmpeg(job, cmd, duration)
+        problem = _ladder_problem(work_dir) if rc == 0 else None
         with self._cond:
+            if rc == 0 and problem:
+                shutil.rmtree(work_dir, ignore_errors=True)
+                self._finish(job, JobStatus.FAILED, "no_playable_output", problem)
+                return
             if rc == 0 and not job.cancel_requested:
                 shutil.rmtree(final_dir, ignore_errors=True)
                 work_dir.rename(final_dir)
@@ -221,6 +228,9 @@ class LocalFfmpegTranscoder:
                              f"Transcode timed out after {int(self.timeout_seconds)} s.")
             elif job.cancel_requested:
                 self._finish(job, JobStatus.CANCELED, "canceled", "The transcode was canceled.")
+            elif rc < 0:  # killed from outside (OOM killer, an operator): say so rather than quote stderr
+                self._finish(job, JobStatus.FAILED, f"ffmpeg_signal_{-rc}",
+                             f"The transcode was interrupted (ffmpeg stopped by signal {-rc}). Retry available.")
             else:
                 self._finish(job, JobStatus.FAILED, f"ffmpeg_exit_{rc}", human_error(stderr, request.input_path))
 
@@ -272,6 +282,21 @@ class LocalFfmpegTranscoder:
             old = self._finished.popleft()
             if self._jobs.get(old) is not None and self._jobs[old].status.terminal:
                 del self._jobs[old]
+
+
+def _ladder_problem(out_dir: Path) -> str | None:
+    """Why the written ladder is not playable (ffmpeg can exit 0 on a still image), or None if it is."""
+    try:
+        master = m3u8.load(str(out_dir / "master.m3u8"))
+        if not master.playlists:
+            return "The input has no playable video (no HLS variant could be written)."
+        for variant in master.playlists:
+            playlist = m3u8.load(str(out_dir / variant.uri))
+            if not playlist.segments or not playlist.is_endlist:
+                return "The transcode wrote an incomplete HLS playlist."
+    except (OSError, ValueError) as exc:
+        return f"The transcode wrote no readable HLS master playlist ({type(exc).__name__})."
+    return None
 
 
 def _kill(process: subprocess.Popen[str]) -> None:

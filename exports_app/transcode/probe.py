@@ -37,6 +37,8 @@ def probe_video(path: Path) -> VideoProbe:
             duration = float(container.duration) / av.time_base if container.duration else None
             if duration is None and video.duration and video.time_base:
                 duration = float(video.duration * video.time_base)
+            if duration is None and next(container.decode(video=0), None) is None:
+                raise NotAVideoError("the file is a still image, not a video")
             return VideoProbe(duration, frame.width, frame.height, has_audio, video.codec_context.name)
     except NotAVideoError:
         raise

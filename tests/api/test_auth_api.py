@@ -57,3 +57,26 @@ def test_cross_origin_login_is_403(api: TestClient, alice: Member) -> None:
     response = api.post("/api/auth/login", json={"username": "alice", "password": "correct horse battery"},
                         headers={"Origin": "http://evil.example"})
     assert response.status_code == 403
+
+
+def test_failed_logins_are_throttled_per_account(api: TestClient, alice: Member, bob: Member) -> None:
+    for _ in range(10):
+        assert api.post("/api/auth/login", json={"username": "alice", "password": "wrong password"}).status_code == 401
+    blocked = api.post("/api/auth/login", json={"username": "alice", "password": "correct horse battery"})
+    assert blocked.status_code == 429 and "Too many failed sign-ins" in blocked.json()["error"]
+    # Another account from the same address is not locked out by alice's failures.
+    assert api.post("/api/auth/login", json={"username": "bob", "password": "correct horse battery"}).status_code == 200
+
+
+def test_throttle_window_expires() -> None:
+    from exports_app.services.throttle import LoginThrottle
+
+    throttle = LoginThrottle(window=0.2, per_account=2, per_address=100)
+    throttle.failed("x", "1.2.3.4")
+    throttle.failed("x", "1.2.3.4")
+    assert throttle.retry_after("x", "1.2.3.4") > 0
+    assert throttle.retry_after("y", "1.2.3.4") == 0
+    import time
+
+    time.sleep(0.25)
+    assert throttle.retry_after("x", "1.2.3.4") == 0

@@ -11,10 +11,11 @@ import m3u8
 import pytest
 
 from exports_app.transcode.base import JobReport, JobRequest, JobStatus, PendingJob
-from exports_app.transcode.clips import ffmpeg_exe, make_clip
+from exports_app.transcode.clips import make_clip
 from exports_app.transcode.ladder import build_ladder_command, choose_renditions
 from exports_app.transcode.local_ffmpeg import LocalFfmpegTranscoder, human_error
 from exports_app.transcode.probe import probe_video
+from tests.media import running_ladder_pids
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 120.0) -> None:
@@ -146,13 +147,6 @@ def test_concurrency_limit_queues_and_submit_is_idempotent(tmp_path: Path, trans
     assert final_report(transcoder, second).status is JobStatus.SUCCEEDED
 
 
-def ffmpeg_children() -> int:
-    import subprocess
-
-    out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
-    return sum(1 for line in out.splitlines() if line.startswith(ffmpeg_exe()) and "hls" in line)
-
-
 def test_cancel_kills_ffmpeg(tmp_path: Path, hls_dir: Path, transcoder: LocalFfmpegTranscoder) -> None:
     clip = make_clip(tmp_path / "long.mp4", seconds=30.0, width=1280, height=720)
     req = transcoder_submit(transcoder, request(clip))
@@ -160,7 +154,7 @@ def test_cancel_kills_ffmpeg(tmp_path: Path, hls_dir: Path, transcoder: LocalFfm
     transcoder.cancel(pending(req))
     report = final_report(transcoder, req)
     assert report.status is JobStatus.CANCELED
-    assert ffmpeg_children() == 0 and not list(hls_dir.glob("*.tmp-*"))
+    assert running_ladder_pids() == [] and not list(hls_dir.glob("*.tmp-*"))
 
 
 def test_timeout_kills_and_says_so(tmp_path: Path, hls_dir: Path) -> None:

@@ -16,6 +16,7 @@ from exports_app.services.auth import Member
 from exports_app.transcode.base import JobStatus
 from exports_app.transcode.clips import make_clip
 from exports_app.transcode.local_ffmpeg import LocalFfmpegTranscoder
+from tests.media import running_ladder_pids
 
 
 def import_clip(member: Member, path: Path, **clip: object) -> int:
@@ -122,3 +123,81 @@ def test_restart_mid_job_resumes(alice: Member, data_dir: Path, tmp_path: Path) 
     finally:
         second.close()
     assert state_of(alice, upload_id) == "ready"
+
+
+def test_killed_ffmpeg_fails_with_detail_and_retry_works(alice: Member, data_dir: Path, tmp_path: Path) -> None:
+    import os
+    import signal
+
+    upload_id = import_clip(alice, tmp_path / "long.mp4", seconds=30.0, width=1280, height=720)
+    tc = LocalFfmpegTranscoder(data_dir / "hls")
+    try:
+        with session_scope() as s:
+            productions.prep_hls(s, alice, upload_id, "local")
+        tick(tc, 3600)
+        deadline = time.monotonic() + 60
+        while not running_ladder_pids():
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        for pid in running_ladder_pids():
+            os.kill(pid, signal.SIGKILL)  # as the OOM killer would
+        run_until_terminal(tc)
+        with session_scope() as s:
+            status = productions.export_status(s, alice, upload_id)
+        assert status.state == "failed" and "interrupted" in (status.detail or "")
+        with session_scope() as s:
+            assert productions.prep_hls(s, alice, upload_id, "local").state == "in_progress"
+        tick(tc, 3600)
+        for row_pid in running_ladder_pids():
+            os.kill(row_pid, signal.SIGKILL)
+    finally:
+        tc.close()
+    assert running_ladder_pids() == []
+
+
+def test_deleting_an_export_mid_transcode_is_safe(alice: Member, data_dir: Path, tmp_path: Path) -> None:
+    upload_id = import_clip(alice, tmp_path / "a.mp4", seconds=3.0)
+    tc = LocalFfmpegTranscoder(data_dir / "hls")
+    try:
+        with session_scope() as s:
+            productions.prep_hls(s, alice, upload_id, "local")
+        tick(tc, 3600)
+        with session_scope() as s:
+            exports.delete_export(s, alice, upload_id)
+        run_until_terminal(tc)
+    finally:
+        tc.close()
+    assert running_ladder_pids() == []
+    with session_scope() as s:
+        job = s.exec(select(MediaJob)).one()
+        assert job.status == JobStatus.SUCCEEDED.value  # the production stays and finishes
+        assert productions.find_by_export_upload_id(s, upload_id) is not None
+
+
+def test_scheduler_survives_a_failing_tick(monkeypatch, data_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    """A locked or unreachable database makes one tick fail; the runner logs it and the next tick runs."""
+    import asyncio
+
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    from exports_app.jobs import refresh, scheduler
+
+    calls = []
+
+    def flaky(transcoder, timeout):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("database is locked")
+        return refresh.TickResult()
+
+    monkeypatch.setattr(refresh, "tick", flaky)
+
+    async def run() -> None:
+        runner = scheduler.RefreshRunner(AsyncIOScheduler(), asyncio.get_running_loop())
+        runner.transcoder = LocalFfmpegTranscoder(data_dir / "hls")
+        await runner.run()
+        await runner.run()
+        runner.transcoder.close()
+
+    asyncio.run(run())
+    assert len(calls) == 2

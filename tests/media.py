@@ -1,0 +1,60 @@
+"""Odd inputs for transcoder tests, made with the bundled ffmpeg (good clips come from exports_app.transcode.clips)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from exports_app.transcode.clips import ffmpeg_exe, make_clip
+
+
+def _ffmpeg(*args: str) -> None:
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", *args], check=True, capture_output=True, timeout=120)
+
+
+def audio_only(path: Path) -> Path:
+    _ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:duration=2", "-c:a", "aac", "-f", "mp4", str(path))
+    return path
+
+
+def image_only(path: Path) -> Path:
+    _ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x240", "-frames:v", "1", "-f", "image2", "-c:v", "png", str(path))
+    return path
+
+
+def truncated(path: Path, work: Path) -> Path:
+    source = make_clip(work / "whole.mp4", seconds=4.0, width=320, height=240)
+    data = source.read_bytes()
+    path.write_bytes(data[: len(data) // 3])
+    return path
+
+
+def bad_inputs(work: Path) -> dict[str, Path]:
+    """Every odd input the transcoder must survive, by name."""
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "zero.mp4").write_bytes(b"")
+    (work / "text.mp4").write_text("just some notes, renamed to .mp4\n")
+    return {
+        "zero_byte": work / "zero.mp4",
+        "text_renamed": work / "text.mp4",
+        "truncated": truncated(work / "truncated.mp4", work),
+        "audio_only": audio_only(work / "audio.mp4"),
+        "image_only": image_only(work / "image.mp4"),
+        "odd_dimensions": make_clip(work / "odd.mp4", seconds=1.0, width=321, height=241),
+        "uhd_4k": make_clip(work / "uhd.mp4", seconds=1.0, width=3840, height=2160),
+    }
+
+
+def running_ladder_pids() -> list[int]:
+    """PIDs of ffmpeg processes writing an HLS ladder (read from /proc: `ps` truncates long command lines)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            args = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if args and args[0].decode(errors="replace") == ffmpeg_exe() and b"master.m3u8" in args:
+            pids.append(int(proc.name))
+    return pids
