@@ -12,6 +12,8 @@ config = rx.Config(
     frontend_port=settings.port,
     backend_port=settings.port,
     telemetry_enabled=False,
+    # The websocket and API refuse other origins when set (production: the site's own origin).
+    cors_allowed_origins=settings.allowed_origins or ["*"],
     show_built_with_reflex=False,
     # Plugins explicit: Radix themes only (no sitemap for a signed-in app; no Tailwind, styles are in Python).
     plugins=[rx.plugins.RadixThemesPlugin(theme=rx.theme(accent_color="blue", radius="medium"))],

@@ -58,6 +58,10 @@ class Settings:
     session_days: int = field(default_factory=lambda: _env_int("EXPORTS_SESSION_DAYS", 14))
     # Set to 1 behind HTTPS so cookies carry the Secure flag.
     secure_cookies: bool = field(default_factory=lambda: _env_str("EXPORTS_SECURE_COOKIES") == "1")
+    # Origins allowed to open the websocket (comma separated); empty allows any (local use only).
+    allowed_origins: list[str] = field(
+        default_factory=lambda: [o.strip() for o in _env_str("EXPORTS_ALLOWED_ORIGINS").split(",") if o.strip()]
+    )
     mediaconvert: MediaConvertSettings = field(default_factory=MediaConvertSettings)
 
     @property

@@ -138,8 +138,9 @@ class MediaConvertServer:
         """A job template (settings in wire form) for CreateJob's jobTemplate and GetJobTemplate."""
         now = int(time.time())
         with self._lock:
-            self.templates[name] = {"name": name, "arn": f"arn:aws:mediaconvert:{self.region}:{ACCOUNT}:jobTemplates/{name}",
-                                    "type": "CUSTOM", "createdAt": now, "lastUpdated": now, "settings": settings}
+            arn = f"arn:aws:mediaconvert:{self.region}:{ACCOUNT}:jobTemplates/{name}"
+            self.templates[name] = {"name": name, "arn": arn, "type": "CUSTOM", "createdAt": now,
+                                    "lastUpdated": now, "settings": settings}
 
     def advance(self, job_id: str, status: str, percent: int | None = None, phase: str | None = None,
                 error_code: int | None = None, error_message: str | None = None) -> None:
@@ -267,7 +268,7 @@ class MediaConvertServer:
                 return _public(self.jobs[self.tokens[token]])
             self._sequence += 1
             now = int(time.time())
-            job_id = f"{int(time.time() * 1000)}-{''.join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(6))}"
+            job_id = f"{int(time.time() * 1000)}-{_random_suffix()}"  # the service's id shape
             settings = _copy(body.get("settings") or {})
             if template and not settings.get("outputGroups"):
                 settings["outputGroups"] = _copy(template["settings"].get("outputGroups", []))
@@ -308,7 +309,8 @@ class MediaConvertServer:
             raise bad_request("nextToken is not valid")
         size, start = int(one("maxResults", "20")), int(one("nextToken", "0"))
         with self._lock:
-            jobs = sorted(self.jobs.values(), key=lambda j: j["_sequence"], reverse=one("order", "DESCENDING") == "DESCENDING")
+            newest_first = one("order", "DESCENDING") == "DESCENDING"
+            jobs = sorted(self.jobs.values(), key=lambda j: j["_sequence"], reverse=newest_first)
             jobs = [j for j in jobs if ("status" not in query or j["status"] == one("status", ""))
                     and ("queue" not in query or j["queue"] == one("queue", ""))]
             answer: dict[str, Any] = {"jobs": [_public(j) for j in jobs[start:start + size]]}
@@ -320,6 +322,7 @@ class MediaConvertServer:
 def _handler_for(server: MediaConvertServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, like the service; every answer has a Content-Length
+        disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall per call
 
         def _answer(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
@@ -348,6 +351,10 @@ def _route(method: str, path: str) -> tuple[str, dict[str, str]]:
         if match and route_method == method:
             return operation, {k: unquote(v) for k, v in match.groupdict().items()}
     return f"Unknown {method}", {}
+
+
+def _random_suffix() -> str:
+    return "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(6))
 
 
 def _public(job: dict[str, Any]) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from typing import Any, Mapping, Sequence
 from urllib.parse import urlsplit
 
 import boto3
+from boto3.exceptions import S3UploadFailedError
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -53,8 +54,28 @@ MISSING_OBJECT = frozenset({"404", "NoSuchKey", "NotFound", "NoSuchBucket"})
 
 
 def client_config(max_attempts: int = 8) -> Config:
-    """Adaptive retries: botocore backs off on throttling and 5xx and rate-limits the client itself."""
+    """Adaptive retries: botocore backs off on throttling and 5xx and rate-limits the client itself.
+
+    max_attempts counts retries after the first try (botocore's meaning of the key).
+    """
     return Config(retries={"mode": "adaptive", "max_attempts": max_attempts}, connect_timeout=5, read_timeout=30)
+
+
+_session_lock = threading.Lock()
+_session: boto3.session.Session | None = None
+
+
+def make_client(service: str, region: str, endpoint_url: str | None, max_attempts: int) -> Any:
+    """A boto3 client from the process's one session (it caches service models and credentials).
+
+    Sessions are not thread-safe while making clients, so that is done under a lock; clients are.
+    """
+    global _session
+    with _session_lock:
+        if _session is None:
+            _session = boto3.session.Session()
+        return _session.client(service, region_name=region, endpoint_url=endpoint_url,
+                               config=client_config(max_attempts))
 
 
 def sqs_endpoint(queue_url: str) -> str | None:
@@ -322,18 +343,15 @@ class MediaConvertTranscoder:
         self.settings = settings
         self.max_attempts = max_attempts
         self._clients: dict[str, Any] = dict(clients or {})
+        self._made: dict[str, Any] = {}  # the clients close() may close (never the caller's)
         self._templates: dict[str, dict[str, Any]] = {}
-        # boto3 clients are thread-safe once made; making them (and the session) is not.
         self._lock = threading.Lock()
-        self._session: boto3.session.Session | None = None
 
     def client(self, service: str) -> Any:
         with self._lock:
             if service not in self._clients:
-                if self._session is None:
-                    self._session = boto3.session.Session(region_name=self.settings.region)
-                self._clients[service] = self._session.client(
-                    service, endpoint_url=self._endpoint(service), config=client_config(self.max_attempts))
+                self._clients[service] = self._made[service] = make_client(
+                    service, self.settings.region, self._endpoint(service), self.max_attempts)
             return self._clients[service]
 
     def _endpoint(self, service: str) -> str | None:
@@ -380,7 +398,13 @@ class MediaConvertTranscoder:
         except ClientError as exc:
             if error_code(exc) not in MISSING_OBJECT:
                 raise
-        s3.upload_file(str(request.input_path), self.settings.input_bucket, key)
+        try:
+            s3.upload_file(str(request.input_path), self.settings.input_bucket, key)
+        except S3UploadFailedError as exc:
+            # boto3 wraps the S3 error; the caller tells transient ones (throttling, 5xx) by the error inside.
+            if isinstance(exc.__context__, (ClientError, BotoCoreError)):
+                raise exc.__context__ from exc
+            raise
         return uri
 
     def _template(self, name: str) -> dict[str, Any]:
@@ -416,7 +440,8 @@ class MediaConvertTranscoder:
         for _ in range(math.ceil(len(wanted) / PAGE_SIZE) + 1):
             page = self.client("mediaconvert").list_jobs(**params)
             for job in page.get("Jobs", []):
-                if job.get("Id") in wanted:
+                # A finished job's master playlist comes from its settings; without them GetJob asks again.
+                if job.get("Id") in wanted and (job.get("Settings") or job.get("Status") != "COMPLETE"):
                     reports.append(report_from_job(job, wanted.pop(job["Id"])))
             if not wanted or not page.get("NextToken"):
                 return
@@ -504,10 +529,12 @@ class MediaConvertTranscoder:
     read_output = open_output  # the name transcode.factory.read_output calls
 
     def close(self) -> None:
+        """Close the HTTP pools of the clients made here; a later call makes new ones."""
         with self._lock:
-            clients, self._clients = self._clients, {}
-        for client in clients.values():
-            getattr(client, "close", lambda: None)()
+            made, self._made = self._made, {}
+            self._clients = {name: c for name, c in self._clients.items() if name not in made}
+        for client in made.values():
+            client.close()
 
 
 def _has_audio(request: JobRequest) -> bool:

@@ -65,7 +65,8 @@ def _ready(url: str) -> bool:
 
 def start_app(data_dir: Path, extra_env: dict[str, str] | None = None, deadline_s: float = 900) -> RunningApp:
     port = free_port()
-    env = {**os.environ, "EXPORTS_DATA_DIR": str(data_dir), "EXPORTS_PORT": str(port), **(extra_env or {})}
+    env = {**os.environ, "EXPORTS_DATA_DIR": str(data_dir), "EXPORTS_PORT": str(port),
+           "EXPORTS_ALLOWED_ORIGINS": f"http://127.0.0.1:{port},http://localhost:{port}", **(extra_env or {})}
     env.pop("EXPORTS_DATABASE_URL", None)
     log = data_dir / "server.log"
     with log.open("wb") as out:

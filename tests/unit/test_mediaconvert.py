@@ -1,136 +1,383 @@
-"""The MediaConvert transcoder: real boto3 over HTTP to the test server, S3 and SQS on moto."""
+"""The MediaConvert transcoder: real boto3 over HTTP to the MediaConvert test server, S3 and SQS on moto."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any, Iterator
 
+import boto3
+import botocore.retries.bucket
+import botocore.retries.standard
 import pytest
+from botocore.exceptions import ClientError
 
 from exports_app.transcode.base import JobRequest, JobStatus, PendingJob
 from exports_app.transcode.clips import make_clip
 from exports_app.transcode.mediaconvert import MediaConvertTranscoder, report_from_event
-from tests.aws_fixtures import LocalAws, local_aws, moto_url  # noqa: F401  (fixtures)
+from tests.aws_fixtures import ROLE, LocalAws, local_aws, moto_url  # noqa: F401  (fixtures)
+
+# ruff: noqa: F811  (test parameters named after the fixtures imported above)
+
+
+@pytest.fixture(autouse=True)
+def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep the shipped retry policy (adaptive, 8 retries) but without its real waits, so tests stay fast."""
+    monkeypatch.setattr(botocore.retries.standard.ExponentialBackoff, "delay_amount", lambda self, context: 0.001)
+    monkeypatch.setattr(botocore.retries.bucket.TokenBucket, "acquire", lambda self, amount=1, block=True: True)
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_clip(tmp_path_factory.mktemp("mc") / "export clip.mp4", seconds=1.0, width=640, height=360)
 
 
 @pytest.fixture
-def clip(tmp_path: Path) -> Path:
-    return make_clip(tmp_path / "export.mp4", seconds=1.0, width=640, height=360)
+def tc(local_aws: LocalAws) -> Iterator[MediaConvertTranscoder]:
+    transcoder = MediaConvertTranscoder(local_aws.settings)
+    yield transcoder
+    transcoder.close()
 
 
-def request(clip: Path, job_id: int = 1) -> JobRequest:
-    return JobRequest(job_id, 100 + job_id, 7, f"token-{job_id}", clip, 1.0, 360)
+def request(clip: Path, job_id: int = 1, height: int | None = 360) -> JobRequest:
+    return JobRequest(media_job_id=job_id, production_id=100 + job_id, upload_id=7, idempotency_token=f"token-{job_id}",
+                      input_path=clip, duration_seconds=1.0, source_height=height)
 
 
-def pending(req: JobRequest, provider_id: str) -> PendingJob:
+def pending(req: JobRequest, provider_id: str | None) -> PendingJob:
     return PendingJob(req, provider_id, JobStatus.SUBMITTED)
 
 
-def test_submit_uploads_input_and_creates_a_valid_job(local_aws: LocalAws, clip: Path) -> None:
-    tc = MediaConvertTranscoder(local_aws.settings, max_attempts=3)
+def submitted(tc: MediaConvertTranscoder, clip: Path, job_id: int = 1) -> tuple[PendingJob, str]:
+    req = request(clip, job_id)
+    provider_id = tc.submit(req)
+    return pending(req, provider_id), provider_id
+
+
+def created(tc: MediaConvertTranscoder, clip: Path, job_id: int) -> PendingJob:
+    """A pending job created straight with CreateJob (quicker than submit() when tests need dozens)."""
+    job = create(tc.client("mediaconvert"), UserMetadata={"mediaJobId": str(job_id)})
+    return pending(request(clip, job_id), job["Id"])
+
+
+def outputs_of(local_aws: LocalAws, job_id: str) -> list[dict[str, Any]]:
+    return local_aws.mediaconvert.jobs[job_id]["settings"]["outputGroups"][0]["outputs"]
+
+
+# -- submit --------------------------------------------------------------------------------------------
+
+
+def test_submit_uploads_the_export_and_creates_a_valid_job(local_aws: LocalAws, tc: MediaConvertTranscoder,
+                                                          clip: Path) -> None:
     job_id = tc.submit(request(clip))
     job = local_aws.mediaconvert.jobs[job_id]
-    assert job["clientRequestToken"] == "token-1"
+    assert job["role"] == ROLE and job["clientRequestToken"] == "token-1"
     assert job["userMetadata"] == {"productionId": "101", "uploadId": "7", "mediaJobId": "1"}
     assert job["statusUpdateInterval"] == "SECONDS_10"
     file_input = job["settings"]["inputs"][0]["fileInput"]
+    assert file_input == f"s3://{local_aws.settings.input_bucket}/exports/7/token-1/export_clip.mp4"
     bucket, _, key = file_input[5:].partition("/")
     assert local_aws.s3.head_object(Bucket=bucket, Key=key)["ContentLength"] == clip.stat().st_size
-    heights = [o["videoDescription"]["height"] for o in job["settings"]["outputGroups"][0]["outputs"]]
-    assert heights == [360]
+    hls = job["settings"]["outputGroups"][0]["outputGroupSettings"]["hlsGroupSettings"]
+    assert hls["destination"] == f"s3://{local_aws.settings.output_bucket}/hls/101/1/master"
+    assert (hls["segmentLength"], hls["minSegmentLength"], hls["segmentControl"]) == (6, 0, "SEGMENTED_FILES")
+    (output,) = outputs_of(local_aws, job_id)  # a 360p source gets the 360p rung only
+    assert output["nameModifier"] == "_360p" and output["videoDescription"]["height"] == 360
+    assert output["audioDescriptions"][0]["codecSettings"]["aacSettings"]["bitrate"] == 128_000
 
 
-def test_duplicate_submit_is_one_job(local_aws: LocalAws, clip: Path) -> None:
-    tc = MediaConvertTranscoder(local_aws.settings, max_attempts=3)
-    assert tc.submit(request(clip)) == tc.submit(request(clip))
-    assert len(local_aws.mediaconvert.jobs) == 1
+def test_the_ladder_never_upscales(local_aws: LocalAws, tc: MediaConvertTranscoder, clip: Path) -> None:
+    full = tc.submit(request(clip, 1, height=1080))
+    mid = tc.submit(request(clip, 2, height=720))
+    assert [o["nameModifier"] for o in outputs_of(local_aws, full)] == ["_1080p", "_720p", "_480p", "_360p"]
+    rates = [o["videoDescription"]["codecSettings"]["h264Settings"]["maxBitrate"] for o in outputs_of(local_aws, full)]
+    assert rates == [5_000_000, 2_800_000, 1_400_000, 800_000]
+    assert [o["videoDescription"]["height"] for o in outputs_of(local_aws, mid)] == [720, 480, 360]
 
 
-def test_poll_maps_progress_completion_and_errors(local_aws: LocalAws, clip: Path) -> None:
-    tc = MediaConvertTranscoder(local_aws.settings, max_attempts=3)
-    ok, bad = request(clip, 1), request(clip, 2)
-    ok_id, bad_id = tc.submit(ok), tc.submit(bad)
-    local_aws.mediaconvert.advance(ok_id, "PROGRESSING", percent=40, phase="TRANSCODING")
-    running = tc.poll([pending(ok, ok_id)])[0]
-    assert (running.status, running.percent, running.phase) == (JobStatus.RUNNING, 40, "TRANSCODING")
-    master = local_aws.mediaconvert.complete(ok_id, local_aws.s3)
-    local_aws.mediaconvert.advance(bad_id, "ERROR", error_code=1010, error_message="Demuxer: [ReadPacketData File read failed - end of file hit]")
-    reports = {r.media_job_id: r for r in tc.poll([pending(ok, ok_id), pending(bad, bad_id)])}
-    assert reports[1].status is JobStatus.SUCCEEDED and reports[1].master_playlist_uri == master
-    assert reports[2].status is JobStatus.FAILED and reports[2].error_code == "1010"
-    assert "end of file" in (reports[2].error_message or "")
-    assert tc.read_output(master).startswith(b"#EXTM3U")
-    with pytest.raises(FileNotFoundError):
-        tc.read_output(master.replace("master.m3u8", "missing.m3u8"))
+def test_a_repeated_submit_is_one_job_and_one_upload(local_aws: LocalAws, tc: MediaConvertTranscoder,
+                                                     clip: Path) -> None:
+    first = tc.submit(request(clip))
+    key = "exports/7/token-1/export_clip.mp4"
+    uploaded = local_aws.s3.head_object(Bucket=local_aws.settings.input_bucket, Key=key)["ETag"]
+    local_aws.s3.put_object(Bucket=local_aws.settings.input_bucket, Key=key, Body=clip.read_bytes())
+    local_aws.mediaconvert.reset_counts()
+    assert MediaConvertTranscoder(local_aws.settings).submit(request(clip)) == first
+    assert len(local_aws.mediaconvert.jobs) == 1 and local_aws.mediaconvert.calls["CreateJob"] == 1
+    assert local_aws.s3.head_object(Bucket=local_aws.settings.input_bucket, Key=key)["ETag"] == uploaded
 
 
-def test_throttling_backs_off_and_loses_nothing(local_aws: LocalAws, clip: Path) -> None:
-    tc = MediaConvertTranscoder(local_aws.settings, max_attempts=4)
-    local_aws.mediaconvert.throttle(2)
+def test_submit_with_a_job_template_keeps_its_outputs_and_sets_our_destination(
+        local_aws: LocalAws, clip: Path) -> None:
+    template_outputs = [{"nameModifier": "_tpl", "containerSettings": {"container": "M3U8"},
+                         "videoDescription": {"height": 540, "codecSettings": {"codec": "H_264"}}}]
+    local_aws.mediaconvert.add_job_template("house-hls", {
+        "inputs": [{"timecodeSource": "ZEROBASED"}],
+        "outputGroups": [{"outputs": template_outputs, "outputGroupSettings": {
+            "type": "HLS_GROUP_SETTINGS", "hlsGroupSettings": {"destination": "s3://elsewhere/x/"}}}]})
+    tc = MediaConvertTranscoder(dataclasses.replace(local_aws.settings, job_template="house-hls"))
     job_id = tc.submit(request(clip))
-    assert list(local_aws.mediaconvert.jobs) == [job_id]
-    local_aws.mediaconvert.throttle(2)
-    assert tc.poll([pending(request(clip), job_id)])[0].status is JobStatus.SUBMITTED
+    tc.submit(request(clip, 2))
+    job = local_aws.mediaconvert.jobs[job_id]
+    assert job["jobTemplate"] == "house-hls" and outputs_of(local_aws, job_id) == template_outputs
+    file_input = f"s3://{local_aws.settings.input_bucket}/exports/7/token-1/export_clip.mp4"
+    assert job["settings"]["inputs"] == [{"timecodeSource": "ZEROBASED", "fileInput": file_input}]
+    hls = job["settings"]["outputGroups"][0]["outputGroupSettings"]["hlsGroupSettings"]
+    assert hls["destination"] == f"s3://{local_aws.settings.output_bucket}/hls/101/1/master"
+    assert local_aws.mediaconvert.calls["GetJobTemplate"] == 1  # read once per process
 
 
-def test_server_errors_past_retries_leave_jobs_for_the_next_poll(local_aws: LocalAws, clip: Path) -> None:
-    tc = MediaConvertTranscoder(local_aws.settings, max_attempts=2)
-    req = request(clip)
+# -- poll ----------------------------------------------------------------------------------------------
+
+
+def test_progressing_maps_to_running_with_percent_and_phase(local_aws: LocalAws, tc: MediaConvertTranscoder,
+                                                            clip: Path) -> None:
+    job, job_id = submitted(tc, clip)
+    (report,) = tc.poll([job])
+    assert (report.status, report.provider_job_id, report.media_job_id) == (JobStatus.SUBMITTED, job_id, 1)
+    local_aws.mediaconvert.advance(job_id, "PROGRESSING", percent=40, phase="TRANSCODING")
+    (report,) = tc.poll([job])
+    assert (report.status, report.percent, report.phase) == (JobStatus.RUNNING, 40, "TRANSCODING")
+    started = local_aws.mediaconvert.jobs[job_id]["timing"]["startTime"]
+    assert report.reported_at == datetime.fromtimestamp(started, tz=timezone.utc)
+
+
+def test_complete_maps_to_succeeded_with_the_master_playlist(local_aws: LocalAws, tc: MediaConvertTranscoder,
+                                                             clip: Path) -> None:
+    req = request(clip, 1, height=720)
     job_id = tc.submit(req)
-    local_aws.mediaconvert.fail_next(4)
-    assert tc.poll([pending(req, job_id)]) == []
-    local_aws.mediaconvert.fail_next(0)
-    assert tc.poll([pending(req, job_id)])[0].status is JobStatus.SUBMITTED
+    master = local_aws.mediaconvert.complete(job_id, local_aws.s3)
+    (report,) = tc.poll([pending(req, job_id)])
+    base = f"s3://{local_aws.settings.output_bucket}/hls/101/1/master"
+    assert master == f"{base}.m3u8"
+    assert (report.status, report.master_playlist_uri, report.percent) == (JobStatus.SUCCEEDED, master, 100)
+    assert [(r.uri, r.height, r.bandwidth) for r in report.renditions] == [  # video max bitrate + 128k audio
+        (f"{base}_720p.m3u8", 720, 2_928_000),
+        (f"{base}_480p.m3u8", 480, 1_528_000),
+        (f"{base}_360p.m3u8", 360, 928_000),
+    ]
+    finished = local_aws.mediaconvert.jobs[job_id]["timing"]["finishTime"]
+    assert report.reported_at == datetime.fromtimestamp(finished, tz=timezone.utc)
 
 
-def test_many_pending_jobs_are_polled_by_list_pages(local_aws: LocalAws, clip: Path) -> None:
-    tc = MediaConvertTranscoder(local_aws.settings, max_attempts=3)
-    jobs = []
-    for i in range(1, 46):
-        req = request(clip, i)
-        jobs.append(pending(req, tc.submit(req)))
-    local_aws.mediaconvert.calls.clear()
+def test_error_maps_to_failed_with_a_short_one_line_detail(local_aws: LocalAws, tc: MediaConvertTranscoder,
+                                                           clip: Path) -> None:
+    job, job_id = submitted(tc, clip)
+    message = "Demuxer: [ReadPacketData File read failed - end of file hit]\n" + "at offset 1234 " * 30
+    local_aws.mediaconvert.advance(job_id, "ERROR", error_code=1010, error_message=message)
+    (report,) = tc.poll([job])
+    assert (report.status, report.error_code, report.phase) == (JobStatus.FAILED, "1010", "ERROR")
+    assert report.error_message is not None and len(report.error_message) <= 200 and "\n" not in report.error_message
+    assert report.error_message.startswith("Demuxer: [ReadPacketData File read failed - end of file hit] at offset")
+
+
+def test_few_jobs_use_get_job_and_unsubmitted_jobs_are_skipped(local_aws: LocalAws, tc: MediaConvertTranscoder,
+                                                               clip: Path) -> None:
+    jobs = [submitted(tc, clip, i)[0] for i in (1, 2, 3)]
+    local_aws.mediaconvert.reset_counts()
+    reports = tc.poll([*jobs, pending(request(clip, 9), None)])
+    assert sorted(r.media_job_id for r in reports) == [1, 2, 3]
+    assert dict(local_aws.mediaconvert.calls) == {"GetJob": 3}
+
+
+def test_many_pending_jobs_are_read_from_list_pages(local_aws: LocalAws, tc: MediaConvertTranscoder,
+                                                    clip: Path) -> None:
+    jobs = [created(tc, clip, i) for i in range(1, 46)]
+    local_aws.mediaconvert.advance(jobs[0].provider_job_id or "", "PROGRESSING", percent=10, phase="PROBING")
+    local_aws.mediaconvert.reset_counts()
     reports = tc.poll(jobs)
-    assert len(reports) == 45
+    assert sorted(r.media_job_id for r in reports) == list(range(1, 46))
+    assert next(r for r in reports if r.media_job_id == 1).status is JobStatus.RUNNING
     calls = local_aws.mediaconvert.calls
     assert calls["ListJobs"] + calls["GetJob"] <= math.ceil(45 / 20) + 1
+    pages = {(r.query["maxResults"][0], r.query["order"][0]) for r in local_aws.mediaconvert.requests}
+    assert pages == {("20", "DESCENDING")}
 
 
-def test_cancel(local_aws: LocalAws, clip: Path) -> None:
-    tc = MediaConvertTranscoder(local_aws.settings, max_attempts=3)
-    req = request(clip)
-    job_id = tc.submit(req)
-    tc.cancel(pending(req, job_id))
-    assert tc.poll([pending(req, job_id)])[0].status is JobStatus.CANCELED
-    tc.cancel(pending(req, job_id))  # already ended: no error
+def test_old_jobs_beyond_the_pages_fall_back_to_get_job(local_aws: LocalAws, tc: MediaConvertTranscoder,
+                                                        clip: Path) -> None:
+    jobs = [created(tc, clip, i) for i in range(1, 5)]
+    for i in range(10, 60):  # newer jobs of someone else fill the first pages
+        created(tc, clip, i)
+    local_aws.mediaconvert.reset_counts()
+    assert sorted(r.media_job_id for r in tc.poll(jobs)) == [1, 2, 3, 4]
+    assert local_aws.mediaconvert.calls == {"ListJobs": 2, "GetJob": 4}
 
 
-def event(status: str, job_id: str, media_job_id: int, ts: int, **detail: object) -> dict[str, object]:
-    return {"detail-type": "MediaConvert Job State Change", "source": "aws.mediaconvert",
-            "detail": {"status": status, "jobId": job_id, "timestamp": ts,
-                       "userMetadata": {"mediaJobId": str(media_job_id)}, **detail}}
+def test_throttling_is_retried_and_loses_nothing(local_aws: LocalAws, tc: MediaConvertTranscoder,
+                                                 clip: Path) -> None:
+    # The shipped policy: adaptive mode, 8 retries (botocore reports 9 attempts in all).
+    assert tc.client("mediaconvert").meta.config.retries == {"mode": "adaptive", "total_max_attempts": 9}
+    local_aws.mediaconvert.throttle(3)
+    job, job_id = submitted(tc, clip)
+    assert list(local_aws.mediaconvert.jobs) == [job_id] and local_aws.mediaconvert.calls["CreateJob"] == 4
+    local_aws.mediaconvert.throttle(3)
+    assert [r.status for r in tc.poll([job])] == [JobStatus.SUBMITTED]
 
 
-def test_events_from_sqs(local_aws: LocalAws) -> None:
-    tc = MediaConvertTranscoder(local_aws.settings, max_attempts=3)
+def test_throttling_past_retries_returns_what_it_has_and_never_raises(local_aws: LocalAws, clip: Path) -> None:
+    tc = MediaConvertTranscoder(local_aws.settings, max_attempts=1)
+    job, _ = submitted(tc, clip)
+    local_aws.mediaconvert.throttle(10)
+    assert tc.poll([job]) == []
+    local_aws.mediaconvert.throttle(0)
+    assert [r.media_job_id for r in tc.poll([job])] == [1]
+
+
+def test_server_errors_mid_poll_keep_the_reports_read_so_far(local_aws: LocalAws, clip: Path) -> None:
+    tc = MediaConvertTranscoder(local_aws.settings, max_attempts=1)
+    jobs = [submitted(tc, clip, i)[0] for i in (1, 2, 3)]
+    local_aws.mediaconvert.fail_next(2, status=503, after=1)  # the 2nd GetJob fails twice (1 try + 1 retry)
+    assert [r.media_job_id for r in tc.poll(jobs)] == [1]
+    assert sorted(r.media_job_id for r in tc.poll(jobs)) == [1, 2, 3]
+
+
+def test_a_job_unknown_to_mediaconvert_is_left_out(tc: MediaConvertTranscoder, clip: Path) -> None:
+    job, _ = submitted(tc, clip)
+    assert [r.media_job_id for r in tc.poll([job, pending(request(clip, 2), "1700000000000-gone00")])] == [1]
+
+
+# -- cancel --------------------------------------------------------------------------------------------
+
+
+def test_cancel_stops_the_job_and_ignores_jobs_that_ended(local_aws: LocalAws, tc: MediaConvertTranscoder,
+                                                          clip: Path) -> None:
+    job, job_id = submitted(tc, clip)
+    tc.cancel(job)
+    assert [(r.status, r.phase) for r in tc.poll([job])] == [(JobStatus.CANCELED, "CANCELED")]
+    tc.cancel(job)  # already ended: ConflictException is ignored
+    tc.cancel(pending(request(clip, 2), "1700000000000-gone00"))  # unknown: NotFoundException is ignored
+    local_aws.mediaconvert.reset_counts()
+    tc.cancel(pending(request(clip, 3), None))  # never submitted: nothing to call
+    assert local_aws.mediaconvert.calls == {}
+
+
+# -- events --------------------------------------------------------------------------------------------
+
+
+def event(status: str, media_job_id: int | None, ts: int, job_id: str = "1700000000000-abc123",
+          **detail: object) -> dict[str, Any]:
+    metadata = {} if media_job_id is None else {"productionId": "5", "uploadId": "7", "mediaJobId": str(media_job_id)}
+    return {"version": "0", "detail-type": "MediaConvert Job State Change", "source": "aws.mediaconvert",
+            "time": "2023-11-14T22:13:20Z",
+            "detail": {"status": status, "jobId": job_id, "timestamp": ts, "userMetadata": metadata, **detail}}
+
+
+COMPLETE = event("COMPLETE", 3, 1_700_000_002_000, outputGroupDetails=[{
+    "type": "HLS_GROUP", "playlistFilePaths": ["s3://out/hls/1/3/master.m3u8"],
+    "outputDetails": [{"outputFilePaths": ["s3://out/hls/1/3/master_720p.m3u8"], "durationInMs": 1000,
+                       "videoDetails": {"widthInPx": 1280, "heightInPx": 720, "averageBitrate": 2_000_000}}]}])
+
+
+def test_events_map_to_reports(tc: MediaConvertTranscoder) -> None:
+    running = tc.apply_event(event("STATUS_UPDATE", 3, 1_700_000_001_000,
+                                   jobProgress={"jobPercentComplete": 55, "currentPhase": "TRANSCODING"}))
+    assert running is not None
+    assert (running.status, running.percent, running.phase) == (JobStatus.RUNNING, 55, "TRANSCODING")
+    assert running.reported_at == datetime(2023, 11, 14, 22, 13, 21, tzinfo=timezone.utc)
+    done = tc.apply_event(COMPLETE)
+    assert done is not None
+    assert (done.status, done.master_playlist_uri) == (JobStatus.SUCCEEDED, "s3://out/hls/1/3/master.m3u8")
+    assert [(r.uri, r.height, r.bandwidth) for r in done.renditions] == [
+        ("s3://out/hls/1/3/master_720p.m3u8", 720, 2_000_000)]
+    failed = tc.apply_event(event("ERROR", 3, 1_700_000_003_000, errorCode=1030,
+                                  errorMessage="Video codec\nnot supported"))
+    assert failed is not None and (failed.status, failed.error_code, failed.error_message) == (
+        JobStatus.FAILED, "1030", "Video codec not supported")
+    canceled = tc.apply_event(event("CANCELED", 3, 1_700_000_003_000))
+    assert canceled is not None
+    assert (canceled.status, canceled.provider_job_id) == (JobStatus.CANCELED, "1700000000000-abc123")
+
+
+def test_events_that_are_not_job_news_map_to_nothing() -> None:
+    assert report_from_event({"detail-type": "EC2 Instance State-change Notification", "detail": {}}) is None
+    assert report_from_event(event("INPUT_INFORMATION", 3, 1_700_000_000_000)) is None
+    assert report_from_event(event("COMPLETE", None, 1_700_000_000_000)) is None  # not a job of ours
+
+
+def test_receive_events_reads_and_deletes_every_message(local_aws: LocalAws, tc: MediaConvertTranscoder) -> None:
     queue = local_aws.settings.sqs_queue_url
-    complete = event("COMPLETE", "j1", 3, 1_700_000_001_000,
-                     outputGroupDetails=[{"playlistFilePaths": ["s3://out/hls/1/3/master.m3u8"]}])
-    progressing = event("PROGRESSING", "j1", 3, 1_700_000_000_000,
-                        jobProgress={"jobPercentComplete": 50, "currentPhase": "TRANSCODING"})
-    for body in (json.dumps(complete), json.dumps(progressing), "not json", json.dumps({"detail-type": "other"})):
+    progressing = event("PROGRESSING", 3, 1_700_000_001_000,
+                        jobProgress={"jobPercentComplete": 0, "currentPhase": "PROBING"})
+    via_sns = {"Type": "Notification", "MessageId": "m", "Message": json.dumps(progressing)}
+    # Newest first on purpose: ordering is the app's job, done by comparing reported_at.
+    for body in (json.dumps(COMPLETE), json.dumps(via_sns), "not json", "[1, 2]", json.dumps({"detail-type": "other"})):
         local_aws.sqs.send_message(QueueUrl=queue, MessageBody=body)
-    reports = []
-    for _ in range(5):
-        reports += tc.receive_events(wait_seconds=0)
+    reports = tc.receive_events(wait_seconds=1)
     by_status = {r.status: r for r in reports}
-    assert by_status[JobStatus.SUCCEEDED].master_playlist_uri == "s3://out/hls/1/3/master.m3u8"
-    assert by_status[JobStatus.RUNNING].percent == 50
+    assert set(by_status) == {JobStatus.SUCCEEDED, JobStatus.RUNNING} and len(reports) == 2
     assert by_status[JobStatus.RUNNING].reported_at < by_status[JobStatus.SUCCEEDED].reported_at
     assert "Messages" not in local_aws.sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=0)
 
 
-def test_event_mapping_ignores_foreign_events() -> None:
-    assert report_from_event({"detail-type": "EC2 Instance State-change"}) is None
-    assert report_from_event(event("COMPLETE", "j", 0, 0) | {"detail": {"status": "COMPLETE"}}) is None
+def test_receive_events_without_a_queue_or_with_sqs_down_is_empty(local_aws: LocalAws) -> None:
+    assert MediaConvertTranscoder(dataclasses.replace(local_aws.settings, sqs_queue_url="")).receive_events() == []
+    gone = dataclasses.replace(local_aws.settings, sqs_queue_url=local_aws.settings.sqs_queue_url + "-missing")
+    assert MediaConvertTranscoder(gone, clients={"sqs": local_aws.sqs}).receive_events() == []
+
+
+# -- outputs -------------------------------------------------------------------------------------------
+
+
+def test_open_output_reads_hls_from_s3(local_aws: LocalAws, tc: MediaConvertTranscoder, clip: Path) -> None:
+    _, job_id = submitted(tc, clip)
+    local_aws.mediaconvert.s3_endpoint_url = local_aws.moto_url  # complete() makes its own S3 client
+    master = local_aws.mediaconvert.complete(job_id)
+    assert master is not None
+    playlist = tc.open_output(master).decode()
+    assert playlist.startswith("#EXTM3U") and "BANDWIDTH=" in playlist and "master_360p.m3u8" in playlist
+    variant = tc.open_output(master.replace("master.m3u8", "master_360p.m3u8")).decode()
+    assert "#EXT-X-ENDLIST" in variant
+    segment = variant.splitlines()[-2]
+    assert tc.open_output(master.replace("master.m3u8", segment))[:1] == b"\x47"  # MPEG-TS sync byte
+    for missing in (master.replace("master.m3u8", "nope.m3u8"), "s3://no-such-bucket-here/x.m3u8", "hls/1/master.m3u8"):
+        with pytest.raises(FileNotFoundError):
+            tc.open_output(missing)
+
+
+# -- the test server itself ----------------------------------------------------------------------------
+
+
+def create(client: Any, **overrides: Any) -> dict[str, Any]:
+    params: dict[str, Any] = {"Role": ROLE, "Settings": {"Inputs": [{"FileInput": "s3://in/a.mp4"}], "OutputGroups": [{
+        "OutputGroupSettings": {"Type": "HLS_GROUP_SETTINGS", "HlsGroupSettings": {"Destination": "s3://out/a/master"}},
+        "Outputs": [{"NameModifier": "_1", "ContainerSettings": {"Container": "M3U8"},
+                     "VideoDescription": {"CodecSettings": {"Codec": "H_264"}}}]}]}}
+    return client.create_job(**{**params, **overrides})["Job"]
+
+
+@pytest.mark.parametrize("overrides, complaint", [
+    ({"Role": "MediaConvertRole"}, "role"),
+    ({"Settings": {"Inputs": [{"FileInput": "/tmp/a.mp4"}], "OutputGroups": []}}, "fileInput"),
+    ({"Settings": {"Inputs": [{"FileInput": "s3://in/a.mp4"}], "OutputGroups": [{"Outputs": [], "OutputGroupSettings": {
+        "Type": "HLS_GROUP_SETTINGS", "HlsGroupSettings": {"Destination": "s3://out/a/master"}}}]}}, "outputs"),
+    ({"Settings": {"Inputs": [{"FileInput": "s3://in/a.mp4"}], "OutputGroups": [{"OutputGroupSettings": {
+        "Type": "FILE_GROUP_SETTINGS", "FileGroupSettings": {"Destination": "https://out/a"}}}]}}, "s3://"),
+    ({"UserMetadata": {"mediaJobId": "1"}, "JobTemplate": "missing"}, "template"),
+])
+def test_the_server_refuses_invalid_jobs(local_aws: LocalAws, overrides: dict[str, Any], complaint: str) -> None:
+    client = boto3.client("mediaconvert", region_name="us-east-1", endpoint_url=local_aws.mediaconvert.url)
+    with pytest.raises(ClientError) as refused:
+        create(client, **overrides)
+    assert refused.value.response["Error"]["Code"] == "BadRequestException"
+    assert complaint in refused.value.response["Error"]["Message"]
+    assert local_aws.mediaconvert.jobs == {}
+
+
+def test_the_server_pages_filters_and_describes_itself(local_aws: LocalAws) -> None:
+    server = local_aws.mediaconvert
+    client = boto3.client("mediaconvert", region_name="us-east-1", endpoint_url=server.url)
+    assert client.describe_endpoints()["Endpoints"] == [{"Url": server.url}]
+    ids = [create(client, ClientRequestToken=f"t{i}")["Id"] for i in range(5)]
+    assert create(client, ClientRequestToken="t0")["Id"] == ids[0]
+    server.advance(ids[1], "PROGRESSING", percent=5, phase="PROBING")
+    first = client.list_jobs(MaxResults=2, Order="ASCENDING")
+    second = client.list_jobs(MaxResults=2, Order="ASCENDING", NextToken=first["NextToken"])
+    assert [j["Id"] for j in first["Jobs"] + second["Jobs"]] == ids[:4]
+    assert [j["Id"] for j in client.list_jobs(Status="PROGRESSING")["Jobs"]] == [ids[1]]
+    assert [j["Id"] for j in client.list_jobs()["Jobs"]] == ids[::-1]
+    assert isinstance(client.get_job(Id=ids[0])["Job"]["Timing"]["SubmitTime"], datetime)
+    assert server.calls["CreateJob"] == 6 and server.requests[0].operation == "DescribeEndpoints"

@@ -199,5 +199,9 @@ def test_scheduler_survives_a_failing_tick(monkeypatch, data_dir: Path) -> None:
         await runner.run()
         runner.transcoder.close()
 
-    asyncio.run(run())
+    # A thread of its own: the e2e session keeps Playwright's event loop running in the main thread.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, run()).result()
     assert len(calls) == 2
