@@ -11,7 +11,7 @@ from typing import Iterator
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from bench.common import ROOT  # noqa: F401  (puts the repo on sys.path)
-from tests.e2e.app_process import CHROMIUM, CHROMIUM_ARGS, RunningApp, start_app
+from tests.e2e.app_process import CHROMIUM, CHROMIUM_ARGS, RunningApp, sign_in, start_app
 
 PASSWORD = "bench password 1"
 
@@ -44,10 +44,5 @@ def browser() -> Iterator[Browser]:
 
 def signed_in_page(chromium: Browser, app: RunningApp, username: str) -> Page:
     page = chromium.new_context(base_url=app.url, viewport={"width": 1280, "height": 900}).new_page()
-    page.goto("/login")
-    page.get_by_test_id("login-username").fill(username)
-    page.get_by_test_id("login-password").fill(PASSWORD)
-    page.get_by_test_id("login-submit").click()
-    page.wait_for_url("**/exports**", timeout=60_000)
-    page.get_by_test_id("member-name").wait_for(timeout=60_000)
+    sign_in(page, username, PASSWORD)
     return page

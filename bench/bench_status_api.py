@@ -21,15 +21,10 @@ from bench.common import ROOT, percentile, report
 from bench.setup_db import fresh_data_dir
 from exports_app.db import get_engine, session_scope
 from exports_app.services import auth
+from tests.ports import free_port
 
 CLIENTS = 32
 SECONDS = float(os.environ.get("BENCH_SECONDS", "8"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def populate(uploads: int, productions: int) -> tuple[list[int], str]:

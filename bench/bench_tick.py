@@ -21,8 +21,9 @@ from exports_app.jobs.refresh import tick
 from exports_app.models import MediaJob, Production, Upload, User
 from exports_app.transcode.base import utcnow
 from exports_app.transcode.mediaconvert import MediaConvertTranscoder
-from tests.aws_fixtures import ROLE, _free_port
+from tests.aws_fixtures import ROLE
 from tests.mediaconvert_server import MediaConvertServer
+from tests.ports import free_port
 
 SIZES = (1, 100, 1000)
 
@@ -71,7 +72,7 @@ def _wire_to_boto(value: object) -> object:
 def main() -> None:
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         os.environ[name] = "testing"
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port())
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port())
     moto.start()
     results: dict[int, tuple[int, int, float]] = {}
     try:

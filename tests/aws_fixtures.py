@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -12,14 +11,9 @@ from moto.server import ThreadedMotoServer
 
 from exports_app.config import MediaConvertSettings
 from tests.mediaconvert_server import MediaConvertServer
+from tests.ports import free_port
 
 ROLE = "arn:aws:iam::123456789012:role/MediaConvertRole"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -41,7 +35,7 @@ class LocalAws:
 
 @pytest.fixture(scope="session")
 def moto_url() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port())
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port())
     server.start()
     host, port = server.get_host_and_port()
     yield f"http://{host}:{port}"

@@ -7,7 +7,7 @@ from typing import Iterator
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
-from tests.e2e.app_process import CHROMIUM, CHROMIUM_ARGS, ROOT, RunningApp, start_app
+from tests.e2e.app_process import CHROMIUM, CHROMIUM_ARGS, ROOT, RunningApp, sign_in, start_app  # noqa: F401
 
 DEMO_PASSWORD = "demo-password-e2e"
 MEMBER_PASSWORD = "correct horse battery"
@@ -37,15 +37,6 @@ def context(browser: Browser, app_server: RunningApp) -> Iterator[BrowserContext
     ctx = browser.new_context(base_url=app_server.url, viewport={"width": 1280, "height": 900})
     yield ctx
     ctx.close()
-
-
-def sign_in(page: Page, username: str, password: str) -> None:
-    page.goto("/login")
-    page.get_by_test_id("login-username").fill(username)
-    page.get_by_test_id("login-password").fill(password)
-    page.get_by_test_id("login-submit").click()
-    page.wait_for_url("**/exports**", timeout=30_000)
-    page.get_by_test_id("member-name").wait_for(timeout=30_000)
 
 
 def screenshot(page: Page, name: str) -> None:
