@@ -71,10 +71,6 @@ class Settings:
         return f"sqlite:///{self.data_dir / 'exports.db'}"
 
     @property
-    def uploads_dir(self) -> Path:
-        return self.data_dir / "uploads"
-
-    @property
     def hls_dir(self) -> Path:
         return self.data_dir / "hls"
 

@@ -98,6 +98,8 @@ def export_modal() -> rx.Component:
                     rx.text(status.text, weight="medium", data_testid="hls-status"),
                     rx.cond(status.detail != "",
                             rx.text(status.detail, size="1", color="red", data_testid="hls-detail")),
+                    rx.cond(ExportsState.message != "",
+                            rx.text(ExportsState.message, size="1", color="red", data_testid="modal-message")),
                     _progress(),
                     _preview(),
                     _timeline_button(),

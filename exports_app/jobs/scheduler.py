@@ -13,7 +13,8 @@ from filelock import FileLock, Timeout
 
 from exports_app.config import get_settings
 from exports_app.jobs import push, refresh
-from exports_app.services import media_jobs
+from exports_app.db import session_scope
+from exports_app.services import auth, media_jobs
 from exports_app.transcode.base import Transcoder
 from exports_app.transcode.factory import close_transcoder, get_transcoder
 
@@ -68,6 +69,19 @@ class RefreshRunner:
             await push.notify(result.changed)
 
 
+async def purge_sessions() -> None:
+    """Drop expired sign-ins so the sessions table does not grow forever."""
+
+    def purge() -> int:
+        with session_scope() as session:
+            return auth.purge_expired_sessions(session)
+
+    try:
+        await asyncio.to_thread(purge)
+    except Exception:  # housekeeping: try again at the next interval
+        log.exception("purging expired sessions failed")
+
+
 @contextlib.asynccontextmanager
 async def refresh_lifespan() -> AsyncIterator[None]:
     """Start the scheduler inside the running loop; only the lock holder ticks, others wait to take over."""
@@ -88,6 +102,8 @@ async def refresh_lifespan() -> AsyncIterator[None]:
         log.info("refresh leader: this process")
         scheduler.add_job(runner.run, "interval", seconds=settings.refresh_seconds, id=JOB_ID,
                           coalesce=True, max_instances=1, next_run_time=datetime.now(timezone.utc))
+        scheduler.add_job(purge_sessions, "interval", hours=6, id="purge-sessions", coalesce=True,
+                          max_instances=1, next_run_time=datetime.now(timezone.utc))
 
     scheduler.add_job(try_lead, "interval", seconds=5, id="leader", coalesce=True, max_instances=1,
                       next_run_time=datetime.now(timezone.utc))

@@ -63,12 +63,6 @@ def create_user(session: Session, username: str, password: str) -> Member:
     return Member(user.id, user.username)
 
 
-def set_password(session: Session, username: str, password: str) -> None:
-    user = session.exec(select(User).where(User.username == username)).one()
-    user.password_hash = _hasher.hash(password)
-    session.add(user)
-
-
 def find_member(session: Session, username: str) -> Member | None:
     user = session.exec(select(User).where(User.username == username)).first()
     return Member(user.id, user.username) if user and user.id is not None else None
