@@ -1,7 +1,7 @@
 # The two commands of the README: `make run` (the app on EXPORTS_PORT, default 3000) and `make test`.
 SHELL := /bin/bash
 
-.PHONY: run test test-full bench setup
+.PHONY: run test bench setup
 
 setup:
 	@scripts/setup.sh
@@ -9,9 +9,13 @@ setup:
 run: setup
 	@scripts/serve.sh
 
+# Every test on SQLite (the default), then the database-backed ones again on a private MariaDB server.
+MARIADB_TESTS := tests/migrations tests/api tests/unit/test_productions.py tests/unit/test_auth_service.py tests/unit/test_cli.py
+
 test:
-	@scripts/setup.sh --browser
+	@scripts/setup.sh --test-deps
 	@source scripts/env.sh && python -m pytest -q
+	@source scripts/env.sh && EXPORTS_TEST_DB=mariadb python -m pytest -q $(MARIADB_TESTS)
 
 bench: setup
 	@source scripts/env.sh && for b in bench/bench_*.py; do python -m "bench.$$(basename "$$b" .py)" || exit 1; done

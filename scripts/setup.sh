@@ -28,13 +28,19 @@ if [ ! -x .tools/node_modules/.bin/bun ] || [ "$(.tools/node_modules/.bin/bun --
   npm install --silent --no-audit --no-fund --prefix .tools "bun@$BUN_VERSION"
 fi
 
-if [ "${1:-}" = "--browser" ] && [ ! -x /usr/bin/chromium ]; then
-  # Debian's chromium for the e2e tests (never a downloaded browser build).
-  if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-  else
-    echo "e2e tests need Debian chromium: sudo apt-get install -y chromium" >&2
-    exit 1
+if [ "${1:-}" = "--test-deps" ]; then
+  # Debian's chromium for the e2e tests (never a downloaded browser build) and MariaDB for the
+  # server-database run of the migration, service and API tests.
+  missing=()
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  command -v mariadbd >/dev/null || missing+=(mariadb-server)
+  if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ]; then
+      apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    else
+      echo "the tests need Debian packages: sudo apt-get install -y ${missing[*]}" >&2
+      exit 1
+    fi
   fi
 fi

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import uuid
 from pathlib import Path
 from typing import Iterator
 
@@ -29,28 +31,64 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
+# EXPORTS_TEST_DB=mariadb runs the database-backed tests on a private MariaDB server instead of SQLite.
+ON_MARIADB = os.environ.get("EXPORTS_TEST_DB") == "mariadb"
+
+
+@pytest.fixture(scope="session")
+def mariadb() -> Iterator[object]:
+    if not ON_MARIADB:
+        yield None
+        return
+    from tests.mariadb_server import MariaDB
+
+    with MariaDB() as server:
+        yield server
+
+
+@pytest.fixture
+def blank_database(tmp_path: Path, mariadb: object) -> Iterator[str]:
+    """The URL of a new, empty database (SQLite file, or a MariaDB database)."""
+    if mariadb is None:
+        yield f"sqlite:///{tmp_path / 'blank.db'}"
+        return
+    name = f"t{uuid.uuid4().hex[:12]}"
+    yield mariadb.create(name)  # type: ignore[attr-defined]
+    db.reset_engine()
+    mariadb.drop(name)  # type: ignore[attr-defined]
+
+
 @pytest.fixture(scope="session")
 def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A database migrated to head once; each test copies it (faster than migrating every time)."""
+    """A SQLite database migrated to head once; each test copies it (faster than migrating every time)."""
     path = tmp_path_factory.mktemp("template") / "exports.db"
     command.upgrade(alembic_config(f"sqlite:///{path}"), "head")
     return path
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, migrated_template: Path) -> Iterator[Path]:
-    """EXPORTS_DATA_DIR in a temp dir with a migrated SQLite database."""
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, migrated_template: Path,
+             mariadb: object) -> Iterator[Path]:
+    """EXPORTS_DATA_DIR in a temp dir with a migrated database (SQLite there, or a fresh MariaDB database)."""
     directory = tmp_path / "data"
     directory.mkdir()
-    shutil.copyfile(migrated_template, directory / "exports.db")
     monkeypatch.setenv("EXPORTS_DATA_DIR", str(directory))
-    monkeypatch.delenv("EXPORTS_DATABASE_URL", raising=False)
     monkeypatch.setenv("EXPORTS_TRANSCODER", "local")
+    name = f"t{uuid.uuid4().hex[:12]}"
+    if mariadb is None:
+        shutil.copyfile(migrated_template, directory / "exports.db")
+        monkeypatch.delenv("EXPORTS_DATABASE_URL", raising=False)
+    else:
+        url = mariadb.create(name)  # type: ignore[attr-defined]
+        command.upgrade(alembic_config(url), "head")
+        monkeypatch.setenv("EXPORTS_DATABASE_URL", url)
     app_config.get_settings.cache_clear()
     db.reset_engine()
     yield directory
     db.reset_engine()
     app_config.get_settings.cache_clear()
+    if mariadb is not None:
+        mariadb.drop(name)  # type: ignore[attr-defined]
 
 
 @pytest.fixture(autouse=True)

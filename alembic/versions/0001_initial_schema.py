@@ -150,38 +150,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-
-    with op.batch_alter_table('publications', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_publications_space_id'))
-
-    op.drop_table('publications')
-    with op.batch_alter_table('media_jobs', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_media_jobs_status'))
-        batch_op.drop_index('ix_media_jobs_production_id_id')
-
-    op.drop_table('media_jobs')
-    with op.batch_alter_table('productions', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_productions_user_id'))
-        batch_op.drop_index(batch_op.f('ix_productions_upload_id'))
-
-    op.drop_table('productions')
-    with op.batch_alter_table('uploads', schema=None) as batch_op:
-        batch_op.drop_index('ix_uploads_video_role_production')
-        batch_op.drop_index('ix_uploads_user_role_created')
-        batch_op.drop_index('ix_uploads_create_video_production_id')
-
-    op.drop_table('uploads')
-    with op.batch_alter_table('video_projects', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_video_projects_user_id'))
-
-    op.drop_table('video_projects')
-    with op.batch_alter_table('spaces', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_spaces_user_id'))
-
-    op.drop_table('spaces')
-    with op.batch_alter_table('sessions', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_sessions_user_id'))
-
-    op.drop_table('sessions')
-    op.drop_table('users')
-
+    # Dropping a table drops its indexes; dropping them first fails on MySQL, where a foreign key needs them.
+    for table in ("publications", "media_jobs", "productions", "uploads", "video_projects", "spaces", "sessions",
+                  "users"):
+        op.drop_table(table)

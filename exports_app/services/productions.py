@@ -49,15 +49,12 @@ def _lookup(session: Session, *where: sa.ColumnElement[bool]) -> tuple[Upload, P
     This is the status API's hot path, so it is one indexed query rather than three lookups.
     """
     other = aliased(MediaJob)
-    newest = (
-        sa.select(sa.func.max(other.id)).where(other.production_id == Production.id)
-        .correlate(Production).scalar_subquery()
-    )
+    newest = sa.select(sa.func.max(other.id)).where(other.production_id == Production.id).scalar_subquery()
     return session.exec(  # type: ignore[return-value]
         select(Upload, Production, MediaJob)
         .outerjoin(Production, Production.id == Upload.create_video_production_id)
-        .outerjoin(MediaJob, MediaJob.id == newest)
-        .where(*where)
+        .outerjoin(MediaJob, MediaJob.production_id == Production.id)
+        .where(*where, sa.or_(MediaJob.id.is_(None), MediaJob.id == newest))  # type: ignore[union-attr]
     ).first()
 
 

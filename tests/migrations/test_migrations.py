@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -16,8 +14,8 @@ from tests.conftest import alembic_config
 TABLES = {"users", "sessions", "uploads", "productions", "media_jobs", "spaces", "publications", "video_projects"}
 
 
-def test_upgrade_downgrade_upgrade(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'm.db'}"
+def test_upgrade_downgrade_upgrade(blank_database: str) -> None:
+    url = blank_database
     cfg = alembic_config(url)
     engine = sa.create_engine(url)
 
@@ -36,11 +34,17 @@ def test_upgrade_downgrade_upgrade(tmp_path: Path) -> None:
 
     command.upgrade(cfg, "head")
     assert TABLES <= set(sa.inspect(engine).get_table_names())
+    if engine.dialect.name in ("mysql", "mariadb"):
+        with engine.connect() as conn:
+            column_type = conn.execute(sa.text(
+                "SELECT COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()"
+                " AND TABLE_NAME = 'uploads' AND COLUMN_NAME = 'create_video_production_id'")).scalar_one()
+        assert column_type == "bigint(20) unsigned"
     engine.dispose()
 
 
-def test_models_match_migrations(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'd.db'}"
+def test_models_match_migrations(blank_database: str) -> None:
+    url = blank_database
     command.upgrade(alembic_config(url), "head")
     engine = sa.create_engine(url)
     with engine.connect() as conn:

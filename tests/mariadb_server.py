@@ -1,0 +1,62 @@
+"""A private MariaDB server for the tests (Debian's mariadb-server), started in a temp dir on a free port."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pymysql
+
+from tests.ports import free_port
+
+
+class MariaDB:
+    """`with MariaDB() as db:` then db.url(name) for a database on it; stopped and removed on exit."""
+
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="mariadb-"))
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> "MariaDB":
+        data = self.dir / "data"
+        subprocess.run(["mariadb-install-db", "--no-defaults", f"--datadir={data}", "--user=root",
+                        "--auth-root-authentication-method=normal", "--skip-test-db"],
+                       check=True, capture_output=True, timeout=120)
+        self.process = subprocess.Popen(
+            ["mariadbd", "--no-defaults", f"--datadir={data}", f"--socket={self.dir / 'sock'}",
+             f"--port={self.port}", "--bind-address=127.0.0.1", "--user=root", "--skip-name-resolve",
+             "--innodb-buffer-pool-size=64M", "--max-connections=300", f"--log-error={self.dir / 'error.log'}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                pymysql.connect(host="127.0.0.1", port=self.port, user="root").close()
+                return self
+            except pymysql.err.OperationalError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise RuntimeError((self.dir / "error.log").read_text()[-2000:])
+                time.sleep(0.2)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def create(self, name: str) -> str:
+        """A new empty database; returns its SQLAlchemy URL."""
+        with pymysql.connect(host="127.0.0.1", port=self.port, user="root") as conn, conn.cursor() as cur:
+            cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+        return f"mysql+pymysql://root@127.0.0.1:{self.port}/{name}?charset=utf8mb4"
+
+    def drop(self, name: str) -> None:
+        with pymysql.connect(host="127.0.0.1", port=self.port, user="root") as conn, conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
