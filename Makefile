@@ -10,7 +10,8 @@ run: setup
 	@scripts/serve.sh
 
 # Every test on SQLite (the default), then the database-backed ones again on a private MariaDB server.
-MARIADB_TESTS := tests/migrations tests/api tests/unit/test_productions.py tests/unit/test_auth_service.py tests/unit/test_cli.py
+MARIADB_TESTS := tests/migrations tests/api tests/unit/test_productions.py tests/unit/test_auth_service.py tests/unit/test_cli.py \
+	tests/unit/test_leases.py
 
 test:
 	@scripts/setup.sh --test-deps

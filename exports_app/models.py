@@ -7,9 +7,17 @@ from typing import Optional
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
+from sqlalchemy.ext.compiler import compiles
 from sqlmodel import Field, SQLModel
 
 from exports_app.transcode.base import utcnow
+
+@compiles(sa.DateTime, "mysql")
+@compiles(sa.DateTime, "mariadb")
+def _mysql_datetime_with_microseconds(type_: sa.DateTime, compiler: object, **kw: object) -> str:
+    """MySQL's DATETIME drops fractions of a second; report ordering and leases need them."""
+    return "DATETIME(6)"
+
 
 # The plan's pointer is BIGINT UNSIGNED on MySQL. SQLite only autoincrements an INTEGER primary key,
 # so productions.id is INTEGER there; every other database gets a BIGINT.
@@ -146,3 +154,13 @@ class Publication(SQLModel, table=True):
     space_id: int = Field(foreign_key="spaces.id", nullable=False, index=True)
     user_id: int = Field(foreign_key="users.id", nullable=False)
     created_at: datetime = Field(default_factory=utcnow, nullable=False)
+
+
+class Lease(SQLModel, table=True):
+    """A named lease held by one process until it expires: elects the one refresh leader across hosts."""
+
+    __tablename__ = "leases"
+
+    name: str = Field(sa_column=sa.Column(sa.String(64), primary_key=True))
+    holder: str = Field(sa_column=sa.Column(sa.String(128), nullable=False))
+    expires_at: datetime = Field(nullable=False)

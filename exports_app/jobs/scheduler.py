@@ -1,25 +1,28 @@
-"""The refresh scheduler: APScheduler in a Reflex lifespan task, one leader per host by file lock."""
+"""The refresh scheduler: APScheduler in a Reflex lifespan task, one leader elected by a database lease."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import os
+import socket
+import uuid
 from datetime import datetime, timezone
 from typing import AsyncIterator
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from filelock import FileLock, Timeout
 
 from exports_app.config import get_settings
 from exports_app.jobs import push, refresh
 from exports_app.db import session_scope
-from exports_app.services import auth, media_jobs
+from exports_app.services import auth, leases, media_jobs
 from exports_app.transcode.base import Transcoder
 from exports_app.transcode.factory import close_transcoder, get_transcoder
 
 log = logging.getLogger(__name__)
 JOB_ID = "refresh"
+PURGE_ID = "purge-sessions"
 
 
 class RefreshRunner:
@@ -82,30 +85,48 @@ async def purge_sessions() -> None:
         log.exception("purging expired sessions failed")
 
 
+LEASE = "refresh-leader"
+LEASE_SECONDS = 15.0  # a leader that stops renewing is replaced after this long
+RENEW_SECONDS = 5.0
+
+
 @contextlib.asynccontextmanager
 async def refresh_lifespan() -> AsyncIterator[None]:
-    """Start the scheduler inside the running loop; only the lock holder ticks, others wait to take over."""
+    """Start the scheduler inside the running loop; only the lease holder ticks, the others stand by.
+
+    The lease lives in the database, so one leader runs across workers and hosts sharing it, and
+    another takes over within LEASE_SECONDS when the leader dies.
+    """
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(settings.data_dir / "refresh-leader.lock"))
+    holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     scheduler = AsyncIOScheduler(timezone=timezone.utc)
     runner = RefreshRunner(scheduler, asyncio.get_running_loop())
     unregister = media_jobs.register_wake(runner.wake)
 
-    def try_lead() -> None:
-        if lock.is_locked:
-            return
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
-            return
-        log.info("refresh leader: this process")
-        scheduler.add_job(runner.run, "interval", seconds=settings.refresh_seconds, id=JOB_ID,
-                          coalesce=True, max_instances=1, next_run_time=datetime.now(timezone.utc))
-        scheduler.add_job(purge_sessions, "interval", hours=6, id="purge-sessions", coalesce=True,
-                          max_instances=1, next_run_time=datetime.now(timezone.utc))
+    def hold_lease() -> bool:
+        with session_scope() as session:
+            return leases.acquire(session, LEASE, holder, LEASE_SECONDS)
 
-    scheduler.add_job(try_lead, "interval", seconds=5, id="leader", coalesce=True, max_instances=1,
+    async def lead() -> None:
+        try:
+            leading = await asyncio.to_thread(hold_lease)
+        except Exception:  # the database is unreachable: keep the current role until it answers
+            log.exception("refresh lease check failed")
+            return
+        if leading and scheduler.get_job(JOB_ID) is None:
+            log.info("refresh leader: %s", holder)
+            now = datetime.now(timezone.utc)
+            scheduler.add_job(runner.run, "interval", seconds=settings.refresh_seconds, id=JOB_ID,
+                              coalesce=True, max_instances=1, next_run_time=now)
+            scheduler.add_job(purge_sessions, "interval", hours=6, id=PURGE_ID, coalesce=True,
+                              max_instances=1, next_run_time=now)
+        elif not leading and scheduler.get_job(JOB_ID) is not None:
+            log.warning("refresh lease lost: %s stands by", holder)
+            scheduler.remove_job(JOB_ID)
+            scheduler.remove_job(PURGE_ID)
+
+    scheduler.add_job(lead, "interval", seconds=RENEW_SECONDS, id="leader", coalesce=True, max_instances=1,
                       next_run_time=datetime.now(timezone.utc))
     scheduler.start()
     try:
@@ -114,5 +135,8 @@ async def refresh_lifespan() -> AsyncIterator[None]:
         unregister()
         scheduler.shutdown(wait=False)
         await asyncio.to_thread(close_transcoder)
-        if lock.is_locked:
-            lock.release()
+        try:
+            with session_scope() as session:
+                leases.release(session, LEASE, holder)
+        except Exception:  # the lease simply expires
+            log.exception("releasing the refresh lease failed")

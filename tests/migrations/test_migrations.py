@@ -11,7 +11,8 @@ from sqlmodel import SQLModel
 import exports_app.models  # noqa: F401
 from tests.conftest import alembic_config
 
-TABLES = {"users", "sessions", "uploads", "productions", "media_jobs", "spaces", "publications", "video_projects"}
+TABLES = {"users", "sessions", "uploads", "productions", "media_jobs", "spaces", "publications", "video_projects",
+          "leases"}
 
 
 def test_upgrade_downgrade_upgrade(blank_database: str) -> None:
