@@ -29,11 +29,12 @@ if [ ! -x .tools/node_modules/.bin/bun ] || [ "$(.tools/node_modules/.bin/bun --
 fi
 
 if [ "${1:-}" = "--test-deps" ]; then
-  # Debian's chromium for the e2e tests (never a downloaded browser build) and MariaDB for the
-  # server-database run of the migration, service and API tests.
+  # Debian's chromium for the e2e tests (never a downloaded browser build), MariaDB for the
+  # server-database run of the migration, service and API tests, Redis for the multi-worker tests.
   missing=()
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   command -v mariadbd >/dev/null || missing+=(mariadb-server)
+  command -v redis-server >/dev/null || missing+=(redis-server)
   if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then
       apt-get update -qq
