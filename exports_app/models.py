@@ -12,6 +12,7 @@ from sqlmodel import Field, SQLModel
 
 from exports_app.transcode.base import utcnow
 
+
 @compiles(sa.DateTime, "mysql")
 @compiles(sa.DateTime, "mariadb")
 def _mysql_datetime_with_microseconds(type_: sa.DateTime, compiler: object, **kw: object) -> str:

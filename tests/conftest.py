@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-from alembic import command
 from alembic.config import Config
 from sqlmodel import Session
 
+from alembic import command
 from exports_app import config as app_config
 from exports_app import db
 from exports_app.models import Upload

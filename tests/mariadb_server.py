@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import tempfile
 import time
-from pathlib import Path
 
 import pymysql
 
-from tests.ports import free_port
+from tests.server_process import ServerProcess
 
 
-class MariaDB:
-    """`with MariaDB() as db:` then db.url(name) for a database on it; stopped and removed on exit."""
+class MariaDB(ServerProcess):
+    """`with MariaDB() as db:` then db.create(name) for a database on it; stopped and removed on exit."""
 
     def __init__(self) -> None:
-        self.dir = Path(tempfile.mkdtemp(prefix="mariadb-"))
-        self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
+        super().__init__("mariadb-")
 
     def __enter__(self) -> "MariaDB":
         data = self.dir / "data"
@@ -40,16 +35,6 @@ class MariaDB:
                 if time.monotonic() > deadline or self.process.poll() is not None:
                     raise RuntimeError((self.dir / "error.log").read_text()[-2000:])
                 time.sleep(0.2)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
     def create(self, name: str) -> str:
         """A new empty database; returns its SQLAlchemy URL."""

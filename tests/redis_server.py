@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import tempfile
 import time
-from pathlib import Path
 
 import redis
 
-from tests.ports import free_port
+from tests.server_process import ServerProcess
 
 
-class RedisServer:
+class RedisServer(ServerProcess):
     """`with RedisServer() as r:` then r.url; stopped and removed on exit."""
 
     def __init__(self) -> None:
-        self.dir = Path(tempfile.mkdtemp(prefix="redis-"))
-        self.port = free_port()
+        super().__init__("redis-")
         self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> "RedisServer":
         # Keyspace notifications on: Reflex's Redis token manager watches socket records through them.
@@ -39,16 +34,6 @@ class RedisServer:
                     log = self.dir / "redis.log"
                     raise RuntimeError(log.read_text()[-2000:] if log.exists() else "redis-server did not start")
                 time.sleep(0.1)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
     def client(self) -> redis.Redis:
         return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5)

@@ -14,8 +14,8 @@ from typing import AsyncIterator
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from exports_app.config import get_settings
-from exports_app.jobs import push, refresh
 from exports_app.db import session_scope
+from exports_app.jobs import push, refresh
 from exports_app.services import auth, leases, media_jobs
 from exports_app.transcode.base import Transcoder
 from exports_app.transcode.factory import close_transcoder, get_transcoder

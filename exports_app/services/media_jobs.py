@@ -146,7 +146,8 @@ def pending_jobs(session: Session, provider: str, job_ids: Iterable[int] | None 
 
 def _transient(exc: Exception) -> bool:
     """Errors worth another submit on the next tick: throttling, 5xx, the network."""
-    from botocore.exceptions import ClientError, ConnectionError as BotoConnectionError
+    from botocore.exceptions import ClientError
+    from botocore.exceptions import ConnectionError as BotoConnectionError
 
     if isinstance(exc, (BotoConnectionError, ConnectionError, TimeoutError)):
         return True

@@ -1,0 +1,29 @@
+"""The common part of the private servers tests start (MariaDB, Redis): a temp dir, a free port, a clean stop."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from tests.ports import free_port
+
+
+class ServerProcess:
+    """A server process the tests own; subclasses start it in __enter__. Stopped and its dir removed on exit."""
+
+    def __init__(self, prefix: str) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix=prefix))
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
