@@ -17,10 +17,15 @@ class MariaDB(ServerProcess):
         super().__init__("mariadb-")
 
     def __enter__(self) -> "MariaDB":
-        data = self.dir / "data"
-        subprocess.run(["mariadb-install-db", "--no-defaults", f"--datadir={data}", "--user=root",
+        subprocess.run(["mariadb-install-db", "--no-defaults", f"--datadir={self.dir / 'data'}", "--user=root",
                         "--auth-root-authentication-method=normal", "--skip-test-db"],
                        check=True, capture_output=True, timeout=120)
+        self.start()
+        return self
+
+    def start(self) -> None:
+        """Start (or restart) the server on its port and data dir; returns once it answers."""
+        data = self.dir / "data"
         self.process = subprocess.Popen(
             ["mariadbd", "--no-defaults", f"--datadir={data}", f"--socket={self.dir / 'sock'}",
              f"--port={self.port}", "--bind-address=127.0.0.1", "--user=root", "--skip-name-resolve",
@@ -30,7 +35,7 @@ class MariaDB(ServerProcess):
         while True:
             try:
                 pymysql.connect(host="127.0.0.1", port=self.port, user="root").close()
-                return self
+                return
             except pymysql.err.OperationalError:
                 if time.monotonic() > deadline or self.process.poll() is not None:
                     raise RuntimeError((self.dir / "error.log").read_text()[-2000:])

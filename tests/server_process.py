@@ -18,7 +18,8 @@ class ServerProcess:
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
-    def __exit__(self, *exc: object) -> None:
+    def stop(self) -> None:
+        """Stop the server, keeping its files (a test may start it again)."""
         if self.process is not None:
             self.process.terminate()
             try:
@@ -26,4 +27,8 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+            self.process = None
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -174,34 +174,60 @@ def test_deleting_an_export_mid_transcode_is_safe(alice: Member, data_dir: Path,
         assert productions.find_by_export_upload_id(s, upload_id) is not None
 
 
-def test_scheduler_survives_a_failing_tick(monkeypatch, data_dir: Path) -> None:  # type: ignore[no-untyped-def]
-    """A locked or unreachable database makes one tick fail; the runner logs it and the next tick runs."""
+def test_refresh_survives_the_database_going_away(monkeypatch, caplog, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The database server stops mid-job: the tick fails and is logged, the scheduler lives on, and once the
+    server is back the next tick carries the job to ready. A private MariaDB, so stopping it harms no one."""
     import asyncio
-
-    from apscheduler.schedulers.asyncio import AsyncIOScheduler
-
-    from exports_app.jobs import refresh, scheduler
-
-    calls = []
-
-    def flaky(transcoder, timeout):  # type: ignore[no-untyped-def]
-        calls.append(1)
-        if len(calls) == 1:
-            raise RuntimeError("database is locked")
-        return refresh.TickResult()
-
-    monkeypatch.setattr(refresh, "tick", flaky)
-
-    async def run() -> None:
-        runner = scheduler.RefreshRunner(AsyncIOScheduler(), asyncio.get_running_loop())
-        runner.transcoder = LocalFfmpegTranscoder(data_dir / "hls")
-        await runner.run()
-        await runner.run()
-        runner.transcoder.close()
-
-    # A thread of its own: the e2e session keeps Playwright's event loop running in the main thread.
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, run()).result()
-    assert len(calls) == 2
+    from alembic import command
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    from exports_app import config, db
+    from exports_app.jobs import push, scheduler
+    from tests.conftest import alembic_config, make_member
+    from tests.mariadb_server import MariaDB
+
+    pushed: list[set[tuple[int, int]]] = []
+
+    async def record(changed):  # type: ignore[no-untyped-def]  # the browser push has its own e2e tests
+        pushed.append(set(changed))
+
+    monkeypatch.setattr(push, "notify", record)
+    with MariaDB() as server:
+        url = server.create("outage")
+        command.upgrade(alembic_config(url), "head")
+        monkeypatch.setenv("EXPORTS_DATABASE_URL", url)
+        monkeypatch.setenv("EXPORTS_DATA_DIR", str(tmp_path / "data"))
+        monkeypatch.setenv("EXPORTS_TRANSCODER", "local")
+        config.get_settings.cache_clear()
+        db.reset_engine()
+        try:
+            alice = make_member("alice")
+            upload_id = import_clip(alice, tmp_path / "a.mp4", seconds=2.0)
+            with session_scope() as s:
+                productions.prep_hls(s, alice, upload_id, "local")
+
+            async def run() -> None:
+                runner = scheduler.RefreshRunner(AsyncIOScheduler(), asyncio.get_running_loop())
+                runner.transcoder = LocalFfmpegTranscoder(tmp_path / "data" / "hls")
+                try:
+                    server.stop()
+                    await runner.run()  # fails inside (connection refused), logs, returns
+                    assert pushed == []
+                    assert "refresh tick failed" in caplog.text
+                    server.start()
+                    deadline = time.monotonic() + 120
+                    while (alice.id, upload_id) not in set().union(*pushed) or state_of(alice, upload_id) != "ready":
+                        assert time.monotonic() < deadline, "no recovery after the database came back"
+                        await runner.run()
+                        await asyncio.sleep(0.1)
+                finally:
+                    runner.transcoder.close()
+
+            # A thread of its own: the e2e session keeps Playwright's event loop running in the main thread.
+            with ThreadPoolExecutor(1) as pool:
+                pool.submit(asyncio.run, run()).result()
+        finally:
+            db.reset_engine()
+            config.get_settings.cache_clear()
