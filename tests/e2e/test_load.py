@@ -1,0 +1,291 @@
+"""Load: 200 API pollers and 50 live browser tabs for 60 s, with 50 concurrent Preps of one export in the middle.
+
+The app runs as `make run` runs it (one worker, SQLite). Pollers loop on GET hls-status for 60 s; any
+non-200 answer, transport error, or wait of REQUEST_TIMEOUT_S for the server is an error, and there must be
+none. Five seconds in, 50 POST prep-hls for one export go out at once: all must answer 200 with the same
+production, and the database must then hold one production and one media job for that export. Every tab
+must show that export Ready by push, never reloaded. Latencies and times are reported, never asserted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import statistics
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from playwright.sync_api import Browser, BrowserContext, Page, WebSocket, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+from exports_app.transcode.clips import make_clip
+from tests.e2e.conftest import ARTIFACTS, MEMBER_PASSWORD, RunningApp, sign_in
+
+pytestmark = pytest.mark.e2e
+
+POLLERS = 200
+PAGES = 50
+PREP_BURST = 50
+LOAD_SECONDS = 60.0
+BURST_AFTER_S = 5.0  # pollers are all connected and busy before the burst lands
+REQUEST_TIMEOUT_S = 30.0  # the bound: waiting this long to connect or for an answer fails as an error
+PAGE_TIMEOUT_MS = 180_000  # 2 cores, 50 renderers and someone else's tests: generous, never a measurement
+MEMBER = "lena"
+
+# Runs in each tab: remember, by wall clock, when the export's badge first showed each text. A reload
+# would drop window.__seen, so finding it afterwards also proves the tab was never reloaded.
+WATCH_BADGE = """testId => {
+    window.__seen = {};
+    const note = () => {
+        const badge = document.querySelector(`[data-testid="${testId}"]`);
+        const text = badge ? badge.textContent : null;
+        if (text && !(text in window.__seen)) window.__seen[text] = Date.now();
+    };
+    note();
+    new MutationObserver(note).observe(document.body, {childList: true, subtree: true, characterData: true});
+}"""
+
+
+@dataclass
+class Tab:
+    """One browser tab on /exports and the Reflex websockets it opened."""
+
+    page: Page
+    sockets: list[WebSocket] = field(default_factory=list)
+
+    def closed_sockets(self) -> int:
+        return sum(ws.is_closed() for ws in self.sockets)
+
+
+@dataclass
+class LoadRun:
+    """What the pollers and the Prep burst saw."""
+
+    latencies_ms: list[float] = field(default_factory=list)
+    errors: Counter[str] = field(default_factory=Counter)
+    prep_answers: list[tuple[int, dict[str, object]]] = field(default_factory=list)
+    prep_latencies_ms: list[float] = field(default_factory=list)
+    prep_errors: Counter[str] = field(default_factory=Counter)
+    burst_at: float = 0.0  # wall clock (time.time), comparable with the tabs' Date.now()
+    api_seen: dict[str, float] = field(default_factory=dict)  # state → when a poll first answered it (prepped)
+    seconds: float = 0.0
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    return {"first": round(min(values), 2), "median": round(statistics.median(values), 2),
+            "last": round(max(values), 2)} if values else {}
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    if len(values) < 2:
+        return {}
+    cuts = statistics.quantiles(values, n=100, method="inclusive")
+    return {"p50": round(cuts[49], 1), "p95": round(cuts[94], 1), "p99": round(cuts[98], 1),
+            "max": round(max(values), 1)}
+
+
+async def drive_load(url: str, cookies: dict[str, str], polled: list[str], prepped: str) -> LoadRun:
+    """POLLERS closed-loop status pollers for LOAD_SECONDS, and one burst of PREP_BURST concurrent Preps."""
+    run = LoadRun()
+    stop = time.monotonic() + LOAD_SECONDS
+    # A client per poller, as 200 separate pollers would be: one shared httpx pool of 200 connections
+    # spends more CPU scheduling its queue than the server spends answering. The clients share one TLS
+    # context (unused on http://) because building 200 of them costs seconds of the same CPU.
+    tls = httpx.create_ssl_context()
+
+    def client(connections: int = 1, headers: dict[str, str] | None = None) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=url, cookies=cookies, headers=headers, timeout=REQUEST_TIMEOUT_S,
+                                 verify=tls, limits=httpx.Limits(max_connections=connections))
+
+    async def poll(upload_id: str) -> None:
+        async with client() as poller:
+            while time.monotonic() < stop:
+                began = time.perf_counter()
+                try:
+                    response = await poller.get(f"/api/exports/{upload_id}/hls-status")
+                except httpx.HTTPError as exc:
+                    run.errors[type(exc).__name__] += 1
+                    await asyncio.sleep(0.1)  # a dead server must not turn into a busy loop
+                    continue
+                run.latencies_ms.append((time.perf_counter() - began) * 1000)
+                if response.status_code != 200:
+                    run.errors[f"HTTP {response.status_code}"] += 1
+                elif upload_id == prepped:
+                    run.api_seen.setdefault(response.json()["state"], time.time())
+
+    async def prep(prepper: httpx.AsyncClient) -> None:
+        began = time.perf_counter()
+        try:
+            response = await prepper.post(f"/api/exports/{prepped}/prep-hls")
+        except httpx.HTTPError as exc:
+            run.prep_errors[type(exc).__name__] += 1
+            return
+        run.prep_latencies_ms.append((time.perf_counter() - began) * 1000)
+        try:
+            body = response.json()
+        except ValueError:  # not the JSON the SPEC promises, even for errors: keep it for the report
+            body = {"error": response.text[:200]}
+        run.prep_answers.append((response.status_code, body))
+
+    async def burst() -> None:
+        await asyncio.sleep(BURST_AFTER_S)
+        headers = {"X-CSRF-Token": cookies["csrf_token"], "Origin": url}
+        async with client(PREP_BURST, headers) as prepper:
+            run.burst_at = time.time()
+            await asyncio.gather(*(prep(prepper) for _ in range(PREP_BURST)))
+
+    began = time.monotonic()
+    await asyncio.gather(burst(), *(poll(polled[n % len(polled)]) for n in range(POLLERS)))
+    run.seconds = time.monotonic() - began
+    return run
+
+
+def api_cookies(url: str) -> dict[str, str]:
+    """The member's session and CSRF cookies from a plain API sign-in (a separate session from the tabs')."""
+    response = httpx.post(f"{url}/api/auth/login", json={"username": MEMBER, "password": MEMBER_PASSWORD},
+                          headers={"Origin": url}, timeout=REQUEST_TIMEOUT_S)
+    assert response.status_code == 200, response.text
+    return dict(response.cookies)
+
+
+def open_tabs(context: BrowserContext, row_test_id: str) -> list[Tab]:
+    """PAGES tabs on /exports: the first signs in, the rest open with its cookies, all loading at once."""
+    tabs = [Tab(context.new_page()) for _ in range(PAGES)]
+    for tab in tabs:
+        tab.page.on("websocket", lambda ws, tab=tab: tab.sockets.append(ws) if "/_event" in ws.url else None)
+    sign_in(tabs[0].page, MEMBER, MEMBER_PASSWORD)
+    for tab in tabs[1:]:
+        tab.page.goto("/exports", wait_until="commit", timeout=PAGE_TIMEOUT_MS)
+    for tab in tabs:
+        expect(tab.page.get_by_test_id(row_test_id)).to_be_visible(timeout=PAGE_TIMEOUT_MS)
+    return tabs
+
+
+def rows_in_database(data_dir: Path, upload_id: str) -> tuple[int, int]:
+    """(productions, media jobs) of one export, counted straight from the app's SQLite file."""
+    engine = sa.create_engine(f"sqlite:///{data_dir / 'exports.db'}")
+    try:
+        with engine.connect() as conn:
+            productions = conn.execute(sa.text("SELECT count(*) FROM productions WHERE upload_id = :u"),
+                                       {"u": upload_id}).scalar_one()
+            jobs = conn.execute(sa.text("SELECT count(*) FROM media_jobs j JOIN productions p"
+                                        " ON p.id = j.production_id WHERE p.upload_id = :u"),
+                                {"u": upload_id}).scalar_one()
+    finally:
+        engine.dispose()
+    return productions, jobs
+
+
+@pytest.fixture(scope="module")
+def exports(app_server: RunningApp, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """A member with two short exports: (the one prepped under load, one left alone)."""
+    app_server.cli("user", "create", MEMBER, "--password", MEMBER_PASSWORD)
+    clip = make_clip(tmp_path_factory.mktemp("load-clips") / "load.mp4", seconds=3.0)
+    prepped = app_server.cli("export", "import", "--user", MEMBER, str(clip), "--title", "Load prepped")
+    idle = app_server.cli("export", "import", "--user", MEMBER, str(clip), "--title", "Load idle")
+    return prepped, idle
+
+
+def wait_for_ready(tabs: list[Tab]) -> None:
+    """Give every tab until one shared deadline to see Ready; a tab that never does fails the asserts later."""
+    deadline = time.monotonic() + PAGE_TIMEOUT_MS / 1000
+    for tab in tabs:
+        remaining_ms = max(1_000.0, (deadline - time.monotonic()) * 1000)
+        try:
+            # Polled on a timer, not on animation frames, which a busy headless tab may hold back.
+            tab.page.wait_for_function("() => 'Ready' in (window.__seen || {})", polling=250, timeout=remaining_ms)
+        except PlaywrightTimeoutError:
+            pass
+
+
+def server_errors(log: Path, offset: int) -> list[str]:
+    """Lines the server logged since offset that report an error (a failed push is only logged, not shown)."""
+    with log.open("rb") as f:
+        f.seek(offset)
+        lines = f.read().decode(errors="replace").splitlines()
+    return [line for line in lines if re.search(r"Traceback|\bERROR\b|Exception", line)]
+
+
+def test_pollers_tabs_and_prep_burst(browser: Browser, app_server: RunningApp, exports: tuple[str, str]) -> None:
+    started = time.monotonic()
+    log_offset = app_server.log.stat().st_size
+    prepped, idle = exports
+    badge, idle_badge = f"export-badge-{prepped}", f"export-badge-{idle}"
+    context = browser.new_context(base_url=app_server.url, viewport={"width": 1280, "height": 900})
+    try:
+        tabs = open_tabs(context, f"export-row-{prepped}")
+        tabs_open_s = time.monotonic() - started
+        for tab in tabs:
+            expect(tab.page.get_by_test_id(badge)).to_have_text("Not started")
+            tab.page.evaluate(WATCH_BADGE, badge)
+        closed_before = sum(tab.closed_sockets() for tab in tabs)
+
+        cookies = api_cookies(app_server.url)
+        with ThreadPoolExecutor(max_workers=1) as pool:  # its own event loop; Playwright's sync API stays here
+            load = pool.submit(asyncio.run, drive_load(app_server.url, cookies, [prepped, idle], prepped))
+            wait_for_ready(tabs)  # while the load runs: the status can only arrive by push
+            run = load.result(timeout=LOAD_SECONDS + 2 * REQUEST_TIMEOUT_S)
+
+        seen: list[dict[str, int] | None] = [tab.page.evaluate("() => window.__seen") for tab in tabs]
+        idle_texts = [tab.page.get_by_test_id(idle_badge).text_content() for tab in tabs]
+        socket_closes = sum(tab.closed_sockets() for tab in tabs) - closed_before
+        open_sockets = [len(tab.sockets) - tab.closed_sockets() for tab in tabs]
+    finally:
+        for page in context.pages:
+            page.close()
+        context.close()
+
+    productions, jobs = rows_in_database(app_server.data_dir, prepped)
+    logged_errors = server_errors(app_server.log, log_offset)
+    # Seconds from the burst to each tab's first sight of a badge text; "last" of Ready = all tabs Ready.
+    tabs_saw = {text: [s[text] / 1000 - run.burst_at for s in seen if s and text in s]
+                for text in ("In progress", "Ready")}
+    report = {
+        "pollers": POLLERS,
+        "seconds": round(run.seconds, 1),
+        "requests": len(run.latencies_ms),
+        "rps": round(len(run.latencies_ms) / run.seconds, 1),
+        "latency_ms": percentiles(run.latencies_ms),
+        "errors": dict(run.errors),
+        "prep_burst": {
+            "requests": PREP_BURST,
+            "answers": dict(Counter(str(code) for code, _ in run.prep_answers)),
+            "errors": dict(run.prep_errors),
+            "latency_ms": percentiles(run.prep_latencies_ms),
+            "answers_by_production": dict(Counter(str(body.get("productionId")) for _, body in run.prep_answers)),
+            "productions_in_db": productions,
+            "media_jobs_in_db": jobs,
+        },
+        "pages": PAGES,
+        "pages_open_s": round(tabs_open_s, 1),
+        "websocket_closes": socket_closes,
+        "pages_ready": len(tabs_saw["Ready"]),
+        "after_burst_s": {
+            "api": {state: round(at - run.burst_at, 2) for state, at in run.api_seen.items() if state != "not_ready"},
+            "pages": {text: spread(times) | {"tabs": len(times)} for text, times in tabs_saw.items()},
+        },
+        "server_log_errors": logged_errors[:20],
+        "test_runtime_s": round(time.monotonic() - started, 1),
+    }
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "load.json").write_text(json.dumps(report, indent=2) + "\n")
+    print("\nload:", json.dumps(report, indent=2))
+
+    assert run.errors == Counter(), f"poller errors: {dict(run.errors)}"
+    assert run.prep_errors == Counter() and len(run.prep_answers) == PREP_BURST, run.prep_errors
+    assert {code for code, _ in run.prep_answers} == {200}, run.prep_answers
+    assert len({body["productionId"] for _, body in run.prep_answers}) == 1, run.prep_answers
+    assert {body["state"] for _, body in run.prep_answers} <= {"in_progress", "ready"}, run.prep_answers
+    assert (productions, jobs) == (1, 1)
+    assert all(s is not None for s in seen), "a tab was reloaded"
+    assert len(tabs_saw["Ready"]) == PAGES, f"only {len(tabs_saw['Ready'])} of {PAGES} tabs saw Ready"
+    assert socket_closes == 0 and all(n >= 1 for n in open_sockets), (socket_closes, open_sockets)
+    assert idle_texts == ["Not started"] * PAGES  # the push touched only the prepped export
+    assert logged_errors == []
