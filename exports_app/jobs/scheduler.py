@@ -34,6 +34,8 @@ class RefreshRunner:
         self.transcoder: Transcoder | None = None
         self._running = False
         self._again = False
+        self._to_push: set[tuple[int, int]] = set()
+        self._pusher: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
         """Thread-safe: run a tick now, or right after the one under way."""
@@ -68,8 +70,28 @@ class RefreshRunner:
         except Exception:  # a locked or unreachable database: log it, the next tick tries again
             log.exception("refresh tick failed; retrying on the next tick")
             return
-        if result.changed:
-            await push.notify(result.changed)
+        if result.changed or self._to_push:  # the latter: a push that failed is retried each tick
+            self._push_soon(result.changed)
+
+    def _push_soon(self, changed: set[tuple[int, int]]) -> None:
+        """Hand changes to the one pusher task, so a slow push never holds back the next tick's polling.
+
+        One task, in order, and coalesced: each push reads the statuses as they are now, so what piles up
+        while a push is under way goes out in one later push.
+        """
+        self._to_push |= changed
+        if self._pusher is None or self._pusher.done():
+            self._pusher = asyncio.create_task(self._push_all())
+
+    async def _push_all(self) -> None:
+        while self._to_push:
+            changed, self._to_push = self._to_push, set()
+            try:
+                await push.notify(changed)
+            except Exception:  # the database went away while reading statuses: keep them for the next tick
+                log.exception("live push failed; retrying on the next tick")
+                self._to_push |= changed
+                return
 
 
 async def purge_sessions() -> None:

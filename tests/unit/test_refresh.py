@@ -231,3 +231,54 @@ def test_refresh_survives_the_database_going_away(monkeypatch, caplog, tmp_path:
         finally:
             db.reset_engine()
             config.get_settings.cache_clear()
+
+
+def test_a_slow_or_failing_push_never_holds_back_ticks(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Ticks go on while a push is slow; what they change meanwhile goes out in one later push; a push that
+    fails is retried on the next tick. The tick and the browser push are faked here: their real selves
+    have their own tests (above, and the e2e suite)."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    from exports_app.jobs import push, refresh, scheduler
+
+    changes = iter([{(1, 10)}, {(1, 11)}, {(2, 20)}, set(), {(1, 12)}, set()])
+    monkeypatch.setattr(refresh, "tick", lambda tc, timeout: refresh.TickResult(changed=next(changes)))
+    pushed: list[set[tuple[int, int]]] = []
+    fail_next = [False]
+
+    async def run() -> None:
+        release = asyncio.Event()
+
+        async def notify(changed):  # type: ignore[no-untyped-def]
+            if fail_next[0]:
+                fail_next[0] = False
+                raise RuntimeError("database is gone")
+            if not pushed:
+                await release.wait()  # the first push hangs (a slow websocket, a busy loop)
+            pushed.append(set(changed))
+
+        monkeypatch.setattr(push, "notify", notify)
+        runner = scheduler.RefreshRunner(AsyncIOScheduler(), asyncio.get_running_loop())
+        runner.transcoder = object()  # type: ignore[assignment]
+        await runner.run()
+        await asyncio.sleep(0)
+        await asyncio.wait_for(runner.run(), 5)  # not held back by the hanging push
+        await asyncio.wait_for(runner.run(), 5)
+        release.set()
+        await asyncio.sleep(0.05)
+        assert pushed == [{(1, 10)}, {(1, 11), (2, 20)}]  # in order, the two later changes coalesced
+
+        fail_next[0] = True
+        await runner.run()  # nothing changed; nothing to push
+        await runner.run()  # (1, 12): the push fails
+        await asyncio.sleep(0.05)
+        assert pushed[-1] == {(1, 11), (2, 20)}
+        await runner.run()  # the next tick retries it
+        await asyncio.sleep(0.05)
+        assert pushed[-1] == {(1, 12)}
+
+    with ThreadPoolExecutor(1) as pool:  # Playwright's loop may own the main thread in the e2e session
+        pool.submit(asyncio.run, run()).result()
