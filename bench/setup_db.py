@@ -6,9 +6,9 @@ import os
 import tempfile
 from pathlib import Path
 
+from alembic import command
 from alembic.config import Config
 
-from alembic import command
 from bench.common import ROOT
 
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 import pytest
+from alembic import command
 from alembic.config import Config
 from sqlmodel import Session
 
-from alembic import command
 from exports_app import config as app_config
 from exports_app import db
 from exports_app.models import Upload
@@ -66,27 +67,39 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@contextmanager
+def app_pointed_at(monkeypatch: pytest.MonkeyPatch, directory: Path, url: str | None) -> Iterator[None]:
+    """The app's settings and engine on this data dir and database URL (None: SQLite in the data dir)."""
+    monkeypatch.setenv("EXPORTS_DATA_DIR", str(directory))
+    monkeypatch.setenv("EXPORTS_TRANSCODER", "local")
+    if url is None:
+        monkeypatch.delenv("EXPORTS_DATABASE_URL", raising=False)
+    else:
+        monkeypatch.setenv("EXPORTS_DATABASE_URL", url)
+    app_config.get_settings.cache_clear()
+    db.reset_engine()
+    try:
+        yield
+    finally:
+        db.reset_engine()
+        app_config.get_settings.cache_clear()
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, migrated_template: Path,
              mariadb: object) -> Iterator[Path]:
     """EXPORTS_DATA_DIR in a temp dir with a migrated database (SQLite there, or a fresh MariaDB database)."""
     directory = tmp_path / "data"
     directory.mkdir()
-    monkeypatch.setenv("EXPORTS_DATA_DIR", str(directory))
-    monkeypatch.setenv("EXPORTS_TRANSCODER", "local")
     name = f"t{uuid.uuid4().hex[:12]}"
     if mariadb is None:
         shutil.copyfile(migrated_template, directory / "exports.db")
-        monkeypatch.delenv("EXPORTS_DATABASE_URL", raising=False)
+        url = None
     else:
         url = mariadb.create(name)  # type: ignore[attr-defined]
         command.upgrade(alembic_config(url), "head")
-        monkeypatch.setenv("EXPORTS_DATABASE_URL", url)
-    app_config.get_settings.cache_clear()
-    db.reset_engine()
-    yield directory
-    db.reset_engine()
-    app_config.get_settings.cache_clear()
+    with app_pointed_at(monkeypatch, directory, url):
+        yield directory
     if mariadb is not None:
         mariadb.drop(name)  # type: ignore[attr-defined]
 

@@ -120,7 +120,6 @@ async def refresh_lifespan() -> AsyncIterator[None]:
     another takes over within LEASE_SECONDS when the leader dies.
     """
     settings = get_settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
     holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     scheduler = AsyncIOScheduler(timezone=timezone.utc)
     runner = RefreshRunner(scheduler, asyncio.get_running_loop())

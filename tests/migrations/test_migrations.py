@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
 import exports_app.models  # noqa: F401
-from alembic import command
 from tests.conftest import alembic_config
 
 TABLES = {"users", "sessions", "uploads", "productions", "media_jobs", "spaces", "publications", "video_projects",

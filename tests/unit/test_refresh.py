@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Coroutine
 
 import sqlalchemy as sa
 from sqlmodel import select
@@ -40,6 +43,12 @@ def run_until_terminal(tc: LocalFfmpegTranscoder, timeout: float = 120) -> set[t
             return changed
         time.sleep(0.1)
     raise AssertionError("jobs still pending")
+
+
+def run_in_own_loop(coroutine: Coroutine[object, object, None]) -> None:
+    """Run an async test body in a thread with its own loop: in the e2e session Playwright's loop owns this one."""
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, coroutine).result()
 
 
 def test_tick_takes_an_export_to_ready(alice: Member, data_dir: Path, tmp_path: Path) -> None:
@@ -177,15 +186,11 @@ def test_deleting_an_export_mid_transcode_is_safe(alice: Member, data_dir: Path,
 def test_refresh_survives_the_database_going_away(monkeypatch, caplog, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """The database server stops mid-job: the tick fails and is logged, the scheduler lives on, and once the
     server is back the next tick carries the job to ready. A private MariaDB, so stopping it harms no one."""
-    import asyncio
-    from concurrent.futures import ThreadPoolExecutor
-
     from alembic import command
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-    from exports_app import config, db
     from exports_app.jobs import push, scheduler
-    from tests.conftest import alembic_config, make_member
+    from tests.conftest import alembic_config, app_pointed_at, make_member
     from tests.mariadb_server import MariaDB
 
     pushed: list[set[tuple[int, int]]] = []
@@ -197,12 +202,7 @@ def test_refresh_survives_the_database_going_away(monkeypatch, caplog, tmp_path:
     with MariaDB() as server:
         url = server.create("outage")
         command.upgrade(alembic_config(url), "head")
-        monkeypatch.setenv("EXPORTS_DATABASE_URL", url)
-        monkeypatch.setenv("EXPORTS_DATA_DIR", str(tmp_path / "data"))
-        monkeypatch.setenv("EXPORTS_TRANSCODER", "local")
-        config.get_settings.cache_clear()
-        db.reset_engine()
-        try:
+        with app_pointed_at(monkeypatch, tmp_path / "data", url):
             alice = make_member("alice")
             upload_id = import_clip(alice, tmp_path / "a.mp4", seconds=2.0)
             with session_scope() as s:
@@ -225,21 +225,13 @@ def test_refresh_survives_the_database_going_away(monkeypatch, caplog, tmp_path:
                 finally:
                     runner.transcoder.close()
 
-            # A thread of its own: the e2e session keeps Playwright's event loop running in the main thread.
-            with ThreadPoolExecutor(1) as pool:
-                pool.submit(asyncio.run, run()).result()
-        finally:
-            db.reset_engine()
-            config.get_settings.cache_clear()
+            run_in_own_loop(run())
 
 
 def test_a_slow_or_failing_push_never_holds_back_ticks(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """Ticks go on while a push is slow; what they change meanwhile goes out in one later push; a push that
     fails is retried on the next tick. The tick and the browser push are faked here: their real selves
     have their own tests (above, and the e2e suite)."""
-    import asyncio
-    from concurrent.futures import ThreadPoolExecutor
-
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
     from exports_app.jobs import push, refresh, scheduler
@@ -280,5 +272,4 @@ def test_a_slow_or_failing_push_never_holds_back_ticks(monkeypatch) -> None:  # 
         await asyncio.sleep(0.05)
         assert pushed[-1] == {(1, 12)}
 
-    with ThreadPoolExecutor(1) as pool:  # Playwright's loop may own the main thread in the e2e session
-        pool.submit(asyncio.run, run()).result()
+    run_in_own_loop(run())
