@@ -30,7 +30,8 @@ def main() -> None:
             shutil.rmtree(out, ignore_errors=True)
             for i in range(len(rungs)):
                 (out / f"v{i}").mkdir(parents=True)
-            cmd = build_ladder_command(ffmpeg_exe(), clip, out, rungs, probe.has_audio, progress=False)
+            cmd = build_ladder_command(ffmpeg_exe(), clip, out, rungs, probe.has_audio, container=probe.container,
+                                       progress=False)
             subprocess.run(cmd, check=True, capture_output=True)
 
         counter = iter(range(1, 1000))
@@ -55,7 +56,8 @@ def main() -> None:
                 out = work / f"single{i}"
                 shutil.rmtree(out, ignore_errors=True)
                 (out / "v0").mkdir(parents=True)
-                cmd = build_ladder_command(ffmpeg_exe(), clip, out, [rung], probe.has_audio, progress=False)
+                cmd = build_ladder_command(ffmpeg_exe(), clip, out, [rung], probe.has_audio,
+                                           container=probe.container, progress=False)
                 processes.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
             for process in processes:
                 assert process.wait() == 0

@@ -58,11 +58,24 @@ class Settings:
     session_days: int = field(default_factory=lambda: _env_int("EXPORTS_SESSION_DAYS", 14))
     # Set to 1 behind HTTPS so cookies carry the Secure flag.
     secure_cookies: bool = field(default_factory=lambda: _env_str("EXPORTS_SECURE_COOKIES") == "1")
-    # Origins allowed to open the websocket (comma separated); empty allows any (local use only).
+    # Origins allowed besides the app's own (the request's Host) for the websocket and credentialed API
+    # calls, comma separated; never "*".
     allowed_origins: list[str] = field(
-        default_factory=lambda: [o.strip() for o in _env_str("EXPORTS_ALLOWED_ORIGINS").split(",") if o.strip()]
+        default_factory=lambda: [o.strip().rstrip("/").lower()
+                                 for o in _env_str("EXPORTS_ALLOWED_ORIGINS").split(",") if o.strip()]
     )
+    # Larger uploads are refused with 413 before they are stored.
+    max_upload_bytes: int = field(default_factory=lambda: _env_int("EXPORTS_MAX_UPLOAD_BYTES", 10 * 1024**3))
+    # Stored files of exports deleted longer ago than this are removed by the leader (rows stay).
+    purge_days: float = field(default_factory=lambda: _env_float("EXPORTS_PURGE_DAYS", 30.0))
+    # The key of the shared-state tokens; empty: a random one kept in the database (shared by all hosts).
+    secret_key: str = field(default_factory=lambda: _env_str("EXPORTS_SECRET_KEY"))
     mediaconvert: MediaConvertSettings = field(default_factory=MediaConvertSettings)
+
+    def __post_init__(self) -> None:
+        for origin in self.allowed_origins:
+            if origin == "*" or "://" not in origin:
+                raise ValueError(f"EXPORTS_ALLOWED_ORIGINS: {origin!r} is not an origin like https://example.com")
 
     @property
     def database_url(self) -> str:

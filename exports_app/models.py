@@ -72,6 +72,7 @@ class Upload(SQLModel, table=True):
         sa.Index("ix_uploads_create_video_production_id", "create_video_production_id"),
         sa.Index("ix_uploads_video_role_production", "video_role", "create_video_production_id"),
         sa.Index("ix_uploads_user_role_created", "user_id", "video_role", "created_at"),
+        sa.Index("ix_uploads_deleted_at", "deleted_at"),
     )
 
     id: Optional[int] = Field(default=None, primary_key=True)
@@ -93,6 +94,8 @@ class Upload(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, nullable=False)
     deleted_at: Optional[datetime] = Field(default=None)
+    # Set when the stored file of a deleted export was removed (EXPORTS_PURGE_DAYS after the delete).
+    files_purged_at: Optional[datetime] = Field(default=None)
 
 
 class Production(SQLModel, table=True):
@@ -165,3 +168,25 @@ class Lease(SQLModel, table=True):
     name: str = Field(sa_column=sa.Column(sa.String(64), primary_key=True))
     holder: str = Field(sa_column=sa.Column(sa.String(128), nullable=False))
     expires_at: datetime = Field(nullable=False)
+
+
+class AppSecret(SQLModel, table=True):
+    """A random key made once and shared by every worker and host that uses this database."""
+
+    __tablename__ = "app_secrets"
+
+    name: str = Field(sa_column=sa.Column(sa.String(64), primary_key=True))
+    value: str = Field(sa_column=sa.Column(sa.String(128), nullable=False))
+
+
+class LoginFailure(SQLModel, table=True):
+    """One failed sign-in, counted per account+address and per address by every worker."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (sa.Index("ix_login_failures_account_address", "account", "address", "failed_at"),
+                      sa.Index("ix_login_failures_address", "address", "failed_at"))
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    account: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    address: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    failed_at: datetime = Field(nullable=False)

@@ -8,7 +8,7 @@ import logging
 import os
 import socket
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import AsyncIterator
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -16,13 +16,13 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from exports_app.config import get_settings
 from exports_app.db import session_scope
 from exports_app.jobs import push, refresh
-from exports_app.services import auth, leases, media_jobs
+from exports_app.services import auth, exports, leases, media_jobs, throttle
 from exports_app.transcode.base import Transcoder
 from exports_app.transcode.factory import close_transcoder, get_transcoder
 
 log = logging.getLogger(__name__)
 JOB_ID = "refresh"
-PURGE_ID = "purge-sessions"
+PURGE_ID = "housekeeping"
 
 
 class RefreshRunner:
@@ -94,17 +94,24 @@ class RefreshRunner:
                 return
 
 
-async def purge_sessions() -> None:
-    """Drop expired sign-ins so the sessions table does not grow forever."""
-
-    def purge() -> int:
+def housekeeping_once() -> None:
+    """Expired sign-ins, old sign-in failures, and the stored files of exports deleted long enough ago."""
+    with session_scope() as session:
+        auth.purge_expired_sessions(session)
+        throttle.purge_old_failures(session)
+    older_than = timedelta(days=get_settings().purge_days)
+    while True:  # in batches, each committed, so a crash loses at most one batch's marks
         with session_scope() as session:
-            return auth.purge_expired_sessions(session)
+            if exports.purge_deleted_files(session, older_than=older_than) < exports.PURGE_BATCH:
+                return
 
+
+async def housekeeping() -> None:
+    """The leader's periodic clean-up, so tables and the data dir do not grow forever."""
     try:
-        await asyncio.to_thread(purge)
+        await asyncio.to_thread(housekeeping_once)
     except Exception:  # housekeeping: try again at the next interval
-        log.exception("purging expired sessions failed")
+        log.exception("housekeeping failed")
 
 
 LEASE = "refresh-leader"
@@ -140,7 +147,7 @@ async def refresh_lifespan() -> AsyncIterator[None]:
             now = datetime.now(timezone.utc)
             scheduler.add_job(runner.run, "interval", seconds=settings.refresh_seconds, id=JOB_ID,
                               coalesce=True, max_instances=1, next_run_time=now)
-            scheduler.add_job(purge_sessions, "interval", hours=6, id=PURGE_ID, coalesce=True,
+            scheduler.add_job(housekeeping, "interval", hours=1, id=PURGE_ID, coalesce=True,
                               max_instances=1, next_run_time=now)
         elif not leading and scheduler.get_job(JOB_ID) is not None:
             log.warning("refresh lease lost: %s stands by", holder)

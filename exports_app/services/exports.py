@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -12,7 +13,7 @@ from exports_app.services import storage
 from exports_app.services.auth import Member
 from exports_app.services.errors import Invalid, NotFound
 from exports_app.transcode.base import utcnow
-from exports_app.transcode.probe import NotAVideoError, VideoProbe, probe_video
+from exports_app.transcode.probe import NotAVideoError, VideoProbe, probe_video, sniff_container
 
 EXPORT_ROLE = "export"
 NOT_FOUND_MESSAGE = "Export not found."
@@ -103,25 +104,33 @@ def import_export(
     title: str | None = None,
     filename: str | None = None,
     project_id: int | None = None,
+    staged: bool = False,
     allow_undecodable: bool = False,
 ) -> Upload:
-    """Probe source, copy it into storage and record it as the member's export; refuses non-videos.
+    """Probe source, store it under a server-chosen name and record it as the member's export; refuses non-videos.
 
-    Nothing is stored when the probe fails, and the copy is removed if the row cannot be written.
-    allow_undecodable is for the demo seed only: it stores a corrupt export so the failure path shows.
+    Nothing is stored when the probe fails, and the stored file is removed if the row cannot be written.
+    staged: source is an upload staged in the data dir, moved into place instead of copied (the caller
+    removes it on failure). allow_undecodable is for the demo seed only: it stores a corrupt export (its
+    container is still sniffed) so the failure path shows.
     """
     try:
         probe: VideoProbe | None = probe_video(source)
     except NotAVideoError as exc:
         if not allow_undecodable:
-            raise Invalid(f"Not a playable video: {exc}") from exc
+            raise Invalid(f"Not a supported video: {exc}") from exc
+        try:
+            sniff_container(source)  # even the seed's corrupt export has a video container's header
+        except NotAVideoError as wrong:
+            raise Invalid(f"Not a supported video: {wrong}") from wrong
         probe = None
     if project_id is not None:
         project = session.get(VideoProject, project_id)
         if project is None or project.user_id != member.id:
             raise NotFound("Project not found.")
     name = storage.safe_filename(filename or source.name)
-    key, size = storage.store_file(source, member.id, name)
+    extension = probe.extension if probe else ".mp4"
+    key, size = storage.store_file(source, member.id, extension, move=staged)
     try:
         upload = Upload(
             user_id=member.id,
@@ -150,3 +159,24 @@ def delete_export(session: Session, member: Member, upload_id: object) -> Upload
     session.add(upload)
     session.flush()
     return upload
+
+
+PURGE_BATCH = 200
+
+
+def purge_deleted_files(session: Session, *, older_than: timedelta) -> int:
+    """Remove the stored files of exports deleted longer ago than older_than; rows and productions stay."""
+    cutoff = utcnow() - older_than
+    due = session.exec(
+        select(Upload).where(Upload.deleted_at < cutoff, Upload.files_purged_at.is_(None))  # type: ignore[operator, union-attr]
+        .limit(PURGE_BATCH)
+    ).all()
+    for upload in due:
+        try:
+            storage.remove(upload.storage_key)
+        except FileNotFoundError:  # a key outside the data dir: nothing of ours to remove
+            pass
+        upload.files_purged_at = utcnow()
+        session.add(upload)
+    session.flush()
+    return len(due)

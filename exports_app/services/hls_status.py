@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Literal
 
 from exports_app.models import MediaJob, Production
+from exports_app.text import one_line
 from exports_app.transcode.base import ACTIVE_STATUSES, JobStatus
 
 HlsState = Literal["not_ready", "in_progress", "ready", "failed"]
@@ -48,11 +49,8 @@ NOT_READY = HlsStatus(state="not_ready")
 
 
 def short_detail(message: str | None) -> str | None:
-    """One line of at most DETAIL_MAX characters, or None for an empty message."""
-    if not message:
-        return None
-    line = " ".join(message.split())
-    return line if len(line) <= DETAIL_MAX else line[: DETAIL_MAX - 1].rstrip() + "…"
+    """One line of at most DETAIL_MAX characters without server paths, or None for an empty message."""
+    return one_line(message, DETAIL_MAX)
 
 
 def hls_url_for(production_id: int) -> str:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import uuid
 from pathlib import Path
 
 from exports_app.config import get_settings
+
+STAGING = "staging"
 
 
 def safe_filename(name: str) -> str:
@@ -18,22 +21,37 @@ def safe_filename(name: str) -> str:
 
 
 def path_for(key: str) -> Path:
-    """The absolute path of a storage key; refuses keys that would leave the data dir."""
+    """The absolute path of a storage key; refuses keys that would leave the data dir (or hold a NUL)."""
     root = get_settings().data_dir.resolve()
+    if "\x00" in key:
+        raise FileNotFoundError("bad key")
     path = (root / key).resolve()
     if root != path and root not in path.parents:
         raise FileNotFoundError(key)
     return path
 
 
-def store_file(source: Path, user_id: int, filename: str) -> tuple[str, int]:
-    """Copy source into uploads/<user>/<random>/<filename>; returns (key, size in bytes)."""
-    key = f"uploads/{user_id}/{uuid.uuid4().hex}/{filename}"
+def staging_path() -> Path:
+    """A fresh path in the data dir for an upload as it arrives; moved (not copied) into place once probed."""
+    folder = get_settings().data_dir / STAGING
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{uuid.uuid4().hex}.part"
+
+
+def store_file(source: Path, user_id: int, extension: str, *, move: bool = False) -> tuple[str, int]:
+    """Put source at uploads/<user>/<random>/source<extension> (a server-chosen name); returns (key, size).
+
+    move: source is a staged upload in the data dir, renamed into place so no second copy is written.
+    """
+    key = f"uploads/{user_id}/{uuid.uuid4().hex}/source{extension}"
     target = path_for(key)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".part")
-    shutil.copyfile(source, tmp)
-    tmp.replace(target)
+    if move:
+        os.replace(source, target)
+    else:
+        tmp = target.with_name(target.name + ".part")
+        shutil.copyfile(source, tmp)
+        tmp.replace(target)
     return key, target.stat().st_size
 
 

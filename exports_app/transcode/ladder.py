@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from exports_app.transcode.probe import input_args
+
 SEGMENT_SECONDS = 6
 AUDIO_BITRATE = "128k"
 
@@ -36,16 +38,19 @@ def choose_renditions(source_height: int | None) -> list[Rung]:
 
 def build_ladder_command(
     ffmpeg_exe: str, input_path: Path, out_dir: Path, renditions: list[Rung], has_audio: bool,
-    *, progress: bool = True,
+    *, container: str, progress: bool = True,
 ) -> list[str]:
-    """One ffmpeg process: split + scale the video once per rung, H.264/AAC, VOD HLS with a master playlist."""
+    """One ffmpeg process: split + scale the video once per rung, H.264/AAC, VOD HLS with a master playlist.
+
+    The input is read with the demuxer the probe found and the file protocol only (probe.input_args).
+    """
     n = len(renditions)
     splits = "".join(f"[s{i}]" for i in range(n))
     scales = ";".join(f"[s{i}]scale=-2:{r.height}[v{i}]" for i, r in enumerate(renditions))
     cmd = [ffmpeg_exe, "-hide_banner", "-nostdin", "-y"]
     if progress:
         cmd += ["-progress", "pipe:1", "-nostats"]
-    cmd += ["-i", str(input_path), "-filter_complex", f"[0:v]split={n}{splits};{scales}"]
+    cmd += [*input_args(input_path, container), "-filter_complex", f"[0:v]split={n}{splits};{scales}"]
     # Keyframes every segment so every rendition cuts at the same moments (switchable ABR).
     gop = ["-force_key_frames", f"expr:gte(t,n_forced*{SEGMENT_SECONDS})", "-sc_threshold", "0"]
     for i, rung in enumerate(renditions):

@@ -16,6 +16,7 @@ from typing import Sequence
 
 import m3u8
 
+from exports_app.text import one_line
 from exports_app.transcode.base import (
     JobReport,
     JobRequest,
@@ -53,8 +54,8 @@ def human_error(stderr_lines: Sequence[str], input_path: Path | None = None) -> 
             cleaned.append(line)
     telling = [line for line in cleaned if _MEANINGFUL.search(line) and not line.startswith("Conversion failed")]
     chosen = telling[-1] if telling else (cleaned[-1] if cleaned else "ffmpeg failed without a message")
-    chosen = chosen[0].upper() + chosen[1:]
-    return chosen if len(chosen) <= 200 else chosen[:199] + "…"
+    chosen = one_line(chosen) or "ffmpeg failed without a message"
+    return chosen[0].upper() + chosen[1:]
 
 
 @dataclass
@@ -205,7 +206,8 @@ class LocalFfmpegTranscoder:
         shutil.rmtree(work_dir, ignore_errors=True)
         for i in range(len(rungs)):
             (work_dir / f"v{i}").mkdir(parents=True, exist_ok=True)
-        cmd = build_ladder_command(self.ffmpeg, request.input_path, work_dir, rungs, probe.has_audio)
+        cmd = build_ladder_command(self.ffmpeg, request.input_path, work_dir, rungs, probe.has_audio,
+                                   container=probe.container)
         duration = request.duration_seconds or probe.duration_seconds or 0.0
         rc, stderr = self._run_ffmpeg(job, cmd, duration)
         problem = _ladder_problem(work_dir) if rc == 0 else None

@@ -51,7 +51,7 @@ def transcoder_cleanup():  # type: ignore[no-untyped-def]
 
 def test_local_flow(alice_client: TestClient, alice: Member, tmp_path: Path, transcoder_cleanup: None) -> None:
     good = import_file(alice, make_clip(tmp_path / "good.mp4", seconds=8.0, width=1280, height=720), "Good")
-    (tmp_path / "bad.mp4").write_bytes(b"not a video at all")
+    (tmp_path / "bad.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"not a video at all" * 200)
     bad = import_file(alice, tmp_path / "bad.mp4", "Bad", allow_undecodable=True)
 
     assert status(alice_client, good)["state"] == "not_ready"

@@ -48,7 +48,7 @@ def test_create_export_from_the_page(context: BrowserContext, member: dict[str, 
     text = tmp_path / "notes.mp4"
     text.write_text("not a video")
     page.get_by_test_id("upload-export").locator("input[type=file]").set_input_files(str(text))
-    expect(page.get_by_test_id("upload-error")).to_contain_text("Not a playable video")
+    expect(page.get_by_test_id("upload-error")).to_contain_text("Not a supported video")
     screenshot(page, "02-created-export")
 
 

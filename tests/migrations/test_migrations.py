@@ -12,7 +12,7 @@ import exports_app.models  # noqa: F401
 from tests.conftest import alembic_config
 
 TABLES = {"users", "sessions", "uploads", "productions", "media_jobs", "spaces", "publications", "video_projects",
-          "leases"}
+          "leases", "app_secrets", "login_failures"}
 
 
 def test_upgrade_downgrade_upgrade(blank_database: str) -> None:

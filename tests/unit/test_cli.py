@@ -40,7 +40,7 @@ def test_import_refuses_non_videos_and_stores_nothing(
     bad.write_bytes(content)
     assert main(["export", "import", "--user", "frank", str(bad)]) == 1
     err = capsys.readouterr().err.strip()
-    assert err.startswith("error: Not a playable video:") and "\n" not in err
+    assert err.startswith("error: Not a supported video:") and "\n" not in err
     assert stored_files(data_dir) == []
     with session_scope() as s:
         assert s.exec(select(Upload)).all() == []

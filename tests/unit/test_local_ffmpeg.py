@@ -84,7 +84,8 @@ def test_ladder_never_upscales() -> None:
 
 
 def test_command_is_one_process_for_the_whole_ladder(tmp_path: Path) -> None:
-    cmd = build_ladder_command("ffmpeg", tmp_path / "in.mp4", tmp_path, choose_renditions(720), has_audio=False)
+    cmd = build_ladder_command("ffmpeg", tmp_path / "in.mp4", tmp_path, choose_renditions(720), has_audio=False,
+                               container="mov")
     assert cmd.count("-i") == 1 and "v:0 v:1 v:2" in cmd and "-master_pl_name" in cmd
 
 

@@ -1,0 +1,70 @@
+"""Housekeeping and server secrets: purge of deleted exports' files, shared-state tokens, staged uploads."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from exports_app.db import session_scope
+from exports_app.models import Upload
+from exports_app.services import exports, secrets, storage
+from exports_app.services.auth import Member
+from exports_app.transcode.base import utcnow
+from exports_app.transcode.clips import make_clip
+
+
+def import_clip(member: Member, path: Path, **kwargs: object) -> int:
+    with session_scope() as session:
+        upload = exports.import_export(session, member, path, **kwargs)  # type: ignore[arg-type]
+        assert upload.id is not None
+        return upload.id
+
+
+def stored_path(upload_id: int) -> Path:
+    with session_scope() as session:
+        upload = session.get(Upload, upload_id)
+        assert upload is not None
+        return storage.path_for(upload.storage_key)
+
+
+def test_purge_removes_files_of_long_deleted_exports_only(data_dir: Path, alice: Member, tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "c.mp4", seconds=1.0, width=160, height=120)
+    old, recent, live = (import_clip(alice, clip) for _ in range(3))
+    with session_scope() as session:
+        exports.delete_export(session, alice, old)
+        exports.delete_export(session, alice, recent)
+        session.execute(sa.update(Upload).where(Upload.id == old).values(deleted_at=utcnow() - timedelta(days=31)))
+    with session_scope() as session:
+        assert exports.purge_deleted_files(session, older_than=timedelta(days=30)) == 1
+    assert not stored_path(old).exists()
+    assert stored_path(recent).exists() and stored_path(live).exists()
+    with session_scope() as session:
+        assert exports.purge_deleted_files(session, older_than=timedelta(days=30)) == 0  # marked, not redone
+        row = session.get(Upload, old)
+        assert row is not None and row.files_purged_at is not None and row.deleted_at is not None
+
+
+def test_member_tokens_are_keyed_and_never_look_like_a_tab(data_dir: Path, monkeypatch: object) -> None:
+    from exports_app.api.guard import CLIENT_TOKEN
+
+    first, second = secrets.member_token(1), secrets.member_token(2)
+    assert first != second and first == secrets.member_token(1)
+    assert "_" not in first and "1" != first and not CLIENT_TOKEN.fullmatch(first)
+    assert len(first) > 40  # 192 bits of HMAC: not guessable from the member id
+
+
+def test_the_database_key_is_made_once_and_shared(data_dir: Path) -> None:
+    with session_scope() as session:
+        key = secrets._stored_key(session)
+    with session_scope() as session:
+        assert secrets._stored_key(session) == key
+
+
+def test_a_staged_upload_is_moved_not_copied(data_dir: Path, alice: Member, tmp_path: Path) -> None:
+    staged = storage.staging_path()
+    make_clip(staged.with_suffix(".mp4"), seconds=1.0, width=160, height=120).rename(staged)
+    inode = staged.stat().st_ino
+    upload_id = import_clip(alice, staged, filename="holiday.mov", staged=True)
+    assert not staged.exists() and stored_path(upload_id).stat().st_ino == inode
