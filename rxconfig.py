@@ -12,8 +12,9 @@ config = rx.Config(
     frontend_port=settings.port,
     backend_port=settings.port,
     telemetry_enabled=False,
-    # The websocket and API refuse other origins when set (production: the site's own origin).
-    cors_allowed_origins=settings.allowed_origins or ["*"],
+    # Credentialed CORS only for the extra origins; the app's own origin needs none. The websocket's
+    # origin check is ours (exports_app/api/guard.py): it compares with the request's Host.
+    cors_allowed_origins=settings.allowed_origins,
     show_built_with_reflex=False,
     # Plugins explicit: Radix themes only (no sitemap for a signed-in app; no Tailwind, styles are in Python).
     plugins=[rx.plugins.RadixThemesPlugin(theme=rx.theme(accent_color="blue", radius="medium"))],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from exports_app.api.app import create_api
+from exports_app.api.guard import Guard
 from exports_app.jobs.scheduler import refresh_lifespan
 from exports_app.pages.exports import exports_page
 from exports_app.pages.login import login_page
@@ -15,7 +16,8 @@ from exports_app.state.exports import ExportsLive, ExportsState
 from exports_app.state.publish import PublishState, TimelineState
 
 app = rx.App(
-    api_transformer=create_api(),
+    # The API's routes first, then the guard around everything (pages, websocket, uploads, API).
+    api_transformer=[create_api(), Guard],
     stylesheets=["/styles.css"],
 )
 app.register_lifespan_task(refresh_lifespan)

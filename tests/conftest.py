@@ -104,13 +104,6 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, migrated_template:
         mariadb.drop(name)  # type: ignore[attr-defined]
 
 
-@pytest.fixture(autouse=True)
-def fresh_login_throttle() -> None:
-    from exports_app.services.throttle import login_throttle
-
-    login_throttle.reset()
-
-
 @pytest.fixture
 def session(data_dir: Path) -> Iterator[Session]:
     with Session(db.get_engine(), expire_on_commit=False) as s:

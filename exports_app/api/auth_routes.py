@@ -8,9 +8,8 @@ from pydantic import BaseModel, Field
 from exports_app.api.common import ApiError, require_origin, signed_in
 from exports_app.config import get_settings
 from exports_app.db import session_scope
-from exports_app.services import auth
+from exports_app.services import auth, throttle
 from exports_app.services.auth import Member
-from exports_app.services.throttle import login_throttle
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
@@ -29,18 +28,20 @@ def login(body: Credentials, request: Request, response: Response) -> dict[str, 
     require_origin(request)
     settings = get_settings()
     address = request.client.host if request.client else "unknown"
-    wait = login_throttle.retry_after(body.username, address)
+    with session_scope() as session:
+        wait = throttle.retry_after(session, body.username, address)
+        member = None if wait else auth.authenticate(session, body.username, body.password)
+        if member is None and not wait:
+            throttle.record_failure(session, body.username, address)  # committed although we answer 401
+        if member is not None:
+            throttle.clear_failures(session, body.username, address)
+            # A planted session cookie is never reused: every sign-in starts a fresh session.
+            auth.end_session(session, request.cookies.get(auth.SESSION_COOKIE))
+            signin = auth.start_session(session, member, settings.session_days)
     if wait:
         raise ApiError(429, f"Too many failed sign-ins. Try again in {wait} s.")
-    with session_scope() as session:
-        member = auth.authenticate(session, body.username, body.password)
-        if member is None:
-            login_throttle.failed(body.username, address)
-            raise ApiError(401, "Wrong username or password.")
-        login_throttle.succeeded(body.username)
-        # A planted session cookie is never reused: every sign-in starts a fresh session.
-        auth.end_session(session, request.cookies.get(auth.SESSION_COOKIE))
-        signin = auth.start_session(session, member, settings.session_days)
+    if member is None:
+        raise ApiError(401, "Wrong username or password.")
     common = {"max_age": signin.max_age_seconds, "samesite": "lax", "secure": settings.secure_cookies, "path": "/"}
     response.set_cookie(auth.SESSION_COOKIE, signin.token, httponly=True, **common)  # type: ignore[arg-type]
     response.set_cookie(auth.CSRF_COOKIE, signin.csrf_token, httponly=False, **common)  # type: ignore[arg-type]

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from typing import Iterator
-from urllib.parse import urlsplit
 
 from fastapi import HTTPException, Request
 from sqlmodel import Session
 
+from exports_app.api.origins import origin_allowed
+from exports_app.config import get_settings
 from exports_app.db import session_scope
 from exports_app.services import auth
 from exports_app.services.auth import Member
@@ -25,26 +26,10 @@ class ApiError(HTTPException):
         super().__init__(status_code=status_code, detail=message)
 
 
-def same_origin(request: Request) -> bool:
-    """True when no Origin is sent, or its host:port is the request's Host."""
-    origin = request.headers.get("origin")
-    if origin is None:
-        return True
-    parts = urlsplit(origin)
-    if not parts.hostname:
-        return False
-    host = urlsplit(f"//{request.headers.get('host', '')}")
-    default = 443 if request.url.scheme == "https" else 80
-    try:
-        origin_port = parts.port or (443 if parts.scheme == "https" else 80)
-        host_port = host.port or default
-    except ValueError:
-        return False
-    return (parts.hostname or "").lower() == (host.hostname or "").lower() and origin_port == host_port
-
-
 def require_origin(request: Request) -> None:
-    if not same_origin(request):
+    """403 unless the request comes from the app's own origin or an allowed one (see api/origins.py)."""
+    if not origin_allowed(request.headers.get("origin"), request.headers.get("host", ""),
+                          get_settings().allowed_origins):
         raise ApiError(403, "Cross-origin request refused.")
 
 

@@ -12,6 +12,7 @@ import reflex as rx
 from exports_app.db import session_scope
 from exports_app.services import productions
 from exports_app.services.hls_status import NOT_READY, HlsStatus
+from exports_app.services.secrets import member_token
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ def _statuses(changed: Iterable[tuple[int, int]]) -> dict[int, dict[int, HlsStat
 async def notify(changed: Iterable[tuple[int, int]]) -> None:
     """Push the new statuses of (member, upload) pairs; a member with no open tab costs one state write."""
     from exports_app.exports_app import app  # the wired app; imported late to avoid a cycle
-    from exports_app.state.exports import ExportsLive, member_token
+    from exports_app.state.exports import ExportsLive
 
     by_member = await asyncio.to_thread(_statuses, list(changed))
     for member_id, statuses in by_member.items():

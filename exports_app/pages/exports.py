@@ -49,7 +49,7 @@ def upload_control() -> rx.Component:
             id="new-export",
             accept={"video/*": [".mp4", ".mov", ".m4v", ".mkv", ".webm"]},
             max_files=1,
-            on_drop=ExportsState.upload(rx.upload_files(upload_id="new-export")),  # type: ignore[call-arg]
+            on_drop=ExportsState.upload(rx.upload_files_chunk(upload_id="new-export")),  # type: ignore[call-arg]
             border=f"1px dashed {BLUE}",
             padding="0.8em 1.2em",
             border_radius="8px",

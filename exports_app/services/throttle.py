@@ -1,55 +1,68 @@
-"""Sign-in throttling: too many failed logins for one account or from one address are refused for a while."""
+"""Sign-in throttling in the database: failures counted per account+address and per address, by every worker.
+
+An attacker's failures never lock the owner out from another address: the account is only ever
+counted together with the address the failures came from.
+"""
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import defaultdict, deque
+import math
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from exports_app.models import LoginFailure
+from exports_app.transcode.base import utcnow
 
 WINDOW_SECONDS = 300.0
-MAX_FAILURES_PER_ACCOUNT = 10
+MAX_FAILURES_PER_ACCOUNT_ADDRESS = 10
 MAX_FAILURES_PER_ADDRESS = 50
 
 
-class LoginThrottle:
-    """Sliding-window failure counts per account and per client address (in this process)."""
-
-    def __init__(self, window: float = WINDOW_SECONDS, per_account: int = MAX_FAILURES_PER_ACCOUNT,
-                 per_address: int = MAX_FAILURES_PER_ADDRESS) -> None:
-        self.window, self.per_account, self.per_address = window, per_account, per_address
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
-        self._lock = threading.Lock()
-
-    def _recent(self, key: str, now: float) -> deque[float]:
-        times = self._failures[key]
-        while times and times[0] <= now - self.window:
-            times.popleft()
-        return times
-
-    def retry_after(self, username: str, address: str) -> int:
-        """Seconds until this account/address may try again; 0 when allowed now."""
-        now = time.monotonic()
-        with self._lock:
-            waits = []
-            for key, limit in ((f"u:{username.lower()}", self.per_account), (f"a:{address}", self.per_address)):
-                times = self._recent(key, now)
-                if len(times) >= limit:
-                    waits.append(times[0] + self.window - now)
-            return int(max(waits)) + 1 if waits else 0
-
-    def failed(self, username: str, address: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            for key in (f"u:{username.lower()}", f"a:{address}"):
-                self._recent(key, now).append(now)
-
-    def reset(self) -> None:
-        with self._lock:
-            self._failures.clear()
-
-    def succeeded(self, username: str) -> None:
-        with self._lock:
-            self._failures.pop(f"u:{username.lower()}", None)
+def _keys(username: str, address: str) -> tuple[str, str]:
+    return username.strip().lower()[:64], address[:64]
 
 
-login_throttle = LoginThrottle()
+def _wait(session: Session, where: sa.ColumnElement[bool], limit: int, now: datetime) -> float:
+    """Seconds until fewer than limit failures matching where remain in the window (0 if already fewer)."""
+    since = now - timedelta(seconds=WINDOW_SECONDS)
+    recent = (
+        sa.select(LoginFailure.failed_at)
+        .where(where, LoginFailure.failed_at > since)
+        .order_by(LoginFailure.failed_at.desc())  # type: ignore[attr-defined]
+        .limit(limit)
+    )
+    times = list(session.execute(recent).scalars())
+    if len(times) < limit:
+        return 0.0
+    return (times[-1] + timedelta(seconds=WINDOW_SECONDS) - now).total_seconds()
+
+
+def retry_after(session: Session, username: str, address: str) -> int:
+    """Whole seconds until this account may be tried from this address again; 0 when allowed now."""
+    account, addr = _keys(username, address)
+    now = utcnow()
+    wait = max(
+        _wait(session, sa.and_(LoginFailure.account == account, LoginFailure.address == addr),
+              MAX_FAILURES_PER_ACCOUNT_ADDRESS, now),
+        _wait(session, LoginFailure.address == addr, MAX_FAILURES_PER_ADDRESS, now),
+    )
+    return math.ceil(wait) if wait > 0 else 0
+
+
+def record_failure(session: Session, username: str, address: str) -> None:
+    account, addr = _keys(username, address)
+    session.add(LoginFailure(account=account, address=addr, failed_at=utcnow()))
+
+
+def clear_failures(session: Session, username: str, address: str) -> None:
+    """A successful sign-in forgets that account's failures from that address."""
+    account, addr = _keys(username, address)
+    session.execute(sa.delete(LoginFailure).where(LoginFailure.account == account, LoginFailure.address == addr))
+
+
+def purge_old_failures(session: Session) -> int:
+    """Drop failures older than the window (housekeeping)."""
+    since = utcnow() - timedelta(seconds=WINDOW_SECONDS)
+    return int(session.execute(sa.delete(LoginFailure).where(LoginFailure.failed_at <= since)).rowcount or 0)

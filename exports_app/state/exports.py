@@ -2,27 +2,23 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
+import asyncio
 from pathlib import Path
+from typing import BinaryIO
 
 import reflex as rx
 
 from exports_app.config import get_settings
 from exports_app.db import session_scope
-from exports_app.services import exports, productions
+from exports_app.services import exports, productions, storage
 from exports_app.services.auth import Member
 from exports_app.services.errors import ServiceError
 from exports_app.services.hls_status import HlsStatus
+from exports_app.services.secrets import member_token
 from exports_app.state.auth import LOGIN_ROUTE, member_of
 from exports_app.state.views import ExportRow, StatusView, export_row, status_view
 
 PAGE_SIZE = 100  # rows per page: 1,000 exports render as fast as a few (bench/bench_list.py)
-
-
-def member_token(member_id: int) -> str:
-    """The shared-state token of a member's tabs (Reflex forbids '_' in it)."""
-    return f"user-{member_id}"
 
 
 class ExportsLive(rx.SharedState):
@@ -194,24 +190,48 @@ class ExportsState(rx.State):
         (await self._live()).reload(member)
         return None
 
-    @rx.event
-    async def upload(self, files: list[rx.UploadFile]):  # type: ignore[no-untyped-def]
+    @rx.event(background=True)
+    async def upload(self, chunks: rx.UploadChunkIterator):  # type: ignore[no-untyped-def]
+        """Stream the dropped file into one staged file in the data dir, probe it, then move it into place.
+
+        The guard in front of /_upload already refused signed-out and oversized requests before the body.
+        """
         member = self._member()
         if member is None:
             return rx.redirect(LOGIN_ROUTE)
-        self.upload_error = ""
-        self.message = ""
-        for file in files:
-            name = Path(file.name or "upload.mp4").name
-            with tempfile.TemporaryDirectory() as tmp:
-                path = Path(tmp) / "upload"
-                with path.open("wb") as out:
-                    shutil.copyfileobj(file.file, out)  # streamed: a large video never sits in memory
-                try:
-                    with session_scope() as session:
-                        upload = exports.import_export(session, member, path, filename=name)
-                        self.message = f"Added “{upload.title}”."
-                except ServiceError as exc:
-                    self.upload_error = f"{name}: {exc.message}"
-        (await self._live()).reload(member)
+        async with self:
+            self.message = self.upload_error = ""
+        staged: dict[str, Path] = {}
+        files: dict[str, BinaryIO] = {}
+        try:
+            async for chunk in chunks:
+                out = files.get(chunk.filename)
+                if out is None:
+                    staged[chunk.filename] = storage.staging_path()
+                    out = files[chunk.filename] = staged[chunk.filename].open("wb")
+                out.seek(chunk.offset)
+                out.write(chunk.data)
+            for out in files.values():
+                out.close()
+            results = [await asyncio.to_thread(_import_staged, member, name, path) for name, path in staged.items()]
+        finally:
+            for out in files.values():
+                out.close()
+            for path in staged.values():
+                path.unlink(missing_ok=True)  # a refused or cut-off upload leaves nothing behind
+        async with self:
+            self.message = " ".join(ok for ok, _ in results if ok)
+            self.upload_error = " ".join(error for _, error in results if error)
+            (await self._live()).reload(member)
         return None
+
+
+def _import_staged(member: Member, name: str, path: Path) -> tuple[str, str]:
+    """(message, error) for one staged upload; the client's name is only shown, never used to store."""
+    shown = storage.safe_filename(Path(name).name)
+    try:
+        with session_scope() as session:
+            upload = exports.import_export(session, member, path, filename=shown, staged=True)
+            return f"Added “{upload.title}”.", ""
+    except ServiceError as exc:
+        return "", f"{shown}: {exc.message}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
+from sqlmodel import Session
 
 from exports_app.services.auth import Member
 
@@ -68,15 +69,31 @@ def test_failed_logins_are_throttled_per_account(api: TestClient, alice: Member,
     assert api.post("/api/auth/login", json={"username": "bob", "password": "correct horse battery"}).status_code == 200
 
 
-def test_throttle_window_expires() -> None:
-    from exports_app.services.throttle import LoginThrottle
+def test_throttle_counts_account_with_address_and_window_expires(session: Session) -> None:
+    from datetime import timedelta
 
-    throttle = LoginThrottle(window=0.2, per_account=2, per_address=100)
-    throttle.failed("x", "1.2.3.4")
-    throttle.failed("x", "1.2.3.4")
-    assert throttle.retry_after("x", "1.2.3.4") > 0
-    assert throttle.retry_after("y", "1.2.3.4") == 0
-    import time
+    import sqlalchemy as sa
 
-    time.sleep(0.25)
-    assert throttle.retry_after("x", "1.2.3.4") == 0
+    from exports_app.models import LoginFailure
+    from exports_app.services import throttle
+
+    for _ in range(throttle.MAX_FAILURES_PER_ACCOUNT_ADDRESS):
+        throttle.record_failure(session, "X", "1.2.3.4")
+    session.flush()
+    assert throttle.retry_after(session, "x", "1.2.3.4") > 0
+    assert throttle.retry_after(session, "x", "5.6.7.8") == 0  # the owner, from elsewhere
+    assert throttle.retry_after(session, "y", "1.2.3.4") == 0
+    session.execute(sa.update(LoginFailure).values(
+        failed_at=LoginFailure.failed_at - timedelta(seconds=throttle.WINDOW_SECONDS + 1)))
+    assert throttle.retry_after(session, "x", "1.2.3.4") == 0
+    assert throttle.purge_old_failures(session) == throttle.MAX_FAILURES_PER_ACCOUNT_ADDRESS
+
+
+def test_throttle_per_address_across_accounts(session: Session) -> None:
+    from exports_app.services import throttle
+
+    for i in range(throttle.MAX_FAILURES_PER_ADDRESS):
+        throttle.record_failure(session, f"user{i}", "9.9.9.9")
+    session.flush()
+    assert throttle.retry_after(session, "anyone", "9.9.9.9") > 0
+    assert throttle.retry_after(session, "anyone", "9.9.9.8") == 0

@@ -1,4 +1,4 @@
-"""The websocket refuses foreign origins when EXPORTS_ALLOWED_ORIGINS is set (as the e2e app sets it)."""
+"""The websocket refuses foreign origins (the app is same-origin by default)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ import pytest
 from tests.e2e.app_process import RunningApp
 
 pytestmark = pytest.mark.e2e
+TAB_TOKEN = "0f8fad5b-d9cb-469f-a165-70867728950e"  # shaped like the frontend's own tab tokens
 
 
 def websocket_handshake(app: RunningApp, origin: str) -> str:
     """The status line the server answers a websocket upgrade of Reflex's event endpoint with."""
     url = urlsplit(app.url)
-    request = (f"GET /_event/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {url.netloc}\r\n"
+    request = (f"GET /_event/?EIO=4&transport=websocket&token={TAB_TOKEN} HTTP/1.1\r\nHost: {url.netloc}\r\n"
                "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
                f"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nOrigin: {origin}\r\n\r\n")
     with socket.create_connection((url.hostname, url.port), timeout=10) as conn:

@@ -1,0 +1,181 @@
+"""The ASGI guard in front of the whole app: origins, client tokens, upload limits, bad paths, security headers.
+
+It wraps everything Reflex serves on the one port (pages, the `/_event` websocket, `/_upload`, the API and
+`/media`), so each rule holds for every route, including the ones Reflex adds itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from typing import Any, Awaitable, Callable, MutableMapping
+from urllib.parse import parse_qs, unquote_to_bytes
+
+from starlette.requests import HTTPConnection
+
+from exports_app.api.origins import origin_allowed
+from exports_app.config import get_settings
+from exports_app.db import session_scope
+from exports_app.services import auth
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+EVENT_PATH = "/_event"
+UPLOAD_PATH = "/_upload"
+# Reflex's frontend names each tab with a random UUID; anything else (e.g. a guessed shared-state token) is refused.
+CLIENT_TOKEN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def security_headers(*, hsts: bool) -> list[tuple[bytes, bytes]]:
+    """The headers every HTTP answer carries (SPEC's security contract)."""
+    headers = [
+        (b"content-security-policy", b"frame-ancestors 'none'"),
+        (b"x-frame-options", b"DENY"),
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"same-origin"),
+    ]
+    if hsts:
+        headers.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
+    return headers
+
+
+def _path_is_clean(scope: Scope) -> bool:
+    """False for a path with a NUL or bytes that are not UTF-8: no route means anything by them."""
+    raw = scope.get("raw_path")
+    try:
+        if isinstance(raw, (bytes, bytearray)):
+            unquote_to_bytes(bytes(raw).split(b"?", 1)[0]).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    path = scope.get("path", "")
+    return "\x00" not in path and "\ufffd" not in path
+
+
+async def _answer(send: Send, status: int, message: str, extra: list[tuple[bytes, bytes]]) -> None:
+    body = json.dumps({"error": message}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            *extra]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _signed_in(token: str | None) -> bool:
+    with session_scope() as session:
+        return auth.member_for_token(session, token) is not None
+
+
+class Guard:
+    """One ASGI middleware holding the rules that must apply before any route runs."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+        elif scope["type"] == "http":
+            await self._http(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Only the app's own pages may open the event socket, and only under a tab token of their own."""
+        connection = HTTPConnection(scope)
+        token = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token", [""])[0]
+        allowed = origin_allowed(connection.headers.get("origin"), connection.headers.get("host", ""),
+                                 get_settings().allowed_origins)
+        if not allowed or not CLIENT_TOKEN.fullmatch(token):
+            await receive()  # websocket.connect
+            await send({"type": "websocket.close", "code": 1008})  # before accept: answered 403
+            return
+        # Checked here, so the socket server's own check (which knows only a fixed list) is not needed.
+        scope = {**scope, "headers": [(k, v) for k, v in scope.get("headers", []) if k.lower() != b"origin"]}
+        await self.app(scope, receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        settings = get_settings()
+        extra = security_headers(hsts=settings.secure_cookies)
+        if not _path_is_clean(scope):
+            await _answer(send, 400, "Bad request path.", extra)
+            return
+        connection = HTTPConnection(scope)
+        if not origin_allowed(connection.headers.get("origin"), connection.headers.get("host", ""),
+                              settings.allowed_origins):
+            await _answer(send, 403, "Cross-origin request refused.", extra)
+            return
+        path: str = scope.get("path", "")
+        if path == UPLOAD_PATH or path.startswith(UPLOAD_PATH + "/"):
+            refusal = await self._upload_refusal(connection, settings.max_upload_bytes)
+            if refusal is not None:
+                await _answer(send, *refusal, extra)
+                return
+            body = BodyLimit(receive, send, settings.max_upload_bytes, extra)
+            await self._forward(scope, body.receive, body.send, extra)
+            await body.finish()
+            return
+        await self._forward(scope, receive, send, extra)
+
+    async def _forward(self, scope: Scope, receive: Receive, send: Send, extra: list[tuple[bytes, bytes]]) -> None:
+        names = {name for name, _ in extra}
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
+                message = {**message, "headers": [*kept, *extra]}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+    async def _upload_refusal(self, connection: HTTPConnection, limit: int) -> tuple[int, str] | None:
+        """Why an upload is refused before its body is read, or None."""
+        signed_in = await asyncio.to_thread(_signed_in, connection.cookies.get(auth.SESSION_COOKIE))
+        if not signed_in:
+            return 401, "Not signed in."
+        token = connection.headers.get("reflex-client-token", "")
+        if connection.scope.get("method") == "POST" and not CLIENT_TOKEN.fullmatch(token):
+            return 400, "Missing or malformed client token."
+        declared = connection.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            return 413, _too_large(limit)
+        return None
+
+
+def _too_large(limit: int) -> str:
+    return f"The file is larger than the limit of {limit / 1024**2:.0f} MB."
+
+
+class BodyLimit:
+    """Counts body bytes as they arrive: past the limit the app sees a disconnect and the client gets 413."""
+
+    def __init__(self, receive: Receive, send: Send, limit: int, extra: list[tuple[bytes, bytes]]) -> None:
+        self._receive, self._send, self.limit, self._extra = receive, send, limit, extra
+        self.read = 0
+        self.over = False
+        self.answered = False
+
+    async def receive(self) -> Message:
+        if self.over:
+            return {"type": "http.disconnect"}
+        message = await self._receive()
+        if message["type"] == "http.request":
+            self.read += len(message.get("body", b""))
+            if self.read > self.limit:
+                self.over = True
+                return {"type": "http.disconnect"}
+        return message
+
+    async def send(self, message: Message) -> None:
+        if self.over:
+            await self.finish()  # whatever the app answers to the cut-off body, the client learns why
+        else:
+            await self._send(message)
+
+    async def finish(self) -> None:
+        if self.over and not self.answered:
+            self.answered = True
+            await _answer(self._send, 413, _too_large(self.limit), self._extra)

@@ -1,0 +1,163 @@
+"""The ASGI guard in front of the app: origins, tab tokens, upload session and size, bad paths, headers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.routing import Route, WebSocketRoute
+from starlette.testclient import TestClient
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from exports_app import config as app_config
+from exports_app.api.guard import Guard
+from exports_app.api.origins import origin_allowed, same_origin
+from exports_app.services.auth import Member
+from tests.conftest import PASSWORD
+
+TAB = "0f8fad5b-d9cb-469f-a165-70867728950e"
+
+
+@pytest.mark.parametrize(("origin", "host", "expected"), [
+    ("http://127.0.0.1:3000", "127.0.0.1:3000", True),
+    ("http://localhost:3000", "localhost:3000", True),
+    ("http://LOCALHOST:3000", "localhost:3000", True),
+    ("http://127.0.0.1:3001", "127.0.0.1:3000", False),  # another port is another origin
+    ("http://evil.example", "127.0.0.1:3000", False),
+    ("null", "127.0.0.1:3000", False),
+    ("https://exports.example", "exports.example", True),  # behind a TLS proxy that passes Host on
+    ("http://exports.example", "exports.example", True),
+    ("https://exports.example:8443", "exports.example", False),
+    ("http://exports.example.evil", "exports.example", False),
+    ("http://127.0.0.1:3000/path", "127.0.0.1:3000", False),
+    ("http://127.0.0.1:99999", "127.0.0.1:3000", False),
+])
+def test_same_origin(origin: str, host: str, expected: bool) -> None:
+    assert same_origin(origin, host) is expected
+
+
+def test_allowed_origins_add_to_the_own_one() -> None:
+    assert origin_allowed(None, "a.example", [])
+    assert origin_allowed("https://app.example", "api.example", ["https://app.example"])
+    assert not origin_allowed("http://app.example", "api.example", ["https://app.example"])
+
+
+def test_a_wildcard_origin_is_refused_at_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EXPORTS_ALLOWED_ORIGINS", "*")
+    with pytest.raises(ValueError, match="EXPORTS_ALLOWED_ORIGINS"):
+        app_config.Settings()
+
+
+class Inner:
+    """The app behind the guard: records what reached it."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self.body_bytes = 0
+        self.saw_origin: list[str | None] = []
+
+    def app(self) -> Starlette:
+        async def page(request: Request) -> PlainTextResponse:
+            self.calls.append(request.url.path)
+            return PlainTextResponse("page")
+
+        async def upload(request: Request) -> JSONResponse:
+            self.calls.append("upload")
+            try:
+                async for chunk in request.stream():
+                    self.body_bytes += len(chunk)
+            except Exception:  # the guard cut the body off: the app sees a disconnect
+                return JSONResponse({"cut": True})
+            return JSONResponse({"ok": True})
+
+        async def event(socket: WebSocket) -> None:
+            self.saw_origin.append(socket.headers.get("origin"))
+            await socket.accept()
+            await socket.send_text("hello")
+            await socket.close()
+
+        return Starlette(routes=[Route("/login", page), Route("/_upload", upload, methods=["POST"]),
+                                 WebSocketRoute("/_event/", event)])
+
+
+@pytest.fixture
+def inner() -> Inner:
+    return Inner()
+
+
+@pytest.fixture
+def client(data_dir: Path, inner: Inner) -> TestClient:
+    return TestClient(Guard(inner.app()), base_url="http://testserver")
+
+
+def signed_in_cookie(client: TestClient) -> dict[str, str]:
+    from exports_app.api.app import create_api
+
+    api = TestClient(create_api(), base_url="http://testserver")
+    assert api.post("/api/auth/login", json={"username": "alice", "password": PASSWORD}).status_code == 200
+    return {"exports_session": api.cookies["exports_session"]}
+
+
+def test_every_answer_carries_the_security_headers(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    response = client.get("/login")
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["referrer-policy"] == "same-origin"
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    assert response.headers["x-frame-options"] == "DENY"
+    assert "strict-transport-security" not in response.headers
+    monkeypatch.setenv("EXPORTS_SECURE_COOKIES", "1")
+    app_config.get_settings.cache_clear()
+    assert "max-age" in client.get("/login").headers["strict-transport-security"]
+
+
+def test_foreign_origins_and_bad_paths_never_reach_the_app(client: TestClient, inner: Inner) -> None:
+    refused = client.get("/login", headers={"Origin": "http://evil.example"})
+    assert refused.status_code == 403 and refused.json() == {"error": "Cross-origin request refused."}
+    for path in ("/media/hls/1/v0/seg000.ts%00.m3u8", "/api/exports/%FF%FE/hls-status"):
+        bad = client.get(path)
+        assert bad.status_code == 400 and "error" in bad.json()
+    assert inner.calls == []
+    assert client.get("/login", headers={"Origin": "http://testserver"}).status_code == 200
+
+
+def test_upload_without_a_session_is_401_before_the_body(client: TestClient, inner: Inner) -> None:
+    response = client.post("/_upload", content=b"x" * 100_000, headers={"Reflex-Client-Token": TAB})
+    assert response.status_code == 401 and response.json() == {"error": "Not signed in."}
+    assert inner.calls == [] and inner.body_bytes == 0
+
+
+def test_upload_over_the_limit_is_413(client: TestClient, inner: Inner, alice: Member,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EXPORTS_MAX_UPLOAD_BYTES", "50000")
+    app_config.get_settings.cache_clear()
+    cookies = signed_in_cookie(client)
+    client.cookies.update(cookies)
+    declared = client.post("/_upload", content=b"x" * 60_000, headers={"Reflex-Client-Token": TAB})
+    assert declared.status_code == 413 and "error" in declared.json()
+    assert inner.calls == []
+
+    def stream():  # no Content-Length: counted as it arrives
+        for _ in range(10):
+            yield b"y" * 10_000
+
+    streamed = client.post("/_upload", content=stream(), headers={"Reflex-Client-Token": TAB})
+    assert streamed.status_code == 413 and "error" in streamed.json()
+    assert inner.body_bytes <= 50_000
+    assert client.post("/_upload", content=b"z" * 1000, headers={"Reflex-Client-Token": "user-1"}).status_code == 400
+    ok = client.post("/_upload", content=b"z" * 1000, headers={"Reflex-Client-Token": TAB})
+    assert ok.status_code == 200 and ok.json() == {"ok": True}
+
+
+def test_event_socket_needs_the_own_origin_and_a_tab_token(client: TestClient, inner: Inner) -> None:
+    with client.websocket_connect(f"/_event/?token={TAB}", headers={"Origin": "http://testserver"}) as socket:
+        assert socket.receive_text() == "hello"
+    assert inner.saw_origin == [None]  # checked by the guard; the socket server's list check is not needed
+    for origin, token in (("http://evil.example", TAB), ("http://testserver:8080", TAB), ("null", TAB),
+                          ("http://testserver", "user-1"), ("http://testserver", "")):
+        with pytest.raises(WebSocketDisconnect):
+            with client.websocket_connect(f"/_event/?token={token}", headers={"Origin": origin}) as socket:
+                socket.receive_text()
+    assert len(inner.saw_origin) == 1
