@@ -47,6 +47,10 @@ def hls_file(session: Session, member: Member, production_id: object, relative: 
         path = storage.path_for(target)
     except FileNotFoundError as exc:
         raise NotFound("File not found.") from exc
-    if not path.is_file():
+    try:
+        found = path.is_file()
+    except OSError:  # e.g. a name longer than the filesystem allows
+        found = False
+    if not found:
         raise NotFound("File not found.")
     return HlsFile(CONTENT_TYPES[suffix], path=path)
