@@ -9,7 +9,8 @@ import time
 from pathlib import Path
 
 from bench.common import REPEATS, median_of, report
-from exports_app.transcode.base import JobRequest, JobStatus, PendingJob
+from exports_app.domain import JobStatus
+from exports_app.transcode.base import JobRequest, PendingJob
 from exports_app.transcode.clips import ffmpeg_exe, make_clip
 from exports_app.transcode.ladder import build_ladder_command, choose_renditions
 from exports_app.transcode.local_ffmpeg import LocalFfmpegTranscoder

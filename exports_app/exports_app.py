@@ -20,7 +20,8 @@ app = rx.App(
     api_transformer=[create_api(), Guard],
     stylesheets=["/styles.css"],
 )
-app.register_lifespan_task(refresh_lifespan)
+# The scheduler pushes through the app's modify_state, handed over here so jobs/ never imports the app.
+app.register_lifespan_task(refresh_lifespan, modify_state=app.modify_state)
 
 app.add_page(login_page, route="/login", title="Sign in · Exports", on_load=LoginState.redirect_if_signed_in)
 app.add_page(exports_page, route="/exports", title="Exports",

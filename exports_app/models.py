@@ -10,7 +10,7 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.ext.compiler import compiles
 from sqlmodel import Field, SQLModel
 
-from exports_app.transcode.base import utcnow
+from exports_app.domain import utcnow
 
 
 @compiles(sa.DateTime, "mysql")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from typing import Iterable
+from contextlib import AbstractAsyncContextManager
+from typing import Callable, Iterable
 
 import reflex as rx
 
@@ -26,16 +27,19 @@ def _statuses(changed: Iterable[tuple[int, int]]) -> dict[int, dict[int, HlsStat
     return by_member
 
 
-async def notify(changed: Iterable[tuple[int, int]]) -> None:
+ModifyState = Callable[[rx.BaseStateToken], AbstractAsyncContextManager[rx.State]]
+"""The app's `modify_state`, handed to the refresh lifespan by the app wiring (no import of the app here)."""
+
+
+async def notify(changed: Iterable[tuple[int, int]], modify_state: ModifyState) -> None:
     """Push the new statuses of (member, upload) pairs; a member with no open tab costs one state write."""
-    from exports_app.exports_app import app  # the wired app; imported late to avoid a cycle
     from exports_app.state.exports import ExportsLive
 
     by_member = await asyncio.to_thread(_statuses, list(changed))
     for member_id, statuses in by_member.items():
         token = rx.BaseStateToken(ident=member_token(member_id), cls=ExportsLive)
         try:
-            async with app.modify_state(token) as root:
+            async with modify_state(token) as root:
                 live = await root.get_state(ExportsLive)
                 live.set_statuses(statuses)
         except Exception:  # one member's push must not stop the others'

@@ -35,8 +35,7 @@ def tick(transcoder: Transcoder, timeout_seconds: float) -> TickResult:
         submitted = [row.pending for row in rows if row.pending.provider_job_id is not None]
         # Pushed events (MediaConvert via EventBridge → SQS) first, then one polling batch; the
         # monotonic apply keeps whichever is newer, so order between the two does not matter.
-        receive_events = getattr(transcoder, "receive_events", None)
-        reports = receive_events() if receive_events is not None else []
+        reports = transcoder.receive_events()
         reports += transcoder.poll(submitted) if submitted else []
         ended: set[int] = set()
         for report in reports:

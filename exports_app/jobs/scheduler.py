@@ -28,9 +28,11 @@ PURGE_ID = "housekeeping"
 class RefreshRunner:
     """Runs ticks for the leader: on the interval, and at once when woken (from any thread)."""
 
-    def __init__(self, scheduler: AsyncIOScheduler, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, scheduler: AsyncIOScheduler, loop: asyncio.AbstractEventLoop,
+                 modify_state: push.ModifyState) -> None:
         self.scheduler = scheduler
         self.loop = loop
+        self.modify_state = modify_state
         self.transcoder: Transcoder | None = None
         self._running = False
         self._again = False
@@ -87,7 +89,7 @@ class RefreshRunner:
         while self._to_push:
             changed, self._to_push = self._to_push, set()
             try:
-                await push.notify(changed)
+                await push.notify(changed, self.modify_state)
             except Exception:  # the database went away while reading statuses: keep them for the next tick
                 log.exception("live push failed; retrying on the next tick")
                 self._to_push |= changed
@@ -120,7 +122,7 @@ RENEW_SECONDS = 5.0
 
 
 @contextlib.asynccontextmanager
-async def refresh_lifespan() -> AsyncIterator[None]:
+async def refresh_lifespan(modify_state: push.ModifyState) -> AsyncIterator[None]:
     """Start the scheduler inside the running loop; only the lease holder ticks, the others stand by.
 
     The lease lives in the database, so one leader runs across workers and hosts sharing it, and
@@ -129,7 +131,7 @@ async def refresh_lifespan() -> AsyncIterator[None]:
     settings = get_settings()
     holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     scheduler = AsyncIOScheduler(timezone=timezone.utc)
-    runner = RefreshRunner(scheduler, asyncio.get_running_loop())
+    runner = RefreshRunner(scheduler, asyncio.get_running_loop(), modify_state)
     unregister = media_jobs.register_wake(runner.wake)
 
     def hold_lease() -> bool:

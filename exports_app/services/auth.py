@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 
 from exports_app.models import AuthSession, User
 from exports_app.services.errors import Invalid
-from exports_app.transcode.base import utcnow
+from exports_app.domain import utcnow
 
 SESSION_COOKIE = "exports_session"
 CSRF_COOKIE = "csrf_token"

@@ -8,7 +8,7 @@ from typing import Literal
 
 from exports_app.models import MediaJob, Production
 from exports_app.text import one_line
-from exports_app.transcode.base import ACTIVE_STATUSES, JobStatus
+from exports_app.domain import ACTIVE_STATUSES, JobStatus
 
 HlsState = Literal["not_ready", "in_progress", "ready", "failed"]
 DETAIL_MAX = 200

@@ -14,7 +14,7 @@ from exports_app.services import exports, media_jobs
 from exports_app.services.auth import Member
 from exports_app.services.errors import NotFound
 from exports_app.services.hls_status import NOT_READY, HlsStatus, derive_hls_status
-from exports_app.transcode.base import utcnow
+from exports_app.domain import utcnow
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from exports_app.services.auth import Member
 from exports_app.services.errors import Conflict, NotFound
 from exports_app.services.exports import valid_id
 from exports_app.services.productions import load_production_status, owned_production
-from exports_app.transcode.base import utcnow
+from exports_app.domain import utcnow
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from exports_app.models import LoginFailure
-from exports_app.transcode.base import utcnow
+from exports_app.domain import utcnow
 
 WINDOW_SECONDS = 300.0
 MAX_FAILURES_PER_ACCOUNT_ADDRESS = 10

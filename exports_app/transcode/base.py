@@ -2,38 +2,16 @@
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Callable, Protocol, Sequence
 
+from exports_app.domain import ACTIVE_STATUSES, TERMINAL_STATUSES, JobStatus, utcnow
 
-class JobStatus(str, enum.Enum):
-    """A media job's status as stored in media_jobs.status."""
-
-    QUEUED = "queued"  # row written, not yet accepted by the transcoder
-    SUBMITTED = "submitted"  # accepted by the transcoder, waiting for a worker
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELED = "canceled"
-    TIMED_OUT = "timed_out"
-
-    @property
-    def terminal(self) -> bool:
-        return self in TERMINAL_STATUSES
-
-
-TERMINAL_STATUSES = frozenset(
-    {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED, JobStatus.TIMED_OUT}
-)
-ACTIVE_STATUSES = frozenset({JobStatus.QUEUED, JobStatus.SUBMITTED, JobStatus.RUNNING})
-
-
-def utcnow() -> datetime:
-    """Aware UTC now: SQLModel stores aware datetimes and returns them in UTC."""
-    return datetime.now(timezone.utc)
+# The statuses and the clock live on the ground floor; adapters and their callers may name them from here too.
+__all__ = ["ACTIVE_STATUSES", "TERMINAL_STATUSES", "JobReport", "JobRequest", "JobStatus", "PendingJob", "Rendition",
+           "Transcoder", "WakeHook", "utcnow"]
 
 
 @dataclass(frozen=True)
@@ -96,6 +74,10 @@ class Transcoder(Protocol):
 
     def poll(self, jobs: Sequence[PendingJob]) -> list[JobReport]:
         """Report on many jobs in one call; jobs it cannot speak for are simply left out."""
+        ...
+
+    def receive_events(self) -> list[JobReport]:
+        """Reports the provider pushed since the last call (MediaConvert: EventBridge via SQS); may be empty."""
         ...
 
     def cancel(self, job: PendingJob) -> None:

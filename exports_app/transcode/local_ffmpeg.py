@@ -136,6 +136,10 @@ class LocalFfmpegTranscoder:
                 reports.append(job.report())
         return reports
 
+    def receive_events(self) -> list[JobReport]:
+        """Nothing is pushed: ffmpeg's exit wakes the tick, which polls."""
+        return []
+
     def cancel(self, job: PendingJob) -> None:
         with self._cond:
             known = self._jobs.get(job.request.media_job_id)

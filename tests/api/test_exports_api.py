@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from exports_app.db import session_scope
 from exports_app.models import MediaJob, Production
 from exports_app.services.auth import Member
-from exports_app.transcode.base import utcnow
+from exports_app.domain import utcnow
 from tests.conftest import add_upload
 
 

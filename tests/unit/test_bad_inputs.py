@@ -8,7 +8,8 @@ from pathlib import Path
 import m3u8
 import pytest
 
-from exports_app.transcode.base import JobReport, JobRequest, JobStatus, PendingJob
+from exports_app.domain import JobStatus
+from exports_app.transcode.base import JobReport, JobRequest, PendingJob
 from exports_app.transcode.local_ffmpeg import LocalFfmpegTranscoder
 from exports_app.transcode.probe import NotAVideoError, probe_video
 from tests.media import bad_inputs

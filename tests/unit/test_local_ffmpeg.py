@@ -10,7 +10,8 @@ from typing import Callable
 import m3u8
 import pytest
 
-from exports_app.transcode.base import JobReport, JobRequest, JobStatus, PendingJob
+from exports_app.domain import JobStatus
+from exports_app.transcode.base import JobReport, JobRequest, PendingJob
 from exports_app.transcode.clips import make_clip
 from exports_app.transcode.ladder import build_ladder_command, choose_renditions
 from exports_app.transcode.local_ffmpeg import LocalFfmpegTranscoder, human_error

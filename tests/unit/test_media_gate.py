@@ -104,7 +104,8 @@ def test_a_planted_playlist_fails_its_transcode_without_reading_anything(media: 
     """A stored file that is a playlist (e.g. from before the gate) fails at the transcoder's own probe."""
     import time
 
-    from exports_app.transcode.base import JobRequest, JobStatus, PendingJob
+    from exports_app.domain import JobStatus
+    from exports_app.transcode.base import JobRequest, PendingJob
     from exports_app.transcode.local_ffmpeg import LocalFfmpegTranscoder
 
     request = JobRequest(1, 1, 1, "t", media["disguised.m3u8"], 2.0, 120)

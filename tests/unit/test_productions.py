@@ -13,7 +13,8 @@ from exports_app.models import MediaJob, Production, Upload
 from exports_app.services import media_jobs, productions
 from exports_app.services.auth import Member
 from exports_app.services.errors import NotFound
-from exports_app.transcode.base import JobReport, JobStatus
+from exports_app.domain import JobStatus
+from exports_app.transcode.base import JobReport
 from tests.conftest import add_upload
 
 
@@ -69,7 +70,7 @@ def test_reports_are_monotonic(alice: Member) -> None:
 def test_stale_reports_are_ignored(alice: Member) -> None:
     from datetime import timedelta
 
-    from exports_app.transcode.base import utcnow
+    from exports_app.domain import utcnow
 
     upload_id = add_upload(alice)
     prep(alice, upload_id)

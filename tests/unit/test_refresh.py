@@ -16,10 +16,14 @@ from exports_app.jobs.refresh import tick
 from exports_app.models import MediaJob
 from exports_app.services import exports, productions
 from exports_app.services.auth import Member
-from exports_app.transcode.base import JobStatus
+from exports_app.domain import JobStatus
 from exports_app.transcode.clips import make_clip
 from exports_app.transcode.local_ffmpeg import LocalFfmpegTranscoder
 from tests.media import running_ladder_pids
+
+
+def NO_APP(token):  # type: ignore[no-untyped-def]  # modify_state of no app: these tests fake the push
+    raise AssertionError("no push expected through the app here")
 
 
 def import_clip(member: Member, path: Path, **clip: object) -> int:
@@ -75,6 +79,9 @@ def test_tick_statement_count_does_not_grow_with_jobs(alice: Member, data_dir: P
             return f"idle-{request.media_job_id}"
 
         def poll(self, jobs):  # type: ignore[no-untyped-def]
+            return []
+
+        def receive_events(self):  # type: ignore[no-untyped-def]
             return []
 
         def cancel(self, job) -> None:  # type: ignore[no-untyped-def]
@@ -195,7 +202,7 @@ def test_refresh_survives_the_database_going_away(monkeypatch, caplog, tmp_path:
 
     pushed: list[set[tuple[int, int]]] = []
 
-    async def record(changed):  # type: ignore[no-untyped-def]  # the browser push has its own e2e tests
+    async def record(changed, modify_state):  # type: ignore[no-untyped-def]  # the browser push: e2e tests
         pushed.append(set(changed))
 
     monkeypatch.setattr(push, "notify", record)
@@ -209,7 +216,7 @@ def test_refresh_survives_the_database_going_away(monkeypatch, caplog, tmp_path:
                 productions.prep_hls(s, alice, upload_id, "local")
 
             async def run() -> None:
-                runner = scheduler.RefreshRunner(AsyncIOScheduler(), asyncio.get_running_loop())
+                runner = scheduler.RefreshRunner(AsyncIOScheduler(), asyncio.get_running_loop(), NO_APP)
                 runner.transcoder = LocalFfmpegTranscoder(tmp_path / "data" / "hls")
                 try:
                     server.stop()
@@ -244,7 +251,7 @@ def test_a_slow_or_failing_push_never_holds_back_ticks(monkeypatch) -> None:  # 
     async def run() -> None:
         release = asyncio.Event()
 
-        async def notify(changed):  # type: ignore[no-untyped-def]
+        async def notify(changed, modify_state):  # type: ignore[no-untyped-def]
             if fail_next[0]:
                 fail_next[0] = False
                 raise RuntimeError("database is gone")
@@ -253,7 +260,7 @@ def test_a_slow_or_failing_push_never_holds_back_ticks(monkeypatch) -> None:  # 
             pushed.append(set(changed))
 
         monkeypatch.setattr(push, "notify", notify)
-        runner = scheduler.RefreshRunner(AsyncIOScheduler(), asyncio.get_running_loop())
+        runner = scheduler.RefreshRunner(AsyncIOScheduler(), asyncio.get_running_loop(), NO_APP)
         runner.transcoder = object()  # type: ignore[assignment]
         await runner.run()
         await asyncio.sleep(0)

@@ -1,0 +1,33 @@
+"""The ground floor: the media job statuses and the clock, depending on nothing else in the app."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timezone
+
+
+class JobStatus(str, enum.Enum):
+    """A media job's status as stored in media_jobs.status."""
+
+    QUEUED = "queued"  # row written, not yet accepted by the transcoder
+    SUBMITTED = "submitted"  # accepted by the transcoder, waiting for a worker
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+    TIMED_OUT = "timed_out"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL_STATUSES
+
+
+TERMINAL_STATUSES = frozenset(
+    {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED, JobStatus.TIMED_OUT}
+)
+ACTIVE_STATUSES = frozenset({JobStatus.QUEUED, JobStatus.SUBMITTED, JobStatus.RUNNING})
+
+
+def utcnow() -> datetime:
+    """Aware UTC now: SQLModel stores aware datetimes and returns them in UTC."""
+    return datetime.now(timezone.utc)
