@@ -19,11 +19,13 @@ log = logging.getLogger(__name__)
 
 
 def _statuses(changed: Iterable[tuple[int, int]]) -> dict[int, dict[int, HlsStatus]]:
-    by_member: dict[int, dict[int, HlsStatus]] = defaultdict(dict)
+    """The changed exports' statuses by member, read in one query."""
+    pairs = list(changed)
     with session_scope() as session:
-        for member_id, upload_id in changed:
-            found = productions.find_by_export_upload_id(session, upload_id)
-            by_member[member_id][upload_id] = found.hls_status if found else NOT_READY
+        found = productions.statuses_for(session, member=None, upload_ids=[upload_id for _, upload_id in pairs])
+    by_member: dict[int, dict[int, HlsStatus]] = defaultdict(dict)
+    for member_id, upload_id in pairs:
+        by_member[member_id][upload_id] = found.get(upload_id, NOT_READY)
     return by_member
 
 

@@ -12,9 +12,10 @@ from exports_app.state.views import ExportRow
 
 
 def status_badge(row: ExportRow) -> rx.Component:
+    status = ExportsLive.statuses[row.id.to_string()]  # type: ignore[attr-defined]
     return rx.badge(
-        row.status.badge,
-        color_scheme=rx.match(row.status.state, *BADGE_COLOR.items(), "gray"),  # type: ignore[arg-type]
+        status.badge,
+        color_scheme=rx.match(status.state, *BADGE_COLOR.items(), "gray"),  # type: ignore[arg-type]
         data_testid=f"export-badge-{row.id}",
         variant="soft",
     )

@@ -35,13 +35,14 @@ def valid_id(value: object) -> int | None:
     return number if 0 < number <= MAX_ID else None
 
 
+def live_exports_clause(member: Member) -> list[sa.ColumnElement[bool]]:
+    """The member's exports that are not deleted."""
+    return [Upload.user_id == member.id, Upload.video_role == EXPORT_ROLE,
+            Upload.deleted_at.is_(None)]  # type: ignore[union-attr]
+
+
 def owned_export_clause(member: Member, upload_id: int) -> sa.ColumnElement[bool]:
-    return sa.and_(
-        Upload.id == upload_id,
-        Upload.user_id == member.id,
-        Upload.video_role == EXPORT_ROLE,
-        Upload.deleted_at.is_(None),  # type: ignore[union-attr]
-    )
+    return sa.and_(Upload.id == upload_id, *live_exports_clause(member))
 
 
 def get_export(session: Session, member: Member, upload_id: object) -> Upload:
@@ -72,26 +73,10 @@ def lock_export(session: Session, member: Member, upload_id: object) -> Upload:
     return get_export(session, member, uid)
 
 
-def list_exports(session: Session, member: Member, limit: int = 500, offset: int = 0) -> list[Upload]:
-    """The member's live exports, newest first."""
-    return list(
-        session.exec(
-            select(Upload)
-            .where(Upload.user_id == member.id, Upload.video_role == EXPORT_ROLE,
-                   Upload.deleted_at.is_(None))  # type: ignore[union-attr]
-            .order_by(Upload.created_at.desc(), Upload.id.desc())  # type: ignore[union-attr]
-            .offset(offset)
-            .limit(limit)
-        )
-    )
-
-
 def count_exports(session: Session, member: Member) -> int:
     return int(
         session.execute(
-            sa.select(sa.func.count()).select_from(Upload).where(
-                Upload.user_id == member.id, Upload.video_role == EXPORT_ROLE,
-                Upload.deleted_at.is_(None))  # type: ignore[union-attr]
+            sa.select(sa.func.count()).select_from(Upload).where(*live_exports_clause(member))
         ).scalar_one()
     )
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Iterable
 
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
+from sqlmodel.sql.expression import Select
 
 from exports_app.models import MediaJob, Production, Upload
 from exports_app.services import exports, media_jobs
@@ -43,19 +45,34 @@ def _latest_job(session: Session, production_id: int) -> MediaJob | None:
     return media_jobs.latest_jobs(session, [production_id]).get(production_id)
 
 
-def _lookup(session: Session, *where: sa.ColumnElement[bool]) -> tuple[Upload, Production | None, MediaJob | None] | None:
-    """One query: an upload, the production it points at, and that production's newest job.
+_Found = tuple[Upload, Production | None, MediaJob | None]
 
-    This is the status API's hot path, so it is one indexed query rather than three lookups.
+
+def _with_status(*where: sa.ColumnElement[bool]) -> Select[tuple[Upload, Production, MediaJob]]:
+    """Uploads with the production they point at and that production's newest job: one indexed query.
+
+    The status API's hot path and every batch of statuses use it, so it is one query rather than three.
     """
     other = aliased(MediaJob)
     newest = sa.select(sa.func.max(other.id)).where(other.production_id == Production.id).scalar_subquery()
-    return session.exec(  # type: ignore[return-value]
+    return (
         select(Upload, Production, MediaJob)
         .outerjoin(Production, Production.id == Upload.create_video_production_id)
         .outerjoin(MediaJob, MediaJob.production_id == Production.id)
         .where(*where, sa.or_(MediaJob.id.is_(None), MediaJob.id == newest))  # type: ignore[union-attr]
-    ).first()
+    )
+
+
+def _lookup(session: Session, *where: sa.ColumnElement[bool]) -> _Found | None:
+    return session.exec(_with_status(*where)).first()  # type: ignore[return-value]
+
+
+def _view(found: _Found) -> ExportView:
+    upload, production, job = found
+    assert upload.id is not None
+    return ExportView(upload.id, upload.title, upload.filename, upload.created_at, upload.duration_seconds,
+                      upload.size_bytes, upload.width, upload.height, upload.create_video_project_id,
+                      derive_hls_status(production, job))
 
 
 def find_by_export_upload_id(session: Session, upload_id: int) -> ProductionLookup | None:
@@ -64,6 +81,7 @@ def find_by_export_upload_id(session: Session, upload_id: int) -> ProductionLook
     if found is None or found[1] is None:
         return None
     _, production, job = found
+    assert production is not None
     return ProductionLookup(production, derive_hls_status(production, job))
 
 
@@ -74,31 +92,45 @@ def load_production_status(session: Session, production_id: int) -> HlsStatus:
     return derive_hls_status(production, _latest_job(session, production_id))
 
 
+def statuses_for(session: Session, *, member: Member | None, upload_ids: Iterable[int]) -> dict[int, HlsStatus]:
+    """The statuses of many exports in one query; an id that is not found is left out.
+
+    member: only that member's live exports; None only for the refresh push, which knows the owners.
+    """
+    ids = sorted(set(upload_ids))
+    if not ids:
+        return {}
+    where = [Upload.id.in_(ids)]  # type: ignore[union-attr]
+    if member is not None:
+        where += [Upload.user_id == member.id, Upload.video_role == exports.EXPORT_ROLE,
+                  Upload.deleted_at.is_(None)]  # type: ignore[union-attr]
+    return {upload.id: derive_hls_status(production, job)  # type: ignore[misc]
+            for upload, production, job in session.exec(_with_status(*where))}
+
+
 def export_status(session: Session, member: Member, upload_id: object) -> HlsStatus:
     """The member's export's status; NotFound unless it is the member's live export."""
+    return export_view(session, member, upload_id).status
+
+
+def export_view(session: Session, member: Member, upload_id: object) -> ExportView:
+    """The member's live export with its status (one query); NotFound for anything else."""
     uid = exports.valid_id(upload_id)
     found = _lookup(session, exports.owned_export_clause(member, uid)) if uid is not None else None
     if found is None:
         raise NotFound(exports.NOT_FOUND_MESSAGE)
-    _, production, job = found
-    return derive_hls_status(production, job)
+    return _view(found)
 
 
 def export_views(session: Session, member: Member, limit: int = 500, offset: int = 0) -> list[ExportView]:
-    """The member's exports, newest first, with status: three queries whatever the count."""
-    uploads = exports.list_exports(session, member, limit=limit, offset=offset)
-    pointers = [u.create_video_production_id for u in uploads if u.create_video_production_id]
-    productions = {
-        p.id: p for p in session.exec(select(Production).where(Production.id.in_(pointers)))  # type: ignore[union-attr]
-    } if pointers else {}
-    jobs = media_jobs.latest_jobs(session, productions.keys())  # type: ignore[arg-type]
-    views = []
-    for u in uploads:
-        production = productions.get(u.create_video_production_id) if u.create_video_production_id else None
-        status = derive_hls_status(production, jobs.get(production.id) if production and production.id else None)
-        views.append(ExportView(u.id, u.title, u.filename, u.created_at, u.duration_seconds,  # type: ignore[arg-type]
-                                u.size_bytes, u.width, u.height, u.create_video_project_id, status))
-    return views
+    """The member's exports, newest first, with status: one query whatever the count."""
+    query = (
+        _with_status(*exports.live_exports_clause(member))
+        .order_by(Upload.created_at.desc(), Upload.id.desc())  # type: ignore[union-attr]
+        .offset(offset)
+        .limit(limit)
+    )
+    return [_view(found) for found in session.exec(query)]  # type: ignore[arg-type]
 
 
 def prep_hls(session: Session, member: Member, upload_id: object, provider: str) -> HlsStatus:

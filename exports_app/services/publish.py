@@ -11,6 +11,7 @@ from exports_app.models import Production, Publication, Space, Upload
 from exports_app.services.auth import Member
 from exports_app.services.errors import Conflict, NotFound
 from exports_app.services.exports import valid_id
+from exports_app.services.hls_status import HlsStatus
 from exports_app.services.productions import load_production_status, owned_production
 from exports_app.domain import utcnow
 
@@ -32,12 +33,14 @@ class PublishTarget:
     spaces: list[SpaceChoice]
 
 
-def _ready_production(session: Session, member: Member, production_id: object) -> Production:
+def _ready_production(session: Session, member: Member, production_id: object) -> tuple[Production, HlsStatus]:
+    """The member's production and its (ready) status, derived once; Conflict while it is not ready."""
     production = owned_production(session, member, production_id)
     assert production.id is not None
-    if load_production_status(session, production.id).state != "ready":
+    status = load_production_status(session, production.id)
+    if status.state != "ready":
         raise Conflict("This production is not ready to publish yet.")
-    return production
+    return production, status
 
 
 def create_space(session: Session, member: Member, name: str) -> Space:
@@ -48,12 +51,11 @@ def create_space(session: Session, member: Member, name: str) -> Space:
 
 
 def publish_target(session: Session, member: Member, production_id: object) -> PublishTarget:
-    production = _ready_production(session, member, production_id)
+    production, status = _ready_production(session, member, production_id)
     assert production.id is not None
     upload = session.get(Upload, production.upload_id)
     published = set(session.exec(select(Publication.space_id).where(Publication.production_id == production.id)))
     spaces = session.exec(select(Space).where(Space.user_id == member.id).order_by(Space.name))
-    status = load_production_status(session, production.id)
     return PublishTarget(
         production_id=production.id,
         export_title=upload.title if upload else f"Production {production.id}",
@@ -64,7 +66,7 @@ def publish_target(session: Session, member: Member, production_id: object) -> P
 
 def publish(session: Session, member: Member, production_id: object, space_ids: list[object]) -> int:
     """Publish to the chosen spaces of the member; returns how many publications are new."""
-    production = _ready_production(session, member, production_id)
+    production, _ = _ready_production(session, member, production_id)
     wanted = {sid for sid in (valid_id(s) for s in space_ids) if sid is not None}
     if not wanted:
         raise NotFound("Choose at least one of your spaces.")

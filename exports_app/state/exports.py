@@ -48,7 +48,7 @@ class ExportsLive(rx.SharedState):
             views = productions.export_views(session, member, limit=self.limit)
             self.total = exports.count_exports(session, member)
         self.rows = [export_row(v) for v in views]
-        self.statuses = {str(r.id): r.status for r in self.rows}
+        self.statuses = {str(v.id): status_view(v.status) for v in views}
 
     @rx.event
     def show_more(self):  # type: ignore[no-untyped-def]
@@ -60,13 +60,10 @@ class ExportsLive(rx.SharedState):
         return None
 
     def set_statuses(self, changes: dict[int, HlsStatus]) -> None:
-        """Apply new statuses to the rows and the modal lookup."""
-        views = {str(uid): status_view(s) for uid, s in changes.items()}
-        self.statuses = {**self.statuses, **views}
-        self.rows = [
-            ExportRow(**{**r.__dict__, "status": views[str(r.id)]}) if str(r.id) in views else r
-            for r in self.rows
-        ]
+        """Apply new statuses of listed exports: the one status store the badges and the modal read."""
+        views = {str(uid): status_view(s) for uid, s in changes.items() if str(uid) in self.statuses}
+        if views:  # only the statuses go out to the tabs, not the rows
+            self.statuses = {**self.statuses, **views}
 
 
 class ExportsState(rx.State):
@@ -114,16 +111,14 @@ class ExportsState(rx.State):
             return rx.redirect(LOGIN_ROUTE)
         self.message = ""
         self.confirming_delete = False
-        with session_scope() as session:
-            try:
-                upload = exports.get_export(session, member, upload_id)
-            except ServiceError as exc:
-                self.message = exc.message
-                return None
-            self.open_title = upload.title
-            self.open_project_id = upload.create_video_project_id or 0
-        self.open_id = int(upload_id)
-        await self._refresh_open(member)
+        try:
+            with session_scope() as session:
+                view = productions.export_view(session, member, upload_id)
+        except ServiceError as exc:
+            self.message = exc.message
+            return None
+        self.open_title, self.open_project_id, self.open_id = view.title, view.project_id or 0, view.id
+        (await self._live()).set_statuses({view.id: view.status})
         return None
 
     @rx.event

@@ -32,7 +32,7 @@ class StatusView:
 
 @dataclasses.dataclass
 class ExportRow:
-    """A row of the /exports table."""
+    """A row of the /exports table (its status lives in ExportsLive.statuses, the one status store)."""
 
     id: int = 0
     title: str = ""
@@ -42,7 +42,6 @@ class ExportRow:
     size: str = ""
     resolution: str = ""
     project_id: int = 0
-    status: StatusView = dataclasses.field(default_factory=StatusView)
 
 
 def status_view(status: HlsStatus) -> StatusView:
@@ -86,5 +85,4 @@ def export_row(view: ExportView) -> ExportRow:
         size=human_size(view.size_bytes),
         resolution=f"{view.width}×{view.height}" if view.width and view.height else "",
         project_id=view.project_id or 0,
-        status=status_view(view.status),
     )

@@ -126,22 +126,44 @@ def test_other_members_export_is_not_found(alice: Member, bob: Member, session: 
         productions.export_status(session, alice, bobs)
 
 
-def test_export_views_cost_three_queries(alice: Member, data_dir: Path) -> None:
+def count_selects(run):  # type: ignore[no-untyped-def]
+    """(result of run(session), SELECT statements it sent)."""
     import sqlalchemy as sa
 
     from exports_app.db import get_engine
 
-    for i in range(30):
-        uid = add_upload(alice, title=f"e{i}")
-        if i % 2:
-            prep(alice, uid)
     statements: list[str] = []
     listener = lambda *args: statements.append(args[2])  # noqa: E731
     sa.event.listen(get_engine(), "before_cursor_execute", listener)
     try:
         with session_scope() as s:
-            views = productions.export_views(s, alice)
+            result = run(s)
     finally:
         sa.event.remove(get_engine(), "before_cursor_execute", listener)
-    assert len(views) == 30
-    assert len([q for q in statements if q.lstrip().upper().startswith("SELECT")]) == 3
+    return result, len([q for q in statements if q.lstrip().upper().startswith("SELECT")])
+
+
+def test_export_views_cost_one_query(alice: Member, data_dir: Path) -> None:
+    for i in range(30):
+        uid = add_upload(alice, title=f"e{i}")
+        if i % 2:
+            prep(alice, uid)
+    views, selects = count_selects(lambda s: productions.export_views(s, alice))
+    assert len(views) == 30 and selects == 1
+    assert [v.title for v in views] == [f"e{i}" for i in reversed(range(30))]  # newest first
+    assert {v.status.state for v in views} == {"not_ready", "in_progress"}
+
+
+def test_statuses_for_many_exports_in_one_query(alice: Member, bob: Member, data_dir: Path) -> None:
+    mine = [add_upload(alice, title=f"a{i}") for i in range(20)]
+    for uid in mine[::3]:
+        prep(alice, uid)
+    bobs = add_upload(bob)
+    statuses, selects = count_selects(
+        lambda s: productions.statuses_for(s, member=alice, upload_ids=[*mine, bobs, 10**9]))
+    assert selects == 1 and set(statuses) == set(mine)  # bob's and a missing id are left out
+    assert {uid for uid, st in statuses.items() if st.state == "in_progress"} == set(mine[::3])
+    everyone, _ = count_selects(lambda s: productions.statuses_for(s, member=None, upload_ids=[mine[0], bobs]))
+    assert set(everyone) == {mine[0], bobs}
+    with session_scope() as s:
+        assert productions.statuses_for(s, member=alice, upload_ids=[]) == {}

@@ -1,0 +1,128 @@
+"""The /exports states under pytest: the member comes from the handshake cookie; the modal and the live list."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+import reflex as rx
+from reflex.istate.data import RouterData
+from reflex.state import State
+
+from exports_app.db import session_scope
+from exports_app.services import auth, productions
+from exports_app.services.auth import Member
+from exports_app.services.hls_status import HlsStatus
+from exports_app.state.exports import ExportsLive, ExportsState
+from exports_app.state.views import BADGE_TEXT, STATUS_TEXT, export_row, human_duration, human_size, status_view
+from tests.conftest import add_upload
+
+
+def tab(cookie: str = "") -> State:
+    """A tab's state tree whose websocket handshake carried cookie."""
+    root = State(_reflex_internal_init=True)
+    root.router = RouterData.from_router_data({"headers": {"cookie": cookie}})
+    return root
+
+
+def signed_in_tab(member: Member) -> State:
+    with session_scope() as session:
+        token = auth.start_session(session, member, days=1).token
+    return tab(f"{auth.SESSION_COOKIE}={token}; other=1")
+
+
+def modal_of(root: State) -> ExportsState:
+    return root.get_substate(ExportsState.get_full_name().split(".")[1:])  # type: ignore[return-value]
+
+
+def live_of(root: State) -> ExportsLive:
+    return root.get_substate(ExportsLive.get_full_name().split(".")[1:])  # type: ignore[return-value]
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+def test_status_texts_are_the_specs() -> None:
+    assert STATUS_TEXT == {"not_ready": "HLS: Not started", "in_progress": "HLS: In progress\u2026",
+                           "ready": "HLS: Ready", "failed": "HLS: Failed (Retry available)"}
+    view = status_view(HlsStatus(state="in_progress", production_id=7, percent=42, phase="TRANSCODING"))
+    assert (view.text, view.badge, view.percent, view.phase, view.production_id) == (
+        "HLS: In progress…", BADGE_TEXT["in_progress"], 42, "Transcoding", 7)
+    failed = status_view(HlsStatus(state="failed", detail="Broken input"))
+    assert failed.detail == "Broken input" and failed.hls_url == "" and failed.production_id == 0
+
+
+@pytest.mark.parametrize(("size", "text"), [(0, "0 B"), (1023, "1023 B"), (1536, "1.5 KB"), (5 * 1024**3, "5.0 GB")])
+def test_human_size(size: int, text: str) -> None:
+    assert human_size(size) == text
+
+
+def test_human_duration() -> None:
+    assert (human_duration(None), human_duration(59.6), human_duration(3725)) == ("–", "1:00", "1:02:05")
+
+
+def test_export_row(alice: Member, data_dir: Path) -> None:
+    uid = add_upload(alice, title="Launch")
+    with session_scope() as session:
+        row = export_row(productions.export_view(session, alice, uid))
+    assert (row.id, row.title, row.resolution, row.duration, row.size) == (uid, "Launch", "320×240", "0:02", "1000 B")
+
+
+def test_set_statuses_updates_only_listed_exports(alice: Member, data_dir: Path) -> None:
+    live = live_of(tab())
+    first, second = add_upload(alice), add_upload(alice)
+    live.reload(alice)
+    assert set(live.statuses) == {str(first), str(second)} and live.total == 2 and not live.has_more
+    live.set_statuses({first: HlsStatus(state="in_progress", production_id=3, percent=10),
+                       999: HlsStatus(state="ready")})
+    assert live.statuses[str(first)].text == "HLS: In progress…"
+    assert live.statuses[str(second)].state == "not_ready" and "999" not in live.statuses
+
+
+def test_signed_out_tab_is_sent_to_login(data_dir: Path, alice: Member) -> None:
+    modal = modal_of(tab("exports_session=forged"))
+    uid = add_upload(alice)
+    result = run(modal.open_modal(uid))
+    assert isinstance(result, rx.event.EventSpec) and modal.open_id == 0
+
+
+def test_modal_opens_preps_and_refuses_others_exports(alice: Member, bob: Member, data_dir: Path) -> None:
+    root = signed_in_tab(alice)
+    modal, live = modal_of(root), live_of(root)
+    mine, bobs = add_upload(alice, title="Mine"), add_upload(bob, title="Bob's")
+    live.reload(alice)
+    run(modal.open_modal(mine))
+    assert (modal.open_id, modal.open_title, modal.modal_open) == (mine, "Mine", True)
+    assert live.statuses[str(mine)].state == "not_ready"
+    run(modal.prep())
+    assert live.statuses[str(mine)].state == "in_progress"
+    run(modal.prep())  # a double click makes no second job
+    with session_scope() as session:
+        assert productions.export_status(session, alice, mine).state == "in_progress"
+
+    run(modal.open_modal(bobs))  # an event argument naming someone else's export
+    assert modal.message == "Export not found." and modal.open_id == mine and str(bobs) not in live.statuses
+
+
+def test_delete_needs_the_member_and_closes_the_modal(alice: Member, bob: Member, data_dir: Path) -> None:
+    root = signed_in_tab(alice)
+    modal, live = modal_of(root), live_of(root)
+    mine = add_upload(alice)
+    live.reload(alice)
+    run(modal.open_modal(mine))
+    modal.ask_delete()
+    assert modal.confirming_delete
+    run(modal.confirm_delete())
+    assert modal.open_id == 0 and not modal.confirming_delete and live.statuses == {} and live.total == 0
+
+    bob_tab = signed_in_tab(bob)
+    bob_modal = modal_of(bob_tab)
+    target = add_upload(alice)
+    bob_modal.open_id = target  # a forged open id: the service still checks the owner
+    run(bob_modal.confirm_delete())
+    assert bob_modal.message == "Export not found."
+    with session_scope() as session:
+        assert productions.export_status(session, alice, target).state == "not_ready"  # still there
