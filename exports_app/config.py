@@ -1,81 +1,95 @@
-"""One Settings object read from environment variables (the README lists them)."""
+"""One Settings object read from environment variables (the README lists them), validated at start-up."""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# Empty variables mean "use the default", as in a shell's `VAR= make run`.
+_ENV = SettingsConfigDict(env_prefix="EXPORTS_", env_ignore_empty=True, frozen=True, populate_by_name=True,
+                          extra="ignore")
 
 
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    return int(raw) if raw else default
-
-
-def _env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    return float(raw) if raw else default
-
-
-def _env_str(name: str, default: str = "") -> str:
-    return os.environ.get(name, "").strip() or default
-
-
-@dataclass(frozen=True)
-class MediaConvertSettings:
+class MediaConvertSettings(BaseSettings):
     """Where and how AWS Elemental MediaConvert jobs run (used when EXPORTS_TRANSCODER=mediaconvert)."""
 
-    region: str = field(default_factory=lambda: _env_str("EXPORTS_AWS_REGION", "us-east-1"))
-    endpoint_url: str = field(default_factory=lambda: _env_str("EXPORTS_MEDIACONVERT_ENDPOINT"))
-    role_arn: str = field(default_factory=lambda: _env_str("EXPORTS_MEDIACONVERT_ROLE_ARN"))
-    queue_arn: str = field(default_factory=lambda: _env_str("EXPORTS_MEDIACONVERT_QUEUE"))
-    job_template: str = field(default_factory=lambda: _env_str("EXPORTS_MEDIACONVERT_TEMPLATE"))
-    s3_endpoint_url: str = field(default_factory=lambda: _env_str("EXPORTS_S3_ENDPOINT"))
-    input_bucket: str = field(default_factory=lambda: _env_str("EXPORTS_S3_INPUT_BUCKET"))
-    output_bucket: str = field(default_factory=lambda: _env_str("EXPORTS_S3_OUTPUT_BUCKET"))
-    sqs_queue_url: str = field(default_factory=lambda: _env_str("EXPORTS_SQS_QUEUE_URL"))
+    model_config = _ENV
+
+    region: str = Field("us-east-1", validation_alias=AliasChoices("EXPORTS_AWS_REGION", "region"))
+    endpoint_url: str = Field("", validation_alias=AliasChoices("EXPORTS_MEDIACONVERT_ENDPOINT", "endpoint_url"))
+    role_arn: str = Field("", validation_alias=AliasChoices("EXPORTS_MEDIACONVERT_ROLE_ARN", "role_arn"))
+    queue_arn: str = Field("", validation_alias=AliasChoices("EXPORTS_MEDIACONVERT_QUEUE", "queue_arn"))
+    job_template: str = Field("", validation_alias=AliasChoices("EXPORTS_MEDIACONVERT_TEMPLATE", "job_template"))
+    s3_endpoint_url: str = Field("", validation_alias=AliasChoices("EXPORTS_S3_ENDPOINT", "s3_endpoint_url"))
+    input_bucket: str = Field("", validation_alias=AliasChoices("EXPORTS_S3_INPUT_BUCKET", "input_bucket"))
+    output_bucket: str = Field("", validation_alias=AliasChoices("EXPORTS_S3_OUTPUT_BUCKET", "output_bucket"))
+    sqs_queue_url: str = Field("", validation_alias=AliasChoices("EXPORTS_SQS_QUEUE_URL", "sqs_queue_url"))
+
+    def missing(self) -> list[str]:
+        """The variables MediaConvert cannot run without that are not set."""
+        required = {"EXPORTS_MEDIACONVERT_ENDPOINT": self.endpoint_url, "EXPORTS_MEDIACONVERT_ROLE_ARN": self.role_arn,
+                    "EXPORTS_S3_INPUT_BUCKET": self.input_bucket, "EXPORTS_S3_OUTPUT_BUCKET": self.output_bucket}
+        return [name for name, value in required.items() if not value]
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(BaseSettings):
     """Everything configurable about the app; read once per process (see get_settings)."""
 
-    data_dir: Path = field(
-        default_factory=lambda: Path(_env_str("EXPORTS_DATA_DIR", "./data")).resolve()
-    )
-    database_url_override: str = field(default_factory=lambda: _env_str("EXPORTS_DATABASE_URL"))
-    port: int = field(default_factory=lambda: _env_int("EXPORTS_PORT", 3000))
-    transcoder: str = field(default_factory=lambda: _env_str("EXPORTS_TRANSCODER", "local"))
+    model_config = _ENV
+
+    data_dir: Path = Path("./data")
+    database_url_override: str = Field("", validation_alias=AliasChoices("EXPORTS_DATABASE_URL",
+                                                                         "database_url_override"))
+    port: int = Field(3000, ge=1, le=65535)
+    transcoder: Literal["local", "mediaconvert"] = "local"
     # Seconds between refresh ticks; the local transcoder also wakes the tick when ffmpeg exits.
-    refresh_seconds: float = field(default_factory=lambda: _env_float("EXPORTS_REFRESH_SECONDS", 2.0))
+    refresh_seconds: float = Field(2.0, gt=0)
     # A job with no terminal report after this many seconds is failed as timed out.
-    job_timeout_seconds: float = field(
-        default_factory=lambda: _env_float("EXPORTS_JOB_TIMEOUT_SECONDS", 3600.0)
-    )
+    job_timeout_seconds: float = Field(3600.0, gt=0)
     # Parallel ffmpeg jobs; one ffmpeg already uses every core for the whole ladder.
-    local_concurrency: int = field(default_factory=lambda: _env_int("EXPORTS_LOCAL_CONCURRENCY", 1))
-    session_days: int = field(default_factory=lambda: _env_int("EXPORTS_SESSION_DAYS", 14))
-    # Set to 1 behind HTTPS so cookies carry the Secure flag.
-    secure_cookies: bool = field(default_factory=lambda: _env_str("EXPORTS_SECURE_COOKIES") == "1")
+    local_concurrency: int = Field(1, ge=1)
+    session_days: int = Field(14, ge=1)
+    # Set to 1 behind HTTPS so cookies carry the Secure flag (and pages send HSTS).
+    secure_cookies: bool = False
     # Origins allowed besides the app's own (the request's Host) for the websocket and credentialed API
     # calls, comma separated; never "*".
-    allowed_origins: list[str] = field(
-        default_factory=lambda: [o.strip().rstrip("/").lower()
-                                 for o in _env_str("EXPORTS_ALLOWED_ORIGINS").split(",") if o.strip()]
-    )
+    allowed_origins: Annotated[list[str], NoDecode] = []
     # Larger uploads are refused with 413 before they are stored.
-    max_upload_bytes: int = field(default_factory=lambda: _env_int("EXPORTS_MAX_UPLOAD_BYTES", 10 * 1024**3))
+    max_upload_bytes: int = Field(10 * 1024**3, ge=1)
     # Stored files of exports deleted longer ago than this are removed by the leader (rows stay).
-    purge_days: float = field(default_factory=lambda: _env_float("EXPORTS_PURGE_DAYS", 30.0))
+    purge_days: float = Field(30.0, ge=0)
     # The key of the shared-state tokens; empty: a random one kept in the database (shared by all hosts).
-    secret_key: str = field(default_factory=lambda: _env_str("EXPORTS_SECRET_KEY"))
-    mediaconvert: MediaConvertSettings = field(default_factory=MediaConvertSettings)
+    secret_key: str = ""
+    mediaconvert: MediaConvertSettings = Field(default_factory=MediaConvertSettings)
 
-    def __post_init__(self) -> None:
-        for origin in self.allowed_origins:
-            if origin == "*" or "://" not in origin:
-                raise ValueError(f"EXPORTS_ALLOWED_ORIGINS: {origin!r} is not an origin like https://example.com")
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part for part in value.split(",") if part.strip()]
+        if isinstance(value, list):
+            origins = [str(o).strip().rstrip("/").lower() for o in value]
+            for origin in origins:
+                if origin == "*" or "://" not in origin:
+                    raise ValueError(f"{origin!r} is not an origin like https://example.com (and never *)")
+            return origins
+        return value
+
+    @model_validator(mode="after")
+    def _mediaconvert_complete(self) -> "Settings":
+        missing = self.mediaconvert.missing() if self.transcoder == "mediaconvert" else []
+        if missing:
+            raise ValueError(f"EXPORTS_TRANSCODER=mediaconvert needs {', '.join(missing)}")
+        return self
 
     @property
     def database_url(self) -> str:
@@ -88,7 +102,22 @@ class Settings:
         return self.data_dir / "hls"
 
 
+class ConfigurationError(SystemExit):
+    """A bad environment: stops the app (or the CLI) with one line naming the variable."""
+
+
+def _one_line(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first.get("loc", ()) if part != "mediaconvert")
+    name = f"EXPORTS_{where.upper()}" if where and not where.startswith("EXPORTS_") else where
+    message = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+    return f"exports_app: invalid configuration: {name + ': ' if name else ''}{message}"
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The process's settings; tests clear the cache after changing the environment."""
-    return Settings()
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigurationError(_one_line(exc)) from None

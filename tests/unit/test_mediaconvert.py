@@ -118,7 +118,7 @@ def test_submit_with_a_job_template_keeps_its_outputs_and_sets_our_destination(
         "inputs": [{"timecodeSource": "ZEROBASED"}],
         "outputGroups": [{"outputs": template_outputs, "outputGroupSettings": {
             "type": "HLS_GROUP_SETTINGS", "hlsGroupSettings": {"destination": "s3://elsewhere/x/"}}}]})
-    tc = MediaConvertTranscoder(dataclasses.replace(local_aws.settings, job_template="house-hls"))
+    tc = MediaConvertTranscoder(local_aws.settings.model_copy(update={"job_template": "house-hls"}))
     job_id = tc.submit(request(clip))
     tc.submit(request(clip, 2))
     job = local_aws.mediaconvert.jobs[job_id]
@@ -314,8 +314,8 @@ def test_receive_events_reads_and_deletes_every_message(local_aws: LocalAws, tc:
 
 
 def test_receive_events_without_a_queue_or_with_sqs_down_is_empty(local_aws: LocalAws) -> None:
-    assert MediaConvertTranscoder(dataclasses.replace(local_aws.settings, sqs_queue_url="")).receive_events() == []
-    gone = dataclasses.replace(local_aws.settings, sqs_queue_url=local_aws.settings.sqs_queue_url + "-missing")
+    assert MediaConvertTranscoder(local_aws.settings.model_copy(update={"sqs_queue_url": ""})).receive_events() == []
+    gone = local_aws.settings.model_copy(update={"sqs_queue_url": local_aws.settings.sqs_queue_url + "-missing"})
     assert MediaConvertTranscoder(gone, clients={"sqs": local_aws.sqs}).receive_events() == []
 
 
