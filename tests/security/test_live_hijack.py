@@ -11,12 +11,13 @@ import re
 
 import pytest
 
+from exports_app.state.exports import ExportsLive
 from tests.security.conftest import ALICE_MARK, World, upload_rows
 from tests.security.socketio_client import EventSocket, open_page
 
 pytestmark = pytest.mark.e2e
 
-LIVE_STATE = "exports_live"  # the member's shared list (ExportsLive) in every delta that carries it
+LIVE_STATE = ExportsLive.get_full_name()  # the member's shared list, in every delta that carries it
 
 
 def alice_data(text: str, world: World) -> list[str]:
