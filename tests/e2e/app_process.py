@@ -63,10 +63,11 @@ def _ready(url: str) -> bool:
 def start_app(data_dir: Path, extra_env: dict[str, str] | None = None, deadline_s: float = 900,
               port: int | None = None) -> RunningApp:
     port = port or free_port()
-    env = {**os.environ, "EXPORTS_DATA_DIR": str(data_dir), "EXPORTS_PORT": str(port),
-           "EXPORTS_ALLOWED_ORIGINS": f"http://127.0.0.1:{port},http://localhost:{port}", **(extra_env or {})}
-    if "EXPORTS_DATABASE_URL" not in (extra_env or {}):
-        env.pop("EXPORTS_DATABASE_URL", None)  # SQLite under the temp data dir unless a test names a server
+    env = {**os.environ, "EXPORTS_DATA_DIR": str(data_dir), "EXPORTS_PORT": str(port)}
+    # Same-origin by default, as `make run` serves it; a caller passes EXPORTS_ALLOWED_ORIGINS to add origins.
+    env.pop("EXPORTS_ALLOWED_ORIGINS", None)
+    env.pop("EXPORTS_DATABASE_URL", None)  # SQLite under the temp data dir unless a test names a server
+    env.update(extra_env or {})
     log = data_dir / "server.log"
     with log.open("wb") as out:
         process = subprocess.Popen([str(ROOT / "scripts/serve.sh")], cwd=ROOT, env=env, stdout=out,

@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from tests.e2e.app_process import CHROMIUM, CHROMIUM_ARGS, ROOT, RunningApp, sign_in, start_app  # noqa: F401
+from tests.ports import free_port
 
 DEMO_PASSWORD = "demo-password-e2e"
 MEMBER_PASSWORD = "correct horse battery"
@@ -16,8 +17,11 @@ ARTIFACTS = ROOT / "test-artifacts"
 
 @pytest.fixture(scope="session")
 def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
+    # test_origins checks EXPORTS_ALLOWED_ORIGINS, so this app names its own origins explicitly.
+    port = free_port()
     app = start_app(tmp_path_factory.mktemp("e2e-data"),
-                    {"EXPORTS_DEMO_PASSWORD": DEMO_PASSWORD, "EXPORTS_REFRESH_SECONDS": "1"})
+                    {"EXPORTS_DEMO_PASSWORD": DEMO_PASSWORD, "EXPORTS_REFRESH_SECONDS": "1",
+                     "EXPORTS_ALLOWED_ORIGINS": f"http://127.0.0.1:{port},http://localhost:{port}"}, port=port)
     try:
         yield app
     finally:

@@ -1,0 +1,39 @@
+"""Lock-out: wrong passwords for alice from one address never stop alice signing in from another.
+
+The attacker's requests leave from 127.0.0.2 (the app listens on every address, so loopback aliases work);
+alice signs in from 127.0.0.1. The attacker's own address may be throttled, and must be once it keeps going.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.security.conftest import World
+
+pytestmark = pytest.mark.e2e
+
+ATTACKER_ADDRESS = "127.0.0.2"
+FIRST_WAVE = 10
+MAX_ATTEMPTS = 60  # past any sane per-address limit (50 today)
+
+
+def test_wrong_passwords_from_another_address_do_not_lock_alice_out(world: World) -> None:
+    attacker = httpx.Client(base_url=world.url, timeout=30,
+                            transport=httpx.HTTPTransport(local_address=ATTACKER_ADDRESS))
+
+    def guess(n: int) -> int:
+        return attacker.post("/api/auth/login", json={"username": world.alice.name,
+                                                      "password": f"guess-{n}"}).status_code
+
+    first = [guess(n) for n in range(FIRST_WAVE)]
+    assert set(first) <= {401, 429}, first
+    alice = httpx.post(f"{world.url}/api/auth/login", json={"username": world.alice.name,
+                                                             "password": world.alice.password}, timeout=30)
+    assert alice.status_code == 200, (f"alice, from 127.0.0.1, answered {alice.status_code} {alice.text} after "
+                                      f"{FIRST_WAVE} wrong passwords from {ATTACKER_ADDRESS} ({first})")
+    attempts = list(first)
+    while 429 not in attempts and len(attempts) < MAX_ATTEMPTS:
+        attempts.append(guess(len(attempts)))
+    assert 429 in attempts, f"{ATTACKER_ADDRESS} never throttled in {MAX_ATTEMPTS} wrong passwords"
+    assert world.alice.http.get("/api/auth/me").status_code == 200, "alice's existing session was ended"
