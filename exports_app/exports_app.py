@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from exports_app.api.app import create_api
-from exports_app.api.guard import Guard
+from exports_app.api.guard import Guard, add_cors
 from exports_app.jobs.scheduler import refresh_lifespan
 from exports_app.pages.exports import exports_page
 from exports_app.pages.login import login_page
@@ -14,6 +14,10 @@ from exports_app.pages.timeline import timeline_page
 from exports_app.state.auth import AuthState, LoginState
 from exports_app.state.exports import ExportsLive, ExportsState
 from exports_app.state.publish import PublishState, TimelineState
+
+# Reflex adds its CORS middleware outside every transformer; ours grants credentialed CORS to the
+# configured extra origins only (rx.App calls App._add_cors by name, so it is replaced there).
+rx.App._add_cors = staticmethod(add_cors)  # type: ignore[method-assign]
 
 app = rx.App(
     # The API's routes first, then the guard around everything (pages, websocket, uploads, API).

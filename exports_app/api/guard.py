@@ -12,6 +12,8 @@ import re
 from typing import Any, Awaitable, Callable, MutableMapping
 from urllib.parse import parse_qs, unquote_to_bytes
 
+from starlette.applications import Starlette
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import HTTPConnection
 
 from exports_app.api.origins import origin_allowed
@@ -179,3 +181,14 @@ class BodyLimit:
         if self.over and not self.answered:
             self.answered = True
             await _answer(self._send, 413, _too_large(self.limit), self._extra)
+
+
+def add_cors(api: Starlette) -> None:
+    """Credentialed CORS for the configured extra origins only; with none, no CORS headers at all.
+
+    Replaces Reflex's own CORS set-up, which adds `allow-credentials: true` to every answer.
+    """
+    origins = get_settings().allowed_origins
+    if origins:
+        api.add_middleware(CORSMiddleware, allow_origins=origins, allow_credentials=True,
+                           allow_methods=["GET", "POST"], allow_headers=["Content-Type", "X-CSRF-Token"])

@@ -60,14 +60,17 @@ def hostile_files(world: World, tmp_path_factory: pytest.TempPathFactory) -> dic
     return paths
 
 
-def upload_refused(answer: RawResponse | None) -> tuple[bool, str]:
-    """Whether /_upload refused the file saying REFUSAL (or at the gate, with a 4xx), and what it said."""
+def upload_refused(answer: RawResponse | None, tab: EventSocket, since: int) -> tuple[bool, str]:
+    """Whether /_upload refused the file saying REFUSAL (or at the gate, with a 4xx), and what it said.
+
+    The upload handler streams the file and then tells the page over its websocket: "Added …" or the refusal.
+    """
     assert answer is not None, "/_upload never answered"
     assert answer.status < 500, f"/_upload answered {answer.status}: {answer.body[:200]!r}"
     if answer.status >= 400:
         return True, f"{answer.status} {answer.body[:200]!r}"
-    # A 2xx streams the upload handler's state deltas to the page: the message shown to the member is in them.
-    said = answer.body.decode(errors="replace")
+    tab.wait_for("supported video", 30, since) or tab.wait_for("Added", 1, since)
+    said = "\n".join(tab.frames[since:])
     shown = re.findall(r'"(?:upload_error|message)_rx_state_":\s*"([^"]+)"', said)
     return REFUSAL in said.lower(), "; ".join(shown) or said[-300:]
 
@@ -87,8 +90,9 @@ def test_web_upload_refuses_hostile_media(world: World, hostile_files: dict[str,
                                           kind: str) -> None:
     rows, files = upload_rows(world.app), stored_uploads(world.app)
     path = hostile_files[kind]
+    since = len(alice_tab.frames)
     refused, said = upload_refused(post_upload(world, alice_tab.token, path.name, path.read_bytes(),
-                                               cookie=world.alice.cookie))
+                                               cookie=world.alice.cookie), alice_tab, since)
     new_files = sorted(set(stored_uploads(world.app)) - set(files))
     assert new_files == [] and upload_rows(world.app) == rows, f"the {kind} was stored: {new_files} ({said})"
     assert refused, f"refusal does not say {REFUSAL!r}: {said!r}"
@@ -103,8 +107,9 @@ def test_mp4_named_m3u8_is_not_stored_as_a_playlist(world: World, tmp_path: Path
     if channel == "cli":
         run_cli(world, "export", "import", "--user", world.alice.name, str(disguised), "--title", "mp4 as m3u8")
     else:
+        since = len(alice_tab.frames)
         upload_refused(post_upload(world, alice_tab.token, disguised.name, disguised.read_bytes(),
-                                   cookie=world.alice.cookie))
+                                   cookie=world.alice.cookie), alice_tab, since)
     new_files = sorted(set(stored_uploads(world.app)) - files)
     named_m3u8 = [name for name in new_files if name.lower().endswith(".m3u8")]
     assert named_m3u8 == [], f"stored under the client's name: {named_m3u8}"
