@@ -3,327 +3,43 @@
 submit() uploads the export and calls CreateJob (idempotent by ClientRequestToken); poll() reads many jobs
 with few calls (GetJob for a handful, ListJobs pages for more); receive_events() reads EventBridge job state
 changes from SQS. Throttling and 5xx are retried by botocore's adaptive mode; what still fails is logged and
-left for the next refresh tick, so nothing is lost and nothing escapes poll().
+left for the next refresh tick, so nothing is lost and nothing escapes poll(). Job settings live in
+mediaconvert_settings, the mapping of jobs and events to reports in mediaconvert_reports.
 """
 
 from __future__ import annotations
 
-import copy
-import json
 import logging
 import math
-import posixpath
 import re
 import threading
-from datetime import datetime, timezone
 from typing import Any, Mapping, Sequence
-from urllib.parse import urlsplit
 
-import boto3
 from boto3.exceptions import S3UploadFailedError
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from exports_app.config import MediaConvertSettings
-from exports_app.transcode.base import JobReport, JobRequest, JobStatus, PendingJob, Rendition, utcnow
-from exports_app.transcode.ladder import SEGMENT_SECONDS, choose_renditions
+from exports_app.transcode.base import JobReport, JobRequest, PendingJob
+from exports_app.transcode.mediaconvert_client import (
+    MISSING_OBJECT,
+    error_code,
+    make_client,
+    split_s3_uri,
+    sqs_endpoint,
+)
+from exports_app.transcode.mediaconvert_reports import event_from_body, report_from_event, report_from_job
+from exports_app.transcode.mediaconvert_settings import ladder_settings, template_settings
 from exports_app.transcode.probe import NotAVideoError, probe_video
+
+# report_from_event stays importable from here, where callers have always found it.
+__all__ = ["MediaConvertTranscoder", "report_from_event"]
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 20  # ListJobs' largest page; polling N jobs costs about ceil(N/20) calls
 GET_JOB_LIMIT = 3  # up to this many pending jobs are asked for one by one
-AUDIO_SELECTOR = "Audio Selector 1"
-AUDIO_BITRATE = 128_000
-GOP_SECONDS = 2.0  # divides the 6 s segment, so every segment starts on a keyframe
-MESSAGE_LIMIT = 200  # the UI's detail line
-
-STATUS = {
-    "SUBMITTED": JobStatus.SUBMITTED,
-    "PROGRESSING": JobStatus.RUNNING,
-    "COMPLETE": JobStatus.SUCCEEDED,
-    "CANCELED": JobStatus.CANCELED,
-    "ERROR": JobStatus.FAILED,
-}
-# EventBridge adds STATUS_UPDATE (progress every StatusUpdateInterval); it never sends SUBMITTED.
-EVENT_STATUS = {**STATUS, "STATUS_UPDATE": JobStatus.RUNNING}
-EVENT_DETAIL_TYPE = "MediaConvert Job State Change"
 # CancelJob on a job that already ended or is gone: nothing left to stop.
 ALREADY_ENDED = frozenset({"ConflictException", "NotFoundException", "BadRequestException"})
-MISSING_OBJECT = frozenset({"404", "NoSuchKey", "NotFound", "NoSuchBucket"})
-
-
-def client_config(max_attempts: int = 8) -> Config:
-    """Adaptive retries: botocore backs off on throttling and 5xx and rate-limits the client itself.
-
-    max_attempts counts retries after the first try (botocore's meaning of the key).
-    """
-    return Config(retries={"mode": "adaptive", "max_attempts": max_attempts}, connect_timeout=5, read_timeout=30)
-
-
-_session_lock = threading.Lock()
-_session: boto3.session.Session | None = None
-
-
-def make_client(service: str, region: str, endpoint_url: str | None, max_attempts: int) -> Any:
-    """A boto3 client from the process's one session (it caches service models and credentials).
-
-    Sessions are not thread-safe while making clients, so that is done under a lock; clients are.
-    """
-    global _session
-    with _session_lock:
-        if _session is None:
-            _session = boto3.session.Session()
-        return _session.client(service, region_name=region, endpoint_url=endpoint_url,
-                               config=client_config(max_attempts))
-
-
-def sqs_endpoint(queue_url: str) -> str | None:
-    """A non-AWS queue URL (a local test server) names its own endpoint; AWS URLs resolve normally."""
-    parts = urlsplit(queue_url)
-    if not parts.netloc or parts.hostname is None or parts.hostname.endswith((".amazonaws.com", ".amazonaws.com.cn")):
-        return None
-    return f"{parts.scheme}://{parts.netloc}"
-
-
-def split_s3_uri(uri: str) -> tuple[str, str]:
-    """("bucket", "key") of "s3://bucket/key"; FileNotFoundError for anything else."""
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    if not uri.startswith("s3://") or not bucket or not key:
-        raise FileNotFoundError(uri)
-    return bucket, key
-
-
-def short_message(message: str | None) -> str | None:
-    """One line of at most 200 characters (MediaConvert messages can be long and multi-line)."""
-    if not message:
-        return None
-    line = " ".join(str(message).split())
-    return line if len(line) <= MESSAGE_LIMIT else line[: MESSAGE_LIMIT - 1] + "…"
-
-
-def error_code(exc: Exception) -> str:
-    return exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else type(exc).__name__
-
-
-# -- job settings ------------------------------------------------------------------------------------
-
-
-def _video_output(height: int, kbps: int) -> dict[str, Any]:
-    return {
-        "Height": height,  # width left out: MediaConvert scales evenly from the source's aspect ratio
-        "ScalingBehavior": "DEFAULT",
-        "CodecSettings": {"Codec": "H_264", "H264Settings": {
-            "RateControlMode": "QVBR", "MaxBitrate": kbps * 1000, "QvbrSettings": {"QvbrQualityLevel": 7},
-            "GopSize": GOP_SECONDS, "GopSizeUnits": "SECONDS", "SceneChangeDetect": "TRANSITION_DETECTION",
-            "CodecProfile": "MAIN", "CodecLevel": "AUTO",
-        }},
-    }
-
-
-def _audio_output() -> dict[str, Any]:
-    return {"AudioSourceName": AUDIO_SELECTOR, "CodecSettings": {"Codec": "AAC", "AacSettings": {
-        "Bitrate": AUDIO_BITRATE, "CodingMode": "CODING_MODE_2_0", "SampleRate": 48000}}}
-
-
-def ladder_settings(input_uri: str, destination: str, source_height: int | None, has_audio: bool) -> dict[str, Any]:
-    """Job settings for the app's ladder (the local transcoder's too): H.264/AAC renditions in one HLS group."""
-    outputs = []
-    for rung in choose_renditions(source_height):
-        output: dict[str, Any] = {
-            "NameModifier": f"_{rung.height}p",
-            "ContainerSettings": {"Container": "M3U8", "M3u8Settings": {}},
-            "VideoDescription": _video_output(rung.height, rung.video_kbps),
-            "OutputSettings": {"HlsSettings": {}},
-        }
-        if has_audio:
-            output["AudioDescriptions"] = [_audio_output()]
-        outputs.append(output)
-    job_input: dict[str, Any] = {"FileInput": input_uri, "TimecodeSource": "ZEROBASED", "VideoSelector": {}}
-    if has_audio:
-        job_input["AudioSelectors"] = {AUDIO_SELECTOR: {"DefaultSelection": "DEFAULT"}}
-    return {
-        "TimecodeConfig": {"Source": "ZEROBASED"},
-        "Inputs": [job_input],
-        "OutputGroups": [{
-            "Name": "HLS",
-            "OutputGroupSettings": {"Type": "HLS_GROUP_SETTINGS", "HlsGroupSettings": {
-                "Destination": destination, "SegmentLength": SEGMENT_SECONDS, "MinSegmentLength": 0,
-                "SegmentControl": "SEGMENTED_FILES", "ManifestDurationFormat": "FLOATING_POINT",
-                "CodecSpecification": "RFC_4281", "DirectoryStructure": "SINGLE_DIRECTORY",
-                "OutputSelection": "MANIFESTS_AND_SEGMENTS",
-            }},
-            "Outputs": outputs,
-        }],
-    }
-
-
-def template_settings(template: Mapping[str, Any], input_uri: str, destination: str) -> dict[str, Any]:
-    """A job template's settings with our input and our destinations.
-
-    A job's OutputGroups replace its template's, so they are copied from the template and only their
-    destinations change: the HLS group must land where the app serves it from, other groups beside it.
-    """
-    settings = copy.deepcopy(dict(template.get("Settings") or {}))
-    inputs = settings.get("Inputs") or [{}]
-    settings["Inputs"] = [{**inputs[0], "FileInput": input_uri}]
-    folder = destination.rsplit("/", 1)[0]
-    for group in settings.get("OutputGroups") or []:
-        for kind, group_settings in (group.get("OutputGroupSettings") or {}).items():
-            if isinstance(group_settings, dict):
-                other = f"{folder}/{kind.removesuffix('GroupSettings').lower()}/"
-                group_settings["Destination"] = destination if kind == "HlsGroupSettings" else other
-    return settings
-
-
-def _hls_group(group: Mapping[str, Any]) -> dict[str, Any] | None:
-    return (group.get("OutputGroupSettings") or {}).get("HlsGroupSettings")
-
-
-def _output_base(destination: str, input_uri: str | None) -> str:
-    """Where MediaConvert writes: a destination ending in "/" borrows the input file's base name."""
-    if not destination.endswith("/"):
-        return destination
-    stem = posixpath.splitext(posixpath.basename(input_uri or ""))[0] or "index"
-    return destination + stem
-
-
-def _output_bandwidth(output: Mapping[str, Any]) -> int:
-    """Peak bits per second from the output's settings (video max/avg bitrate + audio); 0 if unknown."""
-    video = ((output.get("VideoDescription") or {}).get("CodecSettings") or {}).get("H264Settings") or {}
-    audio = sum(((a.get("CodecSettings") or {}).get("AacSettings") or {}).get("Bitrate", 0)
-                for a in output.get("AudioDescriptions") or [])
-    video_bps = video.get("MaxBitrate") or video.get("Bitrate") or 0
-    return int(video_bps + audio) if video_bps else 0
-
-
-# -- reports -----------------------------------------------------------------------------------------
-
-
-def _as_utc(moment: object) -> datetime | None:
-    if not isinstance(moment, datetime):
-        return None
-    return moment.astimezone(timezone.utc) if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
-def _phase(current: str | None, provider_status: str, status: JobStatus) -> str | None:
-    # Like the local transcoder, a terminal job's phase is its final status ("COMPLETE", "ERROR", ...).
-    return provider_status if status.terminal else current
-
-
-def _job_outputs(job: Mapping[str, Any]) -> tuple[str | None, tuple[Rendition, ...]]:
-    """(master playlist URI, renditions) of a finished job, from its HLS group and output details."""
-    settings = job.get("Settings") or {}
-    input_uri = next((i.get("FileInput") for i in settings.get("Inputs") or []), None)
-    details = job.get("OutputGroupDetails") or []
-    for index, group in enumerate(settings.get("OutputGroups") or []):
-        hls = _hls_group(group)
-        if not hls or not hls.get("Destination"):
-            continue
-        base = _output_base(hls["Destination"], input_uri)
-        output_details = (details[index].get("OutputDetails") or []) if index < len(details) else []
-        renditions = []
-        for position, output in enumerate(group.get("Outputs") or []):
-            detail = output_details[position] if position < len(output_details) else {}
-            height = (detail.get("VideoDetails") or {}).get("HeightInPx") or (
-                output.get("VideoDescription") or {}).get("Height")
-            if height:  # audio-only outputs are not renditions
-                renditions.append(Rendition(f"{base}{output.get('NameModifier', '')}.m3u8", int(height),
-                                            _output_bandwidth(output)))
-        return f"{base}.m3u8", tuple(renditions)
-    return None, ()
-
-
-def report_from_job(job: Mapping[str, Any], media_job_id: int) -> JobReport:
-    """Map a GetJob/ListJobs job (boto3's PascalCase) to a report."""
-    provider_status = str(job.get("Status", ""))
-    status = STATUS.get(provider_status, JobStatus.SUBMITTED)
-    timing = job.get("Timing") or {}
-    moment = _as_utc(timing.get("FinishTime") or timing.get("StartTime") or timing.get("SubmitTime"))
-    code = job.get("ErrorCode")
-    master, renditions = _job_outputs(job) if status is JobStatus.SUCCEEDED else (None, ())
-    percent = job.get("JobPercentComplete")
-    return JobReport(
-        media_job_id=media_job_id,
-        status=status,
-        percent=100 if status is JobStatus.SUCCEEDED else percent,
-        phase=_phase(job.get("CurrentPhase"), provider_status, status),
-        error_code=str(code) if code is not None else None,
-        error_message=short_message(job.get("ErrorMessage")),
-        master_playlist_uri=master,
-        renditions=renditions,
-        provider_job_id=job.get("Id"),
-        reported_at=moment or utcnow(),
-    )
-
-
-def _event_outputs(detail: Mapping[str, Any]) -> tuple[str | None, tuple[Rendition, ...]]:
-    """(master, renditions) of a COMPLETE event: the HLS group's playlistFilePaths and outputFilePaths."""
-    for group in detail.get("outputGroupDetails") or []:
-        playlists = group.get("playlistFilePaths") or []
-        if not playlists:
-            continue
-        renditions = []
-        for output in group.get("outputDetails") or []:
-            video = output.get("videoDetails") or {}
-            paths = output.get("outputFilePaths") or []
-            if video.get("heightInPx") and paths:
-                renditions.append(Rendition(paths[0], int(video["heightInPx"]), int(video.get("averageBitrate") or 0)))
-        return str(playlists[0]), tuple(renditions)
-    return None, ()
-
-
-def _event_time(event: Mapping[str, Any], detail: Mapping[str, Any]) -> datetime:
-    stamp = detail.get("timestamp")
-    if isinstance(stamp, (int, float)) and not isinstance(stamp, bool):
-        return datetime.fromtimestamp(stamp / 1000, tz=timezone.utc)
-    try:
-        return datetime.fromisoformat(str(event["time"]).replace("Z", "+00:00"))
-    except (KeyError, ValueError):
-        return utcnow()
-
-
-def report_from_event(event: Mapping[str, Any]) -> JobReport | None:
-    """Map an EventBridge "MediaConvert Job State Change" event; None for events that are not job news.
-
-    Ordering is left to the app: reported_at is the event's own timestamp, so a stale event loses.
-    """
-    if event.get("detail-type") != EVENT_DETAIL_TYPE:
-        return None
-    detail = event.get("detail") or {}
-    provider_status = str(detail.get("status", ""))
-    status = EVENT_STATUS.get(provider_status)
-    try:
-        media_job_id = int((detail.get("userMetadata") or {})["mediaJobId"])
-    except (KeyError, TypeError, ValueError):
-        return None  # not one of ours (every job the app creates carries mediaJobId)
-    if status is None:
-        return None  # INPUT_INFORMATION, NEW_WARNING, QUEUE_HOP: nothing the app tracks
-    progress = detail.get("jobProgress") or {}
-    code = detail.get("errorCode")
-    master, renditions = _event_outputs(detail) if status is JobStatus.SUCCEEDED else (None, ())
-    return JobReport(
-        media_job_id=media_job_id,
-        status=status,
-        percent=100 if status is JobStatus.SUCCEEDED else progress.get("jobPercentComplete"),
-        phase=_phase(progress.get("currentPhase"), provider_status, status),
-        error_code=str(code) if code is not None else None,
-        error_message=short_message(detail.get("errorMessage")),
-        master_playlist_uri=master,
-        renditions=renditions,
-        provider_job_id=detail.get("jobId"),
-        reported_at=_event_time(event, detail),
-    )
-
-
-def _event_from_body(body: str) -> dict[str, Any]:
-    """The EventBridge event in an SQS body: sent directly, or wrapped by SNS as a Notification."""
-    event = json.loads(body)
-    if isinstance(event, dict) and event.get("Type") == "Notification" and isinstance(event.get("Message"), str):
-        event = json.loads(event["Message"])
-    if not isinstance(event, dict):
-        raise ValueError("an event is a JSON object")
-    return event
 
 
 # -- the transcoder ----------------------------------------------------------------------------------
@@ -498,7 +214,7 @@ class MediaConvertTranscoder:
 
     def _event_report(self, message: Mapping[str, Any]) -> JobReport | None:
         try:
-            return report_from_event(_event_from_body(message.get("Body") or ""))
+            return report_from_event(event_from_body(message.get("Body") or ""))
         except (ValueError, TypeError, AttributeError) as exc:
             log.warning("dropping an unreadable MediaConvert event message %s: %s", message.get("MessageId"), exc)
             return None
