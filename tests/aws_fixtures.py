@@ -55,7 +55,8 @@ def local_aws(moto_url: str, monkeypatch: pytest.MonkeyPatch, request: pytest.Fi
     for bucket in (input_bucket, output_bucket):
         s3.create_bucket(Bucket=bucket)
     queue = sqs.create_queue(QueueName=f"events-{suffix}")["QueueUrl"]
-    with MediaConvertServer() as mc:
+    # The server sends its jobs' EventBridge events to the queue the app reads, as an EventBridge rule would.
+    with MediaConvertServer(s3_endpoint_url=moto_url, events_queue_url=queue) as mc:
         settings = MediaConvertSettings(region="us-east-1", endpoint_url=mc.url, role_arn=ROLE, queue_arn="",
                                         job_template="", s3_endpoint_url=moto_url, input_bucket=input_bucket,
                                         output_bucket=output_bucket, sqs_queue_url=queue)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
@@ -113,7 +114,8 @@ def test_a_repeated_submit_is_one_job_and_one_upload(local_aws: LocalAws, tc: Me
 def test_submit_with_a_job_template_keeps_its_outputs_and_sets_our_destination(
         local_aws: LocalAws, clip: Path) -> None:
     template_outputs = [{"nameModifier": "_tpl", "containerSettings": {"container": "M3U8"},
-                         "videoDescription": {"height": 540, "codecSettings": {"codec": "H_264"}}}]
+                         "videoDescription": {"height": 540, "codecSettings": {"codec": "H_264", "h264Settings": {
+                             "rateControlMode": "QVBR", "maxBitrate": 2_000_000}}}}]
     local_aws.mediaconvert.add_job_template("house-hls", {
         "inputs": [{"timecodeSource": "ZEROBASED"}],
         "outputGroups": [{"outputs": template_outputs, "outputGroupSettings": {
@@ -258,59 +260,83 @@ def test_cancel_stops_the_job_and_ignores_jobs_that_ended(local_aws: LocalAws, t
 # -- events --------------------------------------------------------------------------------------------
 
 
-def event(status: str, media_job_id: int | None, ts: int, job_id: str = "1700000000000-abc123",
-          **detail: object) -> dict[str, Any]:
-    metadata = {} if media_job_id is None else {"productionId": "5", "uploadId": "7", "mediaJobId": str(media_job_id)}
-    return {"version": "0", "detail-type": "MediaConvert Job State Change", "source": "aws.mediaconvert",
-            "time": "2023-11-14T22:13:20Z",
-            "detail": {"status": status, "jobId": job_id, "timestamp": ts, "userMetadata": metadata, **detail}}
+def at(local_aws: LocalAws, moment: float) -> datetime:
+    """Set the test server's clock to `moment` (epoch seconds); returns it as a datetime."""
+    local_aws.mediaconvert.clock = lambda: moment
+    return datetime.fromtimestamp(moment, tz=timezone.utc)
 
 
-COMPLETE = event("COMPLETE", 3, 1_700_000_002_000, outputGroupDetails=[{
-    "type": "HLS_GROUP", "playlistFilePaths": ["s3://out/hls/1/3/master.m3u8"],
-    "outputDetails": [{"outputFilePaths": ["s3://out/hls/1/3/master_720p.m3u8"], "durationInMs": 1000,
-                       "videoDetails": {"widthInPx": 1280, "heightInPx": 720, "averageBitrate": 2_000_000}}]}])
+def test_events_map_to_reports(local_aws: LocalAws, tc: MediaConvertTranscoder, clip: Path) -> None:
+    server, now = local_aws.mediaconvert, float(int(time.time()))
+    job, job_id = submitted(tc, clip)
+    started = at(local_aws, now + 1.25)
+    # INPUT_INFORMATION (not news), PROGRESSING, STATUS_UPDATE
+    server.advance(job_id, "PROGRESSING", percent=55, phase="TRANSCODING")
+    reports = tc.receive_events()
+    assert {(r.status, r.percent, r.phase) for r in reports} == {
+        (JobStatus.RUNNING, None, None), (JobStatus.RUNNING, 55, "TRANSCODING")}
+    assert {(r.media_job_id, r.provider_job_id, r.reported_at) for r in reports} == {(1, job_id, started)}
 
-
-def test_events_map_to_reports(tc: MediaConvertTranscoder) -> None:
-    running = tc.apply_event(event("STATUS_UPDATE", 3, 1_700_000_001_000,
-                                   jobProgress={"jobPercentComplete": 55, "currentPhase": "TRANSCODING"}))
-    assert running is not None
-    assert (running.status, running.percent, running.phase) == (JobStatus.RUNNING, 55, "TRANSCODING")
-    assert running.reported_at == datetime(2023, 11, 14, 22, 13, 21, tzinfo=timezone.utc)
-    done = tc.apply_event(COMPLETE)
-    assert done is not None
-    assert (done.status, done.master_playlist_uri) == (JobStatus.SUCCEEDED, "s3://out/hls/1/3/master.m3u8")
+    finished = at(local_aws, now + 2.5)
+    master = server.complete(job_id, local_aws.s3)
+    (done,) = tc.receive_events()
+    assert (done.status, done.master_playlist_uri, done.reported_at) == (JobStatus.SUCCEEDED, master, finished)
+    assert master is not None
     assert [(r.uri, r.height, r.bandwidth) for r in done.renditions] == [
-        ("s3://out/hls/1/3/master_720p.m3u8", 720, 2_000_000)]
-    failed = tc.apply_event(event("ERROR", 3, 1_700_000_003_000, errorCode=1030,
-                                  errorMessage="Video codec\nnot supported"))
-    assert failed is not None and (failed.status, failed.error_code, failed.error_message) == (
-        JobStatus.FAILED, "1030", "Video codec not supported")
-    canceled = tc.apply_event(event("CANCELED", 3, 1_700_000_003_000))
-    assert canceled is not None
-    assert (canceled.status, canceled.provider_job_id) == (JobStatus.CANCELED, "1700000000000-abc123")
+        (master.replace("master.m3u8", "master_360p.m3u8"), 360, 800_000)]
+
+    _, failing_id = submitted(tc, clip, 2)
+    server.advance(failing_id, "ERROR", error_code=1030, error_message="Video codec\nnot supported")
+    (failed,) = tc.receive_events()
+    assert (failed.status, failed.error_code, failed.error_message, failed.phase) == (
+        JobStatus.FAILED, "1030", "Video codec not supported", "ERROR")
+    canceling, canceling_id = submitted(tc, clip, 3)
+    tc.cancel(canceling)
+    (canceled,) = tc.receive_events()
+    assert (canceled.status, canceled.provider_job_id, canceled.media_job_id) == (JobStatus.CANCELED, canceling_id, 3)
 
 
-def test_events_that_are_not_job_news_map_to_nothing() -> None:
+def test_events_that_are_not_job_news_map_to_nothing(local_aws: LocalAws, tc: MediaConvertTranscoder) -> None:
     assert report_from_event({"detail-type": "EC2 Instance State-change Notification", "detail": {}}) is None
-    assert report_from_event(event("INPUT_INFORMATION", 3, 1_700_000_000_000)) is None
-    assert report_from_event(event("COMPLETE", None, 1_700_000_000_000)) is None  # not a job of ours
+    foreign = create(tc.client("mediaconvert"))["Id"]  # no mediaJobId: not a job of the app's
+    local_aws.mediaconvert.advance(foreign, "PROGRESSING", percent=5, phase="PROBING")
+    local_aws.mediaconvert.advance(foreign, "COMPLETE")
+    assert tc.receive_events() == []
+    assert "Messages" not in local_aws.sqs.receive_message(QueueUrl=local_aws.settings.sqs_queue_url)
 
 
-def test_receive_events_reads_and_deletes_every_message(local_aws: LocalAws, tc: MediaConvertTranscoder) -> None:
+def drain(local_aws: LocalAws) -> list[str]:
+    """The bodies of every message in the events queue, which is left empty."""
+    queue, bodies = local_aws.settings.sqs_queue_url, []
+    while messages := local_aws.sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
+        for message in messages:
+            bodies.append(message["Body"])
+            local_aws.sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+    return bodies
+
+
+def test_receive_events_reads_and_deletes_every_message(local_aws: LocalAws, tc: MediaConvertTranscoder,
+                                                        clip: Path) -> None:
+    _, job_id = submitted(tc, clip)
+    now = float(int(time.time()))
+    at(local_aws, now + 1)
+    local_aws.mediaconvert.advance(job_id, "PROGRESSING")
+    at(local_aws, now + 2)
+    local_aws.mediaconvert.complete(job_id, local_aws.s3)
+    by_status = {json.loads(body)["detail"]["status"]: body for body in drain(local_aws)}
+    assert set(by_status) == {"INPUT_INFORMATION", "PROGRESSING", "COMPLETE"}
+    # EventBridge → SNS → SQS wraps the event in a Notification; newest first on purpose: ordering is the
+    # app's job, done by comparing reported_at.
+    via_sns = json.dumps({"Type": "Notification", "MessageId": "m", "Message": by_status["PROGRESSING"]})
     queue = local_aws.settings.sqs_queue_url
-    progressing = event("PROGRESSING", 3, 1_700_000_001_000,
-                        jobProgress={"jobPercentComplete": 0, "currentPhase": "PROBING"})
-    via_sns = {"Type": "Notification", "MessageId": "m", "Message": json.dumps(progressing)}
-    # Newest first on purpose: ordering is the app's job, done by comparing reported_at.
-    for body in (json.dumps(COMPLETE), json.dumps(via_sns), "not json", "[1, 2]", json.dumps({"detail-type": "other"})):
+    for body in (by_status["COMPLETE"], via_sns, by_status["INPUT_INFORMATION"], "not json", "[1, 2]",
+                 json.dumps({"detail-type": "other"})):
         local_aws.sqs.send_message(QueueUrl=queue, MessageBody=body)
     reports = tc.receive_events(wait_seconds=1)
-    by_status = {r.status: r for r in reports}
-    assert set(by_status) == {JobStatus.SUCCEEDED, JobStatus.RUNNING} and len(reports) == 2
-    assert by_status[JobStatus.RUNNING].reported_at < by_status[JobStatus.SUCCEEDED].reported_at
-    assert "Messages" not in local_aws.sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=0)
+    by_report = {r.status: r for r in reports}
+    assert set(by_report) == {JobStatus.SUCCEEDED, JobStatus.RUNNING} and len(reports) == 2
+    assert by_report[JobStatus.RUNNING].reported_at < by_report[JobStatus.SUCCEEDED].reported_at
+    assert drain(local_aws) == []
 
 
 def test_receive_events_without_a_queue_or_with_sqs_down_is_empty(local_aws: LocalAws) -> None:
@@ -341,11 +367,23 @@ def test_open_output_reads_hls_from_s3(local_aws: LocalAws, tc: MediaConvertTran
 # -- the test server itself ----------------------------------------------------------------------------
 
 
-def create(client: Any, **overrides: Any) -> dict[str, Any]:
-    params: dict[str, Any] = {"Role": ROLE, "Settings": {"Inputs": [{"FileInput": "s3://in/a.mp4"}], "OutputGroups": [{
+def settings_with(codec: dict[str, Any]) -> dict[str, Any]:
+    """Job settings of one HLS output with this video CodecSettings."""
+    return {"Inputs": [{"FileInput": "s3://in/a.mp4"}], "OutputGroups": [{
         "OutputGroupSettings": {"Type": "HLS_GROUP_SETTINGS", "HlsGroupSettings": {"Destination": "s3://out/a/master"}},
         "Outputs": [{"NameModifier": "_1", "ContainerSettings": {"Container": "M3U8"},
-                     "VideoDescription": {"CodecSettings": {"Codec": "H_264"}}}]}]}}
+                     "VideoDescription": {"CodecSettings": codec}}]}]}
+
+
+def h264(**settings: Any) -> dict[str, Any]:
+    return {"Codec": "H_264", "H264Settings": settings}
+
+
+QVBR = h264(RateControlMode="QVBR", MaxBitrate=800_000, QvbrSettings={"QvbrQualityLevel": 7})
+
+
+def create(client: Any, **overrides: Any) -> dict[str, Any]:
+    params: dict[str, Any] = {"Role": ROLE, "Settings": settings_with(QVBR)}
     return client.create_job(**{**params, **overrides})["Job"]
 
 
@@ -357,6 +395,13 @@ def create(client: Any, **overrides: Any) -> dict[str, Any]:
     ({"Settings": {"Inputs": [{"FileInput": "s3://in/a.mp4"}], "OutputGroups": [{"OutputGroupSettings": {
         "Type": "FILE_GROUP_SETTINGS", "FileGroupSettings": {"Destination": "https://out/a"}}}]}}, "s3://"),
     ({"UserMetadata": {"mediaJobId": "1"}, "JobTemplate": "missing"}, "template"),
+    ({"StatusUpdateInterval": "SECONDS_5"}, "statusUpdateInterval"),  # not in the model's enum
+    ({"Settings": settings_with({"Codec": "H_264"})}, "h264Settings: required"),
+    ({"Settings": settings_with(h264(MaxBitrate=800_000))}, "rateControlMode"),
+    ({"Settings": settings_with(h264(RateControlMode="QVBR", Bitrate=800_000))}, "maxBitrate: required"),
+    ({"Settings": settings_with(h264(RateControlMode="CBR", MaxBitrate=800_000))}, "bitrate: required"),
+    ({"Settings": settings_with(h264(RateControlMode="VBR"))}, "bitrate: required"),
+    ({"Queue": "arn:aws:mediaconvert:us-east-1:123456789012:queues/Nope"}, "queue"),
 ])
 def test_the_server_refuses_invalid_jobs(local_aws: LocalAws, overrides: dict[str, Any], complaint: str) -> None:
     client = boto3.client("mediaconvert", region_name="us-east-1", endpoint_url=local_aws.mediaconvert.url)
@@ -381,3 +426,31 @@ def test_the_server_pages_filters_and_describes_itself(local_aws: LocalAws) -> N
     assert [j["Id"] for j in client.list_jobs()["Jobs"]] == ids[::-1]
     assert isinstance(client.get_job(Id=ids[0])["Job"]["Timing"]["SubmitTime"], datetime)
     assert server.calls["CreateJob"] == 6 and server.requests[0].operation == "DescribeEndpoints"
+
+
+def test_the_server_dedupes_a_token_for_one_minute_only(local_aws: LocalAws) -> None:
+    server = local_aws.mediaconvert
+    client = boto3.client("mediaconvert", region_name="us-east-1", endpoint_url=server.url)
+    now = time.time()
+    first = create(client, ClientRequestToken="t")["Id"]
+    server.clock = lambda: now + 59
+    assert create(client, ClientRequestToken="t")["Id"] == first
+    server.clock = lambda: now + 61  # the same token a minute later is a new job, as on AWS
+    second = create(client, ClientRequestToken="t")["Id"]
+    assert second != first and len(server.jobs) == 2
+    server.token_window_seconds = 0
+    assert create(client, ClientRequestToken="t")["Id"] not in (first, second)
+
+
+def test_the_server_lists_a_queue_by_its_name_only(local_aws: LocalAws) -> None:
+    server = local_aws.mediaconvert
+    client = boto3.client("mediaconvert", region_name="us-east-1", endpoint_url=server.url)
+    arn = server.add_queue("exports")
+    by_arn, by_name = create(client, Queue=arn)["Id"], create(client, Queue="exports")["Id"]
+    create(client)  # the Default queue
+    assert client.get_job(Id=by_name)["Job"]["Queue"] == arn
+    assert [j["Id"] for j in client.list_jobs(Queue="exports")["Jobs"]] == [by_name, by_arn]
+    with pytest.raises(client.exceptions.BadRequestException):
+        client.list_jobs(Queue=arn)
+    with pytest.raises(client.exceptions.NotFoundException):
+        client.list_jobs(Queue="elsewhere")
