@@ -9,11 +9,12 @@ mediaconvert_settings, the mapping of jobs and events to reports in mediaconvert
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import re
 import threading
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import BotoCoreError, ClientError
@@ -24,6 +25,7 @@ from exports_app.transcode.mediaconvert_client import (
     MISSING_OBJECT,
     error_code,
     make_client,
+    queue_name,
     split_s3_uri,
     sqs_endpoint,
 )
@@ -62,6 +64,7 @@ class MediaConvertTranscoder:
         self._made: dict[str, Any] = {}  # the clients close() may close (never the caller's)
         self._templates: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
+        self._list_jobs_failure: str | None = None  # the error code while ListJobs fails, for logging it once
 
     def client(self, service: str) -> Any:
         with self._lock:
@@ -135,33 +138,56 @@ class MediaConvertTranscoder:
         """Reports for the submitted jobs; after throttling or 5xx past retries, the ones read so far."""
         wanted = {job.provider_job_id: job.request.media_job_id for job in jobs if job.provider_job_id}
         reports: list[JobReport] = []
+        if len(wanted) > GET_JOB_LIMIT:
+            self._poll_pages(wanted, reports)
         try:
-            if len(wanted) > GET_JOB_LIMIT:
-                self._poll_pages(wanted, reports)
             self._poll_each(wanted, reports)
         except (ClientError, BotoCoreError) as exc:
             log.warning("MediaConvert poll stopped early (%s: %s); %d job(s) wait for the next tick",
                         error_code(exc), exc, len(wanted))
         return reports
 
+    def _list_pages(self) -> Iterator[list[dict[str, Any]]]:
+        """ListJobs pages, newest first, of the app's queue (of all queues when none is set)."""
+        params: dict[str, Any] = {"MaxResults": PAGE_SIZE, "Order": "DESCENDING"}
+        if self.settings.queue_arn:
+            params["Queue"] = queue_name(self.settings.queue_arn)
+        while True:
+            page = self.client("mediaconvert").list_jobs(**params)
+            yield page.get("Jobs", [])
+            if not page.get("NextToken"):
+                return
+            params["NextToken"] = page["NextToken"]
+
     def _poll_pages(self, wanted: dict[str, int], reports: list[JobReport]) -> None:
         """Walk ListJobs newest first, moving wanted jobs from `wanted` to `reports` as they are seen.
 
         Pending jobs are recent, so ceil(N/20)+1 pages nearly always hold them all; older leftovers
-        fall back to GetJob.
+        fall back to GetJob. So does everything when ListJobs fails (a role without mediaconvert:ListJobs,
+        an outage): this tick then costs one GetJob per job, but no job goes unpolled.
         """
-        params: dict[str, Any] = {"MaxResults": PAGE_SIZE, "Order": "DESCENDING"}
-        if self.settings.queue_arn:
-            params["Queue"] = self.settings.queue_arn
-        for _ in range(math.ceil(len(wanted) / PAGE_SIZE) + 1):
-            page = self.client("mediaconvert").list_jobs(**params)
-            for job in page.get("Jobs", []):
-                # A finished job's master playlist comes from its settings; without them GetJob asks again.
-                if job.get("Id") in wanted and (job.get("Settings") or job.get("Status") != "COMPLETE"):
-                    reports.append(report_from_job(job, wanted.pop(job["Id"])))
-            if not wanted or not page.get("NextToken"):
-                return
-            params["NextToken"] = page["NextToken"]
+        try:
+            for page in itertools.islice(self._list_pages(), math.ceil(len(wanted) / PAGE_SIZE) + 1):
+                for job in page:
+                    # A finished job's master playlist comes from its settings; without them GetJob asks again.
+                    if job.get("Id") in wanted and (job.get("Settings") or job.get("Status") != "COMPLETE"):
+                        reports.append(report_from_job(job, wanted.pop(job["Id"])))
+                if not wanted:
+                    break
+        except (ClientError, BotoCoreError) as exc:
+            self._list_jobs_failed(exc, len(wanted))
+            return
+        if self._list_jobs_failure is not None:
+            log.info("MediaConvert ListJobs works again")
+            self._list_jobs_failure = None
+
+    def _list_jobs_failed(self, exc: Exception, left: int) -> None:
+        # Once per failure, not once per tick: a missing permission would otherwise log every 2 s.
+        code = error_code(exc)
+        if code != self._list_jobs_failure:
+            log.warning("MediaConvert ListJobs failed (%s: %s); polling %d job(s) with GetJob until it works",
+                        code, exc, left)
+        self._list_jobs_failure = code
 
     def _poll_each(self, wanted: dict[str, int], reports: list[JobReport]) -> None:
         for provider_id in list(wanted):

@@ -54,5 +54,15 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
+def queue_name(queue: str) -> str:
+    """The name of a queue given by ARN ("arn:aws:mediaconvert:…:queues/Name" → "Name") or by name.
+
+    CreateJob takes either; ListJobs documents its Queue filter as a name.
+    """
+    if not queue.startswith("arn:"):
+        return queue
+    return queue.split(":", 5)[-1].removeprefix("queues/")
+
+
 def error_code(exc: Exception) -> str:
     return exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else type(exc).__name__

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
 import time
 from datetime import datetime, timezone
@@ -58,9 +59,9 @@ def submitted(tc: MediaConvertTranscoder, clip: Path, job_id: int = 1) -> tuple[
     return pending(req, provider_id), provider_id
 
 
-def created(tc: MediaConvertTranscoder, clip: Path, job_id: int) -> PendingJob:
+def created(tc: MediaConvertTranscoder, clip: Path, job_id: int, **overrides: Any) -> PendingJob:
     """A pending job created straight with CreateJob (quicker than submit() when tests need dozens)."""
-    job = create(tc.client("mediaconvert"), UserMetadata={"mediaJobId": str(job_id)})
+    job = create(tc.client("mediaconvert"), UserMetadata={"mediaJobId": str(job_id)}, **overrides)
     return pending(request(clip, job_id), job["Id"])
 
 
@@ -207,6 +208,30 @@ def test_old_jobs_beyond_the_pages_fall_back_to_get_job(local_aws: LocalAws, tc:
     local_aws.mediaconvert.reset_counts()
     assert sorted(r.media_job_id for r in tc.poll(jobs)) == [1, 2, 3, 4]
     assert local_aws.mediaconvert.calls == {"ListJobs": 2, "GetJob": 4}
+
+
+def test_list_pages_name_the_queue_that_the_settings_give_by_arn(local_aws: LocalAws, clip: Path) -> None:
+    arn = local_aws.mediaconvert.add_queue("exports")  # EXPORTS_MEDIACONVERT_QUEUE is documented as an ARN
+    tc = MediaConvertTranscoder(dataclasses.replace(local_aws.settings, queue_arn=arn))
+    jobs = [created(tc, clip, i, Queue=arn) for i in range(1, 6)]
+    created(tc, clip, 99)  # someone else's, in the Default queue
+    local_aws.mediaconvert.reset_counts()
+    assert sorted(r.media_job_id for r in tc.poll(jobs)) == [1, 2, 3, 4, 5]
+    assert local_aws.mediaconvert.calls == {"ListJobs": 1}
+    assert local_aws.mediaconvert.requests[0].query["queue"] == ["exports"]
+
+
+def test_a_failing_list_jobs_falls_back_to_get_job_and_is_logged_once(
+        local_aws: LocalAws, tc: MediaConvertTranscoder, clip: Path, caplog: pytest.LogCaptureFixture) -> None:
+    jobs = [created(tc, clip, i) for i in range(1, 6)]
+    local_aws.mediaconvert.deny("ListJobs")  # a role without mediaconvert:ListJobs
+    local_aws.mediaconvert.reset_counts()
+    caplog.set_level(logging.INFO, logger="exports_app.transcode.mediaconvert")
+    for _ in range(2):  # two ticks
+        assert sorted(r.media_job_id for r in tc.poll(jobs)) == [1, 2, 3, 4, 5]
+    assert local_aws.mediaconvert.calls == {"ListJobs": 2, "GetJob": 10}
+    logged = [(r.levelno, r.getMessage()) for r in caplog.records if "ListJobs" in r.getMessage()]
+    assert len(logged) == 1 and logged[0][0] == logging.WARNING and "ForbiddenException" in logged[0][1]
 
 
 def test_throttling_is_retried_and_loses_nothing(local_aws: LocalAws, tc: MediaConvertTranscoder,
