@@ -21,6 +21,7 @@ STATUS = {
 # EventBridge adds STATUS_UPDATE (progress every StatusUpdateInterval); it never sends SUBMITTED.
 EVENT_STATUS = {**STATUS, "STATUS_UPDATE": JobStatus.RUNNING}
 EVENT_DETAIL_TYPE = "MediaConvert Job State Change"
+EVENT_HLS_GROUP = "HLS_GROUP"  # outputGroupDetails[].type of an Apple HLS group in a COMPLETE event
 
 
 def short_message(message: str | None) -> str | None:
@@ -89,10 +90,14 @@ def report_from_job(job: Mapping[str, Any], media_job_id: int) -> JobReport:
 
 
 def _event_outputs(detail: Mapping[str, Any]) -> tuple[str | None, tuple[Rendition, ...]]:
-    """(master, renditions) of a COMPLETE event: the HLS group's playlistFilePaths and outputFilePaths."""
+    """(master, renditions) of a COMPLETE event: the HLS group's playlistFilePaths and outputFilePaths.
+
+    The group is chosen by its type, as the poll path does: a job template may put a CMAF or DASH group
+    first, and their playlistFilePaths hold an .mpd.
+    """
     for group in detail.get("outputGroupDetails") or []:
         playlists = group.get("playlistFilePaths") or []
-        if not playlists:
+        if group.get("type") != EVENT_HLS_GROUP or not playlists:
             continue
         renditions = []
         for output in group.get("outputDetails") or []:

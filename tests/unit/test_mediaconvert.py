@@ -321,6 +321,27 @@ def test_events_map_to_reports(local_aws: LocalAws, tc: MediaConvertTranscoder, 
     assert (canceled.status, canceled.provider_job_id, canceled.media_job_id) == (JobStatus.CANCELED, canceling_id, 3)
 
 
+def test_a_complete_event_takes_the_hls_group_even_when_a_template_puts_cmaf_first(local_aws: LocalAws,
+                                                                                   clip: Path) -> None:
+    video = {"height": 540, "codecSettings": {"codec": "H_264", "h264Settings": {
+        "rateControlMode": "QVBR", "maxBitrate": 2_000_000}}}
+    local_aws.mediaconvert.add_job_template("cmaf-first", {"inputs": [{}], "outputGroups": [
+        {"outputs": [{"nameModifier": "_cmaf", "containerSettings": {"container": "CMFC"}, "videoDescription": video}],
+         "outputGroupSettings": {"type": "CMAF_GROUP_SETTINGS", "cmafGroupSettings": {"destination": "s3://x/c/"}}},
+        {"outputs": [{"nameModifier": "_540p", "containerSettings": {"container": "M3U8"}, "videoDescription": video}],
+         "outputGroupSettings": {"type": "HLS_GROUP_SETTINGS", "hlsGroupSettings": {"destination": "s3://x/h/"}}},
+    ]})
+    tc = MediaConvertTranscoder(dataclasses.replace(local_aws.settings, job_template="cmaf-first"))
+    req = request(clip)
+    job_id = tc.submit(req)
+    master = local_aws.mediaconvert.complete(job_id, local_aws.s3)
+    assert master == f"s3://{local_aws.settings.output_bucket}/hls/101/1/master.m3u8"
+    (by_event,) = tc.receive_events()  # its outputGroupDetails: the CMAF group (.mpd and .m3u8) first
+    (by_poll,) = tc.poll([pending(req, job_id)])
+    assert by_event.master_playlist_uri == by_poll.master_playlist_uri == master
+    assert [r.uri for r in by_event.renditions] == [master.replace("master.m3u8", "master_540p.m3u8")]
+
+
 def test_events_that_are_not_job_news_map_to_nothing(local_aws: LocalAws, tc: MediaConvertTranscoder) -> None:
     assert report_from_event({"detail-type": "EC2 Instance State-change Notification", "detail": {}}) is None
     foreign = create(tc.client("mediaconvert"))["Id"]  # no mediaJobId: not a job of the app's
