@@ -22,9 +22,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 from exports_app.config import MediaConvertSettings
 from exports_app.transcode.base import JobReport, JobRequest, PendingJob
 from exports_app.transcode.mediaconvert_client import (
-    MISSING_OBJECT,
+    HIDDEN_OBJECT,
     error_code,
     make_client,
+    object_missing,
     queue_name,
     split_s3_uri,
     sqs_endpoint,
@@ -65,6 +66,7 @@ class MediaConvertTranscoder:
         self._templates: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
         self._list_jobs_failure: str | None = None  # the error code while ListJobs fails, for logging it once
+        self._told_hidden_object = False  # an S3 403 taken as a missing object has been logged
 
     def client(self, service: str) -> Any:
         with self._lock:
@@ -115,7 +117,7 @@ class MediaConvertTranscoder:
             if s3.head_object(Bucket=self.settings.input_bucket, Key=key)["ContentLength"] == size:
                 return uri
         except ClientError as exc:
-            if error_code(exc) not in MISSING_OBJECT:
+            if not object_missing(exc):  # a 403 here is a missing key, or an upload that fails on its own
                 raise
         try:
             s3.upload_file(str(request.input_path), self.settings.input_bucket, key)
@@ -264,9 +266,14 @@ class MediaConvertTranscoder:
         try:
             return self.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
         except ClientError as exc:
-            if error_code(exc) in MISSING_OBJECT:
-                raise FileNotFoundError(uri) from exc
-            raise
+            if not object_missing(exc):
+                raise
+            if error_code(exc) in HIDDEN_OBJECT and not self._told_hidden_object:
+                # Usually a missing file asked for by its owner; but if every file 404s, this says why.
+                self._told_hidden_object = True
+                log.warning("S3 answered 403 for %s; taken as missing (without s3:ListBucket S3 answers 403 "
+                            "for a missing key). If it exists, the app's role lacks s3:GetObject on it.", uri)
+            raise FileNotFoundError(uri) from exc
 
     read_output = open_output  # the name transcode.factory.read_output calls
 

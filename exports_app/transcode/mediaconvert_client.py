@@ -11,6 +11,9 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 MISSING_OBJECT = frozenset({"404", "NoSuchKey", "NotFound", "NoSuchBucket"})
+# S3 will not tell a caller without s3:ListBucket whether a key exists: a missing one answers 403 (HEAD has
+# no body, so its code is the bare status; GET says AccessDenied). The same 403 also means "no s3:GetObject".
+HIDDEN_OBJECT = frozenset({"403", "AccessDenied", "Forbidden"})
 
 
 def client_config(max_attempts: int = 8) -> Config:
@@ -62,6 +65,11 @@ def queue_name(queue: str) -> str:
     if not queue.startswith("arn:"):
         return queue
     return queue.split(":", 5)[-1].removeprefix("queues/")
+
+
+def object_missing(exc: ClientError) -> bool:
+    """Whether an S3 read's error may mean "no such object": a 404, or the 403 of a role without s3:ListBucket."""
+    return error_code(exc) in MISSING_OBJECT | HIDDEN_OBJECT
 
 
 def error_code(exc: Exception) -> str:

@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 from exports_app.transcode.base import JobRequest, JobStatus, PendingJob
 from exports_app.transcode.clips import make_clip
 from exports_app.transcode.mediaconvert import MediaConvertTranscoder, report_from_event
-from tests.aws_fixtures import ROLE, LocalAws, local_aws, moto_url  # noqa: F401  (fixtures)
+from tests.aws_fixtures import ROLE, LocalAws, local_aws, moto_url, s3_without_list_bucket  # noqa: F401  (fixtures)
 
 # ruff: noqa: F811  (test parameters named after the fixtures imported above)
 
@@ -230,7 +230,7 @@ def test_a_failing_list_jobs_falls_back_to_get_job_and_is_logged_once(
     for _ in range(2):  # two ticks
         assert sorted(r.media_job_id for r in tc.poll(jobs)) == [1, 2, 3, 4, 5]
     assert local_aws.mediaconvert.calls == {"ListJobs": 2, "GetJob": 10}
-    logged = [(r.levelno, r.getMessage()) for r in caplog.records if "ListJobs" in r.getMessage()]
+    logged = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "exports_app.transcode.mediaconvert"]
     assert len(logged) == 1 and logged[0][0] == logging.WARNING and "ForbiddenException" in logged[0][1]
 
 
@@ -408,6 +408,22 @@ def test_open_output_reads_hls_from_s3(local_aws: LocalAws, tc: MediaConvertTran
     for missing in (master.replace("master.m3u8", "nope.m3u8"), "s3://no-such-bucket-here/x.m3u8", "hls/1/master.m3u8"):
         with pytest.raises(FileNotFoundError):
             tc.open_output(missing)
+
+
+def test_without_list_bucket_a_403_for_a_missing_object_means_not_there(
+        local_aws: LocalAws, clip: Path, s3_without_list_bucket: str, caplog: pytest.LogCaptureFixture) -> None:
+    tc = MediaConvertTranscoder(dataclasses.replace(local_aws.settings, s3_endpoint_url=s3_without_list_bucket))
+    job_id = tc.submit(request(clip))  # the HEAD before the first upload answers 403, not 404
+    bucket, _, key = local_aws.mediaconvert.jobs[job_id]["settings"]["inputs"][0]["fileInput"][5:].partition("/")
+    assert local_aws.s3.head_object(Bucket=bucket, Key=key)["ContentLength"] == clip.stat().st_size
+    master = local_aws.mediaconvert.complete(job_id, local_aws.s3)
+    assert master is not None and tc.open_output(master).startswith(b"#EXTM3U")
+    caplog.set_level(logging.WARNING, logger="exports_app.transcode.mediaconvert")
+    for _ in range(2):
+        with pytest.raises(FileNotFoundError):
+            tc.open_output(master.replace("master.m3u8", "nope.m3u8"))
+    told = [r.getMessage() for r in caplog.records if r.name == "exports_app.transcode.mediaconvert"]
+    assert len(told) == 1 and "s3:ListBucket" in told[0]  # said once, not on every request
 
 
 # -- the test server itself ----------------------------------------------------------------------------
