@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import http.client
+import re
 import threading
+import uuid
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Iterator
@@ -52,7 +54,8 @@ def local_aws(moto_url: str, monkeypatch: pytest.MonkeyPatch, request: pytest.Fi
         monkeypatch.setenv(name, "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.delenv("AWS_PROFILE", raising=False)
-    suffix = request.node.name.lower().replace("_", "-")[:30].strip("-[]")
+    # Unique per test: names cut from test names collide (parametrized cases), and moto is shared by the session.
+    suffix = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())[:30].strip("-") + "-" + uuid.uuid4().hex[:8]
     s3 = boto3.client("s3", region_name="us-east-1", endpoint_url=moto_url)
     sqs = boto3.client("sqs", region_name="us-east-1", endpoint_url=moto_url)
     input_bucket, output_bucket = f"in-{suffix}", f"out-{suffix}"

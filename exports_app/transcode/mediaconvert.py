@@ -1,6 +1,8 @@
 """The MediaConvert transcoder: exports go to S3, HLS ladders come back from AWS Elemental MediaConvert.
 
-submit() uploads the export and calls CreateJob (idempotent by ClientRequestToken); poll() reads many jobs
+submit() uploads the export and calls CreateJob, idempotent by the media job's token: ClientRequestToken
+dedupes for a minute, and past that (or when an answer was lost) the job is looked up by the token its
+UserMetadata carries before another is made. poll() reads many jobs
 with few calls (GetJob for a handful, ListJobs pages for more); receive_events() reads EventBridge job state
 changes from SQS. Throttling and 5xx are retried by botocore's adaptive mode; what still fails is logged and
 left for the next refresh tick, so nothing is lost and nothing escapes poll(). Job settings live in
@@ -14,13 +16,15 @@ import logging
 import math
 import re
 import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Iterator, Mapping, Sequence
 
 from boto3.exceptions import S3UploadFailedError
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 
 from exports_app.config import MediaConvertSettings
-from exports_app.transcode.base import JobReport, JobRequest, PendingJob
+from exports_app.transcode.base import JobReport, JobRequest, PendingJob, utcnow
 from exports_app.transcode.mediaconvert_client import (
     HIDDEN_OBJECT,
     error_code,
@@ -43,6 +47,18 @@ PAGE_SIZE = 20  # ListJobs' largest page; polling N jobs costs about ceil(N/20) 
 GET_JOB_LIMIT = 3  # up to this many pending jobs are asked for one by one
 # CancelJob on a job that already ended or is gone: nothing left to stop.
 ALREADY_ENDED = frozenset({"ConflictException", "NotFoundException", "BadRequestException"})
+TOKEN_METADATA = "idempotencyToken"  # the UserMetadata key that finds a job again by its media job's token
+# How much older than its input a job for that input may look (S3's and MediaConvert's clocks, second precision).
+CLOCK_MARGIN = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class StoredInput:
+    """The export's copy in the input bucket for one attempt (one idempotency token)."""
+
+    uri: str
+    since: datetime  # when it reached S3: no job made from it is older
+    earlier: bool  # an earlier submit of this attempt stored it, so its CreateJob may have made a job
 
 
 # -- the transcoder ----------------------------------------------------------------------------------
@@ -86,15 +102,38 @@ class MediaConvertTranscoder:
 
     def submit(self, request: JobRequest) -> str:
         """Upload the export (once per attempt) and create the job; a repeated call returns the same job."""
-        input_uri = self._upload_input(request)
+        stored = self._upload_input(request)
+        params = self._create_params(request, stored.uri)
+        if stored.earlier:
+            # An earlier submit got as far as the upload; its job, if it made one, may be more than a minute
+            # old, past what ClientRequestToken dedupes (a crash before the row was written, a deferred retry).
+            found = self._find_job(request.idempotency_token, stored.since)
+            if found is not None:
+                return found
+        mediaconvert = self.client("mediaconvert")
+        try:
+            return str(mediaconvert.create_job(**params)["Job"]["Id"])
+        except HTTPClientError as exc:
+            # A read timeout or a closed connection after botocore's retries: the request went out, so the
+            # job may exist (and be billed). Look before deciding; within the minute the token still dedupes.
+            found = self._find_job(request.idempotency_token, stored.since)
+            if found is not None:
+                log.info("CreateJob for media job %s ended in %s; adopted job %s made with its token",
+                         request.media_job_id, type(exc).__name__, found)
+                return found
+            log.warning("CreateJob for media job %s ended in %s and no job carries its token; submitting again",
+                        request.media_job_id, type(exc).__name__)
+            return str(mediaconvert.create_job(**params)["Job"]["Id"])
+
+    def _create_params(self, request: JobRequest, input_uri: str) -> dict[str, Any]:
         destination = f"s3://{self.settings.output_bucket}/hls/{request.production_id}/{request.media_job_id}/master"
         params: dict[str, Any] = {
             "Role": self.settings.role_arn,
-            # MediaConvert answers a repeated token with the job it already made: a retried submit never
-            # makes a second job, even when the first answer was lost.
+            # MediaConvert answers a token repeated within a minute with the job it already made; later
+            # repeats are caught by _find_job, which reads the token back from UserMetadata.
             "ClientRequestToken": request.idempotency_token,
             "UserMetadata": {"productionId": str(request.production_id), "uploadId": str(request.upload_id),
-                             "mediaJobId": str(request.media_job_id)},
+                             "mediaJobId": str(request.media_job_id), TOKEN_METADATA: request.idempotency_token},
             "StatusUpdateInterval": "SECONDS_10",
         }
         if self.settings.queue_arn:
@@ -104,9 +143,26 @@ class MediaConvertTranscoder:
             params["Settings"] = template_settings(self._template(self.settings.job_template), input_uri, destination)
         else:
             params["Settings"] = ladder_settings(input_uri, destination, request.source_height, _has_audio(request))
-        return str(self.client("mediaconvert").create_job(**params)["Job"]["Id"])
+        return params
 
-    def _upload_input(self, request: JobRequest) -> str:
+    def _find_job(self, token: str, since: datetime) -> str | None:
+        """The id of the job that carries this idempotency token in its UserMetadata, if there is one.
+
+        Walks ListJobs newest first and stops at jobs made before the input reached S3: a job for this
+        token is never older than its input. Errors are left to the caller's rules (throttling waits for
+        the next tick; a role without mediaconvert:ListJobs fails the submit and says so).
+        """
+        horizon = since - CLOCK_MARGIN
+        for page in self._list_pages():
+            for job in page:
+                if (job.get("UserMetadata") or {}).get(TOKEN_METADATA) == token:
+                    return str(job["Id"])
+            oldest = page[-1].get("CreatedAt") if page else None
+            if isinstance(oldest, datetime) and oldest < horizon:
+                return None
+        return None
+
+    def _upload_input(self, request: JobRequest) -> StoredInput:
         """Copy the export to the input bucket; skipped when this attempt's copy is already there."""
         filename = re.sub(r"[^A-Za-z0-9._-]", "_", request.input_path.name)
         key = f"exports/{request.upload_id}/{request.idempotency_token}/{filename}"
@@ -114,11 +170,13 @@ class MediaConvertTranscoder:
         s3 = self.client("s3")
         size = request.input_path.stat().st_size
         try:
-            if s3.head_object(Bucket=self.settings.input_bucket, Key=key)["ContentLength"] == size:
-                return uri
+            head = s3.head_object(Bucket=self.settings.input_bucket, Key=key)
+            if head["ContentLength"] == size:
+                return StoredInput(uri, head["LastModified"], earlier=True)
         except ClientError as exc:
             if not object_missing(exc):  # a 403 here is a missing key, or an upload that fails on its own
                 raise
+        started = utcnow()
         try:
             s3.upload_file(str(request.input_path), self.settings.input_bucket, key)
         except S3UploadFailedError as exc:
@@ -126,7 +184,7 @@ class MediaConvertTranscoder:
             if isinstance(exc.__context__, (ClientError, BotoCoreError)):
                 raise exc.__context__ from exc
             raise
-        return uri
+        return StoredInput(uri, started, earlier=False)
 
     def _template(self, name: str) -> dict[str, Any]:
         """The job template (read once per process: templates change rarely and deliberately)."""

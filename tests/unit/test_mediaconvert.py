@@ -15,6 +15,7 @@ import boto3
 import botocore.retries.bucket
 import botocore.retries.standard
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from exports_app.transcode.base import JobRequest, JobStatus, PendingJob
@@ -77,7 +78,8 @@ def test_submit_uploads_the_export_and_creates_a_valid_job(local_aws: LocalAws, 
     job_id = tc.submit(request(clip))
     job = local_aws.mediaconvert.jobs[job_id]
     assert job["role"] == ROLE and job["clientRequestToken"] == "token-1"
-    assert job["userMetadata"] == {"productionId": "101", "uploadId": "7", "mediaJobId": "1"}
+    assert job["userMetadata"] == {"productionId": "101", "uploadId": "7", "mediaJobId": "1",
+                                   "idempotencyToken": "token-1"}
     assert job["statusUpdateInterval"] == "SECONDS_10"
     file_input = job["settings"]["inputs"][0]["fileInput"]
     assert file_input == f"s3://{local_aws.settings.input_bucket}/exports/7/token-1/export_clip.mp4"
@@ -108,8 +110,60 @@ def test_a_repeated_submit_is_one_job_and_one_upload(local_aws: LocalAws, tc: Me
     local_aws.s3.put_object(Bucket=local_aws.settings.input_bucket, Key=key, Body=clip.read_bytes())
     local_aws.mediaconvert.reset_counts()
     assert MediaConvertTranscoder(local_aws.settings).submit(request(clip)) == first
-    assert len(local_aws.mediaconvert.jobs) == 1 and local_aws.mediaconvert.calls["CreateJob"] == 1
+    # The input was there, so an earlier submit may have made the job: it is found by its token, not made again.
+    assert len(local_aws.mediaconvert.jobs) == 1 and local_aws.mediaconvert.calls == {"ListJobs": 1}
     assert local_aws.s3.head_object(Bucket=local_aws.settings.input_bucket, Key=key)["ETag"] == uploaded
+
+
+@pytest.mark.parametrize("when, create_calls", [("after", 2), ("before", 3)], ids=["answer-lost", "request-lost"])
+def test_a_submit_whose_answer_is_lost_adopts_its_job_or_submits_again(local_aws: LocalAws, clip: Path,
+                                                                       when: str, create_calls: int) -> None:
+    server = local_aws.mediaconvert
+    tc = MediaConvertTranscoder(local_aws.settings, max_attempts=1)
+    server.lose_answers("CreateJob", 2, when=when)  # the try and botocore's retry: ConnectionClosedError
+    job_id = tc.submit(request(clip))
+    # after: the job was made (once: the retry's token deduped), found by ListJobs and adopted;
+    # before: nothing was made, ListJobs finds nothing, and one more CreateJob makes it.
+    assert list(server.jobs) == [job_id]
+    assert (server.calls["CreateJob"], server.calls["ListJobs"]) == (create_calls, 1)
+
+
+def test_a_create_job_that_times_out_is_found_by_its_token(local_aws: LocalAws, clip: Path) -> None:
+    server = local_aws.mediaconvert
+    impatient = boto3.client("mediaconvert", region_name="us-east-1", endpoint_url=server.url,
+                             config=Config(read_timeout=0.5, retries={"mode": "standard", "total_max_attempts": 1}))
+    tc = MediaConvertTranscoder(local_aws.settings, clients={"mediaconvert": impatient})
+    server.lose_answers("CreateJob", 1, when="after", stall_seconds=2)  # the client gives up first: ReadTimeoutError
+    job_id = tc.submit(request(clip))
+    assert list(server.jobs) == [job_id] and (server.calls["CreateJob"], server.calls["ListJobs"]) == (1, 1)
+
+
+def test_a_submit_repeated_after_the_token_minute_finds_its_job_instead_of_making_another(
+        local_aws: LocalAws, clip: Path) -> None:
+    server = local_aws.mediaconvert
+    first = MediaConvertTranscoder(local_aws.settings).submit(request(clip))  # say its process died right after
+    others = [created(MediaConvertTranscoder(local_aws.settings), clip, i).provider_job_id for i in range(10, 55)]
+    later = time.time() + 120
+    server.clock = lambda: later  # CreateJob no longer dedupes the token
+    server.reset_counts()
+    assert MediaConvertTranscoder(local_aws.settings).submit(request(clip)) == first
+    assert len(server.jobs) == 1 + len(others) and server.calls == {"ListJobs": 3}  # 45 newer jobs: page 3
+
+
+def test_the_token_lookup_stops_at_jobs_older_than_the_input(local_aws: LocalAws, clip: Path) -> None:
+    server = local_aws.mediaconvert
+    tc = MediaConvertTranscoder(local_aws.settings, max_attempts=1)
+    hour_ago = time.time() - 3600
+    server.clock = lambda: hour_ago
+    for i in range(10, 70):  # 3 pages of older jobs of someone else
+        created(tc, clip, i)
+    server.clock = time.time
+    server.fail_next(2, status=500)  # the first submit stores the input, then CreateJob fails (the tick retries)
+    with pytest.raises(ClientError):
+        tc.submit(request(clip))
+    server.reset_counts()
+    tc.submit(request(clip))
+    assert server.calls == {"ListJobs": 1, "CreateJob": 1}
 
 
 def test_submit_with_a_job_template_keeps_its_outputs_and_sets_our_destination(
