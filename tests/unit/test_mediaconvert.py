@@ -102,6 +102,22 @@ def test_the_ladder_never_upscales(local_aws: LocalAws, tc: MediaConvertTranscod
     assert [o["videoDescription"]["height"] for o in outputs_of(local_aws, mid)] == [720, 480, 360]
 
 
+@pytest.fixture(scope="module")
+def silent_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_clip(tmp_path_factory.mktemp("mc") / "silent.mp4", seconds=1.0, width=640, height=360, audio=False)
+
+
+@pytest.mark.parametrize("height", [1080, 720, 300, 241])
+def test_the_strict_server_takes_every_ladder_with_and_without_audio(local_aws: LocalAws, tc: MediaConvertTranscoder,
+                                                                      clip: Path, silent_clip: Path,
+                                                                      height: int) -> None:
+    with_audio = tc.submit(request(clip, 1, height=height))
+    without = tc.submit(request(silent_clip, 2, height=height))
+    assert all("audioDescriptions" in o for o in outputs_of(local_aws, with_audio))
+    assert not any("audioDescriptions" in o for o in outputs_of(local_aws, without))
+    assert "audioSelectors" not in local_aws.mediaconvert.jobs[without]["settings"]["inputs"][0]
+
+
 def test_a_repeated_submit_is_one_job_and_one_upload(local_aws: LocalAws, tc: MediaConvertTranscoder,
                                                      clip: Path) -> None:
     first = tc.submit(request(clip))
