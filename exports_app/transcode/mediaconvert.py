@@ -2,11 +2,11 @@
 
 submit() uploads the export and calls CreateJob, idempotent by the media job's token: ClientRequestToken
 dedupes for a minute, and past that (or when an answer was lost) the job is looked up by the token its
-UserMetadata carries before another is made. poll() reads many jobs
-with few calls (GetJob for a handful, ListJobs pages for more); receive_events() reads EventBridge job state
-changes from SQS. Throttling and 5xx are retried by botocore's adaptive mode; what still fails is logged and
-left for the next refresh tick, so nothing is lost and nothing escapes poll(). Job settings live in
-mediaconvert_settings, the mapping of jobs and events to reports in mediaconvert_reports.
+UserMetadata carries before another is made. poll() reads many jobs with few calls (GetJob for a handful,
+ListJobs pages for more); receive_events() reads EventBridge job state changes from SQS. Throttling and 5xx
+are retried by botocore's adaptive mode; what still fails is logged and left for the next refresh tick, so
+nothing is lost and nothing escapes poll(). Job settings live in mediaconvert_settings, the mapping of jobs
+and events to reports in mediaconvert_reports.
 """
 
 from __future__ import annotations
