@@ -11,7 +11,7 @@ to S3, throttle, inject 5xx, deny an operation, lose answers, and set the server
     with MediaConvertServer(s3_endpoint_url=moto_url, events_queue_url=queue_url) as server:
         client = boto3.client("mediaconvert", endpoint_url=server.url, region_name="us-east-1")
         job_id = client.create_job(...)["Job"]["Id"]
-        server.advance(job_id, "PROGRESSING", percent=40, phase="TRANSCODING")  # PROGRESSING + STATUS_UPDATE
+        server.advance(job_id, "PROGRESSING", percent=40, phase="TRANSCODING")  # events: job started, 40 %
         master_uri = server.complete(job_id)  # COMPLETE, with the groups' playlist paths
 """
 
@@ -185,8 +185,9 @@ class MediaConvertServer:
         """The next n `operation` requests get no answer: the connection closes.
 
         when="after": the request is carried out first (a CreateJob makes its job), then the answer is lost;
-        "before": it is dropped unread. With stall_seconds the server waits that long before closing, so a
-        client with a shorter read timeout gives up first (botocore's ReadTimeoutError, not ConnectionClosedError).
+        "before": it is not carried out. With stall_seconds the server waits that long before closing (after
+        carrying it out), so a client with a shorter read timeout gives up first: botocore's ReadTimeoutError
+        instead of ConnectionClosedError.
         """
         if when not in ("before", "after"):
             raise ValueError(f"when is 'before' or 'after', not {when!r}")
@@ -245,8 +246,8 @@ class MediaConvertServer:
             if status == "COMPLETE":
                 events.append(self._event(job, status, now, outputGroupDetails=_event_group_details(job)))
             elif status == "ERROR":
-                events.append(self._event(job, status, now, errorCode=job.get("errorCode", 1999),
-                                          errorMessage=job.get("errorMessage", "")))
+                errors = {key: job[key] for key in ("errorCode", "errorMessage") if key in job}
+                events.append(self._event(job, status, now, **errors))
             elif status == "CANCELED":
                 events.append(self._event(job, status, now))
         self._send(events)
@@ -288,8 +289,7 @@ class MediaConvertServer:
         time_text = datetime.fromtimestamp(int(now), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         return {
             "version": "0", "id": str(uuid.uuid4()), "detail-type": EVENT_DETAIL_TYPE, "source": "aws.mediaconvert",
-            "account": ACCOUNT, "time": time_text,
-            "region": self.region, "resources": [job["arn"]],
+            "account": ACCOUNT, "time": time_text, "region": self.region, "resources": [job["arn"]],
             "detail": {"timestamp": int(now * 1000), "accountId": ACCOUNT, "queue": job["queue"],
                        "jobId": job["id"], "status": status, "userMetadata": _copy(job["userMetadata"]), **detail},
         }
