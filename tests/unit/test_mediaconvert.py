@@ -155,10 +155,10 @@ def test_a_create_job_that_times_out_is_found_by_its_token(local_aws: LocalAws, 
 
 
 def test_a_submit_repeated_after_the_token_minute_finds_its_job_instead_of_making_another(
-        local_aws: LocalAws, clip: Path) -> None:
+        local_aws: LocalAws, tc: MediaConvertTranscoder, clip: Path) -> None:
     server = local_aws.mediaconvert
-    first = MediaConvertTranscoder(local_aws.settings).submit(request(clip))  # say its process died right after
-    others = [created(MediaConvertTranscoder(local_aws.settings), clip, i).provider_job_id for i in range(10, 55)]
+    first = tc.submit(request(clip))  # say its process died before the row said so
+    others = [created(tc, clip, i) for i in range(10, 55)]
     later = time.time() + 120
     server.clock = lambda: later  # CreateJob no longer dedupes the token
     server.reset_counts()
