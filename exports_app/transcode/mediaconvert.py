@@ -273,10 +273,6 @@ class MediaConvertTranscoder:
             level = logging.INFO if error_code(exc) in ALREADY_ENDED else logging.WARNING
             log.log(level, "cancel of MediaConvert job %s: %s", job.provider_job_id, exc)
 
-    def apply_event(self, event: Mapping[str, Any]) -> JobReport | None:
-        """The report carried by one EventBridge "MediaConvert Job State Change" event, if any."""
-        return report_from_event(event)
-
     def receive_events(self, max_messages: int = 10, wait_seconds: int = 0) -> list[JobReport]:
         """Job state changes from the EventBridge → SQS queue; every message read is deleted.
 
