@@ -44,7 +44,8 @@ def add_pending(n: int, mc_client: object, user_id: int) -> None:
     settings = {"inputs": [{"fileInput": "s3://in/x.mp4"}], "outputGroups": [{"outputGroupSettings": {
         "type": "HLS_GROUP_SETTINGS", "hlsGroupSettings": {"destination": "s3://out/hls/x/master"}},
         "outputs": [{"nameModifier": "_360p", "containerSettings": {"container": "M3U8"},
-                     "videoDescription": {"codecSettings": {"codec": "H_264"}}}]}]}
+                     "videoDescription": {"codecSettings": {"codec": "H_264", "h264Settings": {
+                         "rateControlMode": "QVBR", "maxBitrate": 800_000}}}}]}]}
     with session_scope() as s:
         for i in range(n):
             upload = Upload(user_id=user_id, video_role="export", title=f"e{i}", filename="e.mp4",

@@ -2,31 +2,38 @@
 
 It speaks the wire format of botocore's service model (rest-json, camelCase members, epoch-second
 timestamps), validates CreateJob like the service would (signed request, role ARN, settings or template,
-s3:// input and destinations, HLS outputs, string user metadata), dedupes CreateJob by clientRequestToken,
-and lets tests move jobs along, write their HLS output to S3, throttle and inject 5xx.
+s3:// input and destinations, HLS outputs, H.264 rate control with its bitrate, the model's enums, string
+user metadata, an existing queue), dedupes CreateJob by clientRequestToken for one minute only (the window
+is `token_window_seconds`), takes ListJobs' queue as a queue name, and sends the EventBridge "MediaConvert
+Job State Change" events of the jobs it runs to an SQS queue. Tests move jobs along, write their HLS output
+to S3, throttle, inject 5xx, deny an operation, lose answers, and set the server's clock.
 
-    with MediaConvertServer(s3_endpoint_url=moto_url) as server:
+    with MediaConvertServer(s3_endpoint_url=moto_url, events_queue_url=queue_url) as server:
         client = boto3.client("mediaconvert", endpoint_url=server.url, region_name="us-east-1")
         job_id = client.create_job(...)["Job"]["Id"]
-        server.advance(job_id, "PROGRESSING", percent=40, phase="TRANSCODING")
-        master_uri = server.complete(job_id)
+        server.advance(job_id, "PROGRESSING", percent=40, phase="TRANSCODING")  # events: job started, 40 %
+        master_uri = server.complete(job_id)  # COMPLETE, with the groups' playlist paths
 """
 
 from __future__ import annotations
 
 import collections
 import copy
+import functools
 import json
 import re
 import secrets
 import string
 import threading
 import time
+import uuid
+from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import boto3
+import botocore.session
 
 PREFIX = "/2017-08-29"
 ACCOUNT = "123456789012"
@@ -34,7 +41,19 @@ ROLE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/.+")
 STATUSES = ("SUBMITTED", "PROGRESSING", "COMPLETE", "CANCELED", "ERROR")
 ENDED = ("COMPLETE", "CANCELED", "ERROR")
 PHASES = ("PROBING", "TRANSCODING", "UPLOADING")
-DEFAULT_QUEUE = f"arn:aws:mediaconvert:us-east-1:{ACCOUNT}:queues/Default"
+TOKEN_WINDOW_SECONDS = 60.0  # "If you reuse a client request token within one minute ..." (CreateJob's model)
+EVENT_DETAIL_TYPE = "MediaConvert Job State Change"
+# An output group's settings member and its EventBridge type, by the group's outputGroupSettings.type.
+GROUP_KINDS = {
+    "HLS_GROUP_SETTINGS": ("hlsGroupSettings", "HLS_GROUP"),
+    "DASH_ISO_GROUP_SETTINGS": ("dashIsoGroupSettings", "DASH_ISO_GROUP"),
+    "FILE_GROUP_SETTINGS": ("fileGroupSettings", "FILE_GROUP"),
+    "MS_SMOOTH_GROUP_SETTINGS": ("msSmoothGroupSettings", "MS_SMOOTH_GROUP"),
+    "CMAF_GROUP_SETTINGS": ("cmafGroupSettings", "CMAF_GROUP"),
+}
+# The multivariant manifests a COMPLETE event lists in playlistFilePaths, by group type (the user guide's table).
+GROUP_PLAYLISTS = {"HLS_GROUP": (".m3u8",), "DASH_ISO_GROUP": (".mpd",), "CMAF_GROUP": (".mpd", ".m3u8"),
+                   "MS_SMOOTH_GROUP": (".ism",)}
 # (method, path pattern) → operation name, as in the service model's "http" entries.
 ROUTES = (
     ("POST", re.compile(f"{PREFIX}/endpoints"), "DescribeEndpoints"),
@@ -72,27 +91,45 @@ def _copy(value: Any) -> Any:
     return copy.deepcopy(value)
 
 
+@functools.lru_cache(maxsize=None)
+def model_enum(shape: str) -> frozenset[str]:
+    """An enum of botocore's MediaConvert model, the truth for what the service accepts."""
+    model = botocore.session.get_session().get_service_model("mediaconvert")
+    return frozenset(model.shape_for(shape).enum)
+
+
 class MediaConvertServer:
     """A threaded MediaConvert on a free loopback port; start()/stop() or use it as a context manager.
 
     `s3_endpoint_url` (or an `s3_client` passed to complete()) is where complete() writes HLS files.
+    `events_queue_url` is the SQS queue (an EventBridge rule's target) that gets the jobs' state changes.
     `jobs` holds the jobs in wire form (camelCase); `calls` counts HTTP requests by operation, throttled
-    and failed ones included (each retry is a call); `requests` is the request log.
+    and failed ones included (each retry is a call); `requests` is the request log. `clock` gives the
+    service's time (epoch seconds) and `token_window_seconds` how long a clientRequestToken dedupes.
     """
 
-    def __init__(self, s3_endpoint_url: str | None = None, region: str = "us-east-1") -> None:
+    def __init__(self, s3_endpoint_url: str | None = None, region: str = "us-east-1", *,
+                 events_queue_url: str | None = None) -> None:
         self.s3_endpoint_url = s3_endpoint_url
         self.region = region
+        self.events_queue_url = events_queue_url
+        self.clock: Callable[[], float] = time.time
+        self.token_window_seconds = TOKEN_WINDOW_SECONDS
         self.jobs: dict[str, dict[str, Any]] = {}
         self.templates: dict[str, dict[str, Any]] = {}
-        self.tokens: dict[str, str] = {}
+        self.queues: set[str] = {"Default"}
+        self.tokens: dict[str, tuple[str, float]] = {}  # clientRequestToken → (job id, when it was used)
         self.requests: list[RequestRecord] = []
         self.calls: collections.Counter[str] = collections.Counter()
         self._throttle = 0
         self._failures: list[int] = []
+        self._denied: set[str] = set()
+        self._lost: dict[str, list[str]] = {}
+        self._stall_seconds = 0.0
         self._sequence = 0  # creation order (createdAt has one-second ties)
         self._lock = threading.RLock()
         self._httpd: ThreadingHTTPServer | None = None
+        self._sqs: Any = None
 
     # -- lifecycle ------------------------------------------------------------------------------------
 
@@ -103,6 +140,11 @@ class MediaConvertServer:
         return f"http://127.0.0.1:{self._httpd.server_address[1]}"
 
     def start(self) -> MediaConvertServer:
+        if self.events_queue_url:
+            parts = urlsplit(self.events_queue_url)
+            # Its own session: boto3's default one is not safe to share with the threads of the tests.
+            self._sqs = boto3.session.Session().client("sqs", region_name=self.region,
+                                                       endpoint_url=f"{parts.scheme}://{parts.netloc}")
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._httpd.daemon_threads = True
         # A short poll interval makes stop() quick (shutdown waits for the serve loop to notice).
@@ -134,9 +176,34 @@ class MediaConvertServer:
         with self._lock:
             self._failures = [0] * after + [status] * n
 
+    def deny(self, operation: str) -> None:
+        """Every `operation` request answers 403 ForbiddenException, as for a role without that permission."""
+        with self._lock:
+            self._denied.add(operation)
+
+    def lose_answers(self, operation: str, n: int = 1, when: str = "after", stall_seconds: float = 0.0) -> None:
+        """The next n `operation` requests get no answer: the connection closes.
+
+        when="after": the request is carried out first (a CreateJob makes its job), then the answer is lost;
+        "before": it is not carried out. With stall_seconds the server waits that long before closing (after
+        carrying it out), so a client with a shorter read timeout gives up first: botocore's ReadTimeoutError
+        instead of ConnectionClosedError.
+        """
+        if when not in ("before", "after"):
+            raise ValueError(f"when is 'before' or 'after', not {when!r}")
+        with self._lock:
+            self._lost[operation] = [when] * n
+            self._stall_seconds = stall_seconds
+
+    def add_queue(self, name: str) -> str:
+        """An on-demand queue beside Default; returns its ARN."""
+        with self._lock:
+            self.queues.add(name)
+        return self._queue_arn(name)
+
     def add_job_template(self, name: str, settings: dict[str, Any]) -> None:
         """A job template (settings in wire form) for CreateJob's jobTemplate and GetJobTemplate."""
-        now = int(time.time())
+        now = int(self.clock())
         with self._lock:
             arn = f"arn:aws:mediaconvert:{self.region}:{ACCOUNT}:jobTemplates/{name}"
             self.templates[name] = {"name": name, "arn": arn, "type": "CUSTOM", "createdAt": now,
@@ -144,18 +211,23 @@ class MediaConvertServer:
 
     def advance(self, job_id: str, status: str, percent: int | None = None, phase: str | None = None,
                 error_code: int | None = None, error_message: str | None = None) -> None:
-        """Move a job to `status` with the timing, progress and error fields MediaConvert would show."""
+        """Move a job to `status` with the timing, progress and error fields MediaConvert would show.
+
+        It sends the events the service would: INPUT_INFORMATION and PROGRESSING when a job starts,
+        STATUS_UPDATE for progress, COMPLETE, ERROR or CANCELED when it ends (never one for SUBMITTED).
+        """
         if status not in STATUSES or (phase is not None and phase not in PHASES):
             raise ValueError(f"unknown status or phase: {status}, {phase}")
+        events = []
         with self._lock:
             job = self.jobs[job_id]
-            job["status"] = status
+            previous, job["status"] = job["status"], status
             timing = job["timing"]
-            now = int(time.time())
+            now = self.clock()
             if status != "SUBMITTED":
-                timing.setdefault("startTime", now)
+                timing.setdefault("startTime", int(now))
             if status in ENDED:
-                timing["finishTime"] = now
+                timing["finishTime"] = int(now)
                 # Like the service: progress fields belong to a running job only.
                 job.pop("jobPercentComplete", None)
                 job.pop("currentPhase", None)
@@ -163,6 +235,22 @@ class MediaConvertServer:
                                ("errorMessage", error_message)):
                 if value is not None:
                     job[key] = value
+            if status == "PROGRESSING" and previous != "PROGRESSING":
+                inputs = [{"id": n + 1, "uri": i.get("fileInput")} for n, i in enumerate(job["settings"]["inputs"])]
+                events.append(self._event(job, "INPUT_INFORMATION", now, inputDetails=inputs))
+                events.append(self._event(job, "PROGRESSING", now))
+            if status == "PROGRESSING" and (percent is not None or phase is not None):
+                progress = {"jobPercentComplete": job.get("jobPercentComplete", 0),
+                            "currentPhase": job.get("currentPhase", "PROBING"), "retryCount": 0}
+                events.append(self._event(job, "STATUS_UPDATE", now, jobProgress=progress))
+            if status == "COMPLETE":
+                events.append(self._event(job, status, now, outputGroupDetails=_event_group_details(job)))
+            elif status == "ERROR":
+                errors = {key: job[key] for key in ("errorCode", "errorMessage") if key in job}
+                events.append(self._event(job, status, now, **errors))
+            elif status == "CANCELED":
+                events.append(self._event(job, status, now))
+        self._send(events)
 
     def complete(self, job_id: str, s3_client: Any = None) -> str | None:
         """Mark the job COMPLETE and write a small HLS ladder at its HLS destination; returns the master URI.
@@ -194,10 +282,29 @@ class MediaConvertServer:
             self.calls.clear()
             self.requests.clear()
 
+    # -- events ---------------------------------------------------------------------------------------
+
+    def _event(self, job: dict[str, Any], status: str, now: float, **detail: Any) -> dict[str, Any]:
+        """An EventBridge event as MediaConvert sends it (detail.timestamp in epoch milliseconds)."""
+        time_text = datetime.fromtimestamp(int(now), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return {
+            "version": "0", "id": str(uuid.uuid4()), "detail-type": EVENT_DETAIL_TYPE, "source": "aws.mediaconvert",
+            "account": ACCOUNT, "time": time_text, "region": self.region, "resources": [job["arn"]],
+            "detail": {"timestamp": int(now * 1000), "accountId": ACCOUNT, "queue": job["queue"],
+                       "jobId": job["id"], "status": status, "userMetadata": _copy(job["userMetadata"]), **detail},
+        }
+
+    def _send(self, events: list[dict[str, Any]]) -> None:
+        if self._sqs is None:
+            return
+        for event in events:
+            self._sqs.send_message(QueueUrl=self.events_queue_url, MessageBody=json.dumps(event))
+
     # -- HTTP -----------------------------------------------------------------------------------------
 
-    def handle(self, method: str, raw_path: str, headers: Any, raw_body: bytes) -> tuple[int, dict[str, str], bytes]:
-        """Answer one request: (status, extra headers, JSON body)."""
+    def handle(self, method: str, raw_path: str, headers: Any,
+               raw_body: bytes) -> tuple[int, dict[str, str], bytes] | None:
+        """Answer one request: (status, extra headers, JSON body), or None to close the connection unanswered."""
         url = urlsplit(raw_path)
         query = parse_qs(url.query)
         operation, params = _route(method, url.path)
@@ -211,6 +318,11 @@ class MediaConvertServer:
             throttled = self._throttle > 0
             self._throttle = max(0, self._throttle - 1)
             failure = self._failures.pop(0) if self._failures and not throttled else None
+            lost = self._lost.get(operation, [])
+            lose = lost.pop(0) if lost and not throttled and not failure else None
+            stall = self._stall_seconds
+        if lose == "before":
+            return None
         try:
             if throttled:
                 raise Refusal(429, "TooManyRequestsException", "Too Many Requests")
@@ -218,14 +330,21 @@ class MediaConvertServer:
                 raise Refusal(failure, "InternalServerErrorException", "Injected failure")
             if not str(headers.get("Authorization", "")).startswith("AWS4-HMAC-SHA256 "):
                 raise Refusal(403, "ForbiddenException", "Missing SigV4 Authorization header")
+            if operation in self._denied:
+                raise Refusal(403, "ForbiddenException",
+                              f"User is not authorized to perform: mediaconvert:{operation}")
             if not isinstance(body, dict):
                 raise bad_request("The request body is not a JSON object")
             status, answer = self._dispatch(operation, params, query, body)
-            return status, {}, json.dumps(answer).encode()
+            reply = status, {}, json.dumps(answer).encode()
         except Refusal as refusal:
             # botocore's rest-json parser reads the error type from this header (or __type in the body).
             payload = {"__type": refusal.kind, "message": refusal.message}
-            return refusal.status, {"x-amzn-ErrorType": refusal.kind}, json.dumps(payload).encode()
+            reply = refusal.status, {"x-amzn-ErrorType": refusal.kind}, json.dumps(payload).encode()
+        if lose == "after":
+            time.sleep(stall)
+            return None
+        return reply
 
     def _dispatch(self, operation: str, params: dict[str, str], query: dict[str, list[str]],
                   body: dict[str, Any]) -> tuple[int, Any]:
@@ -259,23 +378,37 @@ class MediaConvertServer:
             self.advance(job_id, "CANCELED")
         return {}
 
+    def _queue_arn(self, name: str) -> str:
+        return f"arn:aws:mediaconvert:{self.region}:{ACCOUNT}:queues/{name}"
+
+    def _queue_of(self, body: dict[str, Any]) -> str:
+        """CreateJob's queue (a name or an ARN) as the ARN the job reports; it must exist."""
+        queue = str(body.get("queue") or "Default")
+        name = queue.rsplit(":queues/", 1)[-1] if queue.startswith("arn:") else queue
+        if name not in self.queues or (queue.startswith("arn:") and queue != self._queue_arn(name)):
+            raise bad_request(f"queue {queue} does not exist")
+        return self._queue_arn(name)
+
     def _create(self, body: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
             template = self._template_for(body)
             validate_create(body, template)
+            queue = self._queue_of(body)
+            now = self.clock()
             token = body.get("clientRequestToken")
             if token and token in self.tokens:
-                return _public(self.jobs[self.tokens[token]])
+                job_id, used_at = self.tokens[token]
+                if now - used_at < self.token_window_seconds:
+                    return _public(self.jobs[job_id])
             self._sequence += 1
-            now = int(time.time())
-            job_id = f"{int(time.time() * 1000)}-{_random_suffix()}"  # the service's id shape
+            job_id = f"{int(now * 1000)}-{_random_suffix()}"  # the service's id shape
             settings = _copy(body.get("settings") or {})
             if template and not settings.get("outputGroups"):
                 settings["outputGroups"] = _copy(template["settings"].get("outputGroups", []))
             job = {"id": job_id, "arn": f"arn:aws:mediaconvert:{self.region}:{ACCOUNT}:jobs/{job_id}",
-                   "status": "SUBMITTED", "createdAt": now, "timing": {"submitTime": now}, "role": body["role"],
-                   "settings": settings, "userMetadata": body.get("userMetadata", {}),
-                   "queue": body.get("queue") or DEFAULT_QUEUE, "priority": body.get("priority", 0),
+                   "status": "SUBMITTED", "createdAt": int(now), "timing": {"submitTime": int(now)},
+                   "role": body["role"], "settings": settings, "userMetadata": body.get("userMetadata", {}),
+                   "queue": queue, "priority": body.get("priority", 0),
                    "statusUpdateInterval": body.get("statusUpdateInterval", "SECONDS_60"),
                    "accelerationStatus": "NOT_APPLICABLE", "retryCount": 0, "messages": {"info": [], "warning": []},
                    "_sequence": self._sequence}
@@ -284,7 +417,7 @@ class MediaConvertServer:
                     job[key] = body[key]
             self.jobs[job_id] = job
             if token:
-                self.tokens[token] = job_id
+                self.tokens[token] = (job_id, now)
             return _public(job)
 
     def _template_for(self, body: dict[str, Any]) -> dict[str, Any] | None:
@@ -307,12 +440,17 @@ class MediaConvertServer:
             raise bad_request("status is not a job status")
         if not one("nextToken", "0").isdigit():
             raise bad_request("nextToken is not valid")
+        queue = one("queue", "")
+        if "queue" in query and queue.startswith("arn:"):
+            raise bad_request("queue is a queue name, not an ARN")
+        if "queue" in query and queue not in self.queues:
+            raise Refusal(404, "NotFoundException", f"Queue {queue} not found")
         size, start = int(one("maxResults", "20")), int(one("nextToken", "0"))
         with self._lock:
             newest_first = one("order", "DESCENDING") == "DESCENDING"
             jobs = sorted(self.jobs.values(), key=lambda j: j["_sequence"], reverse=newest_first)
             jobs = [j for j in jobs if ("status" not in query or j["status"] == one("status", ""))
-                    and ("queue" not in query or j["queue"] == one("queue", ""))]
+                    and ("queue" not in query or j["queue"] == self._queue_arn(queue))]
             answer: dict[str, Any] = {"jobs": [_public(j) for j in jobs[start:start + size]]}
         if start + size < len(jobs):
             answer["nextToken"] = str(start + size)
@@ -327,7 +465,11 @@ def _handler_for(server: MediaConvertServer) -> type[BaseHTTPRequestHandler]:
         def _answer(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
-            status, headers, data = server.handle(self.command, self.path, self.headers, raw)
+            reply = server.handle(self.command, self.path, self.headers, raw)
+            if reply is None:
+                self.close_connection = True  # an answer lost on the way: the client sees the connection close
+                return
+            status, headers, data = reply
             self.send_response(status)
             for name, value in headers.items():
                 self.send_header(name, value)
@@ -373,6 +515,39 @@ def _output_detail(output: dict[str, Any]) -> dict[str, Any]:
     return {"durationInMs": 2000, "videoDetails": {"heightInPx": height, "widthInPx": height * 16 // 9}}
 
 
+def _modifier(output: dict[str, Any], index: int) -> str:
+    return output.get("nameModifier") or f"_{index}"
+
+
+def _video_bitrate(output: dict[str, Any]) -> int:
+    h264 = ((output.get("videoDescription") or {}).get("codecSettings") or {}).get("h264Settings") or {}
+    return int(h264.get("maxBitrate") or h264.get("bitrate") or 1_000_000)
+
+
+def _event_group_details(job: dict[str, Any]) -> list[dict[str, Any]]:
+    """A COMPLETE event's outputGroupDetails: each group's type, multivariant manifests and output files."""
+    settings = job["settings"]
+    input_uri = settings["inputs"][0]["fileInput"]
+    details = []
+    for group in settings.get("outputGroups", []):
+        group_settings = group["outputGroupSettings"]
+        member, kind = GROUP_KINDS[group_settings["type"]]
+        base = _output_base(group_settings[member]["destination"], input_uri)
+        outputs = []
+        for index, output in enumerate(group.get("outputs", [])):
+            detail = _output_detail(output)
+            detail["videoDetails"]["averageBitrate"] = _video_bitrate(output)
+            if kind in ("HLS_GROUP", "FILE_GROUP"):  # the others list no per-output files
+                extension = ".m3u8" if kind == "HLS_GROUP" else ".mp4"
+                detail["outputFilePaths"] = [f"{base}{_modifier(output, index)}{extension}"]
+            outputs.append(detail)
+        entry: dict[str, Any] = {"outputDetails": outputs, "type": kind}
+        if kind in GROUP_PLAYLISTS:
+            entry["playlistFilePaths"] = [base + extension for extension in GROUP_PLAYLISTS[kind]]
+        details.append(entry)
+    return details
+
+
 def _write_hls(s3: Any, base: str, outputs: list[dict[str, Any]]) -> None:
     """A master playlist, one VOD variant playlist per output and one tiny MPEG-TS segment each."""
     bucket, _, key_base = base.removeprefix("s3://").partition("/")
@@ -381,9 +556,8 @@ def _write_hls(s3: Any, base: str, outputs: list[dict[str, Any]]) -> None:
     master = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-INDEPENDENT-SEGMENTS"]
     for index, output in enumerate(outputs):
         height = (output.get("videoDescription") or {}).get("height") or 720
-        h264 = ((output.get("videoDescription") or {}).get("codecSettings") or {}).get("h264Settings") or {}
-        bandwidth = (h264.get("maxBitrate") or h264.get("bitrate") or 1_000_000) + 128_000
-        modifier = output.get("nameModifier") or f"_{index}"
+        bandwidth = _video_bitrate(output) + 128_000
+        modifier = _modifier(output, index)
         variant, segment = f"{name}{modifier}.m3u8", f"{name}{modifier}_00001.ts"
         master += [f"#EXT-X-STREAM-INF:BANDWIDTH={bandwidth},RESOLUTION={height * 16 // 9}x{height},"
                    'CODECS="avc1.4d401f,mp4a.40.2"', variant]
@@ -411,26 +585,30 @@ def validate_create(body: dict[str, Any], template: dict[str, Any] | None = None
     groups = settings.get("outputGroups") or (template or {}).get("settings", {}).get("outputGroups") or []
     if not groups:
         raise bad_request("at least one output group is required")
-    for group in groups:
-        _validate_group(group)
+    for index, group in enumerate(groups):
+        _validate_group(group, f"/outputGroups/{index}")
     for key, value in (body.get("userMetadata") or {}).items():
         if not isinstance(value, str):
             raise bad_request(f"userMetadata.{key} must be a string")
-    if body.get("statusUpdateInterval") and not re.fullmatch(r"SECONDS_\d+", body["statusUpdateInterval"]):
-        raise bad_request("statusUpdateInterval is not valid")
+    interval = body.get("statusUpdateInterval")
+    if interval is not None and interval not in model_enum("StatusUpdateInterval"):
+        raise bad_request(f"/statusUpdateInterval: {interval} is not one of the allowed values")
 
 
-def _validate_group(group: dict[str, Any]) -> None:
+def _validate_group(group: dict[str, Any], where: str) -> None:
     group_settings = group.get("outputGroupSettings") or {}
     kinds = [k for k, v in group_settings.items() if k.endswith("GroupSettings") and isinstance(v, dict)]
     for kind in kinds:
         if not str(group_settings[kind].get("destination", "")).startswith("s3://"):
             raise bad_request(f"outputGroupSettings.{kind}.destination must be an s3:// URI")
-    if group_settings.get("type") != "HLS_GROUP_SETTINGS":
-        return
-    if "hlsGroupSettings" not in kinds:
-        raise bad_request("an HLS group needs hlsGroupSettings")
+    kind = group_settings.get("type")
+    if kind not in GROUP_KINDS or GROUP_KINDS[kind][0] not in kinds:
+        raise bad_request(f"{where}/outputGroupSettings: a type of {sorted(GROUP_KINDS)} and its settings")
     outputs = group.get("outputs") or []
+    for index, output in enumerate(outputs):
+        _validate_video(output, f"{where}/outputs/{index}/videoDescription")
+    if kind != "HLS_GROUP_SETTINGS":
+        return
     if not outputs:
         raise bad_request("an HLS output group needs outputs")
     modifiers = [o.get("nameModifier") for o in outputs]
@@ -442,3 +620,26 @@ def _validate_group(group: dict[str, Any]) -> None:
         codec = ((output.get("videoDescription") or {}).get("codecSettings") or {}).get("codec")
         if output.get("videoDescription") and codec not in ("H_264", "H_265"):
             raise bad_request("HLS video must be H_264 or H_265")
+
+
+def _validate_video(output: dict[str, Any], where: str) -> None:
+    """H.264 needs its settings, a rate control mode and that mode's bitrate (the model's docs: "Required for
+    VBR and CBR" on bitrate, "Required when Rate control mode is QVBR" on maxBitrate).
+
+    The model does not say what a missing rateControlMode defaults to, so this server requires one.
+    """
+    codec_settings = (output.get("videoDescription") or {}).get("codecSettings") or {}
+    if codec_settings.get("codec") != "H_264":
+        return
+    h264 = codec_settings.get("h264Settings")
+    if not isinstance(h264, dict):
+        raise bad_request(f"{where}/codecSettings/h264Settings: required when codec is H_264")
+    mode = h264.get("rateControlMode")
+    if mode not in model_enum("H264RateControlMode"):
+        raise bad_request(f"{where}/codecSettings/h264Settings/rateControlMode: one of "
+                          f"{sorted(model_enum('H264RateControlMode'))} is required")
+    member = "maxBitrate" if mode == "QVBR" else "bitrate"
+    value = h264.get(member)
+    if not isinstance(value, int) or not 1000 <= value <= 1_152_000_000:
+        raise bad_request(f"{where}/codecSettings/h264Settings/{member}: required when rateControlMode is {mode} "
+                          "(1000 to 1152000000 bits/s)")

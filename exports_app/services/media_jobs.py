@@ -191,10 +191,15 @@ def apply_report(session: Session, report: JobReport) -> bool:
     """Apply one report if it moves the job forward: never back from terminal, never older than the last.
 
     One conditional UPDATE per report, so two appliers racing cannot reorder history.
+    Times are compared in whole seconds, the coarsest any report has (MediaConvert's GetJob timing is in
+    seconds, its events in milliseconds): a poll's COMPLETE of 12:00:05 must not lose to a progress event
+    of 12:00:05.400. A report of the same second as the last applies, so a terminal one beats a progress
+    one of equal time, and the status filter keeps the terminal one after that. The stored time is cut
+    to the second too, so every database compares the same values (MySQL's DATETIME rounds fractions).
     """
     now = utcnow()
-    values: dict[str, object] = {"status": report.status.value, "last_report_at": report.reported_at,
-                                 "updated_at": now}
+    moment = _aware(report.reported_at).replace(microsecond=0)
+    values: dict[str, object] = {"status": report.status.value, "last_report_at": moment, "updated_at": now}
     if report.percent is not None:
         values["percent"] = max(0, min(100, int(report.percent)))
     if report.phase is not None:
@@ -217,8 +222,9 @@ def apply_report(session: Session, report: JobReport) -> bool:
         .where(
             MediaJob.id == report.media_job_id,
             MediaJob.status.in_(_ACTIVE),  # type: ignore[attr-defined]
+            # "< moment + 1 s" is "same second or earlier", also for rows stored with fractions before.
             sa.or_(MediaJob.last_report_at.is_(None),  # type: ignore[union-attr]
-                   MediaJob.last_report_at <= report.reported_at),  # type: ignore[operator]
+                   MediaJob.last_report_at < moment + timedelta(seconds=1)),  # type: ignore[operator]
         )
         .values(**values)
     )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
@@ -13,12 +15,13 @@ import boto3
 import botocore.retries.bucket
 import botocore.retries.standard
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from exports_app.transcode.base import JobRequest, JobStatus, PendingJob
 from exports_app.transcode.clips import make_clip
 from exports_app.transcode.mediaconvert import MediaConvertTranscoder, report_from_event
-from tests.aws_fixtures import ROLE, LocalAws, local_aws, moto_url  # noqa: F401  (fixtures)
+from tests.aws_fixtures import ROLE, LocalAws, local_aws, moto_url, s3_without_list_bucket  # noqa: F401  (fixtures)
 
 # ruff: noqa: F811  (test parameters named after the fixtures imported above)
 
@@ -57,9 +60,9 @@ def submitted(tc: MediaConvertTranscoder, clip: Path, job_id: int = 1) -> tuple[
     return pending(req, provider_id), provider_id
 
 
-def created(tc: MediaConvertTranscoder, clip: Path, job_id: int) -> PendingJob:
+def created(tc: MediaConvertTranscoder, clip: Path, job_id: int, **overrides: Any) -> PendingJob:
     """A pending job created straight with CreateJob (quicker than submit() when tests need dozens)."""
-    job = create(tc.client("mediaconvert"), UserMetadata={"mediaJobId": str(job_id)})
+    job = create(tc.client("mediaconvert"), UserMetadata={"mediaJobId": str(job_id)}, **overrides)
     return pending(request(clip, job_id), job["Id"])
 
 
@@ -75,7 +78,8 @@ def test_submit_uploads_the_export_and_creates_a_valid_job(local_aws: LocalAws, 
     job_id = tc.submit(request(clip))
     job = local_aws.mediaconvert.jobs[job_id]
     assert job["role"] == ROLE and job["clientRequestToken"] == "token-1"
-    assert job["userMetadata"] == {"productionId": "101", "uploadId": "7", "mediaJobId": "1"}
+    assert job["userMetadata"] == {"productionId": "101", "uploadId": "7", "mediaJobId": "1",
+                                   "idempotencyToken": "token-1"}
     assert job["statusUpdateInterval"] == "SECONDS_10"
     file_input = job["settings"]["inputs"][0]["fileInput"]
     assert file_input == f"s3://{local_aws.settings.input_bucket}/exports/7/token-1/export_clip.mp4"
@@ -98,6 +102,22 @@ def test_the_ladder_never_upscales(local_aws: LocalAws, tc: MediaConvertTranscod
     assert [o["videoDescription"]["height"] for o in outputs_of(local_aws, mid)] == [720, 480, 360]
 
 
+@pytest.fixture(scope="module")
+def silent_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_clip(tmp_path_factory.mktemp("mc") / "silent.mp4", seconds=1.0, width=640, height=360, audio=False)
+
+
+@pytest.mark.parametrize("height", [1080, 720, 300, 241])
+def test_the_strict_server_takes_every_ladder_with_and_without_audio(local_aws: LocalAws, tc: MediaConvertTranscoder,
+                                                                      clip: Path, silent_clip: Path,
+                                                                      height: int) -> None:
+    with_audio = tc.submit(request(clip, 1, height=height))
+    without = tc.submit(request(silent_clip, 2, height=height))
+    assert all("audioDescriptions" in o for o in outputs_of(local_aws, with_audio))
+    assert not any("audioDescriptions" in o for o in outputs_of(local_aws, without))
+    assert "audioSelectors" not in local_aws.mediaconvert.jobs[without]["settings"]["inputs"][0]
+
+
 def test_a_repeated_submit_is_one_job_and_one_upload(local_aws: LocalAws, tc: MediaConvertTranscoder,
                                                      clip: Path) -> None:
     first = tc.submit(request(clip))
@@ -106,14 +126,67 @@ def test_a_repeated_submit_is_one_job_and_one_upload(local_aws: LocalAws, tc: Me
     local_aws.s3.put_object(Bucket=local_aws.settings.input_bucket, Key=key, Body=clip.read_bytes())
     local_aws.mediaconvert.reset_counts()
     assert MediaConvertTranscoder(local_aws.settings).submit(request(clip)) == first
-    assert len(local_aws.mediaconvert.jobs) == 1 and local_aws.mediaconvert.calls["CreateJob"] == 1
+    # The input was there, so an earlier submit may have made the job: it is found by its token, not made again.
+    assert len(local_aws.mediaconvert.jobs) == 1 and local_aws.mediaconvert.calls == {"ListJobs": 1}
     assert local_aws.s3.head_object(Bucket=local_aws.settings.input_bucket, Key=key)["ETag"] == uploaded
+
+
+@pytest.mark.parametrize("when, create_calls", [("after", 2), ("before", 3)], ids=["answer-lost", "request-lost"])
+def test_a_submit_whose_answer_is_lost_adopts_its_job_or_submits_again(local_aws: LocalAws, clip: Path,
+                                                                       when: str, create_calls: int) -> None:
+    server = local_aws.mediaconvert
+    tc = MediaConvertTranscoder(local_aws.settings, max_attempts=1)
+    server.lose_answers("CreateJob", 2, when=when)  # the try and botocore's retry: ConnectionClosedError
+    job_id = tc.submit(request(clip))
+    # after: the job was made (once: the retry's token deduped), found by ListJobs and adopted;
+    # before: nothing was made, ListJobs finds nothing, and one more CreateJob makes it.
+    assert list(server.jobs) == [job_id]
+    assert (server.calls["CreateJob"], server.calls["ListJobs"]) == (create_calls, 1)
+
+
+def test_a_create_job_that_times_out_is_found_by_its_token(local_aws: LocalAws, clip: Path) -> None:
+    server = local_aws.mediaconvert
+    impatient = boto3.client("mediaconvert", region_name="us-east-1", endpoint_url=server.url,
+                             config=Config(read_timeout=0.5, retries={"mode": "standard", "total_max_attempts": 1}))
+    tc = MediaConvertTranscoder(local_aws.settings, clients={"mediaconvert": impatient})
+    server.lose_answers("CreateJob", 1, when="after", stall_seconds=2)  # the client gives up first: ReadTimeoutError
+    job_id = tc.submit(request(clip))
+    assert list(server.jobs) == [job_id] and (server.calls["CreateJob"], server.calls["ListJobs"]) == (1, 1)
+
+
+def test_a_submit_repeated_after_the_token_minute_finds_its_job_instead_of_making_another(
+        local_aws: LocalAws, tc: MediaConvertTranscoder, clip: Path) -> None:
+    server = local_aws.mediaconvert
+    first = tc.submit(request(clip))  # say its process died before the row said so
+    others = [created(tc, clip, i) for i in range(10, 55)]
+    later = time.time() + 120
+    server.clock = lambda: later  # CreateJob no longer dedupes the token
+    server.reset_counts()
+    assert MediaConvertTranscoder(local_aws.settings).submit(request(clip)) == first
+    assert len(server.jobs) == 1 + len(others) and server.calls == {"ListJobs": 3}  # 45 newer jobs: page 3
+
+
+def test_the_token_lookup_stops_at_jobs_older_than_the_input(local_aws: LocalAws, clip: Path) -> None:
+    server = local_aws.mediaconvert
+    tc = MediaConvertTranscoder(local_aws.settings, max_attempts=1)
+    hour_ago = time.time() - 3600
+    server.clock = lambda: hour_ago
+    for i in range(10, 70):  # 3 pages of older jobs of someone else
+        created(tc, clip, i)
+    server.clock = time.time
+    server.fail_next(2, status=500)  # the first submit stores the input, then CreateJob fails (the tick retries)
+    with pytest.raises(ClientError):
+        tc.submit(request(clip))
+    server.reset_counts()
+    tc.submit(request(clip))
+    assert server.calls == {"ListJobs": 1, "CreateJob": 1}
 
 
 def test_submit_with_a_job_template_keeps_its_outputs_and_sets_our_destination(
         local_aws: LocalAws, clip: Path) -> None:
     template_outputs = [{"nameModifier": "_tpl", "containerSettings": {"container": "M3U8"},
-                         "videoDescription": {"height": 540, "codecSettings": {"codec": "H_264"}}}]
+                         "videoDescription": {"height": 540, "codecSettings": {"codec": "H_264", "h264Settings": {
+                             "rateControlMode": "QVBR", "maxBitrate": 2_000_000}}}}]
     local_aws.mediaconvert.add_job_template("house-hls", {
         "inputs": [{"timecodeSource": "ZEROBASED"}],
         "outputGroups": [{"outputs": template_outputs, "outputGroupSettings": {
@@ -207,6 +280,30 @@ def test_old_jobs_beyond_the_pages_fall_back_to_get_job(local_aws: LocalAws, tc:
     assert local_aws.mediaconvert.calls == {"ListJobs": 2, "GetJob": 4}
 
 
+def test_list_pages_name_the_queue_that_the_settings_give_by_arn(local_aws: LocalAws, clip: Path) -> None:
+    arn = local_aws.mediaconvert.add_queue("exports")  # EXPORTS_MEDIACONVERT_QUEUE is documented as an ARN
+    tc = MediaConvertTranscoder(dataclasses.replace(local_aws.settings, queue_arn=arn))
+    jobs = [created(tc, clip, i, Queue=arn) for i in range(1, 6)]
+    created(tc, clip, 99)  # someone else's, in the Default queue
+    local_aws.mediaconvert.reset_counts()
+    assert sorted(r.media_job_id for r in tc.poll(jobs)) == [1, 2, 3, 4, 5]
+    assert local_aws.mediaconvert.calls == {"ListJobs": 1}
+    assert local_aws.mediaconvert.requests[0].query["queue"] == ["exports"]
+
+
+def test_a_failing_list_jobs_falls_back_to_get_job_and_is_logged_once(
+        local_aws: LocalAws, tc: MediaConvertTranscoder, clip: Path, caplog: pytest.LogCaptureFixture) -> None:
+    jobs = [created(tc, clip, i) for i in range(1, 6)]
+    local_aws.mediaconvert.deny("ListJobs")  # a role without mediaconvert:ListJobs
+    local_aws.mediaconvert.reset_counts()
+    caplog.set_level(logging.INFO, logger="exports_app.transcode.mediaconvert")
+    for _ in range(2):  # two ticks
+        assert sorted(r.media_job_id for r in tc.poll(jobs)) == [1, 2, 3, 4, 5]
+    assert local_aws.mediaconvert.calls == {"ListJobs": 2, "GetJob": 10}
+    logged = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "exports_app.transcode.mediaconvert"]
+    assert len(logged) == 1 and logged[0][0] == logging.WARNING and "ForbiddenException" in logged[0][1]
+
+
 def test_throttling_is_retried_and_loses_nothing(local_aws: LocalAws, tc: MediaConvertTranscoder,
                                                  clip: Path) -> None:
     # The shipped policy: adaptive mode, 8 retries (botocore reports 9 attempts in all).
@@ -258,59 +355,104 @@ def test_cancel_stops_the_job_and_ignores_jobs_that_ended(local_aws: LocalAws, t
 # -- events --------------------------------------------------------------------------------------------
 
 
-def event(status: str, media_job_id: int | None, ts: int, job_id: str = "1700000000000-abc123",
-          **detail: object) -> dict[str, Any]:
-    metadata = {} if media_job_id is None else {"productionId": "5", "uploadId": "7", "mediaJobId": str(media_job_id)}
-    return {"version": "0", "detail-type": "MediaConvert Job State Change", "source": "aws.mediaconvert",
-            "time": "2023-11-14T22:13:20Z",
-            "detail": {"status": status, "jobId": job_id, "timestamp": ts, "userMetadata": metadata, **detail}}
+def at(local_aws: LocalAws, moment: float) -> datetime:
+    """Set the test server's clock to `moment` (epoch seconds); returns it as a datetime."""
+    local_aws.mediaconvert.clock = lambda: moment
+    return datetime.fromtimestamp(moment, tz=timezone.utc)
 
 
-COMPLETE = event("COMPLETE", 3, 1_700_000_002_000, outputGroupDetails=[{
-    "type": "HLS_GROUP", "playlistFilePaths": ["s3://out/hls/1/3/master.m3u8"],
-    "outputDetails": [{"outputFilePaths": ["s3://out/hls/1/3/master_720p.m3u8"], "durationInMs": 1000,
-                       "videoDetails": {"widthInPx": 1280, "heightInPx": 720, "averageBitrate": 2_000_000}}]}])
+def test_events_map_to_reports(local_aws: LocalAws, tc: MediaConvertTranscoder, clip: Path) -> None:
+    server, now = local_aws.mediaconvert, float(int(time.time()))
+    job, job_id = submitted(tc, clip)
+    started = at(local_aws, now + 1.25)
+    # INPUT_INFORMATION (not news), PROGRESSING, STATUS_UPDATE
+    server.advance(job_id, "PROGRESSING", percent=55, phase="TRANSCODING")
+    reports = tc.receive_events()
+    assert {(r.status, r.percent, r.phase) for r in reports} == {
+        (JobStatus.RUNNING, None, None), (JobStatus.RUNNING, 55, "TRANSCODING")}
+    assert {(r.media_job_id, r.provider_job_id, r.reported_at) for r in reports} == {(1, job_id, started)}
 
-
-def test_events_map_to_reports(tc: MediaConvertTranscoder) -> None:
-    running = tc.apply_event(event("STATUS_UPDATE", 3, 1_700_000_001_000,
-                                   jobProgress={"jobPercentComplete": 55, "currentPhase": "TRANSCODING"}))
-    assert running is not None
-    assert (running.status, running.percent, running.phase) == (JobStatus.RUNNING, 55, "TRANSCODING")
-    assert running.reported_at == datetime(2023, 11, 14, 22, 13, 21, tzinfo=timezone.utc)
-    done = tc.apply_event(COMPLETE)
-    assert done is not None
-    assert (done.status, done.master_playlist_uri) == (JobStatus.SUCCEEDED, "s3://out/hls/1/3/master.m3u8")
+    finished = at(local_aws, now + 2.5)
+    master = server.complete(job_id, local_aws.s3)
+    (done,) = tc.receive_events()
+    assert (done.status, done.master_playlist_uri, done.reported_at) == (JobStatus.SUCCEEDED, master, finished)
+    assert master is not None
     assert [(r.uri, r.height, r.bandwidth) for r in done.renditions] == [
-        ("s3://out/hls/1/3/master_720p.m3u8", 720, 2_000_000)]
-    failed = tc.apply_event(event("ERROR", 3, 1_700_000_003_000, errorCode=1030,
-                                  errorMessage="Video codec\nnot supported"))
-    assert failed is not None and (failed.status, failed.error_code, failed.error_message) == (
-        JobStatus.FAILED, "1030", "Video codec not supported")
-    canceled = tc.apply_event(event("CANCELED", 3, 1_700_000_003_000))
-    assert canceled is not None
-    assert (canceled.status, canceled.provider_job_id) == (JobStatus.CANCELED, "1700000000000-abc123")
+        (master.replace("master.m3u8", "master_360p.m3u8"), 360, 800_000)]
+
+    _, failing_id = submitted(tc, clip, 2)
+    server.advance(failing_id, "ERROR", error_code=1030, error_message="Video codec\nnot supported")
+    (failed,) = tc.receive_events()
+    assert (failed.status, failed.error_code, failed.error_message, failed.phase) == (
+        JobStatus.FAILED, "1030", "Video codec not supported", "ERROR")
+    canceling, canceling_id = submitted(tc, clip, 3)
+    tc.cancel(canceling)
+    (canceled,) = tc.receive_events()
+    assert (canceled.status, canceled.provider_job_id, canceled.media_job_id) == (JobStatus.CANCELED, canceling_id, 3)
 
 
-def test_events_that_are_not_job_news_map_to_nothing() -> None:
+def test_a_complete_event_takes_the_hls_group_even_when_a_template_puts_cmaf_first(local_aws: LocalAws,
+                                                                                   clip: Path) -> None:
+    video = {"height": 540, "codecSettings": {"codec": "H_264", "h264Settings": {
+        "rateControlMode": "QVBR", "maxBitrate": 2_000_000}}}
+    local_aws.mediaconvert.add_job_template("cmaf-first", {"inputs": [{}], "outputGroups": [
+        {"outputs": [{"nameModifier": "_cmaf", "containerSettings": {"container": "CMFC"}, "videoDescription": video}],
+         "outputGroupSettings": {"type": "CMAF_GROUP_SETTINGS", "cmafGroupSettings": {"destination": "s3://x/c/"}}},
+        {"outputs": [{"nameModifier": "_540p", "containerSettings": {"container": "M3U8"}, "videoDescription": video}],
+         "outputGroupSettings": {"type": "HLS_GROUP_SETTINGS", "hlsGroupSettings": {"destination": "s3://x/h/"}}},
+    ]})
+    tc = MediaConvertTranscoder(dataclasses.replace(local_aws.settings, job_template="cmaf-first"))
+    req = request(clip)
+    job_id = tc.submit(req)
+    master = local_aws.mediaconvert.complete(job_id, local_aws.s3)
+    assert master == f"s3://{local_aws.settings.output_bucket}/hls/101/1/master.m3u8"
+    (by_event,) = tc.receive_events()  # its outputGroupDetails: the CMAF group (.mpd and .m3u8) first
+    (by_poll,) = tc.poll([pending(req, job_id)])
+    assert by_event.master_playlist_uri == by_poll.master_playlist_uri == master
+    assert [r.uri for r in by_event.renditions] == [master.replace("master.m3u8", "master_540p.m3u8")]
+
+
+def test_events_that_are_not_job_news_map_to_nothing(local_aws: LocalAws, tc: MediaConvertTranscoder) -> None:
     assert report_from_event({"detail-type": "EC2 Instance State-change Notification", "detail": {}}) is None
-    assert report_from_event(event("INPUT_INFORMATION", 3, 1_700_000_000_000)) is None
-    assert report_from_event(event("COMPLETE", None, 1_700_000_000_000)) is None  # not a job of ours
+    foreign = create(tc.client("mediaconvert"))["Id"]  # no mediaJobId: not a job of the app's
+    local_aws.mediaconvert.advance(foreign, "PROGRESSING", percent=5, phase="PROBING")
+    local_aws.mediaconvert.advance(foreign, "COMPLETE")
+    assert tc.receive_events() == []
+    assert "Messages" not in local_aws.sqs.receive_message(QueueUrl=local_aws.settings.sqs_queue_url)
 
 
-def test_receive_events_reads_and_deletes_every_message(local_aws: LocalAws, tc: MediaConvertTranscoder) -> None:
+def drain(local_aws: LocalAws) -> list[str]:
+    """The bodies of every message in the events queue, which is left empty."""
+    queue, bodies = local_aws.settings.sqs_queue_url, []
+    while messages := local_aws.sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
+        for message in messages:
+            bodies.append(message["Body"])
+            local_aws.sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+    return bodies
+
+
+def test_receive_events_reads_and_deletes_every_message(local_aws: LocalAws, tc: MediaConvertTranscoder,
+                                                        clip: Path) -> None:
+    _, job_id = submitted(tc, clip)
+    now = float(int(time.time()))
+    at(local_aws, now + 1)
+    local_aws.mediaconvert.advance(job_id, "PROGRESSING")
+    at(local_aws, now + 2)
+    local_aws.mediaconvert.complete(job_id, local_aws.s3)
+    by_status = {json.loads(body)["detail"]["status"]: body for body in drain(local_aws)}
+    assert set(by_status) == {"INPUT_INFORMATION", "PROGRESSING", "COMPLETE"}
+    # EventBridge → SNS → SQS wraps the event in a Notification; newest first on purpose: ordering is the
+    # app's job, done by comparing reported_at.
+    via_sns = json.dumps({"Type": "Notification", "MessageId": "m", "Message": by_status["PROGRESSING"]})
     queue = local_aws.settings.sqs_queue_url
-    progressing = event("PROGRESSING", 3, 1_700_000_001_000,
-                        jobProgress={"jobPercentComplete": 0, "currentPhase": "PROBING"})
-    via_sns = {"Type": "Notification", "MessageId": "m", "Message": json.dumps(progressing)}
-    # Newest first on purpose: ordering is the app's job, done by comparing reported_at.
-    for body in (json.dumps(COMPLETE), json.dumps(via_sns), "not json", "[1, 2]", json.dumps({"detail-type": "other"})):
+    for body in (by_status["COMPLETE"], via_sns, by_status["INPUT_INFORMATION"], "not json", "[1, 2]",
+                 json.dumps({"detail-type": "other"})):
         local_aws.sqs.send_message(QueueUrl=queue, MessageBody=body)
     reports = tc.receive_events(wait_seconds=1)
-    by_status = {r.status: r for r in reports}
-    assert set(by_status) == {JobStatus.SUCCEEDED, JobStatus.RUNNING} and len(reports) == 2
-    assert by_status[JobStatus.RUNNING].reported_at < by_status[JobStatus.SUCCEEDED].reported_at
-    assert "Messages" not in local_aws.sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=0)
+    by_report = {r.status: r for r in reports}
+    assert set(by_report) == {JobStatus.SUCCEEDED, JobStatus.RUNNING} and len(reports) == 2
+    assert by_report[JobStatus.RUNNING].reported_at < by_report[JobStatus.SUCCEEDED].reported_at
+    assert drain(local_aws) == []
 
 
 def test_receive_events_without_a_queue_or_with_sqs_down_is_empty(local_aws: LocalAws) -> None:
@@ -338,14 +480,42 @@ def test_open_output_reads_hls_from_s3(local_aws: LocalAws, tc: MediaConvertTran
             tc.open_output(missing)
 
 
+def test_without_list_bucket_a_403_for_a_missing_object_means_not_there(
+        local_aws: LocalAws, clip: Path, s3_without_list_bucket: str, caplog: pytest.LogCaptureFixture) -> None:
+    tc = MediaConvertTranscoder(dataclasses.replace(local_aws.settings, s3_endpoint_url=s3_without_list_bucket))
+    job_id = tc.submit(request(clip))  # the HEAD before the first upload answers 403, not 404
+    bucket, _, key = local_aws.mediaconvert.jobs[job_id]["settings"]["inputs"][0]["fileInput"][5:].partition("/")
+    assert local_aws.s3.head_object(Bucket=bucket, Key=key)["ContentLength"] == clip.stat().st_size
+    master = local_aws.mediaconvert.complete(job_id, local_aws.s3)
+    assert master is not None and tc.open_output(master).startswith(b"#EXTM3U")
+    caplog.set_level(logging.WARNING, logger="exports_app.transcode.mediaconvert")
+    for _ in range(2):
+        with pytest.raises(FileNotFoundError):
+            tc.open_output(master.replace("master.m3u8", "nope.m3u8"))
+    told = [r.getMessage() for r in caplog.records if r.name == "exports_app.transcode.mediaconvert"]
+    assert len(told) == 1 and "s3:ListBucket" in told[0]  # said once, not on every request
+
+
 # -- the test server itself ----------------------------------------------------------------------------
 
 
-def create(client: Any, **overrides: Any) -> dict[str, Any]:
-    params: dict[str, Any] = {"Role": ROLE, "Settings": {"Inputs": [{"FileInput": "s3://in/a.mp4"}], "OutputGroups": [{
+def settings_with(codec: dict[str, Any]) -> dict[str, Any]:
+    """Job settings of one HLS output with this video CodecSettings."""
+    return {"Inputs": [{"FileInput": "s3://in/a.mp4"}], "OutputGroups": [{
         "OutputGroupSettings": {"Type": "HLS_GROUP_SETTINGS", "HlsGroupSettings": {"Destination": "s3://out/a/master"}},
         "Outputs": [{"NameModifier": "_1", "ContainerSettings": {"Container": "M3U8"},
-                     "VideoDescription": {"CodecSettings": {"Codec": "H_264"}}}]}]}}
+                     "VideoDescription": {"CodecSettings": codec}}]}]}
+
+
+def h264(**settings: Any) -> dict[str, Any]:
+    return {"Codec": "H_264", "H264Settings": settings}
+
+
+QVBR = h264(RateControlMode="QVBR", MaxBitrate=800_000, QvbrSettings={"QvbrQualityLevel": 7})
+
+
+def create(client: Any, **overrides: Any) -> dict[str, Any]:
+    params: dict[str, Any] = {"Role": ROLE, "Settings": settings_with(QVBR)}
     return client.create_job(**{**params, **overrides})["Job"]
 
 
@@ -357,6 +527,13 @@ def create(client: Any, **overrides: Any) -> dict[str, Any]:
     ({"Settings": {"Inputs": [{"FileInput": "s3://in/a.mp4"}], "OutputGroups": [{"OutputGroupSettings": {
         "Type": "FILE_GROUP_SETTINGS", "FileGroupSettings": {"Destination": "https://out/a"}}}]}}, "s3://"),
     ({"UserMetadata": {"mediaJobId": "1"}, "JobTemplate": "missing"}, "template"),
+    ({"StatusUpdateInterval": "SECONDS_5"}, "statusUpdateInterval"),  # not in the model's enum
+    ({"Settings": settings_with({"Codec": "H_264"})}, "h264Settings: required"),
+    ({"Settings": settings_with(h264(MaxBitrate=800_000))}, "rateControlMode"),
+    ({"Settings": settings_with(h264(RateControlMode="QVBR", Bitrate=800_000))}, "maxBitrate: required"),
+    ({"Settings": settings_with(h264(RateControlMode="CBR", MaxBitrate=800_000))}, "bitrate: required"),
+    ({"Settings": settings_with(h264(RateControlMode="VBR"))}, "bitrate: required"),
+    ({"Queue": "arn:aws:mediaconvert:us-east-1:123456789012:queues/Nope"}, "queue"),
 ])
 def test_the_server_refuses_invalid_jobs(local_aws: LocalAws, overrides: dict[str, Any], complaint: str) -> None:
     client = boto3.client("mediaconvert", region_name="us-east-1", endpoint_url=local_aws.mediaconvert.url)
@@ -381,3 +558,31 @@ def test_the_server_pages_filters_and_describes_itself(local_aws: LocalAws) -> N
     assert [j["Id"] for j in client.list_jobs()["Jobs"]] == ids[::-1]
     assert isinstance(client.get_job(Id=ids[0])["Job"]["Timing"]["SubmitTime"], datetime)
     assert server.calls["CreateJob"] == 6 and server.requests[0].operation == "DescribeEndpoints"
+
+
+def test_the_server_dedupes_a_token_for_one_minute_only(local_aws: LocalAws) -> None:
+    server = local_aws.mediaconvert
+    client = boto3.client("mediaconvert", region_name="us-east-1", endpoint_url=server.url)
+    now = time.time()
+    first = create(client, ClientRequestToken="t")["Id"]
+    server.clock = lambda: now + 59
+    assert create(client, ClientRequestToken="t")["Id"] == first
+    server.clock = lambda: now + 61  # the same token a minute later is a new job, as on AWS
+    second = create(client, ClientRequestToken="t")["Id"]
+    assert second != first and len(server.jobs) == 2
+    server.token_window_seconds = 0
+    assert create(client, ClientRequestToken="t")["Id"] not in (first, second)
+
+
+def test_the_server_lists_a_queue_by_its_name_only(local_aws: LocalAws) -> None:
+    server = local_aws.mediaconvert
+    client = boto3.client("mediaconvert", region_name="us-east-1", endpoint_url=server.url)
+    arn = server.add_queue("exports")
+    by_arn, by_name = create(client, Queue=arn)["Id"], create(client, Queue="exports")["Id"]
+    create(client)  # the Default queue
+    assert client.get_job(Id=by_name)["Job"]["Queue"] == arn
+    assert [j["Id"] for j in client.list_jobs(Queue="exports")["Jobs"]] == [by_name, by_arn]
+    with pytest.raises(client.exceptions.BadRequestException):
+        client.list_jobs(Queue=arn)
+    with pytest.raises(client.exceptions.NotFoundException):
+        client.list_jobs(Queue="elsewhere")

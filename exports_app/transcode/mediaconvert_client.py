@@ -1,0 +1,76 @@
+"""boto3 clients for the MediaConvert transcoder, and the small facts about AWS names and errors it needs."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+from urllib.parse import urlsplit
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+MISSING_OBJECT = frozenset({"404", "NoSuchKey", "NotFound", "NoSuchBucket"})
+# S3 will not tell a caller without s3:ListBucket whether a key exists: a missing one answers 403 (HEAD has
+# no body, so its code is the bare status; GET says AccessDenied). The same 403 also means "no s3:GetObject".
+HIDDEN_OBJECT = frozenset({"403", "AccessDenied", "Forbidden"})
+
+
+def client_config(max_attempts: int = 8) -> Config:
+    """Adaptive retries: botocore backs off on throttling and 5xx and rate-limits the client itself.
+
+    max_attempts counts retries after the first try (botocore's meaning of the key).
+    """
+    return Config(retries={"mode": "adaptive", "max_attempts": max_attempts}, connect_timeout=5, read_timeout=30)
+
+
+_session_lock = threading.Lock()
+_session: boto3.session.Session | None = None
+
+
+def make_client(service: str, region: str, endpoint_url: str | None, max_attempts: int) -> Any:
+    """A boto3 client from the process's one session (it caches service models and credentials).
+
+    Sessions are not thread-safe while making clients, so that is done under a lock; clients are.
+    """
+    global _session
+    with _session_lock:
+        if _session is None:
+            _session = boto3.session.Session()
+        return _session.client(service, region_name=region, endpoint_url=endpoint_url,
+                               config=client_config(max_attempts))
+
+
+def sqs_endpoint(queue_url: str) -> str | None:
+    """A non-AWS queue URL (a local test server) names its own endpoint; AWS URLs resolve normally."""
+    parts = urlsplit(queue_url)
+    if not parts.netloc or parts.hostname is None or parts.hostname.endswith((".amazonaws.com", ".amazonaws.com.cn")):
+        return None
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    """("bucket", "key") of "s3://bucket/key"; FileNotFoundError for anything else."""
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    if not uri.startswith("s3://") or not bucket or not key:
+        raise FileNotFoundError(uri)
+    return bucket, key
+
+
+def queue_name(queue: str) -> str:
+    """The name of a queue given by ARN ("arn:aws:mediaconvert:…:queues/Name" → "Name") or by name.
+
+    CreateJob takes either; ListJobs documents its Queue filter as a name.
+    """
+    if not queue.startswith("arn:"):
+        return queue
+    return queue.split(":", 5)[-1].removeprefix("queues/")
+
+
+def object_missing(exc: ClientError) -> bool:
+    """Whether an S3 read's error may mean "no such object": a 404, or the 403 of a role without s3:ListBucket."""
+    return error_code(exc) in MISSING_OBJECT | HIDDEN_OBJECT
+
+
+def error_code(exc: Exception) -> str:
+    return exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else type(exc).__name__

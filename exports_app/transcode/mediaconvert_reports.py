@@ -1,0 +1,162 @@
+"""MediaConvert's news in the app's words: GetJob/ListJobs jobs and EventBridge events become JobReports."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+from exports_app.transcode.base import JobReport, JobStatus, Rendition, utcnow
+from exports_app.transcode.mediaconvert_settings import hls_group, output_bandwidth, output_base
+
+MESSAGE_LIMIT = 200  # the UI's detail line
+
+STATUS = {
+    "SUBMITTED": JobStatus.SUBMITTED,
+    "PROGRESSING": JobStatus.RUNNING,
+    "COMPLETE": JobStatus.SUCCEEDED,
+    "CANCELED": JobStatus.CANCELED,
+    "ERROR": JobStatus.FAILED,
+}
+# EventBridge adds STATUS_UPDATE (progress every StatusUpdateInterval); it never sends SUBMITTED.
+EVENT_STATUS = {**STATUS, "STATUS_UPDATE": JobStatus.RUNNING}
+EVENT_DETAIL_TYPE = "MediaConvert Job State Change"
+EVENT_HLS_GROUP = "HLS_GROUP"  # outputGroupDetails[].type of an Apple HLS group in a COMPLETE event
+
+
+def short_message(message: str | None) -> str | None:
+    """One line of at most 200 characters (MediaConvert messages can be long and multi-line)."""
+    if not message:
+        return None
+    line = " ".join(str(message).split())
+    return line if len(line) <= MESSAGE_LIMIT else line[: MESSAGE_LIMIT - 1] + "…"
+
+
+def _as_utc(moment: object) -> datetime | None:
+    if not isinstance(moment, datetime):
+        return None
+    return moment.astimezone(timezone.utc) if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _phase(current: str | None, provider_status: str, status: JobStatus) -> str | None:
+    # Like the local transcoder, a terminal job's phase is its final status ("COMPLETE", "ERROR", ...).
+    return provider_status if status.terminal else current
+
+
+def _job_outputs(job: Mapping[str, Any]) -> tuple[str | None, tuple[Rendition, ...]]:
+    """(master playlist URI, renditions) of a finished job, from its HLS group and output details."""
+    settings = job.get("Settings") or {}
+    input_uri = next((i.get("FileInput") for i in settings.get("Inputs") or []), None)
+    details = job.get("OutputGroupDetails") or []
+    for index, group in enumerate(settings.get("OutputGroups") or []):
+        hls = hls_group(group)
+        if not hls or not hls.get("Destination"):
+            continue
+        base = output_base(hls["Destination"], input_uri)
+        output_details = (details[index].get("OutputDetails") or []) if index < len(details) else []
+        renditions = []
+        for position, output in enumerate(group.get("Outputs") or []):
+            detail = output_details[position] if position < len(output_details) else {}
+            height = (detail.get("VideoDetails") or {}).get("HeightInPx") or (
+                output.get("VideoDescription") or {}).get("Height")
+            if height:  # audio-only outputs are not renditions
+                renditions.append(Rendition(f"{base}{output.get('NameModifier', '')}.m3u8", int(height),
+                                            output_bandwidth(output)))
+        return f"{base}.m3u8", tuple(renditions)
+    return None, ()
+
+
+def report_from_job(job: Mapping[str, Any], media_job_id: int) -> JobReport:
+    """Map a GetJob/ListJobs job (boto3's PascalCase) to a report."""
+    provider_status = str(job.get("Status", ""))
+    status = STATUS.get(provider_status, JobStatus.SUBMITTED)
+    timing = job.get("Timing") or {}
+    moment = _as_utc(timing.get("FinishTime") or timing.get("StartTime") or timing.get("SubmitTime"))
+    code = job.get("ErrorCode")
+    master, renditions = _job_outputs(job) if status is JobStatus.SUCCEEDED else (None, ())
+    percent = job.get("JobPercentComplete")
+    return JobReport(
+        media_job_id=media_job_id,
+        status=status,
+        percent=100 if status is JobStatus.SUCCEEDED else percent,
+        phase=_phase(job.get("CurrentPhase"), provider_status, status),
+        error_code=str(code) if code is not None else None,
+        error_message=short_message(job.get("ErrorMessage")),
+        master_playlist_uri=master,
+        renditions=renditions,
+        provider_job_id=job.get("Id"),
+        reported_at=moment or utcnow(),
+    )
+
+
+def _event_outputs(detail: Mapping[str, Any]) -> tuple[str | None, tuple[Rendition, ...]]:
+    """(master, renditions) of a COMPLETE event: the HLS group's playlistFilePaths and outputFilePaths.
+
+    The group is chosen by its type, as the poll path does: a job template may put a CMAF or DASH group
+    first, and their playlistFilePaths hold an .mpd.
+    """
+    for group in detail.get("outputGroupDetails") or []:
+        playlists = group.get("playlistFilePaths") or []
+        if group.get("type") != EVENT_HLS_GROUP or not playlists:
+            continue
+        renditions = []
+        for output in group.get("outputDetails") or []:
+            video = output.get("videoDetails") or {}
+            paths = output.get("outputFilePaths") or []
+            if video.get("heightInPx") and paths:
+                renditions.append(Rendition(paths[0], int(video["heightInPx"]), int(video.get("averageBitrate") or 0)))
+        return str(playlists[0]), tuple(renditions)
+    return None, ()
+
+
+def _event_time(event: Mapping[str, Any], detail: Mapping[str, Any]) -> datetime:
+    stamp = detail.get("timestamp")
+    if isinstance(stamp, (int, float)) and not isinstance(stamp, bool):
+        return datetime.fromtimestamp(stamp / 1000, tz=timezone.utc)
+    try:
+        return datetime.fromisoformat(str(event["time"]).replace("Z", "+00:00"))
+    except (KeyError, ValueError):
+        return utcnow()
+
+
+def report_from_event(event: Mapping[str, Any]) -> JobReport | None:
+    """Map an EventBridge "MediaConvert Job State Change" event; None for events that are not job news.
+
+    Ordering is left to the app: reported_at is the event's own timestamp, so a stale event loses.
+    """
+    if event.get("detail-type") != EVENT_DETAIL_TYPE:
+        return None
+    detail = event.get("detail") or {}
+    provider_status = str(detail.get("status", ""))
+    status = EVENT_STATUS.get(provider_status)
+    try:
+        media_job_id = int((detail.get("userMetadata") or {})["mediaJobId"])
+    except (KeyError, TypeError, ValueError):
+        return None  # not one of ours (every job the app creates carries mediaJobId)
+    if status is None:
+        return None  # INPUT_INFORMATION, NEW_WARNING, QUEUE_HOP: nothing the app tracks
+    progress = detail.get("jobProgress") or {}
+    code = detail.get("errorCode")
+    master, renditions = _event_outputs(detail) if status is JobStatus.SUCCEEDED else (None, ())
+    return JobReport(
+        media_job_id=media_job_id,
+        status=status,
+        percent=100 if status is JobStatus.SUCCEEDED else progress.get("jobPercentComplete"),
+        phase=_phase(progress.get("currentPhase"), provider_status, status),
+        error_code=str(code) if code is not None else None,
+        error_message=short_message(detail.get("errorMessage")),
+        master_playlist_uri=master,
+        renditions=renditions,
+        provider_job_id=detail.get("jobId"),
+        reported_at=_event_time(event, detail),
+    )
+
+
+def event_from_body(body: str) -> dict[str, Any]:
+    """The EventBridge event in an SQS body: sent directly, or wrapped by SNS as a Notification."""
+    event = json.loads(body)
+    if isinstance(event, dict) and event.get("Type") == "Notification" and isinstance(event.get("Message"), str):
+        event = json.loads(event["Message"])
+    if not isinstance(event, dict):
+        raise ValueError("an event is a JSON object")
+    return event

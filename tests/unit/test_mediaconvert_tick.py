@@ -1,0 +1,98 @@
+"""The refresh tick with the MediaConvert transcoder: what reaches media_jobs when AWS answers badly or late."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from exports_app.db import session_scope
+from exports_app.jobs.refresh import tick
+from exports_app.models import MediaJob, Production
+from exports_app.services import exports, media_jobs, productions
+from exports_app.services.auth import Member
+from exports_app.transcode.base import JobReport, JobStatus
+from exports_app.transcode.clips import make_clip
+from exports_app.transcode.mediaconvert import MediaConvertTranscoder
+from tests.aws_fixtures import LocalAws, local_aws, moto_url  # noqa: F401  (fixtures)
+
+# ruff: noqa: F811  (test parameters named after the fixtures imported above)
+
+
+@pytest.fixture
+def queued(alice: Member, tmp_path: Path) -> int:
+    """The id of a queued MediaConvert media job for a fresh export of alice's."""
+    clip = make_clip(tmp_path / "export.mp4", seconds=1.0, width=640, height=360)
+    with session_scope() as s:
+        upload = exports.import_export(s, alice, clip, title="MC")
+        productions.prep_hls(s, alice, upload.id, "mediaconvert")
+    with session_scope() as s:
+        return s.exec(select(MediaJob.id)).one()  # type: ignore[return-value]
+
+
+def job_row(media_job_id: int) -> MediaJob:
+    with session_scope() as s:
+        job = s.get(MediaJob, media_job_id)
+        assert job is not None
+        return job
+
+
+def test_a_submit_whose_answer_is_lost_leaves_the_row_submitted_with_its_job(local_aws: LocalAws,
+                                                                              queued: int) -> None:
+    server = local_aws.mediaconvert
+    server.lose_answers("CreateJob", 2)  # made, then the try's and the retry's answers lost: ConnectionClosedError
+    tick(MediaConvertTranscoder(local_aws.settings, max_attempts=1), 3600)
+    (job_id,) = server.jobs
+    row = job_row(queued)
+    assert (row.status, row.provider_job_id, row.error_code) == (JobStatus.SUBMITTED.value, job_id, None)
+
+
+def test_a_submit_retried_after_the_token_minute_adopts_the_job_it_made(local_aws: LocalAws, queued: int) -> None:
+    server = local_aws.mediaconvert
+    with session_scope() as s:
+        (pending,) = media_jobs.pending_jobs(s, "mediaconvert")
+    # A leader made the job and died before writing the row; the next leader ticks two minutes later.
+    made = MediaConvertTranscoder(local_aws.settings).submit(pending.pending.request)
+    later = time.time() + 120
+    server.clock = lambda: later
+    tick(MediaConvertTranscoder(local_aws.settings), 3600)
+    assert list(server.jobs) == [made]
+    assert (job_row(queued).status, job_row(queued).provider_job_id) == (JobStatus.SUBMITTED.value, made)
+
+
+
+def test_a_terminal_report_beats_a_progress_report_of_the_same_second(queued: int) -> None:
+    second = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    with session_scope() as s:
+        assert media_jobs.apply_report(s, JobReport(queued, JobStatus.RUNNING, percent=40,
+                                                    reported_at=second + timedelta(milliseconds=900)))
+        # GetJob's FinishTime has no milliseconds: the same second, not an older report.
+        assert media_jobs.apply_report(s, JobReport(queued, JobStatus.FAILED, error_code="1030", reported_at=second))
+        assert not media_jobs.apply_report(s, JobReport(queued, JobStatus.RUNNING, percent=60,
+                                                        reported_at=second + timedelta(milliseconds=950)))
+        assert not media_jobs.apply_report(s, JobReport(queued, JobStatus.CANCELED, reported_at=second))
+    assert (job_row(queued).status, job_row(queued).error_code) == (JobStatus.FAILED.value, "1030")
+
+
+def test_a_poll_that_sees_the_end_beats_a_progress_event_of_the_same_second(local_aws: LocalAws,
+                                                                             queued: int) -> None:
+    server = local_aws.mediaconvert
+    tc = MediaConvertTranscoder(local_aws.settings)
+    tick(tc, 3600)  # submits
+    (job_id,) = server.jobs
+    moment = float(int(time.time()) + 1) + 0.5
+    server.clock = lambda: moment
+    server.advance(job_id, "PROGRESSING", percent=40, phase="TRANSCODING")  # events at .500 s
+    tick(tc, 3600)
+    assert (job_row(queued).status, job_row(queued).percent) == (JobStatus.RUNNING.value, 40)
+    master = server.complete(job_id, local_aws.s3)  # FinishTime: the same second, without its .500
+    # The COMPLETE event is late; polling sees the end first (a transcoder that reads no events).
+    tick(MediaConvertTranscoder(dataclasses.replace(local_aws.settings, sqs_queue_url="")), 3600)
+    assert (job_row(queued).status, job_row(queued).percent) == (JobStatus.SUCCEEDED.value, 100)
+    with session_scope() as s:
+        production = s.get(Production, job_row(queued).production_id)
+        assert production is not None and production.hls_master_uri == master
