@@ -138,11 +138,14 @@ def pending_jobs(session: Session, provider: str, job_ids: Iterable[int] | None 
 
 
 def _transient(exc: Exception) -> bool:
-    """Errors worth another submit on the next tick: throttling, 5xx, the network."""
-    from botocore.exceptions import ClientError
+    """Errors worth another submit on the next tick: throttling, 5xx, the network.
+
+    A lost answer (read timeout, closed connection) is one too: the next submit finds the job by its token.
+    """
+    from botocore.exceptions import ClientError, HTTPClientError
     from botocore.exceptions import ConnectionError as BotoConnectionError
 
-    if isinstance(exc, (BotoConnectionError, ConnectionError, TimeoutError)):
+    if isinstance(exc, (BotoConnectionError, HTTPClientError, ConnectionError, TimeoutError)):
         return True
     if isinstance(exc, ClientError):
         code = exc.response.get("Error", {}).get("Code", "")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import math
@@ -282,7 +281,7 @@ def test_old_jobs_beyond_the_pages_fall_back_to_get_job(local_aws: LocalAws, tc:
 
 def test_list_pages_name_the_queue_that_the_settings_give_by_arn(local_aws: LocalAws, clip: Path) -> None:
     arn = local_aws.mediaconvert.add_queue("exports")  # EXPORTS_MEDIACONVERT_QUEUE is documented as an ARN
-    tc = MediaConvertTranscoder(dataclasses.replace(local_aws.settings, queue_arn=arn))
+    tc = MediaConvertTranscoder(local_aws.settings.model_copy(update={"queue_arn": arn}))
     jobs = [created(tc, clip, i, Queue=arn) for i in range(1, 6)]
     created(tc, clip, 99)  # someone else's, in the Default queue
     local_aws.mediaconvert.reset_counts()
@@ -401,7 +400,7 @@ def test_a_complete_event_takes_the_hls_group_even_when_a_template_puts_cmaf_fir
         {"outputs": [{"nameModifier": "_540p", "containerSettings": {"container": "M3U8"}, "videoDescription": video}],
          "outputGroupSettings": {"type": "HLS_GROUP_SETTINGS", "hlsGroupSettings": {"destination": "s3://x/h/"}}},
     ]})
-    tc = MediaConvertTranscoder(dataclasses.replace(local_aws.settings, job_template="cmaf-first"))
+    tc = MediaConvertTranscoder(local_aws.settings.model_copy(update={"job_template": "cmaf-first"}))
     req = request(clip)
     job_id = tc.submit(req)
     master = local_aws.mediaconvert.complete(job_id, local_aws.s3)
@@ -482,7 +481,7 @@ def test_open_output_reads_hls_from_s3(local_aws: LocalAws, tc: MediaConvertTran
 
 def test_without_list_bucket_a_403_for_a_missing_object_means_not_there(
         local_aws: LocalAws, clip: Path, s3_without_list_bucket: str, caplog: pytest.LogCaptureFixture) -> None:
-    tc = MediaConvertTranscoder(dataclasses.replace(local_aws.settings, s3_endpoint_url=s3_without_list_bucket))
+    tc = MediaConvertTranscoder(local_aws.settings.model_copy(update={"s3_endpoint_url": s3_without_list_bucket}))
     job_id = tc.submit(request(clip))  # the HEAD before the first upload answers 403, not 404
     bucket, _, key = local_aws.mediaconvert.jobs[job_id]["settings"]["inputs"][0]["fileInput"][5:].partition("/")
     assert local_aws.s3.head_object(Bucket=bucket, Key=key)["ContentLength"] == clip.stat().st_size
@@ -586,3 +585,16 @@ def test_the_server_lists_a_queue_by_its_name_only(local_aws: LocalAws) -> None:
         client.list_jobs(Queue=arn)
     with pytest.raises(client.exceptions.NotFoundException):
         client.list_jobs(Queue="elsewhere")
+
+
+def test_only_files_that_pass_the_media_gate_go_to_s3(local_aws: LocalAws, tc: MediaConvertTranscoder,
+                                                       tmp_path: Path) -> None:
+    """A stored file that is really a playlist (from before the gate) is refused before any upload or job."""
+    from exports_app.transcode.probe import NotAVideoError
+
+    playlist = tmp_path / "export_clip.mp4"
+    playlist.write_bytes(b"#EXTM3U\n#EXTINF:2.0,\n../../hls/1/v0/seg000.ts\n#EXT-X-ENDLIST\n")
+    with pytest.raises(NotAVideoError, match="only MP4, MOV, M4V, MKV and WebM"):
+        tc.submit(request(playlist))
+    listed = local_aws.s3.list_objects_v2(Bucket=local_aws.settings.input_bucket)
+    assert listed.get("KeyCount", 0) == 0 and local_aws.mediaconvert.jobs == {}

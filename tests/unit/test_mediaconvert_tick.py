@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -91,7 +90,7 @@ def test_a_poll_that_sees_the_end_beats_a_progress_event_of_the_same_second(loca
     assert (job_row(queued).status, job_row(queued).percent) == (JobStatus.RUNNING.value, 40)
     master = server.complete(job_id, local_aws.s3)  # FinishTime: the same second, without its .500
     # The COMPLETE event is late; polling sees the end first (a transcoder that reads no events).
-    tick(MediaConvertTranscoder(dataclasses.replace(local_aws.settings, sqs_queue_url="")), 3600)
+    tick(MediaConvertTranscoder(local_aws.settings.model_copy(update={"sqs_queue_url": ""})), 3600)
     assert (job_row(queued).status, job_row(queued).percent) == (JobStatus.SUCCEEDED.value, 100)
     with session_scope() as s:
         production = s.get(Production, job_row(queued).production_id)
