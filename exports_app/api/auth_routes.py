@@ -6,10 +6,10 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
 from exports_app.api.common import ApiError, require_origin, signed_in
+from exports_app.api.schemas import LoginOut, MemberOut, MeOut, OkOut, errors
 from exports_app.config import get_settings
 from exports_app.db import session_scope
 from exports_app.services import auth, throttle
-from exports_app.services.auth import Member
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
@@ -19,12 +19,8 @@ class Credentials(BaseModel):
     password: str = Field(min_length=1, max_length=1024)
 
 
-def _member_json(member: Member) -> dict[str, object]:
-    return {"id": member.id, "username": member.username}
-
-
-@router.post("/login")
-def login(body: Credentials, request: Request, response: Response) -> dict[str, object]:
+@router.post("/login", response_model=LoginOut, responses=errors(401, 403, 429))
+def login(body: Credentials, request: Request, response: Response) -> LoginOut:
     require_origin(request)
     settings = get_settings()
     address = request.client.host if request.client else "unknown"
@@ -45,20 +41,20 @@ def login(body: Credentials, request: Request, response: Response) -> dict[str, 
     common = {"max_age": signin.max_age_seconds, "samesite": "lax", "secure": settings.secure_cookies, "path": "/"}
     response.set_cookie(auth.SESSION_COOKIE, signin.token, httponly=True, **common)  # type: ignore[arg-type]
     response.set_cookie(auth.CSRF_COOKIE, signin.csrf_token, httponly=False, **common)  # type: ignore[arg-type]
-    return {"member": _member_json(member), "csrfToken": signin.csrf_token}
+    return LoginOut(member=MemberOut.of(member), csrf_token=signin.csrf_token)
 
 
-@router.post("/logout")
-def logout(request: Request, response: Response) -> dict[str, object]:
+@router.post("/logout", response_model=OkOut, responses=errors(403))
+def logout(request: Request, response: Response) -> OkOut:
     require_origin(request)
     with session_scope() as session:
         auth.end_session(session, request.cookies.get(auth.SESSION_COOKIE))
     response.delete_cookie(auth.SESSION_COOKIE, path="/")
     response.delete_cookie(auth.CSRF_COOKIE, path="/")
-    return {"ok": True}
+    return OkOut()
 
 
-@router.get("/me")
-def me(request: Request) -> dict[str, object]:
+@router.get("/me", response_model=MeOut, responses=errors(401))
+def me(request: Request) -> MeOut:
     with signed_in(request) as (_, member):
-        return {"member": _member_json(member)}
+        return MeOut(member=MemberOut.of(member))

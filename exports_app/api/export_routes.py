@@ -5,20 +5,22 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from exports_app.api.common import signed_in
+from exports_app.api.schemas import HlsStatusOut, PrepOut, errors
 from exports_app.config import get_settings
 from exports_app.services import productions
 
 router = APIRouter(prefix="/api/exports", tags=["exports"])
 
 
-@router.get("/{upload_id}/hls-status")
-def hls_status(upload_id: str, request: Request) -> dict[str, object]:
+@router.get("/{upload_id}/hls-status", response_model=HlsStatusOut, responses=errors(401, 404))
+def hls_status(upload_id: str, request: Request) -> HlsStatusOut:
     with signed_in(request) as (session, member):
-        return productions.export_status(session, member, upload_id).as_api()
+        return HlsStatusOut.of(productions.export_status(session, member, upload_id))
 
 
-@router.post("/{upload_id}/prep-hls")
-def prep_hls(upload_id: str, request: Request) -> dict[str, object]:
+@router.post("/{upload_id}/prep-hls", response_model=PrepOut, responses=errors(401, 403, 404))
+def prep_hls(upload_id: str, request: Request) -> PrepOut:
     with signed_in(request, csrf=True) as (session, member):
         status = productions.prep_hls(session, member, upload_id, get_settings().transcoder)
-    return {"productionId": status.production_id, "state": status.state}
+    assert status.production_id is not None and status.state in ("in_progress", "ready")
+    return PrepOut(production_id=status.production_id, state=status.state)

@@ -32,18 +32,6 @@ class HlsStatus:
     hls_url: str | None = None
     updated_at: datetime | None = None
 
-    def as_api(self) -> dict[str, object]:
-        """The JSON body of GET /api/exports/{id}/hls-status (SPEC's names)."""
-        return {
-            "state": self.state,
-            "productionId": self.production_id,
-            "detail": self.detail,
-            "percent": self.percent,
-            "phase": self.phase,
-            "hlsUrl": self.hls_url,
-            "updatedAt": self.updated_at.isoformat() if self.updated_at else None,
-        }
-
 
 NOT_READY = HlsStatus(state="not_ready")
 

@@ -12,6 +12,7 @@ from exports_app.services import storage
 from exports_app.services.auth import Member
 from exports_app.services.errors import NotFound
 from exports_app.services.productions import owned_production
+from exports_app.transcode.factory import read_output
 
 CONTENT_TYPES = {
     ".m3u8": "application/vnd.apple.mpegurl",
@@ -54,3 +55,11 @@ def hls_file(session: Session, member: Member, production_id: object, relative: 
     if not found:
         raise NotFound("File not found.")
     return HlsFile(CONTENT_TYPES[suffix], path=path)
+
+
+def s3_bytes(found: HlsFile) -> bytes:
+    """The bytes of a MediaConvert output file found by hls_file; NotFound if S3 has no such object."""
+    try:
+        return read_output(found.s3_uri or "")
+    except FileNotFoundError as exc:
+        raise NotFound("File not found.") from exc

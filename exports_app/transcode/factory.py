@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
 from exports_app.config import get_settings
 from exports_app.transcode.base import Transcoder, WakeHook
+
+if TYPE_CHECKING:
+    from exports_app.transcode.mediaconvert import MediaConvertTranscoder
 
 _lock = threading.Lock()
 _instance: Transcoder | None = None
@@ -43,7 +47,7 @@ def close_transcoder() -> None:
         _instance = None
 
 
-_reader: Transcoder | None = None
+_reader: MediaConvertTranscoder | None = None
 
 
 def read_output(uri: str) -> bytes:
@@ -52,7 +56,7 @@ def read_output(uri: str) -> bytes:
     from exports_app.transcode.mediaconvert import MediaConvertTranscoder
 
     with _lock:
-        if not isinstance(_reader, MediaConvertTranscoder):
+        if _reader is None:
             _reader = MediaConvertTranscoder(get_settings().mediaconvert)
         reader = _reader
-    return reader.read_output(uri)
+    return reader.open_output(uri)

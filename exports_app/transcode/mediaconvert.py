@@ -333,7 +333,6 @@ class MediaConvertTranscoder:
                             "for a missing key). If it exists, the app's role lacks s3:GetObject on it.", uri)
             raise FileNotFoundError(uri) from exc
 
-    read_output = open_output  # the name transcode.factory.read_output calls
 
     def close(self) -> None:
         """Close the HTTP pools of the clients made here; a later call makes new ones."""

@@ -104,3 +104,15 @@ def test_media_route_is_owner_only(alice_client: TestClient, bob_client: TestCli
     assert alice_client.get(f"/media/hls/{pid}/master.m3u8").status_code == 404  # not ready yet
     assert bob_client.get(f"/media/hls/{pid}/master.m3u8").status_code == 404
     assert alice_client.get(f"/media/hls/{pid}/../../exports.db").status_code == 404
+
+
+def test_openapi_shows_the_contract(api: TestClient) -> None:
+    """Typed response models: the document names SPEC's keys and the JSON error shape."""
+    document = api.get("/api/openapi.json").json()
+    schemas = document["components"]["schemas"]
+    status = schemas["HlsStatusOut"]
+    assert {"state", "productionId", "detail"} <= set(status["properties"]) and "state" in status["required"]
+    assert set(status["properties"]["state"]["enum"]) == {"not_ready", "in_progress", "ready", "failed"}
+    assert {"productionId", "state"} <= set(schemas["PrepOut"]["properties"])
+    operation = document["paths"]["/api/exports/{upload_id}/hls-status"]["get"]
+    assert operation["responses"]["404"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorOut")

@@ -52,7 +52,9 @@ def test_ready_has_url_and_in_progress_has_percent() -> None:
 
 
 def test_api_shape_keeps_spec_names() -> None:
-    body = derive_hls_status(production(), job("failed", "boom")).as_api()
+    from exports_app.api.schemas import HlsStatusOut
+
+    body = HlsStatusOut.of(derive_hls_status(production(), job("failed", "boom"))).model_dump(by_alias=True)
     assert {"state", "productionId", "detail"} <= body.keys()
     assert body["state"] == "failed" and body["productionId"] == 7 and body["detail"] == "boom"
 
