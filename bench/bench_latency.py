@@ -25,7 +25,9 @@ WATCH = """uploadId => {
   const el = document.querySelector('[data-testid=hls-status]');
   const seen = {};
   window.__latency = new Promise(resolve => {
-    const check = () => { if (seen.push && seen.poll) { observer.disconnect(); clearInterval(poller); resolve(seen); } };
+    const check = () => {
+      if (seen.push && seen.poll) { observer.disconnect(); clearInterval(poller); resolve(seen); }
+    };
     const observer = new MutationObserver(() => {
       if (!seen.push && el.textContent === 'HLS: Ready') { seen.push = Date.now(); check(); }
     });
@@ -63,7 +65,8 @@ def main() -> None:
                 job = s.exec(select(MediaJob).join(Production, Production.id == MediaJob.production_id)
                              .where(Production.upload_id == upload_id)).one()
                 assert job.status == "succeeded" and job.last_report_at is not None
-                ended_ms = job.last_report_at.replace(tzinfo=job.last_report_at.tzinfo or timezone.utc).timestamp() * 1000
+                reported = job.last_report_at
+                ended_ms = reported.replace(tzinfo=reported.tzinfo or timezone.utc).timestamp() * 1000
                 push.append(times["push"] - ended_ms)
                 poll.append(times["poll"] - ended_ms)
     report(

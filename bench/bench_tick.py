@@ -17,9 +17,9 @@ from bench.common import report
 from bench.setup_db import fresh_data_dir
 from exports_app.config import MediaConvertSettings
 from exports_app.db import get_engine, session_scope
+from exports_app.domain import utcnow
 from exports_app.jobs.refresh import tick
 from exports_app.models import MediaJob, Production, Upload, User
-from exports_app.domain import utcnow
 from exports_app.transcode.mediaconvert import MediaConvertTranscoder
 from tests.aws_fixtures import ROLE
 from tests.mediaconvert_server import MediaConvertServer

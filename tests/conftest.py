@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Coroutine, Iterator, TypeVar
 
 import pytest
 from alembic import command
@@ -22,6 +24,7 @@ from exports_app.services.auth import Member
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "correct horse battery"
+T = TypeVar("T")
 
 
 def alembic_config(url: str) -> Config:
@@ -108,6 +111,12 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, migrated_template:
 def session(data_dir: Path) -> Iterator[Session]:
     with Session(db.get_engine(), expire_on_commit=False) as s:
         yield s
+
+
+def run_in_own_loop(coroutine: Coroutine[object, object, T]) -> T:
+    """Run an async test body in a thread with its own loop: in the e2e session Playwright's loop owns this one."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def make_member(username: str) -> Member:

@@ -10,11 +10,11 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from exports_app.api import auth_routes, export_routes, media_routes
-from exports_app.services.errors import Conflict, Invalid, NotFound, ServiceError
+from exports_app.services.errors import Conflict, Invalid, NotFound, ServiceError, SignedOut
 
 log = logging.getLogger(__name__)
 
-_STATUS = {NotFound: 404, Invalid: 422, Conflict: 409}
+_STATUS = {SignedOut: 401, NotFound: 404, Invalid: 422, Conflict: 409}
 
 
 def _error(status: int, message: str) -> JSONResponse:

@@ -13,9 +13,9 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, select
 
+from exports_app.domain import utcnow
 from exports_app.models import AuthSession, User
 from exports_app.services.errors import Invalid
-from exports_app.domain import utcnow
 
 SESSION_COOKIE = "exports_session"
 CSRF_COOKIE = "csrf_token"
@@ -44,7 +44,8 @@ class SignIn:
     max_age_seconds: int
 
 
-def _token_hash(token: str) -> str:
+def token_hash(token: str) -> str:
+    """What the sessions table stores of a cookie token (never the token itself)."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -90,7 +91,7 @@ def start_session(session: Session, member: Member, days: int) -> SignIn:
     now = utcnow()
     session.add(
         AuthSession(
-            token_hash=_token_hash(token),
+            token_hash=token_hash(token),
             user_id=member.id,
             csrf_token=csrf,
             created_at=now,
@@ -104,7 +105,7 @@ def start_session(session: Session, member: Member, days: int) -> SignIn:
 def _live_session(session: Session, token: str | None) -> AuthSession | None:
     if not token:
         return None
-    row = session.exec(select(AuthSession).where(AuthSession.token_hash == _token_hash(token))).first()
+    row = session.exec(select(AuthSession).where(AuthSession.token_hash == token_hash(token))).first()
     if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
         return None
     return row
@@ -118,7 +119,7 @@ def member_for_token(session: Session, token: str | None) -> Member | None:
     found = session.execute(
         select(User.id, User.username)
         .join(AuthSession, AuthSession.user_id == User.id)
-        .where(AuthSession.token_hash == _token_hash(token), AuthSession.revoked_at.is_(None),  # type: ignore[union-attr]
+        .where(AuthSession.token_hash == token_hash(token), AuthSession.revoked_at.is_(None),  # type: ignore[union-attr]
                AuthSession.expires_at > utcnow())
     ).first()
     return Member(found.id, found.username) if found else None

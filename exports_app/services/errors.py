@@ -9,6 +9,10 @@ class ServiceError(Exception):
         self.message = message
 
 
+class SignedOut(ServiceError):
+    """No live session: unknown, expired or revoked."""
+
+
 class NotFound(ServiceError):
     """Missing, deleted, not of the right kind, or another member's: callers never learn which."""
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from exports_app.domain import utcnow
 from exports_app.models import Upload, VideoProject
 from exports_app.services import storage
 from exports_app.services.auth import Member
 from exports_app.services.errors import Invalid, NotFound
-from exports_app.domain import utcnow
 from exports_app.transcode.probe import NotAVideoError, VideoProbe, probe_video, sniff_container
 
 EXPORT_ROLE = "export"

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Literal, Protocol
 
-from exports_app.models import MediaJob, Production
-from exports_app.text import one_line
 from exports_app.domain import ACTIVE_STATUSES, JobStatus
+from exports_app.text import one_line
 
 HlsState = Literal["not_ready", "in_progress", "ready", "failed"]
 DETAIL_MAX = 200
@@ -46,16 +45,43 @@ def hls_url_for(production_id: int) -> str:
     return f"/media/hls/{production_id}/master.m3u8"
 
 
-def derive_hls_status(
-    production: Production | None, latest_job: MediaJob | None, *, submitting: bool = False
-) -> HlsStatus:
-    """SPEC's derivation, in order: no production; ready; in progress; failed; production without a job."""
+class ProductionFacts(Protocol):
+    """What the derivation reads of a production (an ORM row or a Core row alike)."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def hls_master_uri(self) -> str | None: ...
+    @property
+    def updated_at(self) -> datetime | None: ...
+
+
+class JobFacts(Protocol):
+    """What the derivation reads of the production's latest media job."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def percent(self) -> int: ...
+    @property
+    def phase(self) -> str | None: ...
+    @property
+    def error_message(self) -> str | None: ...
+    @property
+    def updated_at(self) -> datetime | None: ...
+
+
+def derive_hls_status(production: ProductionFacts | None, latest_job: JobFacts | None) -> HlsStatus:
+    """SPEC's derivation, in order: no production; ready; in progress; failed; production without a job.
+
+    Prep writes a production together with its queued job, so "a job being submitted" (rule 5) is the
+    queued job of rule 3; a production without any job is not_ready.
+    """
     if production is None or production.id is None:
         return NOT_READY
     pid = production.id
     if latest_job is None:
-        return HlsStatus(state="in_progress" if submitting else "not_ready", production_id=pid,
-                         updated_at=production.updated_at)
+        return HlsStatus(state="not_ready", production_id=pid, updated_at=production.updated_at)
     status = JobStatus(latest_job.status)
     updated = latest_job.updated_at
     if status is JobStatus.SUCCEEDED and production.hls_master_uri:

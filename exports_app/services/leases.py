@@ -7,8 +7,8 @@ from datetime import timedelta
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from exports_app.models import Lease
 from exports_app.domain import utcnow
+from exports_app.models import Lease
 
 
 def acquire(session: Session, name: str, holder: str, ttl_seconds: float) -> bool:

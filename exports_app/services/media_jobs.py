@@ -12,9 +12,9 @@ from typing import Callable, Iterable
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from exports_app.domain import ACTIVE_STATUSES, JobStatus, utcnow
 from exports_app.models import MediaJob, Production, Upload
 from exports_app.services import storage
-from exports_app.domain import ACTIVE_STATUSES, JobStatus, utcnow
 from exports_app.transcode.base import JobReport, JobRequest, PendingJob, Transcoder
 
 log = logging.getLogger(__name__)

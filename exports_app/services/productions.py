@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable
+from typing import Any, Iterable, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 from sqlmodel.sql.expression import Select
 
-from exports_app.models import MediaJob, Production, Upload
-from exports_app.services import exports, media_jobs
-from exports_app.services.auth import Member
-from exports_app.services.errors import NotFound
-from exports_app.services.hls_status import NOT_READY, HlsStatus, derive_hls_status
 from exports_app.domain import utcnow
+from exports_app.models import AuthSession, MediaJob, Production, Upload
+from exports_app.services import auth, exports, media_jobs
+from exports_app.services.auth import Member
+from exports_app.services.errors import NotFound, SignedOut
+from exports_app.services.hls_status import NOT_READY, HlsStatus, derive_hls_status
 
 
 @dataclass(frozen=True)
@@ -106,6 +106,69 @@ def statuses_for(session: Session, *, member: Member | None, upload_ids: Iterabl
                   Upload.deleted_at.is_(None)]  # type: ignore[union-attr]
     return {upload.id: derive_hls_status(production, job)  # type: ignore[misc]
             for upload, production, job in session.exec(_with_status(*where))}
+
+
+class _ProductionRow(NamedTuple):
+    id: int | None
+    hls_master_uri: str | None
+    updated_at: datetime | None
+
+
+class _JobRow(NamedTuple):
+    status: str
+    percent: int
+    phase: str | None
+    error_message: str | None
+    updated_at: datetime | None
+
+
+def _status_by_session() -> sa.Select[Any]:
+    """The status API's one statement: the live session, the member's export, its production, its newest job.
+
+    Core only and built once: SQLAlchemy caches its compiled form, and no ORM object is made per request.
+    """
+    sessions, uploads = AuthSession.__table__, Upload.__table__  # type: ignore[attr-defined]
+    prods, jobs = Production.__table__, MediaJob.__table__  # type: ignore[attr-defined]
+    newer = jobs.alias("newer")
+    newest = sa.select(sa.func.max(newer.c.id)).where(newer.c.production_id == prods.c.id).scalar_subquery()
+    owned = sa.and_(uploads.c.id == sa.bindparam("upload_id"), uploads.c.user_id == sessions.c.user_id,
+                    uploads.c.video_role == exports.EXPORT_ROLE, uploads.c.deleted_at.is_(None))
+    return (
+        sa.select(uploads.c.id.label("upload_id"), prods.c.id.label("production_id"), prods.c.hls_master_uri,
+                  prods.c.updated_at.label("production_updated_at"), jobs.c.status, jobs.c.percent, jobs.c.phase,
+                  jobs.c.error_message, jobs.c.updated_at.label("job_updated_at"))
+        .select_from(sessions.outerjoin(uploads, owned)
+                     .outerjoin(prods, prods.c.id == uploads.c.create_video_production_id)
+                     .outerjoin(jobs, jobs.c.production_id == prods.c.id))
+        .where(sessions.c.token_hash == sa.bindparam("token_hash"), sessions.c.revoked_at.is_(None),
+               sessions.c.expires_at > sa.bindparam("now", type_=sessions.c.expires_at.type),
+               sa.or_(jobs.c.id.is_(None), jobs.c.id == newest))
+    )
+
+
+_STATUS_BY_SESSION = _status_by_session()
+
+
+def status_for_session(connection: sa.Connection, *, token: str | None, upload_id: object) -> HlsStatus:
+    """The export's status for the holder of this session cookie, in one round trip (the status API).
+
+    SignedOut for an unknown, expired or revoked session (checked on every call: nothing is cached);
+    NotFound unless the export is the member's own live export.
+    """
+    uid = exports.valid_id(upload_id)
+    if not token:
+        raise SignedOut("Not signed in.")
+    row = connection.execute(_STATUS_BY_SESSION, {"token_hash": auth.token_hash(token), "now": utcnow(),
+                                                  "upload_id": uid or 0}).first()
+    if row is None:
+        raise SignedOut("Not signed in.")
+    if row.upload_id is None:
+        raise NotFound(exports.NOT_FOUND_MESSAGE)
+    production = _ProductionRow(row.production_id, row.hls_master_uri, row.production_updated_at) \
+        if row.production_id is not None else None
+    job = _JobRow(row.status, row.percent, row.phase, row.error_message, row.job_updated_at) \
+        if row.status is not None else None
+    return derive_hls_status(production, job)
 
 
 def export_status(session: Session, member: Member, upload_id: object) -> HlsStatus:

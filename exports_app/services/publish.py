@@ -7,13 +7,13 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from exports_app.domain import utcnow
 from exports_app.models import Production, Publication, Space, Upload
 from exports_app.services.auth import Member
 from exports_app.services.errors import Conflict, NotFound
 from exports_app.services.exports import valid_id
 from exports_app.services.hls_status import HlsStatus
 from exports_app.services.productions import load_production_status, owned_production
-from exports_app.domain import utcnow
 
 
 @dataclass(frozen=True)

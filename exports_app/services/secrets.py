@@ -1,4 +1,4 @@
-"""Server-side secrets: one random app key (EXPORTS_SECRET_KEY, else made once in the database) and what derives from it.
+"""Server-side secrets: one app key (EXPORTS_SECRET_KEY, else made once in the database) and what derives from it.
 
 The key lives in the database by default so every worker and host sharing the database derives the same
 shared-state tokens without extra configuration.

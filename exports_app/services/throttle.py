@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from exports_app.models import LoginFailure
 from exports_app.domain import utcnow
+from exports_app.models import LoginFailure
 
 WINDOW_SECONDS = 300.0
 MAX_FAILURES_PER_ACCOUNT_ADDRESS = 10

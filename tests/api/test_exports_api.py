@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from fastapi.testclient import TestClient
 
 from exports_app.db import session_scope
+from exports_app.domain import utcnow
 from exports_app.models import MediaJob, Production
 from exports_app.services.auth import Member
-from exports_app.domain import utcnow
 from tests.conftest import add_upload
 
 
@@ -116,3 +118,32 @@ def test_openapi_shows_the_contract(api: TestClient) -> None:
     assert {"productionId", "state"} <= set(schemas["PrepOut"]["properties"])
     operation = document["paths"]["/api/exports/{upload_id}/hls-status"]["get"]
     assert operation["responses"]["404"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorOut")
+
+
+def test_status_is_one_query_and_a_revoked_or_expired_session_is_refused_at_once(
+        alice_client: TestClient, alice: Member) -> None:
+    """The hot path: session and status in one round trip; nothing cached past a logout or an expiry."""
+    import sqlalchemy as sa
+
+    from exports_app.db import get_engine
+    from exports_app.models import AuthSession
+
+    upload_id = add_upload(alice)
+    statements: list[str] = []
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    sa.event.listen(get_engine(), "before_cursor_execute", listener)
+    try:
+        assert alice_client.get(f"/api/exports/{upload_id}/hls-status").json()["state"] == "not_ready"
+    finally:
+        sa.event.remove(get_engine(), "before_cursor_execute", listener)
+    assert len(statements) == 1
+
+    with session_scope() as s:  # the session expires (e.g. EXPORTS_SESSION_DAYS passed)
+        s.execute(sa.update(AuthSession).values(expires_at=utcnow()))
+    assert alice_client.get(f"/api/exports/{upload_id}/hls-status").status_code == 401
+    with session_scope() as s:
+        s.execute(sa.update(AuthSession).values(expires_at=utcnow() + timedelta(days=1)))
+    assert alice_client.get(f"/api/exports/{upload_id}/hls-status").status_code == 200
+    alice_client.post("/api/auth/logout")
+    refused = alice_client.get(f"/api/exports/{upload_id}/hls-status")
+    assert refused.status_code == 401 and refused.json() == {"error": "Not signed in."}

@@ -18,8 +18,16 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from wsproto import ConnectionType, WSConnection
-from wsproto.events import (AcceptConnection, CloseConnection, Event, Ping, RejectConnection, RejectData, Request,
-                            TextMessage)
+from wsproto.events import (
+    AcceptConnection,
+    CloseConnection,
+    Event,
+    Ping,
+    RejectConnection,
+    RejectData,
+    Request,
+    TextMessage,
+)
 
 NAMESPACE = "/_event"
 SAME_ORIGIN = "same-origin"  # the default Origin: the app's own, as a browser tab of the app sends it

@@ -7,10 +7,10 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session, select
 
+from exports_app.domain import utcnow
 from exports_app.models import AuthSession, User
 from exports_app.services import auth
 from exports_app.services.errors import Invalid
-from exports_app.domain import utcnow
 
 
 def test_passwords_are_argon2_hashes(session: Session) -> None:

@@ -18,27 +18,26 @@ def job(status: str, error: str | None = None, percent: int = 0, phase: str | No
 
 
 @pytest.mark.parametrize(
-    ("prod", "latest", "submitting", "state", "detail"),
+    ("prod", "latest", "state", "detail"),
     [
-        (None, None, False, "not_ready", None),  # 1. no production
-        (None, job("succeeded"), False, "not_ready", None),
-        (production("hls/7/master.m3u8"), job("succeeded"), False, "ready", None),  # 2.
-        (production(None), job("succeeded"), False, "failed",
+        (None, None, "not_ready", None),  # 1. no production
+        (None, job("succeeded"), "not_ready", None),
+        (production("hls/7/master.m3u8"), job("succeeded"), "ready", None),  # 2.
+        (production(None), job("succeeded"), "failed",
          "The transcode finished without an HLS master playlist."),  # succeeded needs a master
-        (production(), job("queued"), False, "in_progress", None),  # 3.
-        (production(), job("submitted"), False, "in_progress", None),
-        (production(), job("running", percent=40, phase="TRANSCODING"), False, "in_progress", None),
-        (production(), job("failed", "Invalid data found when processing input"), False, "failed",
+        (production(), job("queued"), "in_progress", None),  # 3.
+        (production(), job("submitted"), "in_progress", None),
+        (production(), job("running", percent=40, phase="TRANSCODING"), "in_progress", None),
+        (production(), job("failed", "Invalid data found when processing input"), "failed",
          "Invalid data found when processing input"),  # 4.
-        (production(), job("canceled"), False, "failed", "The transcode was canceled."),
-        (production(), job("timed_out"), False, "failed", "The transcode timed out."),
-        (production(), job("failed"), False, "failed", "The transcode failed."),
-        (production(), None, True, "in_progress", None),  # 5.
-        (production(), None, False, "not_ready", None),
+        (production(), job("canceled"), "failed", "The transcode was canceled."),
+        (production(), job("timed_out"), "failed", "The transcode timed out."),
+        (production(), job("failed"), "failed", "The transcode failed."),
+        (production(), None, "not_ready", None),  # 5. (prep writes its queued job with it: that is rule 3)
     ],
 )
-def test_derivation(prod, latest, submitting, state, detail) -> None:  # type: ignore[no-untyped-def]
-    status = derive_hls_status(prod, latest, submitting=submitting)
+def test_derivation(prod, latest, state, detail) -> None:  # type: ignore[no-untyped-def]
+    status = derive_hls_status(prod, latest)
     assert status.state == state
     assert status.detail == detail
     assert status.production_id == (prod.id if prod else None)

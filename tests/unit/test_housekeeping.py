@@ -8,10 +8,10 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from exports_app.db import session_scope
+from exports_app.domain import utcnow
 from exports_app.models import Upload
 from exports_app.services import exports, secrets, storage
 from exports_app.services.auth import Member
-from exports_app.domain import utcnow
 from exports_app.transcode.clips import make_clip
 
 

@@ -132,7 +132,8 @@ def test_missing_input_fails(tmp_path: Path, transcoder: LocalFfmpegTranscoder) 
 
 def test_human_error_picks_the_telling_line(tmp_path: Path) -> None:
     lines = ["ffmpeg version 9", "[in#0 @ 0x55] Error opening input: Invalid data found when processing input",
-             f"Error opening input file {tmp_path}/x.mp4.", "Error opening input files: Invalid data found when processing input"]
+             f"Error opening input file {tmp_path}/x.mp4.",
+             "Error opening input files: Invalid data found when processing input"]
     assert human_error(lines, tmp_path / "x.mp4") == "Invalid data found when processing input"
     assert human_error([]) == "Ffmpeg failed without a message"
 

@@ -9,11 +9,11 @@ import pytest
 from sqlmodel import Session, select
 
 from exports_app.db import session_scope
+from exports_app.domain import JobStatus
 from exports_app.models import MediaJob, Production, Upload
 from exports_app.services import media_jobs, productions
 from exports_app.services.auth import Member
 from exports_app.services.errors import NotFound
-from exports_app.domain import JobStatus
 from exports_app.transcode.base import JobReport
 from tests.conftest import add_upload
 

@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Coroutine
 
 import sqlalchemy as sa
 from sqlmodel import select
 
 from exports_app.db import get_engine, session_scope
+from exports_app.domain import JobStatus
 from exports_app.jobs.refresh import tick
 from exports_app.models import MediaJob
 from exports_app.services import exports, productions
 from exports_app.services.auth import Member
-from exports_app.domain import JobStatus
 from exports_app.transcode.clips import make_clip
 from exports_app.transcode.local_ffmpeg import LocalFfmpegTranscoder
+from tests.conftest import run_in_own_loop
 from tests.media import running_ladder_pids
 
 
@@ -47,12 +46,6 @@ def run_until_terminal(tc: LocalFfmpegTranscoder, timeout: float = 120) -> set[t
             return changed
         time.sleep(0.1)
     raise AssertionError("jobs still pending")
-
-
-def run_in_own_loop(coroutine: Coroutine[object, object, None]) -> None:
-    """Run an async test body in a thread with its own loop: in the e2e session Playwright's loop owns this one."""
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, coroutine).result()
 
 
 def test_tick_takes_an_export_to_ready(alice: Member, data_dir: Path, tmp_path: Path) -> None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
-from typing import Any
 
 import pytest
 import reflex as rx
@@ -17,7 +15,7 @@ from exports_app.services.auth import Member
 from exports_app.services.hls_status import HlsStatus
 from exports_app.state.exports import ExportsLive, ExportsState
 from exports_app.state.views import BADGE_TEXT, STATUS_TEXT, export_row, human_duration, human_size, status_view
-from tests.conftest import add_upload
+from tests.conftest import add_upload, run_in_own_loop
 
 
 def tab(cookie: str = "") -> State:
@@ -39,10 +37,6 @@ def modal_of(root: State) -> ExportsState:
 
 def live_of(root: State) -> ExportsLive:
     return root.get_substate(ExportsLive.get_full_name().split(".")[1:])  # type: ignore[return-value]
-
-
-def run(coro: Any) -> Any:
-    return asyncio.run(coro)
 
 
 def test_status_texts_are_the_specs() -> None:
@@ -85,7 +79,7 @@ def test_set_statuses_updates_only_listed_exports(alice: Member, data_dir: Path)
 def test_signed_out_tab_is_sent_to_login(data_dir: Path, alice: Member) -> None:
     modal = modal_of(tab("exports_session=forged"))
     uid = add_upload(alice)
-    result = run(modal.open_modal(uid))
+    result = run_in_own_loop(modal.open_modal(uid))
     assert isinstance(result, rx.event.EventSpec) and modal.open_id == 0
 
 
@@ -94,16 +88,16 @@ def test_modal_opens_preps_and_refuses_others_exports(alice: Member, bob: Member
     modal, live = modal_of(root), live_of(root)
     mine, bobs = add_upload(alice, title="Mine"), add_upload(bob, title="Bob's")
     live.reload(alice)
-    run(modal.open_modal(mine))
+    run_in_own_loop(modal.open_modal(mine))
     assert (modal.open_id, modal.open_title, modal.modal_open) == (mine, "Mine", True)
     assert live.statuses[str(mine)].state == "not_ready"
-    run(modal.prep())
+    run_in_own_loop(modal.prep())
     assert live.statuses[str(mine)].state == "in_progress"
-    run(modal.prep())  # a double click makes no second job
+    run_in_own_loop(modal.prep())  # a double click makes no second job
     with session_scope() as session:
         assert productions.export_status(session, alice, mine).state == "in_progress"
 
-    run(modal.open_modal(bobs))  # an event argument naming someone else's export
+    run_in_own_loop(modal.open_modal(bobs))  # an event argument naming someone else's export
     assert modal.message == "Export not found." and modal.open_id == mine and str(bobs) not in live.statuses
 
 
@@ -112,17 +106,17 @@ def test_delete_needs_the_member_and_closes_the_modal(alice: Member, bob: Member
     modal, live = modal_of(root), live_of(root)
     mine = add_upload(alice)
     live.reload(alice)
-    run(modal.open_modal(mine))
+    run_in_own_loop(modal.open_modal(mine))
     modal.ask_delete()
     assert modal.confirming_delete
-    run(modal.confirm_delete())
+    run_in_own_loop(modal.confirm_delete())
     assert modal.open_id == 0 and not modal.confirming_delete and live.statuses == {} and live.total == 0
 
     bob_tab = signed_in_tab(bob)
     bob_modal = modal_of(bob_tab)
     target = add_upload(alice)
     bob_modal.open_id = target  # a forged open id: the service still checks the owner
-    run(bob_modal.confirm_delete())
+    run_in_own_loop(bob_modal.confirm_delete())
     assert bob_modal.message == "Export not found."
     with session_scope() as session:
         assert productions.export_status(session, alice, target).state == "not_ready"  # still there
