@@ -1,5 +1,6 @@
 """Status API throughput: GET hls-status under 32 concurrent clients, ours vs a bare Starlette route,
-on a small database and on one with 100,000 uploads and 20,000 productions."""
+on a small database and on one with 100,000 uploads and 20,000 productions; and on the small one, the
+route served by the whole app as `make run` starts it (guard, Reflex's mount) vs the FastAPI app alone."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
@@ -91,6 +93,18 @@ async def load(url: str, ids: list[int], token: str) -> tuple[float, float, int]
     return len(latencies) / elapsed, percentile(latencies, 99) * 1000, errors
 
 
+def measure_whole_app(data_dir: Path, ids: list[int], token: str) -> tuple[float, float, int]:
+    """The same load against scripts/serve.sh on the same data dir (no demo seed)."""
+    from tests.e2e.app_process import start_app
+
+    app = start_app(data_dir, {"EXPORTS_SKIP_SEED": "1"})
+    try:
+        asyncio.run(load(app.url, ids[:200], token))
+        return asyncio.run(load(app.url, ids, token))
+    finally:
+        app.stop()
+
+
 def measure(ids: list[int], token: str) -> dict[str, tuple[float, float, int]]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     results = {}
@@ -113,6 +127,9 @@ def main() -> None:
         data_dir = fresh_data_dir("bench-status-")
         ids, token = populate(uploads, productions)
         results = measure(ids, token)
+        if label == "small":
+            results["whole_app"] = measure_whole_app(data_dir, ids, token)
+            figures["small_ratio_whole_app_vs_fastapi_rps"] = results["whole_app"][0] / results["ours"][0]
         per_size[label] = results
         for name, (rps, p99, errors) in results.items():
             figures[f"{label}_{name}"] = f"{rps:.0f} req/s, p99 {p99:.1f} ms, {errors} errors"
