@@ -31,7 +31,6 @@ def get_transcoder(wake: WakeHook | None = None) -> Transcoder:
                 _instance = LocalFfmpegTranscoder(
                     settings.hls_dir,
                     concurrency=settings.local_concurrency,
-                    timeout_seconds=settings.job_timeout_seconds,
                     wake=wake,
                 )
             else:

@@ -70,7 +70,6 @@ class _Job:
     renditions: tuple[Rendition, ...] = ()
     process: subprocess.Popen[str] | None = None
     cancel_requested: bool = False
-    timed_out: bool = False
     reported_at: object = field(default_factory=utcnow)
 
     def report(self) -> JobReport:
@@ -93,11 +92,10 @@ class LocalFfmpegTranscoder:
 
     name = "local"
 
-    def __init__(self, hls_dir: Path, *, concurrency: int = 1, timeout_seconds: float = 3600,
-                 wake: WakeHook | None = None, ffmpeg_exe: str | None = None) -> None:
+    def __init__(self, hls_dir: Path, *, concurrency: int = 1, wake: WakeHook | None = None,
+                 ffmpeg_exe: str | None = None) -> None:
         self.hls_dir = hls_dir
         self.concurrency = max(1, concurrency)
-        self.timeout_seconds = timeout_seconds
         self.wake = wake
         self.ffmpeg = ffmpeg_exe or bundled_ffmpeg()
         self._jobs: dict[int, _Job] = {}
@@ -229,10 +227,7 @@ class LocalFfmpegTranscoder:
                 self._finish(job, JobStatus.SUCCEEDED, None, None)
                 return
             shutil.rmtree(work_dir, ignore_errors=True)
-            if job.timed_out:
-                self._finish(job, JobStatus.TIMED_OUT, "timeout",
-                             f"Transcode timed out after {int(self.timeout_seconds)} s.")
-            elif job.cancel_requested:
+            if job.cancel_requested:  # canceled, or stopped by the refresh tick's timeout
                 self._finish(job, JobStatus.CANCELED, "canceled", "The transcode was canceled.")
             elif rc < 0:  # killed from outside (OOM killer, an operator): say so rather than quote stderr
                 self._finish(job, JobStatus.FAILED, f"ffmpeg_signal_{-rc}",
@@ -241,7 +236,10 @@ class LocalFfmpegTranscoder:
                 self._finish(job, JobStatus.FAILED, f"ffmpeg_exit_{rc}", human_error(stderr, request.input_path))
 
     def _run_ffmpeg(self, job: _Job, cmd: list[str], duration: float) -> tuple[int, list[str]]:
-        """Run ffmpeg, turning -progress lines into percent; kill it at the timeout. Returns (rc, stderr tail)."""
+        """Run ffmpeg, turning -progress lines into percent. Returns (rc, stderr tail).
+
+        Stuck jobs are stopped by the refresh tick's one timeout (media_jobs.timed_out), which cancels them here.
+        """
         process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                    start_new_session=True)  # its own process group: killed as a whole
         with self._cond:
@@ -252,14 +250,6 @@ class LocalFfmpegTranscoder:
         tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL)
         drain = threading.Thread(target=lambda: tail.extend(process.stderr or ()), daemon=True)  # never blocks
         drain.start()
-
-        def on_timeout() -> None:
-            job.timed_out = True
-            _kill(process)
-
-        watchdog = threading.Timer(self.timeout_seconds, on_timeout)
-        watchdog.daemon = True
-        watchdog.start()
         try:
             for line in process.stdout or ():
                 key, _, value = line.strip().partition("=")
@@ -270,7 +260,6 @@ class LocalFfmpegTranscoder:
                             job.percent, job.reported_at = percent, utcnow()
             rc = process.wait()
         finally:
-            watchdog.cancel()
             drain.join(timeout=5)
             with self._cond:
                 job.process = None

@@ -31,7 +31,7 @@ def test_odd_input_never_hangs(name: str, inputs: dict[str, Path], tmp_path: Pat
     except NotAVideoError:
         duration, height = None, None
     request = JobRequest(1, 1, 1, "t", path, duration, height)
-    transcoder = LocalFfmpegTranscoder(tmp_path / "hls", timeout_seconds=120)
+    transcoder = LocalFfmpegTranscoder(tmp_path / "hls")
     try:
         transcoder.submit(request)
         deadline = time.monotonic() + 150

@@ -109,7 +109,7 @@ def test_a_planted_playlist_fails_its_transcode_without_reading_anything(media: 
     from exports_app.transcode.local_ffmpeg import LocalFfmpegTranscoder
 
     request = JobRequest(1, 1, 1, "t", media["disguised.m3u8"], 2.0, 120)
-    transcoder = LocalFfmpegTranscoder(tmp_path / "hls", timeout_seconds=60)
+    transcoder = LocalFfmpegTranscoder(tmp_path / "hls")
     try:
         transcoder.submit(request)
         pending = [PendingJob(request, "local-1", JobStatus.SUBMITTED)]

@@ -117,6 +117,7 @@ def test_stuck_job_times_out(alice: Member, data_dir: Path, tmp_path: Path) -> N
         job = s.exec(select(MediaJob)).one()
     assert status.state == "failed" and "stopped" in (status.detail or "")
     assert job.status == JobStatus.TIMED_OUT.value
+    assert running_ladder_pids() == []  # the one timeout path (the tick's) stopped ffmpeg
 
 
 def test_restart_mid_job_resumes(alice: Member, data_dir: Path, tmp_path: Path) -> None:
