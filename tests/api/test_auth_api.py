@@ -29,6 +29,8 @@ def test_bad_credentials_are_401_json(api: TestClient, alice: Member) -> None:
 def test_malformed_login_is_422_json(api: TestClient) -> None:
     response = api.post("/api/auth/login", content=b"not json", headers={"Content-Type": "application/json"})
     assert response.status_code == 422 and "error" in response.json()
+    response = api.post("/api/auth/login", json={"username": "ali\x00ce", "password": "x"})
+    assert response.status_code == 422 and "error" in response.json()
 
 
 def test_me_signed_out_is_401(api: TestClient) -> None:
