@@ -29,11 +29,14 @@ if [ ! -x .tools/node_modules/.bin/bun ] || [ "$(.tools/node_modules/.bin/bun --
 fi
 
 if [ "${1:-}" = "--test-deps" ]; then
-  # Debian's chromium for the e2e tests (never a downloaded browser build), MariaDB for the
-  # server-database run of the migration, service and API tests, Redis for the multi-worker tests.
+  # Debian's chromium for the e2e tests (never a downloaded browser build), MariaDB and PostgreSQL for the
+  # server-database runs of the migration, service and API tests, Redis for the multi-worker tests.
   missing=()
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   command -v mariadbd >/dev/null || missing+=(mariadb-server)
+  # Debian keeps PostgreSQL's server off PATH, under /usr/lib/postgresql/<major>/bin (with a postgres user).
+  { compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null && id -u postgres >/dev/null 2>&1; } \
+    || missing+=(postgresql)
   command -v redis-server >/dev/null || missing+=(redis-server)
   if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then

@@ -21,6 +21,7 @@ from exports_app import db
 from exports_app.models import Upload
 from exports_app.services import auth
 from exports_app.services.auth import Member
+from tests.database_server import DatabaseServer
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "correct horse battery"
@@ -35,31 +36,37 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-# EXPORTS_TEST_DB=mariadb runs the database-backed tests on a private MariaDB server instead of SQLite.
-ON_MARIADB = os.environ.get("EXPORTS_TEST_DB") == "mariadb"
+# EXPORTS_TEST_DB=mariadb or =postgresql runs the database-backed tests on a private server of that kind
+# instead of SQLite.
+SERVER_DB = os.environ.get("EXPORTS_TEST_DB") or "sqlite"
+if SERVER_DB not in ("sqlite", "mariadb", "postgresql"):
+    raise pytest.UsageError(f"EXPORTS_TEST_DB={SERVER_DB}: use mariadb or postgresql (or nothing for SQLite)")
 
 
 @pytest.fixture(scope="session")
-def mariadb() -> Iterator[object]:
-    if not ON_MARIADB:
+def server_db() -> Iterator[DatabaseServer | None]:
+    """The private database server of this run, or None on SQLite."""
+    if SERVER_DB == "sqlite":
         yield None
         return
-    from tests.mariadb_server import MariaDB
-
-    with MariaDB() as server:
+    if SERVER_DB == "mariadb":
+        from tests.mariadb_server import MariaDB as Server
+    else:
+        from tests.postgres_server import PostgreSQL as Server  # type: ignore[assignment]
+    with Server() as server:
         yield server
 
 
 @pytest.fixture
-def blank_database(tmp_path: Path, mariadb: object) -> Iterator[str]:
-    """The URL of a new, empty database (SQLite file, or a MariaDB database)."""
-    if mariadb is None:
+def blank_database(tmp_path: Path, server_db: DatabaseServer | None) -> Iterator[str]:
+    """The URL of a new, empty database (SQLite file, or a database on the server)."""
+    if server_db is None:
         yield f"sqlite:///{tmp_path / 'blank.db'}"
         return
     name = f"t{uuid.uuid4().hex[:12]}"
-    yield mariadb.create(name)  # type: ignore[attr-defined]
+    yield server_db.create(name)
     db.reset_engine()
-    mariadb.drop(name)  # type: ignore[attr-defined]
+    server_db.drop(name)
 
 
 @pytest.fixture(scope="session")
@@ -90,21 +97,21 @@ def app_pointed_at(monkeypatch: pytest.MonkeyPatch, directory: Path, url: str | 
 
 @pytest.fixture
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, migrated_template: Path,
-             mariadb: object) -> Iterator[Path]:
-    """EXPORTS_DATA_DIR in a temp dir with a migrated database (SQLite there, or a fresh MariaDB database)."""
+             server_db: DatabaseServer | None) -> Iterator[Path]:
+    """EXPORTS_DATA_DIR in a temp dir with a migrated database (SQLite there, or a fresh one on the server)."""
     directory = tmp_path / "data"
     directory.mkdir()
     name = f"t{uuid.uuid4().hex[:12]}"
-    if mariadb is None:
+    if server_db is None:
         shutil.copyfile(migrated_template, directory / "exports.db")
         url = None
     else:
-        url = mariadb.create(name)  # type: ignore[attr-defined]
+        url = server_db.create(name)
         command.upgrade(alembic_config(url), "head")
     with app_pointed_at(monkeypatch, directory, url):
         yield directory
-    if mariadb is not None:
-        mariadb.drop(name)  # type: ignore[attr-defined]
+    if server_db is not None:
+        server_db.drop(name)
 
 
 @pytest.fixture

@@ -15,7 +15,8 @@ router = APIRouter(prefix="/api/auth", tags=["auth"])
 
 
 class Credentials(BaseModel):
-    username: str = Field(min_length=1, max_length=64)
+    # No NUL: no username has one, and PostgreSQL refuses it in any text parameter (a 500 instead of a 422).
+    username: str = Field(min_length=1, max_length=64, pattern=r"^[^\x00]+$")
     password: str = Field(min_length=1, max_length=1024)
 
 

@@ -17,10 +17,13 @@ from exports_app.transcode.probe import NotAVideoError, VideoProbe, probe_video,
 
 EXPORT_ROLE = "export"
 NOT_FOUND_MESSAGE = "Export not found."
-MAX_ID = 2**63 - 1
+# Ids are INTEGER (32-bit on MySQL/MariaDB and PostgreSQL, which refuses a larger parameter with an error);
+# only productions' ids are BIGINT.
+MAX_ID = 2**31 - 1
+MAX_BIG_ID = 2**63 - 1
 
 
-def valid_id(value: object) -> int | None:
+def valid_id(value: object, maximum: int = MAX_ID) -> int | None:
     """A positive database id from client input, or None for anything malformed or out of range."""
     if isinstance(value, bool):
         return None
@@ -32,7 +35,7 @@ def valid_id(value: object) -> int | None:
         number = int(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return None
-    return number if 0 < number <= MAX_ID else None
+    return number if 0 < number <= maximum else None
 
 
 def live_exports_clause(member: Member) -> list[sa.ColumnElement[bool]]:

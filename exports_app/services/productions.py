@@ -228,7 +228,7 @@ def prep_hls(session: Session, member: Member, upload_id: object, provider: str)
 
 def owned_production(session: Session, member: Member, production_id: object) -> Production:
     """The member's production, or NotFound."""
-    pid = exports.valid_id(production_id)
+    pid = exports.valid_id(production_id, exports.MAX_BIG_ID)
     production = session.get(Production, pid) if pid is not None else None
     if production is None or production.user_id != member.id:
         raise NotFound("Production not found.")

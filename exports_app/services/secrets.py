@@ -31,7 +31,8 @@ def _stored_key(session: Session) -> str:
         with session.begin_nested():
             session.add(AppSecret(name=APP_KEY, value=value))
     except sa.exc.IntegrityError:
-        row = session.get(AppSecret, APP_KEY, populate_existing=True)
+        # A locking (shared) read: MySQL/MariaDB's repeatable read would otherwise still show the row missing.
+        row = session.get(AppSecret, APP_KEY, populate_existing=True, with_for_update={"read": True})
         assert row is not None
         return row.value
     return value

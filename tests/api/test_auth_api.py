@@ -29,6 +29,8 @@ def test_bad_credentials_are_401_json(api: TestClient, alice: Member) -> None:
 def test_malformed_login_is_422_json(api: TestClient) -> None:
     response = api.post("/api/auth/login", content=b"not json", headers={"Content-Type": "application/json"})
     assert response.status_code == 422 and "error" in response.json()
+    response = api.post("/api/auth/login", json={"username": "ali\x00ce", "password": "x"})
+    assert response.status_code == 422 and "error" in response.json()
 
 
 def test_me_signed_out_is_401(api: TestClient) -> None:
@@ -77,6 +79,7 @@ def test_throttle_counts_account_with_address_and_window_expires(session: Sessio
     from exports_app.domain import utcnow
     from exports_app.models import LoginFailure
     from exports_app.services import throttle
+    from exports_app.transcode.base import utcnow
 
     for _ in range(throttle.MAX_FAILURES_PER_ACCOUNT_ADDRESS):
         throttle.record_failure(session, "X", "1.2.3.4")
@@ -84,6 +87,7 @@ def test_throttle_counts_account_with_address_and_window_expires(session: Sessio
     assert throttle.retry_after(session, "x", "1.2.3.4") > 0
     assert throttle.retry_after(session, "x", "5.6.7.8") == 0  # the owner, from elsewhere
     assert throttle.retry_after(session, "y", "1.2.3.4") == 0
+    # A time computed here, not `failed_at - interval` in SQL: MySQL/MariaDB take that for arithmetic on numbers.
     session.execute(sa.update(LoginFailure).values(
         failed_at=utcnow() - timedelta(seconds=throttle.WINDOW_SECONDS + 1)))
     assert throttle.retry_after(session, "x", "1.2.3.4") == 0

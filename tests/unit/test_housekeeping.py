@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
@@ -60,6 +62,22 @@ def test_the_database_key_is_made_once_and_shared(data_dir: Path) -> None:
         key = secrets._stored_key(session)
     with session_scope() as session:
         assert secrets._stored_key(session) == key
+
+
+def test_concurrent_first_uses_agree_on_one_key(data_dir: Path) -> None:
+    """Every worker that finds no key makes one at once: the first insert wins and all of them use it."""
+    start = threading.Barrier(8)
+
+    def first_use(_: int) -> str:
+        with session_scope() as session:
+            session.connection()
+            start.wait(timeout=60)
+            return secrets._stored_key(session)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        keys = set(pool.map(first_use, range(8)))
+    with session_scope() as session:
+        assert keys == {secrets._stored_key(session)}
 
 
 def test_a_staged_upload_is_moved_not_copied(data_dir: Path, alice: Member, tmp_path: Path) -> None:
