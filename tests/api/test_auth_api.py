@@ -79,7 +79,6 @@ def test_throttle_counts_account_with_address_and_window_expires(session: Sessio
     from exports_app.domain import utcnow
     from exports_app.models import LoginFailure
     from exports_app.services import throttle
-    from exports_app.transcode.base import utcnow
 
     for _ in range(throttle.MAX_FAILURES_PER_ACCOUNT_ADDRESS):
         throttle.record_failure(session, "X", "1.2.3.4")
