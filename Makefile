@@ -17,6 +17,7 @@ MARIADB_TESTS := tests/migrations tests/api tests/unit/test_productions.py tests
 test:
 	@scripts/setup.sh --test-deps
 	@source scripts/env.sh && ruff check .
+	@source scripts/env.sh && mypy
 	@source scripts/env.sh && python -m pytest -q
 	@source scripts/env.sh && EXPORTS_TEST_DB=mariadb python -m pytest -q $(MARIADB_TESTS)
 
