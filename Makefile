@@ -18,6 +18,7 @@ SERVER_DB_TESTS := tests/migrations tests/api tests/unit/test_productions.py tes
 test:
 	@scripts/setup.sh --test-deps
 	@source scripts/env.sh && ruff check .
+	@source scripts/env.sh && mypy
 	@source scripts/env.sh && python -m pytest -q
 	@source scripts/env.sh && EXPORTS_TEST_DB=mariadb python -m pytest -q $(SERVER_DB_TESTS)
 	@source scripts/env.sh && EXPORTS_TEST_DB=postgresql python -m pytest -q $(SERVER_DB_TESTS)

@@ -9,7 +9,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from exports_app.config import get_settings
 from exports_app.db import session_scope
@@ -27,7 +27,7 @@ DEMO_CLIPS = (("Launch trailer — final cut", 8.0, 1280, 720), ("Teaser (square
 CORRUPT_TITLE = "Broken render (corrupt)"
 
 
-def _member(session, username: str) -> Member:  # type: ignore[no-untyped-def]
+def _member(session: Session, username: str) -> Member:
     member = auth.find_member(session, username)
     if member is None:
         raise ServiceError(f"No user named {username!r}.")

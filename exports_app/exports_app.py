@@ -16,7 +16,8 @@ from exports_app.state.exports import ExportsLive, ExportsState
 from exports_app.state.publish import PublishState, TimelineState
 
 # Reflex adds its CORS middleware outside every transformer; ours grants credentialed CORS to the
-# configured extra origins only (rx.App calls App._add_cors by name, so it is replaced there).
+# configured extra origins only (rx.App calls App._add_cors by name, so it is replaced there, not in a
+# subclass; mypy refuses assigning to a method, which is the point here).
 rx.App._add_cors = staticmethod(add_cors)  # type: ignore[method-assign]
 
 app = rx.App(

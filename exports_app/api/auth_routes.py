@@ -39,9 +39,11 @@ def login(body: Credentials, request: Request, response: Response) -> LoginOut:
         raise ApiError(429, f"Too many failed sign-ins. Try again in {wait} s.")
     if member is None:
         raise ApiError(401, "Wrong username or password.")
-    common = {"max_age": signin.max_age_seconds, "samesite": "lax", "secure": settings.secure_cookies, "path": "/"}
-    response.set_cookie(auth.SESSION_COOKIE, signin.token, httponly=True, **common)  # type: ignore[arg-type]
-    response.set_cookie(auth.CSRF_COOKIE, signin.csrf_token, httponly=False, **common)  # type: ignore[arg-type]
+    # The CSRF cookie is readable by the page's script (it echoes it in a header); the session cookie is not.
+    cookies = ((auth.SESSION_COOKIE, signin.token, True), (auth.CSRF_COOKIE, signin.csrf_token, False))
+    for name, value, httponly in cookies:
+        response.set_cookie(name, value, max_age=signin.max_age_seconds, samesite="lax",
+                            secure=settings.secure_cookies, path="/", httponly=httponly)
     return LoginOut(member=MemberOut.of(member), csrf_token=signin.csrf_token)
 
 

@@ -39,9 +39,9 @@ def tick(transcoder: Transcoder, timeout_seconds: float) -> TickResult:
         reports += transcoder.poll(submitted) if submitted else []
         ended: set[int] = set()
         for report in reports:
-            row = by_job.get(report.media_job_id)
-            if row is not None and row.is_news(report) and media_jobs.apply_report(session, report):
-                result.changed.add((row.user_id, row.upload_id))
+            reported = by_job.get(report.media_job_id)
+            if reported is not None and reported.is_news(report) and media_jobs.apply_report(session, report):
+                result.changed.add((reported.user_id, reported.upload_id))
             if report.status.terminal:
                 ended.add(report.media_job_id)
         stuck = [r for r in media_jobs.timed_out(rows, timeout_seconds) if r.pending.request.media_job_id not in ended]

@@ -11,7 +11,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from exports_app.domain import utcnow
 from exports_app.models import AuthSession, User
@@ -118,9 +118,9 @@ def member_for_token(session: Session, token: str | None) -> Member | None:
     # One indexed query per request: the session joined to its member.
     found = session.execute(
         select(User.id, User.username)
-        .join(AuthSession, AuthSession.user_id == User.id)
-        .where(AuthSession.token_hash == token_hash(token), AuthSession.revoked_at.is_(None),  # type: ignore[union-attr]
-               AuthSession.expires_at > utcnow())
+        .join(AuthSession, col(AuthSession.user_id) == User.id)
+        .where(col(AuthSession.token_hash) == token_hash(token), col(AuthSession.revoked_at).is_(None),
+               col(AuthSession.expires_at) > utcnow())
     ).first()
     return Member(found.id, found.username) if found else None
 
@@ -142,5 +142,5 @@ def end_session(session: Session, token: str | None) -> None:
 
 
 def purge_expired_sessions(session: Session) -> int:
-    result = session.execute(sa.delete(AuthSession).where(AuthSession.expires_at <= utcnow()))
+    result = session.exec(sa.delete(AuthSession).where(col(AuthSession.expires_at) <= utcnow()))
     return int(result.rowcount or 0)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import SupportsIndex, SupportsInt
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from exports_app.domain import utcnow
 from exports_app.models import Upload, VideoProject
@@ -29,23 +30,25 @@ def valid_id(value: object, maximum: int = MAX_ID) -> int | None:
         return None
     if isinstance(value, str):
         value = value.strip()
-        if not value.isdigit():
+        if not (value.isascii() and value.isdigit()):
             return None
+    elif not isinstance(value, (bytes, bytearray, SupportsInt, SupportsIndex)):
+        return None  # int() refuses anything else (TypeError): not an id either
     try:
-        number = int(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an event argument of Infinity
         return None
     return number if 0 < number <= maximum else None
 
 
 def live_exports_clause(member: Member) -> list[sa.ColumnElement[bool]]:
     """The member's exports that are not deleted."""
-    return [Upload.user_id == member.id, Upload.video_role == EXPORT_ROLE,
-            Upload.deleted_at.is_(None)]  # type: ignore[union-attr]
+    return [col(Upload.user_id) == member.id, col(Upload.video_role) == EXPORT_ROLE,
+            col(Upload.deleted_at).is_(None)]
 
 
 def owned_export_clause(member: Member, upload_id: int) -> sa.ColumnElement[bool]:
-    return sa.and_(Upload.id == upload_id, *live_exports_clause(member))
+    return sa.and_(col(Upload.id) == upload_id, *live_exports_clause(member))
 
 
 def get_export(session: Session, member: Member, upload_id: object) -> Upload:
@@ -67,7 +70,7 @@ def lock_export(session: Session, member: Member, upload_id: object) -> Upload:
     uid = valid_id(upload_id)
     if uid is None:
         raise NotFound(NOT_FOUND_MESSAGE)
-    result = session.execute(
+    result = session.exec(
         sa.update(Upload).where(owned_export_clause(member, uid)).values(updated_at=utcnow())
     )
     if not result.rowcount:
@@ -156,7 +159,7 @@ def purge_deleted_files(session: Session, *, older_than: timedelta) -> int:
     """Remove the stored files of exports deleted longer ago than older_than; rows and productions stay."""
     cutoff = utcnow() - older_than
     due = session.exec(
-        select(Upload).where(Upload.deleted_at < cutoff, Upload.files_purged_at.is_(None))  # type: ignore[operator, union-attr]
+        select(Upload).where(col(Upload.deleted_at) < cutoff, col(Upload.files_purged_at).is_(None))
         .limit(PURGE_BATCH)
     ).all()
     for upload in due:

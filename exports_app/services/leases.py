@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from exports_app.domain import utcnow
 from exports_app.models import Lease
@@ -15,9 +15,9 @@ def acquire(session: Session, name: str, holder: str, ttl_seconds: float) -> boo
     """Take or renew the lease; True while holder has it. Commits (a lease must be visible at once)."""
     now = utcnow()
     expires = now + timedelta(seconds=ttl_seconds)
-    renewed = session.execute(
+    renewed = session.exec(
         sa.update(Lease)
-        .where(Lease.name == name, sa.or_(Lease.holder == holder, Lease.expires_at < now))
+        .where(col(Lease.name) == name, sa.or_(col(Lease.holder) == holder, col(Lease.expires_at) < now))
         .values(holder=holder, expires_at=expires)
     )
     if renewed.rowcount:
@@ -34,5 +34,5 @@ def acquire(session: Session, name: str, holder: str, ttl_seconds: float) -> boo
 
 
 def release(session: Session, name: str, holder: str) -> None:
-    session.execute(sa.delete(Lease).where(Lease.name == name, Lease.holder == holder))
+    session.execute(sa.delete(Lease).where(col(Lease.name) == name, col(Lease.holder) == holder))
     session.commit()

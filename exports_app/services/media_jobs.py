@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Callable, Iterable
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from exports_app.domain import ACTIVE_STATUSES, JobStatus, utcnow
 from exports_app.models import MediaJob, Production, Upload
@@ -49,9 +49,9 @@ def new_job(session: Session, production: Production, provider: str) -> MediaJob
     """A queued job for production; attempt numbers count across the export's productions."""
     assert production.id is not None
     previous = session.execute(
-        sa.select(sa.func.count(MediaJob.id))
-        .join(Production, Production.id == MediaJob.production_id)
-        .where(Production.upload_id == production.upload_id)
+        sa.select(sa.func.count(col(MediaJob.id)))
+        .join(Production, col(Production.id) == MediaJob.production_id)
+        .where(col(Production.upload_id) == production.upload_id)
     ).scalar_one()
     job = MediaJob(
         production_id=production.id,
@@ -73,12 +73,12 @@ def latest_jobs(session: Session, production_ids: Iterable[int]) -> dict[int, Me
     if not ids:
         return {}
     newest = (
-        sa.select(MediaJob.production_id, sa.func.max(MediaJob.id).label("job_id"))
-        .where(MediaJob.production_id.in_(ids))  # type: ignore[attr-defined]
-        .group_by(MediaJob.production_id)
+        sa.select(col(MediaJob.production_id), sa.func.max(MediaJob.id).label("job_id"))
+        .where(col(MediaJob.production_id).in_(ids))
+        .group_by(col(MediaJob.production_id))
         .subquery()
     )
-    rows = session.exec(select(MediaJob).join(newest, MediaJob.id == newest.c.job_id))
+    rows = session.exec(select(MediaJob).join(newest, col(MediaJob.id) == newest.c.job_id))
     return {job.production_id: job for job in rows}
 
 
@@ -117,24 +117,25 @@ def pending_jobs(session: Session, provider: str, job_ids: Iterable[int] | None 
     """Every non-terminal job of provider (or just job_ids), with its request, in one query."""
     query = (
         select(MediaJob, Upload)
-        .join(Production, Production.id == MediaJob.production_id)
-        .join(Upload, Upload.id == Production.upload_id)
-        .where(MediaJob.status.in_(_ACTIVE), MediaJob.provider == provider)  # type: ignore[attr-defined]
-        .order_by(MediaJob.id)
+        .join(Production, col(Production.id) == MediaJob.production_id)
+        .join(Upload, col(Upload.id) == Production.upload_id)
+        .where(col(MediaJob.status).in_(_ACTIVE), col(MediaJob.provider) == provider)
+        .order_by(col(MediaJob.id))
     )
     if job_ids is not None:
-        query = query.where(MediaJob.id.in_(list(job_ids)))  # type: ignore[union-attr]
-    return [
-        PendingRow(
-            PendingJob(_request(job, upload), job.provider_job_id, JobStatus(job.status)),
+        query = query.where(col(MediaJob.id).in_(list(job_ids)))
+    rows: list[PendingRow] = []
+    for job, upload in session.exec(query):
+        request = _request(job, upload)  # the request carries the stored (so not None) upload id
+        rows.append(PendingRow(
+            PendingJob(request, job.provider_job_id, JobStatus(job.status)),
             upload.user_id,
-            upload.id,  # type: ignore[arg-type]
+            request.upload_id,
             job.submitted_at or job.created_at,
             job.percent,
             job.phase,
-        )
-        for job, upload in session.exec(query)
-    ]
+        ))
+    return rows
 
 
 def _transient(exc: Exception) -> bool:
@@ -178,9 +179,9 @@ def submit_queued(session: Session, transcoder: Transcoder, rows: Iterable[Pendi
                 changed.append(row)
             continue
         now = utcnow()
-        result = session.execute(
+        result = session.exec(
             sa.update(MediaJob)
-            .where(MediaJob.id == job.request.media_job_id, MediaJob.status == JobStatus.QUEUED.value)
+            .where(col(MediaJob.id) == job.request.media_job_id, col(MediaJob.status) == JobStatus.QUEUED.value)
             .values(status=JobStatus.SUBMITTED.value, provider_job_id=provider_id, submitted_at=now,
                     updated_at=now)
         )
@@ -220,14 +221,14 @@ def apply_report(session: Session, report: JobReport) -> bool:
         if not report.master_playlist_uri:
             values.update(status=JobStatus.FAILED.value, error_code="no_master_playlist",
                           error_message="The transcode finished without an HLS master playlist.")
-    result = session.execute(
+    result = session.exec(
         sa.update(MediaJob)
         .where(
-            MediaJob.id == report.media_job_id,
-            MediaJob.status.in_(_ACTIVE),  # type: ignore[attr-defined]
+            col(MediaJob.id) == report.media_job_id,
+            col(MediaJob.status).in_(_ACTIVE),
             # "< moment + 1 s" is "same second or earlier", also for rows stored with fractions before.
-            sa.or_(MediaJob.last_report_at.is_(None),  # type: ignore[union-attr]
-                   MediaJob.last_report_at < moment + timedelta(seconds=1)),  # type: ignore[operator]
+            sa.or_(col(MediaJob.last_report_at).is_(None),
+                   col(MediaJob.last_report_at) < moment + timedelta(seconds=1)),
         )
         .values(**values)
     )
@@ -235,10 +236,10 @@ def apply_report(session: Session, report: JobReport) -> bool:
         return False
     if values["status"] == JobStatus.SUCCEEDED.value:
         production_id = session.execute(
-            sa.select(MediaJob.production_id).where(MediaJob.id == report.media_job_id)
+            sa.select(col(MediaJob.production_id)).where(col(MediaJob.id) == report.media_job_id)
         ).scalar_one()
         session.execute(
-            sa.update(Production).where(Production.id == production_id)
+            sa.update(Production).where(col(Production.id) == production_id)
             .values(hls_master_uri=report.master_playlist_uri, updated_at=now)
         )
     return True

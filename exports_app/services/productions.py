@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterable, NamedTuple
+from typing import Any, Iterable, NamedTuple, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select
 
 from exports_app.domain import utcnow
@@ -46,25 +46,29 @@ def _latest_job(session: Session, production_id: int) -> MediaJob | None:
 
 
 _Found = tuple[Upload, Production | None, MediaJob | None]
+# The outer joins give None for an export never prepped and for a production without a job yet;
+# select() types every entity as present, so _with_status states its row type with this.
+_WithStatus = Select[Upload, Production | None, MediaJob | None]
 
 
-def _with_status(*where: sa.ColumnElement[bool]) -> Select[tuple[Upload, Production, MediaJob]]:
+def _with_status(*where: sa.ColumnElement[bool]) -> _WithStatus:
     """Uploads with the production they point at and that production's newest job: one indexed query.
 
     The status API's hot path and every batch of statuses use it, so it is one query rather than three.
     """
     other = aliased(MediaJob)
-    newest = sa.select(sa.func.max(other.id)).where(other.production_id == Production.id).scalar_subquery()
-    return (
+    newest = sa.select(sa.func.max(other.id)).where(col(other.production_id) == Production.id).scalar_subquery()
+    query = (
         select(Upload, Production, MediaJob)
-        .outerjoin(Production, Production.id == Upload.create_video_production_id)
-        .outerjoin(MediaJob, MediaJob.production_id == Production.id)
-        .where(*where, sa.or_(MediaJob.id.is_(None), MediaJob.id == newest))  # type: ignore[union-attr]
+        .outerjoin(Production, col(Production.id) == Upload.create_video_production_id)
+        .outerjoin(MediaJob, col(MediaJob.production_id) == Production.id)
+        .where(*where, sa.or_(col(MediaJob.id).is_(None), col(MediaJob.id) == newest))
     )
+    return cast(_WithStatus, query)
 
 
 def _lookup(session: Session, *where: sa.ColumnElement[bool]) -> _Found | None:
-    return session.exec(_with_status(*where)).first()  # type: ignore[return-value]
+    return session.exec(_with_status(*where)).first()
 
 
 def _view(found: _Found) -> ExportView:
@@ -77,7 +81,7 @@ def _view(found: _Found) -> ExportView:
 
 def find_by_export_upload_id(session: Session, upload_id: int) -> ProductionLookup | None:
     """The export's current production (the pointer) and its status, or None before the first prep."""
-    found = _lookup(session, Upload.id == upload_id)
+    found = _lookup(session, col(Upload.id) == upload_id)
     if found is None or found[1] is None:
         return None
     _, production, job = found
@@ -100,12 +104,14 @@ def statuses_for(session: Session, *, member: Member | None, upload_ids: Iterabl
     ids = sorted(set(upload_ids))
     if not ids:
         return {}
-    where = [Upload.id.in_(ids)]  # type: ignore[union-attr]
+    where: list[sa.ColumnElement[bool]] = [col(Upload.id).in_(ids)]
     if member is not None:
-        where += [Upload.user_id == member.id, Upload.video_role == exports.EXPORT_ROLE,
-                  Upload.deleted_at.is_(None)]  # type: ignore[union-attr]
-    return {upload.id: derive_hls_status(production, job)  # type: ignore[misc]
-            for upload, production, job in session.exec(_with_status(*where))}
+        where += exports.live_exports_clause(member)
+    statuses: dict[int, HlsStatus] = {}
+    for upload, production, job in session.exec(_with_status(*where)):
+        assert upload.id is not None  # a stored row
+        statuses[upload.id] = derive_hls_status(production, job)
+    return statuses
 
 
 class _ProductionRow(NamedTuple):
@@ -127,8 +133,9 @@ def _status_by_session() -> sa.Select[Any]:
 
     Core only and built once: SQLAlchemy caches its compiled form, and no ORM object is made per request.
     """
-    sessions, uploads = AuthSession.__table__, Upload.__table__  # type: ignore[attr-defined]
-    prods, jobs = Production.__table__, MediaJob.__table__  # type: ignore[attr-defined]
+    # The models' Core tables (their __table__, which SQLModel sets but does not declare).
+    sessions, uploads, prods, jobs = (sa.inspect(model).local_table
+                                      for model in (AuthSession, Upload, Production, MediaJob))
     newer = jobs.alias("newer")
     newest = sa.select(sa.func.max(newer.c.id)).where(newer.c.production_id == prods.c.id).scalar_subquery()
     owned = sa.and_(uploads.c.id == sa.bindparam("upload_id"), uploads.c.user_id == sessions.c.user_id,
@@ -189,11 +196,11 @@ def export_views(session: Session, member: Member, limit: int = 500, offset: int
     """The member's exports, newest first, with status: one query whatever the count."""
     query = (
         _with_status(*exports.live_exports_clause(member))
-        .order_by(Upload.created_at.desc(), Upload.id.desc())  # type: ignore[union-attr]
+        .order_by(col(Upload.created_at).desc(), col(Upload.id).desc())
         .offset(offset)
         .limit(limit)
     )
-    return [_view(found) for found in session.exec(query)]  # type: ignore[arg-type]
+    return [_view(found) for found in session.exec(query)]
 
 
 def prep_hls(session: Session, member: Member, upload_id: object, provider: str) -> HlsStatus:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from exports_app.models import Upload, VideoProject
 from exports_app.services.auth import Member
@@ -29,6 +29,6 @@ def project_exports(session: Session, project: VideoProject) -> list[Upload]:
     """The live exports rendered from project, newest first."""
     return list(session.exec(
         select(Upload).where(Upload.create_video_project_id == project.id, Upload.video_role == EXPORT_ROLE,
-                             Upload.deleted_at.is_(None))  # type: ignore[union-attr]
-        .order_by(Upload.created_at.desc())  # type: ignore[union-attr]
+                             col(Upload.deleted_at).is_(None))
+        .order_by(col(Upload.created_at).desc())
     ))

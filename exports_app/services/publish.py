@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterable
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from exports_app.domain import utcnow
 from exports_app.models import Production, Publication, Space, Upload
@@ -64,19 +65,20 @@ def publish_target(session: Session, member: Member, production_id: object) -> P
     )
 
 
-def publish(session: Session, member: Member, production_id: object, space_ids: list[object]) -> int:
+def publish(session: Session, member: Member, production_id: object, space_ids: Iterable[object]) -> int:
     """Publish to the chosen spaces of the member; returns how many publications are new."""
     production, _ = _ready_production(session, member, production_id)
+    assert production.id is not None
     wanted = {sid for sid in (valid_id(s) for s in space_ids) if sid is not None}
     if not wanted:
         raise NotFound("Choose at least one of your spaces.")
-    owned = set(session.exec(select(Space.id).where(Space.user_id == member.id, Space.id.in_(wanted))))  # type: ignore[union-attr]
+    owned = set(session.exec(select(Space.id).where(Space.user_id == member.id, col(Space.id).in_(wanted))))
     if owned != wanted:
         raise NotFound("Space not found.")
     existing = set(session.exec(select(Publication.space_id).where(Publication.production_id == production.id)))
-    new = sorted(owned - existing)
+    new = sorted(wanted - existing)  # wanted equals owned here, and is typed int (a model's id is Optional)
     for space_id in new:
-        session.add(Publication(production_id=production.id, space_id=space_id, user_id=member.id,  # type: ignore[arg-type]
+        session.add(Publication(production_id=production.id, space_id=space_id, user_id=member.id,
                                 created_at=utcnow()))
     try:
         session.flush()

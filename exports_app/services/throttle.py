@@ -10,7 +10,7 @@ import math
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from exports_app.domain import utcnow
 from exports_app.models import LoginFailure
@@ -28,12 +28,12 @@ def _wait(session: Session, where: sa.ColumnElement[bool], limit: int, now: date
     """Seconds until fewer than limit failures matching where remain in the window (0 if already fewer)."""
     since = now - timedelta(seconds=WINDOW_SECONDS)
     recent = (
-        sa.select(LoginFailure.failed_at)
-        .where(where, LoginFailure.failed_at > since)
-        .order_by(LoginFailure.failed_at.desc())  # type: ignore[attr-defined]
+        sa.select(col(LoginFailure.failed_at))
+        .where(where, col(LoginFailure.failed_at) > since)
+        .order_by(col(LoginFailure.failed_at).desc())
         .limit(limit)
     )
-    times = list(session.execute(recent).scalars())
+    times: list[datetime] = list(session.execute(recent).scalars())
     if len(times) < limit:
         return 0.0
     return (times[-1] + timedelta(seconds=WINDOW_SECONDS) - now).total_seconds()
@@ -44,9 +44,9 @@ def retry_after(session: Session, username: str, address: str) -> int:
     account, addr = _keys(username, address)
     now = utcnow()
     wait = max(
-        _wait(session, sa.and_(LoginFailure.account == account, LoginFailure.address == addr),
+        _wait(session, sa.and_(col(LoginFailure.account) == account, col(LoginFailure.address) == addr),
               MAX_FAILURES_PER_ACCOUNT_ADDRESS, now),
-        _wait(session, LoginFailure.address == addr, MAX_FAILURES_PER_ADDRESS, now),
+        _wait(session, col(LoginFailure.address) == addr, MAX_FAILURES_PER_ADDRESS, now),
     )
     return math.ceil(wait) if wait > 0 else 0
 
@@ -59,10 +59,11 @@ def record_failure(session: Session, username: str, address: str) -> None:
 def clear_failures(session: Session, username: str, address: str) -> None:
     """A successful sign-in forgets that account's failures from that address."""
     account, addr = _keys(username, address)
-    session.execute(sa.delete(LoginFailure).where(LoginFailure.account == account, LoginFailure.address == addr))
+    session.execute(sa.delete(LoginFailure).where(col(LoginFailure.account) == account,
+                                                  col(LoginFailure.address) == addr))
 
 
 def purge_old_failures(session: Session) -> int:
     """Drop failures older than the window (housekeeping)."""
     since = utcnow() - timedelta(seconds=WINDOW_SECONDS)
-    return int(session.execute(sa.delete(LoginFailure).where(LoginFailure.failed_at <= since)).rowcount or 0)
+    return int(session.exec(sa.delete(LoginFailure).where(col(LoginFailure.failed_at) <= since)).rowcount or 0)

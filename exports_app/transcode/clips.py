@@ -10,7 +10,8 @@ import imageio_ffmpeg
 
 def ffmpeg_exe() -> str:
     """The ffmpeg shipped by the imageio-ffmpeg wheel (libx264 + aac), so pip alone provides it."""
-    return imageio_ffmpeg.get_ffmpeg_exe()
+    exe: str = imageio_ffmpeg.get_ffmpeg_exe()  # the package is untyped: its documented return is a path
+    return exe
 
 
 def make_clip(

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import threading
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Sequence
 
@@ -70,7 +71,7 @@ class _Job:
     renditions: tuple[Rendition, ...] = ()
     process: subprocess.Popen[str] | None = None
     cancel_requested: bool = False
-    reported_at: object = field(default_factory=utcnow)
+    reported_at: datetime = field(default_factory=utcnow)
 
     def report(self) -> JobReport:
         return JobReport(
@@ -83,7 +84,7 @@ class _Job:
             master_playlist_uri=self.master,
             renditions=self.renditions,
             provider_job_id=provider_job_id(self.request.media_job_id),
-            reported_at=self.reported_at,  # type: ignore[arg-type]
+            reported_at=self.reported_at,
         )
 
 

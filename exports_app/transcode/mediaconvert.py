@@ -322,7 +322,8 @@ class MediaConvertTranscoder:
         """Bytes of an output object ("s3://bucket/key"), for serving HLS; FileNotFoundError if absent."""
         bucket, key = split_s3_uri(uri)
         try:
-            return self.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+            body: bytes = self.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()  # boto3 is untyped
+            return body
         except ClientError as exc:
             if not object_missing(exc):
                 raise

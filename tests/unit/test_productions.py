@@ -167,3 +167,11 @@ def test_statuses_for_many_exports_in_one_query(alice: Member, bob: Member, data
     assert set(everyone) == {mine[0], bobs}
     with session_scope() as s:
         assert productions.statuses_for(s, member=alice, upload_ids=[]) == {}
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("nan"), "１２", "12 ", " 7", -3, 0, "0x10", True, [1], None])
+def test_valid_id_takes_only_plain_positive_integers(value: object) -> None:
+    from exports_app.services.exports import valid_id
+
+    expected = {"12 ": 12, " 7": 7}.get(value) if isinstance(value, str) else None
+    assert valid_id(value) == expected
