@@ -9,7 +9,7 @@ import pytest
 from tests.security import raw_http
 from tests.security.conftest import (MAX_UPLOAD_BYTES, UPLOAD_HANDLER, World, data_files, post_upload,
                                      stored_uploads, upload_rows)
-from tests.security.socketio_client import EventSocket
+from tests.socketio_client import EventSocket
 
 pytestmark = pytest.mark.e2e
 
