@@ -3,7 +3,7 @@
 Tabs are protocol-level socket.io clients (bench/capacity_tabs.py), each signed in with its member's session
 cookie and holding /exports open as a browser tab does. Figures: push latency from the database commit to the
 receipt at every tab of that member (p50/p95/p99), the app's RSS per connected tab (RSS with the tabs open minus
-RSS just before they opened), the app's CPU while the tabs connect and under the load, and the time for all
+RSS just before they opened; with Redis, the Redis server's RSS counts too), the app's CPU while the tabs connect and under the load, and the time for all
 tabs to connect and get their list. How changes are driven and why the latency is commit → receipt:
 bench/capacity.py.
 
@@ -43,7 +43,8 @@ BASELINE_MEMBERS = 5
 RESULTS = ROOT / "bench" / "results"
 
 
-def measure(label: str, members_count: int, extra_env: dict[str, str] | None = None) -> tuple[Round, Round]:
+def measure(label: str, members_count: int, extra_env: dict[str, str] | None = None,
+            extra_pids: tuple[int, ...] = ()) -> tuple[Round, Round]:
     """(baseline, full) rounds on one app: 20 tabs, then members_count × TABS_PER_MEMBER tabs."""
     clip = make_clip(Path(tempfile.mkdtemp(prefix="capacity-clip-")) / "clip.mp4", seconds=1.0, width=160, height=120)
     data_dir = new_data_dir("bench-capacity")
@@ -52,7 +53,7 @@ def measure(label: str, members_count: int, extra_env: dict[str, str] | None = N
             print(f"[{label}] app up on {app.url}; making {members_count} members", flush=True)
             members = make_members(app, members_count, EXPORTS_PER_MEMBER, clip)
             start_jobs(members, aws.mediaconvert)
-            common = dict(rate=RATE, seconds=SECONDS, refresh_seconds=REFRESH_SECONDS)
+            common = dict(rate=RATE, seconds=SECONDS, refresh_seconds=REFRESH_SECONDS, extra_pids=extra_pids)
             print(f"[{label}] baseline: {BASELINE_MEMBERS * TABS_PER_MEMBER} tabs", flush=True)
             baseline = run_round(app, aws.mediaconvert, members[:BASELINE_MEMBERS], members,
                                  tabs_per_member=TABS_PER_MEMBER, **common)  # type: ignore[arg-type]
@@ -61,6 +62,9 @@ def measure(label: str, members_count: int, extra_env: dict[str, str] | None = N
             full = run_round(app, aws.mediaconvert, members, members, tabs_per_member=TABS_PER_MEMBER,
                              procs=max(1, math.ceil(tabs / 1000) * PROCS_PER_1000), **common)  # type: ignore[arg-type]
     finally:
+        RESULTS.mkdir(exist_ok=True)
+        if (data_dir / "server.log").exists():  # the app's warnings (slow locks, failed pushes) stay readable
+            shutil.copy(data_dir / "server.log", RESULTS / f"capacity-{label}-server.log")
         shutil.rmtree(data_dir, ignore_errors=True)
     return baseline, full
 
@@ -92,7 +96,8 @@ def main() -> None:
 
     with RedisServer() as redis_server:
         extra = {"REFLEX_REDIS_URL": redis_server.url, "GRANIAN_WORKERS": "2"}
-        show("two-workers-redis", *measure("two-workers-redis", 2 * MEMBERS, extra))
+        assert redis_server.process is not None
+        show("two-workers-redis", *measure("two-workers-redis", 2 * MEMBERS, extra, (redis_server.process.pid,)))
 
 
 if __name__ == "__main__":

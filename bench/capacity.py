@@ -374,12 +374,15 @@ class Round:
 
 def run_round(app: RunningApp, server: MediaConvertServer, members: list[Member], driven_members: list[Member], *,
               tabs_per_member: int, rate: float, seconds: float, refresh_seconds: float, procs: int = 1,
-              concurrency: int = 50, settle_s: float = 3.0) -> Round:
-    """Open tabs_per_member tabs for each of `members`, drive `driven_members`' jobs, and match receipts."""
+              concurrency: int = 50, settle_s: float = 3.0, extra_pids: tuple[int, ...] = ()) -> Round:
+    """Open tabs_per_member tabs for each of `members`, drive `driven_members`' jobs, and match receipts.
+
+    The app's memory and CPU are those of its process group plus `extra_pids` (e.g. its Redis server).
+    """
     proto = protocol()
     plans = [TabPlan(len(members) * k + i, m.id, m.name, m.cookie, frozenset(m.upload_ids))
              for k in range(tabs_per_member) for i, m in enumerate(members)]
-    pids = group_pids(app.process.pid)
+    pids = group_pids(app.process.pid) + list(extra_pids)
     time.sleep(1.0)
     rss_before = rss_kb(pids)
     watcher = CommitWatcher(driven_members)
