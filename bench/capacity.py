@@ -335,6 +335,7 @@ class Round:
     apply_to_visible_ms: list[float] = field(default_factory=list)
     samples: list[tuple[float, float]] = field(default_factory=list)  # (commit time, latency ms) per receipt
     load_average: tuple[float, float] = (0.0, 0.0)  # the machine's 1-minute load, before and after the drive
+    client_loop_lag_max_ms: float = 0.0  # the tab processes' worst event-loop lateness during the load
 
     @property
     def rss_per_tab_kb(self) -> float:
@@ -368,6 +369,7 @@ class Round:
             "app_rss_end_mb": self.app_rss_end_kb / 1024, "rss_per_tab_kb": self.rss_per_tab_kb,
             "app_cpu_connect_pct_of_core": self.app_cpu_connect_pct, "app_cpu_load_pct_of_core": self.app_cpu_load_pct,
             "client_cpu_load_pct_of_core": self.client_cpu_load_pct,
+            "client_loop_lag_max_ms": self.client_loop_lag_max_ms,
             "machine_load_average_before_after": self.load_average,
         }
 
@@ -443,6 +445,7 @@ def run_round(app: RunningApp, server: MediaConvertServer, members: list[Member]
         closed_early=sum(t.closed_early for t in results), seconds=seconds,
         apply_to_visible_ms=[(seen - applied) * 1000 for applied, seen in commits.values()],
         samples=sorted(samples), load_average=(load_before, load_after),
+        client_loop_lag_max_ms=max((t.loop_lag_max_ms for t in results), default=0.0),
     )
 
 

@@ -13,6 +13,7 @@ database watcher) never delays a receipt; `procs` splits the tabs over several p
 from __future__ import annotations
 
 import asyncio
+import gc
 import multiprocessing
 import random
 import threading
@@ -67,6 +68,7 @@ class TabResult:
     bytes: int = 0
     receipts: list[tuple[int, int, str, str, float]] = field(default_factory=list)  # upload, percent, phase, state, at
     foreign: list[str] = field(default_factory=list)
+    loop_lag_max_ms: float = 0.0  # set on the first tab of each process: its loop's worst lateness under load
 
 
 class _Tab:
@@ -156,11 +158,28 @@ async def _serve(conn: Connection, app_url: str, plans: list[TabPlan], protocol:
     for tab in tabs:
         if tab.sock is not None:
             tab.result.frames_connected, tab.result.bytes_connected = tab.sock.frames_in, tab.sock.bytes_in
+    # From here on a receipt's time must be the frame's, not this loop's: no collector pauses (what the tabs
+    # allocate in a minute is small), and the loop's lateness is measured and reported.
+    gc.collect()
+    gc.disable()
+    lag = asyncio.create_task(_loop_lag(stop))
     conn.send(("connected", [tab.result for tab in tabs]))
     await stop.wait()
     results = [tab.finish() for tab in tabs]  # before closing: a socket the server dropped shows as closed
+    if results:
+        results[0].loop_lag_max_ms = await lag
     await asyncio.gather(*(tab.sock.close() for tab in tabs if tab.sock is not None))
     conn.send(("result", results))
+
+
+async def _loop_lag(stop: asyncio.Event, period: float = 0.01) -> float:
+    """The longest this loop was late to wake (ms): how late a receipt could have been noted."""
+    worst = 0.0
+    while not stop.is_set():
+        planned = time.monotonic() + period
+        await asyncio.sleep(period)
+        worst = max(worst, time.monotonic() - planned)
+    return worst * 1000
 
 
 def _child(conn: Connection, app_url: str, plans: list[TabPlan], protocol: Protocol, concurrency: int,
