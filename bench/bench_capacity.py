@@ -46,7 +46,8 @@ RESULTS = ROOT / "bench" / "results"
 def measure(label: str, members_count: int, extra_env: dict[str, str] | None = None,
             extra_pids: tuple[int, ...] = ()) -> tuple[Round, Round]:
     """(baseline, full) rounds on one app: 20 tabs, then members_count × TABS_PER_MEMBER tabs."""
-    clip = make_clip(Path(tempfile.mkdtemp(prefix="capacity-clip-")) / "clip.mp4", seconds=1.0, width=160, height=120)
+    clip_dir = Path(tempfile.mkdtemp(prefix="capacity-clip-"))
+    clip = make_clip(clip_dir / "clip.mp4", seconds=1.0, width=160, height=120)
     data_dir = new_data_dir("bench-capacity")
     try:
         with local_aws() as aws, running_app(data_dir, aws, REFRESH_SECONDS, extra_env) as app:
@@ -66,6 +67,7 @@ def measure(label: str, members_count: int, extra_env: dict[str, str] | None = N
         if (data_dir / "server.log").exists():  # the app's warnings (slow locks, failed pushes) stay readable
             shutil.copy(data_dir / "server.log", RESULTS / f"capacity-{label}-server.log")
         shutil.rmtree(data_dir, ignore_errors=True)
+        shutil.rmtree(clip_dir, ignore_errors=True)
     return baseline, full
 
 
