@@ -18,7 +18,7 @@ from exports_app.transcode.clips import ffmpeg_exe
 from tests.e2e.app_process import ROOT
 from tests.security.conftest import World, post_upload, stored_uploads, upload_rows
 from tests.security.raw_http import RawResponse
-from tests.security.socketio_client import EventSocket
+from tests.socketio_client import EventSocket
 
 pytestmark = pytest.mark.e2e
 

@@ -16,7 +16,7 @@ from tests.security.conftest import (
     stored_uploads,
     upload_rows,
 )
-from tests.security.socketio_client import EventSocket
+from tests.socketio_client import EventSocket
 
 pytestmark = pytest.mark.e2e
 

@@ -14,7 +14,7 @@ import pytest
 from exports_app.state.exports import ExportsState
 from tests.ports import free_port
 from tests.security.conftest import World, upload_rows
-from tests.security.socketio_client import handler_name, open_page, open_socket, page_event
+from tests.socketio_client import handler_name, open_page, open_socket, page_event
 
 pytestmark = pytest.mark.e2e
 
