@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from exports_app.components.hls_player import hls_video
 from exports_app.components.styles import BLUE, BURGUNDY, DARK_GRAY, TEXT_MUTED, filled
 from exports_app.state.exports import ExportsLive, ExportsState
 
@@ -83,7 +84,8 @@ def _progress() -> rx.Component:
 def _preview() -> rx.Component:
     return rx.cond(
         status.state == "ready",
-        rx.box(rx.video(src=status.hls_url, controls=True, width="100%", height="auto"),
+        rx.box(hls_video(src=status.hls_url, poster=status.poster_url, controls=True, preload="metadata",
+                         aria_label="HLS preview", style={"width": "100%", "display": "block"}),
                width="100%", data_testid="hls-preview"),
     )
 

@@ -6,7 +6,7 @@ import reflex as rx
 
 from exports_app.components.layout import page
 from exports_app.components.modal import export_modal
-from exports_app.components.styles import BADGE_COLOR, BLUE, TEXT_MUTED
+from exports_app.components.styles import BADGE_COLOR, BLUE, TEXT_MUTED, THUMB_BG
 from exports_app.state.exports import ExportsLive, ExportsState
 from exports_app.state.views import ExportRow
 
@@ -21,8 +21,15 @@ def status_badge(row: ExportRow) -> rx.Component:
     )
 
 
+def thumbnail(row: ExportRow) -> rx.Component:
+    """The export's poster frame; decorative (the title beside it names the export)."""
+    return rx.image(src=row.poster_url, alt="", loading="lazy", width="64px", height="36px", object_fit="cover",
+                    border_radius="4px", background=THUMB_BG, data_testid=f"export-thumb-{row.id}")
+
+
 def export_row(row: ExportRow) -> rx.Component:
     return rx.table.row(
+        rx.table.cell(thumbnail(row)),
         rx.table.cell(rx.vstack(rx.text(row.title, weight="medium"),
                                 rx.text(row.filename, size="1", color=TEXT_MUTED), spacing="0")),
         rx.table.cell(rx.text(row.created, size="2")),
@@ -79,7 +86,7 @@ def exports_page() -> rx.Component:
             ExportsLive.rows.length() > 0,
             rx.table.root(
                 rx.table.header(rx.table.row(*(rx.table.column_header_cell(h) for h in
-                                               ("Title", "Created", "Duration", "Size", "HLS", "")))),
+                                               ("", "Title", "Created", "Duration", "Size", "HLS", "")))),
                 rx.table.body(rx.foreach(ExportsLive.rows, export_row)),
                 variant="surface",
                 width="100%",

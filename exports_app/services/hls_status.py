@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Literal
 
 from exports_app.models import MediaJob, Production
+from exports_app.services.posters import production_poster_url
 from exports_app.text import one_line
 from exports_app.domain import ACTIVE_STATUSES, JobStatus
 
@@ -30,6 +31,7 @@ class HlsStatus:
     percent: int | None = None
     phase: str | None = None
     hls_url: str | None = None
+    poster_url: str | None = None  # when ready: the HLS preview's poster
     updated_at: datetime | None = None
 
 
@@ -60,7 +62,7 @@ def derive_hls_status(
     updated = latest_job.updated_at
     if status is JobStatus.SUCCEEDED and production.hls_master_uri:
         return HlsStatus(state="ready", production_id=pid, percent=100, phase="COMPLETE",
-                         hls_url=hls_url_for(pid), updated_at=updated)
+                         hls_url=hls_url_for(pid), poster_url=production_poster_url(pid), updated_at=updated)
     if status in ACTIVE_STATUSES:
         return HlsStatus(state="in_progress", production_id=pid, percent=latest_job.percent,
                          phase=latest_job.phase or status.value.upper(), updated_at=updated)

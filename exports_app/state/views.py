@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from exports_app.services.hls_status import HlsStatus
+from exports_app.services.posters import export_poster_url
 from exports_app.services.productions import ExportView
 
 STATUS_TEXT = {
@@ -28,6 +29,7 @@ class StatusView:
     percent: int = 0
     phase: str = ""
     hls_url: str = ""
+    poster_url: str = ""
 
 
 @dataclasses.dataclass
@@ -42,6 +44,7 @@ class ExportRow:
     size: str = ""
     resolution: str = ""
     project_id: int = 0
+    poster_url: str = ""
 
 
 def status_view(status: HlsStatus) -> StatusView:
@@ -54,6 +57,7 @@ def status_view(status: HlsStatus) -> StatusView:
         percent=status.percent or 0,
         phase=(status.phase or "").replace("_", " ").title(),
         hls_url=status.hls_url or "",
+        poster_url=status.poster_url or "",
     )
 
 
@@ -85,4 +89,5 @@ def export_row(view: ExportView) -> ExportRow:
         size=human_size(view.size_bytes),
         resolution=f"{view.width}×{view.height}" if view.width and view.height else "",
         project_id=view.project_id or 0,
+        poster_url=export_poster_url(view.id),
     )

@@ -1,0 +1,64 @@
+"""Issue 11 as a new member meets it: posters, upload feedback, publishing with no space, the attempt line,
+toasts from other tabs, and the phone layout."""
+
+from __future__ import annotations
+
+import re
+from typing import Iterator
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from exports_app.transcode.clips import make_clip
+from tests.e2e.conftest import MEMBER_PASSWORD, RunningApp, screenshot, sign_in
+
+pytestmark = pytest.mark.e2e
+
+MEMBER = "nora"
+TRANSCODE_TIMEOUT = 180_000
+# Resolves to the image's natural width once it has loaded (0 if it cannot), for an <img> or a poster URL.
+NATURAL_WIDTH = """src => new Promise(done => {
+    const image = new Image();
+    image.onload = () => done(image.naturalWidth);
+    image.onerror = () => done(0);
+    image.src = src;
+})"""
+
+
+@pytest.fixture(scope="module")
+def nora(app_server: RunningApp, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A new member with one export (made with the CLI, as an operator would) and no space yet."""
+    app_server.cli("user", "create", MEMBER, "--password", MEMBER_PASSWORD)
+    clip = make_clip(tmp_path_factory.mktemp("nora") / "launch.mp4", seconds=2.0, width=640, height=360)
+    return {"teaser": app_server.cli("export", "import", "--user", MEMBER, str(clip), "--title", "Launch teaser")}
+
+
+@pytest.fixture
+def tab(browser: Browser, app_server: RunningApp, nora: dict[str, str]) -> Iterator[Page]:
+    """A signed-in tab of nora's on /exports."""
+    context = browser.new_context(base_url=app_server.url, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    sign_in(page, MEMBER, MEMBER_PASSWORD)
+    yield page
+    context.close()
+
+
+def natural_width(page: Page, src: str) -> int:
+    return int(page.evaluate(NATURAL_WIDTH, src))
+
+
+def test_rows_show_a_poster_and_the_preview_uses_it(tab: Page, nora: dict[str, str]) -> None:
+    thumb = tab.get_by_test_id(f"export-thumb-{nora['teaser']}")
+    expect(thumb).to_be_visible()
+    tab.wait_for_function("el => el.complete", arg=thumb.element_handle())
+    assert thumb.evaluate("el => el.naturalWidth") > 0
+
+    tab.get_by_test_id(f"export-cog-{nora['teaser']}").click()
+    tab.get_by_test_id("btn-prep").click()
+    expect(tab.get_by_test_id("hls-status")).to_have_text("HLS: Ready", timeout=TRANSCODE_TIMEOUT)
+    player = tab.get_by_test_id("hls-preview").locator("hls-video")
+    poster = player.get_attribute("poster") or ""
+    assert re.fullmatch(r"/media/posters/productions/\d+", poster), poster
+    assert natural_width(tab, poster) > 0
+    nora["production"] = poster.rsplit("/", 1)[-1]
+    screenshot(tab, "11-poster-preview")
