@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from exports_app.components.hls_player import hls_video
-from exports_app.components.styles import BLUE, BURGUNDY, DARK_GRAY, TEXT_MUTED, filled
+from exports_app.components.styles import BLUE, BURGUNDY, DARK_GRAY, ERROR_RED, TEXT_MUTED, filled
 from exports_app.state.exports import ExportsLive, ExportsState
 
 status = ExportsLive.statuses[ExportsState.open_key]  # the open export's StatusView
@@ -99,9 +99,11 @@ def export_modal() -> rx.Component:
                     rx.dialog.title(ExportsState.open_title),
                     rx.text(status.text, weight="medium", data_testid="hls-status"),
                     rx.cond(status.detail != "",
-                            rx.text(status.detail, size="1", color="red", data_testid="hls-detail")),
+                            rx.text(rx.cond(status.attempt != "",
+                                            rx.text.span(status.attempt + ": ", data_testid="hls-attempt")),
+                                    status.detail, size="1", color=ERROR_RED, data_testid="hls-detail")),
                     rx.cond(ExportsState.message != "",
-                            rx.text(ExportsState.message, size="1", color="red", data_testid="modal-message")),
+                            rx.text(ExportsState.message, size="1", color=ERROR_RED, data_testid="modal-message")),
                     _progress(),
                     _preview(),
                     _timeline_button(),

@@ -6,7 +6,7 @@ import reflex as rx
 
 from exports_app.components.layout import page
 from exports_app.components.modal import export_modal
-from exports_app.components.styles import BADGE_COLOR, BLUE, TEXT_MUTED, THUMB_BG
+from exports_app.components.styles import BADGE_COLOR, BLUE, ERROR_RED, TEXT_MUTED, THUMB_BG
 from exports_app.state.exports import ExportsLive, ExportsState
 from exports_app.state.views import ExportRow
 
@@ -23,8 +23,13 @@ def status_badge(row: ExportRow) -> rx.Component:
 
 def thumbnail(row: ExportRow) -> rx.Component:
     """The export's poster frame; decorative (the title beside it names the export)."""
-    return rx.image(src=row.poster_url, alt="", loading="lazy", width="64px", height="36px", object_fit="cover",
-                    border_radius="4px", background=THUMB_BG, data_testid=f"export-thumb-{row.id}")
+    size = {"width": "64px", "height": "36px", "border_radius": "4px", "background": THUMB_BG}
+    return rx.cond(
+        row.poster_url != "",
+        rx.image(src=row.poster_url, alt="", loading="lazy", object_fit="cover", data_testid=f"export-thumb-{row.id}",
+                 **size),
+        rx.box(**size),
+    )
 
 
 def export_row(row: ExportRow) -> rx.Component:
@@ -65,7 +70,7 @@ def upload_control() -> rx.Component:
             data_testid="upload-export",
         ),
         rx.cond(ExportsState.upload_error != "",
-                rx.text(ExportsState.upload_error, color="red", size="2", data_testid="upload-error")),
+                rx.text(ExportsState.upload_error, color=ERROR_RED, size="2", data_testid="upload-error")),
         rx.cond(ExportsState.message != "",
                 rx.text(ExportsState.message, size="2", data_testid="exports-message")),
         spacing="2",

@@ -33,6 +33,9 @@ class HlsStatus:
     hls_url: str | None = None
     poster_url: str | None = None  # when ready: the HLS preview's poster
     updated_at: datetime | None = None
+    # When failed: which attempt (counted across the export's productions) failed, and when.
+    attempt: int | None = None
+    failed_at: datetime | None = None
 
 
 NOT_READY = HlsStatus(state="not_ready")
@@ -69,4 +72,5 @@ def derive_hls_status(
     detail = short_detail(latest_job.error_message) or _DEFAULT_DETAIL.get(
         status, "The transcode finished without an HLS master playlist."
     )
-    return HlsStatus(state="failed", production_id=pid, detail=detail, updated_at=updated)
+    return HlsStatus(state="failed", production_id=pid, detail=detail, updated_at=updated,
+                     attempt=latest_job.attempt, failed_at=latest_job.finished_at or updated)

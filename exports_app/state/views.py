@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import datetime, timezone
 
 from exports_app.services.hls_status import HlsStatus
 from exports_app.services.posters import export_poster_url
@@ -30,6 +31,7 @@ class StatusView:
     phase: str = ""
     hls_url: str = ""
     poster_url: str = ""
+    attempt: str = ""  # "Attempt 2 failed at 21:04 UTC", shown before the detail
 
 
 @dataclasses.dataclass
@@ -58,7 +60,16 @@ def status_view(status: HlsStatus) -> StatusView:
         phase=(status.phase or "").replace("_", " ").title(),
         hls_url=status.hls_url or "",
         poster_url=status.poster_url or "",
+        attempt=attempt_text(status.attempt, status.failed_at),
     )
+
+
+def attempt_text(attempt: int | None, failed_at: datetime | None) -> str:
+    """"Attempt 2 failed at 21:04 UTC" for a failed status, else ""."""
+    if not attempt or failed_at is None:
+        return ""
+    moment = failed_at.astimezone(timezone.utc) if failed_at.tzinfo else failed_at
+    return f"Attempt {attempt} failed at {moment:%H:%M} UTC"
 
 
 def human_size(size: int) -> str:
@@ -89,5 +100,6 @@ def export_row(view: ExportView) -> ExportRow:
         size=human_size(view.size_bytes),
         resolution=f"{view.width}×{view.height}" if view.width and view.height else "",
         project_id=view.project_id or 0,
-        poster_url=export_poster_url(view.id),
+        # An export that decoded at import has a poster (or gets one on this first view); one that did not has none.
+        poster_url=export_poster_url(view.id) if view.width else "",
     )

@@ -36,6 +36,13 @@ class RunningApp:
         assert done.returncode == 0, done.stderr
         return done.stdout.strip()
 
+    def python(self, code: str) -> str:
+        """Run Python code against this app's data dir and database (for what no page or command makes)."""
+        done = subprocess.run([str(ROOT / ".venv/bin/python"), "-c", code], cwd=ROOT, env=self.env,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
     def stop(self) -> None:
         try:
             os.killpg(self.process.pid, signal.SIGTERM)

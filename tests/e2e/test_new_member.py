@@ -11,6 +11,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from exports_app.transcode.clips import make_clip
 from tests.e2e.conftest import MEMBER_PASSWORD, RunningApp, screenshot, sign_in
+from tests.e2e.members import corrupt_export
 
 pytestmark = pytest.mark.e2e
 
@@ -30,7 +31,8 @@ def nora(app_server: RunningApp, tmp_path_factory: pytest.TempPathFactory) -> di
     """A new member with one export (made with the CLI, as an operator would) and no space yet."""
     app_server.cli("user", "create", MEMBER, "--password", MEMBER_PASSWORD)
     clip = make_clip(tmp_path_factory.mktemp("nora") / "launch.mp4", seconds=2.0, width=640, height=360)
-    return {"teaser": app_server.cli("export", "import", "--user", MEMBER, str(clip), "--title", "Launch teaser")}
+    return {"teaser": app_server.cli("export", "import", "--user", MEMBER, str(clip), "--title", "Launch teaser"),
+            "broken": corrupt_export(app_server, MEMBER, "Broken cut")}
 
 
 @pytest.fixture
@@ -62,3 +64,17 @@ def test_rows_show_a_poster_and_the_preview_uses_it(tab: Page, nora: dict[str, s
     assert natural_width(tab, poster) > 0
     nora["production"] = poster.rsplit("/", 1)[-1]
     screenshot(tab, "11-poster-preview")
+
+
+def test_a_retry_that_fails_again_says_which_attempt_failed_and_when(tab: Page, nora: dict[str, str]) -> None:
+    tab.get_by_test_id(f"export-cog-{nora['broken']}").click()
+    attempt = tab.get_by_test_id("hls-attempt")
+    for number in (1, 2):
+        tab.get_by_test_id("btn-prep").click()
+        expect(attempt).to_have_text(re.compile(rf"^Attempt {number} failed at \d\d:\d\d UTC: $"),
+                                     timeout=TRANSCODE_TIMEOUT)
+        expect(tab.get_by_test_id("hls-status")).to_have_text("HLS: Failed (Retry available)")
+        expect(tab.get_by_test_id("btn-prep")).to_have_text("Retry Prep (HLS)")
+    detail = tab.get_by_test_id("hls-detail").text_content() or ""
+    assert re.fullmatch(r"Attempt 2 failed at \d\d:\d\d UTC: \S.*", detail), detail
+    screenshot(tab, "12-attempt-line")
