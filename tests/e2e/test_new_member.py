@@ -78,3 +78,23 @@ def test_a_retry_that_fails_again_says_which_attempt_failed_and_when(tab: Page, 
     detail = tab.get_by_test_id("hls-detail").text_content() or ""
     assert re.fullmatch(r"Attempt 2 failed at \d\d:\d\d UTC: \S.*", detail), detail
     screenshot(tab, "12-attempt-line")
+
+
+def test_publish_with_no_space_creates_one_there_and_links_to_it(tab: Page, nora: dict[str, str]) -> None:
+    tab.goto(f"/publish?production={nora['production']}")
+    expect(tab.get_by_test_id("publish-title")).to_contain_text("Launch teaser")
+    expect(tab.get_by_test_id("no-spaces")).to_have_text("You have no spaces yet. Create one to publish to:")
+    expect(tab.get_by_test_id("btn-publish-confirm")).to_be_disabled()
+    screenshot(tab, "13-publish-no-spaces")
+    tab.get_by_test_id("space-name").fill("Nora's channel")
+    tab.get_by_test_id("btn-create-space").click()
+    expect(tab.get_by_test_id("no-spaces")).to_have_count(0)
+    expect(tab.get_by_role("checkbox", name="Nora's channel")).to_be_checked()  # ticked for this production
+    tab.get_by_test_id("btn-publish-confirm").click()
+    expect(tab.get_by_test_id("publish-message")).to_have_text("Published to 1 space.")
+    link = tab.get_by_test_id("published-to").get_by_role("link", name="Nora's channel")
+    expect(link).to_be_visible()
+    link.click()
+    tab.wait_for_url(re.compile(r"/space/?\?space=\d+"))
+    expect(tab.get_by_test_id("space-title")).to_have_text("Nora's channel")
+    expect(tab.get_by_test_id("space-items")).to_contain_text("Launch teaser")
