@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from exports_app.components.layout import page
+from exports_app.components.layout import query_page
 from exports_app.components.styles import BLUE, DARK_GRAY, TEXT_MUTED, filled
 from exports_app.state.publish import PublishState, SpaceOption
 
@@ -53,28 +53,20 @@ def published_to() -> rx.Component:
 
 def publish_page() -> rx.Component:
     can_publish = PublishState.chosen_count > 0
-    return page(
-        rx.link("← Back to exports", href="/exports", size="2"),
-        rx.cond(
-            PublishState.error != "",
-            rx.callout(PublishState.error, color_scheme="red", margin_top="1em", data_testid="publish-error"),
-            rx.vstack(
-                rx.heading("Publish “" + PublishState.export_title + "”", size="6",
-                           data_testid="publish-title"),
-                rx.text("Production #" + PublishState.production_id.to_string(), color=TEXT_MUTED, size="2",
-                        data_testid="publish-production"),
-                rx.text("Choose spaces", weight="medium"),
-                rx.cond(PublishState.spaces.length() == 0,
-                        rx.text("You have no spaces yet. Create one to publish to:", data_testid="no-spaces")),
-                rx.foreach(PublishState.spaces, space_option),
-                new_space_form(),
-                rx.button("Publish to selected spaces", on_click=PublishState.submit, disabled=~can_publish,
-                          style={**filled(rx.cond(can_publish, BLUE, DARK_GRAY)), "width": "auto"},
-                          data_testid="btn-publish-confirm"),
-                rx.cond(PublishState.message != "", rx.text(PublishState.message, data_testid="publish-message")),
-                published_to(),
-                spacing="3",
-                margin_top="1em",
-            ),
-        ),
+    return query_page(
+        PublishState.error, "publish-error",
+        rx.heading("Publish “" + PublishState.export_title + "”", size="6",
+                   data_testid="publish-title"),
+        rx.text("Production #" + PublishState.production_id.to_string(), color=TEXT_MUTED, size="2",
+                data_testid="publish-production"),
+        rx.text("Choose spaces", weight="medium"),
+        rx.cond(PublishState.spaces.length() == 0,
+                rx.text("You have no spaces yet. Create one to publish to:", data_testid="no-spaces")),
+        rx.foreach(PublishState.spaces, space_option),
+        new_space_form(),
+        rx.button("Publish to selected spaces", on_click=PublishState.submit, disabled=~can_publish,
+                  style={**filled(rx.cond(can_publish, BLUE, DARK_GRAY)), "width": "auto"},
+                  data_testid="btn-publish-confirm"),
+        rx.cond(PublishState.message != "", rx.text(PublishState.message, data_testid="publish-message")),
+        published_to(),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from exports_app.components.layout import page
+from exports_app.components.layout import query_page
 from exports_app.components.styles import TEXT_MUTED
 from exports_app.state.publish import PublishedItem, SpaceState
 
@@ -15,28 +15,19 @@ def published_item(item: PublishedItem) -> rx.Component:
 
 
 def space_page() -> rx.Component:
-    return page(
-        rx.link("← Back to exports", href="/exports", size="2"),
+    return query_page(
+        SpaceState.error, "space-error",
+        rx.heading(SpaceState.name, size="6", data_testid="space-title"),
         rx.cond(
-            SpaceState.error != "",
-            rx.callout(SpaceState.error, color_scheme="red", margin_top="1em", data_testid="space-error"),
-            rx.vstack(
-                rx.heading(SpaceState.name, size="6", data_testid="space-title"),
-                rx.cond(
-                    SpaceState.items.length() > 0,
-                    rx.table.root(
-                        rx.table.header(rx.table.row(rx.table.column_header_cell("Export"),
-                                                     rx.table.column_header_cell("Production"),
-                                                     rx.table.column_header_cell("Published"))),
-                        rx.table.body(rx.foreach(SpaceState.items, published_item)),
-                        width="100%",
-                        data_testid="space-items",
-                    ),
-                    rx.text("Nothing is published here yet.", color=TEXT_MUTED),
-                ),
-                spacing="3",
-                margin_top="1em",
+            SpaceState.items.length() > 0,
+            rx.table.root(
+                rx.table.header(rx.table.row(rx.table.column_header_cell("Export"),
+                                             rx.table.column_header_cell("Production"),
+                                             rx.table.column_header_cell("Published"))),
+                rx.table.body(rx.foreach(SpaceState.items, published_item)),
                 width="100%",
+                data_testid="space-items",
             ),
+            rx.text("Nothing is published here yet.", color=TEXT_MUTED),
         ),
     )
