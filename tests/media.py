@@ -68,3 +68,19 @@ def black_then_white(path: Path, seconds: float, black_seconds: float) -> Path:
             "-filter_complex", "[0:v][1:v]concat=n=2:v=1[v]", "-map", "[v]",
             "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", "25", str(path))
     return path
+
+
+def padded_video(path: Path, total_bytes: int, work: Path) -> Path:
+    """A real 1 s MP4 of total_bytes: the clip (its moov first) and then one big `free` box.
+
+    The demuxer stops after moov and mdat, so the probe reads only the clip; the padding is sparse on
+    the test's side and arrives at the app as real bytes. For upload size and memory tests.
+    """
+    clip = make_clip(work / "head.mp4", seconds=1.0, width=320, height=180).read_bytes()
+    pad = total_bytes - len(clip)
+    assert pad > 16, "total_bytes must leave room for the padding box"
+    with path.open("wb") as out:
+        out.write(clip)
+        out.write((1).to_bytes(4, "big") + b"free" + pad.to_bytes(8, "big"))  # a 64-bit box size
+        out.truncate(total_bytes)
+    return path

@@ -7,7 +7,7 @@ import reflex as rx
 from exports_app.components.layout import page
 from exports_app.components.modal import export_modal
 from exports_app.components.styles import BADGE_COLOR, BLUE, ERROR_RED, TEXT_MUTED, THUMB_BG
-from exports_app.state.exports import ExportsLive, ExportsState
+from exports_app.state.exports import UPLOAD_ID, UPLOADING, ExportsLive, ExportsState
 from exports_app.state.views import ExportRow
 
 
@@ -50,25 +50,51 @@ def export_row(row: ExportRow) -> rx.Component:
     )
 
 
-def upload_control() -> rx.Component:
-    return rx.vstack(
-        rx.upload.root(
+def upload_feedback() -> rx.Component:
+    """While a file uploads: a bar with its percent and Cancel; then, the bar full, "Checking the video…"."""
+    return rx.box(
+        rx.cond(
+            ExportsState.upload_phase != "",
             rx.hstack(
-                rx.icon("upload", size=16),
-                rx.text("New export: drop a video here or click to choose", size="2"),
+                rx.progress(value=ExportsState.upload_percent, max=100, width="12em",
+                            aria_label="Upload progress", data_testid="upload-progress"),
+                rx.text(ExportsState.upload_percent.to_string() + "%", size="2", data_testid="upload-percent"),
+                rx.cond(ExportsState.upload_phase == UPLOADING,
+                        rx.button("Cancel", variant="soft", size="1", on_click=ExportsState.cancel_upload,
+                                  data_testid="btn-cancel-upload"),
+                        rx.text("Checking the video\u2026", size="2", data_testid="upload-checking")),
                 align="center",
-                spacing="2",
+                spacing="3",
             ),
-            id="new-export",
-            accept={"video/*": [".mp4", ".mov", ".m4v", ".mkv", ".webm"]},
-            max_files=1,
-            on_drop=ExportsState.upload(rx.upload_files_chunk(upload_id="new-export")),  # type: ignore[call-arg]
-            border=f"1px dashed {BLUE}",
-            padding="0.8em 1.2em",
-            border_radius="8px",
-            cursor="pointer",
-            data_testid="upload-export",
         ),
+        role="status",
+    )
+
+
+def upload_control() -> rx.Component:
+    control = rx.upload.root(
+        rx.hstack(
+            rx.icon("upload", size=16),
+            rx.text("New export: drop a video here or click to choose", size="2"),
+            align="center",
+            spacing="2",
+        ),
+        id=UPLOAD_ID,
+        accept={"video/*": [".mp4", ".mov", ".m4v", ".mkv", ".webm"]},
+        max_files=1,
+        disabled=ExportsState.upload_phase != "",
+        on_drop=[ExportsState.start_upload,
+                 ExportsState.upload(rx.upload_files_chunk(  # type: ignore[call-arg]
+                     upload_id=UPLOAD_ID, on_upload_progress=ExportsState.upload_progress))],
+        border=f"1px dashed {BLUE}",
+        padding="0.8em 1.2em",
+        border_radius="8px",
+        cursor="pointer",
+        data_testid="upload-export",
+    )
+    return rx.vstack(
+        control,
+        upload_feedback(),
         rx.cond(ExportsState.upload_error != "",
                 rx.text(ExportsState.upload_error, color=ERROR_RED, size="2", data_testid="upload-error")),
         rx.cond(ExportsState.message != "",

@@ -19,6 +19,8 @@ from exports_app.state.auth import LOGIN_ROUTE, member_of
 from exports_app.state.views import ExportRow, StatusView, export_row, status_view
 
 PAGE_SIZE = 100  # rows per page: 1,000 exports render as fast as a few (bench/bench_list.py)
+UPLOAD_ID = "new-export"  # the upload control's id (its client-side files and its abort controller)
+UPLOADING, CHECKING = "uploading", "checking"  # ExportsState.upload_phase while a file is on its way
 
 
 class ExportsLive(rx.SharedState):
@@ -75,7 +77,8 @@ class ExportsState(rx.State):
     confirming_delete: bool = False
     message: str = ""
     upload_error: str = ""
-    uploading: bool = False
+    upload_phase: str = ""  # "", UPLOADING (bytes on their way), CHECKING (the probe)
+    upload_percent: int = 0
 
     @rx.var
     def open_key(self) -> str:
@@ -185,6 +188,27 @@ class ExportsState(rx.State):
         (await self._live()).reload(member)
         return None
 
+    @rx.event
+    def start_upload(self) -> None:
+        """The dropped file starts on its way (sent just before the upload itself, so no progress is missed)."""
+        self.message = self.upload_error = ""
+        self.upload_phase, self.upload_percent = UPLOADING, 0
+
+    @rx.event
+    def upload_progress(self, progress: dict[str, float]) -> None:
+        """The browser's count of bytes sent; late counts after the upload ended change nothing."""
+        if self.upload_phase == UPLOADING:
+            self.upload_percent = max(self.upload_percent, min(100, int(float(progress.get("progress", 0)) * 100)))
+
+    @rx.event
+    def cancel_upload(self):  # type: ignore[no-untyped-def]
+        """Abort the request; the server then drops the staged part (the upload handler's finally)."""
+        if self.upload_phase != UPLOADING:
+            return None
+        self.upload_phase, self.upload_percent = "", 0
+        self.message = "Upload canceled."
+        return rx.cancel_upload(UPLOAD_ID)
+
     @rx.event(background=True)
     async def upload(self, chunks: rx.UploadChunkIterator):  # type: ignore[no-untyped-def]
         """Stream the dropped file into one staged file in the data dir, probe it, then move it into place.
@@ -194,8 +218,6 @@ class ExportsState(rx.State):
         member = self._member()
         if member is None:
             return rx.redirect(LOGIN_ROUTE)
-        async with self:
-            self.message = self.upload_error = ""
         staged: dict[str, Path] = {}
         files: dict[str, BinaryIO] = {}
         try:
@@ -208,6 +230,8 @@ class ExportsState(rx.State):
                 out.write(chunk.data)
             for out in files.values():
                 out.close()
+            async with self:
+                self.upload_phase, self.upload_percent = CHECKING, 100
             results = [await asyncio.to_thread(_import_staged, member, name, path) for name, path in staged.items()]
         finally:
             for out in files.values():
@@ -215,6 +239,7 @@ class ExportsState(rx.State):
             for path in staged.values():
                 path.unlink(missing_ok=True)  # a refused or cut-off upload leaves nothing behind
         async with self:
+            self.upload_phase = ""
             self.message = " ".join(ok for ok, _ in results if ok)
             self.upload_error = " ".join(error for _, error in results if error)
             (await self._live()).reload(member)

@@ -126,3 +126,18 @@ def test_delete_needs_the_member_and_closes_the_modal(alice: Member, bob: Member
     assert bob_modal.message == "Export not found."
     with session_scope() as session:
         assert productions.export_status(session, alice, target).state == "not_ready"  # still there
+
+
+def test_upload_progress_counts_only_while_uploading_and_cancel_resets(alice: Member, data_dir: Path) -> None:
+    modal = modal_of(signed_in_tab(alice))
+    modal.upload_progress({"progress": 0.5})  # no upload under way
+    assert (modal.upload_phase, modal.upload_percent) == ("", 0)
+    modal.start_upload()
+    modal.upload_progress({"progress": 0.42})
+    modal.upload_progress({"progress": 0.3})  # out of order: the bar never goes back
+    assert (modal.upload_phase, modal.upload_percent) == ("uploading", 42)
+    assert modal.cancel_upload() is not None  # the client's abort
+    assert (modal.upload_phase, modal.upload_percent, modal.message) == ("", 0, "Upload canceled.")
+    modal.upload_progress({"progress": 1.0})  # a late count after the cancel
+    assert (modal.upload_phase, modal.upload_percent) == ("", 0)
+    assert modal.cancel_upload() is None  # nothing left to cancel
