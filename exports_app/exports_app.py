@@ -29,12 +29,13 @@ app = rx.App(
 app.register_lifespan_task(refresh_lifespan, modify_state=app.modify_state)
 
 app.add_page(login_page, route="/login", title="Sign in · Exports", on_load=LoginState.redirect_if_signed_in)
-app.add_page(exports_page, route="/exports", title="Exports",
-             on_load=[AuthState.require_member, ExportsState.close_modal, ExportsLive.load])
-app.add_page(publish_page, route="/publish", title="Publish · Exports",
-             on_load=[AuthState.require_member, PublishState.load])
+# Every signed-in page links the member's live list (toasts reach any page) before the page's own load.
+MEMBER_PAGE = [AuthState.require_member, ExportsLive.load, ExportsState.start_page]
+
+app.add_page(exports_page, route="/exports", title="Exports", on_load=MEMBER_PAGE)
+app.add_page(publish_page, route="/publish", title="Publish · Exports", on_load=[*MEMBER_PAGE, PublishState.load])
 app.add_page(space_page, route="/space", title="Space · Exports",
-             on_load=[AuthState.require_member, SpaceState.load])
+             on_load=[*MEMBER_PAGE, SpaceState.load])
 app.add_page(timeline_page, route="/timeline", title="Timeline · Exports",
-             on_load=[AuthState.require_member, TimelineState.load])
+             on_load=[*MEMBER_PAGE, TimelineState.load])
 app.add_page(lambda: rx.center(rx.spinner()), route="/", on_load=rx.redirect("/exports"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from exports_app.components.styles import PAGE_BG, TEXT_MUTED
+from exports_app.components.toasts import toasts
 from exports_app.state.auth import AuthState
 
 
@@ -36,6 +37,7 @@ def page(*children: rx.Component) -> rx.Component:
     return rx.box(
         header(),
         rx.box(*children, max_width="1100px", margin_x="auto", padding="1.5em"),
+        toasts(),
         background=PAGE_BG,
         min_height="100vh",
     )

@@ -74,3 +74,8 @@ def derive_hls_status(
     )
     return HlsStatus(state="failed", production_id=pid, detail=detail, updated_at=updated,
                      attempt=latest_job.attempt, failed_at=latest_job.finished_at or updated)
+
+
+def prep_finished(before: HlsState | None, after: HlsStatus) -> bool:
+    """True when a status change is a prep ending: in progress before, ready or failed now (worth telling)."""
+    return before == "in_progress" and after.state in ("ready", "failed")

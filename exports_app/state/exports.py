@@ -13,12 +13,14 @@ from exports_app.db import session_scope
 from exports_app.services import exports, productions, storage
 from exports_app.services.auth import Member
 from exports_app.services.errors import ServiceError
-from exports_app.services.hls_status import HlsStatus
+from exports_app.services.hls_status import HlsStatus, prep_finished
 from exports_app.services.secrets import member_token
+from exports_app.state.auth import HOME_ROUTE as EXPORTS_ROUTE
 from exports_app.state.auth import LOGIN_ROUTE, member_of
-from exports_app.state.views import ExportRow, StatusView, export_row, status_view
+from exports_app.state.views import ExportRow, Notice, StatusView, export_row, notice, status_view
 
 PAGE_SIZE = 100  # rows per page: 1,000 exports render as fast as a few (bench/bench_list.py)
+NOTICES_KEPT = 5  # the newest toasts a member's tabs can still show
 UPLOAD_ID = "new-export"  # the upload control's id (its client-side files and its abort controller)
 UPLOADING, CHECKING = "uploading", "checking"  # ExportsState.upload_phase while a file is on its way
 
@@ -30,6 +32,8 @@ class ExportsLive(rx.SharedState):
     statuses: dict[str, StatusView] = {}
     total: int = 0
     limit: int = PAGE_SIZE
+    notices: list[Notice] = []
+    notice_count: int = 0
 
     @rx.var
     def has_more(self) -> bool:
@@ -62,10 +66,22 @@ class ExportsLive(rx.SharedState):
         return None
 
     def set_statuses(self, changes: dict[int, HlsStatus]) -> None:
-        """Apply new statuses of listed exports: the one status store the badges and the modal read."""
-        views = {str(uid): status_view(s) for uid, s in changes.items() if str(uid) in self.statuses}
-        if views:  # only the statuses go out to the tabs, not the rows
-            self.statuses = {**self.statuses, **views}
+        """Apply new statuses of listed exports: the one status store the badges and the modal read.
+
+        A prep that ended (in progress → ready or failed) also becomes a notice, the toast of the tabs
+        whose modal of that export is closed.
+        """
+        listed = {uid: s for uid, s in changes.items() if str(uid) in self.statuses}
+        ended = [(uid, s) for uid, s in listed.items()
+                 if prep_finished(self.statuses[str(uid)].state, s)]  # type: ignore[arg-type]
+        if listed:  # only the statuses (and notices) go out to the tabs, not the rows
+            self.statuses = {**self.statuses, **{str(uid): status_view(s) for uid, s in listed.items()}}
+        if ended:
+            titles = {row.id: row.title for row in self.rows}
+            fresh = [notice(self.notice_count + n, uid, titles.get(uid, "Your export"), s)
+                     for n, (uid, s) in enumerate(ended, start=1)]
+            self.notice_count += len(fresh)
+            self.notices = [*self.notices, *fresh][-NOTICES_KEPT:]
 
 
 class ExportsState(rx.State):
@@ -79,6 +95,8 @@ class ExportsState(rx.State):
     upload_error: str = ""
     upload_phase: str = ""  # "", UPLOADING (bytes on their way), CHECKING (the probe)
     upload_percent: int = 0
+    notices_after: int = 0  # this tab shows the notices made after its page loaded
+    dismissed: list[int] = []
 
     @rx.var
     def open_key(self) -> str:
@@ -130,8 +148,27 @@ class ExportsState(rx.State):
         self.confirming_delete = False
 
     @rx.event
-    def set_modal_open(self, is_open: bool) -> None:
+    async def start_page(self):  # type: ignore[no-untyped-def]
+        """On every page's load: toasts from now on only, and the modal a toast's Open asked for (?open=<id>)."""
+        self.notices_after = (await self._live()).notice_count
+        self.dismissed = []
+        self.close_modal()
+        wanted = exports.valid_id(self.router.url.query_parameters.get("open", ""))
+        if wanted is not None and self.router.url.path.rstrip("/") == EXPORTS_ROUTE:
+            return ExportsState.open_modal(wanted)
+        return None
+
+    @rx.event
+    def dismiss(self, notice_id: int) -> None:
+        """Hide a toast in this tab."""
+        self.dismissed = [*self.dismissed, notice_id]
+
+    @rx.event
+    async def set_modal_open(self, is_open: bool) -> None:
         if not is_open:
+            # What this tab saw in the modal needs no toast once it closes.
+            live = await self._live()
+            self.dismissed = [*self.dismissed, *(n.id for n in live.notices if n.upload_id == self.open_id)]
             self.close_modal()
 
     @rx.event

@@ -103,3 +103,23 @@ def export_row(view: ExportView) -> ExportRow:
         # An export that decoded at import has a poster (or gets one on this first view); one that did not has none.
         poster_url=export_poster_url(view.id) if view.width else "",
     )
+
+
+@dataclasses.dataclass
+class Notice:
+    """A toast about a prep that ended, for every tab of the member whose modal of that export is closed."""
+
+    id: int = 0  # increasing per member's live list; a tab shows only those after its page loaded
+    upload_id: int = 0
+    kind: str = ""  # "ready" | "failed"
+    text: str = ""
+    action: str = ""  # the link's label
+    href: str = ""
+
+
+def notice(number: int, upload_id: int, title: str, status: HlsStatus) -> Notice:
+    """“Launch teaser” is ready to publish (with Publish), or “Launch teaser” failed (with Open)."""
+    if status.state == "ready":
+        return Notice(number, upload_id, "ready", f"\u201c{title}\u201d is ready to publish", "Publish",
+                      f"/publish?production={status.production_id}")
+    return Notice(number, upload_id, "failed", f"\u201c{title}\u201d failed", "Open", f"/exports?open={upload_id}")

@@ -171,3 +171,37 @@ def test_cancel_stops_the_upload_and_stores_nothing(tab: Page, app_server: Runni
     assert stored_uploads(app_server) == kept
     tab.reload()
     expect(tab.get_by_test_id("exports-total")).to_have_text(total or "")
+
+
+def test_a_prep_that_ends_elsewhere_shows_a_toast(tab: Page, app_server: RunningApp, nora: dict[str, str],
+                                                 tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "second.mp4", seconds=1.0, width=320, height=180)
+    second = app_server.cli("export", "import", "--user", MEMBER, str(clip), "--title", "Second cut")
+    other = tab.context.new_page()  # the same member's other tab, on another page, no modal open
+    other.goto(f"/publish?production={nora['production']}")
+    expect(other.get_by_test_id("publish-title")).to_be_visible()
+    tab.goto("/exports")
+    tab.get_by_test_id(f"export-cog-{second}").click()
+    tab.get_by_test_id("btn-prep").click()
+    expect(tab.get_by_test_id("hls-status")).to_have_text("HLS: Ready", timeout=TRANSCODE_TIMEOUT)
+
+    toast = other.get_by_test_id(f"toast-{second}")
+    expect(toast).to_contain_text("\u201cSecond cut\u201d is ready to publish")
+    expect(tab.get_by_test_id(f"toast-{second}")).to_have_count(0)  # its modal is open there
+    screenshot(other, "14-toast")
+    other.get_by_test_id(f"toast-action-{second}").click()
+    other.wait_for_url(re.compile(r"/publish/?\?production=\d+"))
+    expect(other.get_by_test_id("publish-title")).to_contain_text("Second cut")
+    expect(other.get_by_test_id(f"toast-{second}")).to_have_count(0)  # seen
+
+    tab.keyboard.press("Escape")
+    expect(tab.get_by_test_id("export-modal")).to_have_count(0)
+    expect(tab.get_by_test_id(f"toast-{second}")).to_have_count(0)  # seen in the modal: no toast after it closes
+    tab.get_by_test_id(f"export-cog-{nora['broken']}").click()  # fails again, within milliseconds
+    tab.get_by_test_id("btn-prep").click()
+    failed = other.get_by_test_id(f"toast-{nora['broken']}")
+    expect(failed).to_contain_text("\u201cBroken cut\u201d failed", timeout=TRANSCODE_TIMEOUT)
+    other.get_by_test_id(f"toast-action-{nora['broken']}").click()
+    expect(other.get_by_test_id("export-modal")).to_be_visible()
+    expect(other.get_by_test_id("hls-status")).to_have_text("HLS: Failed (Retry available)")
+    other.close()

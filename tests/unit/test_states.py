@@ -141,3 +141,21 @@ def test_upload_progress_counts_only_while_uploading_and_cancel_resets(alice: Me
     modal.upload_progress({"progress": 1.0})  # a late count after the cancel
     assert (modal.upload_phase, modal.upload_percent) == ("", 0)
     assert modal.cancel_upload() is None  # nothing left to cancel
+
+
+def test_a_prep_that_ends_becomes_a_notice_once(alice: Member, data_dir: Path) -> None:
+    live = live_of(tab())
+    teaser, broken = add_upload(alice, title="Launch teaser"), add_upload(alice, title="Broken")
+    live.reload(alice)
+    live.set_statuses({teaser: HlsStatus(state="ready", production_id=4)})  # not_ready → ready: no prep ended
+    assert live.notices == []
+    running = HlsStatus(state="in_progress", production_id=5)
+    live.set_statuses({teaser: running, broken: running})
+    live.set_statuses({teaser: HlsStatus(state="ready", production_id=5),
+                       broken: HlsStatus(state="failed", production_id=6, detail="Invalid data")})
+    live.set_statuses({teaser: HlsStatus(state="ready", production_id=5)})  # a repeated push: no second toast
+    assert [(n.id, n.upload_id, n.text, n.action, n.href) for n in live.notices] == [
+        (1, teaser, "“Launch teaser” is ready to publish", "Publish", "/publish?production=5"),
+        (2, broken, "“Broken” failed", "Open", f"/exports?open={broken}"),
+    ]
+    assert live.notice_count == 2
