@@ -33,17 +33,20 @@ def thumbnail(row: ExportRow) -> rx.Component:
 
 
 def export_row(row: ExportRow) -> rx.Component:
+    """A table row; below 640 px wide the same row is a card (assets/styles.css): thumbnail, title, badge, cog."""
     return rx.table.row(
-        rx.table.cell(thumbnail(row)),
+        rx.table.cell(thumbnail(row), class_name="col-thumb"),
         rx.table.cell(rx.vstack(rx.text(row.title, weight="medium"),
-                                rx.text(row.filename, size="1", color=TEXT_MUTED), spacing="0")),
-        rx.table.cell(rx.text(row.created, size="2")),
-        rx.table.cell(rx.text(row.duration, size="2")),
-        rx.table.cell(rx.text(row.size, size="2")),
-        rx.table.cell(status_badge(row)),
+                                rx.text(row.filename, size="1", color=TEXT_MUTED), spacing="0"),
+                      class_name="col-title"),
+        rx.table.cell(rx.text(row.created, size="2"), class_name="col-created"),
+        rx.table.cell(rx.text(row.duration, size="2"), class_name="col-duration"),
+        rx.table.cell(rx.text(row.size, size="2"), class_name="col-size"),
+        rx.table.cell(status_badge(row), class_name="col-status"),
         rx.table.cell(
             rx.icon_button(rx.icon("settings", size=16), variant="ghost", aria_label="Export settings",
-                           on_click=ExportsState.open_modal(row.id), data_testid=f"export-cog-{row.id}")
+                           on_click=ExportsState.open_modal(row.id), data_testid=f"export-cog-{row.id}"),
+            class_name="col-cog",
         ),
         data_testid=f"export-row-{row.id}",
         align="center",
@@ -121,6 +124,7 @@ def exports_page() -> rx.Component:
                 rx.table.body(rx.foreach(ExportsLive.rows, export_row)),
                 variant="surface",
                 width="100%",
+                class_name="exports-table",
                 data_testid="exports-table",
             ),
             rx.text("No exports yet. Add one above.", color=TEXT_MUTED, data_testid="exports-empty"),

@@ -205,3 +205,30 @@ def test_a_prep_that_ends_elsewhere_shows_a_toast(tab: Page, app_server: Running
     expect(other.get_by_test_id("export-modal")).to_be_visible()
     expect(other.get_by_test_id("hls-status")).to_have_text("HLS: Failed (Retry available)")
     other.close()
+
+
+def test_phones_get_cards_with_nothing_to_scroll_sideways(tab: Page, nora: dict[str, str]) -> None:
+    tab.set_viewport_size({"width": 375, "height": 800})
+    tab.goto("/exports")
+    cog = tab.get_by_test_id(f"export-cog-{nora['teaser']}")
+    expect(cog).to_be_visible()
+    screenshot(tab, "15-phone-layout")
+    cog.scroll_into_view_if_needed()
+    expect(cog).to_be_in_viewport()
+    # Whatever can scroll sideways (the page, or a scroll container such as the table's) has nothing to scroll.
+    overflow = tab.evaluate("""() => [document.documentElement, ...document.querySelectorAll('*')]
+        .filter(el => el === document.documentElement || ['auto', 'scroll'].includes(getComputedStyle(el).overflowX))
+        .filter(el => el.scrollWidth > el.clientWidth)
+        .map(el => `${el.tagName}.${el.className} ${el.scrollWidth}>${el.clientWidth}`)""")
+    assert overflow == [], overflow
+    box = cog.bounding_box()
+    assert box is not None and 0 <= box["x"] and box["x"] + box["width"] <= 375
+    row = tab.get_by_test_id(f"export-row-{nora['teaser']}")
+    expect(row.get_by_test_id(f"export-thumb-{nora['teaser']}")).to_be_visible()
+    expect(row.get_by_test_id(f"export-badge-{nora['teaser']}")).to_be_visible()
+    expect(row).to_contain_text("Launch teaser")
+    cog.click()
+    expect(tab.get_by_test_id("export-modal")).to_be_visible()
+    expect(tab.get_by_test_id("btn-delete")).to_be_in_viewport()
+    tab.evaluate("() => Promise.all(document.getAnimations().map(a => a.finished))")
+    screenshot(tab, "16-phone-modal")
