@@ -72,7 +72,8 @@ def _progress() -> rx.Component:
     return rx.cond(
         status.state == "in_progress",
         rx.vstack(
-            rx.progress(value=status.percent, max=100, width="100%", data_testid="hls-progress"),
+            rx.progress(value=status.percent, max=100, width="100%", aria_label="Transcode progress",
+                        data_testid="hls-progress"),
             rx.text(status.phase + " · " + status.percent.to_string() + "%", size="1", color=TEXT_MUTED,
                     data_testid="hls-phase"),
             width="100%",
@@ -85,7 +86,7 @@ def _preview() -> rx.Component:
     return rx.cond(
         status.state == "ready",
         rx.box(hls_video(src=status.hls_url, poster=status.poster_url, controls=True, preload="metadata",
-                         aria_label="HLS preview", style={"width": "100%", "display": "block"}),
+                         style={"width": "100%", "display": "block"}),
                width="100%", data_testid="hls-preview"),
     )
 
@@ -117,6 +118,10 @@ def export_modal() -> rx.Component:
             ),
             data_testid="export-modal",
             max_width="26em",
+            # A dialog without a trigger returns focus nowhere; the keyboard user goes back to the cog they left.
+            on_close_auto_focus=rx.call_script(
+                "document.querySelector('[data-testid=\"export-cog-" + ExportsState.last_opened.to_string()
+                + "\"]')?.focus()"),
         ),
         open=ExportsState.modal_open,
         on_open_change=ExportsState.set_modal_open,

@@ -95,6 +95,8 @@ def upload_control() -> rx.Component:
         cursor="pointer",
         data_testid="upload-export",
     )
+    file_input = control.children[0].children[0]  # rx.upload.root: its drop zone, whose first child is the <input>
+    file_input.custom_attrs["aria-label"] = "Choose a video to add as a new export"
     return rx.vstack(
         control,
         upload_feedback(),

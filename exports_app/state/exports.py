@@ -88,6 +88,7 @@ class ExportsState(rx.State):
     """This tab's modal: which export is open, delete confirmation, upload messages."""
 
     open_id: int = 0
+    last_opened: int = 0  # kept after the modal closes: focus goes back to this export's cog
     open_title: str = ""
     open_project_id: int = 0
     confirming_delete: bool = False
@@ -139,6 +140,7 @@ class ExportsState(rx.State):
             self.message = exc.message
             return None
         self.open_title, self.open_project_id, self.open_id = view.title, view.project_id or 0, view.id
+        self.last_opened = view.id
         (await self._live()).set_statuses({view.id: view.status})
         return None
 
