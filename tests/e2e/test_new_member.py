@@ -13,6 +13,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from exports_app.transcode.clips import make_clip
+from tests.e2e.axe import axe_violations
 from tests.e2e.conftest import ARTIFACTS, MEMBER_PASSWORD, RunningApp, screenshot, sign_in
 from tests.e2e.members import corrupt_export
 from tests.media import padded_video
@@ -110,6 +111,7 @@ def test_publish_with_no_space_creates_one_there_and_links_to_it(tab: Page, nora
     tab.wait_for_url(re.compile(r"/space/?\?space=\d+"))
     expect(tab.get_by_test_id("space-title")).to_have_text("Nora's channel")
     expect(tab.get_by_test_id("space-items")).to_contain_text("Launch teaser")
+    assert axe_violations(tab, "/space") == []
 
 
 UPLOAD_BYTES = 1024**3  # the 1 GB export: about 8 s here, so it runs in `make test`
@@ -189,6 +191,7 @@ def test_a_prep_that_ends_elsewhere_shows_a_toast(tab: Page, app_server: Running
     expect(toast).to_contain_text("\u201cSecond cut\u201d is ready to publish")
     expect(tab.get_by_test_id(f"toast-{second}")).to_have_count(0)  # its modal is open there
     screenshot(other, "14-toast")
+    assert axe_violations(other, "/publish with a toast") == []
     other.get_by_test_id(f"toast-action-{second}").click()
     other.wait_for_url(re.compile(r"/publish/?\?production=\d+"))
     expect(other.get_by_test_id("publish-title")).to_contain_text("Second cut")
@@ -213,6 +216,7 @@ def test_phones_get_cards_with_nothing_to_scroll_sideways(tab: Page, nora: dict[
     cog = tab.get_by_test_id(f"export-cog-{nora['teaser']}")
     expect(cog).to_be_visible()
     screenshot(tab, "15-phone-layout")
+    assert axe_violations(tab, "/exports at 375 px") == []
     cog.scroll_into_view_if_needed()
     expect(cog).to_be_in_viewport()
     # Whatever can scroll sideways (the page, or a scroll container such as the table's) has nothing to scroll.
