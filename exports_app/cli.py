@@ -1,4 +1,4 @@
-"""The command line: create members, import exports, seed the demo; honours the app's env vars."""
+"""The command line: create members, import exports, backfill thumbnails, seed the demo; honours the app's env vars."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from exports_app.config import get_settings
 from exports_app.db import session_scope
 from exports_app.models import Space, Upload, VideoProject
-from exports_app.services import auth, exports, projects, publish
+from exports_app.services import auth, exports, posters, projects, publish
 from exports_app.services.auth import Member
 from exports_app.services.errors import ServiceError
 from exports_app.transcode.clips import make_clip
@@ -55,6 +55,14 @@ def cmd_space_create(args: argparse.Namespace) -> int:
     with session_scope() as session:
         space = publish.create_space(session, _member(session, args.user), args.name)
     print(space.id)
+    return 0
+
+
+def cmd_thumbnails_backfill(_: argparse.Namespace) -> int:
+    """Poster frames for the exports imported before posters existed (the page also makes them on first view)."""
+    with session_scope() as session:
+        made, failed = posters.backfill(session)
+    print(f"made {made} poster{'s' if made != 1 else ''}" + (f"; {failed} export(s) gave no frame" if failed else ""))
     return 0
 
 
@@ -122,6 +130,11 @@ def build_parser() -> argparse.ArgumentParser:
     space_create.add_argument("--user", required=True)
     space_create.add_argument("name")
     space_create.set_defaults(func=cmd_space_create)
+
+    thumbs = sub.add_parser("thumbnails", help="poster frames of exports").add_subparsers(dest="action",
+                                                                                         required=True)
+    backfill = thumbs.add_parser("backfill", help="make the poster frames that existing exports lack")
+    backfill.set_defaults(func=cmd_thumbnails_backfill)
 
     seed = sub.add_parser("seed-demo", help="create the demo member, spaces, project and exports")
     seed.set_defaults(func=cmd_seed_demo)

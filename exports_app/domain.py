@@ -1,9 +1,11 @@
-"""The ground floor: the media job statuses and the clock, depending on nothing else in the app."""
+"""The ground floor: the export role, the media job statuses and the clock, depending on nothing else in the app."""
 
 from __future__ import annotations
 
 import enum
 from datetime import datetime, timezone
+
+EXPORT_ROLE = "export"  # uploads.video_role of a rendered export
 
 
 class JobStatus(str, enum.Enum):

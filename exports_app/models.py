@@ -96,6 +96,8 @@ class Upload(SQLModel, table=True):
     deleted_at: Optional[datetime] = Field(default=None)
     # Set when the stored file of a deleted export was removed (EXPORTS_PURGE_DAYS after the delete).
     files_purged_at: Optional[datetime] = Field(default=None)
+    # The poster frame stored beside the file (made at import, or lazily for older exports).
+    poster_key: Optional[str] = Field(default=None, sa_column=sa.Column(sa.String(512), nullable=True))
 
 
 class Production(SQLModel, table=True):
@@ -107,6 +109,8 @@ class Production(SQLModel, table=True):
     user_id: int = Field(foreign_key="users.id", nullable=False, index=True)
     upload_id: int = Field(foreign_key="uploads.id", nullable=False, index=True)
     hls_master_uri: Optional[str] = Field(default=None, sa_column=sa.Column(sa.String(1024), nullable=True))
+    # The transcoder's own frame capture (MediaConvert), if it made one; else the export's poster stands in.
+    poster_uri: Optional[str] = Field(default=None, sa_column=sa.Column(sa.String(1024), nullable=True))
     created_at: datetime = Field(default_factory=utcnow, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, nullable=False)
 

@@ -58,3 +58,29 @@ def running_ladder_pids() -> list[int]:
         if args and args[0].decode(errors="replace") == ffmpeg_exe() and b"master.m3u8" in args:
             pids.append(int(proc.name))
     return pids
+
+
+def black_then_white(path: Path, seconds: float, black_seconds: float) -> Path:
+    """A silent H.264 clip, black for black_seconds and white after (for telling which frame a still shows)."""
+    white = seconds - black_seconds
+    _ffmpeg("-f", "lavfi", "-i", f"color=c=black:s=320x180:r=25:d={black_seconds}",
+            "-f", "lavfi", "-i", f"color=c=white:s=320x180:r=25:d={white}",
+            "-filter_complex", "[0:v][1:v]concat=n=2:v=1[v]", "-map", "[v]",
+            "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", "25", str(path))
+    return path
+
+
+def padded_video(path: Path, total_bytes: int, work: Path) -> Path:
+    """A real 1 s MP4 of total_bytes: the clip (its moov first) and then one big `free` box.
+
+    The demuxer stops after moov and mdat, so the probe reads only the clip; the padding is sparse on
+    the test's side and arrives at the app as real bytes. For upload size and memory tests.
+    """
+    clip = make_clip(work / "head.mp4", seconds=1.0, width=320, height=180).read_bytes()
+    pad = total_bytes - len(clip)
+    assert pad > 16, "total_bytes must leave room for the padding box"
+    with path.open("wb") as out:
+        out.write(clip)
+        out.write((1).to_bytes(4, "big") + b"free" + pad.to_bytes(8, "big"))  # a 64-bit box size
+        out.truncate(total_bytes)
+    return path

@@ -265,6 +265,10 @@ class MediaConvertServer:
         master, details = None, []
         for group in job["settings"].get("outputGroups", []):
             details.append({"outputDetails": [_output_detail(o) for o in group.get("outputs", [])]})
+            file_destination = (group["outputGroupSettings"].get("fileGroupSettings") or {}).get("destination")
+            if file_destination is not None and s3 is not None:
+                _write_frame_captures(s3, _output_base(file_destination, job["settings"]["inputs"][0]["fileInput"]),
+                                      group.get("outputs", []))
             destination = (group["outputGroupSettings"].get("hlsGroupSettings") or {}).get("destination")
             if destination is None:
                 continue
@@ -537,7 +541,10 @@ def _event_group_details(job: dict[str, Any]) -> list[dict[str, Any]]:
         for index, output in enumerate(group.get("outputs", [])):
             detail = _output_detail(output)
             detail["videoDetails"]["averageBitrate"] = _video_bitrate(output)
-            if kind in ("HLS_GROUP", "FILE_GROUP"):  # the others list no per-output files
+            if _frame_capture(output):  # the last capture's file
+                last = _frame_capture(output)["maxCaptures"] - 1
+                detail["outputFilePaths"] = [f"{base}{output.get('nameModifier', '')}.{last:07d}.jpg"]
+            elif kind in ("HLS_GROUP", "FILE_GROUP"):  # the others list no per-output files
                 extension = ".m3u8" if kind == "HLS_GROUP" else ".mp4"
                 detail["outputFilePaths"] = [f"{base}{_modifier(output, index)}{extension}"]
             outputs.append(detail)
@@ -546,6 +553,24 @@ def _event_group_details(job: dict[str, Any]) -> list[dict[str, Any]]:
             entry["playlistFilePaths"] = [base + extension for extension in GROUP_PLAYLISTS[kind]]
         details.append(entry)
     return details
+
+
+def _frame_capture(output: dict[str, Any]) -> dict[str, Any]:
+    """The output's frameCaptureSettings, or {} when it is not a frame capture."""
+    codec = ((output.get("videoDescription") or {}).get("codecSettings") or {})
+    return codec.get("frameCaptureSettings") or {} if codec.get("codec") == "FRAME_CAPTURE" else {}
+
+
+TINY_JPEG = bytes.fromhex("ffd8ffe000104a46494600010100000100010000ffd9")
+
+
+def _write_frame_captures(s3: Any, base: str, outputs: list[dict[str, Any]]) -> None:
+    """The numbered JPEGs of each frame capture output (name.0000000.jpg, name.0000001.jpg, ...)."""
+    bucket, _, key_base = base.removeprefix("s3://").partition("/")
+    for output in outputs:
+        for number in range(_frame_capture(output).get("maxCaptures", 0)):
+            s3.put_object(Bucket=bucket, Key=f"{key_base}{output.get('nameModifier', '')}.{number:07d}.jpg",
+                          Body=TINY_JPEG, ContentType="image/jpeg")
 
 
 def _write_hls(s3: Any, base: str, outputs: list[dict[str, Any]]) -> None:
@@ -629,6 +654,9 @@ def _validate_video(output: dict[str, Any], where: str) -> None:
     The model does not say what a missing rateControlMode defaults to, so this server requires one.
     """
     codec_settings = (output.get("videoDescription") or {}).get("codecSettings") or {}
+    if codec_settings.get("codec") == "FRAME_CAPTURE":
+        _validate_frame_capture(output, where)
+        return
     if codec_settings.get("codec") != "H_264":
         return
     h264 = codec_settings.get("h264Settings")
@@ -643,3 +671,19 @@ def _validate_video(output: dict[str, Any], where: str) -> None:
     if not isinstance(value, int) or not 1000 <= value <= 1_152_000_000:
         raise bad_request(f"{where}/codecSettings/h264Settings/{member}: required when rateControlMode is {mode} "
                           "(1000 to 1152000000 bits/s)")
+
+
+def _validate_frame_capture(output: dict[str, Any], where: str) -> None:
+    """Frame capture writes images: a RAW container and the model's ranges for its settings."""
+    if (output.get("containerSettings") or {}).get("container") != "RAW":
+        raise bad_request(f"{where}: frame capture outputs need container RAW")
+    limits = {"framerateNumerator": 2147483647, "framerateDenominator": 2147483647, "maxCaptures": 10_000_000,
+              "quality": 100}
+    settings = _frame_capture(output)
+    for member, top in limits.items():
+        value = settings.get(member)
+        if value is not None and not (isinstance(value, int) and 1 <= value <= top):
+            raise bad_request(f"{where}/codecSettings/frameCaptureSettings/{member}: 1 to {top}")
+    for member in ("framerateNumerator", "framerateDenominator"):
+        if member not in settings:
+            raise bad_request(f"{where}/codecSettings/frameCaptureSettings/{member}: required")

@@ -1,4 +1,4 @@
-"""HLS media route: a production's playlists and segments, for its owner only."""
+"""Media routes: a production's playlists, segments and poster, an export's poster; for their owner only."""
 
 from __future__ import annotations
 
@@ -12,11 +12,33 @@ from exports_app.services import media_files
 router = APIRouter(tags=["media"])
 
 
+def _send(found: media_files.MediaFile, max_age: int) -> Response:
+    headers = {"Cache-Control": f"private, max-age={max_age}"}
+    if found.path is not None:
+        return FileResponse(found.path, media_type=found.content_type, headers=headers)
+    if found.body is not None:
+        return Response(found.body, media_type=found.content_type, headers=headers)
+    return Response(media_files.s3_bytes(found), media_type=found.content_type, headers=headers)
+
+
 @router.get("/media/hls/{production_id}/{relative:path}", responses=errors(401, 404))
 def hls_file(production_id: str, relative: str, request: Request) -> Response:
     with signed_in(request) as (session, member):
         found = media_files.hls_file(session, member, production_id, relative)
-    headers = {"Cache-Control": "private, max-age=60"}
-    if found.path is not None:
-        return FileResponse(found.path, media_type=found.content_type, headers=headers)
-    return Response(media_files.s3_bytes(found), media_type=found.content_type, headers=headers)
+    return _send(found, 60)
+
+
+@router.get("/media/posters/exports/{upload_id}", responses=errors(401, 404))
+def export_poster(upload_id: str, request: Request) -> Response:
+    """The export's poster frame (made on this first view if the export predates posters)."""
+    with signed_in(request) as (session, member):
+        found = media_files.export_poster(session, member, upload_id)
+    return _send(found, 3600)
+
+
+@router.get("/media/posters/productions/{production_id}", responses=errors(401, 404))
+def production_poster(production_id: str, request: Request) -> Response:
+    """The production's poster: MediaConvert's frame capture, or its export's poster frame."""
+    with signed_in(request) as (session, member):
+        found = media_files.production_poster(session, member, production_id)
+    return _send(found, 3600)

@@ -30,12 +30,16 @@ class HlsStatusOut(_Out):
     percent: int | None = None
     phase: str | None = None
     hls_url: str | None = Field(None, serialization_alias="hlsUrl")
+    poster_url: str | None = Field(None, serialization_alias="posterUrl")
     updated_at: datetime | None = Field(None, serialization_alias="updatedAt")
+    attempt: int | None = Field(None, description="When failed: the attempt that failed (1 for the first prep).")
+    failed_at: datetime | None = Field(None, serialization_alias="failedAt")
 
     @classmethod
     def of(cls, status: HlsStatus) -> HlsStatusOut:
         return cls(state=status.state, production_id=status.production_id, detail=status.detail,
-                   percent=status.percent, phase=status.phase, hls_url=status.hls_url, updated_at=status.updated_at)
+                   percent=status.percent, phase=status.phase, hls_url=status.hls_url, poster_url=status.poster_url,
+                   updated_at=status.updated_at, attempt=status.attempt, failed_at=status.failed_at)
 
 
 class PrepOut(_Out):

@@ -1,10 +1,11 @@
-"""The page frame: a header with the product name, the member and Sign out."""
+"""The page frame: a header with the product name, the member and Sign out; the frame of the pages a query names."""
 
 from __future__ import annotations
 
 import reflex as rx
 
 from exports_app.components.styles import PAGE_BG, TEXT_MUTED
+from exports_app.components.toasts import toasts
 from exports_app.state.auth import AuthState
 
 
@@ -36,6 +37,19 @@ def page(*children: rx.Component) -> rx.Component:
     return rx.box(
         header(),
         rx.box(*children, max_width="1100px", margin_x="auto", padding="1.5em"),
+        toasts(),
         background=PAGE_BG,
         min_height="100vh",
+    )
+
+
+def query_page(error: rx.Var[str], error_testid: str, *children: rx.Component) -> rx.Component:
+    """A page showing what its query names: a way back to the list, then the content, or the one-line refusal."""
+    return page(
+        rx.link("← Back to exports", href="/exports", size="2"),
+        rx.cond(
+            error != "",
+            rx.callout(error, color_scheme="red", margin_top="1em", data_testid=error_testid),
+            rx.vstack(*children, spacing="3", margin_top="1em", width="100%"),
+        ),
     )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import reflex as rx
 
-from exports_app.components.styles import BLUE, BURGUNDY, DARK_GRAY, TEXT_MUTED, filled
+from exports_app.components.hls_player import hls_video
+from exports_app.components.styles import BLUE, BURGUNDY, DARK_GRAY, ERROR_RED, TEXT_MUTED, filled
 from exports_app.state.exports import ExportsLive, ExportsState
 
 status = ExportsLive.statuses[ExportsState.open_key]  # the open export's StatusView
@@ -71,7 +72,8 @@ def _progress() -> rx.Component:
     return rx.cond(
         status.state == "in_progress",
         rx.vstack(
-            rx.progress(value=status.percent, max=100, width="100%", data_testid="hls-progress"),
+            rx.progress(value=status.percent, max=100, width="100%", aria_label="Transcode progress",
+                        data_testid="hls-progress"),
             rx.text(status.phase + " · " + status.percent.to_string() + "%", size="1", color=TEXT_MUTED,
                     data_testid="hls-phase"),
             width="100%",
@@ -83,7 +85,8 @@ def _progress() -> rx.Component:
 def _preview() -> rx.Component:
     return rx.cond(
         status.state == "ready",
-        rx.box(rx.video(src=status.hls_url, controls=True, width="100%", height="auto"),
+        rx.box(hls_video(src=status.hls_url, poster=status.poster_url, controls=True, preload="metadata",
+                         style={"width": "100%", "display": "block"}),
                width="100%", data_testid="hls-preview"),
     )
 
@@ -97,9 +100,11 @@ def export_modal() -> rx.Component:
                     rx.dialog.title(ExportsState.open_title),
                     rx.text(status.text, weight="medium", data_testid="hls-status"),
                     rx.cond(status.detail != "",
-                            rx.text(status.detail, size="1", color="red", data_testid="hls-detail")),
+                            rx.text(rx.cond(status.attempt != "",
+                                            rx.text.span(status.attempt + ": ", data_testid="hls-attempt")),
+                                    status.detail, size="1", color=ERROR_RED, data_testid="hls-detail")),
                     rx.cond(ExportsState.message != "",
-                            rx.text(ExportsState.message, size="1", color="red", data_testid="modal-message")),
+                            rx.text(ExportsState.message, size="1", color=ERROR_RED, data_testid="modal-message")),
                     _progress(),
                     _preview(),
                     _timeline_button(),
@@ -113,6 +118,10 @@ def export_modal() -> rx.Component:
             ),
             data_testid="export-modal",
             max_width="26em",
+            # A dialog without a trigger returns focus nowhere; the keyboard user goes back to the cog they left.
+            on_close_auto_focus=rx.call_script(
+                "document.querySelector('[data-testid=\"export-cog-" + ExportsState.last_opened.to_string()
+                + "\"]')?.focus()"),
         ),
         open=ExportsState.modal_open,
         on_open_change=ExportsState.set_modal_open,

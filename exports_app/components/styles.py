@@ -5,6 +5,8 @@ DARK_GRAY = "#4b5563"
 BURGUNDY = "#800020"
 PAGE_BG = "#f6f7f9"
 TEXT_MUTED = "#6b7280"
+ERROR_RED = "#b91c1c"  # error lines: 6.5:1 on white (CSS red is 4:1, under WCAG AA)
+THUMB_BG = "#e5e7eb"  # behind a thumbnail while it loads, or when an export has no frame
 
 BADGE_COLOR = {"not_ready": "gray", "in_progress": "amber", "ready": "green", "failed": "red"}
 

@@ -6,8 +6,8 @@ import reflex as rx
 
 from exports_app.components.layout import page
 from exports_app.components.modal import export_modal
-from exports_app.components.styles import BADGE_COLOR, BLUE, TEXT_MUTED
-from exports_app.state.exports import ExportsLive, ExportsState
+from exports_app.components.styles import BADGE_COLOR, BLUE, ERROR_RED, TEXT_MUTED, THUMB_BG
+from exports_app.state.exports import UPLOAD_ID, UPLOADING, ExportsLive, ExportsState
 from exports_app.state.views import ExportRow
 
 
@@ -21,44 +21,87 @@ def status_badge(row: ExportRow) -> rx.Component:
     )
 
 
+def thumbnail(row: ExportRow) -> rx.Component:
+    """The export's poster frame; decorative (the title beside it names the export)."""
+    size = {"width": "64px", "height": "36px", "border_radius": "4px", "background": THUMB_BG}
+    return rx.cond(
+        row.poster_url != "",
+        rx.image(src=row.poster_url, alt="", loading="lazy", object_fit="cover", data_testid=f"export-thumb-{row.id}",
+                 **size),
+        rx.box(**size),
+    )
+
+
 def export_row(row: ExportRow) -> rx.Component:
+    """A table row; below 640 px wide the same row is a card (assets/styles.css): thumbnail, title, badge, cog."""
     return rx.table.row(
+        rx.table.cell(thumbnail(row), class_name="col-thumb"),
         rx.table.cell(rx.vstack(rx.text(row.title, weight="medium"),
-                                rx.text(row.filename, size="1", color=TEXT_MUTED), spacing="0")),
-        rx.table.cell(rx.text(row.created, size="2")),
-        rx.table.cell(rx.text(row.duration, size="2")),
-        rx.table.cell(rx.text(row.size, size="2")),
-        rx.table.cell(status_badge(row)),
+                                rx.text(row.filename, size="1", color=TEXT_MUTED), spacing="0"),
+                      class_name="col-title"),
+        rx.table.cell(rx.text(row.created, size="2"), class_name="col-created"),
+        rx.table.cell(rx.text(row.duration, size="2"), class_name="col-duration"),
+        rx.table.cell(rx.text(row.size, size="2"), class_name="col-size"),
+        rx.table.cell(status_badge(row), class_name="col-status"),
         rx.table.cell(
             rx.icon_button(rx.icon("settings", size=16), variant="ghost", aria_label="Export settings",
-                           on_click=ExportsState.open_modal(row.id), data_testid=f"export-cog-{row.id}")
+                           on_click=ExportsState.open_modal(row.id), data_testid=f"export-cog-{row.id}"),
+            class_name="col-cog",
         ),
         data_testid=f"export-row-{row.id}",
         align="center",
     )
 
 
-def upload_control() -> rx.Component:
-    return rx.vstack(
-        rx.upload.root(
+def upload_feedback() -> rx.Component:
+    """While a file uploads: a bar with its percent and Cancel; then, the bar full, "Checking the video…"."""
+    return rx.box(
+        rx.cond(
+            ExportsState.upload_phase != "",
             rx.hstack(
-                rx.icon("upload", size=16),
-                rx.text("New export: drop a video here or click to choose", size="2"),
+                rx.progress(value=ExportsState.upload_percent, max=100, width="12em",
+                            aria_label="Upload progress", data_testid="upload-progress"),
+                rx.text(ExportsState.upload_percent.to_string() + "%", size="2", data_testid="upload-percent"),
+                rx.cond(ExportsState.upload_phase == UPLOADING,
+                        rx.button("Cancel", variant="soft", size="1", on_click=ExportsState.cancel_upload,
+                                  data_testid="btn-cancel-upload"),
+                        rx.text("Checking the video\u2026", size="2", data_testid="upload-checking")),
                 align="center",
-                spacing="2",
+                spacing="3",
             ),
-            id="new-export",
-            accept={"video/*": [".mp4", ".mov", ".m4v", ".mkv", ".webm"]},
-            max_files=1,
-            on_drop=ExportsState.upload(rx.upload_files_chunk(upload_id="new-export")),  # type: ignore[call-arg]
-            border=f"1px dashed {BLUE}",
-            padding="0.8em 1.2em",
-            border_radius="8px",
-            cursor="pointer",
-            data_testid="upload-export",
         ),
+        role="status",
+    )
+
+
+def upload_control() -> rx.Component:
+    control = rx.upload.root(
+        rx.hstack(
+            rx.icon("upload", size=16),
+            rx.text("New export: drop a video here or click to choose", size="2"),
+            align="center",
+            spacing="2",
+        ),
+        id=UPLOAD_ID,
+        accept={"video/*": [".mp4", ".mov", ".m4v", ".mkv", ".webm"]},
+        max_files=1,
+        disabled=ExportsState.upload_phase != "",
+        on_drop=[ExportsState.start_upload,
+                 ExportsState.upload(rx.upload_files_chunk(  # type: ignore[call-arg]
+                     upload_id=UPLOAD_ID, on_upload_progress=ExportsState.upload_progress))],
+        border=f"1px dashed {BLUE}",
+        padding="0.8em 1.2em",
+        border_radius="8px",
+        cursor="pointer",
+        data_testid="upload-export",
+    )
+    file_input = control.children[0].children[0]  # rx.upload.root: its drop zone, whose first child is the <input>
+    file_input.custom_attrs["aria-label"] = "Choose a video to add as a new export"
+    return rx.vstack(
+        control,
+        upload_feedback(),
         rx.cond(ExportsState.upload_error != "",
-                rx.text(ExportsState.upload_error, color="red", size="2", data_testid="upload-error")),
+                rx.text(ExportsState.upload_error, color=ERROR_RED, size="2", data_testid="upload-error")),
         rx.cond(ExportsState.message != "",
                 rx.text(ExportsState.message, size="2", data_testid="exports-message")),
         spacing="2",
@@ -79,10 +122,11 @@ def exports_page() -> rx.Component:
             ExportsLive.rows.length() > 0,
             rx.table.root(
                 rx.table.header(rx.table.row(*(rx.table.column_header_cell(h) for h in
-                                               ("Title", "Created", "Duration", "Size", "HLS", "")))),
+                                               ("", "Title", "Created", "Duration", "Size", "HLS", "")))),
                 rx.table.body(rx.foreach(ExportsLive.rows, export_row)),
                 variant="surface",
                 width="100%",
+                class_name="exports-table",
                 data_testid="exports-table",
             ),
             rx.text("No exports yet. Add one above.", color=TEXT_MUTED, data_testid="exports-empty"),

@@ -1,10 +1,10 @@
-"""/publish?production=<id>: choose spaces for a ready production."""
+"""/publish?production=<id>: choose spaces for a ready production, make one when there is none, see where it is."""
 
 from __future__ import annotations
 
 import reflex as rx
 
-from exports_app.components.layout import page
+from exports_app.components.layout import query_page
 from exports_app.components.styles import BLUE, DARK_GRAY, TEXT_MUTED, filled
 from exports_app.state.publish import PublishState, SpaceOption
 
@@ -13,7 +13,7 @@ def space_option(space: SpaceOption) -> rx.Component:
     return rx.hstack(
         rx.checkbox(checked=space.chosen, disabled=space.published,
                     on_change=lambda value: PublishState.toggle(space.id, value),
-                    data_testid=f"space-{space.id}"),
+                    aria_label=space.name, data_testid=f"space-{space.id}"),
         rx.text(space.name),
         rx.cond(space.published, rx.badge("Published", color_scheme="green", variant="soft")),
         align="center",
@@ -21,26 +21,52 @@ def space_option(space: SpaceOption) -> rx.Component:
     )
 
 
+def new_space_form() -> rx.Component:
+    """A name and Create: the member's first space (or another one) made right here."""
+    return rx.form(
+        rx.hstack(
+            rx.input(name="name", placeholder="New space name", aria_label="New space name", required=True,
+                     max_length=128, data_testid="space-name"),
+            rx.button("Create", type="submit", style={**filled(BLUE), "width": "auto"},
+                      data_testid="btn-create-space"),
+            spacing="2",
+            align="center",
+        ),
+        on_submit=PublishState.create_space,
+        reset_on_submit=True,
+    )
+
+
+def published_to() -> rx.Component:
+    """Where the production is published, each space a link."""
+    return rx.cond(
+        PublishState.published.length() > 0,
+        rx.vstack(
+            rx.text("Published to", weight="medium"),
+            rx.foreach(PublishState.published, lambda space: rx.link(
+                space.name, href="/space?space=" + space.id.to_string(), data_testid=f"published-{space.id}")),
+            spacing="1",
+            data_testid="published-to",
+        ),
+    )
+
+
 def publish_page() -> rx.Component:
     can_publish = PublishState.chosen_count > 0
-    return page(
-        rx.link("← Back to exports", href="/exports", size="2"),
-        rx.cond(
-            PublishState.error != "",
-            rx.callout(PublishState.error, color_scheme="red", margin_top="1em", data_testid="publish-error"),
-            rx.vstack(
-                rx.heading("Publish “" + PublishState.export_title + "”", size="6",
-                           data_testid="publish-title"),
-                rx.text("Production #" + PublishState.production_id.to_string(), color=TEXT_MUTED, size="2",
-                        data_testid="publish-production"),
-                rx.text("Choose spaces", weight="medium"),
-                rx.foreach(PublishState.spaces, space_option),
-                rx.button("Publish to selected spaces", on_click=PublishState.submit, disabled=~can_publish,
-                          style={**filled(rx.cond(can_publish, BLUE, DARK_GRAY)), "width": "auto"},
-                          data_testid="btn-publish-confirm"),
-                rx.cond(PublishState.message != "", rx.text(PublishState.message, data_testid="publish-message")),
-                spacing="3",
-                margin_top="1em",
-            ),
-        ),
+    return query_page(
+        PublishState.error, "publish-error",
+        rx.heading("Publish “" + PublishState.export_title + "”", size="6",
+                   data_testid="publish-title"),
+        rx.text("Production #" + PublishState.production_id.to_string(), color=TEXT_MUTED, size="2",
+                data_testid="publish-production"),
+        rx.text("Choose spaces", weight="medium"),
+        rx.cond(PublishState.spaces.length() == 0,
+                rx.text("You have no spaces yet. Create one to publish to:", data_testid="no-spaces")),
+        rx.foreach(PublishState.spaces, space_option),
+        new_space_form(),
+        rx.button("Publish to selected spaces", on_click=PublishState.submit, disabled=~can_publish,
+                  style={**filled(rx.cond(can_publish, BLUE, DARK_GRAY)), "width": "auto"},
+                  data_testid="btn-publish-confirm"),
+        rx.cond(PublishState.message != "", rx.text(PublishState.message, data_testid="publish-message")),
+        published_to(),
     )

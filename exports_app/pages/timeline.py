@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from exports_app.components.layout import page
+from exports_app.components.layout import query_page
 from exports_app.components.styles import TEXT_MUTED
 from exports_app.state.publish import ProjectExport, TimelineState
 
@@ -14,26 +14,17 @@ def project_export(item: ProjectExport) -> rx.Component:
 
 
 def timeline_page() -> rx.Component:
-    return page(
-        rx.link("← Back to exports", href="/exports", size="2"),
-        rx.cond(
-            TimelineState.error != "",
-            rx.callout(TimelineState.error, color_scheme="red", margin_top="1em", data_testid="timeline-error"),
-            rx.vstack(
-                rx.heading(TimelineState.title, size="6", data_testid="timeline-title"),
-                rx.text("Created " + TimelineState.created, size="2", color=TEXT_MUTED),
-                rx.text(TimelineState.description),
-                rx.text("Exports rendered from this project", weight="medium"),
-                rx.table.root(
-                    rx.table.header(rx.table.row(rx.table.column_header_cell("Title"),
-                                                 rx.table.column_header_cell("Duration"),
-                                                 rx.table.column_header_cell("Size"))),
-                    rx.table.body(rx.foreach(TimelineState.exports, project_export)),
-                    width="100%",
-                ),
-                spacing="3",
-                margin_top="1em",
-                width="100%",
-            ),
+    return query_page(
+        TimelineState.error, "timeline-error",
+        rx.heading(TimelineState.title, size="6", data_testid="timeline-title"),
+        rx.text("Created " + TimelineState.created, size="2", color=TEXT_MUTED),
+        rx.text(TimelineState.description),
+        rx.text("Exports rendered from this project", weight="medium"),
+        rx.table.root(
+            rx.table.header(rx.table.row(rx.table.column_header_cell("Title"),
+                                         rx.table.column_header_cell("Duration"),
+                                         rx.table.column_header_cell("Size"))),
+            rx.table.body(rx.foreach(TimelineState.exports, project_export)),
+            width="100%",
         ),
     )

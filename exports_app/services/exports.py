@@ -9,14 +9,13 @@ from typing import SupportsIndex, SupportsInt
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from exports_app.domain import utcnow
+from exports_app.domain import EXPORT_ROLE, utcnow
 from exports_app.models import Upload, VideoProject
-from exports_app.services import storage
+from exports_app.services import posters, storage
 from exports_app.services.auth import Member
 from exports_app.services.errors import Invalid, NotFound
 from exports_app.transcode.probe import NotAVideoError, VideoProbe, probe_video, sniff_container
 
-EXPORT_ROLE = "export"
 NOT_FOUND_MESSAGE = "Export not found."
 # Ids are INTEGER (32-bit on MySQL/MariaDB and PostgreSQL, which refuses a larger parameter with an error);
 # only productions' ids are BIGINT.
@@ -137,7 +136,9 @@ def import_export(
         )
         session.add(upload)
         session.flush()
+        posters.ensure_poster(session, upload)
     except Exception:
+        posters.remove_poster(upload)
         storage.remove(key)
         raise
     return upload
@@ -163,6 +164,7 @@ def purge_deleted_files(session: Session, *, older_than: timedelta) -> int:
         .limit(PURGE_BATCH)
     ).all()
     for upload in due:
+        posters.remove_poster(upload)
         try:
             storage.remove(upload.storage_key)
         except FileNotFoundError:  # a key outside the data dir: nothing of ours to remove

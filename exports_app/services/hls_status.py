@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Literal, Protocol
 
 from exports_app.domain import ACTIVE_STATUSES, JobStatus
+from exports_app.services.posters import production_poster_url
 from exports_app.text import one_line
 
 HlsState = Literal["not_ready", "in_progress", "ready", "failed"]
@@ -29,7 +30,11 @@ class HlsStatus:
     percent: int | None = None
     phase: str | None = None
     hls_url: str | None = None
+    poster_url: str | None = None  # when ready: the HLS preview's poster
     updated_at: datetime | None = None
+    # When failed: which attempt (counted across the export's productions) failed, and when.
+    attempt: int | None = None
+    failed_at: datetime | None = None
 
 
 NOT_READY = HlsStatus(state="not_ready")
@@ -69,6 +74,10 @@ class JobFacts(Protocol):
     def error_message(self) -> str | None: ...
     @property
     def updated_at(self) -> datetime | None: ...
+    @property
+    def attempt(self) -> int: ...
+    @property
+    def finished_at(self) -> datetime | None: ...
 
 
 def derive_hls_status(production: ProductionFacts | None, latest_job: JobFacts | None) -> HlsStatus:
@@ -86,11 +95,17 @@ def derive_hls_status(production: ProductionFacts | None, latest_job: JobFacts |
     updated = latest_job.updated_at
     if status is JobStatus.SUCCEEDED and production.hls_master_uri:
         return HlsStatus(state="ready", production_id=pid, percent=100, phase="COMPLETE",
-                         hls_url=hls_url_for(pid), updated_at=updated)
+                         hls_url=hls_url_for(pid), poster_url=production_poster_url(pid), updated_at=updated)
     if status in ACTIVE_STATUSES:
         return HlsStatus(state="in_progress", production_id=pid, percent=latest_job.percent,
                          phase=latest_job.phase or status.value.upper(), updated_at=updated)
     detail = short_detail(latest_job.error_message) or _DEFAULT_DETAIL.get(
         status, "The transcode finished without an HLS master playlist."
     )
-    return HlsStatus(state="failed", production_id=pid, detail=detail, updated_at=updated)
+    return HlsStatus(state="failed", production_id=pid, detail=detail, updated_at=updated,
+                     attempt=latest_job.attempt, failed_at=latest_job.finished_at or updated)
+
+
+def prep_finished(before: HlsState | None, after: HlsStatus) -> bool:
+    """True when a status change is a prep ending: in progress before, ready or failed now (worth telling)."""
+    return before == "in_progress" and after.state in ("ready", "failed")

@@ -1,4 +1,4 @@
-"""HLS files of a production, read for its owner: local files or MediaConvert's S3 output."""
+"""Media files read for their owner: a production's HLS and poster, an export's poster (local files or S3)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from exports_app.services import storage
+from exports_app.models import Upload
+from exports_app.services import exports, posters, storage
 from exports_app.services.auth import Member
 from exports_app.services.errors import NotFound
 from exports_app.services.productions import owned_production
 from exports_app.transcode.factory import read_output
+from exports_app.transcode.poster import POSTER_CONTENT_TYPE
 
 CONTENT_TYPES = {
     ".m3u8": "application/vnd.apple.mpegurl",
@@ -25,13 +27,16 @@ CONTENT_TYPES = {
 
 
 @dataclass(frozen=True)
-class HlsFile:
+class MediaFile:
+    """A file to send: on local disk (path) or in MediaConvert's output bucket (s3_uri)."""
+
     content_type: str
     path: Path | None = None  # a local file
     s3_uri: str | None = None  # MediaConvert output
+    body: bytes | None = None  # already read
 
 
-def hls_file(session: Session, member: Member, production_id: object, relative: str) -> HlsFile:
+def hls_file(session: Session, member: Member, production_id: object, relative: str) -> MediaFile:
     """The file `relative` next to the production's master playlist; NotFound for anything else."""
     production = owned_production(session, member, production_id)
     master = production.hls_master_uri
@@ -43,7 +48,7 @@ def hls_file(session: Session, member: Member, production_id: object, relative: 
     base = posixpath.dirname(master)
     target = posixpath.join(base, clean)
     if master.startswith("s3://"):
-        return HlsFile(CONTENT_TYPES[suffix], s3_uri=target)
+        return MediaFile(CONTENT_TYPES[suffix], s3_uri=target)
     try:
         path = storage.path_for(target)
     except FileNotFoundError as exc:
@@ -54,11 +59,34 @@ def hls_file(session: Session, member: Member, production_id: object, relative: 
         found = False
     if not found:
         raise NotFound("File not found.")
-    return HlsFile(CONTENT_TYPES[suffix], path=path)
+    return MediaFile(CONTENT_TYPES[suffix], path=path)
 
 
-def s3_bytes(found: HlsFile) -> bytes:
-    """The bytes of a MediaConvert output file found by hls_file; NotFound if S3 has no such object."""
+def _poster_of(session: Session, upload: Upload | None) -> MediaFile:
+    key = posters.ensure_poster(session, upload) if upload is not None else None
+    if key is None:
+        raise NotFound("File not found.")
+    return MediaFile(POSTER_CONTENT_TYPE, path=storage.path_for(key))
+
+
+def export_poster(session: Session, member: Member, upload_id: object) -> MediaFile:
+    """The poster frame of the member's live export, made now if it predates posters; NotFound otherwise."""
+    return _poster_of(session, exports.get_export(session, member, upload_id))
+
+
+def production_poster(session: Session, member: Member, production_id: object) -> MediaFile:
+    """The production's own frame capture (MediaConvert), else the poster of the export it was made from."""
+    production = owned_production(session, member, production_id)
+    if production.poster_uri and production.poster_uri.startswith("s3://"):
+        try:
+            return MediaFile(POSTER_CONTENT_TYPE, body=read_output(production.poster_uri))
+        except FileNotFoundError:  # a job made before frame captures were asked for
+            pass
+    return _poster_of(session, session.get(Upload, production.upload_id))
+
+
+def s3_bytes(found: MediaFile) -> bytes:
+    """The bytes of a MediaConvert output file found here; NotFound if S3 has no such object."""
     try:
         return read_output(found.s3_uri or "")
     except FileNotFoundError as exc:

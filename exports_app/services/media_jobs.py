@@ -240,7 +240,7 @@ def apply_report(session: Session, report: JobReport) -> bool:
         ).scalar_one()
         session.execute(
             sa.update(Production).where(col(Production.id) == production_id)
-            .values(hls_master_uri=report.master_playlist_uri, updated_at=now)
+            .values(hls_master_uri=report.master_playlist_uri, poster_uri=report.poster_uri, updated_at=now)
         )
     return True
 

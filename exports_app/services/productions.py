@@ -11,7 +11,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select
 
-from exports_app.domain import utcnow
+from exports_app.domain import EXPORT_ROLE, utcnow
 from exports_app.models import AuthSession, MediaJob, Production, Upload
 from exports_app.services import auth, exports, media_jobs
 from exports_app.services.auth import Member
@@ -126,6 +126,8 @@ class _JobRow(NamedTuple):
     phase: str | None
     error_message: str | None
     updated_at: datetime | None
+    attempt: int
+    finished_at: datetime | None
 
 
 def _status_by_session() -> sa.Select[Any]:
@@ -139,11 +141,12 @@ def _status_by_session() -> sa.Select[Any]:
     newer = jobs.alias("newer")
     newest = sa.select(sa.func.max(newer.c.id)).where(newer.c.production_id == prods.c.id).scalar_subquery()
     owned = sa.and_(uploads.c.id == sa.bindparam("upload_id"), uploads.c.user_id == sessions.c.user_id,
-                    uploads.c.video_role == exports.EXPORT_ROLE, uploads.c.deleted_at.is_(None))
+                    uploads.c.video_role == EXPORT_ROLE, uploads.c.deleted_at.is_(None))
     return (
         sa.select(uploads.c.id.label("upload_id"), prods.c.id.label("production_id"), prods.c.hls_master_uri,
                   prods.c.updated_at.label("production_updated_at"), jobs.c.status, jobs.c.percent, jobs.c.phase,
-                  jobs.c.error_message, jobs.c.updated_at.label("job_updated_at"))
+                  jobs.c.error_message, jobs.c.updated_at.label("job_updated_at"), jobs.c.attempt,
+                  jobs.c.finished_at)
         .select_from(sessions.outerjoin(uploads, owned)
                      .outerjoin(prods, prods.c.id == uploads.c.create_video_production_id)
                      .outerjoin(jobs, jobs.c.production_id == prods.c.id))
@@ -173,7 +176,8 @@ def status_for_session(connection: sa.Connection, *, token: str | None, upload_i
         raise NotFound(exports.NOT_FOUND_MESSAGE)
     production = _ProductionRow(row.production_id, row.hls_master_uri, row.production_updated_at) \
         if row.production_id is not None else None
-    job = _JobRow(row.status, row.percent, row.phase, row.error_message, row.job_updated_at) \
+    job = _JobRow(row.status, row.percent, row.phase, row.error_message, row.job_updated_at, row.attempt,
+                  row.finished_at) \
         if row.status is not None else None
     return derive_hls_status(production, job)
 

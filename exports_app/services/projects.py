@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
+from exports_app.domain import EXPORT_ROLE
 from exports_app.models import Upload, VideoProject
 from exports_app.services.auth import Member
 from exports_app.services.errors import NotFound
-from exports_app.services.exports import EXPORT_ROLE, valid_id
+from exports_app.services.exports import valid_id
 
 
 def owned_project(session: Session, member: Member, project_id: object) -> VideoProject:

@@ -1,8 +1,9 @@
-"""Publishing a ready production to the member's spaces, once per space."""
+"""Spaces and publishing: a member's spaces, a ready production published to them once per space."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Iterable
 
 import sqlalchemy as sa
@@ -11,7 +12,7 @@ from sqlmodel import Session, col, select
 from exports_app.domain import utcnow
 from exports_app.models import Production, Publication, Space, Upload
 from exports_app.services.auth import Member
-from exports_app.services.errors import Conflict, NotFound
+from exports_app.services.errors import Conflict, Invalid, NotFound
 from exports_app.services.exports import valid_id
 from exports_app.services.hls_status import HlsStatus
 from exports_app.services.productions import load_production_status, owned_production
@@ -44,11 +45,50 @@ def _ready_production(session: Session, member: Member, production_id: object) -
     return production, status
 
 
+SPACE_NAME_MAX = 128
+
+
 def create_space(session: Session, member: Member, name: str) -> Space:
-    space = Space(user_id=member.id, name=name.strip()[:128] or "Space")
+    """A new space of the member's; Invalid for a blank name."""
+    cleaned = " ".join(str(name).split())[:SPACE_NAME_MAX]
+    if not cleaned:
+        raise Invalid("Give the space a name.")
+    space = Space(user_id=member.id, name=cleaned)
     session.add(space)
     session.flush()
     return space
+
+
+@dataclass(frozen=True)
+class PublishedItem:
+    production_id: int
+    title: str
+    published_at: datetime
+
+
+@dataclass(frozen=True)
+class SpaceView:
+    """What /space shows: a space of the member's and what is published there, newest first."""
+
+    id: int
+    name: str
+    items: list[PublishedItem]
+
+
+def space_view(session: Session, member: Member, space_id: object) -> SpaceView:
+    """The member's space with its publications; NotFound for anything else."""
+    sid = valid_id(space_id)
+    space = session.get(Space, sid) if sid is not None else None
+    if space is None or space.user_id != member.id or space.id is None:
+        raise NotFound("Space not found.")
+    rows = session.exec(
+        select(Publication, Upload.title)
+        .join(Production, col(Production.id) == col(Publication.production_id))
+        .join(Upload, col(Upload.id) == col(Production.upload_id))
+        .where(col(Publication.space_id) == space.id)
+        .order_by(col(Publication.created_at).desc(), col(Publication.id).desc())
+    )
+    return SpaceView(space.id, space.name, [PublishedItem(p.production_id, title, p.created_at) for p, title in rows])
 
 
 def publish_target(session: Session, member: Member, production_id: object) -> PublishTarget:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 import shutil
 import uuid
@@ -53,6 +54,20 @@ def store_file(source: Path, user_id: int, extension: str, *, move: bool = False
         shutil.copyfile(source, tmp)
         tmp.replace(target)
     return key, target.stat().st_size
+
+
+def beside(key: str, name: str) -> str:
+    """The key of a file named name in the folder of key (an upload's poster sits beside the upload)."""
+    return posixpath.join(posixpath.dirname(key), name)
+
+
+def write_bytes(key: str, data: bytes) -> None:
+    """Write data at key, all at once (a reader never sees half a file)."""
+    target = path_for(key)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f"{target.name}.{uuid.uuid4().hex}.part")
+    tmp.write_bytes(data)
+    tmp.replace(target)
 
 
 def remove(key: str) -> None:

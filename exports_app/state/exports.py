@@ -13,12 +13,16 @@ from exports_app.db import session_scope
 from exports_app.services import exports, productions, storage
 from exports_app.services.auth import Member
 from exports_app.services.errors import ServiceError
-from exports_app.services.hls_status import HlsStatus
+from exports_app.services.hls_status import HlsStatus, prep_finished
 from exports_app.services.secrets import member_token
+from exports_app.state.auth import HOME_ROUTE as EXPORTS_ROUTE
 from exports_app.state.auth import LOGIN_ROUTE, member_of
-from exports_app.state.views import ExportRow, StatusView, export_row, status_view
+from exports_app.state.views import ExportRow, Notice, StatusView, export_row, notice, status_view
 
 PAGE_SIZE = 100  # rows per page: 1,000 exports render as fast as a few (bench/bench_list.py)
+NOTICES_KEPT = 5  # the newest toasts a member's tabs can still show
+UPLOAD_ID = "new-export"  # the upload control's id (its client-side files and its abort controller)
+UPLOADING, CHECKING = "uploading", "checking"  # ExportsState.upload_phase while a file is on its way
 
 
 class ExportsLive(rx.SharedState):
@@ -28,6 +32,8 @@ class ExportsLive(rx.SharedState):
     statuses: dict[str, StatusView] = {}
     total: int = 0
     limit: int = PAGE_SIZE
+    notices: list[Notice] = []
+    notice_count: int = 0
 
     @rx.var
     def has_more(self) -> bool:
@@ -60,22 +66,38 @@ class ExportsLive(rx.SharedState):
         return None
 
     def set_statuses(self, changes: dict[int, HlsStatus]) -> None:
-        """Apply new statuses of listed exports: the one status store the badges and the modal read."""
-        views = {str(uid): status_view(s) for uid, s in changes.items() if str(uid) in self.statuses}
-        if views:  # only the statuses go out to the tabs, not the rows
-            self.statuses = {**self.statuses, **views}
+        """Apply new statuses of listed exports: the one status store the badges and the modal read.
+
+        A prep that ended (in progress → ready or failed) also becomes a notice, the toast of the tabs
+        whose modal of that export is closed.
+        """
+        listed = {uid: s for uid, s in changes.items() if str(uid) in self.statuses}
+        ended = [(uid, s) for uid, s in listed.items()
+                 if prep_finished(self.statuses[str(uid)].state, s)]  # type: ignore[arg-type]
+        if listed:  # only the statuses (and notices) go out to the tabs, not the rows
+            self.statuses = {**self.statuses, **{str(uid): status_view(s) for uid, s in listed.items()}}
+        if ended:
+            titles = {row.id: row.title for row in self.rows}
+            fresh = [notice(self.notice_count + n, uid, titles.get(uid, "Your export"), s)
+                     for n, (uid, s) in enumerate(ended, start=1)]
+            self.notice_count += len(fresh)
+            self.notices = [*self.notices, *fresh][-NOTICES_KEPT:]
 
 
 class ExportsState(rx.State):
     """This tab's modal: which export is open, delete confirmation, upload messages."""
 
     open_id: int = 0
+    last_opened: int = 0  # kept after the modal closes: focus goes back to this export's cog
     open_title: str = ""
     open_project_id: int = 0
     confirming_delete: bool = False
     message: str = ""
     upload_error: str = ""
-    uploading: bool = False
+    upload_phase: str = ""  # "", UPLOADING (bytes on their way), CHECKING (the probe)
+    upload_percent: int = 0
+    notices_after: int = 0  # this tab shows the notices made after its page loaded
+    dismissed: list[int] = []
 
     @rx.var
     def open_key(self) -> str:
@@ -118,6 +140,7 @@ class ExportsState(rx.State):
             self.message = exc.message
             return None
         self.open_title, self.open_project_id, self.open_id = view.title, view.project_id or 0, view.id
+        self.last_opened = view.id
         (await self._live()).set_statuses({view.id: view.status})
         return None
 
@@ -127,8 +150,27 @@ class ExportsState(rx.State):
         self.confirming_delete = False
 
     @rx.event
-    def set_modal_open(self, is_open: bool) -> None:
+    async def start_page(self):  # type: ignore[no-untyped-def]
+        """On every page's load: toasts from now on only, and the modal a toast's Open asked for (?open=<id>)."""
+        self.notices_after = (await self._live()).notice_count
+        self.dismissed = []
+        self.close_modal()
+        wanted = exports.valid_id(self.router.url.query_parameters.get("open", ""))
+        if wanted is not None and self.router.url.path.rstrip("/") == EXPORTS_ROUTE:
+            return ExportsState.open_modal(wanted)
+        return None
+
+    @rx.event
+    def dismiss(self, notice_id: int) -> None:
+        """Hide a toast in this tab."""
+        self.dismissed = [*self.dismissed, notice_id]
+
+    @rx.event
+    async def set_modal_open(self, is_open: bool) -> None:
         if not is_open:
+            # What this tab saw in the modal needs no toast once it closes.
+            live = await self._live()
+            self.dismissed = [*self.dismissed, *(n.id for n in live.notices if n.upload_id == self.open_id)]
             self.close_modal()
 
     @rx.event
@@ -185,6 +227,27 @@ class ExportsState(rx.State):
         (await self._live()).reload(member)
         return None
 
+    @rx.event
+    def start_upload(self) -> None:
+        """The dropped file starts on its way (sent just before the upload itself, so no progress is missed)."""
+        self.message = self.upload_error = ""
+        self.upload_phase, self.upload_percent = UPLOADING, 0
+
+    @rx.event
+    def upload_progress(self, progress: dict[str, float]) -> None:
+        """The browser's count of bytes sent; late counts after the upload ended change nothing."""
+        if self.upload_phase == UPLOADING:
+            self.upload_percent = max(self.upload_percent, min(100, int(float(progress.get("progress", 0)) * 100)))
+
+    @rx.event
+    def cancel_upload(self):  # type: ignore[no-untyped-def]
+        """Abort the request; the server then drops the staged part (the upload handler's finally)."""
+        if self.upload_phase != UPLOADING:
+            return None
+        self.upload_phase, self.upload_percent = "", 0
+        self.message = "Upload canceled."
+        return rx.cancel_upload(UPLOAD_ID)
+
     @rx.event(background=True)
     async def upload(self, chunks: rx.UploadChunkIterator):  # type: ignore[no-untyped-def]
         """Stream the dropped file into one staged file in the data dir, probe it, then move it into place.
@@ -194,8 +257,6 @@ class ExportsState(rx.State):
         member = self._member()
         if member is None:
             return rx.redirect(LOGIN_ROUTE)
-        async with self:
-            self.message = self.upload_error = ""
         staged: dict[str, Path] = {}
         files: dict[str, BinaryIO] = {}
         try:
@@ -208,6 +269,8 @@ class ExportsState(rx.State):
                 out.write(chunk.data)
             for out in files.values():
                 out.close()
+            async with self:
+                self.upload_phase, self.upload_percent = CHECKING, 100
             results = [await asyncio.to_thread(_import_staged, member, name, path) for name, path in staged.items()]
         finally:
             for out in files.values():
@@ -215,6 +278,7 @@ class ExportsState(rx.State):
             for path in staged.values():
                 path.unlink(missing_ok=True)  # a refused or cut-off upload leaves nothing behind
         async with self:
+            self.upload_phase = ""
             self.message = " ".join(ok for ok, _ in results if ok)
             self.upload_error = " ".join(error for _, error in results if error)
             (await self._live()).reload(member)

@@ -1,4 +1,4 @@
-"""/publish and /timeline: load what the query names, for the signed-in member only."""
+"""/publish, /space and /timeline: load what the query names, for the signed-in member only."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import reflex as rx
 
 from exports_app.db import session_scope
 from exports_app.services import projects, publish
+from exports_app.services.auth import Member
 from exports_app.services.errors import ServiceError
 from exports_app.state.auth import LOGIN_ROUTE, member_of
 from exports_app.state.views import human_duration, human_size
@@ -35,6 +36,10 @@ class PublishState(rx.State):
     def chosen_count(self) -> int:
         return sum(1 for s in self.spaces if s.chosen and not s.published)
 
+    @rx.var
+    def published(self) -> list[SpaceOption]:
+        return [s for s in self.spaces if s.published]
+
     @rx.event
     def load(self):  # type: ignore[no-untyped-def]
         member = member_of(self)
@@ -42,17 +47,38 @@ class PublishState(rx.State):
             return rx.redirect(LOGIN_ROUTE)
         self.error = self.message = ""
         self.production_id, self.spaces, self.export_title, self.hls_url = 0, [], "", ""
-        wanted = self.router.url.query_parameters.get("production", "")
+        self._read(member, self.router.url.query_parameters.get("production", ""), chosen=set())
+        return None
+
+    def _read(self, member: Member, production_id: object, chosen: set[int]) -> None:
+        """Load the production and the member's spaces; chosen: spaces to tick (besides published ones)."""
         try:
             with session_scope() as session:
-                target = publish.publish_target(session, member, wanted)
+                target = publish.publish_target(session, member, production_id)
         except ServiceError as exc:
             self.error = exc.message
-            return None
+            return
         self.production_id = target.production_id
         self.export_title = target.export_title
         self.hls_url = target.hls_url
-        self.spaces = [SpaceOption(s.id, s.name, s.published, s.published) for s in target.spaces]
+        self.spaces = [SpaceOption(s.id, s.name, s.published, s.published or s.id in chosen) for s in target.spaces]
+
+    @rx.event
+    def create_space(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
+        """A new space, right here, ticked for this production (the other ticks are kept)."""
+        member = member_of(self)
+        if member is None:
+            return rx.redirect(LOGIN_ROUTE)
+        try:
+            with session_scope() as session:
+                space = publish.create_space(session, member, str(form.get("name", "")))
+                new_id = space.id or 0
+        except ServiceError as exc:
+            self.message = exc.message
+            return None
+        self.message = ""
+        kept = {s.id for s in self.spaces if s.chosen}
+        self._read(member, self.production_id, chosen=kept | {new_id})
         return None
 
     @rx.event
@@ -74,6 +100,39 @@ class PublishState(rx.State):
             return None
         self.spaces = [dataclasses.replace(s, published=s.published or s.chosen) for s in self.spaces]
         self.message = f"Published to {added} space{'s' if added != 1 else ''}."
+        return None
+
+
+@dataclasses.dataclass
+class PublishedItem:
+    production_id: int = 0
+    title: str = ""
+    published: str = ""
+
+
+class SpaceState(rx.State):
+    """A space of the member's and the productions published there."""
+
+    space_id: int = 0
+    name: str = ""
+    items: list[PublishedItem] = []
+    error: str = ""
+
+    @rx.event
+    def load(self):  # type: ignore[no-untyped-def]
+        member = member_of(self)
+        if member is None:
+            return rx.redirect(LOGIN_ROUTE)
+        self.error, self.space_id, self.name, self.items = "", 0, "", []
+        try:
+            with session_scope() as session:
+                view = publish.space_view(session, member, self.router.url.query_parameters.get("space", ""))
+        except ServiceError as exc:
+            self.error = exc.message
+            return None
+        self.space_id, self.name = view.id, view.name
+        self.items = [PublishedItem(i.production_id, i.title, i.published_at.strftime("%Y-%m-%d %H:%M UTC"))
+                      for i in view.items]
         return None
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import datetime, timezone
 
 from exports_app.services.hls_status import HlsStatus
+from exports_app.services.posters import export_poster_url
 from exports_app.services.productions import ExportView
 
 STATUS_TEXT = {
@@ -28,6 +30,8 @@ class StatusView:
     percent: int = 0
     phase: str = ""
     hls_url: str = ""
+    poster_url: str = ""
+    attempt: str = ""  # "Attempt 2 failed at 21:04 UTC", shown before the detail
 
 
 @dataclasses.dataclass
@@ -42,6 +46,7 @@ class ExportRow:
     size: str = ""
     resolution: str = ""
     project_id: int = 0
+    poster_url: str = ""
 
 
 def status_view(status: HlsStatus) -> StatusView:
@@ -54,7 +59,17 @@ def status_view(status: HlsStatus) -> StatusView:
         percent=status.percent or 0,
         phase=(status.phase or "").replace("_", " ").title(),
         hls_url=status.hls_url or "",
+        poster_url=status.poster_url or "",
+        attempt=attempt_text(status.attempt, status.failed_at),
     )
+
+
+def attempt_text(attempt: int | None, failed_at: datetime | None) -> str:
+    """"Attempt 2 failed at 21:04 UTC" for a failed status, else ""."""
+    if not attempt or failed_at is None:
+        return ""
+    moment = failed_at.astimezone(timezone.utc) if failed_at.tzinfo else failed_at
+    return f"Attempt {attempt} failed at {moment:%H:%M} UTC"
 
 
 def human_size(size: int) -> str:
@@ -85,4 +100,26 @@ def export_row(view: ExportView) -> ExportRow:
         size=human_size(view.size_bytes),
         resolution=f"{view.width}×{view.height}" if view.width and view.height else "",
         project_id=view.project_id or 0,
+        # An export that decoded at import has a poster (or gets one on this first view); one that did not has none.
+        poster_url=export_poster_url(view.id) if view.width else "",
     )
+
+
+@dataclasses.dataclass
+class Notice:
+    """A toast about a prep that ended, for every tab of the member whose modal of that export is closed."""
+
+    id: int = 0  # increasing per member's live list; a tab shows only those after its page loaded
+    upload_id: int = 0
+    kind: str = ""  # "ready" | "failed"
+    text: str = ""
+    action: str = ""  # the link's label
+    href: str = ""
+
+
+def notice(number: int, upload_id: int, title: str, status: HlsStatus) -> Notice:
+    """“Launch teaser” is ready to publish (with Publish), or “Launch teaser” failed (with Open)."""
+    if status.state == "ready":
+        return Notice(number, upload_id, "ready", f"\u201c{title}\u201d is ready to publish", "Publish",
+                      f"/publish?production={status.production_id}")
+    return Notice(number, upload_id, "failed", f"\u201c{title}\u201d failed", "Open", f"/exports?open={upload_id}")

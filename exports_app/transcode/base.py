@@ -58,6 +58,8 @@ class JobReport:
     # Local: a key under EXPORTS_DATA_DIR ("hls/12/master.m3u8"); MediaConvert: "s3://bucket/key".
     master_playlist_uri: str | None = None
     renditions: tuple[Rendition, ...] = ()
+    # A poster frame the transcoder made beside the HLS (MediaConvert's frame capture), on success.
+    poster_uri: str | None = None
     provider_job_id: str | None = None
     # When the provider observed this status; reports older than the last applied are ignored.
     reported_at: datetime = field(default_factory=utcnow)

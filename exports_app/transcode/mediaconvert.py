@@ -35,7 +35,7 @@ from exports_app.transcode.mediaconvert_client import (
     sqs_endpoint,
 )
 from exports_app.transcode.mediaconvert_reports import event_from_body, report_from_event, report_from_job
-from exports_app.transcode.mediaconvert_settings import ladder_settings, template_settings
+from exports_app.transcode.mediaconvert_settings import frame_capture_group, ladder_settings, template_settings
 from exports_app.transcode.probe import probe_video
 
 # report_from_event stays importable from here, where callers have always found it.
@@ -147,6 +147,8 @@ class MediaConvertTranscoder:
             params["Settings"] = template_settings(self._template(self.settings.job_template), input_uri, destination)
         else:
             params["Settings"] = ladder_settings(input_uri, destination, request.source_height, has_audio)
+        poster = frame_capture_group(destination, request.duration_seconds)
+        params["Settings"].setdefault("OutputGroups", []).append(poster)
         return params
 
     def _find_job(self, token: str, since: datetime) -> str | None:

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from exports_app.transcode.base import JobReport, JobStatus, Rendition, utcnow
-from exports_app.transcode.mediaconvert_settings import hls_group, output_bandwidth, output_base
+from exports_app.transcode.mediaconvert_settings import hls_group, output_bandwidth, output_base, poster_uri
 
 MESSAGE_LIMIT = 200  # the UI's detail line
 
@@ -83,6 +83,7 @@ def report_from_job(job: Mapping[str, Any], media_job_id: int) -> JobReport:
         error_code=str(code) if code is not None else None,
         error_message=short_message(job.get("ErrorMessage")),
         master_playlist_uri=master,
+        poster_uri=poster_uri(master) if master else None,
         renditions=renditions,
         provider_job_id=job.get("Id"),
         reported_at=moment or utcnow(),
@@ -146,6 +147,7 @@ def report_from_event(event: Mapping[str, Any]) -> JobReport | None:
         error_code=str(code) if code is not None else None,
         error_message=short_message(detail.get("errorMessage")),
         master_playlist_uri=master,
+        poster_uri=poster_uri(master) if master else None,
         renditions=renditions,
         provider_job_id=detail.get("jobId"),
         reported_at=_event_time(event, detail),

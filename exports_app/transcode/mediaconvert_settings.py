@@ -1,4 +1,4 @@
-"""CreateJob settings for MediaConvert: the app's H.264/AAC HLS ladder, or a job template's groups re-aimed."""
+"""CreateJob settings for MediaConvert: our H.264/AAC HLS ladder (or a template's groups re-aimed) and a poster."""
 
 from __future__ import annotations
 
@@ -60,6 +60,37 @@ def ladder_settings(input_uri: str, destination: str, source_height: int | None,
             "Outputs": outputs,
         }],
     }
+
+
+POSTER_NAME = "poster"  # beside the master playlist: hls/<production>/<job>/poster.0000001.jpg
+POSTER_QUALITY = 80
+
+
+def frame_capture_group(destination: str, duration_seconds: float | None) -> dict[str, Any]:
+    """A file group writing two JPEG frames: the first, and one 10 % into the video (the poster).
+
+    Frame capture writes one frame per 1/rate seconds from the start, numbered from 0, so a rate of
+    10/duration frames per second puts capture 1 at a tenth of the duration (at 1 s when it is unknown).
+    """
+    folder = destination.rsplit("/", 1)[0]
+    tenths = max(1, round((duration_seconds or 10.0) * 10))  # 10 % of the duration, in tenths of a second
+    return {
+        "Name": "Poster",
+        "OutputGroupSettings": {"Type": "FILE_GROUP_SETTINGS",
+                                "FileGroupSettings": {"Destination": f"{folder}/{POSTER_NAME}"}},
+        "Outputs": [{
+            "ContainerSettings": {"Container": "RAW"},
+            "VideoDescription": {"CodecSettings": {"Codec": "FRAME_CAPTURE", "FrameCaptureSettings": {
+                "FramerateNumerator": 100, "FramerateDenominator": tenths, "MaxCaptures": 2,
+                "Quality": POSTER_QUALITY,
+            }}},
+        }],
+    }
+
+
+def poster_uri(master_uri: str) -> str:
+    """Where frame_capture_group's poster lands for the job whose master playlist is master_uri."""
+    return f"{posixpath.dirname(master_uri)}/{POSTER_NAME}.0000001.jpg"
 
 
 def template_settings(template: Mapping[str, Any], input_uri: str, destination: str) -> dict[str, Any]:

@@ -8,8 +8,10 @@ open another file or a URL.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import av
 
@@ -65,27 +67,38 @@ def input_args(path: Path, container: str) -> list[str]:
     return [*options, "-f", container, "-i", f"file:{path}"]
 
 
-def probe_video(path: Path) -> VideoProbe:
-    """Sniff the container, open path with that demuxer only and decode its first video frame."""
+@contextmanager
+def open_video(path: Path) -> Iterator[tuple[str, av.container.InputContainer]]:
+    """(demuxer, container) of path opened through the gate: its sniffed demuxer only, no protocol but file.
+
+    Every reader of stored media (the probe, the poster frame) opens it here. PyAV's errors become
+    NotAVideoError with one short line.
+    """
     container_name = sniff_container(path)
     try:
         with av.open(str(path), format=container_name, options=dict(DEMUXER_OPTIONS)) as container:
-            video = next((s for s in container.streams.video), None)
-            if video is None:
-                raise NotAVideoError("the file has no video stream")
-            has_audio = any(True for _ in container.streams.audio)
-            frame = next(container.decode(video=0), None)
-            if frame is None:
-                raise NotAVideoError("no video frame could be decoded")
-            duration = float(container.duration) / av.time_base if container.duration else None
-            if duration is None and video.duration and video.time_base:
-                duration = float(video.duration * video.time_base)
-            if duration is None and next(container.decode(video=0), None) is None:
-                raise NotAVideoError("the file is a still image, not a video")
-            return VideoProbe(duration, frame.width, frame.height, has_audio, video.codec_context.name,
-                              container_name)
+            yield container_name, container
     except NotAVideoError:
         raise
     except (av.error.FFmpegError, StopIteration, OSError, ValueError) as exc:
         message = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
         raise NotAVideoError(one_line(message) or "the file could not be read") from exc
+
+
+def probe_video(path: Path) -> VideoProbe:
+    """Sniff the container, open path with that demuxer only and decode its first video frame."""
+    with open_video(path) as (container_name, container):
+        video = next((s for s in container.streams.video), None)
+        if video is None:
+            raise NotAVideoError("the file has no video stream")
+        has_audio = any(True for _ in container.streams.audio)
+        frame = next(container.decode(video=0), None)
+        if frame is None:
+            raise NotAVideoError("no video frame could be decoded")
+        duration = float(container.duration) / av.time_base if container.duration else None
+        if duration is None and video.duration and video.time_base:
+            duration = float(video.duration * video.time_base)
+        if duration is None and next(container.decode(video=0), None) is None:
+            raise NotAVideoError("the file is a still image, not a video")
+        return VideoProbe(duration, frame.width, frame.height, has_audio, video.codec_context.name,
+                          container_name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -35,6 +36,51 @@ class RunningApp:
                               env=self.env, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
         return done.stdout.strip()
+
+    def python(self, code: str) -> str:
+        """Run Python code against this app's data dir and database (for what no page or command makes)."""
+        done = subprocess.run([str(ROOT / ".venv/bin/python"), "-c", code], cwd=ROOT, env=self.env,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    def pids(self) -> list[int]:
+        """The app's processes: the process group serve.sh leads (reflex and its workers)."""
+        pids = []
+        for entry in Path("/proc").iterdir():
+            try:
+                if entry.name.isdigit() and os.getpgid(int(entry.name)) == self.process.pid:
+                    pids.append(int(entry.name))
+            except ProcessLookupError:
+                continue
+        return pids
+
+    def _memory(self, field: str) -> int:
+        total = 0
+        for pid in self.pids():
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            found = re.search(rf"^{field}:\s+(\d+) kB", status, re.M)
+            total += int(found.group(1)) * 1024 if found else 0
+        return total
+
+    def rss_bytes(self) -> int:
+        """The resident memory of all the app's processes now."""
+        return self._memory("VmRSS")
+
+    def reset_peaks(self) -> None:
+        """Start the processes' peak resident memory (VmHWM) over from what they hold now."""
+        for pid in self.pids():
+            try:
+                Path(f"/proc/{pid}/clear_refs").write_text("5")
+            except OSError:
+                continue
+
+    def peak_bytes(self) -> int:
+        """The sum of each process's peak resident memory since reset_peaks (an upper bound of the total's peak)."""
+        return self._memory("VmHWM")
 
     def stop(self) -> None:
         try:

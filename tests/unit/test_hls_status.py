@@ -63,3 +63,20 @@ def test_detail_is_one_short_line() -> None:
     detail = short_detail(long)
     assert detail is not None and len(detail) <= DETAIL_MAX and "\n" not in detail
     assert short_detail("") is None and short_detail(None) is None
+
+
+def test_a_failed_status_says_which_attempt_failed_and_when() -> None:
+    from datetime import datetime, timezone
+
+    from exports_app.state.views import status_view
+
+    finished = datetime(2026, 11, 25, 21, 4, 30, tzinfo=timezone.utc)
+    failed = job("failed", "Invalid data found when processing input")
+    failed.attempt, failed.finished_at = 2, finished
+    status = derive_hls_status(production(), failed)
+    assert (status.attempt, status.failed_at) == (2, finished)
+    view = status_view(status)
+    assert view.attempt == "Attempt 2 failed at 21:04 UTC"
+    assert view.detail == "Invalid data found when processing input"  # the detail itself keeps its meaning
+    running = derive_hls_status(production(), job("running"))
+    assert running.attempt is None and status_view(running).attempt == ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -233,6 +234,26 @@ def test_complete_maps_to_succeeded_with_the_master_playlist(local_aws: LocalAws
     ]
     finished = local_aws.mediaconvert.jobs[job_id]["timing"]["finishTime"]
     assert report.reported_at == datetime.fromtimestamp(finished, tz=timezone.utc)
+
+
+def test_jobs_capture_a_poster_a_tenth_of_the_way_in(local_aws: LocalAws, tc: MediaConvertTranscoder,
+                                                       clip: Path) -> None:
+    req = dataclasses.replace(request(clip), duration_seconds=8.0)
+    job_id = tc.submit(req)
+    poster_group = local_aws.mediaconvert.jobs[job_id]["settings"]["outputGroups"][-1]
+    destination = poster_group["outputGroupSettings"]["fileGroupSettings"]["destination"]
+    assert destination == f"s3://{local_aws.settings.output_bucket}/hls/101/1/poster"
+    (output,) = poster_group["outputs"]
+    capture = output["videoDescription"]["codecSettings"]["frameCaptureSettings"]
+    # 100/80 frames per second: capture 0 at the start, capture 1 at 0.8 s, a tenth of 8 s.
+    assert (capture["framerateNumerator"], capture["framerateDenominator"], capture["maxCaptures"]) == (100, 80, 2)
+    master = local_aws.mediaconvert.complete(job_id, local_aws.s3)
+    assert master is not None
+    (report,) = tc.poll([pending(req, job_id)])
+    assert report.poster_uri == f"{destination}.0000001.jpg"
+    assert tc.open_output(report.poster_uri).startswith(b"\xff\xd8")
+    (event,) = [r for r in tc.receive_events() if r.status is JobStatus.SUCCEEDED]
+    assert event.poster_uri == report.poster_uri
 
 
 def test_error_maps_to_failed_with_a_short_one_line_detail(local_aws: LocalAws, tc: MediaConvertTranscoder,

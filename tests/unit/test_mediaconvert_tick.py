@@ -95,3 +95,4 @@ def test_a_poll_that_sees_the_end_beats_a_progress_event_of_the_same_second(loca
     with session_scope() as s:
         production = s.get(Production, job_row(queued).production_id)
         assert production is not None and production.hls_master_uri == master
+        assert production.poster_uri == master.replace("master.m3u8", "poster.0000001.jpg")  # the frame capture

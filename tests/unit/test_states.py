@@ -120,3 +120,36 @@ def test_delete_needs_the_member_and_closes_the_modal(alice: Member, bob: Member
     assert bob_modal.message == "Export not found."
     with session_scope() as session:
         assert productions.export_status(session, alice, target).state == "not_ready"  # still there
+
+
+def test_upload_progress_counts_only_while_uploading_and_cancel_resets(alice: Member, data_dir: Path) -> None:
+    modal = modal_of(signed_in_tab(alice))
+    modal.upload_progress({"progress": 0.5})  # no upload under way
+    assert (modal.upload_phase, modal.upload_percent) == ("", 0)
+    modal.start_upload()
+    modal.upload_progress({"progress": 0.42})
+    modal.upload_progress({"progress": 0.3})  # out of order: the bar never goes back
+    assert (modal.upload_phase, modal.upload_percent) == ("uploading", 42)
+    assert modal.cancel_upload() is not None  # the client's abort
+    assert (modal.upload_phase, modal.upload_percent, modal.message) == ("", 0, "Upload canceled.")
+    modal.upload_progress({"progress": 1.0})  # a late count after the cancel
+    assert (modal.upload_phase, modal.upload_percent) == ("", 0)
+    assert modal.cancel_upload() is None  # nothing left to cancel
+
+
+def test_a_prep_that_ends_becomes_a_notice_once(alice: Member, data_dir: Path) -> None:
+    live = live_of(tab())
+    teaser, broken = add_upload(alice, title="Launch teaser"), add_upload(alice, title="Broken")
+    live.reload(alice)
+    live.set_statuses({teaser: HlsStatus(state="ready", production_id=4)})  # not_ready → ready: no prep ended
+    assert live.notices == []
+    running = HlsStatus(state="in_progress", production_id=5)
+    live.set_statuses({teaser: running, broken: running})
+    live.set_statuses({teaser: HlsStatus(state="ready", production_id=5),
+                       broken: HlsStatus(state="failed", production_id=6, detail="Invalid data")})
+    live.set_statuses({teaser: HlsStatus(state="ready", production_id=5)})  # a repeated push: no second toast
+    assert [(n.id, n.upload_id, n.text, n.action, n.href) for n in live.notices] == [
+        (1, teaser, "“Launch teaser” is ready to publish", "Publish", "/publish?production=5"),
+        (2, broken, "“Broken” failed", "Open", f"/exports?open={broken}"),
+    ]
+    assert live.notice_count == 2

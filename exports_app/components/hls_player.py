@@ -1,0 +1,32 @@
+"""The HLS preview player: hls-video-element's <hls-video>, a <video> that plays HLS through hls.js.
+
+rx.video (react-player 3) drops a video's `poster`; this element keeps every <video> attribute.
+Its package is the one react-player already plays HLS with.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import reflex as rx
+from reflex.utils.imports import ImportVar
+
+
+class HlsVideo(rx.Component):
+    """<hls-video src=… poster=… controls>: the production's master playlist with its poster frame."""
+
+    library = "hls-video-element@1.5.11"
+    tag = "HlsVideo"
+    is_default = True
+
+    src: rx.Var[str]
+    poster: rx.Var[str]
+    controls: rx.Var[bool]
+    preload: rx.Var[str]
+
+    @property
+    def import_var(self) -> ImportVar:
+        return dataclasses.replace(super().import_var, package_path="/react")
+
+
+hls_video = HlsVideo.create

@@ -1,0 +1,50 @@
+"""Toasts: a prep that ended while its modal was closed, told on whatever page the member's tab shows."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from exports_app.components.styles import BLUE, ERROR_RED
+from exports_app.state.exports import ExportsLive, ExportsState
+from exports_app.state.views import Notice
+
+
+def toast(item: Notice) -> rx.Component:
+    shown = ((item.upload_id != ExportsState.open_id) & (item.id > ExportsState.notices_after)
+             & ~ExportsState.dismissed.contains(item.id))
+    return rx.cond(
+        shown,
+        rx.hstack(
+            rx.icon(rx.cond(item.kind == "ready", "circle-check", "circle-alert"), size=18,
+                    color=rx.cond(item.kind == "ready", "#15803d", ERROR_RED)),
+            rx.text(item.text, size="2", weight="medium"),
+            rx.link(item.action, href=item.href, size="2", weight="bold", color=BLUE,
+                    data_testid=f"toast-action-{item.upload_id}"),
+            rx.icon_button(rx.icon("x", size=14), variant="ghost", size="1", color_scheme="gray", aria_label="Dismiss",
+                           on_click=ExportsState.dismiss(item.id)),
+            align="center",
+            spacing="3",
+            padding="0.7em 1em",
+            background="white",
+            border="1px solid #d1d5db",
+            border_radius="8px",
+            box_shadow="0 4px 16px rgba(0, 0, 0, 0.12)",
+            data_testid=f"toast-{item.upload_id}",
+        ),
+    )
+
+
+def toasts() -> rx.Component:
+    """The stack of toasts, bottom right; read out politely by screen readers."""
+    return rx.vstack(
+        rx.foreach(ExportsLive.notices, toast),
+        position="fixed",
+        bottom="1em",
+        right="1em",
+        left=["1em", "auto"],
+        align="end",
+        spacing="2",
+        z_index="60",
+        aria_live="polite",
+        data_testid="toasts",
+    )

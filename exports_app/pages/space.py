@@ -1,0 +1,33 @@
+"""/space?space=<id>: a space of the member's and what is published there."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from exports_app.components.layout import query_page
+from exports_app.components.styles import TEXT_MUTED
+from exports_app.state.publish import PublishedItem, SpaceState
+
+
+def published_item(item: PublishedItem) -> rx.Component:
+    return rx.table.row(rx.table.cell(item.title), rx.table.cell("#" + item.production_id.to_string()),
+                        rx.table.cell(item.published))
+
+
+def space_page() -> rx.Component:
+    return query_page(
+        SpaceState.error, "space-error",
+        rx.heading(SpaceState.name, size="6", data_testid="space-title"),
+        rx.cond(
+            SpaceState.items.length() > 0,
+            rx.table.root(
+                rx.table.header(rx.table.row(rx.table.column_header_cell("Export"),
+                                             rx.table.column_header_cell("Production"),
+                                             rx.table.column_header_cell("Published"))),
+                rx.table.body(rx.foreach(SpaceState.items, published_item)),
+                width="100%",
+                data_testid="space-items",
+            ),
+            rx.text("Nothing is published here yet.", color=TEXT_MUTED),
+        ),
+    )

@@ -1,0 +1,108 @@
+"""axe-core (WCAG 2.1 A/AA) finds nothing on any page or modal state, and the list works from the keyboard alone."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+
+from exports_app.transcode.clips import make_clip
+from tests.e2e.axe import axe_violations
+from tests.e2e.conftest import MEMBER_PASSWORD, RunningApp, sign_in
+from tests.e2e.members import corrupt_export, project_with_export, queue_prep
+
+pytestmark = pytest.mark.e2e
+
+TRANSCODE_TIMEOUT = 180_000
+
+
+@pytest.fixture(scope="module")
+def world(app_server: RunningApp, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """ally: an export in each of the four states and a timeline project; nell: no exports at all."""
+    app_server.cli("user", "create", "ally", "--password", MEMBER_PASSWORD)
+    app_server.cli("user", "create", "nell", "--password", MEMBER_PASSWORD)
+    clip = str(make_clip(tmp_path_factory.mktemp("a11y") / "a11y.mp4", seconds=1.0, width=320, height=180))
+    made = {state: app_server.cli("export", "import", "--user", "ally", clip, "--title", f"Clip {state}")
+            for state in ("not_ready", "ready", "in_progress")}
+    made["failed"] = corrupt_export(app_server, "ally", "Clip failed")
+    made.update({key: str(value) for key, value in
+                 project_with_export(app_server, "ally", "Ally's timeline", clip, "Clip from timeline").items()})
+    made["production"] = queue_prep(app_server, "ally", made["ready"])
+    queue_prep(app_server, "ally", made["failed"])
+    queue_prep(app_server, "ally", made["in_progress"], provider="mediaconvert")
+    return made
+
+
+@pytest.fixture(scope="module")
+def ally(browser: Browser, app_server: RunningApp, world: dict[str, str]) -> Iterator[Page]:
+    """One signed-in tab of ally's for the module (signing in once per state would only add time)."""
+    ctx = browser.new_context(base_url=app_server.url, viewport={"width": 1280, "height": 900})
+    page = ctx.new_page()
+    sign_in(page, "ally", MEMBER_PASSWORD)
+    yield page
+    ctx.close()
+
+
+def test_login_page(context: BrowserContext) -> None:
+    page = context.new_page()
+    page.goto("/login")
+    expect(page.get_by_test_id("login-submit")).to_be_visible()
+    assert axe_violations(page, "/login") == []
+
+
+def test_exports_empty(context: BrowserContext, world: dict[str, str]) -> None:
+    page = context.new_page()
+    sign_in(page, "nell", MEMBER_PASSWORD)
+    expect(page.get_by_test_id("exports-empty")).to_be_visible()
+    assert axe_violations(page, "/exports (empty)") == []
+
+
+def test_exports_full(ally: Page, world: dict[str, str]) -> None:
+    ally.goto("/exports")
+    expect(ally.get_by_test_id(f"export-row-{world['failed']}")).to_contain_text("Failed", timeout=TRANSCODE_TIMEOUT)
+    expect(ally.get_by_test_id(f"export-row-{world['ready']}")).to_contain_text("Ready", timeout=TRANSCODE_TIMEOUT)
+    assert axe_violations(ally, "/exports (full)") == []
+
+
+@pytest.mark.parametrize("state,status", [("not_ready", "HLS: Not started"), ("in_progress", "HLS: In progress\u2026"),
+                                          ("ready", "HLS: Ready"), ("failed", "HLS: Failed (Retry available)")])
+def test_modal(ally: Page, world: dict[str, str], state: str, status: str) -> None:
+    ally.goto("/exports")
+    ally.get_by_test_id(f"export-cog-{world[state]}").click()
+    expect(ally.get_by_test_id("hls-status")).to_have_text(status, timeout=TRANSCODE_TIMEOUT)
+    assert axe_violations(ally, f"modal ({state})") == []
+
+
+def test_publish_page(ally: Page, world: dict[str, str]) -> None:
+    ally.goto("/exports")
+    expect(ally.get_by_test_id(f"export-row-{world['ready']}")).to_contain_text("Ready", timeout=TRANSCODE_TIMEOUT)
+    ally.goto(f"/publish?production={world['production']}")
+    expect(ally.get_by_test_id("publish-title")).to_contain_text("Clip ready")
+    assert axe_violations(ally, "/publish") == []
+
+
+def test_timeline_page(ally: Page, world: dict[str, str]) -> None:
+    ally.goto(f"/timeline?project={world['project']}")
+    expect(ally.get_by_test_id("timeline-title")).to_have_text("Ally's timeline")
+    assert axe_violations(ally, "/timeline") == []
+
+
+def test_keyboard_only(ally: Page, world: dict[str, str]) -> None:
+    """Tab to a cog, Enter opens the modal (focus inside), Esc closes it, and focus is back on that cog."""
+    ally.goto("/exports")
+    cog = f"export-cog-{world['not_ready']}"
+    expect(ally.get_by_test_id(cog)).to_be_visible()
+    focused = ""
+    for _ in range(60):  # the header, the upload control, then the rows' cogs
+        ally.keyboard.press("Tab")
+        focused = ally.evaluate("() => document.activeElement?.dataset?.testid || ''")
+        if focused == cog:
+            break
+    assert focused == cog, f"Tab never reached {cog}"
+    ally.keyboard.press("Enter")
+    expect(ally.get_by_test_id("hls-status")).to_have_text("HLS: Not started")
+    assert ally.evaluate("() => !!document.activeElement?.closest('[role=dialog]')"), "focus stayed outside the modal"
+    ally.keyboard.press("Escape")
+    expect(ally.get_by_test_id("export-modal")).to_have_count(0)
+    ally.wait_for_function("id => document.activeElement?.dataset?.testid === id", arg=cog)

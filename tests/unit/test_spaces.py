@@ -1,0 +1,50 @@
+"""Spaces: made by name (never blank), published to once, and shown with their publications to their owner only."""
+
+from __future__ import annotations
+
+import pytest
+
+from exports_app.db import session_scope
+from exports_app.domain import JobStatus
+from exports_app.services import media_jobs, publish
+from exports_app.services.auth import Member
+from exports_app.services.errors import Invalid, NotFound
+from exports_app.transcode.base import JobReport
+from tests.conftest import add_upload
+from tests.unit.test_productions import prep
+
+
+def ready_production(member: Member, title: str) -> int:
+    status = prep(member, add_upload(member, title=title))
+    with session_scope() as s:
+        (job,) = media_jobs.pending_jobs(s, "local")
+        media_jobs.apply_report(s, JobReport(job.pending.request.media_job_id, JobStatus.SUCCEEDED,
+                                             master_playlist_uri=f"hls/{status.production_id}/master.m3u8"))
+    assert status.production_id is not None
+    return status.production_id
+
+
+@pytest.mark.parametrize("blank", ["", "   ", "\n\t"])
+def test_a_space_needs_a_name(alice: Member, blank: str) -> None:
+    with session_scope() as s, pytest.raises(Invalid, match="Give the space a name."):
+        publish.create_space(s, alice, blank)
+
+
+def test_a_new_space_can_be_published_to_and_lists_what_is_there(alice: Member, bob: Member) -> None:
+    production_id = ready_production(alice, "Launch teaser")
+    with session_scope() as s:
+        assert publish.publish_target(s, alice, production_id).spaces == []
+        space = publish.create_space(s, alice, "  My   channel ")
+        assert space.name == "My channel"
+    with session_scope() as s:
+        assert publish.publish(s, alice, production_id, [space.id]) == 1
+        (choice,) = publish.publish_target(s, alice, production_id).spaces
+        assert (choice.name, choice.published) == ("My channel", True)
+        view = publish.space_view(s, alice, space.id)
+        assert (view.name, [(i.production_id, i.title) for i in view.items]) == (
+            "My channel", [(production_id, "Launch teaser")])
+        with pytest.raises(NotFound):
+            publish.space_view(s, bob, space.id)  # someone else's
+        for malformed in ("abc", 0):
+            with pytest.raises(NotFound):
+                publish.space_view(s, alice, malformed)
