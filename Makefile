@@ -12,7 +12,7 @@ run: setup
 # Every test on SQLite (the default), then the database-backed ones again on a private MariaDB server.
 MARIADB_TESTS := tests/migrations tests/api tests/unit/test_productions.py tests/unit/test_auth_service.py tests/unit/test_cli.py \
 	tests/unit/test_housekeeping.py \
-	tests/unit/test_leases.py
+	tests/unit/test_leases.py tests/unit/test_posters.py tests/unit/test_spaces.py
 
 test:
 	@scripts/setup.sh --test-deps
