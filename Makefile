@@ -13,7 +13,7 @@ run: setup
 # private PostgreSQL server.
 SERVER_DB_TESTS := tests/migrations tests/api tests/unit/test_productions.py tests/unit/test_auth_service.py tests/unit/test_cli.py \
 	tests/unit/test_housekeeping.py \
-	tests/unit/test_leases.py
+	tests/unit/test_leases.py tests/unit/test_posters.py tests/unit/test_spaces.py
 
 test:
 	@scripts/setup.sh --test-deps

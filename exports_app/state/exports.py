@@ -162,8 +162,8 @@ class ExportsState(rx.State):
 
     @rx.event
     def dismiss(self, notice_id: int) -> None:
-        """Hide a toast in this tab."""
-        self.dismissed = [*self.dismissed, notice_id]
+        """Hide a toast in this tab (the list stays as short as the notices a tab can show)."""
+        self.dismissed = [*self.dismissed, notice_id][-2 * NOTICES_KEPT:]
 
     @rx.event
     async def set_modal_open(self, is_open: bool) -> None:
@@ -236,8 +236,14 @@ class ExportsState(rx.State):
     @rx.event
     def upload_progress(self, progress: dict[str, float]) -> None:
         """The browser's count of bytes sent; late counts after the upload ended change nothing."""
-        if self.upload_phase == UPLOADING:
-            self.upload_percent = max(self.upload_percent, min(100, int(float(progress.get("progress", 0)) * 100)))
+        if self.upload_phase != UPLOADING:
+            return
+        try:
+            fraction = float(progress.get("progress", 0))
+        except (AttributeError, TypeError, ValueError):  # not what the browser sends: nothing to count
+            return
+        if 0 <= fraction <= 1:
+            self.upload_percent = max(self.upload_percent, int(fraction * 100))
 
     @rx.event
     def cancel_upload(self):  # type: ignore[no-untyped-def]

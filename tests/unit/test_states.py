@@ -129,6 +129,8 @@ def test_upload_progress_counts_only_while_uploading_and_cancel_resets(alice: Me
     modal.start_upload()
     modal.upload_progress({"progress": 0.42})
     modal.upload_progress({"progress": 0.3})  # out of order: the bar never goes back
+    for hostile in ("lots", {"progress": "half"}, {"progress": 7}):  # not the browser's count: ignored
+        modal.upload_progress(hostile)  # type: ignore[arg-type]
     assert (modal.upload_phase, modal.upload_percent) == ("uploading", 42)
     assert modal.cancel_upload() is not None  # the client's abort
     assert (modal.upload_phase, modal.upload_percent, modal.message) == ("", 0, "Upload canceled.")
