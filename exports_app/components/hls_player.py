@@ -26,7 +26,8 @@ class HlsVideo(rx.Component):
 
     @property
     def import_var(self) -> ImportVar:
-        return dataclasses.replace(super().import_var, package_path="/react")
+        base: ImportVar = super().import_var
+        return dataclasses.replace(base, package_path="/react")
 
 
 hls_video = HlsVideo.create

@@ -6,6 +6,7 @@ import reflex as rx
 
 from exports_app.components.styles import PAGE_BG, TEXT_MUTED
 from exports_app.components.toasts import toasts
+from exports_app.components.vars import icon
 from exports_app.state.auth import AuthState
 
 
@@ -16,7 +17,7 @@ def header() -> rx.Component:
         rx.cond(
             AuthState.username != "",
             rx.hstack(
-                rx.icon("user", size=16, color=TEXT_MUTED),
+                icon("user", size=16, color=TEXT_MUTED),
                 rx.text(AuthState.username, data_testid="member-name", size="2"),
                 rx.button("Sign out", variant="soft", size="1", on_click=AuthState.sign_out,
                           data_testid="btn-sign-out"),

@@ -6,18 +6,19 @@ import reflex as rx
 
 from exports_app.components.hls_player import hls_video
 from exports_app.components.styles import BLUE, BURGUNDY, DARK_GRAY, ERROR_RED, TEXT_MUTED, filled
-from exports_app.state.exports import ExportsLive, ExportsState
+from exports_app.components.vars import cond_str
+from exports_app.state.exports import ExportsState, status_var
 
-status = ExportsLive.statuses[ExportsState.open_key]  # the open export's StatusView
+status = status_var(ExportsState.open_key)  # the open export's StatusView
 
 
 def _prep_button() -> rx.Component:
     actionable = (status.state == "not_ready") | (status.state == "failed")
     return rx.button(
-        rx.cond(status.state == "failed", "Retry Prep (HLS)", "Prep for Publish (HLS)"),
+        cond_str(status.state == "failed", "Retry Prep (HLS)", "Prep for Publish (HLS)"),
         on_click=ExportsState.prep,
         disabled=~actionable,
-        style=filled(rx.cond(actionable, BLUE, DARK_GRAY)),
+        style=filled(cond_str(actionable, BLUE, DARK_GRAY)),
         data_testid="btn-prep",
     )
 
@@ -28,7 +29,7 @@ def _publish_button() -> rx.Component:
         "Publish",
         on_click=ExportsState.publish,
         disabled=~ready,
-        style=filled(rx.cond(ready, BLUE, DARK_GRAY)),
+        style=filled(cond_str(ready, BLUE, DARK_GRAY)),
         data_testid="btn-publish",
     )
 
@@ -39,7 +40,7 @@ def _timeline_button() -> rx.Component:
         "Open Timeline",
         on_click=ExportsState.open_timeline,
         disabled=~has_project,
-        style=filled(rx.cond(has_project, BLUE, DARK_GRAY)),
+        style=filled(cond_str(has_project, BLUE, DARK_GRAY)),
         data_testid="btn-open-timeline",
     )
     return rx.cond(has_project, button,
@@ -74,7 +75,7 @@ def _progress() -> rx.Component:
         rx.vstack(
             rx.progress(value=status.percent, max=100, width="100%", aria_label="Transcode progress",
                         data_testid="hls-progress"),
-            rx.text(status.phase + " · " + status.percent.to_string() + "%", size="1", color=TEXT_MUTED,
+            rx.text(status.phase.to(str) + " · " + status.percent.to_string() + "%", size="1", color=TEXT_MUTED,
                     data_testid="hls-phase"),
             width="100%",
             spacing="1",
@@ -101,7 +102,7 @@ def export_modal() -> rx.Component:
                     rx.text(status.text, weight="medium", data_testid="hls-status"),
                     rx.cond(status.detail != "",
                             rx.text(rx.cond(status.attempt != "",
-                                            rx.text.span(status.attempt + ": ", data_testid="hls-attempt")),
+                                            rx.text.span(status.attempt.to(str) + ": ", data_testid="hls-attempt")),
                                     status.detail, size="1", color=ERROR_RED, data_testid="hls-detail")),
                     rx.cond(ExportsState.message != "",
                             rx.text(ExportsState.message, size="1", color=ERROR_RED, data_testid="modal-message")),

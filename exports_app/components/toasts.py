@@ -3,25 +3,28 @@
 from __future__ import annotations
 
 import reflex as rx
+from reflex.vars import ObjectVar
 
 from exports_app.components.styles import BLUE, ERROR_RED
+from exports_app.components.vars import cond_str, icon
 from exports_app.state.exports import ExportsLive, ExportsState
 from exports_app.state.views import Notice
 
 
-def toast(item: Notice) -> rx.Component:
-    shown = ((item.upload_id != ExportsState.open_id) & (item.id > ExportsState.notices_after)
+def toast(item: ObjectVar[Notice]) -> rx.Component:
+    shown = ((item.upload_id != ExportsState.open_id) & (item.id.to(int) > ExportsState.notices_after)
              & ~ExportsState.dismissed.contains(item.id))
     return rx.cond(
         shown,
         rx.hstack(
-            rx.icon(rx.cond(item.kind == "ready", "circle-check", "circle-alert"), size=18,
-                    color=rx.cond(item.kind == "ready", "#15803d", ERROR_RED)),
+            icon(cond_str(item.kind == "ready", "circle-check", "circle-alert"), size=18,
+                 color=cond_str(item.kind == "ready", "#15803d", ERROR_RED)),
             rx.text(item.text, size="2", weight="medium"),
             rx.link(item.action, href=item.href, size="2", weight="bold", color=BLUE,
                     data_testid=f"toast-action-{item.upload_id}"),
-            rx.icon_button(rx.icon("x", size=14), variant="ghost", size="1", color_scheme="gray", aria_label="Dismiss",
-                           on_click=ExportsState.dismiss(item.id)),
+            rx.icon_button(icon("x", size=14), variant="ghost", size="1", color_scheme="gray", aria_label="Dismiss",
+                           # mypy types an @rx.event handler as rx.event's own class (EventNamespace).
+                           on_click=ExportsState.dismiss(item.id)),  # type: ignore[operator]
             align="center",
             spacing="3",
             padding="0.7em 1em",

@@ -2,28 +2,33 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import reflex as rx
+from reflex.vars import ObjectVar
 
 from exports_app.components.layout import page
 from exports_app.components.modal import export_modal
 from exports_app.components.styles import BADGE_COLOR, BLUE, ERROR_RED, TEXT_MUTED, THUMB_BG
-from exports_app.state.exports import UPLOAD_ID, UPLOADING, ExportsLive, ExportsState
+from exports_app.components.vars import icon
+from exports_app.state.exports import UPLOAD_ID, UPLOADING, ExportsLive, ExportsState, status_var
 from exports_app.state.views import ExportRow
 
 
-def status_badge(row: ExportRow) -> rx.Component:
-    status = ExportsLive.statuses[row.id.to_string()]  # type: ignore[attr-defined]
+def status_badge(row: ObjectVar[ExportRow]) -> rx.Component:
+    status = status_var(row.id.to_string())
     return rx.badge(
         status.badge,
+        # rx.match is typed Component | Var whatever its cases; with string cases it is a Var of one of them.
         color_scheme=rx.match(status.state, *BADGE_COLOR.items(), "gray"),  # type: ignore[arg-type]
         data_testid=f"export-badge-{row.id}",
         variant="soft",
     )
 
 
-def thumbnail(row: ExportRow) -> rx.Component:
+def thumbnail(row: ObjectVar[ExportRow]) -> rx.Component:
     """The export's poster frame; decorative (the title beside it names the export)."""
-    size = {"width": "64px", "height": "36px", "border_radius": "4px", "background": THUMB_BG}
+    size: dict[str, Any] = {"width": "64px", "height": "36px", "border_radius": "4px", "background": THUMB_BG}
     return rx.cond(
         row.poster_url != "",
         rx.image(src=row.poster_url, alt="", loading="lazy", object_fit="cover", data_testid=f"export-thumb-{row.id}",
@@ -32,7 +37,7 @@ def thumbnail(row: ExportRow) -> rx.Component:
     )
 
 
-def export_row(row: ExportRow) -> rx.Component:
+def export_row(row: ObjectVar[ExportRow]) -> rx.Component:
     """A table row; below 640 px wide the same row is a card (assets/styles.css): thumbnail, title, badge, cog."""
     return rx.table.row(
         rx.table.cell(thumbnail(row), class_name="col-thumb"),
@@ -44,8 +49,10 @@ def export_row(row: ExportRow) -> rx.Component:
         rx.table.cell(rx.text(row.size, size="2"), class_name="col-size"),
         rx.table.cell(status_badge(row), class_name="col-status"),
         rx.table.cell(
-            rx.icon_button(rx.icon("settings", size=16), variant="ghost", aria_label="Export settings",
-                           on_click=ExportsState.open_modal(row.id), data_testid=f"export-cog-{row.id}"),
+            rx.icon_button(icon("settings", size=16), variant="ghost", aria_label="Export settings",
+                           # mypy types an @rx.event handler as rx.event's own class (EventNamespace).
+                           on_click=ExportsState.open_modal(row.id),  # type: ignore[operator]
+                           data_testid=f"export-cog-{row.id}"),
             class_name="col-cog",
         ),
         data_testid=f"export-row-{row.id}",
@@ -77,7 +84,7 @@ def upload_feedback() -> rx.Component:
 def upload_control() -> rx.Component:
     control = rx.upload.root(
         rx.hstack(
-            rx.icon("upload", size=16),
+            icon("upload", size=16),
             rx.text("New export: drop a video here or click to choose", size="2"),
             align="center",
             spacing="2",
@@ -87,7 +94,8 @@ def upload_control() -> rx.Component:
         max_files=1,
         disabled=ExportsState.upload_phase != "",
         on_drop=[ExportsState.start_upload,
-                 ExportsState.upload(rx.upload_files_chunk(  # type: ignore[call-arg]
+                 # mypy types rx.event(background=True)'s result as an unresolved EventCallback, not callable.
+                 ExportsState.upload(rx.upload_files_chunk(  # type: ignore[misc]
                      upload_id=UPLOAD_ID, on_upload_progress=ExportsState.upload_progress))],
         border=f"1px dashed {BLUE}",
         padding="0.8em 1.2em",
@@ -95,7 +103,8 @@ def upload_control() -> rx.Component:
         cursor="pointer",
         data_testid="upload-export",
     )
-    file_input = control.children[0].children[0]  # rx.upload.root: its drop zone, whose first child is the <input>
+    # rx.upload.root: its drop zone, whose first child is the <input> (children are typed as BaseComponent).
+    file_input = cast(rx.Component, control.children[0].children[0])
     file_input.custom_attrs["aria-label"] = "Choose a video to add as a new export"
     return rx.vstack(
         control,

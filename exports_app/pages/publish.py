@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import reflex as rx
+from reflex.vars import ObjectVar
 
 from exports_app.components.layout import query_page
 from exports_app.components.styles import BLUE, DARK_GRAY, TEXT_MUTED, filled
+from exports_app.components.vars import cond_str
 from exports_app.state.publish import PublishState, SpaceOption
 
 
-def space_option(space: SpaceOption) -> rx.Component:
+def space_option(space: ObjectVar[SpaceOption]) -> rx.Component:
     return rx.hstack(
         rx.checkbox(checked=space.chosen, disabled=space.published,
-                    on_change=lambda value: PublishState.toggle(space.id, value),
+                    # mypy types an @rx.event handler as rx.event's own class (EventNamespace).
+                    on_change=lambda value: PublishState.toggle(space.id, value),  # type: ignore[operator]
                     aria_label=space.name, data_testid=f"space-{space.id}"),
         rx.text(space.name),
         rx.cond(space.published, rx.badge("Published", color_scheme="green", variant="soft")),
@@ -65,7 +68,7 @@ def publish_page() -> rx.Component:
         rx.foreach(PublishState.spaces, space_option),
         new_space_form(),
         rx.button("Publish to selected spaces", on_click=PublishState.submit, disabled=~can_publish,
-                  style={**filled(rx.cond(can_publish, BLUE, DARK_GRAY)), "width": "auto"},
+                  style={**filled(cond_str(can_publish, BLUE, DARK_GRAY)), "width": "auto"},
                   data_testid="btn-publish-confirm"),
         rx.cond(PublishState.message != "", rx.text(PublishState.message, data_testid="publish-message")),
         published_to(),

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import reflex as rx
+from reflex.vars import ObjectVar
 
 from exports_app.components.layout import query_page
 from exports_app.components.styles import TEXT_MUTED
 from exports_app.state.publish import PublishedItem, SpaceState
 
 
-def published_item(item: PublishedItem) -> rx.Component:
+def published_item(item: ObjectVar[PublishedItem]) -> rx.Component:
     return rx.table.row(rx.table.cell(item.title), rx.table.cell("#" + item.production_id.to_string()),
                         rx.table.cell(item.published))
 

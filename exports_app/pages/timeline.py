@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import reflex as rx
+from reflex.vars import ObjectVar
 
 from exports_app.components.layout import query_page
 from exports_app.components.styles import TEXT_MUTED
 from exports_app.state.publish import ProjectExport, TimelineState
 
 
-def project_export(item: ProjectExport) -> rx.Component:
+def project_export(item: ObjectVar[ProjectExport]) -> rx.Component:
     return rx.table.row(rx.table.cell(item.title), rx.table.cell(item.duration), rx.table.cell(item.size))
 
 

@@ -6,6 +6,7 @@ import json
 from http.cookies import CookieError, SimpleCookie
 
 import reflex as rx
+from reflex.event import EventSpec
 
 from exports_app.db import session_scope
 from exports_app.services import auth
@@ -30,10 +31,10 @@ def member_of(state: rx.State) -> Member | None:
 class AuthState(rx.State):
     """The signed-in member's name for the header; pages guard themselves with require_member."""
 
-    username: str = ""
+    username: rx.Field[str] = rx.field("")
 
     @rx.event
-    def require_member(self):  # type: ignore[no-untyped-def]
+    def require_member(self) -> EventSpec | None:
         member = member_of(self)
         if member is None:
             self.username = ""
@@ -42,7 +43,7 @@ class AuthState(rx.State):
         return None
 
     @rx.event
-    def sign_out(self):  # type: ignore[no-untyped-def]
+    def sign_out(self) -> EventSpec:
         # The API revokes the server-side session; a full page load then drops the websocket.
         return rx.call_script(
             "fetch('/api/auth/logout', {method: 'POST', credentials: 'same-origin', headers: "
@@ -54,11 +55,11 @@ class AuthState(rx.State):
 class LoginState(rx.State):
     """The /login form: posts to /api/auth/login from the browser so the cookie stays HttpOnly."""
 
-    error: str = ""
-    busy: bool = False
+    error: rx.Field[str] = rx.field("")
+    busy: rx.Field[bool] = rx.field(False)
 
     @rx.event
-    def redirect_if_signed_in(self):  # type: ignore[no-untyped-def]
+    def redirect_if_signed_in(self) -> EventSpec | None:
         self.error = ""
         self.busy = False
         if member_of(self) is not None:
@@ -66,7 +67,7 @@ class LoginState(rx.State):
         return None
 
     @rx.event
-    def submit(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
+    def submit(self, form: dict[str, str]) -> EventSpec | None:
         username = str(form.get("username", "")).strip()
         password = str(form.get("password", ""))
         if not username or not password:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 import reflex as rx
+from reflex.event import EventSpec
+from reflex.vars import ObjectVar
 
 from exports_app.config import get_settings
 from exports_app.db import session_scope
@@ -28,19 +30,19 @@ UPLOADING, CHECKING = "uploading", "checking"  # ExportsState.upload_phase while
 class ExportsLive(rx.SharedState):
     """The member's exports and their statuses; linked per member, so every tab sees each change."""
 
-    rows: list[ExportRow] = []
-    statuses: dict[str, StatusView] = {}
-    total: int = 0
-    limit: int = PAGE_SIZE
-    notices: list[Notice] = []
-    notice_count: int = 0
+    rows: rx.Field[list[ExportRow]] = rx.field(default_factory=list)
+    statuses: rx.Field[dict[str, StatusView]] = rx.field(default_factory=dict)
+    total: rx.Field[int] = rx.field(0)
+    limit: rx.Field[int] = rx.field(PAGE_SIZE)
+    notices: rx.Field[list[Notice]] = rx.field(default_factory=list)
+    notice_count: rx.Field[int] = rx.field(0)
 
     @rx.var
     def has_more(self) -> bool:
         return self.total > len(self.rows)
 
     @rx.event
-    async def load(self):  # type: ignore[no-untyped-def]
+    async def load(self) -> EventSpec | None:
         member = member_of(self)
         if member is None:
             return rx.redirect(LOGIN_ROUTE)
@@ -57,7 +59,7 @@ class ExportsLive(rx.SharedState):
         self.statuses = {str(v.id): status_view(v.status) for v in views}
 
     @rx.event
-    def show_more(self):  # type: ignore[no-untyped-def]
+    def show_more(self) -> EventSpec | None:
         member = member_of(self)
         if member is None:
             return rx.redirect(LOGIN_ROUTE)
@@ -73,7 +75,7 @@ class ExportsLive(rx.SharedState):
         """
         listed = {uid: s for uid, s in changes.items() if str(uid) in self.statuses}
         ended = [(uid, s) for uid, s in listed.items()
-                 if prep_finished(self.statuses[str(uid)].state, s)]  # type: ignore[arg-type]
+                 if prep_finished(self.statuses[str(uid)].state, s)]
         if listed:  # only the statuses (and notices) go out to the tabs, not the rows
             self.statuses = {**self.statuses, **{str(uid): status_view(s) for uid, s in listed.items()}}
         if ended:
@@ -84,20 +86,27 @@ class ExportsLive(rx.SharedState):
             self.notices = [*self.notices, *fresh][-NOTICES_KEPT:]
 
 
+def status_var(key: rx.Var[str]) -> ObjectVar[StatusView]:
+    """ExportsLive.statuses[key]: the StatusView Var of one export, for the badge and the modal."""
+    # Under mypy rx.Field's class access types every list, dict or dataclass field as ArrayVar[Never]: named here once.
+    statuses = cast(ObjectVar[dict[str, StatusView]], ExportsLive.statuses)
+    return cast(ObjectVar[StatusView], statuses[key])
+
+
 class ExportsState(rx.State):
     """This tab's modal: which export is open, delete confirmation, upload messages."""
 
-    open_id: int = 0
-    last_opened: int = 0  # kept after the modal closes: focus goes back to this export's cog
-    open_title: str = ""
-    open_project_id: int = 0
-    confirming_delete: bool = False
-    message: str = ""
-    upload_error: str = ""
-    upload_phase: str = ""  # "", UPLOADING (bytes on their way), CHECKING (the probe)
-    upload_percent: int = 0
-    notices_after: int = 0  # this tab shows the notices made after its page loaded
-    dismissed: list[int] = []
+    open_id: rx.Field[int] = rx.field(0)
+    last_opened: rx.Field[int] = rx.field(0)  # kept after the modal closes: focus goes back to this export's cog
+    open_title: rx.Field[str] = rx.field("")
+    open_project_id: rx.Field[int] = rx.field(0)
+    confirming_delete: rx.Field[bool] = rx.field(False)
+    message: rx.Field[str] = rx.field("")
+    upload_error: rx.Field[str] = rx.field("")
+    upload_phase: rx.Field[str] = rx.field("")  # "", UPLOADING (bytes on their way), CHECKING (the probe)
+    upload_percent: rx.Field[int] = rx.field(0)
+    notices_after: rx.Field[int] = rx.field(0)  # this tab shows the notices made after its page loaded
+    dismissed: rx.Field[list[int]] = rx.field(default_factory=list)
 
     @rx.var
     def open_key(self) -> str:
@@ -127,7 +136,7 @@ class ExportsState(rx.State):
         return status
 
     @rx.event
-    async def open_modal(self, upload_id: int):  # type: ignore[no-untyped-def]
+    async def open_modal(self, upload_id: int) -> EventSpec | None:
         member = self._member()
         if member is None:
             return rx.redirect(LOGIN_ROUTE)
@@ -146,18 +155,22 @@ class ExportsState(rx.State):
 
     @rx.event
     def close_modal(self) -> None:
+        self._close_modal()
+
+    def _close_modal(self) -> None:
         self.open_id = 0
         self.confirming_delete = False
 
     @rx.event
-    async def start_page(self):  # type: ignore[no-untyped-def]
+    async def start_page(self) -> EventSpec | None:
         """On every page's load: toasts from now on only, and the modal a toast's Open asked for (?open=<id>)."""
         self.notices_after = (await self._live()).notice_count
         self.dismissed = []
-        self.close_modal()
+        self._close_modal()
         wanted = exports.valid_id(self.router.url.query_parameters.get("open", ""))
         if wanted is not None and self.router.url.path.rstrip("/") == EXPORTS_ROUTE:
-            return ExportsState.open_modal(wanted)
+            # mypy types an @rx.event handler as rx.event's own class (EventNamespace.__new__ returns another).
+            return ExportsState.open_modal(wanted)  # type: ignore[operator, no-any-return]
         return None
 
     @rx.event
@@ -171,10 +184,10 @@ class ExportsState(rx.State):
             # What this tab saw in the modal needs no toast once it closes.
             live = await self._live()
             self.dismissed = [*self.dismissed, *(n.id for n in live.notices if n.upload_id == self.open_id)]
-            self.close_modal()
+            self._close_modal()
 
     @rx.event
-    async def prep(self):  # type: ignore[no-untyped-def]
+    async def prep(self) -> EventSpec | None:
         member = self._member()
         if member is None:
             return rx.redirect(LOGIN_ROUTE)
@@ -188,7 +201,7 @@ class ExportsState(rx.State):
         return None
 
     @rx.event
-    async def publish(self):  # type: ignore[no-untyped-def]
+    async def publish(self) -> EventSpec | None:
         member = self._member()
         if member is None:
             return rx.redirect(LOGIN_ROUTE)
@@ -199,7 +212,7 @@ class ExportsState(rx.State):
         return rx.redirect(f"/publish?production={status.production_id}")
 
     @rx.event
-    def open_timeline(self):  # type: ignore[no-untyped-def]
+    def open_timeline(self) -> EventSpec | None:
         if self.open_project_id:
             return rx.redirect(f"/timeline?project={self.open_project_id}")
         return None
@@ -213,7 +226,7 @@ class ExportsState(rx.State):
         self.confirming_delete = False
 
     @rx.event
-    async def confirm_delete(self):  # type: ignore[no-untyped-def]
+    async def confirm_delete(self) -> EventSpec | None:
         member = self._member()
         if member is None:
             return rx.redirect(LOGIN_ROUTE)
@@ -246,7 +259,7 @@ class ExportsState(rx.State):
             self.upload_percent = max(self.upload_percent, int(fraction * 100))
 
     @rx.event
-    def cancel_upload(self):  # type: ignore[no-untyped-def]
+    def cancel_upload(self) -> EventSpec | None:
         """Abort the request; the server then drops the staged part (the upload handler's finally)."""
         if self.upload_phase != UPLOADING:
             return None
@@ -255,7 +268,7 @@ class ExportsState(rx.State):
         return rx.cancel_upload(UPLOAD_ID)
 
     @rx.event(background=True)
-    async def upload(self, chunks: rx.UploadChunkIterator):  # type: ignore[no-untyped-def]
+    async def upload(self, chunks: rx.UploadChunkIterator) -> EventSpec | None:
         """Stream the dropped file into one staged file in the data dir, probe it, then move it into place.
 
         The guard in front of /_upload already refused signed-out and oversized requests before the body.

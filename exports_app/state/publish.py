@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import reflex as rx
+from reflex.event import EventSpec
 
 from exports_app.db import session_scope
 from exports_app.services import projects, publish
@@ -25,12 +26,12 @@ class SpaceOption:
 class PublishState(rx.State):
     """Choosing spaces for a ready production."""
 
-    production_id: int = 0
-    export_title: str = ""
-    hls_url: str = ""
-    spaces: list[SpaceOption] = []
-    error: str = ""
-    message: str = ""
+    production_id: rx.Field[int] = rx.field(0)
+    export_title: rx.Field[str] = rx.field("")
+    hls_url: rx.Field[str] = rx.field("")
+    spaces: rx.Field[list[SpaceOption]] = rx.field(default_factory=list)
+    error: rx.Field[str] = rx.field("")
+    message: rx.Field[str] = rx.field("")
 
     @rx.var
     def chosen_count(self) -> int:
@@ -41,7 +42,7 @@ class PublishState(rx.State):
         return [s for s in self.spaces if s.published]
 
     @rx.event
-    def load(self):  # type: ignore[no-untyped-def]
+    def load(self) -> EventSpec | None:
         member = member_of(self)
         if member is None:
             return rx.redirect(LOGIN_ROUTE)
@@ -64,7 +65,7 @@ class PublishState(rx.State):
         self.spaces = [SpaceOption(s.id, s.name, s.published, s.published or s.id in chosen) for s in target.spaces]
 
     @rx.event
-    def create_space(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
+    def create_space(self, form: dict[str, str]) -> EventSpec | None:
         """A new space, right here, ticked for this production (the other ticks are kept)."""
         member = member_of(self)
         if member is None:
@@ -87,7 +88,7 @@ class PublishState(rx.State):
                        for s in self.spaces]
 
     @rx.event
-    def submit(self):  # type: ignore[no-untyped-def]
+    def submit(self) -> EventSpec | None:
         member = member_of(self)
         if member is None:
             return rx.redirect(LOGIN_ROUTE)
@@ -113,13 +114,13 @@ class PublishedItem:
 class SpaceState(rx.State):
     """A space of the member's and the productions published there."""
 
-    space_id: int = 0
-    name: str = ""
-    items: list[PublishedItem] = []
-    error: str = ""
+    space_id: rx.Field[int] = rx.field(0)
+    name: rx.Field[str] = rx.field("")
+    items: rx.Field[list[PublishedItem]] = rx.field(default_factory=list)
+    error: rx.Field[str] = rx.field("")
 
     @rx.event
-    def load(self):  # type: ignore[no-untyped-def]
+    def load(self) -> EventSpec | None:
         member = member_of(self)
         if member is None:
             return rx.redirect(LOGIN_ROUTE)
@@ -147,15 +148,15 @@ class ProjectExport:
 class TimelineState(rx.State):
     """A read-only view of a video project and the exports rendered from it."""
 
-    project_id: int = 0
-    title: str = ""
-    description: str = ""
-    created: str = ""
-    exports: list[ProjectExport] = []
-    error: str = ""
+    project_id: rx.Field[int] = rx.field(0)
+    title: rx.Field[str] = rx.field("")
+    description: rx.Field[str] = rx.field("")
+    created: rx.Field[str] = rx.field("")
+    exports: rx.Field[list[ProjectExport]] = rx.field(default_factory=list)
+    error: rx.Field[str] = rx.field("")
 
     @rx.event
-    def load(self):  # type: ignore[no-untyped-def]
+    def load(self) -> EventSpec | None:
         member = member_of(self)
         if member is None:
             return rx.redirect(LOGIN_ROUTE)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime, timezone
 
-from exports_app.services.hls_status import HlsStatus
+from exports_app.services.hls_status import HlsState, HlsStatus
 from exports_app.services.posters import export_poster_url
 from exports_app.services.productions import ExportView
 
@@ -22,7 +22,7 @@ BADGE_TEXT = {"not_ready": "Not started", "in_progress": "In progress", "ready":
 class StatusView:
     """An export's HLS status as the modal shows it."""
 
-    state: str = "not_ready"
+    state: HlsState = "not_ready"
     text: str = STATUS_TEXT["not_ready"]
     badge: str = BADGE_TEXT["not_ready"]
     detail: str = ""
