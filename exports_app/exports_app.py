@@ -7,14 +7,10 @@ import reflex as rx
 from exports_app.api.app import create_api
 from exports_app.api.guard import Guard, add_cors
 from exports_app.jobs.scheduler import refresh_lifespan
-from exports_app.pages.exports import exports_page
-from exports_app.pages.login import login_page
-from exports_app.pages.publish import publish_page
-from exports_app.pages.space import space_page
-from exports_app.pages.timeline import timeline_page
-from exports_app.state.auth import AuthState, LoginState
-from exports_app.state.exports import ExportsLive, ExportsState
-from exports_app.state.publish import PublishState, SpaceState, TimelineState
+
+# Importing the page modules registers their pages (route, title and on_load are declared beside each page).
+from exports_app.pages import exports, login, publish, space, timeline  # noqa: F401
+from exports_app.pages.registry import PAGES
 
 # Reflex adds its CORS middleware outside every transformer; ours grants credentialed CORS to the
 # configured extra origins only (rx.App calls App._add_cors by name, so it is replaced there, not in a
@@ -29,14 +25,7 @@ app = rx.App(
 # The scheduler pushes through the app's modify_state, handed over here so jobs/ never imports the app.
 app.register_lifespan_task(refresh_lifespan, modify_state=app.modify_state)
 
-app.add_page(login_page, route="/login", title="Sign in · Exports", on_load=LoginState.redirect_if_signed_in)
-# Every signed-in page links the member's live list (toasts reach any page) before the page's own load.
-MEMBER_PAGE = [AuthState.require_member, ExportsLive.load, ExportsState.start_page]
-
-app.add_page(exports_page, route="/exports", title="Exports", on_load=MEMBER_PAGE)
-app.add_page(publish_page, route="/publish", title="Publish · Exports", on_load=[*MEMBER_PAGE, PublishState.load])
-app.add_page(space_page, route="/space", title="Space · Exports",
-             on_load=[*MEMBER_PAGE, SpaceState.load])
-app.add_page(timeline_page, route="/timeline", title="Timeline · Exports",
-             on_load=[*MEMBER_PAGE, TimelineState.load])
+for registered in PAGES:
+    app.add_page(registered.component, route=registered.route, title=registered.title,
+                 on_load=list(registered.on_load))
 app.add_page(lambda: rx.center(rx.spinner()), route="/", on_load=rx.redirect("/exports"))

@@ -7,16 +7,16 @@ import reflex as rx
 from exports_app.components.hls_player import hls_video
 from exports_app.components.styles import BLUE, BURGUNDY, DARK_GRAY, ERROR_RED, TEXT_MUTED, filled
 from exports_app.components.vars import cond_str
-from exports_app.state.exports import ExportsState, status_var
+from exports_app.state.exports import ExportModalState, status_var
 
-status = status_var(ExportsState.open_key)  # the open export's StatusView
+status = status_var(ExportModalState.open_key)  # the open export's StatusView
 
 
 def _prep_button() -> rx.Component:
     actionable = (status.state == "not_ready") | (status.state == "failed")
     return rx.button(
         cond_str(status.state == "failed", "Retry Prep (HLS)", "Prep for Publish (HLS)"),
-        on_click=ExportsState.prep,
+        on_click=ExportModalState.prep,
         disabled=~actionable,
         style=filled(cond_str(actionable, BLUE, DARK_GRAY)),
         data_testid="btn-prep",
@@ -27,7 +27,7 @@ def _publish_button() -> rx.Component:
     ready = status.state == "ready"
     return rx.button(
         "Publish",
-        on_click=ExportsState.publish,
+        on_click=ExportModalState.publish,
         disabled=~ready,
         style=filled(cond_str(ready, BLUE, DARK_GRAY)),
         data_testid="btn-publish",
@@ -35,10 +35,10 @@ def _publish_button() -> rx.Component:
 
 
 def _timeline_button() -> rx.Component:
-    has_project = ExportsState.open_project_id > 0
+    has_project = ExportModalState.open_project_id > 0
     button = rx.button(
         "Open Timeline",
-        on_click=ExportsState.open_timeline,
+        on_click=ExportModalState.open_timeline,
         disabled=~has_project,
         style=filled(cond_str(has_project, BLUE, DARK_GRAY)),
         data_testid="btn-open-timeline",
@@ -49,13 +49,13 @@ def _timeline_button() -> rx.Component:
 
 def _delete_area() -> rx.Component:
     return rx.cond(
-        ExportsState.confirming_delete,
+        ExportModalState.confirming_delete,
         rx.vstack(
             rx.text("Delete this export? Its HLS productions stay.", size="2", weight="medium"),
             rx.hstack(
-                rx.button("Delete export only", on_click=ExportsState.confirm_delete,
+                rx.button("Delete export only", on_click=ExportModalState.confirm_delete,
                           style=filled(BURGUNDY), data_testid="btn-confirm-delete"),
-                rx.button("Cancel", variant="soft", on_click=ExportsState.cancel_delete,
+                rx.button("Cancel", variant="soft", on_click=ExportModalState.cancel_delete,
                           data_testid="btn-cancel-delete"),
                 width="100%",
             ),
@@ -65,7 +65,7 @@ def _delete_area() -> rx.Component:
             border_radius="6px",
             data_testid="delete-confirm",
         ),
-        rx.button("Delete", on_click=ExportsState.ask_delete, style=filled(BURGUNDY), data_testid="btn-delete"),
+        rx.button("Delete", on_click=ExportModalState.ask_delete, style=filled(BURGUNDY), data_testid="btn-delete"),
     )
 
 
@@ -96,16 +96,16 @@ def export_modal() -> rx.Component:
     return rx.dialog.root(
         rx.dialog.content(
             rx.cond(
-                ExportsState.modal_open,
+                ExportModalState.modal_open,
                 rx.vstack(
-                    rx.dialog.title(ExportsState.open_title),
+                    rx.dialog.title(ExportModalState.open_title),
                     rx.text(status.text, weight="medium", data_testid="hls-status"),
                     rx.cond(status.detail != "",
                             rx.text(rx.cond(status.attempt != "",
                                             rx.text.span(status.attempt.to(str) + ": ", data_testid="hls-attempt")),
                                     status.detail, size="1", color=ERROR_RED, data_testid="hls-detail")),
-                    rx.cond(ExportsState.message != "",
-                            rx.text(ExportsState.message, size="1", color=ERROR_RED, data_testid="modal-message")),
+                    rx.cond(ExportModalState.message != "",
+                            rx.text(ExportModalState.message, size="1", color=ERROR_RED, data_testid="modal-message")),
                     _progress(),
                     _preview(),
                     _timeline_button(),
@@ -121,9 +121,9 @@ def export_modal() -> rx.Component:
             max_width="26em",
             # A dialog without a trigger returns focus nowhere; the keyboard user goes back to the cog they left.
             on_close_auto_focus=rx.call_script(
-                "document.querySelector('[data-testid=\"export-cog-" + ExportsState.last_opened.to_string()
+                "document.querySelector('[data-testid=\"export-cog-" + ExportModalState.last_opened.to_string()
                 + "\"]')?.focus()"),
         ),
-        open=ExportsState.modal_open,
-        on_open_change=ExportsState.set_modal_open,
+        open=ExportModalState.modal_open,
+        on_open_change=ExportModalState.set_modal_open,
     )

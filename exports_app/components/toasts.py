@@ -7,13 +7,13 @@ from reflex.vars import ObjectVar
 
 from exports_app.components.styles import BLUE, ERROR_RED
 from exports_app.components.vars import cond_str, icon
-from exports_app.state.exports import ExportsLive, ExportsState
+from exports_app.state.exports import ExportModalState, ExportsLive
 from exports_app.state.views import Notice
 
 
 def toast(item: ObjectVar[Notice]) -> rx.Component:
-    shown = ((item.upload_id != ExportsState.open_id) & (item.id.to(int) > ExportsState.notices_after)
-             & ~ExportsState.dismissed.contains(item.id))
+    shown = ((item.upload_id != ExportModalState.open_id) & (item.id.to(int) > ExportModalState.notices_after)
+             & ~ExportModalState.dismissed.contains(item.id))
     return rx.cond(
         shown,
         rx.hstack(
@@ -24,7 +24,7 @@ def toast(item: ObjectVar[Notice]) -> rx.Component:
                     data_testid=f"toast-action-{item.upload_id}"),
             rx.icon_button(icon("x", size=14), variant="ghost", size="1", color_scheme="gray", aria_label="Dismiss",
                            # mypy types an @rx.event handler as rx.event's own class (EventNamespace).
-                           on_click=ExportsState.dismiss(item.id)),  # type: ignore[operator]
+                           on_click=ExportModalState.dismiss(item.id)),  # type: ignore[operator]
             align="center",
             spacing="3",
             padding="0.7em 1em",

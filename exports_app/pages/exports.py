@@ -11,7 +11,8 @@ from exports_app.components.layout import page
 from exports_app.components.modal import export_modal
 from exports_app.components.styles import BADGE_COLOR, BLUE, ERROR_RED, TEXT_MUTED, THUMB_BG
 from exports_app.components.vars import icon
-from exports_app.state.exports import UPLOAD_ID, UPLOADING, ExportsLive, ExportsState, status_var
+from exports_app.pages.registry import member_page
+from exports_app.state.exports import UPLOAD_ID, UPLOADING, ExportModalState, ExportsLive, status_var
 from exports_app.state.views import ExportRow
 
 
@@ -51,7 +52,7 @@ def export_row(row: ObjectVar[ExportRow]) -> rx.Component:
         rx.table.cell(
             rx.icon_button(icon("settings", size=16), variant="ghost", aria_label="Export settings",
                            # mypy types an @rx.event handler as rx.event's own class (EventNamespace).
-                           on_click=ExportsState.open_modal(row.id),  # type: ignore[operator]
+                           on_click=ExportModalState.open_modal(row.id),  # type: ignore[operator]
                            data_testid=f"export-cog-{row.id}"),
             class_name="col-cog",
         ),
@@ -64,13 +65,13 @@ def upload_feedback() -> rx.Component:
     """While a file uploads: a bar with its percent and Cancel; then, the bar full, "Checking the video…"."""
     return rx.box(
         rx.cond(
-            ExportsState.upload_phase != "",
+            ExportModalState.upload_phase != "",
             rx.hstack(
-                rx.progress(value=ExportsState.upload_percent, max=100, width="12em",
+                rx.progress(value=ExportModalState.upload_percent, max=100, width="12em",
                             aria_label="Upload progress", data_testid="upload-progress"),
-                rx.text(ExportsState.upload_percent.to_string() + "%", size="2", data_testid="upload-percent"),
-                rx.cond(ExportsState.upload_phase == UPLOADING,
-                        rx.button("Cancel", variant="soft", size="1", on_click=ExportsState.cancel_upload,
+                rx.text(ExportModalState.upload_percent.to_string() + "%", size="2", data_testid="upload-percent"),
+                rx.cond(ExportModalState.upload_phase == UPLOADING,
+                        rx.button("Cancel", variant="soft", size="1", on_click=ExportModalState.cancel_upload,
                                   data_testid="btn-cancel-upload"),
                         rx.text("Checking the video\u2026", size="2", data_testid="upload-checking")),
                 align="center",
@@ -92,11 +93,11 @@ def upload_control() -> rx.Component:
         id=UPLOAD_ID,
         accept={"video/*": [".mp4", ".mov", ".m4v", ".mkv", ".webm"]},
         max_files=1,
-        disabled=ExportsState.upload_phase != "",
-        on_drop=[ExportsState.start_upload,
+        disabled=ExportModalState.upload_phase != "",
+        on_drop=[ExportModalState.start_upload,
                  # mypy types rx.event(background=True)'s result as an unresolved EventCallback, not callable.
-                 ExportsState.upload(rx.upload_files_chunk(  # type: ignore[misc]
-                     upload_id=UPLOAD_ID, on_upload_progress=ExportsState.upload_progress))],
+                 ExportModalState.upload(rx.upload_files_chunk(  # type: ignore[misc]
+                     upload_id=UPLOAD_ID, on_upload_progress=ExportModalState.upload_progress))],
         border=f"1px dashed {BLUE}",
         padding="0.8em 1.2em",
         border_radius="8px",
@@ -109,14 +110,15 @@ def upload_control() -> rx.Component:
     return rx.vstack(
         control,
         upload_feedback(),
-        rx.cond(ExportsState.upload_error != "",
-                rx.text(ExportsState.upload_error, color=ERROR_RED, size="2", data_testid="upload-error")),
-        rx.cond(ExportsState.message != "",
-                rx.text(ExportsState.message, size="2", data_testid="exports-message")),
+        rx.cond(ExportModalState.upload_error != "",
+                rx.text(ExportModalState.upload_error, color=ERROR_RED, size="2", data_testid="upload-error")),
+        rx.cond(ExportModalState.message != "",
+                rx.text(ExportModalState.message, size="2", data_testid="exports-message")),
         spacing="2",
     )
 
 
+@member_page(route="/exports", title="Exports")
 def exports_page() -> rx.Component:
     return page(
         rx.hstack(

@@ -8,6 +8,7 @@ from reflex.vars import ObjectVar
 from exports_app.components.layout import query_page
 from exports_app.components.styles import BLUE, DARK_GRAY, TEXT_MUTED, filled
 from exports_app.components.vars import cond_str
+from exports_app.pages.registry import member_page
 from exports_app.state.publish import PublishState, SpaceOption
 
 
@@ -54,6 +55,7 @@ def published_to() -> rx.Component:
     )
 
 
+@member_page(route="/publish", title="Publish · Exports", on_load=[PublishState.load])
 def publish_page() -> rx.Component:
     can_publish = PublishState.chosen_count > 0
     return query_page(

@@ -7,7 +7,8 @@ from reflex.vars import ObjectVar
 
 from exports_app.components.layout import query_page
 from exports_app.components.styles import TEXT_MUTED
-from exports_app.state.publish import PublishedItem, SpaceState
+from exports_app.pages.registry import member_page
+from exports_app.state.space import PublishedItem, SpaceState
 
 
 def published_item(item: ObjectVar[PublishedItem]) -> rx.Component:
@@ -15,6 +16,7 @@ def published_item(item: ObjectVar[PublishedItem]) -> rx.Component:
                         rx.table.cell(item.published))
 
 
+@member_page(route="/space", title="Space · Exports", on_load=[SpaceState.load])
 def space_page() -> rx.Component:
     return query_page(
         SpaceState.error, "space-error",

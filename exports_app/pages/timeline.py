@@ -7,13 +7,15 @@ from reflex.vars import ObjectVar
 
 from exports_app.components.layout import query_page
 from exports_app.components.styles import TEXT_MUTED
-from exports_app.state.publish import ProjectExport, TimelineState
+from exports_app.pages.registry import member_page
+from exports_app.state.timeline import ProjectExport, TimelineState
 
 
 def project_export(item: ObjectVar[ProjectExport]) -> rx.Component:
     return rx.table.row(rx.table.cell(item.title), rx.table.cell(item.duration), rx.table.cell(item.size))
 
 
+@member_page(route="/timeline", title="Timeline · Exports", on_load=[TimelineState.load])
 def timeline_page() -> rx.Component:
     return query_page(
         TimelineState.error, "timeline-error",

@@ -24,7 +24,7 @@ from exports_app.state.views import ExportRow, Notice, StatusView, export_row, n
 PAGE_SIZE = 100  # rows per page: 1,000 exports render as fast as a few (bench/bench_list.py)
 NOTICES_KEPT = 5  # the newest toasts a member's tabs can still show
 UPLOAD_ID = "new-export"  # the upload control's id (its client-side files and its abort controller)
-UPLOADING, CHECKING = "uploading", "checking"  # ExportsState.upload_phase while a file is on its way
+UPLOADING, CHECKING = "uploading", "checking"  # ExportModalState.upload_phase while a file is on its way
 
 
 class ExportsLive(rx.SharedState):
@@ -93,7 +93,7 @@ def status_var(key: rx.Var[str]) -> ObjectVar[StatusView]:
     return cast(ObjectVar[StatusView], statuses[key])
 
 
-class ExportsState(rx.State):
+class ExportModalState(rx.State):
     """This tab's modal: which export is open, delete confirmation, upload messages."""
 
     open_id: rx.Field[int] = rx.field(0)
@@ -170,7 +170,7 @@ class ExportsState(rx.State):
         wanted = exports.valid_id(self.router.url.query_parameters.get("open", ""))
         if wanted is not None and self.router.url.path.rstrip("/") == EXPORTS_ROUTE:
             # mypy types an @rx.event handler as rx.event's own class (EventNamespace.__new__ returns another).
-            return ExportsState.open_modal(wanted)  # type: ignore[operator, no-any-return]
+            return ExportModalState.open_modal(wanted)  # type: ignore[operator, no-any-return]
         return None
 
     @rx.event

@@ -1,4 +1,4 @@
-"""/publish, /space and /timeline: load what the query names, for the signed-in member only."""
+"""/publish: choose spaces for a ready production (or make one there) and publish it, for the member only."""
 
 from __future__ import annotations
 
@@ -8,11 +8,10 @@ import reflex as rx
 from reflex.event import EventSpec
 
 from exports_app.db import session_scope
-from exports_app.services import projects, publish
+from exports_app.services import publish
 from exports_app.services.auth import Member
 from exports_app.services.errors import ServiceError
 from exports_app.state.auth import LOGIN_ROUTE, member_of
-from exports_app.state.views import human_duration, human_size
 
 
 @dataclasses.dataclass
@@ -101,76 +100,4 @@ class PublishState(rx.State):
             return None
         self.spaces = [dataclasses.replace(s, published=s.published or s.chosen) for s in self.spaces]
         self.message = f"Published to {added} space{'s' if added != 1 else ''}."
-        return None
-
-
-@dataclasses.dataclass
-class PublishedItem:
-    production_id: int = 0
-    title: str = ""
-    published: str = ""
-
-
-class SpaceState(rx.State):
-    """A space of the member's and the productions published there."""
-
-    space_id: rx.Field[int] = rx.field(0)
-    name: rx.Field[str] = rx.field("")
-    items: rx.Field[list[PublishedItem]] = rx.field(default_factory=list)
-    error: rx.Field[str] = rx.field("")
-
-    @rx.event
-    def load(self) -> EventSpec | None:
-        member = member_of(self)
-        if member is None:
-            return rx.redirect(LOGIN_ROUTE)
-        self.error, self.space_id, self.name, self.items = "", 0, "", []
-        try:
-            with session_scope() as session:
-                view = publish.space_view(session, member, self.router.url.query_parameters.get("space", ""))
-        except ServiceError as exc:
-            self.error = exc.message
-            return None
-        self.space_id, self.name = view.id, view.name
-        self.items = [PublishedItem(i.production_id, i.title, i.published_at.strftime("%Y-%m-%d %H:%M UTC"))
-                      for i in view.items]
-        return None
-
-
-@dataclasses.dataclass
-class ProjectExport:
-    id: int = 0
-    title: str = ""
-    duration: str = ""
-    size: str = ""
-
-
-class TimelineState(rx.State):
-    """A read-only view of a video project and the exports rendered from it."""
-
-    project_id: rx.Field[int] = rx.field(0)
-    title: rx.Field[str] = rx.field("")
-    description: rx.Field[str] = rx.field("")
-    created: rx.Field[str] = rx.field("")
-    exports: rx.Field[list[ProjectExport]] = rx.field(default_factory=list)
-    error: rx.Field[str] = rx.field("")
-
-    @rx.event
-    def load(self) -> EventSpec | None:
-        member = member_of(self)
-        if member is None:
-            return rx.redirect(LOGIN_ROUTE)
-        self.error, self.project_id, self.exports = "", 0, []
-        wanted = self.router.url.query_parameters.get("project", "")
-        try:
-            with session_scope() as session:
-                project = projects.owned_project(session, member, wanted)
-                self.project_id = project.id or 0
-                self.title, self.description = project.title, project.description
-                self.created = project.created_at.strftime("%Y-%m-%d %H:%M UTC")
-                self.exports = [ProjectExport(u.id or 0, u.title, human_duration(u.duration_seconds),
-                                              human_size(u.size_bytes))
-                                for u in projects.project_exports(session, project)]
-        except ServiceError as exc:
-            self.error = exc.message
         return None

@@ -19,7 +19,7 @@ from typing import Iterator
 import httpx
 import pytest
 
-from exports_app.state.exports import ExportsState
+from exports_app.state.exports import ExportModalState
 from exports_app.transcode.clips import make_clip
 from tests.e2e.app_process import RunningApp, start_app
 from tests.security import raw_http
@@ -29,7 +29,7 @@ MAX_UPLOAD_BYTES = 5_000_000
 APP_ENV = {"EXPORTS_MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES), "EXPORTS_REFRESH_SECONDS": "1"}
 RUN = secrets.token_hex(4)
 ALICE_MARK = f"AlicePrivate{RUN}"  # in every title and file name of alice's; never anywhere else
-UPLOAD_HANDLER = handler_name(ExportsState, "upload")
+UPLOAD_HANDLER = handler_name(ExportModalState, "upload")
 # Files the app rewrites on its own (database, log); everything else under the data dir must stay put.
 _SELF_WRITTEN = re.compile(r"^(exports\.db.*|server\.log)$")
 

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from exports_app.state.exports import ExportsState
+from exports_app.state.exports import ExportModalState
 from tests.ports import free_port
 from tests.security.conftest import World, upload_rows
 from tests.socketio_client import handler_name, open_page, open_socket, page_event
@@ -53,9 +53,9 @@ def test_foreign_origin_cannot_delete_an_export_through_the_websocket(world: Wor
             if page.upgraded:
                 upgraded.append(origin)
             # A token's events run in order, so the three clicks can go out at once.
-            page.emit(page_event(handler_name(ExportsState, "open_modal"), "/exports", {"upload_id": victim}))
-            page.emit(page_event(handler_name(ExportsState, "ask_delete"), "/exports"))
-            page.emit(page_event(handler_name(ExportsState, "confirm_delete"), "/exports"))
+            page.emit(page_event(handler_name(ExportModalState, "open_modal"), "/exports", {"upload_id": victim}))
+            page.emit(page_event(handler_name(ExportModalState, "ask_delete"), "/exports"))
+            page.emit(page_event(handler_name(ExportModalState, "confirm_delete"), "/exports"))
             page.listen(1.5)
     status = world.alice.status(victim)
     assert status.status_code == 200, (f"alice's export {victim} is gone ({status.status_code} {status.text}) after "

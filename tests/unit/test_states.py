@@ -13,7 +13,7 @@ from exports_app.db import session_scope
 from exports_app.services import auth, productions
 from exports_app.services.auth import Member
 from exports_app.services.hls_status import HlsStatus
-from exports_app.state.exports import ExportsLive, ExportsState
+from exports_app.state.exports import ExportModalState, ExportsLive
 from exports_app.state.views import BADGE_TEXT, STATUS_TEXT, export_row, human_duration, human_size, status_view
 from tests.conftest import add_upload, run_in_own_loop
 
@@ -31,8 +31,8 @@ def signed_in_tab(member: Member) -> State:
     return tab(f"{auth.SESSION_COOKIE}={token}; other=1")
 
 
-def modal_of(root: State) -> ExportsState:
-    return root.get_substate(ExportsState.get_full_name().split(".")[1:])  # type: ignore[return-value]
+def modal_of(root: State) -> ExportModalState:
+    return root.get_substate(ExportModalState.get_full_name().split(".")[1:])  # type: ignore[return-value]
 
 
 def live_of(root: State) -> ExportsLive:

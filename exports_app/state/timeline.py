@@ -1,0 +1,53 @@
+"""/timeline: a read-only view of the member's video project and the exports rendered from it."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import reflex as rx
+from reflex.event import EventSpec
+
+from exports_app.db import session_scope
+from exports_app.services import projects
+from exports_app.services.errors import ServiceError
+from exports_app.state.auth import LOGIN_ROUTE, member_of
+from exports_app.state.views import human_duration, human_size
+
+
+@dataclasses.dataclass
+class ProjectExport:
+    id: int = 0
+    title: str = ""
+    duration: str = ""
+    size: str = ""
+
+
+class TimelineState(rx.State):
+    """A read-only view of a video project and the exports rendered from it."""
+
+    project_id: rx.Field[int] = rx.field(0)
+    title: rx.Field[str] = rx.field("")
+    description: rx.Field[str] = rx.field("")
+    created: rx.Field[str] = rx.field("")
+    exports: rx.Field[list[ProjectExport]] = rx.field(default_factory=list)
+    error: rx.Field[str] = rx.field("")
+
+    @rx.event
+    def load(self) -> EventSpec | None:
+        member = member_of(self)
+        if member is None:
+            return rx.redirect(LOGIN_ROUTE)
+        self.error, self.project_id, self.exports = "", 0, []
+        wanted = self.router.url.query_parameters.get("project", "")
+        try:
+            with session_scope() as session:
+                project = projects.owned_project(session, member, wanted)
+                self.project_id = project.id or 0
+                self.title, self.description = project.title, project.description
+                self.created = project.created_at.strftime("%Y-%m-%d %H:%M UTC")
+                self.exports = [ProjectExport(u.id or 0, u.title, human_duration(u.duration_seconds),
+                                              human_size(u.size_bytes))
+                                for u in projects.project_exports(session, project)]
+        except ServiceError as exc:
+            self.error = exc.message
+        return None
