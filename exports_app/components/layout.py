@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from exports_app.components.styles import PAGE_BG, TEXT_MUTED
+from exports_app.components.styles import BORDER, PAGE_BG, TEXT_MUTED
 from exports_app.components.toasts import toasts
 from exports_app.components.vars import icon
 from exports_app.state.auth import AuthState
@@ -27,7 +27,7 @@ def header() -> rx.Component:
         ),
         padding_x="1.5em",
         padding_y="0.9em",
-        border_bottom="1px solid #e5e7eb",
+        border_bottom=f"1px solid {BORDER}",
         background="white",
         width="100%",
         align="center",

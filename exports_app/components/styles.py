@@ -1,12 +1,25 @@
-"""Colors and shared styles: blue for actions, dark gray when disabled, burgundy for delete."""
+"""Colors and shared styles: blue for actions, dark gray when disabled, burgundy for delete.
 
-BLUE = "#2563eb"
-DARK_GRAY = "#4b5563"
-BURGUNDY = "#800020"
-PAGE_BG = "#f6f7f9"
-TEXT_MUTED = "#6b7280"
-ERROR_RED = "#b91c1c"  # error lines: 6.5:1 on white (CSS red is 4:1, under WCAG AA)
-THUMB_BG = "#e5e7eb"  # behind a thumbnail while it loads, or when an export has no frame
+Colors are theme tokens: CSS custom properties on :root, valued once in assets/styles.css (so the modal and
+toasts, which Radix renders outside the page's box, see them too); components name the token, never a hex.
+"""
+
+
+def token(name: str) -> str:
+    """The CSS value of the theme color `--exports-<name>`."""
+    return f"var(--exports-{name})"
+
+
+BLUE = token("action")  # SPEC's blue: Prep, and Publish once ready
+DARK_GRAY = token("inactive")  # SPEC's dark gray: disabled buttons
+BURGUNDY = token("destructive")  # SPEC's burgundy: Delete
+PAGE_BG = token("page")
+TEXT_MUTED = token("muted")
+ERROR_RED = token("error")  # error lines: 6.5:1 on white (CSS red is 4:1, under WCAG AA)
+THUMB_BG = token("thumb")  # behind a thumbnail while it loads, or when an export has no frame
+READY_GREEN = token("ready")  # a "ready to publish" notice
+BORDER = token("border")
+BORDER_STRONG = token("border-strong")
 
 BADGE_COLOR = {"not_ready": "gray", "in_progress": "amber", "ready": "green", "failed": "red"}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 from reflex.vars import ObjectVar
 
-from exports_app.components.styles import BLUE, ERROR_RED
+from exports_app.components.styles import BLUE, BORDER_STRONG, ERROR_RED, READY_GREEN
 from exports_app.components.vars import cond_str, icon
 from exports_app.state.exports import ExportModalState, ExportsLive
 from exports_app.state.views import Notice
@@ -18,7 +18,7 @@ def toast(item: ObjectVar[Notice]) -> rx.Component:
         shown,
         rx.hstack(
             icon(cond_str(item.kind == "ready", "circle-check", "circle-alert"), size=18,
-                 color=cond_str(item.kind == "ready", "#15803d", ERROR_RED)),
+                 color=cond_str(item.kind == "ready", READY_GREEN, ERROR_RED)),
             rx.text(item.text, size="2", weight="medium"),
             rx.link(item.action, href=item.href, size="2", weight="bold", color=BLUE,
                     data_testid=f"toast-action-{item.upload_id}"),
@@ -29,7 +29,7 @@ def toast(item: ObjectVar[Notice]) -> rx.Component:
             spacing="3",
             padding="0.7em 1em",
             background="white",
-            border="1px solid #d1d5db",
+            border=f"1px solid {BORDER_STRONG}",
             border_radius="8px",
             box_shadow="0 4px 16px rgba(0, 0, 0, 0.12)",
             data_testid=f"toast-{item.upload_id}",
