@@ -1,0 +1,1 @@
+"""Smoke runs of the benchmark clients (kept working, never timed); after the browser suites, with their own apps."""
