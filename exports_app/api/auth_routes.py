@@ -9,7 +9,7 @@ from exports_app.api.common import ApiError, require_origin, signed_in
 from exports_app.api.schemas import LoginOut, MemberOut, MeOut, OkOut, errors
 from exports_app.config import get_settings
 from exports_app.db import session_scope
-from exports_app.services import auth, throttle
+from exports_app.services import auth
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
@@ -25,20 +25,12 @@ def login(body: Credentials, request: Request, response: Response) -> LoginOut:
     require_origin(request)
     settings = get_settings()
     address = request.client.host if request.client else "unknown"
-    with session_scope() as session:
-        wait = throttle.retry_after(session, body.username, address)
-        member = None if wait else auth.authenticate(session, body.username, body.password)
-        if member is None and not wait:
-            throttle.record_failure(session, body.username, address)  # committed although we answer 401
-        if member is not None:
-            throttle.clear_failures(session, body.username, address)
-            # A planted session cookie is never reused: every sign-in starts a fresh session.
-            auth.end_session(session, request.cookies.get(auth.SESSION_COOKIE))
-            signin = auth.start_session(session, member, settings.session_days)
-    if wait:
-        raise ApiError(429, f"Too many failed sign-ins. Try again in {wait} s.")
-    if member is None:
-        raise ApiError(401, "Wrong username or password.")
+    with session_scope() as session:  # committed before answering, so a counted failure stays counted
+        signin = auth.sign_in(session, username=body.username, password=body.password, address=address,
+                              planted_token=request.cookies.get(auth.SESSION_COOKIE), days=settings.session_days)
+    if isinstance(signin, auth.Refusal):
+        raise ApiError(signin.status, signin.message)
+    member = signin.member
     # The CSRF cookie is readable by the page's script (it echoes it in a header); the session cookie is not.
     cookies = ((auth.SESSION_COOKIE, signin.token, True), (auth.CSRF_COOKIE, signin.csrf_token, False))
     for name, value, httponly in cookies:

@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from exports_app.domain import utcnow
 from exports_app.models import AuthSession, User
+from exports_app.services import throttle
 from exports_app.services.errors import Invalid
 
 SESSION_COOKIE = "exports_session"
@@ -82,6 +83,32 @@ def authenticate(session: Session, username: str, password: str) -> Member | Non
         user.password_hash = _hasher.hash(password)
         session.add(user)
     return Member(user.id, user.username)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A sign-in that did not happen: the HTTP status and the line to show."""
+
+    status: int
+    message: str
+
+
+def sign_in(session: Session, *, username: str, password: str, address: str, planted_token: str | None,
+            days: int) -> SignIn | Refusal:
+    """Throttle, check the password, count a failure or start a fresh session (the planted one ends).
+
+    Returns a Refusal rather than raising, so the caller commits the failure it counted.
+    """
+    wait = throttle.retry_after(session, username, address)
+    if wait:
+        return Refusal(429, f"Too many failed sign-ins. Try again in {wait} s.")
+    member = authenticate(session, username, password)
+    if member is None:
+        throttle.record_failure(session, username, address)
+        return Refusal(401, "Wrong username or password.")
+    throttle.clear_failures(session, username, address)
+    end_session(session, planted_token)  # a planted session cookie is never reused
+    return start_session(session, member, days)
 
 
 def start_session(session: Session, member: Member, days: int) -> SignIn:
