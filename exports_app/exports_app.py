@@ -22,8 +22,9 @@ app = rx.App(
     api_transformer=[create_api(), Guard],
     stylesheets=["/styles.css"],
 )
-# The scheduler pushes through the app's modify_state, handed over here so jobs/ never imports the app.
-app.register_lifespan_task(refresh_lifespan, modify_state=app.modify_state)
+# The scheduler pushes through the app's state manager and socket namespace, handed over here so jobs/ never
+# imports the app.
+app.register_lifespan_task(refresh_lifespan, live=app)
 
 for registered in PAGES:
     app.add_page(registered.component, route=registered.route, title=registered.title,

@@ -28,11 +28,10 @@ PURGE_ID = "housekeeping"
 class RefreshRunner:
     """Runs ticks for the leader: on the interval, and at once when woken (from any thread)."""
 
-    def __init__(self, scheduler: AsyncIOScheduler, loop: asyncio.AbstractEventLoop,
-                 modify_state: push.ModifyState) -> None:
+    def __init__(self, scheduler: AsyncIOScheduler, loop: asyncio.AbstractEventLoop, live: push.LiveApp) -> None:
         self.scheduler = scheduler
         self.loop = loop
-        self.modify_state = modify_state
+        self.live = live
         self.transcoder: Transcoder | None = None
         self._running = False
         self._again = False
@@ -89,7 +88,7 @@ class RefreshRunner:
         while self._to_push:
             changed, self._to_push = self._to_push, set()
             try:
-                await push.notify(changed, self.modify_state)
+                await push.notify(changed, self.live)
             except Exception:  # the database went away while reading statuses: keep them for the next tick
                 log.exception("live push failed; retrying on the next tick")
                 self._to_push |= changed
@@ -122,7 +121,7 @@ RENEW_SECONDS = 5.0
 
 
 @contextlib.asynccontextmanager
-async def refresh_lifespan(modify_state: push.ModifyState) -> AsyncIterator[None]:
+async def refresh_lifespan(live: push.LiveApp) -> AsyncIterator[None]:
     """Start the scheduler inside the running loop; only the lease holder ticks, the others stand by.
 
     The lease lives in the database, so one leader runs across workers and hosts sharing it, and
@@ -131,7 +130,7 @@ async def refresh_lifespan(modify_state: push.ModifyState) -> AsyncIterator[None
     settings = get_settings()
     holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     scheduler = AsyncIOScheduler(timezone=timezone.utc)
-    runner = RefreshRunner(scheduler, asyncio.get_running_loop(), modify_state)
+    runner = RefreshRunner(scheduler, asyncio.get_running_loop(), live)
     unregister = media_jobs.register_wake(runner.wake)
 
     def hold_lease() -> bool:

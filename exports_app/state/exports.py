@@ -76,8 +76,10 @@ class ExportsLive(rx.SharedState):
         listed = {uid: s for uid, s in changes.items() if str(uid) in self.statuses}
         ended = [(uid, s) for uid, s in listed.items()
                  if prep_finished(self.statuses[str(uid)].state, s)]
-        if listed:  # only the statuses (and notices) go out to the tabs, not the rows
-            self.statuses = {**self.statuses, **{str(uid): status_view(s) for uid, s in listed.items()}}
+        views = {str(uid): status_view(s) for uid, s in listed.items()}
+        if any(self.statuses[key] != view for key, view in views.items()):
+            # Only the statuses (and notices) go out to the tabs, not the rows; an unchanged status, nothing.
+            self.statuses = {**self.statuses, **views}
         if ended:
             titles = {row.id: row.title for row in self.rows}
             fresh = [notice(self.notice_count + n, uid, titles.get(uid, "Your export"), s)

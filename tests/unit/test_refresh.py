@@ -21,7 +21,7 @@ from tests.conftest import run_in_own_loop
 from tests.media import running_ladder_pids
 
 
-def NO_APP(token):  # type: ignore[no-untyped-def]  # modify_state of no app: these tests fake the push
+def NO_APP():  # type: ignore[no-untyped-def]  # no app to push through: these tests fake the push
     raise AssertionError("no push expected through the app here")
 
 
@@ -196,7 +196,7 @@ def test_refresh_survives_the_database_going_away(monkeypatch, caplog, tmp_path:
 
     pushed: list[set[tuple[int, int]]] = []
 
-    async def record(changed, modify_state):  # type: ignore[no-untyped-def]  # the browser push: e2e tests
+    async def record(changed, live):  # type: ignore[no-untyped-def]  # the browser push: e2e tests
         pushed.append(set(changed))
 
     monkeypatch.setattr(push, "notify", record)
@@ -245,7 +245,7 @@ def test_a_slow_or_failing_push_never_holds_back_ticks(monkeypatch) -> None:  # 
     async def run() -> None:
         release = asyncio.Event()
 
-        async def notify(changed, modify_state):  # type: ignore[no-untyped-def]
+        async def notify(changed, live):  # type: ignore[no-untyped-def]
             if fail_next[0]:
                 fail_next[0] = False
                 raise RuntimeError("database is gone")

@@ -1,0 +1,116 @@
+"""The live push: one write of the member's shared list, and the same delta to each of their connected tabs."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import reflex as rx
+from reflex.istate.manager.memory import StateManagerMemory
+from reflex.state import StateUpdate
+from reflex_base.event.context import EventContext
+from reflex_base.registry import RegistrationContext
+
+from exports_app.db import session_scope
+from exports_app.jobs import push
+from exports_app.services import productions
+from exports_app.services.auth import Member
+from exports_app.services.hls_status import HlsStatus
+from exports_app.services.secrets import member_token
+from exports_app.state.exports import ExportsLive
+from tests.conftest import add_upload, run_in_own_loop
+
+
+@dataclass
+class Tokens:
+    connected: set[str]
+
+    async def is_token_connected(self, token: str) -> bool:
+        return token in self.connected
+
+
+@dataclass
+class Namespace:
+    """The socket side: which tabs are connected, and what each was sent."""
+
+    _token_manager: Tokens
+    sent: list[tuple[str, StateUpdate]] = field(default_factory=list)
+
+    async def emit_update(self, update: StateUpdate, token: str) -> None:
+        self.sent.append((token, update))
+
+
+@dataclass
+class App:
+    state_manager: StateManagerMemory
+    event_namespace: Any
+    registration: RegistrationContext
+
+    @contextlib.contextmanager
+    def set_contexts(self) -> Iterator[None]:
+        """The contexts the app provides: its registered states, and its event processor's root context."""
+        registered = RegistrationContext.set(self.registration)
+        root = EventContext.set(EventContext(token="", state_manager=self.state_manager,
+                                             enqueue_impl=lambda *args: None))  # type: ignore[arg-type,return-value]
+        try:
+            yield
+        finally:
+            EventContext.reset(root)
+            RegistrationContext.reset(registered)
+
+
+async def linked_app(member: Member, tabs: set[str], connected: set[str], registration: RegistrationContext) -> App:
+    """An app whose state manager holds the member's shared list, loaded and linked from `tabs`."""
+    app = App(StateManagerMemory(), Namespace(Tokens(connected)), registration)
+    token = rx.BaseStateToken(ident=member_token(member.id), cls=ExportsLive)
+    with app.set_contexts():
+        async with app.state_manager.modify_state(token) as root:
+            live = await root.get_state(ExportsLive)
+            live.reload(member)
+            live._linked_from.update(tabs)
+            root._clean()  # type: ignore[no-untyped-call]
+    return app
+
+
+def test_one_write_reaches_each_connected_tab_with_only_the_live_list(alice: Member, data_dir: Path) -> None:
+    upload_id = add_upload(alice)
+    registration = RegistrationContext.get()  # the test's thread's; the loop below runs in another thread
+    running = HlsStatus(state="in_progress", production_id=4, percent=30)
+
+    async def run() -> None:
+        app = await linked_app(alice, tabs={"tab-a", "tab-b", "tab-closed"},
+                               connected={"tab-a", "tab-b", "someone-else"}, registration=registration)
+        with session_scope() as session:  # a prep starts: the database now says in progress
+            productions.prep_hls(session, alice, upload_id, "local")
+        await push.notify([(alice.id, upload_id)], app)
+        sent = app.event_namespace.sent
+        assert sorted(token for token, _ in sent) == ["tab-a", "tab-b"]
+        update, again = (update for _, update in sent)
+        assert update is again  # worked out once for the member
+        assert list(update.delta) == [ExportsLive.get_full_name()]  # never the shared token's router data
+        statuses = update.delta[ExportsLive.get_full_name()]["statuses_rx_state_"]
+        assert statuses[str(upload_id)].state == "in_progress"  # read from the database
+
+        sent.clear()
+        await push.notify([(alice.id, upload_id)], app)  # the same status again: nothing goes out
+        assert sent == []
+        first, tabs = await push.write_shared(app, alice.id, {upload_id: running})
+        assert first is not None and tabs == {"tab-a", "tab-b", "tab-closed"}  # the percent moved
+
+    run_in_own_loop(run())
+
+
+def test_a_member_with_no_tab_costs_one_write_and_no_emit(alice: Member, data_dir: Path) -> None:
+    upload_id = add_upload(alice)
+    registration = RegistrationContext.get()
+
+    async def run() -> None:
+        app = await linked_app(alice, tabs=set(), connected={"tab-a"}, registration=registration)
+        update, tabs = await push.write_shared(app, alice.id, {upload_id: HlsStatus(state="ready", production_id=9)})
+        assert update is not None and tabs == set()
+        assert await push.send(app, update, tabs) == 0
+        assert app.event_namespace.sent == []
+
+    run_in_own_loop(run())
