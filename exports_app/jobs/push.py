@@ -4,8 +4,9 @@ Reflex's own fan-out for a shared state re-opens every linked tab's state under 
 again per tab (about 2.7 ms of CPU per tab, one tab at a time: bench/bench_capacity.py). A status push changes
 only ExportsLive, whose vars no other state's computed var reads, so the delta is the same for every tab of the
 member: it is worked out once, under the shared state's lock, and the same update is emitted to each connected
-tab (relayed by Reflex to the worker holding the socket when there are several). A tab's own copy of ExportsLive
-is never read: each of its events patches the shared one in.
+tab (relayed by Reflex to the worker holding the socket when there are several): the tabs Reflex linked and the
+ones state/live_tabs recorded, which no lock expiry loses. A tab's own copy of ExportsLive is never read: each of
+its events patches the shared one in.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from exports_app.db import session_scope
 from exports_app.services import productions
 from exports_app.services.hls_status import NOT_READY, HlsStatus
 from exports_app.services.secrets import member_token
+from exports_app.state import live_tabs
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +110,8 @@ async def notify(changed: Iterable[tuple[int, int]], app: LiveApp) -> None:
     by_member = await asyncio.to_thread(_statuses, list(changed))
     for member_id, statuses in by_member.items():
         try:
-            update, tabs = await write_shared(app, member_id, statuses)
+            update, linked = await write_shared(app, member_id, statuses)
             if update is not None:
-                await send(app, update, tabs)
+                await send(app, update, linked | await live_tabs.of(member_token(member_id)))
         except Exception:  # one member's push must not stop the others'
             log.exception("live push to member %s failed", member_id)

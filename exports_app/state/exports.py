@@ -17,6 +17,7 @@ from exports_app.services.auth import Member
 from exports_app.services.errors import ServiceError
 from exports_app.services.hls_status import HlsStatus, prep_finished
 from exports_app.services.secrets import member_token
+from exports_app.state import live_tabs
 from exports_app.state.auth import HOME_ROUTE as EXPORTS_ROUTE
 from exports_app.state.auth import LOGIN_ROUTE, member_of
 from exports_app.state.views import ExportRow, Notice, StatusView, export_row, notice, status_view
@@ -46,8 +47,10 @@ class ExportsLive(rx.SharedState):
         member = member_of(self)
         if member is None:
             return rx.redirect(LOGIN_ROUTE)
-        live = await self._link_to(member_token(member.id))
+        key = member_token(member.id)
+        live = await self._link_to(key)
         live.reload(member)
+        await live_tabs.add(key, self.router.session.client_token)  # the push's address book (see live_tabs)
         return None
 
     def reload(self, member: Member) -> None:
