@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Optional
+from typing import Any, Optional
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
@@ -111,6 +111,10 @@ class Production(SQLModel, table=True):
     hls_master_uri: Optional[str] = Field(default=None, sa_column=sa.Column(sa.String(1024), nullable=True))
     # The transcoder's own frame capture (MediaConvert), if it made one; else the export's poster stands in.
     poster_uri: Optional[str] = Field(default=None, sa_column=sa.Column(sa.String(1024), nullable=True))
+    # The ladder's variant streams, [{"uri", "height", "bandwidth"}, ...] (uri in hls_master_uri's form), written
+    # with hls_master_uri when a job succeeds; NULL when unknown (made before 0005, or the transcoder did not say).
+    renditions: Optional[list[dict[str, Any]]] = Field(
+        default=None, sa_column=sa.Column(sa.JSON(none_as_null=True), nullable=True))
     created_at: datetime = Field(default_factory=utcnow, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, nullable=False)
 

@@ -64,6 +64,8 @@ def publish_page() -> rx.Component:
                    data_testid="publish-title"),
         rx.text("Production #" + PublishState.production_id.to_string(), color=TEXT_MUTED, size="2",
                 data_testid="publish-production"),
+        rx.cond(PublishState.renditions != "",
+                rx.text(PublishState.renditions, color=TEXT_MUTED, size="2", data_testid="publish-renditions")),
         rx.text("Choose spaces", weight="medium"),
         rx.cond(PublishState.spaces.length() == 0,
                 rx.text("You have no spaces yet. Create one to publish to:", data_testid="no-spaces")),

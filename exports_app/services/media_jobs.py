@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import uuid
@@ -15,7 +16,7 @@ from sqlmodel import Session, col, select
 from exports_app.domain import ACTIVE_STATUSES, JobStatus, utcnow
 from exports_app.models import MediaJob, Production, Upload
 from exports_app.services import storage
-from exports_app.transcode.base import JobReport, JobRequest, PendingJob, Transcoder
+from exports_app.transcode.base import JobReport, JobRequest, PendingJob, Rendition, Transcoder
 
 log = logging.getLogger(__name__)
 
@@ -200,6 +201,7 @@ def apply_report(session: Session, report: JobReport) -> bool:
     of 12:00:05.400. A report of the same second as the last applies, so a terminal one beats a progress
     one of equal time, and the status filter keeps the terminal one after that. The stored time is cut
     to the second too, so every database compares the same values (MySQL's DATETIME rounds fractions).
+    The success that applies gives the production its master playlist, poster and renditions, all at once.
     """
     now = utcnow()
     moment = _aware(report.reported_at).replace(microsecond=0)
@@ -240,9 +242,24 @@ def apply_report(session: Session, report: JobReport) -> bool:
         ).scalar_one()
         session.execute(
             sa.update(Production).where(col(Production.id) == production_id)
-            .values(hls_master_uri=report.master_playlist_uri, poster_uri=report.poster_uri, updated_at=now)
+            .values(hls_master_uri=report.master_playlist_uri, poster_uri=report.poster_uri,
+                    renditions=[dataclasses.asdict(r) for r in report.renditions] or None, updated_at=now)
         )
     return True
+
+
+def stored_renditions(production: Production) -> tuple[Rendition, ...]:
+    """The renditions apply_report stored on the production, highest first; () when unknown.
+
+    Entries that are not a rendition (a hand-edited row) are left out rather than failing a page.
+    """
+    found = []
+    for entry in production.renditions or ():
+        try:
+            found.append(Rendition(str(entry["uri"]), int(entry["height"]), int(entry.get("bandwidth") or 0)))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            continue
+    return tuple(sorted(found, key=lambda r: (r.height, r.bandwidth), reverse=True))
 
 
 def timed_out(rows: Iterable[PendingRow], timeout_seconds: float, now: datetime | None = None) -> list[PendingRow]:

@@ -15,6 +15,7 @@ from exports_app.services.auth import Member
 from exports_app.services.errors import Conflict, Invalid, NotFound
 from exports_app.services.exports import valid_id
 from exports_app.services.hls_status import HlsStatus
+from exports_app.services.media_jobs import stored_renditions
 from exports_app.services.productions import load_production_status, owned_production
 
 
@@ -33,6 +34,7 @@ class PublishTarget:
     export_title: str
     hls_url: str
     spaces: list[SpaceChoice]
+    rendition_heights: list[int]  # the ladder's distinct heights, highest first; empty when not known
 
 
 def _ready_production(session: Session, member: Member, production_id: object) -> tuple[Production, HlsStatus]:
@@ -102,6 +104,7 @@ def publish_target(session: Session, member: Member, production_id: object) -> P
         export_title=upload.title if upload else f"Production {production.id}",
         hls_url=status.hls_url or "",
         spaces=[SpaceChoice(s.id, s.name, s.id in published) for s in spaces if s.id is not None],
+        rendition_heights=list(dict.fromkeys(r.height for r in stored_renditions(production))),
     )
 
 

@@ -12,6 +12,7 @@ from exports_app.services import publish
 from exports_app.services.auth import Member
 from exports_app.services.errors import ServiceError
 from exports_app.state.auth import LOGIN_ROUTE, member_of
+from exports_app.state.views import renditions_text
 
 
 @dataclasses.dataclass
@@ -28,6 +29,7 @@ class PublishState(rx.State):
     production_id: rx.Field[int] = rx.field(0)
     export_title: rx.Field[str] = rx.field("")
     hls_url: rx.Field[str] = rx.field("")
+    renditions: rx.Field[str] = rx.field("")  # "Renditions: 1080p · 720p · 480p"; "" when not known
     spaces: rx.Field[list[SpaceOption]] = rx.field(default_factory=list)
     error: rx.Field[str] = rx.field("")
     message: rx.Field[str] = rx.field("")
@@ -46,7 +48,7 @@ class PublishState(rx.State):
         if member is None:
             return rx.redirect(LOGIN_ROUTE)
         self.error = self.message = ""
-        self.production_id, self.spaces, self.export_title, self.hls_url = 0, [], "", ""
+        self.production_id, self.spaces, self.export_title, self.hls_url, self.renditions = 0, [], "", "", ""
         self._read(member, self.router.url.query_parameters.get("production", ""), chosen=set())
         return None
 
@@ -61,6 +63,7 @@ class PublishState(rx.State):
         self.production_id = target.production_id
         self.export_title = target.export_title
         self.hls_url = target.hls_url
+        self.renditions = renditions_text(target.rendition_heights)
         self.spaces = [SpaceOption(s.id, s.name, s.published, s.published or s.id in chosen) for s in target.spaces]
 
     @rx.event

@@ -1,9 +1,10 @@
-"""View data for the pages: export rows and status texts, built from service results."""
+"""View data for the pages: export rows, status and rendition texts, built from service results."""
 
 from __future__ import annotations
 
 import dataclasses
 from datetime import datetime, timezone
+from typing import Sequence
 
 from exports_app.services.hls_status import HlsState, HlsStatus
 from exports_app.services.posters import export_poster_url
@@ -70,6 +71,11 @@ def attempt_text(attempt: int | None, failed_at: datetime | None) -> str:
         return ""
     moment = failed_at.astimezone(timezone.utc) if failed_at.tzinfo else failed_at
     return f"Attempt {attempt} failed at {moment:%H:%M} UTC"
+
+
+def renditions_text(heights: Sequence[int]) -> str:
+    """"Renditions: 1080p · 720p · 480p" for a ladder's heights (given highest first); "" when none is known."""
+    return "Renditions: " + " · ".join(f"{height}p" for height in heights) if heights else ""
 
 
 def human_size(size: int) -> str:

@@ -40,7 +40,7 @@ class PendingJob:
 class Rendition:
     """One variant stream of a finished HLS ladder."""
 
-    uri: str
+    uri: str  # the variant playlist, in the master's form (a key under EXPORTS_DATA_DIR, or "s3://bucket/key")
     height: int
     bandwidth: int
 

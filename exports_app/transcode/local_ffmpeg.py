@@ -222,8 +222,9 @@ class LocalFfmpegTranscoder:
             if rc == 0 and not job.cancel_requested:
                 shutil.rmtree(final_dir, ignore_errors=True)
                 work_dir.rename(final_dir)
-                job.master = f"{self.hls_dir.name}/{request.production_id}/master.m3u8"
-                job.renditions = tuple(Rendition(f"v{i}/index.m3u8", r.height, r.bandwidth)
+                output = f"{self.hls_dir.name}/{request.production_id}"
+                job.master = f"{output}/master.m3u8"
+                job.renditions = tuple(Rendition(f"{output}/v{i}/index.m3u8", r.height, r.bandwidth)
                                        for i, r in enumerate(rungs))
                 self._finish(job, JobStatus.SUCCEEDED, None, None)
                 return

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from exports_app.transcode.base import JobReport, JobStatus, Rendition, utcnow
 from exports_app.transcode.mediaconvert_settings import hls_group, output_bandwidth, output_base, poster_uri
@@ -22,6 +22,7 @@ STATUS = {
 EVENT_STATUS = {**STATUS, "STATUS_UPDATE": JobStatus.RUNNING}
 EVENT_DETAIL_TYPE = "MediaConvert Job State Change"
 EVENT_HLS_GROUP = "HLS_GROUP"  # outputGroupDetails[].type of an Apple HLS group in a COMPLETE event
+Outputs = tuple[str | None, tuple[Rendition, ...]]  # (master playlist URI, renditions) of a finished job
 
 
 def short_message(message: str | None) -> str | None:
@@ -38,12 +39,7 @@ def _as_utc(moment: object) -> datetime | None:
     return moment.astimezone(timezone.utc) if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def _phase(current: str | None, provider_status: str, status: JobStatus) -> str | None:
-    # Like the local transcoder, a terminal job's phase is its final status ("COMPLETE", "ERROR", ...).
-    return provider_status if status.terminal else current
-
-
-def _job_outputs(job: Mapping[str, Any]) -> tuple[str | None, tuple[Rendition, ...]]:
+def _job_outputs(job: Mapping[str, Any]) -> Outputs:
     """(master playlist URI, renditions) of a finished job, from its HLS group and output details."""
     settings = job.get("Settings") or {}
     input_uri = next((i.get("FileInput") for i in settings.get("Inputs") or []), None)
@@ -66,31 +62,44 @@ def _job_outputs(job: Mapping[str, Any]) -> tuple[str | None, tuple[Rendition, .
     return None, ()
 
 
-def report_from_job(job: Mapping[str, Any], media_job_id: int) -> JobReport:
-    """Map a GetJob/ListJobs job (boto3's PascalCase) to a report."""
-    provider_status = str(job.get("Status", ""))
-    status = STATUS.get(provider_status, JobStatus.SUBMITTED)
-    timing = job.get("Timing") or {}
-    moment = _as_utc(timing.get("FinishTime") or timing.get("StartTime") or timing.get("SubmitTime"))
-    code = job.get("ErrorCode")
-    master, renditions = _job_outputs(job) if status is JobStatus.SUCCEEDED else (None, ())
-    percent = job.get("JobPercentComplete")
+def _report(media_job_id: int, provider_status: str, status: JobStatus, *, percent: Any, phase: Any,
+            error_code: Any, error_message: Any, outputs: Callable[[], Outputs], provider_job_id: Any,
+            reported_at: datetime) -> JobReport:
+    """The rules a GetJob job and an event share, whatever their spelling of the fields.
+
+    A finished job is at 100 % and its outputs (read only then) give the master, renditions and poster;
+    like the local transcoder, a terminal job's phase is its final status ("COMPLETE", "ERROR", ...).
+    """
+    master, renditions = outputs() if status is JobStatus.SUCCEEDED else (None, ())
     return JobReport(
         media_job_id=media_job_id,
         status=status,
         percent=100 if status is JobStatus.SUCCEEDED else percent,
-        phase=_phase(job.get("CurrentPhase"), provider_status, status),
-        error_code=str(code) if code is not None else None,
-        error_message=short_message(job.get("ErrorMessage")),
+        phase=provider_status if status.terminal else phase,
+        error_code=str(error_code) if error_code is not None else None,
+        error_message=short_message(error_message),
         master_playlist_uri=master,
         poster_uri=poster_uri(master) if master else None,
         renditions=renditions,
-        provider_job_id=job.get("Id"),
+        provider_job_id=provider_job_id,
+        reported_at=reported_at,
+    )
+
+
+def report_from_job(job: Mapping[str, Any], media_job_id: int) -> JobReport:
+    """Map a GetJob/ListJobs job (boto3's PascalCase) to a report."""
+    provider_status = str(job.get("Status", ""))
+    timing = job.get("Timing") or {}
+    moment = _as_utc(timing.get("FinishTime") or timing.get("StartTime") or timing.get("SubmitTime"))
+    return _report(
+        media_job_id, provider_status, STATUS.get(provider_status, JobStatus.SUBMITTED),
+        percent=job.get("JobPercentComplete"), phase=job.get("CurrentPhase"), error_code=job.get("ErrorCode"),
+        error_message=job.get("ErrorMessage"), outputs=lambda: _job_outputs(job), provider_job_id=job.get("Id"),
         reported_at=moment or utcnow(),
     )
 
 
-def _event_outputs(detail: Mapping[str, Any]) -> tuple[str | None, tuple[Rendition, ...]]:
+def _event_outputs(detail: Mapping[str, Any]) -> Outputs:
     """(master, renditions) of a COMPLETE event: the HLS group's playlistFilePaths and outputFilePaths.
 
     The group is chosen by its type, as the poll path does: a job template may put a CMAF or DASH group
@@ -137,19 +146,11 @@ def report_from_event(event: Mapping[str, Any]) -> JobReport | None:
     if status is None:
         return None  # INPUT_INFORMATION, NEW_WARNING, QUEUE_HOP: nothing the app tracks
     progress = detail.get("jobProgress") or {}
-    code = detail.get("errorCode")
-    master, renditions = _event_outputs(detail) if status is JobStatus.SUCCEEDED else (None, ())
-    return JobReport(
-        media_job_id=media_job_id,
-        status=status,
-        percent=100 if status is JobStatus.SUCCEEDED else progress.get("jobPercentComplete"),
-        phase=_phase(progress.get("currentPhase"), provider_status, status),
-        error_code=str(code) if code is not None else None,
-        error_message=short_message(detail.get("errorMessage")),
-        master_playlist_uri=master,
-        poster_uri=poster_uri(master) if master else None,
-        renditions=renditions,
-        provider_job_id=detail.get("jobId"),
+    return _report(
+        media_job_id, provider_status, status,
+        percent=progress.get("jobPercentComplete"), phase=progress.get("currentPhase"),
+        error_code=detail.get("errorCode"), error_message=detail.get("errorMessage"),
+        outputs=lambda: _event_outputs(detail), provider_job_id=detail.get("jobId"),
         reported_at=_event_time(event, detail),
     )
 

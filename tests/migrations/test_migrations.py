@@ -1,4 +1,6 @@
-"""Migrations: upgrade head on an empty database, the plan's columns and indexes, downgrade, upgrade, no drift."""
+"""Migrations: upgrade head on an empty database, the plan's columns and indexes, downgrade, upgrade, no drift.
+
+Also 0005 on a database holding a production from before it."""
 
 from __future__ import annotations
 
@@ -60,3 +62,41 @@ def test_mysql_ddl_is_bigint_unsigned() -> None:
 
     ddl = str(CreateTable(SQLModel.metadata.tables["uploads"]).compile(dialect=mysql.dialect()))
     assert "create_video_production_id BIGINT UNSIGNED" in ddl
+
+
+def test_renditions_arrive_empty_hold_a_ladder_and_leave_with_the_downgrade(blank_database: str) -> None:
+    """0005 adds productions.renditions (NULL for the productions made before it); its downgrade keeps the rows."""
+    from exports_app.domain import utcnow
+
+    url = blank_database
+    cfg = alembic_config(url)
+    engine = sa.create_engine(url)
+    command.upgrade(cfg, "0004")
+    now = utcnow()
+    with engine.begin() as conn:  # a production made before 0005, written with 0004's columns only
+        conn.execute(sa.text("INSERT INTO users (id, username, password_hash, created_at) VALUES (5, 'u', 'h', :t)"),
+                     {"t": now})
+        conn.execute(sa.text(
+            "INSERT INTO uploads (id, user_id, video_role, title, filename, storage_key, size_bytes, created_at,"
+            " updated_at) VALUES (7, 5, 'export', 'T', 'f.mp4', 'k', 1, :t, :t)"), {"t": now})
+        conn.execute(sa.text("INSERT INTO productions (id, user_id, upload_id, created_at, updated_at)"
+                             " VALUES (9, 5, 7, :t, :t)"), {"t": now})
+
+    command.upgrade(cfg, "head")
+    column = {c["name"]: c for c in sa.inspect(engine).get_columns("productions")}["renditions"]
+    assert column["nullable"] is True
+    productions = SQLModel.metadata.tables["productions"]
+    ladder = [{"uri": "v0/index.m3u8", "height": 720, "bandwidth": 2_928_000},
+              {"uri": "v1/index.m3u8", "height": 360, "bandwidth": 928_000}]
+    with engine.begin() as conn:
+        assert conn.execute(sa.select(productions.c.renditions)).scalar_one() is None
+        conn.execute(productions.update().values(renditions=ladder))
+        assert conn.execute(sa.select(productions.c.renditions)).scalar_one() == ladder
+        conn.execute(productions.update().values(renditions=None))  # unknown again is SQL NULL, not JSON null
+        assert conn.execute(sa.select(sa.func.count()).where(productions.c.renditions.is_(None))).scalar_one() == 1
+
+    command.downgrade(cfg, "0004")
+    assert "renditions" not in {c["name"] for c in sa.inspect(engine).get_columns("productions")}
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT id FROM productions")).scalar_one() == 9
+    engine.dispose()

@@ -96,3 +96,23 @@ def test_a_poll_that_sees_the_end_beats_a_progress_event_of_the_same_second(loca
         production = s.get(Production, job_row(queued).production_id)
         assert production is not None and production.hls_master_uri == master
         assert production.poster_uri == master.replace("master.m3u8", "poster.0000001.jpg")  # the frame capture
+        # GetJob's renditions: the HLS outputs' heights, each bandwidth the video's max bitrate + 128k audio.
+        assert production.renditions == [
+            {"uri": master.replace("master.m3u8", "master_360p.m3u8"), "height": 360, "bandwidth": 928_000}]
+
+
+def test_a_complete_event_stores_the_productions_renditions(local_aws: LocalAws, queued: int) -> None:
+    server = local_aws.mediaconvert
+    tc = MediaConvertTranscoder(local_aws.settings)
+    tick(tc, 3600)  # submits
+    (job_id,) = server.jobs
+    master = server.complete(job_id, local_aws.s3)
+    assert master is not None
+    tick(tc, 3600)  # the COMPLETE event is applied before the poll, whose late COMPLETE then changes nothing
+    assert job_row(queued).status == JobStatus.SUCCEEDED.value
+    with session_scope() as s:
+        production = s.get(Production, job_row(queued).production_id)
+        assert production is not None and production.hls_master_uri == master
+        # The event's renditions: outputFilePaths and heightInPx, each bandwidth the video's average bitrate.
+        assert production.renditions == [
+            {"uri": master.replace("master.m3u8", "master_360p.m3u8"), "height": 360, "bandwidth": 800_000}]

@@ -14,7 +14,7 @@ from exports_app.models import MediaJob, Production, Upload
 from exports_app.services import media_jobs, productions
 from exports_app.services.auth import Member
 from exports_app.services.errors import NotFound
-from exports_app.transcode.base import JobReport
+from exports_app.transcode.base import JobReport, Rendition
 from tests.conftest import add_upload
 
 
@@ -65,6 +65,45 @@ def test_reports_are_monotonic(alice: Member) -> None:
     assert not finish(job_id, JobStatus.FAILED, error_message="late")
     with session_scope() as s:
         assert productions.export_status(s, alice, upload_id).state == "ready"
+
+
+def test_a_success_stores_its_renditions_once(alice: Member) -> None:
+    status = prep(alice, add_upload(alice))
+    with session_scope() as s:
+        job_id = s.exec(select(MediaJob.id)).one()
+    ladder = (Rendition("hls/1/v1/index.m3u8", 360, 928_000), Rendition("hls/1/v0/index.m3u8", 720, 2_928_000))
+    assert finish(job_id, JobStatus.SUCCEEDED, master_playlist_uri="hls/1/master.m3u8", renditions=ladder)
+    # A late success (a poll after the event) changes nothing, its renditions included.
+    assert not finish(job_id, JobStatus.SUCCEEDED, master_playlist_uri="hls/1/master.m3u8",
+                      renditions=(Rendition("hls/1/v9/index.m3u8", 1080, 5_128_000),))
+    with session_scope() as s:
+        production = s.get(Production, status.production_id)
+        assert production is not None
+        assert production.renditions == [
+            {"uri": "hls/1/v1/index.m3u8", "height": 360, "bandwidth": 928_000},
+            {"uri": "hls/1/v0/index.m3u8", "height": 720, "bandwidth": 2_928_000}]
+        assert media_jobs.stored_renditions(production) == (ladder[1], ladder[0])  # highest first
+
+
+def test_renditions_stay_unknown_unless_a_success_names_them(alice: Member) -> None:
+    failed = prep(alice, add_upload(alice))
+    with session_scope() as s:
+        (job,) = media_jobs.pending_jobs(s, "local")
+    assert finish(job.pending.request.media_job_id, JobStatus.FAILED, error_message="bad input",
+                  renditions=(Rendition("hls/1/v0/index.m3u8", 720, 1),))
+    silent = prep(alice, add_upload(alice))
+    with session_scope() as s:
+        (job,) = media_jobs.pending_jobs(s, "local")
+    assert finish(job.pending.request.media_job_id, JobStatus.SUCCEEDED, master_playlist_uri="hls/2/master.m3u8")
+    with session_scope() as s:
+        for production_id in (failed.production_id, silent.production_id):
+            production = s.get(Production, production_id)
+            assert production is not None and production.renditions is None
+            assert media_jobs.stored_renditions(production) == ()
+    # A hand-edited row keeps what is a rendition and leaves out the rest rather than failing a page.
+    edited = Production(user_id=alice.id, upload_id=1,
+                        renditions=[{"height": 480}, "junk", {"uri": "x", "height": "4"}])
+    assert media_jobs.stored_renditions(edited) == (Rendition("x", 4, 0),)
 
 
 def test_stale_reports_are_ignored(alice: Member) -> None:

@@ -12,7 +12,7 @@ from sqlmodel import select
 from exports_app.db import get_engine, session_scope
 from exports_app.domain import JobStatus
 from exports_app.jobs.refresh import tick
-from exports_app.models import MediaJob
+from exports_app.models import MediaJob, Production
 from exports_app.services import exports, productions
 from exports_app.services.auth import Member
 from exports_app.transcode.clips import make_clip
@@ -59,6 +59,11 @@ def test_tick_takes_an_export_to_ready(alice: Member, data_dir: Path, tmp_path: 
         tc.close()
     assert (alice.id, upload_id) in changed
     assert state_of(alice, upload_id) == "ready"
+    with session_scope() as s:  # the ladder ffmpeg reported is stored, each playlist a key under the data dir
+        (production,) = s.exec(select(Production)).all()
+        assert production.renditions == [
+            {"uri": f"hls/{production.id}/v0/index.m3u8", "height": 240, "bandwidth": 928_000}]
+    assert (data_dir / production.renditions[0]["uri"]).is_file()
 
 
 def test_tick_statement_count_does_not_grow_with_jobs(alice: Member, data_dir: Path) -> None:

@@ -9,17 +9,18 @@ from exports_app.domain import JobStatus
 from exports_app.services import media_jobs, publish
 from exports_app.services.auth import Member
 from exports_app.services.errors import Invalid, NotFound
-from exports_app.transcode.base import JobReport
+from exports_app.transcode.base import JobReport, Rendition
 from tests.conftest import add_upload
 from tests.unit.test_productions import prep
 
 
-def ready_production(member: Member, title: str) -> int:
+def ready_production(member: Member, title: str, renditions: tuple[Rendition, ...] = ()) -> int:
     status = prep(member, add_upload(member, title=title))
     with session_scope() as s:
         (job,) = media_jobs.pending_jobs(s, "local")
         media_jobs.apply_report(s, JobReport(job.pending.request.media_job_id, JobStatus.SUCCEEDED,
-                                             master_playlist_uri=f"hls/{status.production_id}/master.m3u8"))
+                                             master_playlist_uri=f"hls/{status.production_id}/master.m3u8",
+                                             renditions=renditions))
     assert status.production_id is not None
     return status.production_id
 
@@ -33,7 +34,8 @@ def test_a_space_needs_a_name(alice: Member, blank: str) -> None:
 def test_a_new_space_can_be_published_to_and_lists_what_is_there(alice: Member, bob: Member) -> None:
     production_id = ready_production(alice, "Launch teaser")
     with session_scope() as s:
-        assert publish.publish_target(s, alice, production_id).spaces == []
+        target = publish.publish_target(s, alice, production_id)
+        assert (target.spaces, target.rendition_heights) == ([], [])  # no renditions reported: none shown
         space = publish.create_space(s, alice, "  My   channel ")
         assert space.name == "My channel"
     with session_scope() as s:
@@ -48,3 +50,13 @@ def test_a_new_space_can_be_published_to_and_lists_what_is_there(alice: Member, 
         for malformed in ("abc", 0):
             with pytest.raises(NotFound):
                 publish.space_view(s, alice, malformed)
+
+
+def test_the_publish_target_names_the_ladders_heights_highest_first(alice: Member, bob: Member) -> None:
+    ladder = tuple(Rendition(f"hls/v{i}/index.m3u8", height, bandwidth) for i, (height, bandwidth) in
+                   enumerate([(480, 1_528_000), (1080, 5_128_000), (720, 2_928_000), (720, 1_928_000)]))
+    production_id = ready_production(alice, "Ladder", ladder)
+    with session_scope() as s:
+        assert publish.publish_target(s, alice, production_id).rendition_heights == [1080, 720, 480]
+        with pytest.raises(NotFound):
+            publish.publish_target(s, bob, production_id)  # nor anything of it for someone else

@@ -14,7 +14,15 @@ from exports_app.services import auth, productions
 from exports_app.services.auth import Member
 from exports_app.services.hls_status import HlsStatus
 from exports_app.state.exports import ExportModalState, ExportsLive
-from exports_app.state.views import BADGE_TEXT, STATUS_TEXT, export_row, human_duration, human_size, status_view
+from exports_app.state.views import (
+    BADGE_TEXT,
+    STATUS_TEXT,
+    export_row,
+    human_duration,
+    human_size,
+    renditions_text,
+    status_view,
+)
 from tests.conftest import add_upload, run_in_own_loop
 
 
@@ -52,6 +60,11 @@ def test_status_texts_are_the_specs() -> None:
 @pytest.mark.parametrize(("size", "text"), [(0, "0 B"), (1023, "1023 B"), (1536, "1.5 KB"), (5 * 1024**3, "5.0 GB")])
 def test_human_size(size: int, text: str) -> None:
     assert human_size(size) == text
+
+
+def test_renditions_text() -> None:
+    assert renditions_text([1080, 720, 480]) == "Renditions: 1080p · 720p · 480p"
+    assert (renditions_text([360]), renditions_text([])) == ("Renditions: 360p", "")
 
 
 def test_human_duration() -> None:
