@@ -49,12 +49,16 @@ class ExportsLive(rx.SharedState):
             return rx.redirect(LOGIN_ROUTE)
         key = member_token(member.id)
         live = await self._link_to(key)
-        live.reload(member)
+        live._reload(member)
         await live_tabs.add(key, self.router.session.client_token)  # the push's address book (see live_tabs)
         return None
 
-    def reload(self, member: Member) -> None:
-        """Re-read the member's list from the database (the source of truth)."""
+    def _reload(self, member: Member) -> None:
+        """Re-read the member's list from the database (the source of truth).
+
+        Private, as every helper of a state: Reflex makes each public method an event any client can send,
+        and this one's member would then be an event argument.
+        """
         with session_scope() as session:
             views = productions.export_views(session, member, limit=self.limit)
             self.total = exports.count_exports(session, member)
@@ -67,7 +71,7 @@ class ExportsLive(rx.SharedState):
         if member is None:
             return rx.redirect(LOGIN_ROUTE)
         self.limit += PAGE_SIZE
-        self.reload(member)
+        self._reload(member)
         return None
 
     def set_statuses(self, changes: dict[int, HlsStatus]) -> None:
@@ -135,7 +139,7 @@ class ExportModalState(rx.State):
         except ServiceError as exc:
             self.message = exc.message
             self.open_id = 0
-            (await self._live()).reload(member)
+            (await self._live())._reload(member)
             return None
         (await self._live()).set_statuses({self.open_id: status})
         return status
@@ -242,7 +246,7 @@ class ExportModalState(rx.State):
             self.message = exc.message
         self.open_id = 0
         self.confirming_delete = False
-        (await self._live()).reload(member)
+        (await self._live())._reload(member)
         return None
 
     @rx.event
@@ -305,7 +309,7 @@ class ExportModalState(rx.State):
             self.upload_phase = ""
             self.message = " ".join(ok for ok, _ in results if ok)
             self.upload_error = " ".join(error for _, error in results if error)
-            (await self._live()).reload(member)
+            (await self._live())._reload(member)
         return None
 
 

@@ -68,7 +68,7 @@ async def linked_app(member: Member, tabs: set[str], connected: set[str], regist
     with app.set_contexts():
         async with app.state_manager.modify_state(token) as root:
             live = await root.get_state(ExportsLive)
-            live.reload(member)
+            live._reload(member)
             live._linked_from.update(tabs)
             root._clean()  # type: ignore[no-untyped-call]
     return app

@@ -81,7 +81,7 @@ def test_export_row(alice: Member, data_dir: Path) -> None:
 def test_set_statuses_updates_only_listed_exports(alice: Member, data_dir: Path) -> None:
     live = live_of(tab())
     first, second = add_upload(alice), add_upload(alice)
-    live.reload(alice)
+    live._reload(alice)
     assert set(live.statuses) == {str(first), str(second)} and live.total == 2 and not live.has_more
     live.set_statuses({first: HlsStatus(state="in_progress", production_id=3, percent=10),
                        999: HlsStatus(state="ready")})
@@ -100,7 +100,7 @@ def test_modal_opens_preps_and_refuses_others_exports(alice: Member, bob: Member
     root = signed_in_tab(alice)
     modal, live = modal_of(root), live_of(root)
     mine, bobs = add_upload(alice, title="Mine"), add_upload(bob, title="Bob's")
-    live.reload(alice)
+    live._reload(alice)
     run_in_own_loop(modal.open_modal(mine))
     assert (modal.open_id, modal.open_title, modal.modal_open) == (mine, "Mine", True)
     assert live.statuses[str(mine)].state == "not_ready"
@@ -118,7 +118,7 @@ def test_delete_needs_the_member_and_closes_the_modal(alice: Member, bob: Member
     root = signed_in_tab(alice)
     modal, live = modal_of(root), live_of(root)
     mine = add_upload(alice)
-    live.reload(alice)
+    live._reload(alice)
     run_in_own_loop(modal.open_modal(mine))
     modal.ask_delete()
     assert modal.confirming_delete
@@ -155,7 +155,7 @@ def test_upload_progress_counts_only_while_uploading_and_cancel_resets(alice: Me
 def test_a_prep_that_ends_becomes_a_notice_once(alice: Member, data_dir: Path) -> None:
     live = live_of(tab())
     teaser, broken = add_upload(alice, title="Launch teaser"), add_upload(alice, title="Broken")
-    live.reload(alice)
+    live._reload(alice)
     live.set_statuses({teaser: HlsStatus(state="ready", production_id=4)})  # not_ready → ready: no prep ended
     assert live.notices == []
     running = HlsStatus(state="in_progress", production_id=5)
