@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
+from collections.abc import Callable, Coroutine
 from http.cookies import CookieError, SimpleCookie
+from typing import Any, Concatenate, ParamSpec, TypeVar, overload
 
 import reflex as rx
 from reflex.event import EventSpec
@@ -14,6 +18,10 @@ from exports_app.services.auth import Member
 
 LOGIN_ROUTE = "/login"
 HOME_ROUTE = "/exports"
+
+S = TypeVar("S", bound=rx.State)
+P = ParamSpec("P")
+Answer = EventSpec | None  # what a member handler returns: nothing, or where the client goes next
 
 
 def member_of(state: rx.State) -> Member | None:
@@ -26,6 +34,48 @@ def member_of(state: rx.State) -> Member | None:
     morsel = jar.get(auth.SESSION_COOKIE)
     with session_scope() as session:
         return auth.member_for_token(session, morsel.value if morsel else None)
+
+
+@overload
+def member_event(
+    handler: Callable[Concatenate[S, Member, P], Coroutine[Any, Any, Answer]],
+) -> Callable[Concatenate[S, P], Coroutine[Any, Any, Answer]]: ...
+
+
+@overload
+def member_event(handler: Callable[Concatenate[S, Member, P], Answer]) -> Callable[Concatenate[S, P], Answer]: ...
+
+
+def member_event(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """The signed-in guard of an event handler: it runs with the member, or the client goes to /login.
+
+    The handler's second parameter, `member`, is filled from the session cookie of the websocket handshake
+    (re-checked against the sessions table on every event); it is no event argument the client can send.
+    Without a live session the handler does not run: nothing changes and the answer is the redirect.
+    Put it under `@rx.event` (`@rx.event(background=True)` too): Reflex reads the guarded handler's signature
+    and annotations, which are the handler's own without `member`, so its arguments are parsed as before.
+    """
+    signature = inspect.signature(handler)
+    params = list(signature.parameters.values())
+    if len(params) < 2 or params[1].name != "member":
+        raise TypeError(f"{handler.__qualname__}: a member event takes `member` right after `self`")
+
+    guarded: Callable[..., Any]
+    if inspect.iscoroutinefunction(handler):
+        @functools.wraps(handler)
+        async def guarded(state: rx.State, /, *args: Any, **kwargs: Any) -> Answer:
+            member = member_of(state)
+            return rx.redirect(LOGIN_ROUTE) if member is None else await handler(state, member, *args, **kwargs)
+    else:
+        @functools.wraps(handler)
+        def guarded(state: rx.State, /, *args: Any, **kwargs: Any) -> Answer:
+            member = member_of(state)
+            return rx.redirect(LOGIN_ROUTE) if member is None else handler(state, member, *args, **kwargs)
+
+    # What Reflex reads to build event specs and parse arguments (inspect.signature stops at __signature__).
+    guarded.__signature__ = signature.replace(parameters=[params[0], *params[2:]])  # type: ignore[attr-defined]
+    guarded.__annotations__ = {name: hint for name, hint in handler.__annotations__.items() if name != "member"}
+    return guarded
 
 
 class AuthState(rx.State):

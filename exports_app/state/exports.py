@@ -19,7 +19,7 @@ from exports_app.services.hls_status import HlsStatus, prep_finished
 from exports_app.services.secrets import member_token
 from exports_app.state import live_tabs
 from exports_app.state.auth import HOME_ROUTE as EXPORTS_ROUTE
-from exports_app.state.auth import LOGIN_ROUTE, member_of
+from exports_app.state.auth import member_event
 from exports_app.state.views import ExportRow, Notice, StatusView, export_row, notice, status_view
 
 PAGE_SIZE = 100  # rows per page: 1,000 exports render as fast as a few (bench/bench_list.py)
@@ -43,15 +43,12 @@ class ExportsLive(rx.SharedState):
         return self.total > len(self.rows)
 
     @rx.event
-    async def load(self) -> EventSpec | None:
-        member = member_of(self)
-        if member is None:
-            return rx.redirect(LOGIN_ROUTE)
+    @member_event
+    async def load(self, member: Member) -> None:
         key = member_token(member.id)
         live = await self._link_to(key)
         live._reload(member)
         await live_tabs.add(key, self.router.session.client_token)  # the push's address book (see live_tabs)
-        return None
 
     def _reload(self, member: Member) -> None:
         """Re-read the member's list from the database (the source of truth).
@@ -66,13 +63,10 @@ class ExportsLive(rx.SharedState):
         self.statuses = {str(v.id): status_view(v.status) for v in views}
 
     @rx.event
-    def show_more(self) -> EventSpec | None:
-        member = member_of(self)
-        if member is None:
-            return rx.redirect(LOGIN_ROUTE)
+    @member_event
+    def show_more(self, member: Member) -> None:
         self.limit += PAGE_SIZE
         self._reload(member)
-        return None
 
     def set_statuses(self, changes: dict[int, HlsStatus]) -> None:
         """Apply new statuses of listed exports: the one status store the badges and the modal read.
@@ -128,9 +122,6 @@ class ExportModalState(rx.State):
     async def _live(self) -> ExportsLive:
         return await self.get_state(ExportsLive)
 
-    def _member(self) -> Member | None:
-        return member_of(self)
-
     async def _refresh_open(self, member: Member) -> HlsStatus | None:
         """Re-read the open export's status, or close the modal if it is gone."""
         try:
@@ -145,10 +136,8 @@ class ExportModalState(rx.State):
         return status
 
     @rx.event
-    async def open_modal(self, upload_id: int) -> EventSpec | None:
-        member = self._member()
-        if member is None:
-            return rx.redirect(LOGIN_ROUTE)
+    @member_event
+    async def open_modal(self, member: Member, upload_id: int) -> None:
         self.message = ""
         self.confirming_delete = False
         try:
@@ -156,11 +145,10 @@ class ExportModalState(rx.State):
                 view = productions.export_view(session, member, upload_id)
         except ServiceError as exc:
             self.message = exc.message
-            return None
+            return
         self.open_title, self.open_project_id, self.open_id = view.title, view.project_id or 0, view.id
         self.last_opened = view.id
         (await self._live()).set_statuses({view.id: view.status})
-        return None
 
     @rx.event
     def close_modal(self) -> None:
@@ -196,24 +184,19 @@ class ExportModalState(rx.State):
             self._close_modal()
 
     @rx.event
-    async def prep(self) -> EventSpec | None:
-        member = self._member()
-        if member is None:
-            return rx.redirect(LOGIN_ROUTE)
+    @member_event
+    async def prep(self, member: Member) -> None:
         try:
             with session_scope() as session:
                 status = productions.prep_hls(session, member, self.open_id, get_settings().transcoder)
         except ServiceError as exc:
             self.message = exc.message
-            return None
+            return
         (await self._live()).set_statuses({self.open_id: status})
-        return None
 
     @rx.event
-    async def publish(self) -> EventSpec | None:
-        member = self._member()
-        if member is None:
-            return rx.redirect(LOGIN_ROUTE)
+    @member_event
+    async def publish(self, member: Member) -> EventSpec | None:
         status = await self._refresh_open(member)
         if status is None or status.state != "ready":
             self.message = "Publish is available once HLS is ready."
@@ -235,10 +218,8 @@ class ExportModalState(rx.State):
         self.confirming_delete = False
 
     @rx.event
-    async def confirm_delete(self) -> EventSpec | None:
-        member = self._member()
-        if member is None:
-            return rx.redirect(LOGIN_ROUTE)
+    @member_event
+    async def confirm_delete(self, member: Member) -> None:
         try:
             with session_scope() as session:
                 exports.delete_export(session, member, self.open_id)
@@ -247,7 +228,6 @@ class ExportModalState(rx.State):
         self.open_id = 0
         self.confirming_delete = False
         (await self._live())._reload(member)
-        return None
 
     @rx.event
     def start_upload(self) -> None:
@@ -277,14 +257,12 @@ class ExportModalState(rx.State):
         return rx.cancel_upload(UPLOAD_ID)
 
     @rx.event(background=True)
-    async def upload(self, chunks: rx.UploadChunkIterator) -> EventSpec | None:
+    @member_event
+    async def upload(self, member: Member, chunks: rx.UploadChunkIterator) -> None:
         """Stream the dropped file into one staged file in the data dir, probe it, then move it into place.
 
         The guard in front of /_upload already refused signed-out and oversized requests before the body.
         """
-        member = self._member()
-        if member is None:
-            return rx.redirect(LOGIN_ROUTE)
         staged: dict[str, Path] = {}
         files: dict[str, BinaryIO] = {}
         try:
@@ -310,7 +288,6 @@ class ExportModalState(rx.State):
             self.message = " ".join(ok for ok, _ in results if ok)
             self.upload_error = " ".join(error for _, error in results if error)
             (await self._live())._reload(member)
-        return None
 
 
 def _import_staged(member: Member, name: str, path: Path) -> tuple[str, str]:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import dataclasses
 
 import reflex as rx
-from reflex.event import EventSpec
 
 from exports_app.db import session_scope
 from exports_app.services import publish
 from exports_app.services.auth import Member
 from exports_app.services.errors import ServiceError
-from exports_app.state.auth import LOGIN_ROUTE, member_of
+from exports_app.state.auth import member_event
 from exports_app.state.views import renditions_text
 
 
@@ -43,14 +42,11 @@ class PublishState(rx.State):
         return [s for s in self.spaces if s.published]
 
     @rx.event
-    def load(self) -> EventSpec | None:
-        member = member_of(self)
-        if member is None:
-            return rx.redirect(LOGIN_ROUTE)
+    @member_event
+    def load(self, member: Member) -> None:
         self.error = self.message = ""
         self.production_id, self.spaces, self.export_title, self.hls_url, self.renditions = 0, [], "", "", ""
         self._read(member, self.router.url.query_parameters.get("production", ""), chosen=set())
-        return None
 
     def _read(self, member: Member, production_id: object, chosen: set[int]) -> None:
         """Load the production and the member's spaces; chosen: spaces to tick (besides published ones)."""
@@ -67,22 +63,19 @@ class PublishState(rx.State):
         self.spaces = [SpaceOption(s.id, s.name, s.published, s.published or s.id in chosen) for s in target.spaces]
 
     @rx.event
-    def create_space(self, form: dict[str, str]) -> EventSpec | None:
+    @member_event
+    def create_space(self, member: Member, form: dict[str, str]) -> None:
         """A new space, right here, ticked for this production (the other ticks are kept)."""
-        member = member_of(self)
-        if member is None:
-            return rx.redirect(LOGIN_ROUTE)
         try:
             with session_scope() as session:
                 space = publish.create_space(session, member, str(form.get("name", "")))
                 new_id = space.id or 0
         except ServiceError as exc:
             self.message = exc.message
-            return None
+            return
         self.message = ""
         kept = {s.id for s in self.spaces if s.chosen}
         self._read(member, self.production_id, chosen=kept | {new_id})
-        return None
 
     @rx.event
     def toggle(self, space_id: int, chosen: bool) -> None:
@@ -90,17 +83,14 @@ class PublishState(rx.State):
                        for s in self.spaces]
 
     @rx.event
-    def submit(self) -> EventSpec | None:
-        member = member_of(self)
-        if member is None:
-            return rx.redirect(LOGIN_ROUTE)
+    @member_event
+    def submit(self, member: Member) -> None:
         chosen = [s.id for s in self.spaces if s.chosen and not s.published]
         try:
             with session_scope() as session:
                 added = publish.publish(session, member, self.production_id, chosen)
         except ServiceError as exc:
             self.message = exc.message
-            return None
+            return
         self.spaces = [dataclasses.replace(s, published=s.published or s.chosen) for s in self.spaces]
         self.message = f"Published to {added} space{'s' if added != 1 else ''}."
-        return None

@@ -5,12 +5,12 @@ from __future__ import annotations
 import dataclasses
 
 import reflex as rx
-from reflex.event import EventSpec
 
 from exports_app.db import session_scope
 from exports_app.services import publish
+from exports_app.services.auth import Member
 from exports_app.services.errors import ServiceError
-from exports_app.state.auth import LOGIN_ROUTE, member_of
+from exports_app.state.auth import member_event
 
 
 @dataclasses.dataclass
@@ -29,18 +29,15 @@ class SpaceState(rx.State):
     error: rx.Field[str] = rx.field("")
 
     @rx.event
-    def load(self) -> EventSpec | None:
-        member = member_of(self)
-        if member is None:
-            return rx.redirect(LOGIN_ROUTE)
+    @member_event
+    def load(self, member: Member) -> None:
         self.error, self.space_id, self.name, self.items = "", 0, "", []
         try:
             with session_scope() as session:
                 view = publish.space_view(session, member, self.router.url.query_parameters.get("space", ""))
         except ServiceError as exc:
             self.error = exc.message
-            return None
+            return
         self.space_id, self.name = view.id, view.name
         self.items = [PublishedItem(i.production_id, i.title, i.published_at.strftime("%Y-%m-%d %H:%M UTC"))
                       for i in view.items]
-        return None

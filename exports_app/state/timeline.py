@@ -5,12 +5,12 @@ from __future__ import annotations
 import dataclasses
 
 import reflex as rx
-from reflex.event import EventSpec
 
 from exports_app.db import session_scope
 from exports_app.services import projects
+from exports_app.services.auth import Member
 from exports_app.services.errors import ServiceError
-from exports_app.state.auth import LOGIN_ROUTE, member_of
+from exports_app.state.auth import member_event
 from exports_app.state.views import human_duration, human_size
 
 
@@ -33,10 +33,8 @@ class TimelineState(rx.State):
     error: rx.Field[str] = rx.field("")
 
     @rx.event
-    def load(self) -> EventSpec | None:
-        member = member_of(self)
-        if member is None:
-            return rx.redirect(LOGIN_ROUTE)
+    @member_event
+    def load(self, member: Member) -> None:
         self.error, self.project_id, self.exports = "", 0, []
         wanted = self.router.url.query_parameters.get("project", "")
         try:
@@ -50,4 +48,3 @@ class TimelineState(rx.State):
                                 for u in projects.project_exports(session, project)]
         except ServiceError as exc:
             self.error = exc.message
-        return None
