@@ -8,10 +8,11 @@ from reflex.vars import ObjectVar
 from exports_app.components.layout import query_page
 from exports_app.components.styles import TEXT_MUTED
 from exports_app.pages.registry import member_page
-from exports_app.state.timeline import ProjectExport, TimelineState
+from exports_app.state.timeline import TimelineState
+from exports_app.state.views import ExportRow
 
 
-def project_export(item: ObjectVar[ProjectExport]) -> rx.Component:
+def project_export(item: ObjectVar[ExportRow]) -> rx.Component:
     return rx.table.row(rx.table.cell(item.title), rx.table.cell(item.duration), rx.table.cell(item.size))
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import reflex as rx
 
 from exports_app.db import session_scope
@@ -11,15 +9,7 @@ from exports_app.services import projects
 from exports_app.services.auth import Member
 from exports_app.services.errors import ServiceError
 from exports_app.state.auth import member_event
-from exports_app.state.views import human_duration, human_size
-
-
-@dataclasses.dataclass
-class ProjectExport:
-    id: int = 0
-    title: str = ""
-    duration: str = ""
-    size: str = ""
+from exports_app.state.views import ExportRow, human_duration, human_size
 
 
 class TimelineState(rx.State):
@@ -29,7 +19,7 @@ class TimelineState(rx.State):
     title: rx.Field[str] = rx.field("")
     description: rx.Field[str] = rx.field("")
     created: rx.Field[str] = rx.field("")
-    exports: rx.Field[list[ProjectExport]] = rx.field(default_factory=list)
+    exports: rx.Field[list[ExportRow]] = rx.field(default_factory=list)
     error: rx.Field[str] = rx.field("")
 
     @rx.event
@@ -43,8 +33,8 @@ class TimelineState(rx.State):
                 self.project_id = project.id or 0
                 self.title, self.description = project.title, project.description
                 self.created = project.created_at.strftime("%Y-%m-%d %H:%M UTC")
-                self.exports = [ProjectExport(u.id or 0, u.title, human_duration(u.duration_seconds),
-                                              human_size(u.size_bytes))
+                self.exports = [ExportRow(id=u.id or 0, title=u.title, duration=human_duration(u.duration_seconds),
+                                          size=human_size(u.size_bytes))
                                 for u in projects.project_exports(session, project)]
         except ServiceError as exc:
             self.error = exc.message

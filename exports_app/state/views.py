@@ -37,7 +37,8 @@ class StatusView:
 
 @dataclasses.dataclass
 class ExportRow:
-    """A row of the /exports table (its status lives in ExportsLive.statuses, the one status store)."""
+    """A row of the /exports table (its status lives in ExportsLive.statuses, the one status store); /timeline
+    lists a project's exports with the same rows (title, duration and size)."""
 
     id: int = 0
     title: str = ""

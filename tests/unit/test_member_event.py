@@ -202,6 +202,8 @@ def test_a_live_session_gives_each_handler_its_member(alice: Member, world: Worl
     space, timeline, page = state_of(root, SpaceState), state_of(root, TimelineState), state_of(root, PublishState)
     assert (space.error, space.space_id, space.name) == ("", world.space_id, "Channel")
     assert (timeline.error, timeline.project_id, timeline.title) == ("", world.project_id, "Launch")
+    assert [(e.id, e.title, e.duration, e.size) for e in timeline.exports] == [
+        (world.upload_id, "Launch teaser", "0:02", "1000 B")]
     assert [s.name for s in page.spaces] == ["Another", "Channel"] and page.error == ""
     assert state_of(root, ExportModalState).open_title == "Launch teaser"
 
