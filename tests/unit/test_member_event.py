@@ -29,6 +29,7 @@ from exports_app.state.exports import ExportModalState, ExportsLive
 from exports_app.state.publish import PublishState
 from exports_app.state.space import SpaceState
 from exports_app.state.timeline import TimelineState
+from exports_app.state.views import ExportRow
 from tests.conftest import add_upload, run_in_own_loop
 from tests.unit.test_spaces import ready_production
 
@@ -228,3 +229,21 @@ def test_an_event_argument_cannot_supply_the_member(alice: Member, bob: Member, 
             assert snapshot(root) == before, name
     with session_scope() as session:
         assert [s.name for s in session.exec(select(Space))] == ["Channel"]
+
+
+def test_a_query_page_shows_only_what_its_query_names_for_the_member(alice: Member, bob: Member,
+                                                                     world: World) -> None:
+    root = tab(world, session_cookie(alice))
+    space, timeline = state_of(root, SpaceState), state_of(root, TimelineState)
+    fire(root, SpaceState.load, {})
+    fire(root, TimelineState.load, {})
+    assert (space.name, len(space.items), timeline.title, len(timeline.exports)) == ("Channel", 0, "Launch", 1)
+
+    # Bob's tab on the same addresses: the one-line refusal, and nothing of Alice's in the state.
+    root = tab(world, session_cookie(bob))
+    space, timeline = state_of(root, SpaceState), state_of(root, TimelineState)
+    space.name, timeline.title, timeline.exports = "shown before", "shown before", [ExportRow(id=1)]
+    fire(root, SpaceState.load, {})
+    fire(root, TimelineState.load, {})
+    assert (space.error, space.space_id, space.name, space.items) == ("Space not found.", 0, "", [])
+    assert (timeline.error, timeline.project_id, timeline.title, timeline.exports) == ("Project not found.", 0, "", [])
