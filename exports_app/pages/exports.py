@@ -10,6 +10,7 @@ from reflex.vars import ObjectVar
 from exports_app.components.layout import page
 from exports_app.components.modal import export_modal
 from exports_app.components.styles import BADGE_COLOR, BLUE, ERROR_RED, TEXT_MUTED, THUMB_BG
+from exports_app.components.table import items_table
 from exports_app.components.vars import icon
 from exports_app.pages.registry import member_page
 from exports_app.state.exports import UPLOAD_ID, UPLOADING, ExportModalState, ExportsLive, status_var
@@ -131,15 +132,8 @@ def exports_page() -> rx.Component:
         rx.box(upload_control(), margin_y="1em"),
         rx.cond(
             ExportsLive.rows.length() > 0,
-            rx.table.root(
-                rx.table.header(rx.table.row(*(rx.table.column_header_cell(h) for h in
-                                               ("", "Title", "Created", "Duration", "Size", "HLS", "")))),
-                rx.table.body(rx.foreach(ExportsLive.rows, export_row)),
-                variant="surface",
-                width="100%",
-                class_name="exports-table",
-                data_testid="exports-table",
-            ),
+            items_table(("", "Title", "Created", "Duration", "Size", "HLS", ""), ExportsLive.rows, export_row,
+                        variant="surface", class_name="exports-table", data_testid="exports-table"),
             rx.text("No exports yet. Add one above.", color=TEXT_MUTED, data_testid="exports-empty"),
         ),
         rx.cond(

@@ -7,6 +7,7 @@ from reflex.vars import ObjectVar
 
 from exports_app.components.layout import query_page
 from exports_app.components.styles import TEXT_MUTED
+from exports_app.components.table import items_table
 from exports_app.pages.registry import member_page
 from exports_app.state.space import PublishedItem, SpaceState
 
@@ -23,14 +24,8 @@ def space_page() -> rx.Component:
         rx.heading(SpaceState.name, size="6", data_testid="space-title"),
         rx.cond(
             SpaceState.items.length() > 0,
-            rx.table.root(
-                rx.table.header(rx.table.row(rx.table.column_header_cell("Export"),
-                                             rx.table.column_header_cell("Production"),
-                                             rx.table.column_header_cell("Published"))),
-                rx.table.body(rx.foreach(SpaceState.items, published_item)),
-                width="100%",
-                data_testid="space-items",
-            ),
+            items_table(("Export", "Production", "Published"), SpaceState.items, published_item,
+                        data_testid="space-items"),
             rx.text("Nothing is published here yet.", color=TEXT_MUTED),
         ),
     )

@@ -7,6 +7,7 @@ from reflex.vars import ObjectVar
 
 from exports_app.components.layout import query_page
 from exports_app.components.styles import TEXT_MUTED
+from exports_app.components.table import items_table
 from exports_app.pages.registry import member_page
 from exports_app.state.timeline import TimelineState
 from exports_app.state.views import ExportRow
@@ -24,11 +25,5 @@ def timeline_page() -> rx.Component:
         rx.text("Created " + TimelineState.created, size="2", color=TEXT_MUTED),
         rx.text(TimelineState.description),
         rx.text("Exports rendered from this project", weight="medium"),
-        rx.table.root(
-            rx.table.header(rx.table.row(rx.table.column_header_cell("Title"),
-                                         rx.table.column_header_cell("Duration"),
-                                         rx.table.column_header_cell("Size"))),
-            rx.table.body(rx.foreach(TimelineState.exports, project_export)),
-            width="100%",
-        ),
+        items_table(("Title", "Duration", "Size"), TimelineState.exports, project_export),
     )

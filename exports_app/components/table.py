@@ -1,0 +1,18 @@
+"""A table of items: one header row of column headings, then one row per item."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import reflex as rx
+
+
+def items_table(headings: Sequence[str], items: rx.Var[Any], row: Callable[[Any], rx.Component],
+                **props: Any) -> rx.Component:
+    """The full-width table of items, row(item) rendering each; props go to the table (variant, test id, ...)."""
+    return rx.table.root(
+        rx.table.header(rx.table.row(*(rx.table.column_header_cell(heading) for heading in headings))),
+        rx.table.body(rx.foreach(items, row)),
+        width="100%",
+        **props,
+    )
