@@ -80,7 +80,7 @@ async def write_shared(app: LiveApp, member_id: int, statuses: dict[int, HlsStat
     with _contexts_for(app, token.ident):
         async with app.state_manager.modify_state(token) as root:
             live = await root.get_state(ExportsLive)
-            live.set_statuses(statuses)
+            live._apply_statuses(statuses)
             delta = await root._get_resolved_delta()
             root._clean()  # type: ignore[no-untyped-call]  # as app.modify_state does: these vars count as sent
             tabs = set(live._linked_from)

@@ -68,7 +68,7 @@ class ExportsLive(rx.SharedState):
         self.limit += PAGE_SIZE
         self._reload(member)
 
-    def set_statuses(self, changes: dict[int, HlsStatus]) -> None:
+    def _apply_statuses(self, changes: dict[int, HlsStatus]) -> None:
         """Apply new statuses of listed exports: the one status store the badges and the modal read.
 
         A prep that ended (in progress → ready or failed) also becomes a notice, the toast of the tabs
@@ -132,7 +132,7 @@ class ExportModalState(rx.State):
             self.open_id = 0
             (await self._live())._reload(member)
             return None
-        (await self._live()).set_statuses({self.open_id: status})
+        (await self._live())._apply_statuses({self.open_id: status})
         return status
 
     @rx.event
@@ -148,7 +148,7 @@ class ExportModalState(rx.State):
             return
         self.open_title, self.open_project_id, self.open_id = view.title, view.project_id or 0, view.id
         self.last_opened = view.id
-        (await self._live()).set_statuses({view.id: view.status})
+        (await self._live())._apply_statuses({view.id: view.status})
 
     @rx.event
     def close_modal(self) -> None:
@@ -192,7 +192,7 @@ class ExportModalState(rx.State):
         except ServiceError as exc:
             self.message = exc.message
             return
-        (await self._live()).set_statuses({self.open_id: status})
+        (await self._live())._apply_statuses({self.open_id: status})
 
     @rx.event
     @member_event

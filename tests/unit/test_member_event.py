@@ -247,3 +247,25 @@ def test_a_query_page_shows_only_what_its_query_names_for_the_member(alice: Memb
     fire(root, TimelineState.load, {})
     assert (space.error, space.space_id, space.name, space.items) == ("Space not found.", 0, "", [])
     assert (timeline.error, timeline.project_id, timeline.title, timeline.exports) == ("Project not found.", 0, "", [])
+
+
+# Reflex makes every public method of a state an event any client can send (ExportsLive.reload once read any
+# member's list): the events are exactly these. Backend-only methods start with "_"; `setvar` reaches only
+# explicit setters (the app has no auto setters).
+CLIENT_EVENTS = {
+    "AuthState.require_member", "AuthState.sign_out",
+    "ExportModalState.ask_delete", "ExportModalState.cancel_delete", "ExportModalState.cancel_upload",
+    "ExportModalState.close_modal", "ExportModalState.confirm_delete", "ExportModalState.dismiss",
+    "ExportModalState.open_modal", "ExportModalState.open_timeline", "ExportModalState.prep",
+    "ExportModalState.publish", "ExportModalState.set_modal_open", "ExportModalState.start_page",
+    "ExportModalState.start_upload", "ExportModalState.upload", "ExportModalState.upload_progress",
+    "ExportsLive.load", "ExportsLive.show_more",
+    "LoginState.redirect_if_signed_in", "LoginState.show_error", "LoginState.submit",
+    "PublishState.create_space", "PublishState.load", "PublishState.submit", "PublishState.toggle",
+    "SpaceState.load", "TimelineState.load",
+}
+
+
+def test_every_event_a_client_can_send_is_meant_to_be_one() -> None:
+    events = {h.fn.__qualname__ for h in app_handlers()} - {"EventHandlerSetVar.setvar"}
+    assert events == CLIENT_EVENTS

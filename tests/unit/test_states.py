@@ -78,12 +78,12 @@ def test_export_row(alice: Member, data_dir: Path) -> None:
     assert (row.id, row.title, row.resolution, row.duration, row.size) == (uid, "Launch", "320×240", "0:02", "1000 B")
 
 
-def test_set_statuses_updates_only_listed_exports(alice: Member, data_dir: Path) -> None:
+def test_apply_statuses_updates_only_listed_exports(alice: Member, data_dir: Path) -> None:
     live = live_of(tab())
     first, second = add_upload(alice), add_upload(alice)
     live._reload(alice)
     assert set(live.statuses) == {str(first), str(second)} and live.total == 2 and not live.has_more
-    live.set_statuses({first: HlsStatus(state="in_progress", production_id=3, percent=10),
+    live._apply_statuses({first: HlsStatus(state="in_progress", production_id=3, percent=10),
                        999: HlsStatus(state="ready")})
     assert live.statuses[str(first)].text == "HLS: In progress…"
     assert live.statuses[str(second)].state == "not_ready" and "999" not in live.statuses
@@ -156,13 +156,13 @@ def test_a_prep_that_ends_becomes_a_notice_once(alice: Member, data_dir: Path) -
     live = live_of(tab())
     teaser, broken = add_upload(alice, title="Launch teaser"), add_upload(alice, title="Broken")
     live._reload(alice)
-    live.set_statuses({teaser: HlsStatus(state="ready", production_id=4)})  # not_ready → ready: no prep ended
+    live._apply_statuses({teaser: HlsStatus(state="ready", production_id=4)})  # not_ready → ready: no prep ended
     assert live.notices == []
     running = HlsStatus(state="in_progress", production_id=5)
-    live.set_statuses({teaser: running, broken: running})
-    live.set_statuses({teaser: HlsStatus(state="ready", production_id=5),
+    live._apply_statuses({teaser: running, broken: running})
+    live._apply_statuses({teaser: HlsStatus(state="ready", production_id=5),
                        broken: HlsStatus(state="failed", production_id=6, detail="Invalid data")})
-    live.set_statuses({teaser: HlsStatus(state="ready", production_id=5)})  # a repeated push: no second toast
+    live._apply_statuses({teaser: HlsStatus(state="ready", production_id=5)})  # a repeated push: no second toast
     assert [(n.id, n.upload_id, n.text, n.action, n.href) for n in live.notices] == [
         (1, teaser, "“Launch teaser” is ready to publish", "Publish", "/publish?production=5"),
         (2, broken, "“Broken” failed", "Open", f"/exports?open={broken}"),
