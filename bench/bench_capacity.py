@@ -10,8 +10,8 @@ the latency is commit → receipt: bench/capacity.py.
 Baseline, in the same run on the same app under the same load (all jobs driven): 20 tabs (5 members × 4).
 The ratio line is p95(N tabs) / p95(20 tabs).
 
-Then the same with REFLEX_REDIS_URL and 2 Granian workers (`reflex run --env prod`, as `make run` serves it,
-with GRANIAN_WORKERS=2) and twice the tabs, when redis-server is installed (`make test` installs it).
+Then the same with REFLEX_REDIS_URL and 2 server workers (as `make run` serves it, with EXPORTS_WORKERS=2) and
+twice the tabs, when redis-server is installed (`make test` installs it).
 
 Knobs (environment): BENCH_CAPACITY_MEMBERS (250), BENCH_CAPACITY_TABS_PER_MEMBER (4), BENCH_CAPACITY_RATE
 (20 changes/s), BENCH_CAPACITY_SECONDS (60), BENCH_CAPACITY_EXPORTS (exports per member, 3),
@@ -97,7 +97,7 @@ def main() -> None:
     from tests.redis_server import RedisServer
 
     with RedisServer() as redis_server:
-        extra = {"REFLEX_REDIS_URL": redis_server.url, "GRANIAN_WORKERS": "2"}
+        extra = {"REFLEX_REDIS_URL": redis_server.url, "EXPORTS_WORKERS": "2"}
         assert redis_server.process is not None
         show("two-workers-redis", *measure("two-workers-redis", 2 * MEMBERS, extra, (redis_server.process.pid,)))
 

@@ -58,8 +58,10 @@ def populate(uploads: int, productions: int) -> tuple[list[int], str]:
 
 
 def serve(target: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "--host",
-                             "127.0.0.1", "--port", str(port), "--workers", "1", "--log-level", "warning", target],
+    # The server `make run` uses (scripts/serve.sh): gunicorn with one uvicorn worker.
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--worker-class", "uvicorn.workers.UvicornH11Worker",
+                             "--workers", "1", "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
+                             f"{target}()"],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     deadline = time.monotonic() + 30

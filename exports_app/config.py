@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -64,6 +65,8 @@ class Settings(BaseSettings):
     purge_days: float = Field(30.0, ge=0)
     # The key of the shared-state tokens; empty: a random one kept in the database (shared by all hosts).
     secret_key: str = ""
+    # Server worker processes on this host (scripts/serve.sh); more than one needs REFLEX_REDIS_URL.
+    workers: int = Field(1, ge=1)
     mediaconvert: MediaConvertSettings = Field(default_factory=MediaConvertSettings)
 
     @field_validator("data_dir")
@@ -83,6 +86,12 @@ class Settings(BaseSettings):
                     raise ValueError(f"{origin!r} is not an origin like https://example.com (and never *)")
             return origins
         return value
+
+    @model_validator(mode="after")
+    def _workers_share_state(self) -> "Settings":
+        if self.workers > 1 and not os.environ.get("REFLEX_REDIS_URL"):
+            raise ValueError("EXPORTS_WORKERS above 1 needs REFLEX_REDIS_URL (the workers share tabs' state there)")
+        return self
 
     @model_validator(mode="after")
     def _mediaconvert_complete(self) -> "Settings":

@@ -1,10 +1,10 @@
 """Scale-out: two hosts of two workers each behind a load balancer, on one MariaDB and one Redis.
 
 Each "host" is the app started as `make run` starts it, with `REFLEX_REDIS_URL` (Reflex's Redis state manager
-and token manager), `GRANIAN_WORKERS=2` and `REFLEX_API_URL` naming the balancer, whose port the browser uses.
+and token manager), `EXPORTS_WORKERS=2` and `REFLEX_API_URL` naming the balancer, whose port the browser uses.
 The hosts share the database, Redis and the data dir (as hosts share a volume when they use the local
-transcoder). Granian stops a host when one of its workers dies, so a dead leader is a dead host: the failover
-test kills the leader's host outright (SIGKILL, no lease release).
+transcoder). The failover test kills the leader's host outright (SIGKILL to its server and workers, no lease
+release), the way a machine dies.
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     with RedisServer() as redis_server, MariaDB() as mariadb, TcpBalancer(ports) as balancer:
         url = mariadb.create("scaleout")
         public = f"http://127.0.0.1:{balancer.port}"
-        env = {"EXPORTS_DATABASE_URL": url, "REFLEX_REDIS_URL": redis_server.url, "GRANIAN_WORKERS": "2",
+        env = {"EXPORTS_DATABASE_URL": url, "REFLEX_REDIS_URL": redis_server.url, "EXPORTS_WORKERS": "2",
                "REFLEX_API_URL": f"http://localhost:{balancer.port}",
                "EXPORTS_ALLOWED_ORIGINS": f"{public},http://localhost:{balancer.port}",
                "EXPORTS_DATA_DIR": str(tmp_path_factory.mktemp("shared-data")),

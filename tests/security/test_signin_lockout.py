@@ -37,3 +37,18 @@ def test_wrong_passwords_from_another_address_do_not_lock_alice_out(world: World
         attempts.append(guess(len(attempts)))
     assert 429 in attempts, f"{ATTACKER_ADDRESS} never throttled in {MAX_ATTEMPTS} wrong passwords"
     assert world.alice.http.get("/api/auth/me").status_code == 200, "alice's existing session was ended"
+
+
+def test_a_forged_forwarded_for_header_does_not_spread_guesses_over_addresses(world: World) -> None:
+    """The server trusts no proxy header by default: each guess claiming another client address in
+    X-Forwarded-For (and Forwarded, X-Real-IP) still counts against the address the connection comes from."""
+    attacker = httpx.Client(base_url=world.url, timeout=30,
+                            transport=httpx.HTTPTransport(local_address="127.0.0.3"))
+    attempts = []
+    while 429 not in attempts and len(attempts) < MAX_ATTEMPTS:
+        n = len(attempts)
+        spoofed = f"10.9.{n // 250}.{n % 250 + 1}"
+        attempts.append(attacker.post(
+            "/api/auth/login", json={"username": world.bob.name, "password": f"guess-{n}"},
+            headers={"X-Forwarded-For": spoofed, "Forwarded": f"for={spoofed}", "X-Real-IP": spoofed}).status_code)
+    assert 429 in attempts, f"{MAX_ATTEMPTS} guesses with forged client addresses were never throttled"

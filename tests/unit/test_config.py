@@ -39,8 +39,11 @@ def test_defaults_and_parsing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
     ({"EXPORTS_PORT": "eighty"}, "EXPORTS_PORT"),
     ({"EXPORTS_MAX_UPLOAD_BYTES": "0"}, "EXPORTS_MAX_UPLOAD_BYTES"),
     ({"EXPORTS_ALLOWED_ORIGINS": "*"}, "never *"),
+    ({"EXPORTS_WORKERS": "0"}, "EXPORTS_WORKERS"),
+    ({"EXPORTS_WORKERS": "2"}, "EXPORTS_WORKERS above 1 needs REFLEX_REDIS_URL"),
 ])
 def test_a_bad_environment_is_one_clear_line(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], says: str) -> None:
+    monkeypatch.delenv("REFLEX_REDIS_URL", raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     with pytest.raises(SystemExit) as stopped:
