@@ -43,7 +43,7 @@ WATCH = """uploadId => {
 def main() -> None:
     with running_app() as app, browser() as chromium:
         with session_scope() as s:
-            member = auth.create_user(s, "latency", PASSWORD)
+            member = auth.create_user(session=s, username="latency", password=PASSWORD)
         clip = make_clip(Path(tempfile.mkdtemp()) / "tiny.mp4", seconds=1.0, width=160, height=120)
         ids = []
         for i in range(JOBS):

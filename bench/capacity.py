@@ -162,7 +162,7 @@ def make_members(app: RunningApp, count: int, exports_per_member: int, clip: Pat
     from exports_app.config import get_settings
 
     with db.session_scope() as s:
-        first = auth.create_user(s, f"{prefix}0", PASSWORD)
+        first = auth.create_user(session=s, username=f"{prefix}0", password=PASSWORD)
         password_hash = s.get(User, first.id).password_hash  # type: ignore[union-attr]
         for i in range(1, count):
             s.add(User(username=f"{prefix}{i}", password_hash=password_hash))

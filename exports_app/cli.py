@@ -28,7 +28,7 @@ CORRUPT_TITLE = "Broken render (corrupt)"
 
 
 def _member(session: Session, username: str) -> Member:
-    member = auth.find_member(session, username)
+    member = auth.find_member(session=session, username=username)
     if member is None:
         raise ServiceError(f"No user named {username!r}.")
     return member
@@ -36,7 +36,7 @@ def _member(session: Session, username: str) -> Member:
 
 def cmd_user_create(args: argparse.Namespace) -> int:
     with session_scope() as session:
-        member = auth.create_user(session, args.name, args.password)
+        member = auth.create_user(session=session, username=args.name, password=args.password)
     print(f"created user {member.username} (id {member.id})")
     return 0
 
@@ -84,7 +84,8 @@ def cmd_seed_demo(_: argparse.Namespace) -> int:
     """Idempotent: adds only what is missing, and prints the demo credentials."""
     password = _demo_password()
     with session_scope() as session:
-        member = auth.find_member(session, DEMO_USER) or auth.create_user(session, DEMO_USER, password)
+        member = (auth.find_member(session=session, username=DEMO_USER)
+                  or auth.create_user(session=session, username=DEMO_USER, password=password))
         have_spaces = set(session.exec(select(Space.name).where(Space.user_id == member.id)))
         for name in DEMO_SPACES:
             if name not in have_spaces:

@@ -13,7 +13,7 @@ from exports_app.db import session_scope
 from exports_app.services import auth, exports, productions, projects
 args = json.loads(sys.argv[1])
 with session_scope() as session:
-    member = auth.find_member(session, args["user"])
+    member = auth.find_member(session=session, username=args["user"])
     if args["kind"] == "corrupt":
         # The demo seed's way: a video container's header over random bytes, refused by ffmpeg at once.
         with tempfile.TemporaryDirectory() as tmp:

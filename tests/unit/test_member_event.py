@@ -80,9 +80,9 @@ def tab(world: World, cookie: str) -> State:
 
 def session_cookie(member: Member, *, days: int = 1, revoked: bool = False) -> str:
     with session_scope() as session:
-        token = auth.start_session(session, member, days=days).token
+        token = auth.start_session(session=session, member=member, days=days).token
         if revoked:
-            auth.end_session(session, token)
+            auth.end_session(session=session, token=token)
     return f"{auth.SESSION_COOKIE}={token}; other=1"
 
 

@@ -35,7 +35,7 @@ def tab(cookie: str = "") -> State:
 
 def signed_in_tab(member: Member) -> State:
     with session_scope() as session:
-        token = auth.start_session(session, member, days=1).token
+        token = auth.start_session(session=session, member=member, days=1).token
     return tab(f"{auth.SESSION_COOKIE}={token}; other=1")
 
 
