@@ -48,7 +48,7 @@ def main() -> None:
         ids = []
         for i in range(JOBS):
             with session_scope() as s:
-                ids.append(exports.import_export(s, member, clip, title=f"latency {i}").id)
+                ids.append(exports.import_export(session=s, member=member, source=clip, title=f"latency {i}").id)
         page = signed_in_page(chromium, app, "latency")
         seen: dict[int, dict[str, int]] = {}
         for upload_id in ids:

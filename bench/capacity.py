@@ -173,7 +173,8 @@ def make_members(app: RunningApp, count: int, exports_per_member: int, clip: Pat
     for member in members:
         who = auth.Member(member.id, member.name)
         with db.session_scope() as s:
-            member.upload_ids = [exports.import_export(s, who, clip, title=f"{member.name} export {e}").id
+            member.upload_ids = [exports.import_export(session=s, member=who, source=clip,
+                                                       title=f"{member.name} export {e}").id
                                  for e in range(exports_per_member)]  # type: ignore[misc]
         with db.session_scope() as s:
             productions.prep_hls(s, who, member.job_upload, get_settings().transcoder)

@@ -46,7 +46,8 @@ def cmd_export_import(args: argparse.Namespace) -> int:
     if not source.is_file():
         raise ServiceError(f"No such file: {source}")
     with session_scope() as session:
-        upload = exports.import_export(session, _member(session, args.user), source, title=args.title)
+        upload = exports.import_export(session=session, member=_member(session, args.user), source=source,
+                                       title=args.title)
     print(upload.id)
     return 0
 
@@ -61,7 +62,7 @@ def cmd_space_create(args: argparse.Namespace) -> int:
 def cmd_thumbnails_backfill(_: argparse.Namespace) -> int:
     """Poster frames for the exports imported before posters existed (the page also makes them on first view)."""
     with session_scope() as session:
-        made, failed = posters.backfill(session)
+        made, failed = posters.backfill(session=session)
     print(f"made {made} poster{'s' if made != 1 else ''}" + (f"; {failed} export(s) gave no frame" if failed else ""))
     return 0
 
@@ -93,18 +94,20 @@ def cmd_seed_demo(_: argparse.Namespace) -> int:
         project = session.exec(select(VideoProject).where(
             VideoProject.user_id == member.id, VideoProject.title == DEMO_PROJECT)).first()
         if project is None:
-            project = projects.create_project(session, member, DEMO_PROJECT,
-                                              "Trailer timeline: intro, product shots, call to action.")
+            project = projects.create_project(session=session, member=member, title=DEMO_PROJECT,
+                                              description="Trailer timeline: intro, product shots, call to action.")
         titles = set(session.exec(select(Upload.title).where(Upload.user_id == member.id)))
         with tempfile.TemporaryDirectory() as tmp:
             for title, seconds, width, height in DEMO_CLIPS:
                 if title not in titles:
                     clip = make_clip(Path(tmp) / f"{width}x{height}.mp4", seconds, width, height)
-                    exports.import_export(session, member, clip, title=title, project_id=project.id)
+                    exports.import_export(session=session, member=member, source=clip, title=title,
+                                          project_id=project.id)
             if CORRUPT_TITLE not in titles:
                 broken = Path(tmp) / "broken-render.mp4"
                 broken.write_bytes(b"\x00\x00\x00\x18ftypmp42" + secrets.token_bytes(4096))
-                exports.import_export(session, member, broken, title=CORRUPT_TITLE, allow_undecodable=True)
+                exports.import_export(session=session, member=member, source=broken, title=CORRUPT_TITLE,
+                                      allow_undecodable=True)
     print(f"demo member: {DEMO_USER}  password: {password}")
     return 0
 

@@ -103,7 +103,7 @@ def housekeeping_once() -> None:
     older_than = timedelta(days=get_settings().purge_days)
     while True:  # in batches, each committed, so a crash loses at most one batch's marks
         with session_scope() as session:
-            if exports.purge_deleted_files(session, older_than=older_than) < exports.PURGE_BATCH:
+            if exports.purge_deleted_files(session=session, older_than=older_than) < exports.PURGE_BATCH:
                 return
 
 

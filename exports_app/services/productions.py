@@ -214,7 +214,7 @@ def prep_hls(session: Session, member: Member, upload_id: object, provider: str)
     (pointer moved, old rows kept); none yet → a new production. Commits, then wakes the refresh
     tick, which submits the queued job to the transcoder.
     """
-    upload = exports.lock_export(session, member, upload_id)
+    upload = exports.lock_export(session=session, member=member, upload_id=upload_id)
     assert upload.id is not None
     current = find_by_export_upload_id(session, upload.id)
     if current is not None and current.hls_status.state in ("ready", "in_progress"):

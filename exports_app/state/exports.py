@@ -58,7 +58,7 @@ class ExportsLive(rx.SharedState):
         """
         with session_scope() as session:
             views = productions.export_views(session, member, limit=self.limit)
-            self.total = exports.count_exports(session, member)
+            self.total = exports.count_exports(session=session, member=member)
         self.rows = [export_row(v) for v in views]
         self.statuses = {str(v.id): status_view(v.status) for v in views}
 
@@ -222,7 +222,7 @@ class ExportModalState(rx.State):
     async def confirm_delete(self, member: Member) -> None:
         try:
             with session_scope() as session:
-                exports.delete_export(session, member, self.open_id)
+                exports.delete_export(session=session, member=member, upload_id=self.open_id)
         except ServiceError as exc:
             self.message = exc.message
         self.open_id = 0
@@ -295,7 +295,7 @@ def _import_staged(member: Member, name: str, path: Path) -> tuple[str, str]:
     shown = storage.safe_filename(Path(name).name)
     try:
         with session_scope() as session:
-            upload = exports.import_export(session, member, path, filename=shown, staged=True)
+            upload = exports.import_export(session=session, member=member, source=path, filename=shown, staged=True)
             return f"Added “{upload.title}”.", ""
     except ServiceError as exc:
         return "", f"{shown}: {exc.message}"

@@ -27,7 +27,7 @@ def queued(alice: Member, tmp_path: Path) -> int:
     """The id of a queued MediaConvert media job for a fresh export of alice's."""
     clip = make_clip(tmp_path / "export.mp4", seconds=1.0, width=640, height=360)
     with session_scope() as s:
-        upload = exports.import_export(s, alice, clip, title="MC")
+        upload = exports.import_export(session=s, member=alice, source=clip, title="MC")
         productions.prep_hls(s, alice, upload.id, "mediaconvert")
     with session_scope() as s:
         return s.exec(select(MediaJob.id)).one()  # type: ignore[return-value]

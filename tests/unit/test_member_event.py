@@ -58,7 +58,7 @@ class World:
 @pytest.fixture
 def world(alice: Member) -> World:
     with session_scope() as session:
-        project = projects.create_project(session, alice, "Launch")
+        project = projects.create_project(session=session, member=alice, title="Launch")
         space = publish.create_space(session, alice, "Channel")
     assert project.id is not None and space.id is not None
     upload_id = add_upload(alice, title="Launch teaser", create_video_project_id=project.id)

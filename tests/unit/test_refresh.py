@@ -28,7 +28,7 @@ def NO_APP():  # type: ignore[no-untyped-def]  # no app to push through: these t
 def import_clip(member: Member, path: Path, **clip: object) -> int:
     make_clip(path, **clip)  # type: ignore[arg-type]
     with session_scope() as s:
-        return exports.import_export(s, member, path).id  # type: ignore[return-value]
+        return exports.import_export(session=s, member=member, source=path).id  # type: ignore[return-value]
 
 
 def state_of(member: Member, upload_id: int) -> str:
@@ -178,7 +178,7 @@ def test_deleting_an_export_mid_transcode_is_safe(alice: Member, data_dir: Path,
             productions.prep_hls(s, alice, upload_id, "local")
         tick(tc, 3600)
         with session_scope() as s:
-            exports.delete_export(s, alice, upload_id)
+            exports.delete_export(session=s, member=alice, upload_id=upload_id)
         run_until_terminal(tc)
     finally:
         tc.close()
