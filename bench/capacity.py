@@ -177,7 +177,7 @@ def make_members(app: RunningApp, count: int, exports_per_member: int, clip: Pat
                                                        title=f"{member.name} export {e}").id
                                  for e in range(exports_per_member)]  # type: ignore[misc]
         with db.session_scope() as s:
-            productions.prep_hls(s, who, member.job_upload, get_settings().transcoder)
+            productions.prep_hls(session=s, member=who, upload_id=member.job_upload, provider=get_settings().transcoder)
     with ThreadPoolExecutor(4) as pool:
         for member, cookie in zip(members, pool.map(lambda m: _sign_in(app, m.name), members)):
             member.cookie = cookie

@@ -54,7 +54,7 @@ def cmd_export_import(args: argparse.Namespace) -> int:
 
 def cmd_space_create(args: argparse.Namespace) -> int:
     with session_scope() as session:
-        space = publish.create_space(session, _member(session, args.user), args.name)
+        space = publish.create_space(session=session, member=_member(session, args.user), name=args.name)
     print(space.id)
     return 0
 
@@ -90,7 +90,7 @@ def cmd_seed_demo(_: argparse.Namespace) -> int:
         have_spaces = set(session.exec(select(Space.name).where(Space.user_id == member.id)))
         for name in DEMO_SPACES:
             if name not in have_spaces:
-                publish.create_space(session, member, name)
+                publish.create_space(session=session, member=member, name=name)
         project = session.exec(select(VideoProject).where(
             VideoProject.user_id == member.id, VideoProject.title == DEMO_PROJECT)).first()
         if project is None:

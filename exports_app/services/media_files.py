@@ -38,7 +38,7 @@ class MediaFile:
 
 def hls_file(*, session: Session, member: Member, production_id: object, relative: str) -> MediaFile:
     """The file `relative` next to the production's master playlist; NotFound for anything else."""
-    production = owned_production(session, member, production_id)
+    production = owned_production(session=session, member=member, production_id=production_id)
     master = production.hls_master_uri
     suffix = posixpath.splitext(relative)[1].lower()
     clean = posixpath.normpath(relative)
@@ -76,7 +76,7 @@ def export_poster(*, session: Session, member: Member, upload_id: object) -> Med
 
 def production_poster(*, session: Session, member: Member, production_id: object) -> MediaFile:
     """The production's own frame capture (MediaConvert), else the poster of the export it was made from."""
-    production = owned_production(session, member, production_id)
+    production = owned_production(session=session, member=member, production_id=production_id)
     if production.poster_uri and production.poster_uri.startswith("s3://"):
         try:
             return MediaFile(POSTER_CONTENT_TYPE, body=read_output(production.poster_uri))

@@ -23,7 +23,8 @@ with session_scope() as session:
                                            allow_undecodable=True)
         print(upload.id)
     elif args["kind"] == "prep":
-        print(productions.prep_hls(session, member, args["upload"], args["provider"]).production_id)
+        print(productions.prep_hls(session=session, member=member, upload_id=args["upload"],
+                                   provider=args["provider"]).production_id)
     elif args["kind"] == "project":
         project = projects.create_project(session=session, member=member, title=args["title"],
                                           description="A timeline for the tests.")

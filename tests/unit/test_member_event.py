@@ -59,7 +59,7 @@ class World:
 def world(alice: Member) -> World:
     with session_scope() as session:
         project = projects.create_project(session=session, member=alice, title="Launch")
-        space = publish.create_space(session, alice, "Channel")
+        space = publish.create_space(session=session, member=alice, name="Channel")
     assert project.id is not None and space.id is not None
     upload_id = add_upload(alice, title="Launch teaser", create_video_project_id=project.id)
     return World(upload_id, project.id, space.id, ready_production(alice, "Ready to publish"))
