@@ -43,12 +43,12 @@ WATCH = """uploadId => {
 def main() -> None:
     with running_app() as app, browser() as chromium:
         with session_scope() as s:
-            member = auth.create_user(s, "latency", PASSWORD)
+            member = auth.create_user(session=s, username="latency", password=PASSWORD)
         clip = make_clip(Path(tempfile.mkdtemp()) / "tiny.mp4", seconds=1.0, width=160, height=120)
         ids = []
         for i in range(JOBS):
             with session_scope() as s:
-                ids.append(exports.import_export(s, member, clip, title=f"latency {i}").id)
+                ids.append(exports.import_export(session=s, member=member, source=clip, title=f"latency {i}").id)
         page = signed_in_page(chromium, app, "latency")
         seen: dict[int, dict[str, int]] = {}
         for upload_id in ids:

@@ -17,7 +17,7 @@ from exports_app.services import auth
 def add_exports(username: str, count: int) -> int:
     """count export rows for a new member (listing never reads the files); returns the newest id."""
     with session_scope() as s:
-        member = auth.create_user(s, username, PASSWORD)
+        member = auth.create_user(session=s, username=username, password=PASSWORD)
         rows = [Upload(user_id=member.id, video_role="export", title=f"Export {i}", filename=f"e{i}.mp4",
                        storage_key=f"uploads/{member.id}/e{i}.mp4", size_bytes=10_000_000 + i,
                        duration_seconds=60.0 + i, width=1280, height=720) for i in range(count)]

@@ -31,8 +31,8 @@ SECONDS = float(os.environ.get("BENCH_SECONDS", "8"))
 def populate(uploads: int, productions: int) -> tuple[list[int], str]:
     """Bulk rows for member 1 (+ filler members); returns member 1's export ids and a session cookie."""
     with session_scope() as s:
-        member = auth.create_user(s, "bench", "bench password")
-        token = auth.start_session(s, member, days=1).token
+        member = auth.create_user(session=s, username="bench", password="bench password")
+        token = auth.start_session(session=s, member=member, days=1).token
     engine = get_engine()
     now = "2026-01-01 00:00:00"
     with engine.begin() as conn:

@@ -162,7 +162,7 @@ def make_members(app: RunningApp, count: int, exports_per_member: int, clip: Pat
     from exports_app.config import get_settings
 
     with db.session_scope() as s:
-        first = auth.create_user(s, f"{prefix}0", PASSWORD)
+        first = auth.create_user(session=s, username=f"{prefix}0", password=PASSWORD)
         password_hash = s.get(User, first.id).password_hash  # type: ignore[union-attr]
         for i in range(1, count):
             s.add(User(username=f"{prefix}{i}", password_hash=password_hash))
@@ -173,10 +173,11 @@ def make_members(app: RunningApp, count: int, exports_per_member: int, clip: Pat
     for member in members:
         who = auth.Member(member.id, member.name)
         with db.session_scope() as s:
-            member.upload_ids = [exports.import_export(s, who, clip, title=f"{member.name} export {e}").id
+            member.upload_ids = [exports.import_export(session=s, member=who, source=clip,
+                                                       title=f"{member.name} export {e}").id
                                  for e in range(exports_per_member)]  # type: ignore[misc]
         with db.session_scope() as s:
-            productions.prep_hls(s, who, member.job_upload, get_settings().transcoder)
+            productions.prep_hls(session=s, member=who, upload_id=member.job_upload, provider=get_settings().transcoder)
     with ThreadPoolExecutor(4) as pool:
         for member, cookie in zip(members, pool.map(lambda m: _sign_in(app, m.name), members)):
             member.cookie = cookie

@@ -28,7 +28,7 @@ CORRUPT_TITLE = "Broken render (corrupt)"
 
 
 def _member(session: Session, username: str) -> Member:
-    member = auth.find_member(session, username)
+    member = auth.find_member(session=session, username=username)
     if member is None:
         raise ServiceError(f"No user named {username!r}.")
     return member
@@ -36,7 +36,7 @@ def _member(session: Session, username: str) -> Member:
 
 def cmd_user_create(args: argparse.Namespace) -> int:
     with session_scope() as session:
-        member = auth.create_user(session, args.name, args.password)
+        member = auth.create_user(session=session, username=args.name, password=args.password)
     print(f"created user {member.username} (id {member.id})")
     return 0
 
@@ -46,14 +46,15 @@ def cmd_export_import(args: argparse.Namespace) -> int:
     if not source.is_file():
         raise ServiceError(f"No such file: {source}")
     with session_scope() as session:
-        upload = exports.import_export(session, _member(session, args.user), source, title=args.title)
+        upload = exports.import_export(session=session, member=_member(session, args.user), source=source,
+                                       title=args.title)
     print(upload.id)
     return 0
 
 
 def cmd_space_create(args: argparse.Namespace) -> int:
     with session_scope() as session:
-        space = publish.create_space(session, _member(session, args.user), args.name)
+        space = publish.create_space(session=session, member=_member(session, args.user), name=args.name)
     print(space.id)
     return 0
 
@@ -61,7 +62,7 @@ def cmd_space_create(args: argparse.Namespace) -> int:
 def cmd_thumbnails_backfill(_: argparse.Namespace) -> int:
     """Poster frames for the exports imported before posters existed (the page also makes them on first view)."""
     with session_scope() as session:
-        made, failed = posters.backfill(session)
+        made, failed = posters.backfill(session=session)
     print(f"made {made} poster{'s' if made != 1 else ''}" + (f"; {failed} export(s) gave no frame" if failed else ""))
     return 0
 
@@ -84,26 +85,29 @@ def cmd_seed_demo(_: argparse.Namespace) -> int:
     """Idempotent: adds only what is missing, and prints the demo credentials."""
     password = _demo_password()
     with session_scope() as session:
-        member = auth.find_member(session, DEMO_USER) or auth.create_user(session, DEMO_USER, password)
+        member = (auth.find_member(session=session, username=DEMO_USER)
+                  or auth.create_user(session=session, username=DEMO_USER, password=password))
         have_spaces = set(session.exec(select(Space.name).where(Space.user_id == member.id)))
         for name in DEMO_SPACES:
             if name not in have_spaces:
-                publish.create_space(session, member, name)
+                publish.create_space(session=session, member=member, name=name)
         project = session.exec(select(VideoProject).where(
             VideoProject.user_id == member.id, VideoProject.title == DEMO_PROJECT)).first()
         if project is None:
-            project = projects.create_project(session, member, DEMO_PROJECT,
-                                              "Trailer timeline: intro, product shots, call to action.")
+            project = projects.create_project(session=session, member=member, title=DEMO_PROJECT,
+                                              description="Trailer timeline: intro, product shots, call to action.")
         titles = set(session.exec(select(Upload.title).where(Upload.user_id == member.id)))
         with tempfile.TemporaryDirectory() as tmp:
             for title, seconds, width, height in DEMO_CLIPS:
                 if title not in titles:
                     clip = make_clip(Path(tmp) / f"{width}x{height}.mp4", seconds, width, height)
-                    exports.import_export(session, member, clip, title=title, project_id=project.id)
+                    exports.import_export(session=session, member=member, source=clip, title=title,
+                                          project_id=project.id)
             if CORRUPT_TITLE not in titles:
                 broken = Path(tmp) / "broken-render.mp4"
                 broken.write_bytes(b"\x00\x00\x00\x18ftypmp42" + secrets.token_bytes(4096))
-                exports.import_export(session, member, broken, title=CORRUPT_TITLE, allow_undecodable=True)
+                exports.import_export(session=session, member=member, source=broken, title=CORRUPT_TITLE,
+                                      allow_undecodable=True)
     print(f"demo member: {DEMO_USER}  password: {password}")
     return 0
 

@@ -128,7 +128,7 @@ def run_in_own_loop(coroutine: Coroutine[object, object, T]) -> T:
 
 def make_member(username: str) -> Member:
     with db.session_scope() as s:
-        return auth.create_user(s, username, PASSWORD)
+        return auth.create_user(session=s, username=username, password=PASSWORD)
 
 
 def add_upload(member: Member, role: str = "export", title: str = "Clip", **fields: object) -> int:

@@ -26,7 +26,7 @@ def login(body: Credentials, request: Request, response: Response) -> LoginOut:
     settings = get_settings()
     address = request.client.host if request.client else "unknown"
     with session_scope() as session:  # committed before answering, so a counted failure stays counted
-        signin = auth.sign_in(session, username=body.username, password=body.password, address=address,
+        signin = auth.sign_in(session=session, username=body.username, password=body.password, address=address,
                               planted_token=request.cookies.get(auth.SESSION_COOKIE), days=settings.session_days)
     if isinstance(signin, auth.Refusal):
         raise ApiError(signin.status, signin.message)
@@ -43,7 +43,7 @@ def login(body: Credentials, request: Request, response: Response) -> LoginOut:
 def logout(request: Request, response: Response) -> OkOut:
     require_origin(request)
     with session_scope() as session:
-        auth.end_session(session, request.cookies.get(auth.SESSION_COOKIE))
+        auth.end_session(session=session, token=request.cookies.get(auth.SESSION_COOKIE))
     response.delete_cookie(auth.SESSION_COOKIE, path="/")
     response.delete_cookie(auth.CSRF_COOKIE, path="/")
     return OkOut()

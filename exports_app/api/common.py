@@ -38,12 +38,13 @@ def signed_in(request: Request, *, csrf: bool = False) -> Iterator[tuple[Session
     """A database session and the signed-in member (401 if none); with csrf, also the origin and CSRF checks."""
     with session_scope() as session:
         token = request.cookies.get(auth.SESSION_COOKIE)
-        member = auth.member_for_token(session, token)
+        member = auth.member_for_token(session=session, token=token)
         if member is None:
             raise ApiError(401, "Not signed in.")
         if csrf:
             require_origin(request)
-            if not auth.csrf_matches(session, token, request.cookies.get(auth.CSRF_COOKIE),
-                                     request.headers.get(auth.CSRF_HEADER)):
+            if not auth.csrf_matches(session=session, token=token,
+                                     csrf_cookie=request.cookies.get(auth.CSRF_COOKIE),
+                                     csrf_header=request.headers.get(auth.CSRF_HEADER)):
                 raise ApiError(403, "Missing or wrong CSRF token.")
         yield session, member

@@ -68,7 +68,7 @@ async def _answer(send: Send, status: int, message: str, extra: list[tuple[bytes
 
 def _signed_in(token: str | None) -> bool:
     with session_scope() as session:
-        return auth.member_for_token(session, token) is not None
+        return auth.member_for_token(session=session, token=token) is not None
 
 
 class Guard:

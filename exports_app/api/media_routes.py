@@ -24,7 +24,7 @@ def _send(found: media_files.MediaFile, max_age: int) -> Response:
 @router.get("/media/hls/{production_id}/{relative:path}", responses=errors(401, 404))
 def hls_file(production_id: str, relative: str, request: Request) -> Response:
     with signed_in(request) as (session, member):
-        found = media_files.hls_file(session, member, production_id, relative)
+        found = media_files.hls_file(session=session, member=member, production_id=production_id, relative=relative)
     return _send(found, 60)
 
 
@@ -32,7 +32,7 @@ def hls_file(production_id: str, relative: str, request: Request) -> Response:
 def export_poster(upload_id: str, request: Request) -> Response:
     """The export's poster frame (made on this first view if the export predates posters)."""
     with signed_in(request) as (session, member):
-        found = media_files.export_poster(session, member, upload_id)
+        found = media_files.export_poster(session=session, member=member, upload_id=upload_id)
     return _send(found, 3600)
 
 
@@ -40,5 +40,5 @@ def export_poster(upload_id: str, request: Request) -> Response:
 def production_poster(production_id: str, request: Request) -> Response:
     """The production's poster: MediaConvert's frame capture, or its export's poster frame."""
     with signed_in(request) as (session, member):
-        found = media_files.production_poster(session, member, production_id)
+        found = media_files.production_poster(session=session, member=member, production_id=production_id)
     return _send(found, 3600)

@@ -63,7 +63,7 @@ def _statuses(changed: Iterable[tuple[int, int]]) -> dict[int, dict[int, HlsStat
     """The changed exports' statuses by member, read in one query."""
     pairs = list(changed)
     with session_scope() as session:
-        found = productions.statuses_for(session, member=None, upload_ids=[upload_id for _, upload_id in pairs])
+        found = productions.statuses_for(session=session, member=None, upload_ids=[upload_id for _, upload_id in pairs])
     by_member: dict[int, dict[int, HlsStatus]] = defaultdict(dict)
     for member_id, upload_id in pairs:
         by_member[member_id][upload_id] = found.get(upload_id, NOT_READY)

@@ -24,13 +24,13 @@ def tick(transcoder: Transcoder, timeout_seconds: float) -> TickResult:
     """Run one tick against the database and the transcoder (blocking; run it in a thread)."""
     result = TickResult()
     with session_scope() as session:
-        rows = media_jobs.pending_jobs(session, transcoder.name)
+        rows = media_jobs.pending_jobs(session=session, provider=transcoder.name)
         result.pending = len(rows)
         if not rows:
             return result
         by_job = {row.pending.request.media_job_id: row for row in rows}
         queued = [row for row in rows if row.pending.provider_job_id is None]
-        for row in media_jobs.submit_queued(session, transcoder, queued):
+        for row in media_jobs.submit_queued(session=session, transcoder=transcoder, rows=queued):
             result.changed.add((row.user_id, row.upload_id))
         submitted = [row.pending for row in rows if row.pending.provider_job_id is not None]
         # Pushed events (MediaConvert via EventBridge → SQS) first, then one polling batch; the
@@ -40,13 +40,14 @@ def tick(transcoder: Transcoder, timeout_seconds: float) -> TickResult:
         ended: set[int] = set()
         for report in reports:
             reported = by_job.get(report.media_job_id)
-            if reported is not None and reported.is_news(report) and media_jobs.apply_report(session, report):
+            if (reported is not None and reported.is_news(report)
+                    and media_jobs.apply_report(session=session, report=report)):
                 result.changed.add((reported.user_id, reported.upload_id))
             if report.status.terminal:
                 ended.add(report.media_job_id)
         stuck = [r for r in media_jobs.timed_out(rows, timeout_seconds) if r.pending.request.media_job_id not in ended]
         for row in stuck:
             transcoder.cancel(row.pending)
-            if media_jobs.apply_report(session, media_jobs.timeout_report(row, timeout_seconds)):
+            if media_jobs.apply_report(session=session, report=media_jobs.timeout_report(row, timeout_seconds)):
                 result.changed.add((row.user_id, row.upload_id))
     return result

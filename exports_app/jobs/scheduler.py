@@ -98,12 +98,12 @@ class RefreshRunner:
 def housekeeping_once() -> None:
     """Expired sign-ins, old sign-in failures, and the stored files of exports deleted long enough ago."""
     with session_scope() as session:
-        auth.purge_expired_sessions(session)
-        throttle.purge_old_failures(session)
+        auth.purge_expired_sessions(session=session)
+        throttle.purge_old_failures(session=session)
     older_than = timedelta(days=get_settings().purge_days)
     while True:  # in batches, each committed, so a crash loses at most one batch's marks
         with session_scope() as session:
-            if exports.purge_deleted_files(session, older_than=older_than) < exports.PURGE_BATCH:
+            if exports.purge_deleted_files(session=session, older_than=older_than) < exports.PURGE_BATCH:
                 return
 
 
@@ -135,7 +135,7 @@ async def refresh_lifespan(live: push.LiveApp) -> AsyncIterator[None]:
 
     def hold_lease() -> bool:
         with session_scope() as session:
-            return leases.acquire(session, LEASE, holder, LEASE_SECONDS)
+            return leases.acquire(session=session, name=LEASE, holder=holder, ttl_seconds=LEASE_SECONDS)
 
     async def lead() -> None:
         try:
@@ -166,6 +166,6 @@ async def refresh_lifespan(live: push.LiveApp) -> AsyncIterator[None]:
         await asyncio.to_thread(close_transcoder)
         try:
             with session_scope() as session:
-                leases.release(session, LEASE, holder)
+                leases.release(session=session, name=LEASE, holder=holder)
         except Exception:  # the lease simply expires
             log.exception("releasing the refresh lease failed")

@@ -50,7 +50,7 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_user(session: Session, username: str, password: str) -> Member:
+def create_user(*, session: Session, username: str, password: str) -> Member:
     username = username.strip()
     if not username or len(username) > 64:
         raise Invalid("A username needs 1 to 64 characters.")
@@ -65,12 +65,12 @@ def create_user(session: Session, username: str, password: str) -> Member:
     return Member(user.id, user.username)
 
 
-def find_member(session: Session, username: str) -> Member | None:
+def find_member(*, session: Session, username: str) -> Member | None:
     user = session.exec(select(User).where(User.username == username)).first()
     return Member(user.id, user.username) if user and user.id is not None else None
 
 
-def authenticate(session: Session, username: str, password: str) -> Member | None:
+def authenticate(*, session: Session, username: str, password: str) -> Member | None:
     """The member if the password matches, else None (same work either way)."""
     user = session.exec(select(User).where(User.username == username)).first()
     try:
@@ -93,25 +93,25 @@ class Refusal:
     message: str
 
 
-def sign_in(session: Session, *, username: str, password: str, address: str, planted_token: str | None,
+def sign_in(*, session: Session, username: str, password: str, address: str, planted_token: str | None,
             days: int) -> SignIn | Refusal:
     """Throttle, check the password, count a failure or start a fresh session (the planted one ends).
 
     Returns a Refusal rather than raising, so the caller commits the failure it counted.
     """
-    wait = throttle.retry_after(session, username, address)
+    wait = throttle.retry_after(session=session, username=username, address=address)
     if wait:
         return Refusal(429, f"Too many failed sign-ins. Try again in {wait} s.")
-    member = authenticate(session, username, password)
+    member = authenticate(session=session, username=username, password=password)
     if member is None:
-        throttle.record_failure(session, username, address)
+        throttle.record_failure(session=session, username=username, address=address)
         return Refusal(401, "Wrong username or password.")
-    throttle.clear_failures(session, username, address)
-    end_session(session, planted_token)  # a planted session cookie is never reused
-    return start_session(session, member, days)
+    throttle.clear_failures(session=session, username=username, address=address)
+    end_session(session=session, token=planted_token)  # a planted session cookie is never reused
+    return start_session(session=session, member=member, days=days)
 
 
-def start_session(session: Session, member: Member, days: int) -> SignIn:
+def start_session(*, session: Session, member: Member, days: int) -> SignIn:
     """A new session for member; a new token every sign-in, so a planted cookie is never adopted."""
     token = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(24)
@@ -138,7 +138,7 @@ def _live_session(session: Session, token: str | None) -> AuthSession | None:
     return row
 
 
-def member_for_token(session: Session, token: str | None) -> Member | None:
+def member_for_token(*, session: Session, token: str | None) -> Member | None:
     """The member a session cookie belongs to, or None if it is unknown, expired or revoked."""
     if not token:
         return None
@@ -152,7 +152,7 @@ def member_for_token(session: Session, token: str | None) -> Member | None:
     return Member(found.id, found.username) if found else None
 
 
-def csrf_matches(session: Session, token: str | None, csrf_cookie: str | None, csrf_header: str | None) -> bool:
+def csrf_matches(*, session: Session, token: str | None, csrf_cookie: str | None, csrf_header: str | None) -> bool:
     """Double-submit check: the header equals the cookie, and both equal the session's own token."""
     row = _live_session(session, token)
     if row is None or not csrf_cookie or not csrf_header:
@@ -160,7 +160,7 @@ def csrf_matches(session: Session, token: str | None, csrf_cookie: str | None, c
     return hmac.compare_digest(csrf_cookie, csrf_header) and hmac.compare_digest(csrf_header, row.csrf_token)
 
 
-def end_session(session: Session, token: str | None) -> None:
+def end_session(*, session: Session, token: str | None) -> None:
     """Revoke the session; later requests with that cookie are signed out."""
     row = _live_session(session, token)
     if row is not None:
@@ -168,6 +168,6 @@ def end_session(session: Session, token: str | None) -> None:
         session.add(row)
 
 
-def purge_expired_sessions(session: Session) -> int:
+def purge_expired_sessions(*, session: Session) -> int:
     result = session.exec(sa.delete(AuthSession).where(col(AuthSession.expires_at) <= utcnow()))
     return int(result.rowcount or 0)

@@ -50,7 +50,7 @@ def owned_export_clause(member: Member, upload_id: int) -> sa.ColumnElement[bool
     return sa.and_(col(Upload.id) == upload_id, *live_exports_clause(member))
 
 
-def get_export(session: Session, member: Member, upload_id: object) -> Upload:
+def get_export(*, session: Session, member: Member, upload_id: object) -> Upload:
     """The member's live export, or NotFound (missing, deleted, not an export, or someone else's)."""
     uid = valid_id(upload_id)
     if uid is None:
@@ -61,7 +61,7 @@ def get_export(session: Session, member: Member, upload_id: object) -> Upload:
     return upload
 
 
-def lock_export(session: Session, member: Member, upload_id: object) -> Upload:
+def lock_export(*, session: Session, member: Member, upload_id: object) -> Upload:
     """get_export inside a write lock on the upload row, so concurrent preps of one export serialize.
 
     An UPDATE takes the row lock on every database (and SQLite's write lock), unlike FOR UPDATE.
@@ -75,10 +75,10 @@ def lock_export(session: Session, member: Member, upload_id: object) -> Upload:
     if not result.rowcount:
         raise NotFound(NOT_FOUND_MESSAGE)
     session.expire_all()
-    return get_export(session, member, uid)
+    return get_export(session=session, member=member, upload_id=uid)
 
 
-def count_exports(session: Session, member: Member) -> int:
+def count_exports(*, session: Session, member: Member) -> int:
     return int(
         session.execute(
             sa.select(sa.func.count()).select_from(Upload).where(*live_exports_clause(member))
@@ -87,10 +87,10 @@ def count_exports(session: Session, member: Member) -> int:
 
 
 def import_export(
+    *,
     session: Session,
     member: Member,
     source: Path,
-    *,
     title: str | None = None,
     filename: str | None = None,
     project_id: int | None = None,
@@ -136,7 +136,7 @@ def import_export(
         )
         session.add(upload)
         session.flush()
-        posters.ensure_poster(session, upload)
+        posters.ensure_poster(session=session, upload=upload)
     except Exception:
         posters.remove_poster(upload)
         storage.remove(key)
@@ -144,9 +144,9 @@ def import_export(
     return upload
 
 
-def delete_export(session: Session, member: Member, upload_id: object) -> Upload:
+def delete_export(*, session: Session, member: Member, upload_id: object) -> Upload:
     """Soft-delete the export only: its productions, jobs and publications stay."""
-    upload = lock_export(session, member, upload_id)
+    upload = lock_export(session=session, member=member, upload_id=upload_id)
     upload.deleted_at = utcnow()
     session.add(upload)
     session.flush()
@@ -156,7 +156,7 @@ def delete_export(session: Session, member: Member, upload_id: object) -> Upload
 PURGE_BATCH = 200
 
 
-def purge_deleted_files(session: Session, *, older_than: timedelta) -> int:
+def purge_deleted_files(*, session: Session, older_than: timedelta) -> int:
     """Remove the stored files of exports deleted longer ago than older_than; rows and productions stay."""
     cutoff = utcnow() - older_than
     due = session.exec(

@@ -11,7 +11,7 @@ from exports_app.domain import utcnow
 from exports_app.models import Lease
 
 
-def acquire(session: Session, name: str, holder: str, ttl_seconds: float) -> bool:
+def acquire(*, session: Session, name: str, holder: str, ttl_seconds: float) -> bool:
     """Take or renew the lease; True while holder has it. Commits (a lease must be visible at once)."""
     now = utcnow()
     expires = now + timedelta(seconds=ttl_seconds)
@@ -33,6 +33,6 @@ def acquire(session: Session, name: str, holder: str, ttl_seconds: float) -> boo
         return False
 
 
-def release(session: Session, name: str, holder: str) -> None:
+def release(*, session: Session, name: str, holder: str) -> None:
     session.execute(sa.delete(Lease).where(col(Lease.name) == name, col(Lease.holder) == holder))
     session.commit()

@@ -36,9 +36,9 @@ class MediaFile:
     body: bytes | None = None  # already read
 
 
-def hls_file(session: Session, member: Member, production_id: object, relative: str) -> MediaFile:
+def hls_file(*, session: Session, member: Member, production_id: object, relative: str) -> MediaFile:
     """The file `relative` next to the production's master playlist; NotFound for anything else."""
-    production = owned_production(session, member, production_id)
+    production = owned_production(session=session, member=member, production_id=production_id)
     master = production.hls_master_uri
     suffix = posixpath.splitext(relative)[1].lower()
     clean = posixpath.normpath(relative)
@@ -63,20 +63,20 @@ def hls_file(session: Session, member: Member, production_id: object, relative: 
 
 
 def _poster_of(session: Session, upload: Upload | None) -> MediaFile:
-    key = posters.ensure_poster(session, upload) if upload is not None else None
+    key = posters.ensure_poster(session=session, upload=upload) if upload is not None else None
     if key is None:
         raise NotFound("File not found.")
     return MediaFile(POSTER_CONTENT_TYPE, path=storage.path_for(key))
 
 
-def export_poster(session: Session, member: Member, upload_id: object) -> MediaFile:
+def export_poster(*, session: Session, member: Member, upload_id: object) -> MediaFile:
     """The poster frame of the member's live export, made now if it predates posters; NotFound otherwise."""
-    return _poster_of(session, exports.get_export(session, member, upload_id))
+    return _poster_of(session, exports.get_export(session=session, member=member, upload_id=upload_id))
 
 
-def production_poster(session: Session, member: Member, production_id: object) -> MediaFile:
+def production_poster(*, session: Session, member: Member, production_id: object) -> MediaFile:
     """The production's own frame capture (MediaConvert), else the poster of the export it was made from."""
-    production = owned_production(session, member, production_id)
+    production = owned_production(session=session, member=member, production_id=production_id)
     if production.poster_uri and production.poster_uri.startswith("s3://"):
         try:
             return MediaFile(POSTER_CONTENT_TYPE, body=read_output(production.poster_uri))

@@ -46,7 +46,7 @@ def request_refresh() -> None:
         hook()
 
 
-def new_job(session: Session, production: Production, provider: str) -> MediaJob:
+def new_job(*, session: Session, production: Production, provider: str) -> MediaJob:
     """A queued job for production; attempt numbers count across the export's productions."""
     assert production.id is not None
     previous = session.execute(
@@ -68,7 +68,7 @@ def new_job(session: Session, production: Production, provider: str) -> MediaJob
     return job
 
 
-def latest_jobs(session: Session, production_ids: Iterable[int]) -> dict[int, MediaJob]:
+def latest_jobs(*, session: Session, production_ids: Iterable[int]) -> dict[int, MediaJob]:
     """The newest job of each production, in one query."""
     ids = list({pid for pid in production_ids if pid is not None})
     if not ids:
@@ -114,7 +114,7 @@ def _request(job: MediaJob, upload: Upload) -> JobRequest:
     )
 
 
-def pending_jobs(session: Session, provider: str, job_ids: Iterable[int] | None = None) -> list[PendingRow]:
+def pending_jobs(*, session: Session, provider: str, job_ids: Iterable[int] | None = None) -> list[PendingRow]:
     """Every non-terminal job of provider (or just job_ids), with its request, in one query."""
     query = (
         select(MediaJob, Upload)
@@ -156,7 +156,7 @@ def _transient(exc: Exception) -> bool:
     return False
 
 
-def submit_queued(session: Session, transcoder: Transcoder, rows: Iterable[PendingRow]) -> list[PendingRow]:
+def submit_queued(*, session: Session, transcoder: Transcoder, rows: Iterable[PendingRow]) -> list[PendingRow]:
     """Hand queued jobs without a provider id to the transcoder; returns the rows that changed.
 
     A transient error leaves the job queued (the next tick retries with the same idempotency token,
@@ -176,7 +176,7 @@ def submit_queued(session: Session, transcoder: Transcoder, rows: Iterable[Pendi
             log.exception("submit of media job %s failed", job.request.media_job_id)
             report = JobReport(job.request.media_job_id, JobStatus.FAILED, error_code="submit_failed",
                                error_message=f"Could not start the transcode: {exc}")
-            if apply_report(session, report):
+            if apply_report(session=session, report=report):
                 changed.append(row)
             continue
         now = utcnow()
@@ -192,7 +192,7 @@ def submit_queued(session: Session, transcoder: Transcoder, rows: Iterable[Pendi
     return changed
 
 
-def apply_report(session: Session, report: JobReport) -> bool:
+def apply_report(*, session: Session, report: JobReport) -> bool:
     """Apply one report if it moves the job forward: never back from terminal, never older than the last.
 
     One conditional UPDATE per report, so two appliers racing cannot reorder history.

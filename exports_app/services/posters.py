@@ -24,7 +24,7 @@ def production_poster_url(production_id: int) -> str:
     return f"/media/posters/productions/{production_id}"
 
 
-def ensure_poster(session: Session, upload: Upload) -> str | None:
+def ensure_poster(*, session: Session, upload: Upload) -> str | None:
     """The upload's poster key, made now if it has none; None when its file gives no frame (or is gone).
 
     The frame is read through the media gate, like every read of a stored upload.
@@ -54,7 +54,7 @@ def remove_poster(upload: Upload) -> None:
             pass
 
 
-def backfill(session: Session) -> tuple[int, int]:
+def backfill(*, session: Session) -> tuple[int, int]:
     """Make the missing posters of the live exports: (made, without a frame). Commits each batch."""
     made = failed = 0
     after = 0
@@ -69,7 +69,7 @@ def backfill(session: Session) -> tuple[int, int]:
         for upload in batch:
             assert upload.id is not None
             after = upload.id
-            if ensure_poster(session, upload):
+            if ensure_poster(session=session, upload=upload):
                 made += 1
             else:
                 failed += 1

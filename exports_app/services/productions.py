@@ -42,7 +42,7 @@ class ExportView:
 
 
 def _latest_job(session: Session, production_id: int) -> MediaJob | None:
-    return media_jobs.latest_jobs(session, [production_id]).get(production_id)
+    return media_jobs.latest_jobs(session=session, production_ids=[production_id]).get(production_id)
 
 
 _Found = tuple[Upload, Production | None, MediaJob | None]
@@ -79,7 +79,7 @@ def _view(found: _Found) -> ExportView:
                       derive_hls_status(production, job))
 
 
-def find_by_export_upload_id(session: Session, upload_id: int) -> ProductionLookup | None:
+def find_by_export_upload_id(*, session: Session, upload_id: int) -> ProductionLookup | None:
     """The export's current production (the pointer) and its status, or None before the first prep."""
     found = _lookup(session, col(Upload.id) == upload_id)
     if found is None or found[1] is None:
@@ -89,14 +89,14 @@ def find_by_export_upload_id(session: Session, upload_id: int) -> ProductionLook
     return ProductionLookup(production, derive_hls_status(production, job))
 
 
-def load_production_status(session: Session, production_id: int) -> HlsStatus:
+def load_production_status(*, session: Session, production_id: int) -> HlsStatus:
     production = session.get(Production, production_id)
     if production is None:
         return NOT_READY
     return derive_hls_status(production, _latest_job(session, production_id))
 
 
-def statuses_for(session: Session, *, member: Member | None, upload_ids: Iterable[int]) -> dict[int, HlsStatus]:
+def statuses_for(*, session: Session, member: Member | None, upload_ids: Iterable[int]) -> dict[int, HlsStatus]:
     """The statuses of many exports in one query; an id that is not found is left out.
 
     member: only that member's live exports; None only for the refresh push, which knows the owners.
@@ -159,7 +159,7 @@ def _status_by_session() -> sa.Select[Any]:
 _STATUS_BY_SESSION = _status_by_session()
 
 
-def status_for_session(connection: sa.Connection, *, token: str | None, upload_id: object) -> HlsStatus:
+def status_for_session(*, connection: sa.Connection, token: str | None, upload_id: object) -> HlsStatus:
     """The export's status for the holder of this session cookie, in one round trip (the status API).
 
     SignedOut for an unknown, expired or revoked session (checked on every call: nothing is cached);
@@ -182,12 +182,12 @@ def status_for_session(connection: sa.Connection, *, token: str | None, upload_i
     return derive_hls_status(production, job)
 
 
-def export_status(session: Session, member: Member, upload_id: object) -> HlsStatus:
+def export_status(*, session: Session, member: Member, upload_id: object) -> HlsStatus:
     """The member's export's status; NotFound unless it is the member's live export."""
-    return export_view(session, member, upload_id).status
+    return export_view(session=session, member=member, upload_id=upload_id).status
 
 
-def export_view(session: Session, member: Member, upload_id: object) -> ExportView:
+def export_view(*, session: Session, member: Member, upload_id: object) -> ExportView:
     """The member's live export with its status (one query); NotFound for anything else."""
     uid = exports.valid_id(upload_id)
     found = _lookup(session, exports.owned_export_clause(member, uid)) if uid is not None else None
@@ -196,7 +196,7 @@ def export_view(session: Session, member: Member, upload_id: object) -> ExportVi
     return _view(found)
 
 
-def export_views(session: Session, member: Member, limit: int = 500, offset: int = 0) -> list[ExportView]:
+def export_views(*, session: Session, member: Member, limit: int = 500, offset: int = 0) -> list[ExportView]:
     """The member's exports, newest first, with status: one query whatever the count."""
     query = (
         _with_status(*exports.live_exports_clause(member))
@@ -207,16 +207,16 @@ def export_views(session: Session, member: Member, limit: int = 500, offset: int
     return [_view(found) for found in session.exec(query)]
 
 
-def prep_hls(session: Session, member: Member, upload_id: object, provider: str) -> HlsStatus:
+def prep_hls(*, session: Session, member: Member, upload_id: object, provider: str) -> HlsStatus:
     """Prep for Publish: queue an HLS transcode of the member's export, at most one at a time.
 
     Under the upload's row lock: ready or in progress → nothing new; failed → a new production
     (pointer moved, old rows kept); none yet → a new production. Commits, then wakes the refresh
     tick, which submits the queued job to the transcoder.
     """
-    upload = exports.lock_export(session, member, upload_id)
+    upload = exports.lock_export(session=session, member=member, upload_id=upload_id)
     assert upload.id is not None
-    current = find_by_export_upload_id(session, upload.id)
+    current = find_by_export_upload_id(session=session, upload_id=upload.id)
     if current is not None and current.hls_status.state in ("ready", "in_progress"):
         session.commit()
         return current.hls_status
@@ -230,14 +230,14 @@ def prep_hls(session: Session, member: Member, upload_id: object, provider: str)
     production.updated_at = utcnow()
     session.add(production)
     session.add(upload)
-    job = media_jobs.new_job(session, production, provider)
+    job = media_jobs.new_job(session=session, production=production, provider=provider)
     status = derive_hls_status(production, job)
     session.commit()
     media_jobs.request_refresh()
     return status
 
 
-def owned_production(session: Session, member: Member, production_id: object) -> Production:
+def owned_production(*, session: Session, member: Member, production_id: object) -> Production:
     """The member's production, or NotFound."""
     pid = exports.valid_id(production_id, exports.MAX_BIG_ID)
     production = session.get(Production, pid) if pid is not None else None

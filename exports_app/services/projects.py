@@ -11,7 +11,7 @@ from exports_app.services.errors import NotFound
 from exports_app.services.exports import valid_id
 
 
-def owned_project(session: Session, member: Member, project_id: object) -> VideoProject:
+def owned_project(*, session: Session, member: Member, project_id: object) -> VideoProject:
     pid = valid_id(project_id)
     project = session.get(VideoProject, pid) if pid is not None else None
     if project is None or project.user_id != member.id:
@@ -19,14 +19,14 @@ def owned_project(session: Session, member: Member, project_id: object) -> Video
     return project
 
 
-def create_project(session: Session, member: Member, title: str, description: str = "") -> VideoProject:
+def create_project(*, session: Session, member: Member, title: str, description: str = "") -> VideoProject:
     project = VideoProject(user_id=member.id, title=title, description=description)
     session.add(project)
     session.flush()
     return project
 
 
-def project_exports(session: Session, project: VideoProject) -> list[Upload]:
+def project_exports(*, session: Session, project: VideoProject) -> list[Upload]:
     """The live exports rendered from project, newest first."""
     return list(session.exec(
         select(Upload).where(Upload.create_video_project_id == project.id, Upload.video_role == EXPORT_ROLE,

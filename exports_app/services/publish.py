@@ -39,9 +39,9 @@ class PublishTarget:
 
 def _ready_production(session: Session, member: Member, production_id: object) -> tuple[Production, HlsStatus]:
     """The member's production and its (ready) status, derived once; Conflict while it is not ready."""
-    production = owned_production(session, member, production_id)
+    production = owned_production(session=session, member=member, production_id=production_id)
     assert production.id is not None
-    status = load_production_status(session, production.id)
+    status = load_production_status(session=session, production_id=production.id)
     if status.state != "ready":
         raise Conflict("This production is not ready to publish yet.")
     return production, status
@@ -50,7 +50,7 @@ def _ready_production(session: Session, member: Member, production_id: object) -
 SPACE_NAME_MAX = 128
 
 
-def create_space(session: Session, member: Member, name: str) -> Space:
+def create_space(*, session: Session, member: Member, name: str) -> Space:
     """A new space of the member's; Invalid for a blank name."""
     cleaned = " ".join(str(name).split())[:SPACE_NAME_MAX]
     if not cleaned:
@@ -77,7 +77,7 @@ class SpaceView:
     items: list[PublishedItem]
 
 
-def space_view(session: Session, member: Member, space_id: object) -> SpaceView:
+def space_view(*, session: Session, member: Member, space_id: object) -> SpaceView:
     """The member's space with its publications; NotFound for anything else."""
     sid = valid_id(space_id)
     space = session.get(Space, sid) if sid is not None else None
@@ -93,7 +93,7 @@ def space_view(session: Session, member: Member, space_id: object) -> SpaceView:
     return SpaceView(space.id, space.name, [PublishedItem(p.production_id, title, p.created_at) for p, title in rows])
 
 
-def publish_target(session: Session, member: Member, production_id: object) -> PublishTarget:
+def publish_target(*, session: Session, member: Member, production_id: object) -> PublishTarget:
     production, status = _ready_production(session, member, production_id)
     assert production.id is not None
     upload = session.get(Upload, production.upload_id)
@@ -108,7 +108,7 @@ def publish_target(session: Session, member: Member, production_id: object) -> P
     )
 
 
-def publish(session: Session, member: Member, production_id: object, space_ids: Iterable[object]) -> int:
+def publish(*, session: Session, member: Member, production_id: object, space_ids: Iterable[object]) -> int:
     """Publish to the chosen spaces of the member; returns how many publications are new."""
     production, _ = _ready_production(session, member, production_id)
     assert production.id is not None

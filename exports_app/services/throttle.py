@@ -39,7 +39,7 @@ def _wait(session: Session, where: sa.ColumnElement[bool], limit: int, now: date
     return (times[-1] + timedelta(seconds=WINDOW_SECONDS) - now).total_seconds()
 
 
-def retry_after(session: Session, username: str, address: str) -> int:
+def retry_after(*, session: Session, username: str, address: str) -> int:
     """Whole seconds until this account may be tried from this address again; 0 when allowed now."""
     account, addr = _keys(username, address)
     now = utcnow()
@@ -51,19 +51,19 @@ def retry_after(session: Session, username: str, address: str) -> int:
     return math.ceil(wait) if wait > 0 else 0
 
 
-def record_failure(session: Session, username: str, address: str) -> None:
+def record_failure(*, session: Session, username: str, address: str) -> None:
     account, addr = _keys(username, address)
     session.add(LoginFailure(account=account, address=addr, failed_at=utcnow()))
 
 
-def clear_failures(session: Session, username: str, address: str) -> None:
+def clear_failures(*, session: Session, username: str, address: str) -> None:
     """A successful sign-in forgets that account's failures from that address."""
     account, addr = _keys(username, address)
     session.execute(sa.delete(LoginFailure).where(col(LoginFailure.account) == account,
                                                   col(LoginFailure.address) == addr))
 
 
-def purge_old_failures(session: Session) -> int:
+def purge_old_failures(*, session: Session) -> int:
     """Drop failures older than the window (housekeeping)."""
     since = utcnow() - timedelta(seconds=WINDOW_SECONDS)
     return int(session.exec(sa.delete(LoginFailure).where(col(LoginFailure.failed_at) <= since)).rowcount or 0)

@@ -33,7 +33,7 @@ def member_of(state: rx.State) -> Member | None:
         return None
     morsel = jar.get(auth.SESSION_COOKIE)
     with session_scope() as session:
-        return auth.member_for_token(session, morsel.value if morsel else None)
+        return auth.member_for_token(session=session, token=morsel.value if morsel else None)
 
 
 @overload

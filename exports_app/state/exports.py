@@ -57,8 +57,8 @@ class ExportsLive(rx.SharedState):
         and this one's member would then be an event argument.
         """
         with session_scope() as session:
-            views = productions.export_views(session, member, limit=self.limit)
-            self.total = exports.count_exports(session, member)
+            views = productions.export_views(session=session, member=member, limit=self.limit)
+            self.total = exports.count_exports(session=session, member=member)
         self.rows = [export_row(v) for v in views]
         self.statuses = {str(v.id): status_view(v.status) for v in views}
 
@@ -126,7 +126,7 @@ class ExportModalState(rx.State):
         """Re-read the open export's status, or close the modal if it is gone."""
         try:
             with session_scope() as session:
-                status = productions.export_status(session, member, self.open_id)
+                status = productions.export_status(session=session, member=member, upload_id=self.open_id)
         except ServiceError as exc:
             self.message = exc.message
             self.open_id = 0
@@ -142,7 +142,7 @@ class ExportModalState(rx.State):
         self.confirming_delete = False
         try:
             with session_scope() as session:
-                view = productions.export_view(session, member, upload_id)
+                view = productions.export_view(session=session, member=member, upload_id=upload_id)
         except ServiceError as exc:
             self.message = exc.message
             return
@@ -188,7 +188,8 @@ class ExportModalState(rx.State):
     async def prep(self, member: Member) -> None:
         try:
             with session_scope() as session:
-                status = productions.prep_hls(session, member, self.open_id, get_settings().transcoder)
+                status = productions.prep_hls(session=session, member=member, upload_id=self.open_id,
+                                              provider=get_settings().transcoder)
         except ServiceError as exc:
             self.message = exc.message
             return
@@ -222,7 +223,7 @@ class ExportModalState(rx.State):
     async def confirm_delete(self, member: Member) -> None:
         try:
             with session_scope() as session:
-                exports.delete_export(session, member, self.open_id)
+                exports.delete_export(session=session, member=member, upload_id=self.open_id)
         except ServiceError as exc:
             self.message = exc.message
         self.open_id = 0
@@ -295,7 +296,7 @@ def _import_staged(member: Member, name: str, path: Path) -> tuple[str, str]:
     shown = storage.safe_filename(Path(name).name)
     try:
         with session_scope() as session:
-            upload = exports.import_export(session, member, path, filename=shown, staged=True)
+            upload = exports.import_export(session=session, member=member, source=path, filename=shown, staged=True)
             return f"Added “{upload.title}”.", ""
     except ServiceError as exc:
         return "", f"{shown}: {exc.message}"

@@ -52,7 +52,7 @@ class PublishState(rx.State):
         """Load the production and the member's spaces; chosen: spaces to tick (besides published ones)."""
         try:
             with session_scope() as session:
-                target = publish.publish_target(session, member, production_id)
+                target = publish.publish_target(session=session, member=member, production_id=production_id)
         except ServiceError as exc:
             self.error = exc.message
             return
@@ -68,7 +68,7 @@ class PublishState(rx.State):
         """A new space, right here, ticked for this production (the other ticks are kept)."""
         try:
             with session_scope() as session:
-                space = publish.create_space(session, member, str(form.get("name", "")))
+                space = publish.create_space(session=session, member=member, name=str(form.get("name", "")))
                 new_id = space.id or 0
         except ServiceError as exc:
             self.message = exc.message
@@ -88,7 +88,8 @@ class PublishState(rx.State):
         chosen = [s.id for s in self.spaces if s.chosen and not s.published]
         try:
             with session_scope() as session:
-                added = publish.publish(session, member, self.production_id, chosen)
+                added = publish.publish(session=session, member=member, production_id=self.production_id,
+                                        space_ids=chosen)
         except ServiceError as exc:
             self.message = exc.message
             return

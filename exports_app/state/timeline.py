@@ -24,10 +24,10 @@ class TimelineState(QueryPageState, rx.State):
     exports: rx.Field[list[ExportRow]] = rx.field(default_factory=list)
 
     def _show(self, session: Session, member: Member, wanted: str) -> None:
-        project = projects.owned_project(session, member, wanted)
+        project = projects.owned_project(session=session, member=member, project_id=wanted)
         self.project_id = project.id or 0
         self.title, self.description = project.title, project.description
         self.created = project.created_at.strftime("%Y-%m-%d %H:%M UTC")
         self.exports = [ExportRow(id=u.id or 0, title=u.title, duration=human_duration(u.duration_seconds),
                                   size=human_size(u.size_bytes))
-                        for u in projects.project_exports(session, project)]
+                        for u in projects.project_exports(session=session, project=project)]

@@ -81,23 +81,23 @@ def test_throttle_counts_account_with_address_and_window_expires(session: Sessio
     from exports_app.services import throttle
 
     for _ in range(throttle.MAX_FAILURES_PER_ACCOUNT_ADDRESS):
-        throttle.record_failure(session, "X", "1.2.3.4")
+        throttle.record_failure(session=session, username="X", address="1.2.3.4")
     session.flush()
-    assert throttle.retry_after(session, "x", "1.2.3.4") > 0
-    assert throttle.retry_after(session, "x", "5.6.7.8") == 0  # the owner, from elsewhere
-    assert throttle.retry_after(session, "y", "1.2.3.4") == 0
+    assert throttle.retry_after(session=session, username="x", address="1.2.3.4") > 0
+    assert throttle.retry_after(session=session, username="x", address="5.6.7.8") == 0  # the owner, from elsewhere
+    assert throttle.retry_after(session=session, username="y", address="1.2.3.4") == 0
     # A time computed here, not `failed_at - interval` in SQL: MySQL/MariaDB take that for arithmetic on numbers.
     session.execute(sa.update(LoginFailure).values(
         failed_at=utcnow() - timedelta(seconds=throttle.WINDOW_SECONDS + 1)))
-    assert throttle.retry_after(session, "x", "1.2.3.4") == 0
-    assert throttle.purge_old_failures(session) == throttle.MAX_FAILURES_PER_ACCOUNT_ADDRESS
+    assert throttle.retry_after(session=session, username="x", address="1.2.3.4") == 0
+    assert throttle.purge_old_failures(session=session) == throttle.MAX_FAILURES_PER_ACCOUNT_ADDRESS
 
 
 def test_throttle_per_address_across_accounts(session: Session) -> None:
     from exports_app.services import throttle
 
     for i in range(throttle.MAX_FAILURES_PER_ADDRESS):
-        throttle.record_failure(session, f"user{i}", "9.9.9.9")
+        throttle.record_failure(session=session, username=f"user{i}", address="9.9.9.9")
     session.flush()
-    assert throttle.retry_after(session, "anyone", "9.9.9.9") > 0
-    assert throttle.retry_after(session, "anyone", "9.9.9.8") == 0
+    assert throttle.retry_after(session=session, username="anyone", address="9.9.9.9") > 0
+    assert throttle.retry_after(session=session, username="anyone", address="9.9.9.8") == 0

@@ -21,7 +21,7 @@ from tests.aws_fixtures import LocalAws, local_aws, moto_url  # noqa: F401  (fix
 
 def import_file(member: Member, path: Path, title: str, allow_undecodable: bool = False) -> int:
     with session_scope() as s:
-        return exports.import_export(s, member, path, title=title,  # type: ignore[return-value]
+        return exports.import_export(session=s, member=member, source=path, title=title,  # type: ignore[return-value]
                                      allow_undecodable=allow_undecodable).id
 
 

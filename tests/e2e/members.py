@@ -13,20 +13,23 @@ from exports_app.db import session_scope
 from exports_app.services import auth, exports, productions, projects
 args = json.loads(sys.argv[1])
 with session_scope() as session:
-    member = auth.find_member(session, args["user"])
+    member = auth.find_member(session=session, username=args["user"])
     if args["kind"] == "corrupt":
         # The demo seed's way: a video container's header over random bytes, refused by ffmpeg at once.
         with tempfile.TemporaryDirectory() as tmp:
             broken = Path(tmp) / "broken.mp4"
             broken.write_bytes(b"\\x00\\x00\\x00\\x18ftypmp42" + secrets.token_bytes(4096))
-            upload = exports.import_export(session, member, broken, title=args["title"], allow_undecodable=True)
+            upload = exports.import_export(session=session, member=member, source=broken, title=args["title"],
+                                           allow_undecodable=True)
         print(upload.id)
     elif args["kind"] == "prep":
-        print(productions.prep_hls(session, member, args["upload"], args["provider"]).production_id)
+        print(productions.prep_hls(session=session, member=member, upload_id=args["upload"],
+                                   provider=args["provider"]).production_id)
     elif args["kind"] == "project":
-        project = projects.create_project(session, member, args["title"], "A timeline for the tests.")
-        upload = exports.import_export(session, member, Path(args["clip"]), title=args["export"],
-                                       project_id=project.id)
+        project = projects.create_project(session=session, member=member, title=args["title"],
+                                          description="A timeline for the tests.")
+        upload = exports.import_export(session=session, member=member, source=Path(args["clip"]),
+                                       title=args["export"], project_id=project.id)
         print(json.dumps({"project": project.id, "export": upload.id}))
 """
 

@@ -19,7 +19,7 @@ from exports_app.transcode.clips import make_clip
 
 def import_clip(member: Member, path: Path, **kwargs: object) -> int:
     with session_scope() as session:
-        upload = exports.import_export(session, member, path, **kwargs)  # type: ignore[arg-type]
+        upload = exports.import_export(session=session, member=member, source=path, **kwargs)  # type: ignore[arg-type]
         assert upload.id is not None
         return upload.id
 
@@ -35,15 +35,15 @@ def test_purge_removes_files_of_long_deleted_exports_only(data_dir: Path, alice:
     clip = make_clip(tmp_path / "c.mp4", seconds=1.0, width=160, height=120)
     old, recent, live = (import_clip(alice, clip) for _ in range(3))
     with session_scope() as session:
-        exports.delete_export(session, alice, old)
-        exports.delete_export(session, alice, recent)
+        exports.delete_export(session=session, member=alice, upload_id=old)
+        exports.delete_export(session=session, member=alice, upload_id=recent)
         session.execute(sa.update(Upload).where(Upload.id == old).values(deleted_at=utcnow() - timedelta(days=31)))
     with session_scope() as session:
-        assert exports.purge_deleted_files(session, older_than=timedelta(days=30)) == 1
+        assert exports.purge_deleted_files(session=session, older_than=timedelta(days=30)) == 1
     assert not stored_path(old).exists()
     assert stored_path(recent).exists() and stored_path(live).exists()
     with session_scope() as session:
-        assert exports.purge_deleted_files(session, older_than=timedelta(days=30)) == 0  # marked, not redone
+        assert exports.purge_deleted_files(session=session, older_than=timedelta(days=30)) == 0  # marked, not redone
         row = session.get(Upload, old)
         assert row is not None and row.files_purged_at is not None and row.deleted_at is not None
 

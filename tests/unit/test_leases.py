@@ -12,7 +12,7 @@ from exports_app.services import leases
 
 def take(holder: str, ttl: float = 5.0) -> bool:
     with session_scope() as s:
-        return leases.acquire(s, "refresh-leader", holder, ttl)
+        return leases.acquire(session=s, name="refresh-leader", holder=holder, ttl_seconds=ttl)
 
 
 def test_one_holder_at_a_time_and_renewal(data_dir: Path) -> None:
@@ -38,8 +38,8 @@ def test_takeover_after_the_holder_stops_renewing(data_dir: Path) -> None:
 def test_release_frees_the_lease(data_dir: Path) -> None:
     assert take("a")
     with session_scope() as s:
-        leases.release(s, "refresh-leader", "b")  # not b's to release
+        leases.release(session=s, name="refresh-leader", holder="b")  # not b's to release
     assert not take("b")
     with session_scope() as s:
-        leases.release(s, "refresh-leader", "a")
+        leases.release(session=s, name="refresh-leader", holder="a")
     assert take("b")

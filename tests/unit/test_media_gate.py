@@ -60,7 +60,7 @@ def test_import_refuses_playlists_and_stores_nothing(data_dir: Path, alice: Memb
     for name in ("disguised.m3u8", "concat.txt", "plain.m3u8"):
         with pytest.raises(Invalid, match="Not a supported video"):
             with session_scope() as session:
-                exports.import_export(session, alice, media[name])
+                exports.import_export(session=session, member=alice, source=media[name])
     assert not (data_dir / "uploads").exists() or not any((data_dir / "uploads").rglob("*.*"))
 
 
@@ -71,11 +71,11 @@ def test_stored_names_are_chosen_by_the_server(data_dir: Path, alice: Member, me
     sneaky = tmp_path / "clip.m3u8"
     sneaky.write_bytes(media["clip.mp4"].read_bytes())
     with session_scope() as session:
-        upload = exports.import_export(session, alice, sneaky, filename="../../evil.m3u8")
+        upload = exports.import_export(session=session, member=alice, source=sneaky, filename="../../evil.m3u8")
         key, filename = upload.storage_key, upload.filename
     assert key.endswith("/source.mp4") and filename == "evil.m3u8"
     with session_scope() as session:
-        mkv = exports.import_export(session, alice, media["clip.webm"])
+        mkv = exports.import_export(session=session, member=alice, source=media["clip.webm"])
         assert mkv.storage_key.endswith("/source.mkv")
 
 

@@ -27,8 +27,8 @@ def queued(alice: Member, tmp_path: Path) -> int:
     """The id of a queued MediaConvert media job for a fresh export of alice's."""
     clip = make_clip(tmp_path / "export.mp4", seconds=1.0, width=640, height=360)
     with session_scope() as s:
-        upload = exports.import_export(s, alice, clip, title="MC")
-        productions.prep_hls(s, alice, upload.id, "mediaconvert")
+        upload = exports.import_export(session=s, member=alice, source=clip, title="MC")
+        productions.prep_hls(session=s, member=alice, upload_id=upload.id, provider="mediaconvert")
     with session_scope() as s:
         return s.exec(select(MediaJob.id)).one()  # type: ignore[return-value]
 
@@ -53,7 +53,7 @@ def test_a_submit_whose_answer_is_lost_leaves_the_row_submitted_with_its_job(loc
 def test_a_submit_retried_after_the_token_minute_adopts_the_job_it_made(local_aws: LocalAws, queued: int) -> None:
     server = local_aws.mediaconvert
     with session_scope() as s:
-        (pending,) = media_jobs.pending_jobs(s, "mediaconvert")
+        (pending,) = media_jobs.pending_jobs(session=s, provider="mediaconvert")
     # A leader made the job and died before writing the row; the next leader ticks two minutes later.
     made = MediaConvertTranscoder(local_aws.settings).submit(pending.pending.request)
     later = time.time() + 120
@@ -67,13 +67,14 @@ def test_a_submit_retried_after_the_token_minute_adopts_the_job_it_made(local_aw
 def test_a_terminal_report_beats_a_progress_report_of_the_same_second(queued: int) -> None:
     second = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
     with session_scope() as s:
-        assert media_jobs.apply_report(s, JobReport(queued, JobStatus.RUNNING, percent=40,
-                                                    reported_at=second + timedelta(milliseconds=900)))
+        assert media_jobs.apply_report(session=s, report=JobReport(queued, JobStatus.RUNNING, percent=40,
+                                                                   reported_at=second + timedelta(milliseconds=900)))
         # GetJob's FinishTime has no milliseconds: the same second, not an older report.
-        assert media_jobs.apply_report(s, JobReport(queued, JobStatus.FAILED, error_code="1030", reported_at=second))
-        assert not media_jobs.apply_report(s, JobReport(queued, JobStatus.RUNNING, percent=60,
-                                                        reported_at=second + timedelta(milliseconds=950)))
-        assert not media_jobs.apply_report(s, JobReport(queued, JobStatus.CANCELED, reported_at=second))
+        assert media_jobs.apply_report(session=s, report=JobReport(queued, JobStatus.FAILED, error_code="1030",
+                                                                   reported_at=second))
+        late = JobReport(queued, JobStatus.RUNNING, percent=60, reported_at=second + timedelta(milliseconds=950))
+        assert not media_jobs.apply_report(session=s, report=late)
+        assert not media_jobs.apply_report(session=s, report=JobReport(queued, JobStatus.CANCELED, reported_at=second))
     assert (job_row(queued).status, job_row(queued).error_code) == (JobStatus.FAILED.value, "1030")
 
 

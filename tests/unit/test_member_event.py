@@ -58,8 +58,8 @@ class World:
 @pytest.fixture
 def world(alice: Member) -> World:
     with session_scope() as session:
-        project = projects.create_project(session, alice, "Launch")
-        space = publish.create_space(session, alice, "Channel")
+        project = projects.create_project(session=session, member=alice, title="Launch")
+        space = publish.create_space(session=session, member=alice, name="Channel")
     assert project.id is not None and space.id is not None
     upload_id = add_upload(alice, title="Launch teaser", create_video_project_id=project.id)
     return World(upload_id, project.id, space.id, ready_production(alice, "Ready to publish"))
@@ -80,9 +80,9 @@ def tab(world: World, cookie: str) -> State:
 
 def session_cookie(member: Member, *, days: int = 1, revoked: bool = False) -> str:
     with session_scope() as session:
-        token = auth.start_session(session, member, days=days).token
+        token = auth.start_session(session=session, member=member, days=days).token
         if revoked:
-            auth.end_session(session, token)
+            auth.end_session(session=session, token=token)
     return f"{auth.SESSION_COOKIE}={token}; other=1"
 
 

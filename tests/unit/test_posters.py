@@ -95,7 +95,7 @@ def test_an_older_export_gets_its_poster_on_first_view(data_dir: Path, alice: Me
     upload_id = import_clip(alice, clip)
     where = forget_poster(upload_id)
     with session_scope() as session:
-        found = media_files.export_poster(session, alice, upload_id)
+        found = media_files.export_poster(session=session, member=alice, upload_id=upload_id)
     assert found.path == where and where.read_bytes().startswith(JPEG_MAGIC)
     assert upload_row(upload_id).poster_key is not None
 
@@ -105,7 +105,8 @@ def test_backfill_from_the_command_line(data_dir: Path, alice: Member, clip: Pat
     first, second = import_clip(alice, clip), import_clip(alice, clip)
     paths = [forget_poster(first), forget_poster(second)]
     with session_scope() as session:
-        exports.import_export(session, alice, clip, allow_undecodable=True)  # has its poster already
+        # a third export, which has its poster already
+        exports.import_export(session=session, member=alice, source=clip, allow_undecodable=True)
     assert main(["thumbnails", "backfill"]) == 0
     assert capsys.readouterr().out.strip() == "made 2 posters"
     assert all(p.is_file() for p in paths)
@@ -117,13 +118,13 @@ def test_a_corrupt_export_has_no_poster(data_dir: Path, alice: Member, tmp_path:
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x01" * 4096)
     with session_scope() as session:
-        upload = exports.import_export(session, alice, broken, allow_undecodable=True)
+        upload = exports.import_export(session=session, member=alice, source=broken, allow_undecodable=True)
         assert upload.poster_key is None
         upload_id = upload.id
     with session_scope() as session, pytest.raises(NotFound):
-        media_files.export_poster(session, alice, upload_id)
+        media_files.export_poster(session=session, member=alice, upload_id=upload_id)
     with session_scope() as session:
-        assert posters.backfill(session) == (0, 1)
+        assert posters.backfill(session=session) == (0, 1)
 
 
 def test_posters_are_the_owners_only(data_dir: Path, alice: Member, bob: Member, clip: Path) -> None:
@@ -134,11 +135,12 @@ def test_posters_are_the_owners_only(data_dir: Path, alice: Member, bob: Member,
         session.flush()
         production_id = production.id
     with session_scope() as session:
-        assert media_files.production_poster(session, alice, production_id).path is not None
+        found = media_files.production_poster(session=session, member=alice, production_id=production_id)
+        assert found.path is not None
         with pytest.raises(NotFound):
-            media_files.export_poster(session, bob, upload_id)
+            media_files.export_poster(session=session, member=bob, upload_id=upload_id)
         with pytest.raises(NotFound):
-            media_files.production_poster(session, bob, production_id)
+            media_files.production_poster(session=session, member=bob, production_id=production_id)
 
 
 def test_a_mediaconvert_frame_capture_is_the_productions_poster(data_dir: Path, alice: Member, clip: Path,
@@ -157,7 +159,8 @@ def test_a_mediaconvert_frame_capture_is_the_productions_poster(data_dir: Path, 
                 for uri in ("s3://out/hls/1/2/poster.0000001.jpg", "s3://out/hls/3/4/poster.0000001.jpg")]
         session.add_all(made)
         session.flush()
-        found, missing = (media_files.production_poster(session, alice, p.id) for p in made)
+        found, missing = (media_files.production_poster(session=session, member=alice, production_id=p.id)
+                          for p in made)
     assert found.body == captured["s3://out/hls/1/2/poster.0000001.jpg"]
     # A job made before frame captures were asked for: the export's poster stands in.
     assert missing.path is not None and missing.path.read_bytes().startswith(JPEG_MAGIC)
@@ -182,9 +185,9 @@ def test_purge_removes_the_poster_with_the_upload(data_dir: Path, alice: Member,
     upload = upload_row(upload_id)
     folder = storage.path_for(upload.storage_key).parent
     with session_scope() as session:
-        exports.delete_export(session, alice, upload_id)
+        exports.delete_export(session=session, member=alice, upload_id=upload_id)
         session.execute(sa.update(Upload).where(Upload.id == upload_id)
                         .values(deleted_at=utcnow() - timedelta(days=31)))
     with session_scope() as session:
-        assert exports.purge_deleted_files(session, older_than=timedelta(days=30)) == 1
+        assert exports.purge_deleted_files(session=session, older_than=timedelta(days=30)) == 1
     assert not folder.exists()

@@ -20,7 +20,7 @@ from tests.conftest import add_upload
 
 def prep(member: Member, upload_id: int):  # type: ignore[no-untyped-def]
     with session_scope() as s:
-        return productions.prep_hls(s, member, upload_id, "local")
+        return productions.prep_hls(session=s, member=member, upload_id=upload_id, provider="local")
 
 
 def test_fifty_concurrent_preps_make_one_production_and_one_job(alice: Member) -> None:
@@ -38,19 +38,19 @@ def test_fifty_concurrent_preps_make_one_production_and_one_job(alice: Member) -
 def test_lookup_helpers(alice: Member) -> None:
     upload_id = add_upload(alice)
     with session_scope() as s:
-        assert productions.find_by_export_upload_id(s, upload_id) is None
+        assert productions.find_by_export_upload_id(session=s, upload_id=upload_id) is None
     status = prep(alice, upload_id)
     with session_scope() as s:
-        found = productions.find_by_export_upload_id(s, upload_id)
+        found = productions.find_by_export_upload_id(session=s, upload_id=upload_id)
         assert found is not None and found.production.id == status.production_id
         assert found.hls_status.state == "in_progress"
-        assert productions.load_production_status(s, status.production_id).state == "in_progress"  # type: ignore[arg-type]
-        assert productions.load_production_status(s, 999).state == "not_ready"
+        assert productions.load_production_status(session=s, production_id=status.production_id).state == "in_progress"  # type: ignore[arg-type]
+        assert productions.load_production_status(session=s, production_id=999).state == "not_ready"
 
 
 def finish(job_id: int, status: JobStatus, **fields: object) -> bool:
     with session_scope() as s:
-        return media_jobs.apply_report(s, JobReport(job_id, status, **fields))  # type: ignore[arg-type]
+        return media_jobs.apply_report(session=s, report=JobReport(job_id, status, **fields))  # type: ignore[arg-type]
 
 
 def test_reports_are_monotonic(alice: Member) -> None:
@@ -64,7 +64,7 @@ def test_reports_are_monotonic(alice: Member) -> None:
     assert not finish(job_id, JobStatus.RUNNING, percent=50)
     assert not finish(job_id, JobStatus.FAILED, error_message="late")
     with session_scope() as s:
-        assert productions.export_status(s, alice, upload_id).state == "ready"
+        assert productions.export_status(session=s, member=alice, upload_id=upload_id).state == "ready"
 
 
 def test_a_success_stores_its_renditions_once(alice: Member) -> None:
@@ -88,12 +88,12 @@ def test_a_success_stores_its_renditions_once(alice: Member) -> None:
 def test_renditions_stay_unknown_unless_a_success_names_them(alice: Member) -> None:
     failed = prep(alice, add_upload(alice))
     with session_scope() as s:
-        (job,) = media_jobs.pending_jobs(s, "local")
+        (job,) = media_jobs.pending_jobs(session=s, provider="local")
     assert finish(job.pending.request.media_job_id, JobStatus.FAILED, error_message="bad input",
                   renditions=(Rendition("hls/1/v0/index.m3u8", 720, 1),))
     silent = prep(alice, add_upload(alice))
     with session_scope() as s:
-        (job,) = media_jobs.pending_jobs(s, "local")
+        (job,) = media_jobs.pending_jobs(session=s, provider="local")
     assert finish(job.pending.request.media_job_id, JobStatus.SUCCEEDED, master_playlist_uri="hls/2/master.m3u8")
     with session_scope() as s:
         for production_id in (failed.production_id, silent.production_id):
@@ -129,7 +129,7 @@ def test_success_without_master_fails(alice: Member) -> None:
         job_id = s.exec(select(MediaJob.id)).one()
     assert finish(job_id, JobStatus.SUCCEEDED)
     with session_scope() as s:
-        status = productions.export_status(s, alice, upload_id)
+        status = productions.export_status(session=s, member=alice, upload_id=upload_id)
     assert status.state == "failed" and "master playlist" in (status.detail or "")
 
 
@@ -160,9 +160,9 @@ def test_ready_export_is_not_prepped_again(alice: Member) -> None:
 def test_other_members_export_is_not_found(alice: Member, bob: Member, session: Session) -> None:
     bobs = add_upload(bob)
     with pytest.raises(NotFound):
-        productions.prep_hls(session, alice, bobs, "local")
+        productions.prep_hls(session=session, member=alice, upload_id=bobs, provider="local")
     with pytest.raises(NotFound):
-        productions.export_status(session, alice, bobs)
+        productions.export_status(session=session, member=alice, upload_id=bobs)
 
 
 def count_selects(run):  # type: ignore[no-untyped-def]
@@ -187,7 +187,7 @@ def test_export_views_cost_one_query(alice: Member, data_dir: Path) -> None:
         uid = add_upload(alice, title=f"e{i}")
         if i % 2:
             prep(alice, uid)
-    views, selects = count_selects(lambda s: productions.export_views(s, alice))
+    views, selects = count_selects(lambda s: productions.export_views(session=s, member=alice))
     assert len(views) == 30 and selects == 1
     assert [v.title for v in views] == [f"e{i}" for i in reversed(range(30))]  # newest first
     assert {v.status.state for v in views} == {"not_ready", "in_progress"}
@@ -199,13 +199,13 @@ def test_statuses_for_many_exports_in_one_query(alice: Member, bob: Member, data
         prep(alice, uid)
     bobs = add_upload(bob)
     statuses, selects = count_selects(
-        lambda s: productions.statuses_for(s, member=alice, upload_ids=[*mine, bobs, 10**9]))
+        lambda s: productions.statuses_for(session=s, member=alice, upload_ids=[*mine, bobs, 10**9]))
     assert selects == 1 and set(statuses) == set(mine)  # bob's and a missing id are left out
     assert {uid for uid, st in statuses.items() if st.state == "in_progress"} == set(mine[::3])
-    everyone, _ = count_selects(lambda s: productions.statuses_for(s, member=None, upload_ids=[mine[0], bobs]))
+    everyone, _ = count_selects(lambda s: productions.statuses_for(session=s, member=None, upload_ids=[mine[0], bobs]))
     assert set(everyone) == {mine[0], bobs}
     with session_scope() as s:
-        assert productions.statuses_for(s, member=alice, upload_ids=[]) == {}
+        assert productions.statuses_for(session=s, member=alice, upload_ids=[]) == {}
 
 
 @pytest.mark.parametrize("value", [float("inf"), float("nan"), "１２", "12 ", " 7", -3, 0, "0x10", True, [1], None])

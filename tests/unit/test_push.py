@@ -83,7 +83,7 @@ def test_one_write_reaches_each_connected_tab_with_only_the_live_list(alice: Mem
         app = await linked_app(alice, tabs={"tab-a", "tab-b", "tab-closed"},
                                connected={"tab-a", "tab-b", "someone-else"}, registration=registration)
         with session_scope() as session:  # a prep starts: the database now says in progress
-            productions.prep_hls(session, alice, upload_id, "local")
+            productions.prep_hls(session=session, member=alice, upload_id=upload_id, provider="local")
         await push.notify([(alice.id, upload_id)], app)
         sent = app.event_namespace.sent
         assert sorted(token for token, _ in sent) == ["tab-a", "tab-b"]

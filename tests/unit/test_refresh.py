@@ -28,12 +28,12 @@ def NO_APP():  # type: ignore[no-untyped-def]  # no app to push through: these t
 def import_clip(member: Member, path: Path, **clip: object) -> int:
     make_clip(path, **clip)  # type: ignore[arg-type]
     with session_scope() as s:
-        return exports.import_export(s, member, path).id  # type: ignore[return-value]
+        return exports.import_export(session=s, member=member, source=path).id  # type: ignore[return-value]
 
 
 def state_of(member: Member, upload_id: int) -> str:
     with session_scope() as s:
-        return productions.export_status(s, member, upload_id).state
+        return productions.export_status(session=s, member=member, upload_id=upload_id).state
 
 
 def run_until_terminal(tc: LocalFfmpegTranscoder, timeout: float = 120) -> set[tuple[int, int]]:
@@ -53,7 +53,7 @@ def test_tick_takes_an_export_to_ready(alice: Member, data_dir: Path, tmp_path: 
     tc = LocalFfmpegTranscoder(data_dir / "hls")
     try:
         with session_scope() as s:
-            productions.prep_hls(s, alice, upload_id, "local")
+            productions.prep_hls(session=s, member=alice, upload_id=upload_id, provider="local")
         changed = run_until_terminal(tc)
     finally:
         tc.close()
@@ -91,7 +91,7 @@ def test_tick_statement_count_does_not_grow_with_jobs(alice: Member, data_dir: P
     def selects_for(n: int) -> int:
         for _ in range(n):
             with session_scope() as s:
-                productions.prep_hls(s, alice, add_upload(alice), "local")
+                productions.prep_hls(session=s, member=alice, upload_id=add_upload(alice), provider="local")
         tick(Idle(), 3600)  # submits the queued jobs
         statements: list[str] = []
         listener = lambda *args: statements.append(args[2])  # noqa: E731
@@ -110,7 +110,7 @@ def test_stuck_job_times_out(alice: Member, data_dir: Path, tmp_path: Path) -> N
     tc = LocalFfmpegTranscoder(data_dir / "hls")
     try:
         with session_scope() as s:
-            productions.prep_hls(s, alice, upload_id, "local")
+            productions.prep_hls(session=s, member=alice, upload_id=upload_id, provider="local")
         tick(tc, timeout_seconds=3600)  # submitted
         time.sleep(0.3)
         result = tick(tc, timeout_seconds=0.1)
@@ -118,7 +118,7 @@ def test_stuck_job_times_out(alice: Member, data_dir: Path, tmp_path: Path) -> N
         tc.close()
     assert (alice.id, upload_id) in result.changed
     with session_scope() as s:
-        status = productions.export_status(s, alice, upload_id)
+        status = productions.export_status(session=s, member=alice, upload_id=upload_id)
         job = s.exec(select(MediaJob)).one()
     assert status.state == "failed" and "stopped" in (status.detail or "")
     assert job.status == JobStatus.TIMED_OUT.value
@@ -129,7 +129,7 @@ def test_restart_mid_job_resumes(alice: Member, data_dir: Path, tmp_path: Path) 
     upload_id = import_clip(alice, tmp_path / "a.mp4", seconds=2.0)
     first = LocalFfmpegTranscoder(data_dir / "hls")
     with session_scope() as s:
-        productions.prep_hls(s, alice, upload_id, "local")
+        productions.prep_hls(session=s, member=alice, upload_id=upload_id, provider="local")
     tick(first, 3600)
     first.close()  # the app stops mid-job
     second = LocalFfmpegTranscoder(data_dir / "hls")  # and starts again
@@ -148,7 +148,7 @@ def test_killed_ffmpeg_fails_with_detail_and_retry_works(alice: Member, data_dir
     tc = LocalFfmpegTranscoder(data_dir / "hls")
     try:
         with session_scope() as s:
-            productions.prep_hls(s, alice, upload_id, "local")
+            productions.prep_hls(session=s, member=alice, upload_id=upload_id, provider="local")
         tick(tc, 3600)
         deadline = time.monotonic() + 60
         while not running_ladder_pids():
@@ -158,10 +158,11 @@ def test_killed_ffmpeg_fails_with_detail_and_retry_works(alice: Member, data_dir
             os.kill(pid, signal.SIGKILL)  # as the OOM killer would
         run_until_terminal(tc)
         with session_scope() as s:
-            status = productions.export_status(s, alice, upload_id)
+            status = productions.export_status(session=s, member=alice, upload_id=upload_id)
         assert status.state == "failed" and "interrupted" in (status.detail or "")
         with session_scope() as s:
-            assert productions.prep_hls(s, alice, upload_id, "local").state == "in_progress"
+            status = productions.prep_hls(session=s, member=alice, upload_id=upload_id, provider="local")
+            assert status.state == "in_progress"
         tick(tc, 3600)
         for row_pid in running_ladder_pids():
             os.kill(row_pid, signal.SIGKILL)
@@ -175,10 +176,10 @@ def test_deleting_an_export_mid_transcode_is_safe(alice: Member, data_dir: Path,
     tc = LocalFfmpegTranscoder(data_dir / "hls")
     try:
         with session_scope() as s:
-            productions.prep_hls(s, alice, upload_id, "local")
+            productions.prep_hls(session=s, member=alice, upload_id=upload_id, provider="local")
         tick(tc, 3600)
         with session_scope() as s:
-            exports.delete_export(s, alice, upload_id)
+            exports.delete_export(session=s, member=alice, upload_id=upload_id)
         run_until_terminal(tc)
     finally:
         tc.close()
@@ -186,7 +187,7 @@ def test_deleting_an_export_mid_transcode_is_safe(alice: Member, data_dir: Path,
     with session_scope() as s:
         job = s.exec(select(MediaJob)).one()
         assert job.status == JobStatus.SUCCEEDED.value  # the production stays and finishes
-        assert productions.find_by_export_upload_id(s, upload_id) is not None
+        assert productions.find_by_export_upload_id(session=s, upload_id=upload_id) is not None
 
 
 def test_refresh_survives_the_database_going_away(monkeypatch, caplog, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -212,7 +213,7 @@ def test_refresh_survives_the_database_going_away(monkeypatch, caplog, tmp_path:
             alice = make_member("alice")
             upload_id = import_clip(alice, tmp_path / "a.mp4", seconds=2.0)
             with session_scope() as s:
-                productions.prep_hls(s, alice, upload_id, "local")
+                productions.prep_hls(session=s, member=alice, upload_id=upload_id, provider="local")
 
             async def run() -> None:
                 runner = scheduler.RefreshRunner(AsyncIOScheduler(), asyncio.get_running_loop(), NO_APP)

@@ -17,10 +17,10 @@ from tests.unit.test_productions import prep
 def ready_production(member: Member, title: str, renditions: tuple[Rendition, ...] = ()) -> int:
     status = prep(member, add_upload(member, title=title))
     with session_scope() as s:
-        (job,) = media_jobs.pending_jobs(s, "local")
-        media_jobs.apply_report(s, JobReport(job.pending.request.media_job_id, JobStatus.SUCCEEDED,
-                                             master_playlist_uri=f"hls/{status.production_id}/master.m3u8",
-                                             renditions=renditions))
+        (job,) = media_jobs.pending_jobs(session=s, provider="local")
+        done = JobReport(job.pending.request.media_job_id, JobStatus.SUCCEEDED,
+                         master_playlist_uri=f"hls/{status.production_id}/master.m3u8", renditions=renditions)
+        media_jobs.apply_report(session=s, report=done)
     assert status.production_id is not None
     return status.production_id
 
@@ -28,28 +28,28 @@ def ready_production(member: Member, title: str, renditions: tuple[Rendition, ..
 @pytest.mark.parametrize("blank", ["", "   ", "\n\t"])
 def test_a_space_needs_a_name(alice: Member, blank: str) -> None:
     with session_scope() as s, pytest.raises(Invalid, match="Give the space a name."):
-        publish.create_space(s, alice, blank)
+        publish.create_space(session=s, member=alice, name=blank)
 
 
 def test_a_new_space_can_be_published_to_and_lists_what_is_there(alice: Member, bob: Member) -> None:
     production_id = ready_production(alice, "Launch teaser")
     with session_scope() as s:
-        target = publish.publish_target(s, alice, production_id)
+        target = publish.publish_target(session=s, member=alice, production_id=production_id)
         assert (target.spaces, target.rendition_heights) == ([], [])  # no renditions reported: none shown
-        space = publish.create_space(s, alice, "  My   channel ")
+        space = publish.create_space(session=s, member=alice, name="  My   channel ")
         assert space.name == "My channel"
     with session_scope() as s:
-        assert publish.publish(s, alice, production_id, [space.id]) == 1
-        (choice,) = publish.publish_target(s, alice, production_id).spaces
+        assert publish.publish(session=s, member=alice, production_id=production_id, space_ids=[space.id]) == 1
+        (choice,) = publish.publish_target(session=s, member=alice, production_id=production_id).spaces
         assert (choice.name, choice.published) == ("My channel", True)
-        view = publish.space_view(s, alice, space.id)
+        view = publish.space_view(session=s, member=alice, space_id=space.id)
         assert (view.name, [(i.production_id, i.title) for i in view.items]) == (
             "My channel", [(production_id, "Launch teaser")])
         with pytest.raises(NotFound):
-            publish.space_view(s, bob, space.id)  # someone else's
+            publish.space_view(session=s, member=bob, space_id=space.id)  # someone else's
         for malformed in ("abc", 0):
             with pytest.raises(NotFound):
-                publish.space_view(s, alice, malformed)
+                publish.space_view(session=s, member=alice, space_id=malformed)
 
 
 def test_the_publish_target_names_the_ladders_heights_highest_first(alice: Member, bob: Member) -> None:
@@ -57,6 +57,7 @@ def test_the_publish_target_names_the_ladders_heights_highest_first(alice: Membe
                    enumerate([(480, 1_528_000), (1080, 5_128_000), (720, 2_928_000), (720, 1_928_000)]))
     production_id = ready_production(alice, "Ladder", ladder)
     with session_scope() as s:
-        assert publish.publish_target(s, alice, production_id).rendition_heights == [1080, 720, 480]
-        with pytest.raises(NotFound):
-            publish.publish_target(s, bob, production_id)  # nor anything of it for someone else
+        target = publish.publish_target(session=s, member=alice, production_id=production_id)
+        assert target.rendition_heights == [1080, 720, 480]
+        with pytest.raises(NotFound):  # nor anything of it for someone else
+            publish.publish_target(session=s, member=bob, production_id=production_id)

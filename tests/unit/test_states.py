@@ -35,7 +35,7 @@ def tab(cookie: str = "") -> State:
 
 def signed_in_tab(member: Member) -> State:
     with session_scope() as session:
-        token = auth.start_session(session, member, days=1).token
+        token = auth.start_session(session=session, member=member, days=1).token
     return tab(f"{auth.SESSION_COOKIE}={token}; other=1")
 
 
@@ -74,7 +74,7 @@ def test_human_duration() -> None:
 def test_export_row(alice: Member, data_dir: Path) -> None:
     uid = add_upload(alice, title="Launch")
     with session_scope() as session:
-        row = export_row(productions.export_view(session, alice, uid))
+        row = export_row(productions.export_view(session=session, member=alice, upload_id=uid))
     assert (row.id, row.title, row.resolution, row.duration, row.size) == (uid, "Launch", "320×240", "0:02", "1000 B")
 
 
@@ -108,7 +108,7 @@ def test_modal_opens_preps_and_refuses_others_exports(alice: Member, bob: Member
     assert live.statuses[str(mine)].state == "in_progress"
     run_in_own_loop(modal.prep())  # a double click makes no second job
     with session_scope() as session:
-        assert productions.export_status(session, alice, mine).state == "in_progress"
+        assert productions.export_status(session=session, member=alice, upload_id=mine).state == "in_progress"
 
     run_in_own_loop(modal.open_modal(bobs))  # an event argument naming someone else's export
     assert modal.message == "Export not found." and modal.open_id == mine and str(bobs) not in live.statuses
@@ -132,7 +132,8 @@ def test_delete_needs_the_member_and_closes_the_modal(alice: Member, bob: Member
     run_in_own_loop(bob_modal.confirm_delete())
     assert bob_modal.message == "Export not found."
     with session_scope() as session:
-        assert productions.export_status(session, alice, target).state == "not_ready"  # still there
+        # still there
+        assert productions.export_status(session=session, member=alice, upload_id=target).state == "not_ready"
 
 
 def test_upload_progress_counts_only_while_uploading_and_cancel_resets(alice: Member, data_dir: Path) -> None:
