@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -20,6 +22,10 @@ ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("EXPORTS_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic", "--disable-dev-shm-usage"]
+WEB_SEED = ROOT / ".web"  # the repo's frontend work dir, as `make run` leaves it: sources and installed packages
+# What an app's own web dir does not take from the seed: the build it makes itself, generated types, and the
+# packages (hard-linked instead, as bun links them from its own cache).
+_NOT_COPIED = shutil.ignore_patterns("build", ".react-router", "node_modules", "env.json")
 
 
 @dataclass
@@ -29,6 +35,7 @@ class RunningApp:
     env: dict[str, str]
     log: Path
     process: subprocess.Popen[bytes] = field(repr=False)
+    work_dir: Path = field(repr=False)  # Reflex's web and states dirs of this app alone (see own_work_dirs)
 
     def cli(self, *args: str) -> str:
         """Run `python -m exports_app …` against this app's data dir, as a user would."""
@@ -82,6 +89,17 @@ class RunningApp:
         """The sum of each process's peak resident memory since reset_peaks (an upper bound of the total's peak)."""
         return self._memory("VmHWM")
 
+    def frontend_event_url(self) -> str:
+        """The websocket URL the frontend this app serves now connects to (its build's env.json chunk)."""
+        with urllib.request.urlopen(self.url + "/login", timeout=10) as page:
+            html = page.read().decode()
+        chunk = re.search(r"assets/reflex-env-[\w-]+\.js", html)
+        assert chunk, "the login page loads no reflex-env chunk"
+        with urllib.request.urlopen(f"{self.url}/{chunk.group(0)}", timeout=10) as script:
+            found = re.search(r"EVENT:\s*[`\"']([^`\"']+)", script.read().decode())
+        assert found, "the reflex-env chunk names no EVENT URL"
+        return found.group(1)
+
     def stop(self) -> None:
         try:
             os.killpg(self.process.pid, signal.SIGTERM)
@@ -91,6 +109,30 @@ class RunningApp:
             self.process.wait(timeout=10)
         except ProcessLookupError:
             pass
+        shutil.rmtree(self.work_dir, ignore_errors=True)
+
+
+def own_work_dirs(work_dir: Path) -> dict[str, str]:
+    """Reflex's work dirs for one app, under work_dir: its frontend build and its state files are its own.
+
+    `reflex run --env prod` builds the frontend at every start, with this app's websocket URL (env.json) baked
+    in, and then serves the files from that web dir while it runs. With one shared .web, the next app started
+    rebuilt it for its own port, and every app still running served that build: their tabs opened a websocket
+    to the other app's port (dead once that app stopped) and never got their state. The copy is the seed's
+    sources and install stamp (a few hundred KB) plus its node_modules as hard links (about a second), so Reflex
+    installs nothing unless the packages changed since, and only builds; without a seed, it initialises the dir.
+    The states dir is per app too: each start empties the disk state manager's dir.
+    """
+    from reflex.utils.path_ops import file_lock
+
+    web = work_dir / "web"
+    with file_lock(WEB_SEED):  # the lock `reflex run` holds while it compiles and builds in the seed
+        if (WEB_SEED / "reflex.json").is_file():
+            shutil.copytree(WEB_SEED, web, symlinks=True, ignore=_NOT_COPIED)
+            if (WEB_SEED / "node_modules").is_dir():
+                shutil.copytree(WEB_SEED / "node_modules", web / "node_modules", symlinks=True,
+                                copy_function=os.link)
+    return {"REFLEX_WEB_WORKDIR": str(web), "REFLEX_STATES_WORKDIR": str(work_dir / "states")}
 
 
 def _ready(url: str) -> bool:
@@ -114,20 +156,25 @@ def start_app(data_dir: Path, extra_env: dict[str, str] | None = None, deadline_
     env.pop("EXPORTS_ALLOWED_ORIGINS", None)
     env.pop("EXPORTS_DATABASE_URL", None)  # SQLite under the temp data dir unless a test names a server
     env.update(extra_env or {})
+    work_dir = Path(tempfile.mkdtemp(prefix="exports-app-"))  # beside the data dir: tests watch what is in it
+    env.update(own_work_dirs(work_dir))
     log = data_dir / "server.log"
     with log.open("wb") as out:
         process = subprocess.Popen([str(ROOT / "scripts/serve.sh")], cwd=ROOT, env=env, stdout=out,
                                    stderr=subprocess.STDOUT, start_new_session=True)
-    app = RunningApp(f"http://127.0.0.1:{port}", data_dir, env, log, process)
+    app = RunningApp(f"http://127.0.0.1:{port}", data_dir, env, log, process, work_dir)
     deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"app exited with {process.returncode}:\n{log.read_text()[-4000:]}")
-        if _ready(app.url):
-            return app
-        time.sleep(1)
-    app.stop()
-    raise RuntimeError(f"app not ready after {deadline_s}s:\n{log.read_text()[-4000:]}")
+    try:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"app exited with {process.returncode}:\n{log.read_text()[-4000:]}")
+            if _ready(app.url):
+                return app
+            time.sleep(1)
+        raise RuntimeError(f"app not ready after {deadline_s}s:\n{log.read_text()[-4000:]}")
+    except BaseException:
+        app.stop()  # its workers and its work dir too
+        raise
 
 
 def sign_in(page: Page, username: str, password: str) -> None:

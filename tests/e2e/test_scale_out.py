@@ -86,7 +86,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
                "EXPORTS_REFRESH_SECONDS": "1", "EXPORTS_SKIP_SEED": "1"}
         hosts: list[RunningApp] = []
         try:
-            # One after the other: both build the same frontend (same public URL) into the repo's .web.
+            # One after the other: both run the migrations on the one database. Each builds its own frontend
+            # (the same public URL baked in).
             for name, port in zip(("host-a", "host-b"), ports):
                 hosts.append(start_app(tmp_path_factory.mktemp(name), env, port=port))
             yield Cluster(hosts, public, redis_server, mariadb, "scaleout")
