@@ -11,11 +11,14 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 from playwright.sync_api import Page
 
+from tests.environment import environ
 from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,6 +53,22 @@ class RunningApp:
                               capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
         return done.stdout.strip()
+
+    @contextmanager
+    def in_this_process(self) -> Iterator[RunningApp]:
+        """While inside, this process's settings and database engine are the app's (its EXPORTS_* variables), so
+        services called here read and write the app's data; on exit, this process's own again."""
+        from exports_app import config, db
+
+        names = {name for name in (*os.environ, *self.env) if name.startswith("EXPORTS_")}
+        with environ({name: self.env.get(name) for name in names}):
+            config.get_settings.cache_clear()
+            db.reset_engine()
+            try:
+                yield self
+            finally:
+                db.reset_engine()
+                config.get_settings.cache_clear()
 
     def pids(self) -> list[int]:
         """The app's processes: the process group serve.sh leads (reflex and its workers)."""
