@@ -38,7 +38,7 @@ class RunningApp:
     env: dict[str, str]
     log: Path
     process: subprocess.Popen[bytes] = field(repr=False)
-    work_dir: Path = field(repr=False)  # Reflex's web and states dirs of this app alone (see own_work_dirs)
+    work_dir: Path = field(repr=False)  # Reflex's web dir (unless shared: start_app) and states dir
 
     def cli(self, *args: str) -> str:
         """Run `python -m exports_app …` against this app's data dir, as a user would."""
@@ -131,8 +131,8 @@ class RunningApp:
         shutil.rmtree(self.work_dir, ignore_errors=True)
 
 
-def own_work_dirs(work_dir: Path) -> dict[str, str]:
-    """Reflex's work dirs for one app, under work_dir: its frontend build and its state files are its own.
+def own_web_dir(web: Path) -> Path:
+    """A web work dir for one app (REFLEX_WEB_WORKDIR): the frontend it builds and serves is its own.
 
     `reflex run --env prod` builds the frontend at every start, with this app's websocket URL (env.json) baked
     in, and then serves the files from that web dir while it runs. With one shared .web, the next app started
@@ -140,18 +140,16 @@ def own_work_dirs(work_dir: Path) -> dict[str, str]:
     to the other app's port (dead once that app stopped) and never got their state. The copy is the seed's
     sources and install stamp (a few hundred KB) plus its node_modules as hard links (about a second), so Reflex
     installs nothing unless the packages changed since, and only builds; without a seed, it initialises the dir.
-    The states dir is per app too: each start empties the disk state manager's dir.
     """
     from reflex.utils.path_ops import file_lock
 
-    web = work_dir / "web"
     with file_lock(WEB_SEED):  # the lock `reflex run` holds while it compiles and builds in the seed
         if (WEB_SEED / "reflex.json").is_file():
             shutil.copytree(WEB_SEED, web, symlinks=True, ignore=_NOT_COPIED)
             if (WEB_SEED / "node_modules").is_dir():
                 shutil.copytree(WEB_SEED / "node_modules", web / "node_modules", symlinks=True,
                                 copy_function=os.link)
-    return {"REFLEX_WEB_WORKDIR": str(web), "REFLEX_STATES_WORKDIR": str(work_dir / "states")}
+    return web
 
 
 def _ready(url: str) -> bool:
@@ -168,7 +166,13 @@ def _ready(url: str) -> bool:
 
 
 def start_app(data_dir: Path, extra_env: dict[str, str] | None = None, deadline_s: float = 900,
-              port: int | None = None) -> RunningApp:
+              port: int | None = None, frontend_of: RunningApp | None = None) -> RunningApp:
+    """The app as `make run` starts it, on its own port and data dir, with a frontend of its own (own_web_dir).
+
+    frontend_of: another host of the same site, behind the same balancer: this app builds into that app's web
+    dir and both serve this one build (each build differs, if only by the build time Reflex bakes in, and a
+    page's requests may go to either host).
+    """
     port = port or free_port()
     env = {**os.environ, "EXPORTS_DATA_DIR": str(data_dir), "EXPORTS_PORT": str(port)}
     # Same-origin by default, as `make run` serves it; a caller passes EXPORTS_ALLOWED_ORIGINS to add origins.
@@ -176,7 +180,9 @@ def start_app(data_dir: Path, extra_env: dict[str, str] | None = None, deadline_
     env.pop("EXPORTS_DATABASE_URL", None)  # SQLite under the temp data dir unless a test names a server
     env.update(extra_env or {})
     work_dir = Path(tempfile.mkdtemp(prefix="exports-app-"))  # beside the data dir: tests watch what is in it
-    env.update(own_work_dirs(work_dir))
+    web = Path(frontend_of.env["REFLEX_WEB_WORKDIR"]) if frontend_of else own_web_dir(work_dir / "web")
+    # The disk state manager's dir is the app's own too: each start empties it.
+    env.update(REFLEX_WEB_WORKDIR=str(web), REFLEX_STATES_WORKDIR=str(work_dir / "states"))
     log = data_dir / "server.log"
     with log.open("wb") as out:
         process = subprocess.Popen([str(ROOT / "scripts/serve.sh")], cwd=ROOT, env=env, stdout=out,
