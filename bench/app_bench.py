@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,15 +18,10 @@ PASSWORD = "bench password 1"
 @contextmanager
 def running_app() -> Iterator[RunningApp]:
     """The app on a free port with a fresh data dir; this process's services point at the same data."""
-    from exports_app import config, db
-
-    data_dir = Path(tempfile.mkdtemp(prefix="bench-app-"))
-    app = start_app(data_dir, {"EXPORTS_DEMO_PASSWORD": PASSWORD})
-    os.environ["EXPORTS_DATA_DIR"] = str(data_dir)
-    config.get_settings.cache_clear()
-    db.reset_engine()
+    app = start_app(Path(tempfile.mkdtemp(prefix="bench-app-")), {"EXPORTS_DEMO_PASSWORD": PASSWORD})
     try:
-        yield app
+        with app.in_this_process():
+            yield app
     finally:
         app.stop()
 

@@ -45,11 +45,12 @@ from sqlmodel import select
 
 from bench.capacity_tabs import Fleet, Protocol, TabPlan, TabResult
 from bench.common import percentile
-from exports_app import config, db
+from exports_app import db
 from exports_app.models import MediaJob, Production, User
 from exports_app.services import auth, exports, productions
 from tests.aws_fixtures import ROLE, LocalAws
 from tests.e2e.app_process import RunningApp, start_app
+from tests.environment import environ
 from tests.mediaconvert_server import MediaConvertServer
 from tests.ports import free_port
 
@@ -75,32 +76,25 @@ def local_aws() -> Iterator[LocalAws]:
     """moto (S3) and the MediaConvert test server on loopback; AWS credentials are test ones while it runs."""
     from exports_app.config import MediaConvertSettings
 
-    saved = {name: os.environ.get(name) for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-                                                       "AWS_DEFAULT_REGION", "AWS_SESSION_TOKEN", "AWS_PROFILE")}
-    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")
-    for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        os.environ.pop(name, None)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's request log
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port())
-    moto.start()
-    try:
-        host, port = moto.get_host_and_port()
-        moto_url = f"http://{host}:{port}"
-        s3 = boto3.client("s3", region_name="us-east-1", endpoint_url=moto_url)
-        for bucket in ("capacity-in", "capacity-out"):
-            s3.create_bucket(Bucket=bucket)
-        with MediaConvertServer(s3_endpoint_url=moto_url) as server:
-            settings = MediaConvertSettings(region="us-east-1", endpoint_url=server.url, role_arn=ROLE,
-                                            s3_endpoint_url=moto_url, input_bucket="capacity-in",
-                                            output_bucket="capacity-out")
-            yield LocalAws(moto_url, server, settings, s3, None)
-    finally:
-        moto.stop()
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    credentials = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                   "AWS_DEFAULT_REGION": "us-east-1", "AWS_SESSION_TOKEN": None, "AWS_PROFILE": None}
+    with environ(credentials):
+        moto = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port())
+        moto.start()
+        try:
+            host, port = moto.get_host_and_port()
+            moto_url = f"http://{host}:{port}"
+            s3 = boto3.client("s3", region_name="us-east-1", endpoint_url=moto_url)
+            for bucket in ("capacity-in", "capacity-out"):
+                s3.create_bucket(Bucket=bucket)
+            with MediaConvertServer(s3_endpoint_url=moto_url) as server:
+                settings = MediaConvertSettings(region="us-east-1", endpoint_url=server.url, role_arn=ROLE,
+                                                s3_endpoint_url=moto_url, input_bucket="capacity-in",
+                                                output_bucket="capacity-out")
+                yield LocalAws(moto_url, server, settings, s3, None)
+        finally:
+            moto.stop()
 
 
 def app_env(aws: LocalAws, refresh_seconds: float) -> dict[str, str]:
@@ -113,23 +107,12 @@ def app_env(aws: LocalAws, refresh_seconds: float) -> dict[str, str]:
 def running_app(data_dir: Path, aws: LocalAws, refresh_seconds: float = 1.0,
                 extra_env: dict[str, str] | None = None) -> Iterator[RunningApp]:
     """The app as `make run` starts it (scripts/serve.sh); this process's services use the same database."""
-    env = {**app_env(aws, refresh_seconds), **(extra_env or {})}
-    app = start_app(data_dir, env)
-    saved = {name: os.environ.get(name) for name in (*env, "EXPORTS_DATA_DIR")}
-    os.environ.update(env, EXPORTS_DATA_DIR=str(data_dir))
-    config.get_settings.cache_clear()
-    db.reset_engine()
+    app = start_app(data_dir, {**app_env(aws, refresh_seconds), **(extra_env or {})})
     try:
-        yield app
+        with app.in_this_process():
+            yield app
     finally:
         app.stop()
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        config.get_settings.cache_clear()
-        db.reset_engine()
 
 
 @dataclass

@@ -110,6 +110,23 @@ def _upgrade(app_url: str, token: str, cookie: str | None, origin: str | None,
     return str(url.hostname), int(url.port or 80), ws, request
 
 
+def _read_answer(ws: WSConnection, data: bytes, result: EventSocket | AsyncEventSocket) -> list[Event]:
+    """Take bytes of the server's answer to the upgrade: its status (and a refusal's body) go to result; the
+    websocket frames that came after the acceptance in the same read are returned, for the caller to handle."""
+    frames = []
+    ws.receive_data(data)
+    for event in ws.events():
+        if isinstance(event, AcceptConnection):
+            result.status = 101
+        elif isinstance(event, RejectConnection):
+            result.status = event.status_code
+        elif isinstance(event, RejectData):
+            result.reason += event.data.decode(errors="replace")
+        elif result.status == 101:
+            frames.append(event)
+    return frames
+
+
 @dataclass
 class EventSocket:
     """One websocket to `/_event/`: the upgrade's status, then the socket.io session and every frame received."""
@@ -250,16 +267,8 @@ def open_socket(app_url: str, token: str, *, cookie: str | None = None, origin: 
             break
         if not data:
             break
-        ws.receive_data(data)
-        for event in ws.events():
-            if isinstance(event, AcceptConnection):
-                result.status = 101
-            elif isinstance(event, RejectConnection):
-                result.status = event.status_code
-            elif isinstance(event, RejectData):
-                result.reason += event.data.decode(errors="replace")
-            elif result.status == 101:
-                result._handle(event)
+        for event in _read_answer(ws, data, result):
+            result._handle(event)
     if not result.upgraded:
         result.closed = True
         result.close()
@@ -420,16 +429,7 @@ async def open_socket_async(app_url: str, token: str, *, cookie: str | None = No
             data = await asyncio.wait_for(reader.read(65536), max(0.01, deadline - time.monotonic()))
             if not data:
                 break
-            ws.receive_data(data)
-            for event in ws.events():
-                if isinstance(event, AcceptConnection):
-                    result.status = 101
-                elif isinstance(event, RejectConnection):
-                    result.status = event.status_code
-                elif isinstance(event, RejectData):
-                    result.reason += event.data.decode(errors="replace")
-                elif result.status == 101:
-                    pending.append(event)  # frames that came in the same read as the answer
+            pending += _read_answer(ws, data, result)
     except (OSError, asyncio.TimeoutError) as exc:
         result.reason = result.reason or str(exc) or type(exc).__name__
     if not result.upgraded:

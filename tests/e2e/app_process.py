@@ -4,22 +4,31 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 from playwright.sync_api import Page
 
+from tests.environment import environ
 from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("EXPORTS_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic", "--disable-dev-shm-usage"]
+WEB_SEED = ROOT / ".web"  # the repo's frontend work dir, as `make run` leaves it: sources and installed packages
+# What an app's own web dir does not take from the seed: the build it makes itself, generated types, and the
+# packages (hard-linked instead, as bun links them from its own cache).
+_NOT_COPIED = shutil.ignore_patterns("build", ".react-router", "node_modules", "env.json")
 
 
 @dataclass
@@ -29,6 +38,7 @@ class RunningApp:
     env: dict[str, str]
     log: Path
     process: subprocess.Popen[bytes] = field(repr=False)
+    work_dir: Path = field(repr=False)  # Reflex's web dir (unless shared: start_app) and states dir
 
     def cli(self, *args: str) -> str:
         """Run `python -m exports_app …` against this app's data dir, as a user would."""
@@ -43,6 +53,22 @@ class RunningApp:
                               capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
         return done.stdout.strip()
+
+    @contextmanager
+    def in_this_process(self) -> Iterator[RunningApp]:
+        """While inside, this process's settings and database engine are the app's (its EXPORTS_* variables), so
+        services called here read and write the app's data; on exit, this process's own again."""
+        from exports_app import config, db
+
+        names = {name for name in (*os.environ, *self.env) if name.startswith("EXPORTS_")}
+        with environ({name: self.env.get(name) for name in names}):
+            config.get_settings.cache_clear()
+            db.reset_engine()
+            try:
+                yield self
+            finally:
+                db.reset_engine()
+                config.get_settings.cache_clear()
 
     def pids(self) -> list[int]:
         """The app's processes: the process group serve.sh leads (reflex and its workers)."""
@@ -82,6 +108,17 @@ class RunningApp:
         """The sum of each process's peak resident memory since reset_peaks (an upper bound of the total's peak)."""
         return self._memory("VmHWM")
 
+    def frontend_event_url(self) -> str:
+        """The websocket URL the frontend this app serves now connects to (its build's env.json chunk)."""
+        with urllib.request.urlopen(self.url + "/login", timeout=10) as page:
+            html = page.read().decode()
+        chunk = re.search(r"assets/reflex-env-[\w-]+\.js", html)
+        assert chunk, "the login page loads no reflex-env chunk"
+        with urllib.request.urlopen(f"{self.url}/{chunk.group(0)}", timeout=10) as script:
+            found = re.search(r"EVENT:\s*[`\"']([^`\"']+)", script.read().decode())
+        assert found, "the reflex-env chunk names no EVENT URL"
+        return found.group(1)
+
     def stop(self) -> None:
         try:
             os.killpg(self.process.pid, signal.SIGTERM)
@@ -91,6 +128,28 @@ class RunningApp:
             self.process.wait(timeout=10)
         except ProcessLookupError:
             pass
+        shutil.rmtree(self.work_dir, ignore_errors=True)
+
+
+def own_web_dir(web: Path) -> Path:
+    """A web work dir for one app (REFLEX_WEB_WORKDIR): the frontend it builds and serves is its own.
+
+    `reflex run --env prod` builds the frontend at every start, with this app's websocket URL (env.json) baked
+    in, and then serves the files from that web dir while it runs. With one shared .web, the next app started
+    rebuilt it for its own port, and every app still running served that build: their tabs opened a websocket
+    to the other app's port (dead once that app stopped) and never got their state. The copy is the seed's
+    sources and install stamp (a few hundred KB) plus its node_modules as hard links (about a second), so Reflex
+    installs nothing unless the packages changed since, and only builds; without a seed, it initialises the dir.
+    """
+    from reflex.utils.path_ops import file_lock
+
+    with file_lock(WEB_SEED):  # the lock `reflex run` holds while it compiles and builds in the seed
+        if (WEB_SEED / "reflex.json").is_file():
+            shutil.copytree(WEB_SEED, web, symlinks=True, ignore=_NOT_COPIED)
+            if (WEB_SEED / "node_modules").is_dir():
+                shutil.copytree(WEB_SEED / "node_modules", web / "node_modules", symlinks=True,
+                                copy_function=os.link)
+    return web
 
 
 def _ready(url: str) -> bool:
@@ -107,27 +166,40 @@ def _ready(url: str) -> bool:
 
 
 def start_app(data_dir: Path, extra_env: dict[str, str] | None = None, deadline_s: float = 900,
-              port: int | None = None) -> RunningApp:
+              port: int | None = None, frontend_of: RunningApp | None = None) -> RunningApp:
+    """The app as `make run` starts it, on its own port and data dir, with a frontend of its own (own_web_dir).
+
+    frontend_of: another host of the same site, behind the same balancer: this app builds into that app's web
+    dir and both serve this one build (each build differs, if only by the build time Reflex bakes in, and a
+    page's requests may go to either host).
+    """
     port = port or free_port()
     env = {**os.environ, "EXPORTS_DATA_DIR": str(data_dir), "EXPORTS_PORT": str(port)}
     # Same-origin by default, as `make run` serves it; a caller passes EXPORTS_ALLOWED_ORIGINS to add origins.
     env.pop("EXPORTS_ALLOWED_ORIGINS", None)
     env.pop("EXPORTS_DATABASE_URL", None)  # SQLite under the temp data dir unless a test names a server
     env.update(extra_env or {})
+    work_dir = Path(tempfile.mkdtemp(prefix="exports-app-"))  # beside the data dir: tests watch what is in it
+    web = Path(frontend_of.env["REFLEX_WEB_WORKDIR"]) if frontend_of else own_web_dir(work_dir / "web")
+    # The disk state manager's dir is the app's own too: each start empties it.
+    env.update(REFLEX_WEB_WORKDIR=str(web), REFLEX_STATES_WORKDIR=str(work_dir / "states"))
     log = data_dir / "server.log"
     with log.open("wb") as out:
         process = subprocess.Popen([str(ROOT / "scripts/serve.sh")], cwd=ROOT, env=env, stdout=out,
                                    stderr=subprocess.STDOUT, start_new_session=True)
-    app = RunningApp(f"http://127.0.0.1:{port}", data_dir, env, log, process)
+    app = RunningApp(f"http://127.0.0.1:{port}", data_dir, env, log, process, work_dir)
     deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"app exited with {process.returncode}:\n{log.read_text()[-4000:]}")
-        if _ready(app.url):
-            return app
-        time.sleep(1)
-    app.stop()
-    raise RuntimeError(f"app not ready after {deadline_s}s:\n{log.read_text()[-4000:]}")
+    try:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"app exited with {process.returncode}:\n{log.read_text()[-4000:]}")
+            if _ready(app.url):
+                return app
+            time.sleep(1)
+        raise RuntimeError(f"app not ready after {deadline_s}s:\n{log.read_text()[-4000:]}")
+    except BaseException:
+        app.stop()  # its workers and its work dir too
+        raise
 
 
 def sign_in(page: Page, username: str, password: str) -> None:

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
 from exports_app.transcode.clips import make_clip
-from tests.e2e.conftest import MEMBER_PASSWORD, RunningApp, screenshot, sign_in
+from tests.e2e.conftest import DEMO_PASSWORD, MEMBER_PASSWORD, RunningApp, screenshot, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -26,6 +26,21 @@ def background(page: Page, test_id: str) -> str:
 def open_modal(page: Page, upload_id: str) -> None:
     page.get_by_test_id(f"export-cog-{upload_id}").click()
     expect(page.get_by_test_id("export-modal")).to_be_visible()
+
+
+def row_id(page: Page, title: str) -> str:
+    """The upload id of the export row on the page that shows this title."""
+    row = page.locator("[data-testid^='export-row-']").filter(has_text=title)
+    return (row.get_attribute("data-testid") or "").rsplit("-", 1)[-1]
+
+
+def demo_modal(context: BrowserContext, title: str) -> tuple[Page, str]:
+    """A new tab signed in as demo with the modal of the demo export of this title open: (the tab, its upload id)."""
+    page = context.new_page()
+    sign_in(page, "demo", DEMO_PASSWORD)
+    upload_id = row_id(page, title)
+    open_modal(page, upload_id)
+    return page, upload_id
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +119,7 @@ def test_checklist_prep_ready_publish(context: BrowserContext, member: dict[str,
 
 def test_publish_refuses_unready_and_foreign_productions(context: BrowserContext, member: dict[str, str]) -> None:
     page = context.new_page()
-    sign_in(page, "demo", "demo-password-e2e")
+    sign_in(page, "demo", DEMO_PASSWORD)
     page.goto("/publish?production=987654")
     expect(page.get_by_test_id("publish-error")).to_have_text("Production not found.")
     page.goto("/publish?production=abc")
@@ -113,11 +128,7 @@ def test_publish_refuses_unready_and_foreign_productions(context: BrowserContext
 
 def test_corrupt_export_fails_and_retry_goes_back_in_progress(context: BrowserContext,
                                                               app_server: RunningApp) -> None:
-    page = context.new_page()
-    sign_in(page, "demo", "demo-password-e2e")
-    corrupt = page.locator("[data-testid^='export-row-']").filter(has_text="Broken render")
-    upload_id = (corrupt.get_attribute("data-testid") or "").rsplit("-", 1)[-1]
-    open_modal(page, upload_id)
+    page, upload_id = demo_modal(context, "Broken render")
     page.get_by_test_id("btn-prep").click()
     expect(page.get_by_test_id("hls-status")).to_have_text("HLS: Failed (Retry available)",
                                                            timeout=TRANSCODE_TIMEOUT)
@@ -142,11 +153,7 @@ def test_corrupt_export_fails_and_retry_goes_back_in_progress(context: BrowserCo
 
 
 def test_open_timeline_and_delete(context: BrowserContext) -> None:
-    page = context.new_page()
-    sign_in(page, "demo", "demo-password-e2e")
-    trailer = page.locator("[data-testid^='export-row-']").filter(has_text="Launch trailer")
-    upload_id = (trailer.get_attribute("data-testid") or "").rsplit("-", 1)[-1]
-    open_modal(page, upload_id)
+    page, _ = demo_modal(context, "Launch trailer")
     page.get_by_test_id("btn-open-timeline").click()
     page.wait_for_url(re.compile(r"/timeline/?\?project=\d+"), timeout=30_000)
     expect(page.get_by_test_id("timeline-title")).to_have_text("Launch trailer")
@@ -155,8 +162,7 @@ def test_open_timeline_and_delete(context: BrowserContext) -> None:
     page.goto("/exports")
     other_tab = context.new_page()
     other_tab.goto("/exports")
-    teaser = page.locator("[data-testid^='export-row-']").filter(has_text="Teaser")
-    teaser_id = (teaser.get_attribute("data-testid") or "").rsplit("-", 1)[-1]
+    teaser_id = row_id(page, "Teaser")
     expect(other_tab.get_by_test_id(f"export-row-{teaser_id}")).to_be_visible()
     open_modal(page, teaser_id)
     page.get_by_test_id("btn-delete").click()

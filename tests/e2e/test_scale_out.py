@@ -86,9 +86,11 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
                "EXPORTS_REFRESH_SECONDS": "1", "EXPORTS_SKIP_SEED": "1"}
         hosts: list[RunningApp] = []
         try:
-            # One after the other: both build the same frontend (same public URL) into the repo's .web.
+            # One after the other: both run the migrations on the one database, and the second builds into the
+            # first's web dir, so that both serve one build (the balancer sends a page's requests to either).
             for name, port in zip(("host-a", "host-b"), ports):
-                hosts.append(start_app(tmp_path_factory.mktemp(name), env, port=port))
+                hosts.append(start_app(tmp_path_factory.mktemp(name), env, port=port,
+                                       frontend_of=hosts[0] if hosts else None))
             yield Cluster(hosts, public, redis_server, mariadb, "scaleout")
         finally:
             for host in hosts:

@@ -1,1 +1,1 @@
-"""Smoke runs of the benchmark clients (kept working, never timed); after the browser suites, with their own apps."""
+"""Smoke runs of the benchmark clients (kept working, never timed), each with its own app."""

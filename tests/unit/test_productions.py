@@ -14,11 +14,12 @@ from exports_app.models import MediaJob, Production, Upload
 from exports_app.services import media_jobs, productions
 from exports_app.services.auth import Member
 from exports_app.services.errors import NotFound
+from exports_app.services.hls_status import HlsStatus
 from exports_app.transcode.base import JobReport, Rendition
 from tests.conftest import add_upload
 
 
-def prep(member: Member, upload_id: int):  # type: ignore[no-untyped-def]
+def prep(member: Member, upload_id: int) -> HlsStatus:
     with session_scope() as s:
         return productions.prep_hls(session=s, member=member, upload_id=upload_id, provider="local")
 
@@ -53,11 +54,17 @@ def finish(job_id: int, status: JobStatus, **fields: object) -> bool:
         return media_jobs.apply_report(session=s, report=JobReport(job_id, status, **fields))  # type: ignore[arg-type]
 
 
-def test_reports_are_monotonic(alice: Member) -> None:
-    upload_id = add_upload(alice)
-    prep(alice, upload_id)
+def prepped(member: Member) -> tuple[int, HlsStatus, int]:
+    """A new export of the member's, prepped: (its upload id, what the prep answered, the one media job's id)."""
+    upload_id = add_upload(member)
+    status = prep(member, upload_id)
     with session_scope() as s:
         job_id = s.exec(select(MediaJob.id)).one()
+    return upload_id, status, job_id
+
+
+def test_reports_are_monotonic(alice: Member) -> None:
+    upload_id, _, job_id = prepped(alice)
     assert finish(job_id, JobStatus.RUNNING, percent=30, phase="TRANSCODING")
     assert finish(job_id, JobStatus.SUCCEEDED, master_playlist_uri="hls/1/master.m3u8")
     # A late progress report never overwrites the terminal state.
@@ -111,10 +118,7 @@ def test_stale_reports_are_ignored(alice: Member) -> None:
 
     from exports_app.domain import utcnow
 
-    upload_id = add_upload(alice)
-    prep(alice, upload_id)
-    with session_scope() as s:
-        job_id = s.exec(select(MediaJob.id)).one()
+    _, _, job_id = prepped(alice)
     now = utcnow()
     assert finish(job_id, JobStatus.RUNNING, percent=60, reported_at=now)
     assert not finish(job_id, JobStatus.RUNNING, percent=20, reported_at=now - timedelta(seconds=5))
@@ -123,10 +127,7 @@ def test_stale_reports_are_ignored(alice: Member) -> None:
 
 
 def test_success_without_master_fails(alice: Member) -> None:
-    upload_id = add_upload(alice)
-    prep(alice, upload_id)
-    with session_scope() as s:
-        job_id = s.exec(select(MediaJob.id)).one()
+    upload_id, _, job_id = prepped(alice)
     assert finish(job_id, JobStatus.SUCCEEDED)
     with session_scope() as s:
         status = productions.export_status(session=s, member=alice, upload_id=upload_id)
@@ -134,11 +135,8 @@ def test_success_without_master_fails(alice: Member) -> None:
 
 
 def test_retry_after_failure_makes_a_new_production(alice: Member) -> None:
-    upload_id = add_upload(alice)
-    first = prep(alice, upload_id)
-    with session_scope() as s:
-        job_id = s.exec(select(MediaJob.id)).one()
-    finish(job_id, JobStatus.FAILED, error_message="Invalid data found when processing input")
+    upload_id, first, job_id = prepped(alice)
+    assert finish(job_id, JobStatus.FAILED, error_message="Invalid data found when processing input")
     second = prep(alice, upload_id)
     assert second.state == "in_progress" and second.production_id != first.production_id
     third = prep(alice, upload_id)
@@ -146,11 +144,8 @@ def test_retry_after_failure_makes_a_new_production(alice: Member) -> None:
 
 
 def test_ready_export_is_not_prepped_again(alice: Member) -> None:
-    upload_id = add_upload(alice)
-    first = prep(alice, upload_id)
-    with session_scope() as s:
-        job_id = s.exec(select(MediaJob.id)).one()
-    finish(job_id, JobStatus.SUCCEEDED, master_playlist_uri="hls/1/master.m3u8")
+    upload_id, first, job_id = prepped(alice)
+    assert finish(job_id, JobStatus.SUCCEEDED, master_playlist_uri="hls/1/master.m3u8")
     again = prep(alice, upload_id)
     assert again.state == "ready" and again.production_id == first.production_id
     with session_scope() as s:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import sqlalchemy as sa
 from sqlmodel import select
@@ -31,6 +33,25 @@ def import_clip(member: Member, path: Path, **clip: object) -> int:
         return exports.import_export(session=s, member=member, source=path).id  # type: ignore[return-value]
 
 
+def prep(member: Member, upload_id: int) -> None:
+    with session_scope() as s:
+        productions.prep_hls(session=s, member=member, upload_id=upload_id, provider="local")
+
+
+@contextmanager
+def prepped_clip(member: Member, data_dir: Path, path: Path,
+                 **clip: object) -> Iterator[tuple[int, LocalFfmpegTranscoder]]:
+    """A new clip imported as the member's export and prepped: (its upload id, the local transcoder that will run
+    it), the transcoder closed on exit."""
+    upload_id = import_clip(member, path, **clip)
+    tc = LocalFfmpegTranscoder(data_dir / "hls")
+    try:
+        prep(member, upload_id)
+        yield upload_id, tc
+    finally:
+        tc.close()
+
+
 def state_of(member: Member, upload_id: int) -> str:
     with session_scope() as s:
         return productions.export_status(session=s, member=member, upload_id=upload_id).state
@@ -49,14 +70,8 @@ def run_until_terminal(tc: LocalFfmpegTranscoder, timeout: float = 120) -> set[t
 
 
 def test_tick_takes_an_export_to_ready(alice: Member, data_dir: Path, tmp_path: Path) -> None:
-    upload_id = import_clip(alice, tmp_path / "a.mp4", seconds=2.0)
-    tc = LocalFfmpegTranscoder(data_dir / "hls")
-    try:
-        with session_scope() as s:
-            productions.prep_hls(session=s, member=alice, upload_id=upload_id, provider="local")
+    with prepped_clip(alice, data_dir, tmp_path / "a.mp4", seconds=2.0) as (upload_id, tc):
         changed = run_until_terminal(tc)
-    finally:
-        tc.close()
     assert (alice.id, upload_id) in changed
     assert state_of(alice, upload_id) == "ready"
     with session_scope() as s:  # the ladder ffmpeg reported is stored, each playlist a key under the data dir
@@ -106,16 +121,10 @@ def test_tick_statement_count_does_not_grow_with_jobs(alice: Member, data_dir: P
 
 
 def test_stuck_job_times_out(alice: Member, data_dir: Path, tmp_path: Path) -> None:
-    upload_id = import_clip(alice, tmp_path / "long.mp4", seconds=30.0, width=1280, height=720)
-    tc = LocalFfmpegTranscoder(data_dir / "hls")
-    try:
-        with session_scope() as s:
-            productions.prep_hls(session=s, member=alice, upload_id=upload_id, provider="local")
+    with prepped_clip(alice, data_dir, tmp_path / "long.mp4", seconds=30.0, width=1280, height=720) as (upload_id, tc):
         tick(tc, timeout_seconds=3600)  # submitted
         time.sleep(0.3)
         result = tick(tc, timeout_seconds=0.1)
-    finally:
-        tc.close()
     assert (alice.id, upload_id) in result.changed
     with session_scope() as s:
         status = productions.export_status(session=s, member=alice, upload_id=upload_id)
@@ -128,8 +137,7 @@ def test_stuck_job_times_out(alice: Member, data_dir: Path, tmp_path: Path) -> N
 def test_restart_mid_job_resumes(alice: Member, data_dir: Path, tmp_path: Path) -> None:
     upload_id = import_clip(alice, tmp_path / "a.mp4", seconds=2.0)
     first = LocalFfmpegTranscoder(data_dir / "hls")
-    with session_scope() as s:
-        productions.prep_hls(session=s, member=alice, upload_id=upload_id, provider="local")
+    prep(alice, upload_id)
     tick(first, 3600)
     first.close()  # the app stops mid-job
     second = LocalFfmpegTranscoder(data_dir / "hls")  # and starts again
@@ -144,11 +152,7 @@ def test_killed_ffmpeg_fails_with_detail_and_retry_works(alice: Member, data_dir
     import os
     import signal
 
-    upload_id = import_clip(alice, tmp_path / "long.mp4", seconds=30.0, width=1280, height=720)
-    tc = LocalFfmpegTranscoder(data_dir / "hls")
-    try:
-        with session_scope() as s:
-            productions.prep_hls(session=s, member=alice, upload_id=upload_id, provider="local")
+    with prepped_clip(alice, data_dir, tmp_path / "long.mp4", seconds=30.0, width=1280, height=720) as (upload_id, tc):
         tick(tc, 3600)
         deadline = time.monotonic() + 60
         while not running_ladder_pids():
@@ -166,23 +170,15 @@ def test_killed_ffmpeg_fails_with_detail_and_retry_works(alice: Member, data_dir
         tick(tc, 3600)
         for row_pid in running_ladder_pids():
             os.kill(row_pid, signal.SIGKILL)
-    finally:
-        tc.close()
     assert running_ladder_pids() == []
 
 
 def test_deleting_an_export_mid_transcode_is_safe(alice: Member, data_dir: Path, tmp_path: Path) -> None:
-    upload_id = import_clip(alice, tmp_path / "a.mp4", seconds=3.0)
-    tc = LocalFfmpegTranscoder(data_dir / "hls")
-    try:
-        with session_scope() as s:
-            productions.prep_hls(session=s, member=alice, upload_id=upload_id, provider="local")
+    with prepped_clip(alice, data_dir, tmp_path / "a.mp4", seconds=3.0) as (upload_id, tc):
         tick(tc, 3600)
         with session_scope() as s:
             exports.delete_export(session=s, member=alice, upload_id=upload_id)
         run_until_terminal(tc)
-    finally:
-        tc.close()
     assert running_ladder_pids() == []
     with session_scope() as s:
         job = s.exec(select(MediaJob)).one()
@@ -212,8 +208,7 @@ def test_refresh_survives_the_database_going_away(monkeypatch, caplog, tmp_path:
         with app_pointed_at(monkeypatch, tmp_path / "data", url):
             alice = make_member("alice")
             upload_id = import_clip(alice, tmp_path / "a.mp4", seconds=2.0)
-            with session_scope() as s:
-                productions.prep_hls(session=s, member=alice, upload_id=upload_id, provider="local")
+            prep(alice, upload_id)
 
             async def run() -> None:
                 runner = scheduler.RefreshRunner(AsyncIOScheduler(), asyncio.get_running_loop(), NO_APP)
