@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import statistics
 import tempfile
-from datetime import timezone
 from pathlib import Path
 
 from sqlmodel import select
@@ -40,6 +39,14 @@ WATCH = """uploadId => {
 }"""
 
 
+def ffmpeg_finished_ms(production_dir: Path) -> float:
+    """When ffmpeg finished the ladder: the last write of a variant playlist (it gets ENDLIST as ffmpeg ends).
+
+    Not the job's last_report_at, which is kept in whole seconds (report ordering) and would add up to 1 s.
+    """
+    return max(playlist.stat().st_mtime for playlist in production_dir.glob("v*/index.m3u8")) * 1000
+
+
 def main() -> None:
     with running_app() as app, browser() as chromium:
         with session_scope() as s:
@@ -64,9 +71,8 @@ def main() -> None:
             for upload_id, times in seen.items():
                 job = s.exec(select(MediaJob).join(Production, Production.id == MediaJob.production_id)
                              .where(Production.upload_id == upload_id)).one()
-                assert job.status == "succeeded" and job.last_report_at is not None
-                reported = job.last_report_at
-                ended_ms = reported.replace(tzinfo=reported.tzinfo or timezone.utc).timestamp() * 1000
+                assert job.status == "succeeded"
+                ended_ms = ffmpeg_finished_ms(app.data_dir / "hls" / str(job.production_id))
                 push.append(times["push"] - ended_ms)
                 poll.append(times["poll"] - ended_ms)
     report(

@@ -60,7 +60,8 @@ class RunningApp:
         services called here read and write the app's data; on exit, this process's own again."""
         from exports_app import config, db
 
-        names = {name for name in (*os.environ, *self.env) if name.startswith("EXPORTS_")}
+        # REFLEX_REDIS_URL too: the settings check that several workers have it.
+        names = {name for name in (*os.environ, *self.env) if name.startswith("EXPORTS_") or name == "REFLEX_REDIS_URL"}
         with environ({name: self.env.get(name) for name in names}):
             config.get_settings.cache_clear()
             db.reset_engine()
