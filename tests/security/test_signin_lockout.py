@@ -52,3 +52,18 @@ def test_a_forged_forwarded_for_header_does_not_spread_guesses_over_addresses(wo
             "/api/auth/login", json={"username": world.bob.name, "password": f"guess-{n}"},
             headers={"X-Forwarded-For": spoofed, "Forwarded": f"for={spoofed}", "X-Real-IP": spoofed}).status_code)
     assert 429 in attempts, f"{MAX_ATTEMPTS} guesses with forged client addresses were never throttled"
+
+
+def test_behind_a_proxy_on_this_host_each_client_keeps_its_own_address(world: World) -> None:
+    """A reverse proxy on the same host (loopback, trusted by default) passes the client in X-Forwarded-For:
+    a guesser behind it is throttled by its own address, and the member behind the same proxy is not."""
+    proxy = httpx.Client(base_url=world.url, timeout=30)  # from 127.0.0.1, as a local proxy connects
+    guesser, member = {"X-Forwarded-For": "198.51.100.7"}, {"X-Forwarded-For": "203.0.113.9"}
+    attempts: list[int] = []
+    while 429 not in attempts and len(attempts) < MAX_ATTEMPTS:
+        attempts.append(proxy.post("/api/auth/login", headers=guesser, json={
+            "username": world.alice.name, "password": f"guess-{len(attempts)}"}).status_code)
+    assert 429 in attempts, "the guesser behind the proxy was never throttled"
+    signed_in = proxy.post("/api/auth/login", headers=member,
+                           json={"username": world.alice.name, "password": world.alice.password})
+    assert signed_in.status_code == 200, f"alice behind the same proxy got {signed_in.status_code}"
