@@ -83,11 +83,21 @@ async def write_shared(app: LiveApp, member_id: int, statuses: dict[int, HlsStat
             live._apply_statuses(statuses)
             delta = await root._get_resolved_delta()
             root._clean()  # type: ignore[no-untyped-call]  # as app.modify_state does: these vars count as sent
-            tabs = set(live._linked_from)
+            tabs = await _pruned_links(app, live._linked_from)
     name = ExportsLive.get_full_name()
     # Only ExportsLive's own vars go out: the shared token's root (its router data) is nobody's tab.
     update = StateUpdate(delta={name: delta[name]}) if delta.get(name) else None
     return update, tabs
+
+
+async def _pruned_links(app: LiveApp, linked: set[str]) -> set[str]:
+    """The tabs Reflex linked to the shared state. Reflex never forgets one; past live_tabs.MAX_TABS the closed
+    ones are dropped here (under the shared state's lock), so tabs opened and closed by the thousand cannot make
+    every push walk them. A closed tab that comes back links again with its next event, and live_tabs has it."""
+    if len(linked) > live_tabs.MAX_TABS and app.event_namespace is not None:
+        tokens = app.event_namespace._token_manager
+        linked.difference_update([tab for tab in list(linked) if not await tokens.is_token_connected(tab)])
+    return set(linked)
 
 
 async def send(app: LiveApp, update: StateUpdate, tabs: Iterable[str]) -> int:

@@ -34,14 +34,26 @@ def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_every_tab_of_a_connect_rush_is_recorded(backend: str) -> None:
     async def run() -> None:
-        # 400 tabs of one member and one tab of another, all at once: nothing is lost to a concurrent write.
-        await asyncio.gather(*(live_tabs.add("m-alice", f"tab-{n}") for n in range(400)),
-                             live_tabs.add("m-bob", "tab-bob"))
-        assert await live_tabs.of("m-alice") == {f"tab-{n}" for n in range(400)}
-        assert await live_tabs.of("m-bob") == {"tab-bob"}
+        # 20 members × 20 tabs, all at once: nothing is lost to a concurrent write.
+        await asyncio.gather(*(live_tabs.add(f"m-{m}", f"tab-{m}-{n}") for n in range(20) for m in range(20)))
+        for m in range(20):
+            assert await live_tabs.of(f"m-{m}") == {f"tab-{m}-{n}" for n in range(20)}
         assert await live_tabs.of("m-nobody") == set()
-        await live_tabs.add("m-alice", "tab-1")  # the same tab again (a page change): still one entry
-        assert len(await live_tabs.of("m-alice")) == 400
+        await live_tabs.add("m-1", "tab-1-1")  # the same tab again (a page change): still one entry
+        assert len(await live_tabs.of("m-1")) == 20
+
+    run_in_own_loop(run())
+
+
+def test_a_member_opening_tabs_by_the_thousand_keeps_only_the_newest(backend: str) -> None:
+    """Each push walks the member's tabs: a member (or a script signed in as one) opening thousands of tabs must
+    not make every push slower for everyone, so only the MAX_TABS most recently opened are kept."""
+    async def run() -> None:
+        for n in range(live_tabs.MAX_TABS * 3):
+            await live_tabs.add("m-greedy", f"tab-{n}")
+        await live_tabs.add("m-greedy", "tab-0")  # an old tab opened again is among the newest
+        newest = {f"tab-{n}" for n in range(live_tabs.MAX_TABS * 2 + 1, live_tabs.MAX_TABS * 3)} | {"tab-0"}
+        assert await live_tabs.of("m-greedy") == newest
 
     run_in_own_loop(run())
 

@@ -19,6 +19,7 @@ from exports_app.services import productions
 from exports_app.services.auth import Member
 from exports_app.services.hls_status import HlsStatus
 from exports_app.services.secrets import member_token
+from exports_app.state import live_tabs
 from exports_app.state.exports import ExportsLive
 from tests.conftest import add_upload, run_in_own_loop
 
@@ -112,5 +113,23 @@ def test_a_member_with_no_tab_costs_one_write_and_no_emit(alice: Member, data_di
         assert update is not None and tabs == set()
         assert await push.send(app, update, tabs) == 0
         assert app.event_namespace.sent == []
+
+    run_in_own_loop(run())
+
+
+def test_tabs_closed_by_the_hundred_are_forgotten_by_the_next_push(alice: Member, data_dir: Path) -> None:
+    """Reflex keeps every tab that ever linked; past live_tabs.MAX_TABS the push drops the closed ones."""
+    upload_id = add_upload(alice)
+    registration = RegistrationContext.get()
+    closed = {f"closed-{n}" for n in range(3 * live_tabs.MAX_TABS)}
+
+    async def run() -> None:
+        app = await linked_app(alice, tabs=closed | {"tab-a"}, connected={"tab-a"}, registration=registration)
+        update, tabs = await push.write_shared(app, alice.id, {upload_id: HlsStatus(state="ready", production_id=2)})
+        assert update is not None and tabs == {"tab-a"}
+        token = rx.BaseStateToken(ident=member_token(alice.id), cls=ExportsLive)
+        with app.set_contexts():
+            async with app.state_manager.modify_state(token) as root:
+                assert (await root.get_state(ExportsLive))._linked_from == {"tab-a"}
 
     run_in_own_loop(run())
