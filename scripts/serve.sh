@@ -12,8 +12,10 @@ fi
 # The server is gunicorn with uvicorn workers, Reflex's other production server: a live tab's websocket costs about
 # 20 KB there against about 150 KB in Granian (bench_capacity: 84 KB per tab in the whole app, 215 KB on Granian).
 # EXPORTS_WORKERS worker processes (more than one needs REFLEX_REDIS_URL; the settings check says so above);
-# gunicorn restarts a worker that dies. Proxy headers are trusted from loopback only (gunicorn's
+# gunicorn restarts a worker that dies. --reuse-port gives each worker its own listening socket, so the kernel
+# spreads new connections evenly: on one shared socket the same idle worker kept winning the accept race, and
+# long-lived websockets piled up on it. Proxy headers are trusted from loopback only (gunicorn's
 # FORWARDED_ALLOW_IPS), i.e. from a reverse proxy on the same host.
 export REFLEX_USE_GRANIAN=false
-export GUNICORN_CMD_ARGS="--workers ${EXPORTS_WORKERS:-1} ${GUNICORN_CMD_ARGS:-}"
+export GUNICORN_CMD_ARGS="--workers ${EXPORTS_WORKERS:-1} --reuse-port ${GUNICORN_CMD_ARGS:-}"
 exec reflex run --env prod --single-port --frontend-port "$port" --backend-port "$port" --loglevel warning
