@@ -19,7 +19,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.capacity import rss_kb
 from bench.common import report
+from tests.e2e.app_process import group_pids
 from tests.ports import free_port
 
 SOCKETS = int(os.environ.get("BENCH_WS_SOCKETS", "1000"))
@@ -39,19 +41,6 @@ async def app(scope, receive, send):
         while (await receive())["type"] != "websocket.disconnect":
             pass
 '''
-
-
-def _rss_kb(group: int) -> int:
-    total = 0
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and os.getpgid(int(entry.name)) == group:
-                for line in (entry / "status").read_text().splitlines():
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
-        except (ProcessLookupError, FileNotFoundError):
-            continue
-    return total
 
 
 async def _open(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -75,12 +64,12 @@ async def _probe(port: int) -> None:
 
 async def _hold(port: int, group: int) -> float:
     """KB of server RSS per websocket, N held open."""
-    before = _rss_kb(group)
+    before = rss_kb(group_pids(group))
     held: list[Any] = []
     for start in range(0, SOCKETS, 50):
         held += await asyncio.gather(*(_open(port) for _ in range(min(50, SOCKETS - start))))
     await asyncio.sleep(2)
-    after = _rss_kb(group)
+    after = rss_kb(group_pids(group))
     for _, writer in held:
         writer.close()
     return (after - before) / SOCKETS

@@ -49,7 +49,7 @@ from exports_app import db
 from exports_app.models import MediaJob, Production, User
 from exports_app.services import auth, exports, productions
 from tests.aws_fixtures import ROLE, LocalAws
-from tests.e2e.app_process import RunningApp, start_app
+from tests.e2e.app_process import RunningApp, group_pids, start_app
 from tests.environment import environ
 from tests.mediaconvert_server import MediaConvertServer
 from tests.ports import free_port
@@ -257,18 +257,6 @@ def drive(server: MediaConvertServer, members: list[Member], rate: float, second
 
 
 # -- the app's processes: memory and CPU ---------------------------------------------------------------
-
-def group_pids(pgid: int) -> list[int]:
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if os.getpgid(int(entry.name)) == pgid:
-                    pids.append(int(entry.name))
-            except (ProcessLookupError, PermissionError):
-                continue
-    return pids
-
 
 def rss_kb(pids: list[int]) -> int:
     total = 0

@@ -31,6 +31,19 @@ WEB_SEED = ROOT / ".web"  # the repo's frontend work dir, as `make run` leaves i
 _NOT_COPIED = shutil.ignore_patterns("build", ".react-router", "node_modules", "env.json")
 
 
+
+def group_pids(pgid: int) -> list[int]:
+    """The live processes of a process group (a server started in a session of its own, and its workers)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if os.getpgid(int(entry.name)) == pgid:
+                    pids.append(int(entry.name))
+            except (ProcessLookupError, PermissionError):
+                continue
+    return pids
+
 @dataclass
 class RunningApp:
     url: str
@@ -73,14 +86,7 @@ class RunningApp:
 
     def pids(self) -> list[int]:
         """The app's processes: the process group serve.sh leads (reflex and its workers)."""
-        pids = []
-        for entry in Path("/proc").iterdir():
-            try:
-                if entry.name.isdigit() and os.getpgid(int(entry.name)) == self.process.pid:
-                    pids.append(int(entry.name))
-            except ProcessLookupError:
-                continue
-        return pids
+        return group_pids(self.process.pid)
 
     def _memory(self, field: str) -> int:
         total = 0

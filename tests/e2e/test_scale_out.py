@@ -14,7 +14,6 @@ import pickle
 import signal
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Iterator
 
 import pymysql
@@ -62,15 +61,7 @@ class Cluster:
 
 def worker_pids(host: RunningApp) -> set[int]:
     """The pids of a host's processes (supervisor and workers share its process group)."""
-    pids = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if os.getpgid(int(entry.name)) == host.process.pid:
-                    pids.add(int(entry.name))
-            except ProcessLookupError:
-                continue
-    return pids
+    return set(host.pids())
 
 
 @pytest.fixture(scope="module")
