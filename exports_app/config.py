@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     allowed_origins: Annotated[list[str], NoDecode] = []
     # Larger uploads are refused with 413 before they are stored.
     max_upload_bytes: int = Field(10 * 1024**3, ge=1)
+    # Uploads in flight at once in one server process, per member and in all (more get 429 before their body).
+    max_uploads_per_member: int = Field(2, ge=1)
+    max_uploads: int = Field(16, ge=1)
     # Stored files of exports deleted longer ago than this are removed by the leader (rows stay).
     purge_days: float = Field(30.0, ge=0)
     # The key of the shared-state tokens; empty: a random one kept in the database (shared by all hosts).

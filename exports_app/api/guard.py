@@ -66,16 +66,54 @@ async def _answer(send: Send, status: int, message: str, extra: list[tuple[bytes
     await send({"type": "http.response.body", "body": body})
 
 
-def _signed_in(token: str | None) -> bool:
+def _member(token: str | None) -> auth.Member | None:
     with session_scope() as session:
-        return auth.member_for_token(session=session, token=token) is not None
+        return auth.member_for_token(session=session, token=token)
+
+
+TabOwner = Callable[[str], Awaitable[str | None]]
+"""The member key a tab token is bound to (state/tab_guard binds it at the tab's first event), or None."""
+
+
+async def _no_owner(tab: str) -> str | None:
+    return None
+
+
+class UploadSlots:
+    """Uploads in flight in this process, per member and in all: each holds a socket and a staged file."""
+
+    def __init__(self, *, per_member: int, total: int) -> None:
+        self.per_member, self.total = per_member, total
+        self.by_member: dict[int, int] = {}
+
+    def take(self, member_id: int) -> bool:
+        if sum(self.by_member.values()) >= self.total or self.by_member.get(member_id, 0) >= self.per_member:
+            return False
+        self.by_member[member_id] = self.by_member.get(member_id, 0) + 1
+        return True
+
+    def give_back(self, member_id: int) -> None:
+        left = self.by_member.get(member_id, 0) - 1
+        if left > 0:
+            self.by_member[member_id] = left
+        else:
+            self.by_member.pop(member_id, None)
 
 
 class Guard:
-    """One ASGI middleware holding the rules that must apply before any route runs."""
+    """One ASGI middleware holding the rules that must apply before any route runs.
 
-    def __init__(self, app: ASGIApp) -> None:
+    upload_handlers: the event handlers that take files (any other name at /_upload is refused with 400);
+    tab_owner: who a tab token belongs to (an upload must come from the cookie of the tab's own member);
+    both handed over by the app wiring, so this module knows no state class.
+    """
+
+    def __init__(self, app: ASGIApp, *, upload_handlers: frozenset[str] = frozenset(),
+                 tab_owner: TabOwner = _no_owner, member_key: Callable[[int], str] = str) -> None:
         self.app = app
+        self.upload_handlers, self.tab_owner, self.member_key = upload_handlers, tab_owner, member_key
+        settings = get_settings()
+        self.uploads = UploadSlots(per_member=settings.max_uploads_per_member, total=settings.max_uploads)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
@@ -112,15 +150,32 @@ class Guard:
             return
         path: str = scope.get("path", "")
         if path == UPLOAD_PATH or path.startswith(UPLOAD_PATH + "/"):
-            refusal = await self._upload_refusal(connection, settings.max_upload_bytes)
-            if refusal is not None:
-                await _answer(send, *refusal, extra)
-                return
-            body = BodyLimit(receive, send, settings.max_upload_bytes, extra)
-            await self._forward(scope, body.receive, body.send, extra)
-            await body.finish()
+            await self._upload(connection, scope, receive, send, extra)
             return
         await self._forward(scope, receive, send, extra)
+
+    async def _upload(self, connection: HTTPConnection, scope: Scope, receive: Receive, send: Send,
+                      extra: list[tuple[bytes, bytes]]) -> None:
+        """An upload runs only once its member, tab, handler and size pass, and while a slot is free."""
+        member = await asyncio.to_thread(_member, connection.cookies.get(auth.SESSION_COOKIE))
+        if member is None:
+            await _answer(send, 401, "Not signed in.", extra)
+            return
+        limit = get_settings().max_upload_bytes
+        refusal = await self._upload_refusal(connection, member, limit)
+        if refusal is not None:
+            await _answer(send, *refusal, extra)
+            return
+        if not self.uploads.take(member.id):
+            await _answer(send, 429, "Too many uploads at once. Wait for one to finish.",
+                          [*extra, (b"retry-after", b"5")])
+            return
+        try:
+            body = BodyLimit(receive, send, limit, extra)
+            await self._forward(scope, body.receive, body.send, extra)
+            await body.finish()
+        finally:
+            self.uploads.give_back(member.id)
 
     async def _forward(self, scope: Scope, receive: Receive, send: Send, extra: list[tuple[bytes, bytes]]) -> None:
         names = {name for name, _ in extra}
@@ -133,14 +188,19 @@ class Guard:
 
         await self.app(scope, receive, with_headers)
 
-    async def _upload_refusal(self, connection: HTTPConnection, limit: int) -> tuple[int, str] | None:
-        """Why an upload is refused before its body is read, or None."""
-        signed_in = await asyncio.to_thread(_signed_in, connection.cookies.get(auth.SESSION_COOKIE))
-        if not signed_in:
-            return 401, "Not signed in."
+    async def _upload_refusal(self, connection: HTTPConnection, member: auth.Member,
+                              limit: int) -> tuple[int, str] | None:
+        """Why a signed-in member's upload is refused before its body is read, or None."""
+        if connection.scope.get("method") != "POST":
+            return None
         token = connection.headers.get("reflex-client-token", "")
-        if connection.scope.get("method") == "POST" and not CLIENT_TOKEN.fullmatch(token):
+        if not CLIENT_TOKEN.fullmatch(token):
             return 400, "Missing or malformed client token."
+        if connection.headers.get("reflex-event-handler", "") not in self.upload_handlers:
+            return 400, "This is not an upload."
+        if await self.tab_owner(token) != self.member_key(member.id):
+            # Identity is the request's own cookie: a tab token of another member's (or of no one) is refused.
+            return 403, "This upload does not come from your own page. Reload it and try again."
         declared = connection.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             return 413, _too_large(limit)

@@ -23,7 +23,7 @@ from reflex.state import StateUpdate
 from reflex_base.event.context import EventContext
 
 from exports_app.db import session_scope
-from exports_app.services import productions
+from exports_app.services import auth, productions
 from exports_app.services.hls_status import NOT_READY, HlsStatus
 from exports_app.services.secrets import member_token
 from exports_app.state import live_tabs
@@ -72,7 +72,8 @@ def _statuses(changed: Iterable[tuple[int, int]]) -> dict[int, dict[int, HlsStat
 
 async def write_shared(app: LiveApp, member_id: int, statuses: dict[int, HlsStatus]) -> tuple[StateUpdate | None,
                                                                                                set[str]]:
-    """Apply the statuses to the member's shared ExportsLive: (the tabs' update if anything changed, linked tabs)."""
+    """Apply the statuses to the member's shared ExportsLive: (the tabs' update if anything changed, the member's
+    tabs to send it to)."""
     from exports_app.state.exports import ExportsLive
 
     token = rx.BaseStateToken(ident=member_token(member_id), cls=ExportsLive)
@@ -83,7 +84,11 @@ async def write_shared(app: LiveApp, member_id: int, statuses: dict[int, HlsStat
             live._apply_statuses(statuses)
             delta = await root._get_resolved_delta()
             root._clean()  # type: ignore[no-untyped-call]  # as app.modify_state does: these vars count as sent
-            tabs = await _pruned_links(app, live._linked_from)
+            # The tabs Reflex linked and the ones live_tabs recorded, each still this member's under a live session;
+            # a tab that changed hands or signed out also leaves Reflex's own fan-out to the member's tabs.
+            linked = await _pruned_links(app, live._linked_from)
+            tabs = await _owned_tabs(token.ident, linked | await live_tabs.of(token.ident))
+            live._linked_from.intersection_update(tabs)
     name = ExportsLive.get_full_name()
     # Only ExportsLive's own vars go out: the shared token's root (its router data) is nobody's tab.
     update = StateUpdate(delta={name: delta[name]}) if delta.get(name) else None
@@ -98,6 +103,23 @@ async def _pruned_links(app: LiveApp, linked: set[str]) -> set[str]:
         tokens = app.event_namespace._token_manager
         linked.difference_update([tab for tab in list(linked) if not await tokens.is_token_connected(tab)])
     return set(linked)
+
+
+def _live(fingerprints: set[str]) -> set[str]:
+    with session_scope() as session:
+        return auth.live_sessions(session=session, fingerprints=fingerprints)
+
+
+async def _owned_tabs(member_key: str, tabs: set[str]) -> set[str]:
+    """The tabs among `tabs` bound to this member under a session that is still live (state/tab_guard binds them).
+
+    A tab that signed out, changed hands or whose session was revoked gets nothing more of the member's,
+    even before it sends its next event.
+    """
+    bound = {tab: session for tab, (key, session) in (await live_tabs.owners(sorted(tabs))).items()
+             if key == member_key}
+    live = await asyncio.to_thread(_live, set(bound.values())) if bound else set()
+    return {tab for tab, session in bound.items() if session in live}
 
 
 async def send(app: LiveApp, update: StateUpdate, tabs: Iterable[str]) -> int:
@@ -120,8 +142,8 @@ async def notify(changed: Iterable[tuple[int, int]], app: LiveApp) -> None:
     by_member = await asyncio.to_thread(_statuses, list(changed))
     for member_id, statuses in by_member.items():
         try:
-            update, linked = await write_shared(app, member_id, statuses)
+            update, tabs = await write_shared(app, member_id, statuses)
             if update is not None:
-                await send(app, update, linked | await live_tabs.of(member_token(member_id)))
+                await send(app, update, tabs)
         except Exception:  # one member's push must not stop the others'
             log.exception("live push to member %s failed", member_id)

@@ -171,3 +171,15 @@ def end_session(*, session: Session, token: str | None) -> None:
 def purge_expired_sessions(*, session: Session) -> int:
     result = session.exec(sa.delete(AuthSession).where(col(AuthSession.expires_at) <= utcnow()))
     return int(result.rowcount or 0)
+
+
+def live_sessions(*, session: Session, fingerprints: set[str]) -> set[str]:
+    """Which of these session fingerprints (token hashes) belong to sessions that are neither revoked nor expired."""
+    if not fingerprints:
+        return set()
+    rows = session.execute(
+        select(AuthSession.token_hash).where(col(AuthSession.token_hash).in_(sorted(fingerprints)),
+                                             col(AuthSession.revoked_at).is_(None),
+                                             col(AuthSession.expires_at) > utcnow())
+    ).scalars()
+    return set(rows)

@@ -11,6 +11,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar, overload
 
 import reflex as rx
 from reflex.event import EventSpec
+from reflex.state import BaseState
 
 from exports_app.db import session_scope
 from exports_app.services import auth
@@ -24,16 +25,27 @@ P = ParamSpec("P")
 Answer = EventSpec | None  # what a member handler returns: nothing, or where the client goes next
 
 
-def member_of(state: rx.State) -> Member | None:
-    """The member behind this client's session cookie; never taken from event arguments."""
-    raw = state.router.headers.cookie or ""
+def _session_token(state: BaseState) -> str | None:
+    """The session cookie of this tab's websocket handshake, if it sent one."""
     try:
-        jar = SimpleCookie(raw)
+        jar = SimpleCookie(state.router.headers.cookie or "")
     except CookieError:
         return None
     morsel = jar.get(auth.SESSION_COOKIE)
+    return morsel.value if morsel else None
+
+
+def tab_identity(state: BaseState) -> tuple[Member | None, str]:
+    """The member behind this tab's session cookie and the session's fingerprint ("" when signed out)."""
+    token = _session_token(state)
     with session_scope() as session:
-        return auth.member_for_token(session=session, token=morsel.value if morsel else None)
+        member = auth.member_for_token(session=session, token=token)
+    return member, auth.token_hash(token) if member is not None and token else ""
+
+
+def member_of(state: BaseState) -> Member | None:
+    """The member behind this client's session cookie; never taken from event arguments."""
+    return tab_identity(state)[0]
 
 
 @overload
@@ -94,11 +106,12 @@ class AuthState(rx.State):
 
     @rx.event
     def sign_out(self) -> EventSpec:
-        # The API revokes the server-side session; a full page load then drops the websocket.
+        # The API revokes the server-side session; the tab forgets its token (the next page load starts a fresh
+        # one, holding nothing of this member) and a full page load then drops the websocket.
         return rx.call_script(
             "fetch('/api/auth/logout', {method: 'POST', credentials: 'same-origin', headers: "
             "{'X-CSRF-Token': (document.cookie.match(/(?:^|; )csrf_token=([^;]*)/) || [])[1] || ''}})"
-            ".finally(() => window.location.assign('/login'))"
+            ".finally(() => { window.sessionStorage.removeItem('token'); window.location.assign('/login'); })"
         )
 
 
@@ -129,7 +142,8 @@ class LoginState(rx.State):
         return rx.call_script(
             "fetch('/api/auth/login', {method: 'POST', credentials: 'same-origin', "
             f"headers: {{'Content-Type': 'application/json'}}, body: JSON.stringify({body})}})"
-            ".then(r => { if (r.ok) { window.location.assign('/exports'); return ''; }"
+            ".then(r => { if (r.ok) { window.sessionStorage.removeItem('token'); window.location.assign('/exports');"
+            " return ''; }"
             " return r.json().then(b => b.error || 'Sign-in failed.', () => 'Sign-in failed.'); })"
             ".catch(() => 'The server cannot be reached.')",
             callback=LoginState.show_error,

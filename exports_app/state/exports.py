@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import cast
 
 import reflex as rx
 from reflex.event import EventSpec
@@ -26,6 +26,7 @@ PAGE_SIZE = 100  # rows per page: 1,000 exports render as fast as a few (bench/b
 NOTICES_KEPT = 5  # the newest toasts a member's tabs can still show
 UPLOAD_ID = "new-export"  # the upload control's id (its client-side files and its abort controller)
 UPLOADING, CHECKING = "uploading", "checking"  # ExportModalState.upload_phase while a file is on its way
+ONE_FILE = "Add one video at a time."
 
 
 class ExportsLive(rx.SharedState):
@@ -262,33 +263,35 @@ class ExportModalState(rx.State):
     async def upload(self, member: Member, chunks: rx.UploadChunkIterator) -> None:
         """Stream the dropped file into one staged file in the data dir, probe it, then move it into place.
 
-        The guard in front of /_upload already refused signed-out and oversized requests before the body.
+        The guard in front of /_upload already refused signed-out, oversized, foreign-tab and too many concurrent
+        requests before the body. Here one request carries one file in one part (the page sends one): a second
+        part ends the upload, so a request of thousands of parts holds one file open, not thousands.
         """
-        staged: dict[str, Path] = {}
-        files: dict[str, BinaryIO] = {}
+        staged = storage.staging_path()
+        name: str | None = None
+        message, error = "", ""
         try:
-            async for chunk in chunks:
-                out = files.get(chunk.filename)
-                if out is None:
-                    staged[chunk.filename] = storage.staging_path()
-                    out = files[chunk.filename] = staged[chunk.filename].open("wb")
-                out.seek(chunk.offset)
-                out.write(chunk.data)
-            for out in files.values():
-                out.close()
-            async with self:
-                self.upload_phase, self.upload_percent = CHECKING, 100
-            results = [await asyncio.to_thread(_import_staged, member, name, path) for name, path in staged.items()]
+            with staged.open("wb") as out:
+                async for chunk in chunks:
+                    if chunk.offset == 0 and name is not None:  # a part starts after the first one
+                        error = ONE_FILE
+                        break
+                    name = chunk.filename if name is None else name
+                    out.seek(chunk.offset)
+                    out.write(chunk.data)
+            if name is None:
+                error = error or "No file arrived."
+            elif not error:
+                async with self:
+                    self.upload_phase, self.upload_percent = CHECKING, 100
+                message, error = await asyncio.to_thread(_import_staged, member, name, staged)
         finally:
-            for out in files.values():
-                out.close()
-            for path in staged.values():
-                path.unlink(missing_ok=True)  # a refused or cut-off upload leaves nothing behind
-        async with self:
-            self.upload_phase = ""
-            self.message = " ".join(ok for ok, _ in results if ok)
-            self.upload_error = " ".join(error for _, error in results if error)
-            (await self._live())._reload(member)
+            staged.unlink(missing_ok=True)  # a refused or cut-off upload leaves nothing behind
+            async with self:
+                self.upload_phase = ""
+                self.message, self.upload_error = message, error
+                if message:
+                    (await self._live())._reload(member)
 
 
 def _import_staged(member: Member, name: str, path: Path) -> tuple[str, str]:

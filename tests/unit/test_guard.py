@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,13 @@ from exports_app.services.auth import Member
 from tests.conftest import PASSWORD
 
 TAB = "0f8fad5b-d9cb-469f-a165-70867728950e"
+BOBS_TAB = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+HANDLER = "state.export_modal_state.upload"
+OWNERS = {TAB: "member-1", BOBS_TAB: "member-2"}  # alice is member 1 in the test database
+
+
+async def tab_owner(tab: str) -> str | None:
+    return OWNERS.get(tab)
 
 
 @pytest.mark.parametrize(("origin", "host", "expected"), [
@@ -91,8 +99,18 @@ def inner() -> Inner:
 
 
 @pytest.fixture
-def client(data_dir: Path, inner: Inner) -> TestClient:
-    return TestClient(Guard(inner.app()), base_url="http://testserver")
+def guard(data_dir: Path, inner: Inner) -> Guard:
+    return Guard(inner.app(), upload_handlers=frozenset({HANDLER}), tab_owner=tab_owner,
+                 member_key=lambda member_id: f"member-{member_id}")
+
+
+@pytest.fixture
+def client(guard: Guard) -> TestClient:
+    return TestClient(guard, base_url="http://testserver")
+
+
+def upload_headers(tab: str = TAB, handler: str = HANDLER) -> dict[str, str]:
+    return {"Reflex-Client-Token": tab, "Reflex-Event-Handler": handler}
 
 
 def signed_in_cookie(client: TestClient) -> dict[str, str]:
@@ -137,7 +155,7 @@ def test_upload_over_the_limit_is_413(client: TestClient, inner: Inner, alice: M
     app_config.get_settings.cache_clear()
     cookies = signed_in_cookie(client)
     client.cookies.update(cookies)
-    declared = client.post("/_upload", content=b"x" * 60_000, headers={"Reflex-Client-Token": TAB})
+    declared = client.post("/_upload", content=b"x" * 60_000, headers=upload_headers())
     assert declared.status_code == 413 and "error" in declared.json()
     assert inner.calls == []
 
@@ -145,12 +163,40 @@ def test_upload_over_the_limit_is_413(client: TestClient, inner: Inner, alice: M
         for _ in range(10):
             yield b"y" * 10_000
 
-    streamed = client.post("/_upload", content=stream(), headers={"Reflex-Client-Token": TAB})
+    streamed = client.post("/_upload", content=stream(), headers=upload_headers())
     assert streamed.status_code == 413 and "error" in streamed.json()
     assert inner.body_bytes <= 50_000
-    assert client.post("/_upload", content=b"z" * 1000, headers={"Reflex-Client-Token": "user-1"}).status_code == 400
-    ok = client.post("/_upload", content=b"z" * 1000, headers={"Reflex-Client-Token": TAB})
+    assert client.post("/_upload", content=b"z" * 1000, headers=upload_headers("user-1")).status_code == 400
+    ok = client.post("/_upload", content=b"z" * 1000, headers=upload_headers())
     assert ok.status_code == 200 and ok.json() == {"ok": True}
+
+
+def test_upload_from_another_members_tab_or_to_a_handler_without_files_never_runs(
+        client: TestClient, inner: Inner, alice: Member) -> None:
+    client.cookies.update(signed_in_cookie(client))
+    for headers, status in ((upload_headers(BOBS_TAB), 403),  # alice's cookie, bob's tab
+                            (upload_headers(str(uuid.uuid4())), 403),  # a tab bound to no one
+                            (upload_headers(handler="state.export_modal_state.confirm_delete"), 400),
+                            (upload_headers(handler="reflex___state____state.hydrate"), 400)):
+        answer = client.post("/_upload", content=b"z" * 1000, headers=headers)
+        assert answer.status_code == status and "error" in answer.json(), (headers, answer.text)
+    assert inner.calls == []
+
+
+def test_uploads_at_once_are_capped_per_member_and_in_all(client: TestClient, guard: Guard, inner: Inner,
+                                                          alice: Member) -> None:
+    client.cookies.update(signed_in_cookie(client))
+    for _ in range(guard.uploads.per_member):  # alice's uploads still on their way
+        assert guard.uploads.take(alice.id)
+    busy = client.post("/_upload", content=b"z" * 1000, headers=upload_headers())
+    assert busy.status_code == 429 and busy.headers["retry-after"] and inner.calls == []
+    guard.uploads.give_back(alice.id)
+    assert client.post("/_upload", content=b"z" * 1000, headers=upload_headers()).status_code == 200
+    assert guard.uploads.by_member == {alice.id: guard.uploads.per_member - 1}  # its own slot was given back
+    others = iter(range(100, 100 + guard.uploads.total))
+    while guard.uploads.take(next(others)):
+        pass
+    assert not guard.uploads.take(alice.id) and sum(guard.uploads.by_member.values()) == guard.uploads.total
 
 
 def test_event_socket_needs_the_own_origin_and_a_tab_token(client: TestClient, inner: Inner) -> None:
