@@ -5,7 +5,6 @@ from __future__ import annotations
 from functools import partial
 
 import reflex as rx
-from reflex_base.utils.format import format_event_handler
 
 from exports_app.api.app import create_api
 from exports_app.api.guard import Guard, add_cors
@@ -14,21 +13,21 @@ from exports_app.jobs.scheduler import refresh_lifespan
 # Importing the page modules registers their pages (route, title and on_load are declared beside each page).
 from exports_app.pages import exports, login, publish, space, timeline  # noqa: F401
 from exports_app.pages.registry import PAGES
+from exports_app.reflex_bridge import event_name, replace_cors
 from exports_app.services.secrets import member_token
 from exports_app.state import live_tabs
 from exports_app.state.exports import ExportModalState
 from exports_app.state.tab_guard import TabGuard
 
 # Reflex adds its CORS middleware outside every transformer; ours grants credentialed CORS to the
-# configured extra origins only (rx.App calls App._add_cors by name, so it is replaced there, not in a
-# subclass; mypy refuses assigning to a method, which is the point here).
-rx.App._add_cors = staticmethod(add_cors)  # type: ignore[method-assign]
+# configured extra origins only.
+replace_cors(add_cors)
 
 app = rx.App(
     # The API's routes first, then the guard around everything (pages, websocket, uploads, API).
     # The guard knows the one handler that takes files, and who each tab belongs to, from here.
     api_transformer=[create_api(), partial(Guard, upload_handlers=frozenset({
-        format_event_handler(ExportModalState.event_handlers["upload"])}), tab_owner=live_tabs.owner,
+        event_name(ExportModalState, "upload")}), tab_owner=live_tabs.owner,
         member_key=member_token)],
     stylesheets=["/styles.css"],
 )

@@ -16,8 +16,8 @@ from collections import defaultdict
 from typing import Awaitable, cast
 
 from redis.asyncio import Redis
-from reflex.config import get_config
-from reflex.utils import prerequisites
+
+from exports_app import reflex_bridge
 
 KEY_PREFIX = "exports_app:live-tabs:"
 MAX_TABS = 50  # per member, the most recently opened: a member opening tabs by the thousand cannot slow every push
@@ -29,14 +29,14 @@ _redis_checked = False
 
 def _expiry() -> int:
     """Seconds a member's entry outlives its last add: as long as Reflex keeps a tab's state."""
-    return int(get_config().redis_token_expiration)
+    return reflex_bridge.state_expiry_seconds()
 
 
 def _client() -> Redis | None:
     """The process's Redis client when the app runs with REFLEX_REDIS_URL (several workers), else None."""
     global _redis, _redis_checked
     if not _redis_checked:
-        _redis, _redis_checked = prerequisites.get_redis(), True
+        _redis, _redis_checked = reflex_bridge.redis_client(), True
     return _redis
 
 

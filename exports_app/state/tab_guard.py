@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 import reflex as rx
 from pydantic import ConfigDict, TypeAdapter, ValidationError
-from reflex.middleware.middleware import Middleware
-from reflex.state import BaseState, StateUpdate
+from reflex.state import BaseState
 from reflex_base.event import Event
-from reflex_base.registry import RegistrationContext
 
+from exports_app import reflex_bridge as bridge
+from exports_app.reflex_bridge import StateUpdate
 from exports_app.services.secrets import member_token
 from exports_app.state import live_tabs
 from exports_app.state.auth import tab_identity
@@ -62,40 +62,34 @@ def _app_states() -> list[type[BaseState]]:
     return found
 
 
-def _linked_tokens(root: BaseState) -> dict[str, str]:
-    """Reflex's record of the shared states this tab is linked to: state full name → shared token."""
-    links = getattr(root, "_reflex_internal_links", None)
-    return dict(links) if isinstance(links, dict) else {}
-
-
 async def hand_over(root: BaseState, previous_key: str) -> None:
     """Empty the tab of `previous_key`'s member: unlink shared states, leave their push addresses, reset the rest."""
-    tab = root.router.session.client_token
-    linked = _linked_tokens(root)
+    tab = bridge.tab_token(root)
+    linked = bridge.linked_tokens(root)
     for cls in _app_states():
         state = await root.get_state(cls)
         if cls.get_full_name() in linked and isinstance(state, rx.SharedState):
             # The instance in the tree is the member's shared one: unlinking swaps the tab's own copy back in
             # for later events; resetting it here would wipe every other tab of the member.
-            await state._unlink()  # type: ignore[no-untyped-call]
+            await bridge.unlink(state)
             continue
-        state.reset()  # type: ignore[no-untyped-call]
+        state.reset()  # type: ignore[no-untyped-call]  # Reflex leaves BaseState.reset unannotated
     if previous_key:
         await live_tabs.release(tab, previous_key)
 
 
-class TabGuard(Middleware):
+class TabGuard(bridge.EventMiddleware):
     """Reflex event middleware (ahead of the hydrate): tab ownership, then argument shapes."""
 
     async def preprocess(self, app: App, state: BaseState, event: Event) -> StateUpdate | None:
-        root = state._get_root_state()
+        root = bridge.root_of(state)
         handed_over = await self._bind(root)
         if handed_over:
-            return StateUpdate(events=Event.from_event_type(rx.call_script(NEW_TAB_TOKEN)))
+            return StateUpdate(events=bridge.client_events(rx.call_script(NEW_TAB_TOKEN)))
         problem = argument_problem(event)
         if problem is not None:
             log.info("refused event %s: %s", _handler_label(event), problem)
-            return StateUpdate(events=Event.from_event_type(rx.toast.error(NOT_UNDERSTOOD, id="not-understood")))
+            return StateUpdate(events=bridge.client_events(rx.toast.error(NOT_UNDERSTOOD, id="not-understood")))
         return None
 
     async def _bind(self, root: BaseState) -> bool:
@@ -103,22 +97,22 @@ class TabGuard(Middleware):
         owner = await root.get_state(TabOwnerState)
         member, session = tab_identity(root)
         wanted = member_token(member.id) if member is not None else ""
-        held = owner._member_key or next(iter(_linked_tokens(root).values()), "")
+        held = owner._member_key or next(iter(bridge.linked_tokens(root).values()), "")
         if held and held != wanted:
             await hand_over(root, held)
             owner._member_key, owner._session = wanted, session
             if wanted:
-                await live_tabs.bind(root.router.session.client_token, wanted, session)
+                await live_tabs.bind(bridge.tab_token(root), wanted, session)
             return True
         if wanted and (owner._member_key != wanted or owner._session != session):
             owner._member_key, owner._session = wanted, session
-            await live_tabs.bind(root.router.session.client_token, wanted, session)
+            await live_tabs.bind(bridge.tab_token(root), wanted, session)
         return False
 
 
 def _handler_label(event: Event) -> str:
-    registered = RegistrationContext.get().event_handlers.get(event.name)
-    return registered.handler.fn.__qualname__ if registered is not None else "(unknown)"
+    handler = bridge.registered_handler(event.name)
+    return handler.fn.__qualname__ if handler is not None else "(unknown)"
 
 
 @lru_cache(maxsize=1024)
@@ -128,10 +122,9 @@ def _adapter(hint: Any) -> TypeAdapter[Any]:
 
 def argument_problem(event: Event) -> str | None:
     """Why the event's arguments do not fit its handler (missing, unknown or mistyped), or None when they do."""
-    registered = RegistrationContext.get().event_handlers.get(event.name)
-    if registered is None:
+    handler = bridge.registered_handler(event.name)
+    if handler is None:
         return None  # not a handler: Reflex answers unknown names itself
-    handler = registered.handler
     fn = handler.fn
     if fn.__name__ == SETVAR:
         return "setvar is not used by this app"
@@ -146,7 +139,7 @@ def argument_problem(event: Event) -> str | None:
         return f"unknown arguments {unknown[:3]}"
     if missing := [p.name for p in params if p.default is inspect.Parameter.empty and p.name not in payload]:
         return f"missing arguments {missing}"
-    hints = handler._type_hints or {}
+    hints = bridge.handler_hints(handler)
     for name, value in payload.items():
         hint = hints.get(name)
         if hint is None or hint is Any or isinstance(value, rx.UploadChunkIterator):
