@@ -31,7 +31,9 @@ def create_api() -> FastAPI:
     @api.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = exc.detail if isinstance(exc.detail, str) else "Request refused."
-        return _error(exc.status_code, message)
+        answer = _error(exc.status_code, message)
+        answer.headers.update(exc.headers or {})  # e.g. Retry-After of a 429
+        return answer
 
     @api.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
