@@ -11,6 +11,7 @@ from exports_app.jobs.scheduler import refresh_lifespan
 # Importing the page modules registers their pages (route, title and on_load are declared beside each page).
 from exports_app.pages import exports, login, publish, space, timeline  # noqa: F401
 from exports_app.pages.registry import PAGES
+from exports_app.state.errors import on_backend_exception, on_frontend_exception
 
 # Reflex adds its CORS middleware outside every transformer; ours grants credentialed CORS to the
 # configured extra origins only (rx.App calls App._add_cors by name, so it is replaced there, not in a
@@ -21,6 +22,9 @@ app = rx.App(
     # The API's routes first, then the guard around everything (pages, websocket, uploads, API).
     api_transformer=[create_api(), Guard],
     stylesheets=["/styles.css"],
+    # One bounded log line per error; browser reports only from signed-in tabs (state/errors.py).
+    frontend_exception_handler=on_frontend_exception,
+    backend_exception_handler=on_backend_exception,
 )
 # The scheduler pushes through the app's state manager and socket namespace, handed over here so jobs/ never
 # imports the app.

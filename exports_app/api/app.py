@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from exports_app.api import auth_routes, export_routes, media_routes
 from exports_app.services.errors import Conflict, Invalid, NotFound, ServiceError, SignedOut
+from exports_app.text import log_error, log_text
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +47,9 @@ def create_api() -> FastAPI:
         return _error(_STATUS.get(type(exc), 400), exc.message)
 
     @api.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("unexpected error", exc_info=exc)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # One line: the path and the message may carry client input (text.log_text keeps it to one line).
+        log.error("unexpected error in %s %s: %s", request.method, log_text(request.url.path), log_error(exc))
         return _error(500, "Internal error.")
 
     return api

@@ -26,7 +26,11 @@ Answer = EventSpec | None  # what a member handler returns: nothing, or where th
 
 def member_of(state: rx.State) -> Member | None:
     """The member behind this client's session cookie; never taken from event arguments."""
-    raw = state.router.headers.cookie or ""
+    return member_for_cookie(state.router.headers.cookie or "")
+
+
+def member_for_cookie(raw: str) -> Member | None:
+    """The member whose live session a Cookie header carries (the websocket handshake's, for events)."""
     try:
         jar = SimpleCookie(raw)
     except CookieError:
