@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from exports_app.api import auth_routes, export_routes, media_routes
+from exports_app.config import get_settings
 from exports_app.services.errors import Conflict, Invalid, NotFound, ServiceError, SignedOut
 from exports_app.text import log_error, log_text
 
@@ -22,9 +23,11 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def create_api() -> FastAPI:
-    api = FastAPI(title="exports_app API", version="1.0", docs_url="/api/docs", redoc_url=None,
-                  openapi_url="/api/openapi.json")
+def create_api(*, docs: bool | None = None) -> FastAPI:
+    """The API; /api/docs and /api/openapi.json only with docs (default: EXPORTS_API_DOCS)."""
+    docs = get_settings().api_docs if docs is None else docs
+    api = FastAPI(title="exports_app API", version="1.0", docs_url="/api/docs" if docs else None, redoc_url=None,
+                  openapi_url="/api/openapi.json" if docs else None)
     api.include_router(auth_routes.router)
     api.include_router(export_routes.router)
     api.include_router(media_routes.router)
