@@ -166,7 +166,12 @@ class Guard:
                 if _is_html(kept):
                     held = message
                     return
-                message["headers"] = [*kept, *extra]
+                if message.get("status") == 304:
+                    # The browser keeps the stored answer's headers but takes the 304's over them: a policy
+                    # without that page's script hashes would block its scripts. The stored one fits the content.
+                    message["headers"] = [*kept, *((k, v) for k, v in extra if k != b"content-security-policy")]
+                else:
+                    message["headers"] = [*kept, *extra]
             elif message["type"] == "http.response.body" and held is not None:
                 body += message.get("body", b"")
                 if message.get("more_body", False):

@@ -91,6 +91,8 @@ class Inner:
             await socket.close()
 
         async def html(request: Request) -> Response:
+            if request.headers.get("if-none-match") == '"v1"':
+                return Response(status_code=304, headers={"etag": '"v1"'})
             gzipped = request.query_params.get("gzip") == "1"
             body = gzip.compress(PAGE) if gzipped else PAGE
             return Response(body, media_type="text/html", headers={"content-encoding": "gzip"} if gzipped else {})
@@ -145,6 +147,13 @@ def test_a_page_may_run_its_own_inline_scripts_and_nothing_else(client: TestClie
     assert "'unsafe-inline'" not in scripts and len([s for s in scripts if s.startswith("'sha256-")]) == 2
     assert policy["object-src"] == "'none'" and policy["base-uri"] == "'none'"
     assert policy["frame-ancestors"] == "'none'"
+
+
+def test_a_not_modified_page_keeps_the_policy_it_was_stored_with(client: TestClient) -> None:
+    """A 304 carries no CSP: the browser would put it over the stored page's, which names the page's scripts."""
+    response = client.get("/page", headers={"If-None-Match": '"v1"'})
+    assert response.status_code == 304
+    assert "content-security-policy" not in response.headers and response.headers["x-frame-options"] == "DENY"
 
 
 def test_health_check_tells_nothing_but_ok_or_unavailable(client: TestClient) -> None:
