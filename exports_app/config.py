@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     purge_days: float = Field(30.0, ge=0)
     # The key of the shared-state tokens; empty: a random one kept in the database (shared by all hosts).
     secret_key: str = ""
+    # Serve the API's /api/docs and /api/openapi.json (off: they map the attack surface for anyone who asks).
+    api_docs: bool = False
     # Server worker processes on this host (scripts/serve.sh); more than one needs REFLEX_REDIS_URL.
     workers: int = Field(1, ge=1)
     mediaconvert: MediaConvertSettings = Field(default_factory=MediaConvertSettings)

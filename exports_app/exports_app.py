@@ -16,6 +16,7 @@ from exports_app.pages.registry import PAGES
 from exports_app.reflex_bridge import event_name, replace_cors
 from exports_app.services.secrets import member_token
 from exports_app.state import live_tabs
+from exports_app.state.errors import on_backend_exception, on_frontend_exception
 from exports_app.state.exports import ExportModalState
 from exports_app.state.tab_guard import TabGuard
 
@@ -30,6 +31,9 @@ app = rx.App(
         event_name(ExportModalState, "upload")}), tab_owner=live_tabs.owner,
         member_key=member_token)],
     stylesheets=["/styles.css"],
+    # One bounded log line per error; browser reports only from signed-in tabs (state/errors.py).
+    frontend_exception_handler=on_frontend_exception,
+    backend_exception_handler=on_backend_exception,
 )
 # Ahead of Reflex's hydrate: a tab holds one member's data at a time, and event arguments fit their handler.
 app.add_middleware(TabGuard(), index=0)

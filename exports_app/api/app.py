@@ -10,7 +10,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from exports_app.api import auth_routes, export_routes, media_routes
+from exports_app.config import get_settings
 from exports_app.services.errors import Conflict, Invalid, NotFound, ServiceError, SignedOut
+from exports_app.text import log_error, log_text
 
 log = logging.getLogger(__name__)
 
@@ -21,9 +23,11 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def create_api() -> FastAPI:
-    api = FastAPI(title="exports_app API", version="1.0", docs_url="/api/docs", redoc_url=None,
-                  openapi_url="/api/openapi.json")
+def create_api(*, docs: bool | None = None) -> FastAPI:
+    """The API; /api/docs and /api/openapi.json only with docs (default: EXPORTS_API_DOCS)."""
+    docs = get_settings().api_docs if docs is None else docs
+    api = FastAPI(title="exports_app API", version="1.0", docs_url="/api/docs" if docs else None, redoc_url=None,
+                  openapi_url="/api/openapi.json" if docs else None)
     api.include_router(auth_routes.router)
     api.include_router(export_routes.router)
     api.include_router(media_routes.router)
@@ -31,7 +35,9 @@ def create_api() -> FastAPI:
     @api.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = exc.detail if isinstance(exc.detail, str) else "Request refused."
-        return _error(exc.status_code, message)
+        answer = _error(exc.status_code, message)
+        answer.headers.update(exc.headers or {})  # e.g. Retry-After of a 429
+        return answer
 
     @api.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -44,8 +50,9 @@ def create_api() -> FastAPI:
         return _error(_STATUS.get(type(exc), 400), exc.message)
 
     @api.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("unexpected error", exc_info=exc)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # One line: the path and the message may carry client input (text.log_text keeps it to one line).
+        log.error("unexpected error in %s %s: %s", request.method, log_text(request.url.path), log_error(exc))
         return _error(500, "Internal error.")
 
     return api

@@ -7,6 +7,9 @@ It wraps everything Reflex serves on the one port (pages, the `/_event` websocke
 from __future__ import annotations
 
 import asyncio
+import base64
+import gzip
+import hashlib
 import json
 import re
 from typing import Any, Awaitable, Callable, MutableMapping
@@ -33,10 +36,34 @@ UPLOAD_PATH = "/_upload"
 CLIENT_TOKEN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
-def security_headers(*, hsts: bool) -> list[tuple[bytes, bytes]]:
-    """The headers every HTTP answer carries (SPEC's security contract)."""
+HEALTH_PATH = "/_health"
+# An inline <script> of a page (not one with src=): its text is what a CSP hash covers.
+_INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.S | re.I)
+# Everything but script-src, which carries the hashes of the page's own inline scripts (SECURITY.md says why
+# 'unsafe-eval' stays). 'self' covers the same-origin websocket (ws:/wss:) in connect-src; hls.js plays through
+# MediaSource blob: URLs and may start a blob: worker; Radix and emotion inject <style> elements at run time.
+_POLICY = ("default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; font-src 'self' data:; "
+           "media-src 'self' blob:; worker-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+           "form-action 'self'; frame-ancestors 'none'")
+
+
+def inline_script_hashes(html: bytes) -> list[str]:
+    """The CSP sources ('sha256-…') of every inline script in a page, in order, without repeats."""
+    hashes = ["'sha256-" + base64.b64encode(hashlib.sha256(body).digest()).decode() + "'"
+              for body in _INLINE_SCRIPT.findall(html)]
+    return list(dict.fromkeys(hashes))
+
+
+def content_security_policy(script_hashes: list[str]) -> bytes:
+    """The policy of an answer: scripts from this origin, plus the page's own inline scripts by their hash."""
+    scripts = " ".join(["'self'", "'unsafe-eval'", *script_hashes])
+    return f"script-src {scripts}; {_POLICY}".encode()
+
+
+def security_headers(*, hsts: bool, script_hashes: list[str] | None = None) -> list[tuple[bytes, bytes]]:
+    """The headers every HTTP answer carries (SPEC's security contract); a page's CSP names its inline scripts."""
     headers = [
-        (b"content-security-policy", b"frame-ancestors 'none'"),
+        (b"content-security-policy", content_security_policy(script_hashes or [])),
         (b"x-frame-options", b"DENY"),
         (b"x-content-type-options", b"nosniff"),
         (b"referrer-policy", b"same-origin"),
@@ -152,6 +179,9 @@ class Guard:
         if path == UPLOAD_PATH or path.startswith(UPLOAD_PATH + "/"):
             await self._upload(connection, scope, receive, send, extra)
             return
+        if path == HEALTH_PATH:
+            await self._health(scope, receive, send, extra)
+            return
         await self._forward(scope, receive, send, extra)
 
     async def _upload(self, connection: HTTPConnection, scope: Scope, receive: Receive, send: Send,
@@ -179,14 +209,51 @@ class Guard:
 
     async def _forward(self, scope: Scope, receive: Receive, send: Send, extra: list[tuple[bytes, bytes]]) -> None:
         names = {name for name, _ in extra}
+        hsts = any(name == b"strict-transport-security" for name in names)
+        held: Message | None = None  # a page's start, held until its body is known (the CSP hashes its scripts)
+        body = b""
 
         async def with_headers(message: Message) -> None:
+            nonlocal held, body
             if message["type"] == "http.response.start":
                 kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
-                message = {**message, "headers": [*kept, *extra]}
+                message = {**message, "headers": kept}
+                if _is_html(kept):
+                    held = message
+                    return
+                if message.get("status") == 304:
+                    # The browser keeps the stored answer's headers but takes the 304's over them: a policy
+                    # without that page's script hashes would block its scripts. The stored one fits the content.
+                    message["headers"] = [*kept, *((k, v) for k, v in extra if k != b"content-security-policy")]
+                else:
+                    message["headers"] = [*kept, *extra]
+            elif message["type"] == "http.response.body" and held is not None:
+                body += message.get("body", b"")
+                if message.get("more_body", False):
+                    return
+                page = _decoded(body, held["headers"])
+                headers = security_headers(hsts=hsts, script_hashes=inline_script_hashes(page))
+                await send({**held, "headers": [*held["headers"], *headers]})
+                message, held = {**message, "body": body}, None
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+    async def _health(self, scope: Scope, receive: Receive, send: Send, extra: list[tuple[bytes, bytes]]) -> None:
+        """Reflex's health check, answered as ok or unavailable only: which backend failed is nobody's business."""
+        status = 503
+
+        async def keep_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+
+        await self.app(scope, receive, keep_status)
+        body = json.dumps({"status": "ok" if status == 200 else "unavailable"}).encode()
+        await send({"type": "http.response.start", "status": 200 if status == 200 else 503,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                                (b"cache-control", b"no-store"), *extra]})
+        await send({"type": "http.response.body", "body": body})
 
     async def _upload_refusal(self, connection: HTTPConnection, member: auth.Member,
                               limit: int) -> tuple[int, str] | None:
@@ -205,6 +272,21 @@ class Guard:
         if declared.isdigit() and int(declared) > limit:
             return 413, _too_large(limit)
         return None
+
+
+def _is_html(headers: list[tuple[bytes, bytes]]) -> bool:
+    return any(k.lower() == b"content-type" and v.lower().startswith(b"text/html") for k, v in headers)
+
+
+def _decoded(body: bytes, headers: list[tuple[bytes, bytes]]) -> bytes:
+    """A page's markup: Reflex serves its prebuilt pages gzipped when the client accepts it."""
+    encoding = next((v.lower() for k, v in headers if k.lower() == b"content-encoding"), b"")
+    if encoding == b"gzip":
+        try:
+            return gzip.decompress(body)
+        except (OSError, EOFError):
+            return b""
+    return body
 
 
 def _too_large(limit: int) -> str:

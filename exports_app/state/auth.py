@@ -25,22 +25,31 @@ P = ParamSpec("P")
 Answer = EventSpec | None  # what a member handler returns: nothing, or where the client goes next
 
 
-def _session_token(state: BaseState) -> str | None:
-    """The session cookie of this tab's websocket handshake, if it sent one."""
+def _session_token(raw_cookie: str) -> str | None:
+    """The session cookie in a Cookie header (the websocket handshake's, for events), if it has one."""
     try:
-        jar = SimpleCookie(state.router.headers.cookie or "")
+        jar = SimpleCookie(raw_cookie)
     except CookieError:
         return None
     morsel = jar.get(auth.SESSION_COOKIE)
     return morsel.value if morsel else None
 
 
-def tab_identity(state: BaseState) -> tuple[Member | None, str]:
-    """The member behind this tab's session cookie and the session's fingerprint ("" when signed out)."""
-    token = _session_token(state)
+def _identity(raw_cookie: str) -> tuple[Member | None, str]:
+    token = _session_token(raw_cookie)
     with session_scope() as session:
         member = auth.member_for_token(session=session, token=token)
     return member, auth.token_hash(token) if member is not None and token else ""
+
+
+def tab_identity(state: BaseState) -> tuple[Member | None, str]:
+    """The member behind this tab's session cookie and the session's fingerprint ("" when signed out)."""
+    return _identity(state.router.headers.cookie or "")
+
+
+def member_for_cookie(raw: str) -> Member | None:
+    """The member whose live session a Cookie header carries (the websocket handshake's, for events)."""
+    return _identity(raw)[0]
 
 
 def member_of(state: BaseState) -> Member | None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import gzip
+import hashlib
 import uuid
 from pathlib import Path
 
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -61,6 +64,12 @@ def test_a_wildcard_origin_is_refused_at_start(monkeypatch: pytest.MonkeyPatch) 
     app_config.get_settings.cache_clear()
 
 
+# A prebuilt page as Reflex serves it: inline scripts (the theme, React Router's context) and a module script.
+INLINE = (b"window.__reactRouterContext = {};", b'import "/assets/root.js";')
+PAGE = (b"<html><head><script>" + INLINE[0] + b'</script><script src="/assets/app.js"></script>'
+        b'<script type="module" async="">' + INLINE[1] + b"</script></head><body>hi</body></html>")
+
+
 class Inner:
     """The app behind the guard: records what reached it."""
 
@@ -89,8 +98,19 @@ class Inner:
             await socket.send_text("hello")
             await socket.close()
 
+        async def html(request: Request) -> Response:
+            if request.headers.get("if-none-match") == '"v1"':
+                return Response(status_code=304, headers={"etag": '"v1"'})
+            gzipped = request.query_params.get("gzip") == "1"
+            body = gzip.compress(PAGE) if gzipped else PAGE
+            return Response(body, media_type="text/html", headers={"content-encoding": "gzip"} if gzipped else {})
+
+        async def health(_: Request) -> JSONResponse:  # what Reflex's own /_health tells
+            return JSONResponse({"status": False, "db": "OperationalError: server at 10.0.0.5 refused"},
+                                status_code=503)
+
         return Starlette(routes=[Route("/login", page), Route("/_upload", upload, methods=["POST"]),
-                                 WebSocketRoute("/_event/", event)])
+                                 WebSocketRoute("/_event/", event), Route("/page", html), Route("/_health", health)])
 
 
 @pytest.fixture
@@ -131,6 +151,33 @@ def test_every_answer_carries_the_security_headers(client: TestClient, monkeypat
     monkeypatch.setenv("EXPORTS_SECURE_COOKIES", "1")
     app_config.get_settings.cache_clear()
     assert "max-age" in client.get("/login").headers["strict-transport-security"]
+
+
+@pytest.mark.parametrize("gzipped", ["0", "1"])
+def test_a_page_may_run_its_own_inline_scripts_and_nothing_else(client: TestClient, gzipped: str) -> None:
+    """script-src names each inline script of the page by its hash; no 'unsafe-inline'; no plugins, no <base>."""
+    response = client.get(f"/page?gzip={gzipped}")
+    assert response.content == PAGE
+    policy = dict(part.strip().split(" ", 1) for part in response.headers["content-security-policy"].split(";"))
+    scripts = policy["script-src"].split()
+    for script in INLINE:
+        assert f"'sha256-{base64.b64encode(hashlib.sha256(script).digest()).decode()}'" in scripts
+    assert "'unsafe-inline'" not in scripts and len([s for s in scripts if s.startswith("'sha256-")]) == 2
+    assert policy["object-src"] == "'none'" and policy["base-uri"] == "'none'"
+    assert policy["frame-ancestors"] == "'none'"
+
+
+def test_a_not_modified_page_keeps_the_policy_it_was_stored_with(client: TestClient) -> None:
+    """A 304 carries no CSP: the browser would put it over the stored page's, which names the page's scripts."""
+    response = client.get("/page", headers={"If-None-Match": '"v1"'})
+    assert response.status_code == 304
+    assert "content-security-policy" not in response.headers and response.headers["x-frame-options"] == "DENY"
+
+
+def test_health_check_tells_nothing_but_ok_or_unavailable(client: TestClient) -> None:
+    response = client.get("/_health")
+    assert (response.status_code, response.json()) == (503, {"status": "unavailable"})
+    assert "content-security-policy" in response.headers
 
 
 def test_foreign_origins_and_bad_paths_never_reach_the_app(client: TestClient, inner: Inner) -> None:
