@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = ["EventMiddleware", "LiveApp", "StateUpdate", "client_events", "connected", "emit", "event_name",
            "handler_hints", "linked_from", "linked_tokens", "redis_client", "registered_handler", "replace_cors",
-           "root_of", "shared_state", "state_expiry_seconds", "tab_token", "unlink"]
+           "root_of", "running_event", "shared_state", "state_expiry_seconds", "tab_token", "unlink"]
 
 EventMiddleware = Middleware  # Reflex's event middleware base: preprocess(app, state, event) before each handler
 
@@ -99,6 +99,17 @@ async def emit(app: LiveApp, update: StateUpdate, tab: str) -> None:
     """Send an update to a tab (relayed by Reflex to the worker holding its socket)."""
     if app.event_namespace is not None:
         await app.event_namespace.emit_update(update, tab)
+
+
+def running_event() -> tuple[str, str] | None:
+    """(tab token, Cookie header of its websocket handshake) of the event being processed, or None outside one."""
+    try:
+        context = EventContext.get()
+    except LookupError:  # not from an event (e.g. the socket's client_error channel)
+        return None
+    headers = context.router_data.get("headers") or {}
+    cookie = headers.get("cookie", "") if isinstance(headers, dict) else ""
+    return context.token, str(cookie)
 
 
 def root_of(state: BaseState) -> BaseState:

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 
 import reflex as rx
 from reflex.event import EventSpec
-from reflex_base.event.context import EventContext
 
+from exports_app import reflex_bridge
 from exports_app.services.errors import ServiceError
 from exports_app.state.auth import member_for_cookie
 from exports_app.text import log_error, log_text, one_line
@@ -65,13 +65,12 @@ _in_total = TokenBuckets(REPORTS_IN_TOTAL, REFILL_SECONDS)
 
 def _reporter() -> tuple[int, str] | None:
     """(member id, tab token) of the tab whose event is running, if that tab is signed in."""
-    try:
-        context = EventContext.get()
-    except LookupError:  # not from an event (e.g. the socket's client_error channel): no tab to vouch for it
+    running = reflex_bridge.running_event()
+    if running is None:  # not from an event (e.g. the socket's client_error channel): no tab to vouch for it
         return None
-    headers = context.router_data.get("headers") or {}
-    member = member_for_cookie(str(headers.get("cookie", ""))) if isinstance(headers, dict) else None
-    return (member.id, context.token) if member is not None else None
+    tab, cookie = running
+    member = member_for_cookie(cookie)
+    return (member.id, tab) if member is not None else None
 
 
 def on_frontend_exception(exception: Exception) -> None:

@@ -88,6 +88,8 @@ def test_handlers_are_found_by_the_names_clients_send(data_dir: Path) -> None:
     assert bridge.handler_hints(handler)["upload_id"] is int
     assert bridge.registered_handler(name + "_nope") is None
     assert bridge.event_name(ExportModalState, "upload").endswith(".upload")
+    assert "member" not in bridge.handler_hints(handler)  # member_event's own parameter is no event argument
+    assert bridge.running_event() is None  # outside an event
 
 
 def test_linking_writing_and_unlinking_a_shared_state(manager: str) -> None:
