@@ -12,6 +12,7 @@ from reflex.vars import ObjectVar
 
 from exports_app.config import get_settings
 from exports_app.db import session_scope
+from exports_app.hls_states import HLS_STATES
 from exports_app.services import exports, productions, storage
 from exports_app.services.auth import Member
 from exports_app.services.errors import ServiceError
@@ -199,7 +200,7 @@ class ExportModalState(rx.State):
     @member_event
     async def publish(self, member: Member) -> EventSpec | None:
         status = await self._refresh_open(member)
-        if status is None or status.state != "ready":
+        if status is None or not HLS_STATES[status.state].publish_enabled or status.production_id is None:
             self.message = "Publish is available once HLS is ready."
             return None
         return rx.redirect(f"/publish?production={status.production_id}")

@@ -6,17 +6,10 @@ import dataclasses
 from datetime import datetime, timezone
 from typing import Sequence
 
-from exports_app.services.hls_status import HlsState, HlsStatus
+from exports_app.hls_states import HLS_STATES, HlsState
+from exports_app.services.hls_status import HlsStatus
 from exports_app.services.posters import export_poster_url
 from exports_app.services.productions import ExportView
-
-STATUS_TEXT = {
-    "not_ready": "HLS: Not started",
-    "in_progress": "HLS: In progress\u2026",
-    "ready": "HLS: Ready",
-    "failed": "HLS: Failed (Retry available)",
-}
-BADGE_TEXT = {"not_ready": "Not started", "in_progress": "In progress", "ready": "Ready", "failed": "Failed"}
 
 
 @dataclasses.dataclass
@@ -24,8 +17,8 @@ class StatusView:
     """An export's HLS status as the modal shows it."""
 
     state: HlsState = "not_ready"
-    text: str = STATUS_TEXT["not_ready"]
-    badge: str = BADGE_TEXT["not_ready"]
+    text: str = HLS_STATES["not_ready"].text
+    badge: str = HLS_STATES["not_ready"].badge
     detail: str = ""
     production_id: int = 0
     percent: int = 0
@@ -54,8 +47,8 @@ class ExportRow:
 def status_view(status: HlsStatus) -> StatusView:
     return StatusView(
         state=status.state,
-        text=STATUS_TEXT[status.state],
-        badge=BADGE_TEXT[status.state],
+        text=HLS_STATES[status.state].text,
+        badge=HLS_STATES[status.state].badge,
         detail=status.detail or "",
         production_id=status.production_id or 0,
         percent=status.percent or 0,
