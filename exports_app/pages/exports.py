@@ -14,6 +14,7 @@ from exports_app.components.styles import BLUE, ERROR_RED, TEXT_MUTED, THUMB_BG
 from exports_app.components.table import items_table
 from exports_app.components.vars import icon
 from exports_app.pages.registry import member_page
+from exports_app.routes import EXPORTS_ROUTE
 from exports_app.state.exports import UPLOAD_ID, UPLOADING, ExportModalState, ExportsLive, status_var
 from exports_app.state.views import ExportRow
 
@@ -119,7 +120,7 @@ def upload_control() -> rx.Component:
     )
 
 
-@member_page(route="/exports", title="Exports")
+@member_page(route=EXPORTS_ROUTE, title="Exports")
 def exports_page() -> rx.Component:
     return page(
         rx.hstack(

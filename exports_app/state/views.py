@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from typing import Sequence
 
 from exports_app.hls_states import HLS_STATES, HlsState
+from exports_app.routes import exports_url, publish_url
 from exports_app.services.hls_status import HlsStatus
 from exports_app.services.posters import export_poster_url
 from exports_app.services.productions import ExportView
@@ -121,5 +122,6 @@ def notice(number: int, upload_id: int, title: str, status: HlsStatus) -> Notice
     """“Launch teaser” is ready to publish (with Publish), or “Launch teaser” failed (with Open)."""
     if status.state == "ready":
         return Notice(number, upload_id, "ready", f"\u201c{title}\u201d is ready to publish", "Publish",
-                      f"/publish?production={status.production_id}")
-    return Notice(number, upload_id, "failed", f"\u201c{title}\u201d failed", "Open", f"/exports?open={upload_id}")
+                      publish_url(status.production_id or 0))
+    return Notice(number, upload_id, "failed", f"\u201c{title}\u201d failed", "Open",
+                  exports_url(open_upload=upload_id))
