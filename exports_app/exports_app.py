@@ -9,10 +9,7 @@ import reflex as rx
 from exports_app.api.app import create_api
 from exports_app.api.guard import Guard, add_cors
 from exports_app.jobs.scheduler import refresh_lifespan
-
-# Importing the page modules registers their pages (route, title and on_load are declared beside each page).
-from exports_app.pages import exports, login, publish, space, timeline  # noqa: F401
-from exports_app.pages.registry import PAGES
+from exports_app.pages import add_pages
 from exports_app.reflex_bridge import event_name, replace_cors
 from exports_app.services.secrets import member_token
 from exports_app.state import live_tabs
@@ -40,8 +37,4 @@ app.add_middleware(TabGuard(), index=0)
 # The scheduler pushes through the app's state manager and socket namespace, handed over here so jobs/ never
 # imports the app.
 app.register_lifespan_task(refresh_lifespan, live=app)
-
-for registered in PAGES:
-    app.add_page(registered.component, route=registered.route, title=registered.title,
-                 on_load=list(registered.on_load))
-app.add_page(lambda: rx.center(rx.spinner()), route="/", on_load=rx.redirect("/exports"))
+add_pages(app)

@@ -14,11 +14,9 @@ from reflex.event import EventSpec
 from reflex.state import BaseState
 
 from exports_app.db import session_scope
+from exports_app.routes import EXPORTS_ROUTE, LOGIN_ROUTE
 from exports_app.services import auth
 from exports_app.services.auth import Member
-
-LOGIN_ROUTE = "/login"
-HOME_ROUTE = "/exports"
 
 S = TypeVar("S", bound=rx.State)
 P = ParamSpec("P")
@@ -120,7 +118,7 @@ class AuthState(rx.State):
         return rx.call_script(
             "fetch('/api/auth/logout', {method: 'POST', credentials: 'same-origin', headers: "
             "{'X-CSRF-Token': (document.cookie.match(/(?:^|; )csrf_token=([^;]*)/) || [])[1] || ''}})"
-            ".finally(() => { window.sessionStorage.removeItem('token'); window.location.assign('/login'); })"
+            f".finally(() => {{ window.sessionStorage.removeItem('token'); window.location.assign('{LOGIN_ROUTE}'); }})"
         )
 
 
@@ -135,7 +133,7 @@ class LoginState(rx.State):
         self.error = ""
         self.busy = False
         if member_of(self) is not None:
-            return rx.redirect(HOME_ROUTE)
+            return rx.redirect(EXPORTS_ROUTE)
         return None
 
     @rx.event
@@ -151,8 +149,8 @@ class LoginState(rx.State):
         return rx.call_script(
             "fetch('/api/auth/login', {method: 'POST', credentials: 'same-origin', "
             f"headers: {{'Content-Type': 'application/json'}}, body: JSON.stringify({body})}})"
-            ".then(r => { if (r.ok) { window.sessionStorage.removeItem('token'); window.location.assign('/exports');"
-            " return ''; }"
+            f".then(r => {{ if (r.ok) {{ window.sessionStorage.removeItem('token');"
+            f" window.location.assign('{EXPORTS_ROUTE}'); return ''; }}"
             " return r.json().then(b => b.error || 'Sign-in failed.', () => 'Sign-in failed.'); })"
             ".catch(() => 'The server cannot be reached.')",
             callback=LoginState.show_error,

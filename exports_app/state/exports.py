@@ -12,13 +12,14 @@ from reflex.vars import ObjectVar
 
 from exports_app.config import get_settings
 from exports_app.db import session_scope
+from exports_app.hls_states import HLS_STATES
+from exports_app.routes import EXPORTS_ROUTE, OPEN_PARAM, publish_url, timeline_url
 from exports_app.services import exports, productions, storage
 from exports_app.services.auth import Member
 from exports_app.services.errors import ServiceError
 from exports_app.services.hls_status import HlsStatus, prep_finished
 from exports_app.services.secrets import member_token
 from exports_app.state import live_tabs
-from exports_app.state.auth import HOME_ROUTE as EXPORTS_ROUTE
 from exports_app.state.auth import member_event
 from exports_app.state.views import ExportRow, Notice, StatusView, export_row, notice, status_view
 
@@ -165,7 +166,7 @@ class ExportModalState(rx.State):
         self.notices_after = (await self._live()).notice_count
         self.dismissed = []
         self._close_modal()
-        wanted = exports.valid_id(self.router.url.query_parameters.get("open", ""))
+        wanted = exports.valid_id(self.router.url.query_parameters.get(OPEN_PARAM, ""))
         if wanted is not None and self.router.url.path.rstrip("/") == EXPORTS_ROUTE:
             # mypy types an @rx.event handler as rx.event's own class (EventNamespace.__new__ returns another).
             return ExportModalState.open_modal(wanted)  # type: ignore[operator, no-any-return]
@@ -200,15 +201,15 @@ class ExportModalState(rx.State):
     @member_event
     async def publish(self, member: Member) -> EventSpec | None:
         status = await self._refresh_open(member)
-        if status is None or status.state != "ready":
+        if status is None or not HLS_STATES[status.state].publish_enabled or status.production_id is None:
             self.message = "Publish is available once HLS is ready."
             return None
-        return rx.redirect(f"/publish?production={status.production_id}")
+        return rx.redirect(publish_url(status.production_id))
 
     @rx.event
     def open_timeline(self) -> EventSpec | None:
         if self.open_project_id:
-            return rx.redirect(f"/timeline?project={self.open_project_id}")
+            return rx.redirect(timeline_url(self.open_project_id))
         return None
 
     @rx.event
