@@ -61,7 +61,7 @@ def content_security_policy(script_hashes: list[str]) -> bytes:
 
 
 def security_headers(*, hsts: bool, script_hashes: list[str] | None = None) -> list[tuple[bytes, bytes]]:
-    """The headers every HTTP answer carries (SPEC's security contract); a page's CSP names its inline scripts."""
+    """The headers every HTTP answer carries (SECURITY.md); a page's CSP names its inline scripts."""
     headers = [
         (b"content-security-policy", content_security_policy(script_hashes or [])),
         (b"x-frame-options", b"DENY"),

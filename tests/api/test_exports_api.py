@@ -122,7 +122,7 @@ def test_media_route_is_owner_only(alice_client: TestClient, bob_client: TestCli
 
 
 def test_openapi_shows_the_contract(data_dir: Path) -> None:
-    """Typed response models: the document names SPEC's keys and the JSON error shape."""
+    """Typed response models: the document names the contract's keys and the JSON error shape."""
     document = TestClient(create_api(docs=True)).get("/api/openapi.json").json()
     schemas = document["components"]["schemas"]
     status = schemas["HlsStatusOut"]
