@@ -37,6 +37,8 @@ CLIENT_TOKEN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9
 
 
 HEALTH_PATH = "/_health"
+DOCS_PATH = "/api/docs"
+SWAGGER_CDN = "https://cdn.jsdelivr.net"
 # An inline <script> of a page (not one with src=): its text is what a CSP hash covers.
 _INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.S | re.I)
 # Everything but script-src, which carries the hashes of the page's own inline scripts (SECURITY.md says why
@@ -54,16 +56,23 @@ def inline_script_hashes(html: bytes) -> list[str]:
     return list(dict.fromkeys(hashes))
 
 
-def content_security_policy(script_hashes: list[str]) -> bytes:
-    """The policy of an answer: scripts from this origin, plus the page's own inline scripts by their hash."""
-    scripts = " ".join(["'self'", "'unsafe-eval'", *script_hashes])
-    return f"script-src {scripts}; {_POLICY}".encode()
+def content_security_policy(script_hashes: list[str], *, docs_page: bool = False) -> bytes:
+    """The policy of an answer: scripts from this origin, plus the page's own inline scripts by their hash.
+
+    docs_page: FastAPI's /api/docs (only with EXPORTS_API_DOCS=1) loads Swagger UI's script and style from jsDelivr.
+    """
+    scripts = " ".join(["'self'", "'unsafe-eval'", *script_hashes, *([SWAGGER_CDN] if docs_page else [])])
+    policy = f"script-src {scripts}; {_POLICY}"
+    if docs_page:
+        policy = policy.replace("style-src 'self'", f"style-src 'self' {SWAGGER_CDN}")
+    return policy.encode()
 
 
-def security_headers(*, hsts: bool, script_hashes: list[str] | None = None) -> list[tuple[bytes, bytes]]:
+def security_headers(*, hsts: bool, script_hashes: list[str] | None = None,
+                     docs_page: bool = False) -> list[tuple[bytes, bytes]]:
     """The headers every HTTP answer carries (SECURITY.md); a page's CSP names its inline scripts."""
     headers = [
-        (b"content-security-policy", content_security_policy(script_hashes or [])),
+        (b"content-security-policy", content_security_policy(script_hashes or [], docs_page=docs_page)),
         (b"x-frame-options", b"DENY"),
         (b"x-content-type-options", b"nosniff"),
         (b"referrer-policy", b"same-origin"),
@@ -232,7 +241,8 @@ class Guard:
                 if message.get("more_body", False):
                     return
                 page = _decoded(body, held["headers"])
-                headers = security_headers(hsts=hsts, script_hashes=inline_script_hashes(page))
+                headers = security_headers(hsts=hsts, script_hashes=inline_script_hashes(page),
+                                           docs_page=scope.get("path") == DOCS_PATH)
                 await send({**held, "headers": [*held["headers"], *headers]})
                 message, held = {**message, "body": body}, None
             await send(message)

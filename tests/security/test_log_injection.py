@@ -64,3 +64,21 @@ def test_a_signed_in_tab_writes_one_bounded_line_per_report_and_only_a_few(world
     assert not any(line.startswith(mark) for line in lines), "a report forged a line of its own"
     assert all(len(line.encode()) < LINE_BYTES for line in reported), max(map(len, reported))
     assert world.app.log.stat().st_size - before < LINE_BYTES * (REPORT_LINES_LIMIT + 2)
+
+
+def test_an_event_error_is_one_log_line_and_no_internal_error_toast(world: World) -> None:
+    """An argument the handler does not take, named to forge a log line: before the fix Reflex logged the
+    traceback with the forged line and showed "An error occurred."; now one line, and a useful message."""
+    mark = f"FORGED{secrets.token_hex(4)}"
+    before = world.app.log.stat().st_size
+    with open_page(world.url, str(uuid.uuid4()), "/login", cookie=None) as tab:
+        since = len(tab.frames)
+        tab.emit(page_event(handler_name(LoginState, "show_error"), "/login",
+                            {"message": "hi", f"x\n{mark} [INFO] exports_app: member admin signed in": 1}))
+        tab.emit(page_event(SUBMIT, "/login", {"form": {}}))
+        assert tab.wait_for("Enter your username", timeout=60, since=since), f"the tab never answered: {tab}"
+        answers = "\n".join(tab.frames[since:])
+    lines = world.app.log.read_bytes()[before:].decode(errors="replace").splitlines()
+    assert "An error occurred" not in answers
+    assert not any(line.startswith(mark) for line in lines), "the event forged a log line"
+    assert len([line for line in lines if mark in line]) <= 1 and len(lines) <= 2, lines

@@ -90,12 +90,13 @@ def _parallel_sign_ins(username: str, passwords: list[str], address: str) -> lis
 
 def test_parallel_wrong_passwords_are_counted_before_they_are_checked(alice: Member) -> None:
     """30 guesses at once from one address: at most the limit get their password checked (a 401); the rest are
-    429 with a wait, and only the checked ones stay counted."""
+    429 with a wait, and only the checked ones stay counted (on main: 22 of 30 checked)."""
     answers = _parallel_sign_ins("alice", [f"guess {n}" for n in range(GUESSES)], "203.0.113.5")
     statuses = [a.status if isinstance(a, auth.Refusal) else 200 for a in answers]
     checked = statuses.count(401)
     assert set(statuses) <= {401, 429}, statuses
-    assert 1 <= checked <= throttle.MAX_FAILURES_PER_ACCOUNT_ADDRESS, statuses
+    # At most the limit; possibly none: when all claims commit before any counts, each sees 29 others.
+    assert checked <= throttle.MAX_FAILURES_PER_ACCOUNT_ADDRESS, statuses
     assert all(a.retry_after for a in answers if isinstance(a, auth.Refusal) and a.status == 429)
     with session_scope() as s:
         assert len(s.exec(select(LoginFailure)).all()) == checked

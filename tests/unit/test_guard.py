@@ -167,6 +167,19 @@ def test_a_page_may_run_its_own_inline_scripts_and_nothing_else(client: TestClie
     assert policy["frame-ancestors"] == "'none'"
 
 
+def test_the_api_docs_page_may_load_swagger_ui_when_enabled(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from exports_app.api.app import create_api
+
+    monkeypatch.setenv("EXPORTS_API_DOCS", "1")
+    app_config.get_settings.cache_clear()
+    page = TestClient(Guard(create_api()), base_url="http://testserver").get("/api/docs")
+    app_config.get_settings.cache_clear()
+    policy = page.headers["content-security-policy"]
+    assert page.status_code == 200 and "https://cdn.jsdelivr.net" in policy.split("script-src")[1].split(";")[0]
+    assert "jsdelivr" not in TestClient(Guard(create_api()), base_url="http://testserver").get(
+        "/api/auth/me").headers["content-security-policy"]
+
+
 def test_a_not_modified_page_keeps_the_policy_it_was_stored_with(client: TestClient) -> None:
     """A 304 carries no CSP: the browser would put it over the stored page's, which names the page's scripts."""
     response = client.get("/page", headers={"If-None-Match": '"v1"'})
