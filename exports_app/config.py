@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     allowed_origins: Annotated[list[str], NoDecode] = []
     # Larger uploads are refused with 413 before they are stored.
     max_upload_bytes: int = Field(10 * 1024**3, ge=1)
+    # Longer videos are refused at import (and before a transcode): bounds the work one file can cause.
+    max_duration_seconds: float = Field(4 * 3600.0, gt=0)
     # Stored files of exports deleted longer ago than this are removed by the leader (rows stay).
     purge_days: float = Field(30.0, ge=0)
     # The key of the shared-state tokens; empty: a random one kept in the database (shared by all hosts).
