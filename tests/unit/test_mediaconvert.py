@@ -14,6 +14,7 @@ from typing import Any, Iterator
 import boto3
 import botocore.retries.bucket
 import botocore.retries.standard
+import m3u8
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -620,3 +621,24 @@ def test_only_files_that_pass_the_media_gate_go_to_s3(local_aws: LocalAws, tc: M
         tc.submit(request(playlist))
     listed = local_aws.s3.list_objects_v2(Bucket=local_aws.settings.input_bucket)
     assert listed.get("KeyCount", 0) == 0 and local_aws.mediaconvert.jobs == {}
+
+
+def test_the_outputs_manifests_follow_the_jobs_settings(local_aws: LocalAws, tc: MediaConvertTranscoder,
+                                                        tmp_path: Path) -> None:
+    """A portrait source's job: the master the server writes from its settings, read back as the app reads it."""
+    phone = make_clip(tmp_path / "phone.mp4", seconds=0.2, width=360, height=640, fps=30)
+    req = request(phone, 1)
+    job_id = tc.submit(req)
+    master_uri = local_aws.mediaconvert.complete(job_id, local_aws.s3)
+    assert master_uri is not None
+    (report,) = tc.poll([pending(req, job_id)])
+    assert [(r.width, r.height, r.frame_rate) for r in report.renditions] == [(360, 640, 30.0), (234, 416, 30.0)]
+    master = m3u8.loads(tc.open_output(master_uri).decode())
+    assert master.is_independent_segments
+    assert [(p.stream_info.resolution, p.stream_info.frame_rate, p.stream_info.video_range)
+            for p in master.playlists] == [((360, 640), 30.0, "SDR"), ((234, 416), 30.0, "SDR")]
+    assert [p.stream_info.codecs for p in master.playlists] == ["avc1.4d401e,mp4a.40.2", "avc1.4d401e,mp4a.40.2"]
+    assert [(i.iframe_stream_info.resolution, i.uri) for i in master.iframe_playlists] == [
+        ((360, 640), "master_360p_I-Frame.m3u8"), ((234, 416), "master_234p_I-Frame.m3u8")]
+    iframes = m3u8.loads(tc.open_output(master_uri.replace("master.m3u8", "master_360p_I-Frame.m3u8")).decode())
+    assert iframes.is_i_frames_only and [s.duration for s in iframes.segments] == [2.0, 2.0, 2.0]
