@@ -2,7 +2,8 @@
 
 Each source (tests/hls/sources.py) is probed through the media gate and prepped by the local transcoder as
 the refresh job runs it; then the output is read back: the playlists with `m3u8`, every segment with PyAV
-(demuxed packet by packet, first frames decoded). Sources are made once per module, all transcoded once.
+(demuxed packet by packet, first frames decoded). Sources are made and transcoded once per session
+(tests/hls/conftest.py); test_hls_js_playback.py plays the same outputs in Chromium.
 """
 
 from __future__ import annotations
@@ -17,40 +18,13 @@ import m3u8
 import pytest
 
 from exports_app.domain import JobStatus
-from exports_app.transcode.base import JobReport, JobRequest, PendingJob
-from exports_app.transcode.local_ffmpeg import LocalFfmpegTranscoder
-from exports_app.transcode.probe import probe_video
-from tests.hls.sources import SOURCES, Source, make_sources
-from tests.hls.stream_checks import (
-    assert_iframe_playlist_points_at_keyframes,
-    keyframe_times,
-    starts_with_idr,
-    wait_terminal,
-)
+from exports_app.transcode.base import JobReport
+from tests.hls.sources import SOURCES, Source
+from tests.hls.stream_checks import assert_iframe_playlist_points_at_keyframes, keyframe_times, starts_with_idr
 
 GOP_SECONDS = 2.0
 SEGMENT_SECONDS = 6
 BT709 = 1  # H.273 code points for primaries, transfer and matrix
-
-
-@pytest.fixture(scope="module")
-def outputs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tuple[JobReport, Path]]]:
-    """name → (the job's final report, its production's HLS directory) for every source."""
-    work = tmp_path_factory.mktemp("hls-sources")
-    files = make_sources(work)
-    hls_dir = work / "hls"
-    transcoder = LocalFfmpegTranscoder(hls_dir, concurrency=2)
-    try:
-        pending = []
-        for number, source in enumerate(SOURCES, start=1):
-            probe = probe_video(files[source.name])
-            request = JobRequest(number, number, number, f"conformance-{number}", files[source.name],
-                                 probe.duration_seconds, probe.height)
-            pending.append(PendingJob(request, transcoder.submit(request), JobStatus.SUBMITTED))
-        reports = wait_terminal(transcoder, pending)
-    finally:
-        transcoder.close()
-    yield {s.name: (reports[n], hls_dir / str(n)) for n, s in enumerate(SOURCES, start=1)}
 
 
 def variants(folder: Path) -> Iterator[tuple[m3u8.Playlist, m3u8.M3U8, list[Path]]]:
