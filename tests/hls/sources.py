@@ -74,7 +74,8 @@ def make_sources(work: Path) -> dict[str, Path]:
             str(out["vfr_screen"]))
     _ffmpeg(*_pattern("1280x720", 50, 2), *_tone(2, 44100, "mono"), *X264, *AAC, "-ac", "1", "-ar", "44100",
             "-shortest", str(out["p50_mono_44k"]))
-    _ffmpeg(*_pattern("720x576", 25, 3), *_tone(3), "-vf", "setsar=64/45", *X264, *AAC, "-shortest",
+    # 5 s: one segment holding three GOPs.
+    _ffmpeg(*_pattern("720x576", 25, 5), *_tone(5), "-vf", "setsar=64/45", *X264, *AAC, "-shortest",
             str(out["anamorphic_pal"]))
     _ffmpeg(*_pattern("320x240", 25, 2), *X264, str(out["no_audio"]))
     _ffmpeg(*_pattern("640x360", 30, 1), *_tone(1), *X264, *AAC, "-shortest", str(out["one_second"]))

@@ -92,11 +92,13 @@ def test_media_playlists_are_vod_and_aligned(outputs: dict[str, tuple[JobReport,
 def test_segments_start_on_idr_with_2s_closed_gops(outputs: dict[str, tuple[JobReport, Path]], name: str) -> None:
     source = _source(name)
     _, folder = outputs[name]
-    for variant, _, segments in variants(folder):
+    for variant, playlist, segments in variants(folder):
         times: list[float] = []
         for path in segments:
             assert starts_with_idr(path), f"{variant.uri} {path.name} starts on an IDR"
             times += keyframe_times(path)
+        duration = sum(s.duration for s in playlist.segments)
+        assert len(times) == math.ceil(round(duration, 2) / GOP_SECONDS), f"an IDR every 2 s: {times}"
         origin = times[0]
         gaps = [round(b - a, 3) for a, b in zip(times, times[1:])]
         frame = 1 / float(source.frame_rate)
@@ -137,6 +139,7 @@ def test_decoded_video_and_audio(outputs: dict[str, tuple[JobReport, Path]], nam
 def test_iframe_playlists_point_at_keyframes(outputs: dict[str, tuple[JobReport, Path]], name: str) -> None:
     _, folder = outputs[name]
     master = m3u8.load(str(folder / "master.m3u8"))
+    assert len(master.iframe_playlists) == len(master.playlists)
     for iframe in master.iframe_playlists:
         assert_iframe_playlist_points_at_keyframes(folder / iframe.uri)
 
