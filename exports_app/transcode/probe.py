@@ -70,10 +70,6 @@ class VideoProbe:
         """The extension of the stored file's server-chosen name."""
         return ".mp4" if self.container == "mov" else ".mkv"
 
-    @property
-    def portrait(self) -> bool:
-        return self.height > self.width
-
 
 def sniff_container(path: Path) -> str:
     """The demuxer for path's content ("mov" or "matroska"); NotAVideoError for anything else."""
