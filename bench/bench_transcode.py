@@ -12,7 +12,8 @@ from bench.common import REPEATS, median_of, report
 from exports_app.domain import JobStatus
 from exports_app.transcode.base import JobRequest, PendingJob
 from exports_app.transcode.clips import ffmpeg_exe, make_clip
-from exports_app.transcode.ladder import build_ladder_command, choose_renditions
+from exports_app.transcode.hls_encode import build_ladder_command
+from exports_app.transcode.ladder import choose_renditions
 from exports_app.transcode.local_ffmpeg import LocalFfmpegTranscoder
 from exports_app.transcode.probe import probe_video
 
@@ -24,15 +25,14 @@ def main() -> None:
     try:
         clip = make_clip(work / "src.mp4", seconds=SECONDS, width=1920, height=1080, preset="ultrafast")
         probe = probe_video(clip)
-        rungs = choose_renditions(probe.height)
+        rungs = choose_renditions(probe.width, probe.height)
 
         def bare() -> None:
             out = work / "bare"
             shutil.rmtree(out, ignore_errors=True)
             for i in range(len(rungs)):
                 (out / f"v{i}").mkdir(parents=True)
-            cmd = build_ladder_command(ffmpeg_exe(), clip, out, rungs, probe.has_audio, container=probe.container,
-                                       progress=False)
+            cmd = build_ladder_command(ffmpeg_exe(), clip, out, rungs, probe, progress=False)
             subprocess.run(cmd, check=True, capture_output=True)
 
         counter = iter(range(1, 1000))
@@ -57,8 +57,7 @@ def main() -> None:
                 out = work / f"single{i}"
                 shutil.rmtree(out, ignore_errors=True)
                 (out / "v0").mkdir(parents=True)
-                cmd = build_ladder_command(ffmpeg_exe(), clip, out, [rung], probe.has_audio,
-                                           container=probe.container, progress=False)
+                cmd = build_ladder_command(ffmpeg_exe(), clip, out, [rung], probe, progress=False)
                 processes.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
             for process in processes:
                 assert process.wait() == 0

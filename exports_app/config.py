@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     # Uploads in flight at once in one server process, per member and in all (more get 429 before their body).
     max_uploads_per_member: int = Field(2, ge=1)
     max_uploads: int = Field(16, ge=1)
+    # Longer videos are refused at import (and before a transcode): bounds the work one file can cause.
+    max_duration_seconds: float = Field(4 * 3600.0, gt=0)
     # Stored files of exports deleted longer ago than this are removed by the leader (rows stay).
     purge_days: float = Field(30.0, ge=0)
     # The key of the shared-state tokens; empty: a random one kept in the database (shared by all hosts).

@@ -21,6 +21,7 @@ import collections
 import copy
 import functools
 import json
+import math
 import re
 import secrets
 import string
@@ -274,7 +275,8 @@ class MediaConvertServer:
                 continue
             base = _output_base(destination, job["settings"]["inputs"][0]["fileInput"])
             if s3 is not None:
-                _write_hls(s3, base, group.get("outputs", []))
+                segment_length = int(group["outputGroupSettings"]["hlsGroupSettings"].get("segmentLength") or 10)
+                _write_hls(s3, base, group.get("outputs", []), segment_length)
             master = master or f"{base}.m3u8"
         with self._lock:
             self.jobs[job_id]["outputGroupDetails"] = details
@@ -514,9 +516,16 @@ def _output_base(destination: str, input_uri: str) -> str:
     return destination + input_uri.rsplit("/", 1)[-1].rsplit(".", 1)[0]
 
 
+def _size(output: dict[str, Any]) -> tuple[int, int]:
+    """The output's frame: its width and height, a 16:9 width when only the height is set (720p when neither)."""
+    video = output.get("videoDescription") or {}
+    height = video.get("height") or 720
+    return video.get("width") or height * 16 // 9, height
+
+
 def _output_detail(output: dict[str, Any]) -> dict[str, Any]:
-    height = (output.get("videoDescription") or {}).get("height") or 720
-    return {"durationInMs": 2000, "videoDetails": {"heightInPx": height, "widthInPx": height * 16 // 9}}
+    width, height = _size(output)
+    return {"durationInMs": 2000, "videoDetails": {"heightInPx": height, "widthInPx": width}}
 
 
 def _modifier(output: dict[str, Any], index: int) -> str:
@@ -573,26 +582,84 @@ def _write_frame_captures(s3: Any, base: str, outputs: list[dict[str, Any]]) -> 
                           Body=TINY_JPEG, ContentType="image/jpeg")
 
 
-def _write_hls(s3: Any, base: str, outputs: list[dict[str, Any]]) -> None:
-    """A master playlist, one VOD variant playlist per output and one tiny MPEG-TS segment each."""
+def _h264(output: dict[str, Any]) -> dict[str, Any]:
+    return ((output.get("videoDescription") or {}).get("codecSettings") or {}).get("h264Settings") or {}
+
+
+def _audio_bitrate(output: dict[str, Any]) -> int:
+    return sum(((a.get("codecSettings") or {}).get("aacSettings") or {}).get("bitrate", 0)
+               for a in output.get("audioDescriptions") or [])
+
+
+def _frame_rate(output: dict[str, Any]) -> float:
+    h264 = _h264(output)
+    if h264.get("framerateControl") == "SPECIFIED":
+        return h264["framerateNumerator"] / h264["framerateDenominator"]
+    return 30.0  # INITIALIZE_FROM_SOURCE: this server has no source to follow
+
+
+# H.264 levels (level_idc) by the macroblocks a second they allow, as MediaConvert's CodecLevel AUTO picks them.
+LEVELS = ((40_500, 30), (108_000, 31), (216_000, 32), (245_760, 40), (522_240, 42), (983_040, 51))
+PROFILES = {"HIGH": "6400", "MAIN": "4d40", "BASELINE": "42c0"}
+
+
+def _codecs(output: dict[str, Any], video_only: bool = False) -> str:
+    """RFC 6381 CODECS from the output's own settings: its profile, the level its size and rate need, AAC-LC."""
+    width, height = _size(output)
+    macroblocks = math.ceil(width / 16) * math.ceil(height / 16) * _frame_rate(output)
+    level = next((idc for limit, idc in LEVELS if macroblocks <= limit), 52)
+    codecs = [f"avc1.{PROFILES.get(_h264(output).get('codecProfile', 'MAIN'), '4d40')}{level:02x}"]
+    if output.get("audioDescriptions") and not video_only:
+        codecs.append("mp4a.40.2")
+    return ",".join(codecs)
+
+
+def _sdr(output: dict[str, Any]) -> bool:
+    corrector = ((output.get("videoDescription") or {}).get("videoPreprocessors") or {}).get("colorCorrector") or {}
+    return corrector.get("colorSpaceConversion") in ("FORCE_709", "FORCE_601")
+
+
+def _write_hls(s3: Any, base: str, outputs: list[dict[str, Any]], segment_length: int) -> None:
+    """The group's manifests from the job's own settings: a master, a VOD variant playlist per output with one
+    segment of the group's length, and an I-frame playlist per output that asks for one (IFrameOnlyManifest).
+
+    The master lists the outputs in the job's order, each with the RESOLUTION, BANDWIDTH (video max + audio),
+    AVERAGE-BANDWIDTH, FRAME-RATE and CODECS (profile and level) its settings give; VIDEO-RANGE=SDR when the
+    color corrector converts to an SDR color space.
+    """
     bucket, _, key_base = base.removeprefix("s3://").partition("/")
     folder, name = key_base.rsplit("/", 1) if "/" in key_base else ("", key_base)
     prefix = f"{folder}/" if folder else ""
-    master = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-INDEPENDENT-SEGMENTS"]
+    master = ["#EXTM3U", "#EXT-X-VERSION:4", "#EXT-X-INDEPENDENT-SEGMENTS"]
+    iframes = []
     for index, output in enumerate(outputs):
-        height = (output.get("videoDescription") or {}).get("height") or 720
-        bandwidth = _video_bitrate(output) + 128_000
+        width, height = _size(output)
+        bandwidth = _video_bitrate(output) + _audio_bitrate(output)
         modifier = _modifier(output, index)
         variant, segment = f"{name}{modifier}.m3u8", f"{name}{modifier}_00001.ts"
-        master += [f"#EXT-X-STREAM-INF:BANDWIDTH={bandwidth},RESOLUTION={height * 16 // 9}x{height},"
-                   'CODECS="avc1.4d401f,mp4a.40.2"', variant]
-        playlist = ("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:1\n"
-                    f"#EXT-X-PLAYLIST-TYPE:VOD\n#EXTINF:2.00000,\n{segment}\n#EXT-X-ENDLIST\n")
+        video_range = ",VIDEO-RANGE=SDR" if _sdr(output) else ""
+        master += [f"#EXT-X-STREAM-INF:BANDWIDTH={bandwidth},AVERAGE-BANDWIDTH={bandwidth * 4 // 5},"
+                   f'CODECS="{_codecs(output)}",RESOLUTION={width}x{height},'
+                   f"FRAME-RATE={_frame_rate(output):.3f}{video_range}", variant]
+        playlist = (f"#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:{segment_length}\n#EXT-X-MEDIA-SEQUENCE:1\n"
+                    f"#EXT-X-PLAYLIST-TYPE:VOD\n#EXTINF:{segment_length}.00000,\n{segment}\n#EXT-X-ENDLIST\n")
         s3.put_object(Bucket=bucket, Key=prefix + variant, Body=playlist.encode(),
                       ContentType="application/vnd.apple.mpegurl")
         s3.put_object(Bucket=bucket, Key=prefix + segment, Body=b"\x47\x40\x00\x10" + b"\xff" * 184,
                       ContentType="video/mp2t")
-    s3.put_object(Bucket=bucket, Key=f"{key_base}.m3u8", Body=("\n".join(master) + "\n").encode(),
+        if ((output.get("outputSettings") or {}).get("hlsSettings") or {}).get("iFrameOnlyManifest") == "INCLUDE":
+            iframe = f"{name}{modifier}_I-Frame.m3u8"
+            gop = float(_h264(output).get("gopSize") or segment_length)
+            entries = "".join(f"#EXTINF:{gop:.5f},\n#EXT-X-BYTERANGE:188@{188 * n}\n{segment}\n"
+                              for n in range(max(1, int(segment_length / gop))))
+            s3.put_object(Bucket=bucket, Key=prefix + iframe, ContentType="application/vnd.apple.mpegurl",
+                          Body=(f"#EXTM3U\n#EXT-X-VERSION:4\n#EXT-X-TARGETDURATION:{math.ceil(gop)}\n"
+                                f"#EXT-X-MEDIA-SEQUENCE:1\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-I-FRAMES-ONLY\n"
+                                f"{entries}#EXT-X-ENDLIST\n").encode())
+            iframes.append(f"#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH={bandwidth // 10},"
+                           f'CODECS="{_codecs(output, video_only=True)}",RESOLUTION={width}x{height}'
+                           f'{video_range},URI="{iframe}"')
+    s3.put_object(Bucket=bucket, Key=f"{key_base}.m3u8", Body=("\n".join(master + iframes) + "\n").encode(),
                   ContentType="application/vnd.apple.mpegurl")
 
 

@@ -12,8 +12,13 @@ from exports_app.services import media_files
 router = APIRouter(tags=["media"])
 
 
-def _send(found: media_files.MediaFile, max_age: int) -> Response:
+def _send(found: media_files.MediaFile, max_age: int, accept_encoding: str = "") -> Response:
     headers = {"Cache-Control": f"private, max-age={max_age}"}
+    if found.content_type in media_files.COMPRESSIBLE:
+        headers["Vary"] = "Accept-Encoding"
+    compressed = media_files.gzipped(found, accept_encoding)
+    if compressed is not None:
+        return Response(compressed, media_type=found.content_type, headers={**headers, "Content-Encoding": "gzip"})
     if found.path is not None:
         return FileResponse(found.path, media_type=found.content_type, headers=headers)
     if found.body is not None:
@@ -25,7 +30,7 @@ def _send(found: media_files.MediaFile, max_age: int) -> Response:
 def hls_file(production_id: str, relative: str, request: Request) -> Response:
     with signed_in(request) as (session, member):
         found = media_files.hls_file(session=session, member=member, production_id=production_id, relative=relative)
-    return _send(found, 60)
+    return _send(found, 60, request.headers.get("accept-encoding", ""))
 
 
 @router.get("/media/posters/exports/{upload_id}", responses=errors(401, 404))

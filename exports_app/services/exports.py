@@ -9,6 +9,7 @@ from typing import SupportsIndex, SupportsInt
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from exports_app.config import get_settings
 from exports_app.domain import EXPORT_ROLE, utcnow
 from exports_app.models import Upload, VideoProject
 from exports_app.services import posters, storage
@@ -105,7 +106,7 @@ def import_export(
     container is still sniffed) so the failure path shows.
     """
     try:
-        probe: VideoProbe | None = probe_video(source)
+        probe: VideoProbe | None = probe_video(source, max_duration_seconds=get_settings().max_duration_seconds)
     except NotAVideoError as exc:
         if not allow_undecodable:
             raise Invalid(f"Not a supported video: {exc}") from exc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import posixpath
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,3 +92,36 @@ def s3_bytes(found: MediaFile) -> bytes:
         return read_output(found.s3_uri or "")
     except FileNotFoundError as exc:
         raise NotFound("File not found.") from exc
+
+
+# Playlists are text that shrinks to a fifth; segments and images are compressed already.
+COMPRESSIBLE = frozenset({"application/vnd.apple.mpegurl", "text/vtt"})
+PLAYLIST_LIMIT = 16 * 1024 * 1024  # a playlist is read whole to compress it; no real one comes near
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether an Accept-Encoding header takes gzip (not "gzip;q=0"; "*" counts)."""
+    for part in accept_encoding.lower().split(","):
+        coding, _, params = part.strip().partition(";")
+        if coding.strip() not in ("gzip", "*"):
+            continue
+        quality = params.strip().removeprefix("q=")
+        try:
+            return not params.strip().startswith("q=") or float(quality) > 0
+        except ValueError:
+            return False
+    return False
+
+
+def gzipped(found: MediaFile, accept_encoding: str) -> bytes | None:
+    """A playlist's bytes gzip-compressed when the client accepts gzip; None for anything to send as it is."""
+    if found.content_type not in COMPRESSIBLE or not accepts_gzip(accept_encoding):
+        return None
+    if found.path is not None:
+        if found.path.stat().st_size > PLAYLIST_LIMIT:
+            return None
+        body = found.path.read_bytes()
+    else:
+        body = found.body if found.body is not None else s3_bytes(found)
+    # mtime=0: the same playlist compresses to the same bytes (stable for caches and ETags).
+    return gzip.compress(body, compresslevel=6, mtime=0)

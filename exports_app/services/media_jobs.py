@@ -256,7 +256,9 @@ def stored_renditions(production: Production) -> tuple[Rendition, ...]:
     found = []
     for entry in production.renditions or ():
         try:
-            found.append(Rendition(str(entry["uri"]), int(entry["height"]), int(entry.get("bandwidth") or 0)))
+            # Rows stored before sizes and frame rates were kept have neither: 0 says "not known".
+            found.append(Rendition(str(entry["uri"]), int(entry["height"]), int(entry.get("bandwidth") or 0),
+                                   int(entry.get("width") or 0), float(entry.get("frame_rate") or 0.0)))
         except (KeyError, TypeError, ValueError, AttributeError):
             continue
     return tuple(sorted(found, key=lambda r: (r.height, r.bandwidth), reverse=True))

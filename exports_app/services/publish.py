@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterable
@@ -17,6 +18,7 @@ from exports_app.services.exports import valid_id
 from exports_app.services.hls_status import HlsStatus
 from exports_app.services.media_jobs import stored_renditions
 from exports_app.services.productions import load_production_status, owned_production
+from exports_app.transcode.base import Rendition
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,14 @@ class PublishTarget:
     hls_url: str
     spaces: list[SpaceChoice]
     rendition_heights: list[int]  # the ladder's distinct heights, highest first; empty when not known
+    # The ladder's sizes as a member reads them, largest first: "1080×1920" (portrait shows as portrait), or
+    # "720p" for renditions stored before their widths were.
+    rendition_sizes: list[str] = dataclasses.field(default_factory=list)
+
+
+def rendition_size(rendition: Rendition) -> str:
+    """"1920×1080", "1080×1920"; "720p" when only the height is known."""
+    return f"{rendition.width}×{rendition.height}" if rendition.width else f"{rendition.height}p"
 
 
 def _ready_production(session: Session, member: Member, production_id: object) -> tuple[Production, HlsStatus]:
@@ -99,12 +109,15 @@ def publish_target(*, session: Session, member: Member, production_id: object) -
     upload = session.get(Upload, production.upload_id)
     published = set(session.exec(select(Publication.space_id).where(Publication.production_id == production.id)))
     spaces = session.exec(select(Space).where(Space.user_id == member.id).order_by(Space.name))
+    ladder = sorted(stored_renditions(production), key=lambda r: (r.width * r.height or r.height, r.bandwidth),
+                    reverse=True)
     return PublishTarget(
         production_id=production.id,
         export_title=upload.title if upload else f"Production {production.id}",
         hls_url=status.hls_url or "",
         spaces=[SpaceChoice(s.id, s.name, s.id in published) for s in spaces if s.id is not None],
-        rendition_heights=list(dict.fromkeys(r.height for r in stored_renditions(production))),
+        rendition_heights=list(dict.fromkeys(r.height for r in ladder)),
+        rendition_sizes=list(dict.fromkeys(rendition_size(r) for r in ladder)),
     )
 
 

@@ -43,6 +43,8 @@ class Rendition:
     uri: str  # the variant playlist, in the master's form (a key under EXPORTS_DATA_DIR, or "s3://bucket/key")
     height: int
     bandwidth: int
+    width: int = 0  # 0: not known (renditions stored before sizes were)
+    frame_rate: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ def get_transcoder(wake: WakeHook | None = None) -> Transcoder:
                     settings.hls_dir,
                     concurrency=settings.local_concurrency,
                     wake=wake,
+                    max_duration_seconds=settings.max_duration_seconds,
                 )
             else:
                 raise ValueError(f"EXPORTS_TRANSCODER must be 'local' or 'mediaconvert', not {settings.transcoder!r}")

@@ -1,72 +1,98 @@
-"""The ABR ladder: which renditions a source gets, and the one ffmpeg command that encodes them all."""
+"""The ABR ladder as data, shared by both transcoders: which renditions a source gets, and how they are encoded.
+
+Rungs are named and chosen by the short side, so a portrait phone video gets portrait rungs (1080x1920)
+and a 4:3 or anamorphic source keeps its display aspect with square pixels. Nothing is upscaled, every
+source gets at least two variants, the lowest one small enough for cellular (Apple's authoring spec
+suggests about 145 kbit/s at 416x234), and the master lists the variant nearest 2 Mbit/s first.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-
-from exports_app.transcode.probe import input_args
+from fractions import Fraction
 
 SEGMENT_SECONDS = 6
-AUDIO_BITRATE = "128k"
+GOP_SECONDS = 2  # closed GOPs; three per segment, so every segment starts on an IDR
+AUDIO_SAMPLE_RATE = 48_000
+AUDIO_CHANNELS = 2
+START_BANDWIDTH = 2_000_000  # the variant a player starts with should be near this (Apple's authoring spec)
 
 
 @dataclass(frozen=True)
 class Rung:
-    """One rendition of the ladder."""
+    """One rendition of the ladder, sized for the source: width x height are the displayed frame."""
 
+    name: str  # by the short side: "1080p"
+    width: int
     height: int
     video_kbps: int
+    audio_kbps: int
+    profile: str  # H.264: "high" from 720p up, else "main"
+
+    @property
+    def short_side(self) -> int:
+        return min(self.width, self.height)
 
     @property
     def bandwidth(self) -> int:
-        return (self.video_kbps + 128) * 1000
+        """Peak bits per second the settings allow (video max rate + audio)."""
+        return (self.video_kbps + self.audio_kbps) * 1000
 
 
-LADDER = (Rung(1080, 5000), Rung(720, 2800), Rung(480, 1400), Rung(360, 800))
+@dataclass(frozen=True)
+class Step:
+    """A rung of the reference ladder, before it is fitted to a source's aspect and orientation."""
+
+    short_side: int
+    video_kbps: int
+    audio_kbps: int = 128
 
 
-def choose_renditions(source_height: int | None) -> list[Rung]:
-    """The rungs not above the source (never upscale); a source below 360p gets the 360p rung's bitrate."""
-    if not source_height:
-        return [LADDER[1], LADDER[3]]
-    fitting = [r for r in LADDER if r.height <= source_height]
-    if not fitting:
-        return [Rung(source_height - source_height % 2, LADDER[-1].video_kbps)]
-    return fitting
+# Apple's authoring spec and AWS's VOD templates, trimmed to five rungs: every step roughly halves the pixels.
+LADDER = (Step(1080, 5000), Step(720, 3000), Step(540, 2000), Step(360, 730), Step(234, 145, 64))
+CELLULAR = LADDER[-1]
+HIGH_PROFILE_FROM = 720
 
 
-def build_ladder_command(
-    ffmpeg_exe: str, input_path: Path, out_dir: Path, renditions: list[Rung], has_audio: bool,
-    *, container: str, progress: bool = True,
-) -> list[str]:
-    """One ffmpeg process: split + scale the video once per rung, H.264/AAC, VOD HLS with a master playlist.
+def _even(value: float) -> int:
+    return max(2, int(round(value / 2)) * 2)
 
-    The input is read with the demuxer the probe found and the file protocol only (probe.input_args).
+
+def _fit(step: Step, width: int, height: int, short_side: int | None = None) -> Rung:
+    """step sized for a width x height display: its short side, the long side at the source's aspect."""
+    short = short_side or step.short_side
+    long_side = _even(short * max(width, height) / min(width, height))
+    short = _even(short)
+    size = (long_side, short) if width >= height else (short, long_side)
+    profile = "high" if short >= HIGH_PROFILE_FROM else "main"
+    return Rung(f"{short}p", size[0], size[1], step.video_kbps, step.audio_kbps, profile)
+
+
+def choose_renditions(width: int | None, height: int | None) -> list[Rung]:
+    """The rungs for a source displayed at width x height, highest first: never above the source, at least two.
+
+    A source smaller than two reference rungs gets its own size (at a bitrate scaled by its pixels from
+    the 360p step) and half that size at the cellular bitrate. An unknown size gets 720p and 360p at 16:9.
     """
-    n = len(renditions)
-    splits = "".join(f"[s{i}]" for i in range(n))
-    scales = ";".join(f"[s{i}]scale=-2:{r.height}[v{i}]" for i, r in enumerate(renditions))
-    cmd = [ffmpeg_exe, "-hide_banner", "-nostdin", "-y"]
-    if progress:
-        cmd += ["-progress", "pipe:1", "-nostats"]
-    cmd += [*input_args(input_path, container), "-filter_complex", f"[0:v]split={n}{splits};{scales}"]
-    # Keyframes every segment so every rendition cuts at the same moments (switchable ABR).
-    gop = ["-force_key_frames", f"expr:gte(t,n_forced*{SEGMENT_SECONDS})", "-sc_threshold", "0"]
-    for i, rung in enumerate(renditions):
-        cmd += ["-map", f"[v{i}]", f"-c:v:{i}", "libx264", f"-b:v:{i}", f"{rung.video_kbps}k",
-                f"-maxrate:v:{i}", f"{int(rung.video_kbps * 1.07)}k", f"-bufsize:v:{i}", f"{rung.video_kbps * 2}k"]
-        if has_audio:
-            cmd += ["-map", "0:a:0"]
-    cmd += ["-preset", "veryfast", "-profile:v", "main", "-pix_fmt", "yuv420p", *gop]
-    if has_audio:
-        cmd += ["-c:a", "aac", "-b:a", AUDIO_BITRATE, "-ac", "2"]
-    stream_map = " ".join(f"v:{i},a:{i}" if has_audio else f"v:{i}" for i in range(n))
-    cmd += [
-        "-f", "hls", "-hls_time", str(SEGMENT_SECONDS), "-hls_playlist_type", "vod",
-        "-hls_flags", "independent_segments",
-        "-hls_segment_filename", str(out_dir / "v%v" / "seg%03d.ts"),
-        "-master_pl_name", "master.m3u8", "-var_stream_map", stream_map,
-        str(out_dir / "v%v" / "index.m3u8"),
-    ]
-    return cmd
+    if not width or not height:
+        return [_fit(LADDER[1], 16, 9), _fit(LADDER[3], 16, 9)]
+    short = min(width, height)
+    fitting = [_fit(step, width, height) for step in LADDER if step.short_side <= short]
+    if len(fitting) >= 2:
+        return fitting
+    reference = LADDER[3]
+    scaled = max(CELLULAR.video_kbps, round(reference.video_kbps * (short / reference.short_side) ** 2))
+    own = _fit(Step(short, min(scaled, reference.video_kbps), reference.audio_kbps), width, height)
+    half = _fit(CELLULAR, width, height, short_side=max(2, short // 2))
+    return [own, half]
+
+
+def master_order(rungs: list[Rung]) -> list[int]:
+    """Indexes of rungs in the master's order: the one nearest 2 Mbit/s first, then the rest highest first."""
+    first = min(range(len(rungs)), key=lambda i: abs(rungs[i].bandwidth - START_BANDWIDTH))
+    return [first, *(i for i in range(len(rungs)) if i != first)]
+
+
+def frame_rate_text(rate: Fraction) -> str:
+    """FRAME-RATE's form: decimal, three places (29.970)."""
+    return f"{float(rate):.3f}"

@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Sequence
 
+import av
 import m3u8
 
 from exports_app.text import one_line
@@ -28,8 +29,10 @@ from exports_app.transcode.base import (
     utcnow,
 )
 from exports_app.transcode.clips import ffmpeg_exe as bundled_ffmpeg
-from exports_app.transcode.ladder import build_ladder_command, choose_renditions
-from exports_app.transcode.probe import NotAVideoError, probe_video
+from exports_app.transcode.hls_encode import build_ladder_command
+from exports_app.transcode.hls_playlists import write_playlists
+from exports_app.transcode.ladder import choose_renditions, frame_rate_text
+from exports_app.transcode.probe import DEFAULT_MAX_DURATION_SECONDS, NotAVideoError, probe_video
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +97,9 @@ class LocalFfmpegTranscoder:
     name = "local"
 
     def __init__(self, hls_dir: Path, *, concurrency: int = 1, wake: WakeHook | None = None,
-                 ffmpeg_exe: str | None = None) -> None:
+                 ffmpeg_exe: str | None = None, max_duration_seconds: float = DEFAULT_MAX_DURATION_SECONDS) -> None:
         self.hls_dir = hls_dir
+        self.max_duration_seconds = max_duration_seconds
         self.concurrency = max(1, concurrency)
         self.wake = wake
         self.ffmpeg = ffmpeg_exe or bundled_ffmpeg()
@@ -198,22 +202,28 @@ class LocalFfmpegTranscoder:
                 self._finish(job, JobStatus.FAILED, "input_missing", "The export's video file is missing.")
             return
         try:
-            probe = probe_video(request.input_path)
+            probe = probe_video(request.input_path, max_duration_seconds=self.max_duration_seconds)
         except NotAVideoError as exc:
             with self._cond:
                 self._finish(job, JobStatus.FAILED, "input_invalid", human_error([str(exc)], request.input_path))
             return
-        rungs = choose_renditions(probe.height)
+        rungs = choose_renditions(probe.width, probe.height)
         final_dir = self.hls_dir / str(request.production_id)
         work_dir = self.hls_dir / f"{request.production_id}.tmp-{request.media_job_id}"
         shutil.rmtree(work_dir, ignore_errors=True)
         for i in range(len(rungs)):
             (work_dir / f"v{i}").mkdir(parents=True, exist_ok=True)
-        cmd = build_ladder_command(self.ffmpeg, request.input_path, work_dir, rungs, probe.has_audio,
-                                   container=probe.container)
+        cmd = build_ladder_command(self.ffmpeg, request.input_path, work_dir, rungs, probe)
         duration = request.duration_seconds or probe.duration_seconds or 0.0
         rc, stderr = self._run_ffmpeg(job, cmd, duration)
         problem = _ladder_problem(work_dir) if rc == 0 else None
+        rate = frame_rate_text(probe.frame_rate)
+        bandwidths = [r.bandwidth for r in rungs]
+        if rc == 0 and not problem:
+            try:
+                bandwidths = [v.bandwidth for v in write_playlists(work_dir, rungs, rate)]
+            except (OSError, ValueError, av.error.FFmpegError) as exc:
+                problem = f"The transcode's playlists could not be written ({type(exc).__name__})."
         with self._cond:
             if rc == 0 and problem:
                 shutil.rmtree(work_dir, ignore_errors=True)
@@ -224,8 +234,9 @@ class LocalFfmpegTranscoder:
                 work_dir.rename(final_dir)
                 output = f"{self.hls_dir.name}/{request.production_id}"
                 job.master = f"{output}/master.m3u8"
-                job.renditions = tuple(Rendition(f"{output}/v{i}/index.m3u8", r.height, r.bandwidth)
-                                       for i, r in enumerate(rungs))
+                job.renditions = tuple(
+                    Rendition(f"{output}/v{i}/index.m3u8", rung.height, bandwidth, rung.width, float(rate))
+                    for i, (rung, bandwidth) in enumerate(zip(rungs, bandwidths)))
                 self._finish(job, JobStatus.SUCCEEDED, None, None)
                 return
             shutil.rmtree(work_dir, ignore_errors=True)

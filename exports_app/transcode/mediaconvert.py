@@ -36,7 +36,7 @@ from exports_app.transcode.mediaconvert_client import (
 )
 from exports_app.transcode.mediaconvert_reports import event_from_body, report_from_event, report_from_job
 from exports_app.transcode.mediaconvert_settings import frame_capture_group, ladder_settings, template_settings
-from exports_app.transcode.probe import probe_video
+from exports_app.transcode.probe import VideoProbe, probe_video
 
 # report_from_event stays importable from here, where callers have always found it.
 __all__ = ["MediaConvertTranscoder", "report_from_event"]
@@ -105,9 +105,9 @@ class MediaConvertTranscoder:
 
         Only a file that passes the media gate goes to S3: one stored before the gate fails here, unread.
         """
-        has_audio = probe_video(request.input_path).has_audio
+        probe = probe_video(request.input_path)
         stored = self._upload_input(request)
-        params = self._create_params(request, stored.uri, has_audio)
+        params = self._create_params(request, stored.uri, probe)
         if stored.earlier:
             # An earlier submit got as far as the upload; its job, if it made one, may be more than a minute
             # old, past what ClientRequestToken dedupes (a crash before the row was written, a deferred retry).
@@ -129,7 +129,7 @@ class MediaConvertTranscoder:
                         request.media_job_id, type(exc).__name__)
             return str(mediaconvert.create_job(**params)["Job"]["Id"])
 
-    def _create_params(self, request: JobRequest, input_uri: str, has_audio: bool) -> dict[str, Any]:
+    def _create_params(self, request: JobRequest, input_uri: str, probe: VideoProbe) -> dict[str, Any]:
         destination = f"s3://{self.settings.output_bucket}/hls/{request.production_id}/{request.media_job_id}/master"
         params: dict[str, Any] = {
             "Role": self.settings.role_arn,
@@ -146,7 +146,7 @@ class MediaConvertTranscoder:
             params["JobTemplate"] = self.settings.job_template
             params["Settings"] = template_settings(self._template(self.settings.job_template), input_uri, destination)
         else:
-            params["Settings"] = ladder_settings(input_uri, destination, request.source_height, has_audio)
+            params["Settings"] = ladder_settings(input_uri, destination, probe)
         poster = frame_capture_group(destination, request.duration_seconds)
         params["Settings"].setdefault("OutputGroups", []).append(poster)
         return params

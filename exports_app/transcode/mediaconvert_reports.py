@@ -7,7 +7,13 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
 from exports_app.transcode.base import JobReport, JobStatus, Rendition, utcnow
-from exports_app.transcode.mediaconvert_settings import hls_group, output_bandwidth, output_base, poster_uri
+from exports_app.transcode.mediaconvert_settings import (
+    hls_group,
+    output_bandwidth,
+    output_base,
+    output_frame_rate,
+    poster_uri,
+)
 
 MESSAGE_LIMIT = 200  # the UI's detail line
 
@@ -53,11 +59,12 @@ def _job_outputs(job: Mapping[str, Any]) -> Outputs:
         renditions = []
         for position, output in enumerate(group.get("Outputs") or []):
             detail = output_details[position] if position < len(output_details) else {}
-            height = (detail.get("VideoDetails") or {}).get("HeightInPx") or (
-                output.get("VideoDescription") or {}).get("Height")
+            video = output.get("VideoDescription") or {}
+            height = (detail.get("VideoDetails") or {}).get("HeightInPx") or video.get("Height")
+            width = (detail.get("VideoDetails") or {}).get("WidthInPx") or video.get("Width") or 0
             if height:  # audio-only outputs are not renditions
                 renditions.append(Rendition(f"{base}{output.get('NameModifier', '')}.m3u8", int(height),
-                                            output_bandwidth(output)))
+                                            output_bandwidth(output), int(width), output_frame_rate(output)))
         return f"{base}.m3u8", tuple(renditions)
     return None, ()
 
@@ -114,7 +121,8 @@ def _event_outputs(detail: Mapping[str, Any]) -> Outputs:
             video = output.get("videoDetails") or {}
             paths = output.get("outputFilePaths") or []
             if video.get("heightInPx") and paths:
-                renditions.append(Rendition(paths[0], int(video["heightInPx"]), int(video.get("averageBitrate") or 0)))
+                renditions.append(Rendition(paths[0], int(video["heightInPx"]), int(video.get("averageBitrate") or 0),
+                                            int(video.get("widthInPx") or 0)))
         return str(playlists[0]), tuple(renditions)
     return None, ()
 

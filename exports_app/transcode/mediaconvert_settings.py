@@ -4,46 +4,88 @@ from __future__ import annotations
 
 import copy
 import posixpath
+from fractions import Fraction
 from typing import Any, Mapping
 
-from exports_app.transcode.ladder import SEGMENT_SECONDS, choose_renditions
+from exports_app.transcode.ladder import (
+    AUDIO_SAMPLE_RATE,
+    GOP_SECONDS,
+    SEGMENT_SECONDS,
+    Rung,
+    choose_renditions,
+    master_order,
+)
+from exports_app.transcode.probe import VideoProbe
 
 AUDIO_SELECTOR = "Audio Selector 1"
-AUDIO_BITRATE = 128_000
-GOP_SECONDS = 2.0  # divides the 6 s segment, so every segment starts on a keyframe
 
 
-def _video_output(height: int, kbps: int) -> dict[str, Any]:
+def _color(hdr: bool) -> dict[str, Any]:
+    """Every output is SDR BT.709: HDR (HLG, PQ) is tone-mapped, SDR converted and tagged.
+
+    MediaConvert's documented HDR-to-SDR path is the color corrector's color space conversion to Rec. 709
+    (it applies PRESERVE_DETAILS to HLG regardless); ColorMetadata INSERT writes the tags into the stream.
+    """
+    corrector: dict[str, Any] = {"ColorSpaceConversion": "FORCE_709"}
+    if hdr:
+        corrector["HdrToSdrToneMapper"] = "PRESERVE_DETAILS"
+    return {"ColorMetadata": "INSERT", "VideoPreprocessors": {"ColorCorrector": corrector}}
+
+
+def _video_output(rung: Rung, frame_rate: Fraction, hdr: bool) -> dict[str, Any]:
+    """One rung: its exact display size with square pixels, closed 2 s GOPs at a constant rate, no scene-cut IDRs."""
     return {
-        "Height": height,  # width left out: MediaConvert scales evenly from the source's aspect ratio
+        "Width": rung.width,
+        "Height": rung.height,
         "ScalingBehavior": "DEFAULT",
+        **_color(hdr),
         "CodecSettings": {"Codec": "H_264", "H264Settings": {
-            "RateControlMode": "QVBR", "MaxBitrate": kbps * 1000, "QvbrSettings": {"QvbrQualityLevel": 7},
-            "GopSize": GOP_SECONDS, "GopSizeUnits": "SECONDS", "SceneChangeDetect": "TRANSITION_DETECTION",
-            "CodecProfile": "MAIN", "CodecLevel": "AUTO",
+            "RateControlMode": "QVBR", "MaxBitrate": rung.video_kbps * 1000, "QvbrSettings": {"QvbrQualityLevel": 7},
+            "GopSize": float(GOP_SECONDS), "GopSizeUnits": "SECONDS", "GopClosedCadence": 1, "MinIInterval": 0,
+            "SceneChangeDetect": "DISABLED",
+            "CodecProfile": rung.profile.upper(), "CodecLevel": "AUTO",
+            "FramerateControl": "SPECIFIED", "FramerateNumerator": frame_rate.numerator,
+            "FramerateDenominator": frame_rate.denominator, "FramerateConversionAlgorithm": "DUPLICATE_DROP",
+            "ParControl": "SPECIFIED", "ParNumerator": 1, "ParDenominator": 1,
         }},
     }
 
 
-def _audio_output() -> dict[str, Any]:
-    return {"AudioSourceName": AUDIO_SELECTOR, "CodecSettings": {"Codec": "AAC", "AacSettings": {
-        "Bitrate": AUDIO_BITRATE, "CodingMode": "CODING_MODE_2_0", "SampleRate": 48000}}}
+def _audio_output(rung: Rung, mono: bool) -> dict[str, Any]:
+    """AAC-LC 48 kHz stereo; a mono source's one channel goes to both sides."""
+    audio: dict[str, Any] = {"AudioSourceName": AUDIO_SELECTOR, "CodecSettings": {"Codec": "AAC", "AacSettings": {
+        "Bitrate": rung.audio_kbps * 1000, "CodingMode": "CODING_MODE_2_0", "SampleRate": AUDIO_SAMPLE_RATE,
+        "CodecProfile": "LC"}}}
+    if mono:
+        audio["RemixSettings"] = {"ChannelsIn": 1, "ChannelsOut": 2, "ChannelMapping": {"OutputChannels": [
+            {"InputChannelsFineTune": [0.0]}, {"InputChannelsFineTune": [0.0]}]}}
+    return audio
 
 
-def ladder_settings(input_uri: str, destination: str, source_height: int | None, has_audio: bool) -> dict[str, Any]:
-    """Job settings for the app's ladder (the local transcoder's too): H.264/AAC renditions in one HLS group."""
+def ladder_settings(input_uri: str, destination: str, probe: VideoProbe | None) -> dict[str, Any]:
+    """Job settings for the app's ladder (the local transcoder's too): H.264/AAC renditions in one HLS group.
+
+    The rungs come from the probed display size, so the input is turned by its rotation metadata
+    (Rotate AUTO: MediaConvert ignores it by default) before it is scaled to them. Outputs are listed in
+    the master's order, the one nearest 2 Mbit/s first, each with its I-frame playlist.
+    """
+    rungs = choose_renditions(probe.width, probe.height) if probe else choose_renditions(None, None)
+    frame_rate = probe.frame_rate if probe else Fraction(30)
+    hdr = bool(probe and probe.hdr)
+    has_audio = bool(probe and probe.has_audio)
     outputs = []
-    for rung in choose_renditions(source_height):
+    for rung in (rungs[i] for i in master_order(rungs)):
         output: dict[str, Any] = {
-            "NameModifier": f"_{rung.height}p",
+            "NameModifier": f"_{rung.name}",
             "ContainerSettings": {"Container": "M3U8", "M3u8Settings": {}},
-            "VideoDescription": _video_output(rung.height, rung.video_kbps),
-            "OutputSettings": {"HlsSettings": {}},
+            "VideoDescription": _video_output(rung, frame_rate, hdr),
+            "OutputSettings": {"HlsSettings": {"IFrameOnlyManifest": "INCLUDE"}},
         }
         if has_audio:
-            output["AudioDescriptions"] = [_audio_output()]
+            output["AudioDescriptions"] = [_audio_output(rung, bool(probe and probe.audio_channels == 1))]
         outputs.append(output)
-    job_input: dict[str, Any] = {"FileInput": input_uri, "TimecodeSource": "ZEROBASED", "VideoSelector": {}}
+    job_input: dict[str, Any] = {"FileInput": input_uri, "TimecodeSource": "ZEROBASED",
+                                 "VideoSelector": {"Rotate": "AUTO", "ColorSpace": "FOLLOW"}}
     if has_audio:
         job_input["AudioSelectors"] = {AUDIO_SELECTOR: {"DefaultSelection": "DEFAULT"}}
     return {
@@ -55,7 +97,7 @@ def ladder_settings(input_uri: str, destination: str, source_height: int | None,
                 "Destination": destination, "SegmentLength": SEGMENT_SECONDS, "MinSegmentLength": 0,
                 "SegmentControl": "SEGMENTED_FILES", "ManifestDurationFormat": "FLOATING_POINT",
                 "CodecSpecification": "RFC_4281", "DirectoryStructure": "SINGLE_DIRECTORY",
-                "OutputSelection": "MANIFESTS_AND_SEGMENTS",
+                "OutputSelection": "MANIFESTS_AND_SEGMENTS", "StreamInfResolution": "INCLUDE",
             }},
             "Outputs": outputs,
         }],
@@ -130,3 +172,10 @@ def output_bandwidth(output: Mapping[str, Any]) -> int:
                 for a in output.get("AudioDescriptions") or [])
     video_bps = video.get("MaxBitrate") or video.get("Bitrate") or 0
     return int(video_bps + audio) if video_bps else 0
+
+
+def output_frame_rate(output: Mapping[str, Any]) -> float:
+    """The frame rate an H.264 output's settings fix (FramerateControl SPECIFIED); 0.0 if they leave it open."""
+    video = ((output.get("VideoDescription") or {}).get("CodecSettings") or {}).get("H264Settings") or {}
+    numerator, denominator = video.get("FramerateNumerator"), video.get("FramerateDenominator")
+    return round(numerator / denominator, 3) if numerator and denominator else 0.0

@@ -65,17 +65,26 @@ def test_local_flow(alice_client: TestClient, alice: Member, tmp_path: Path, tra
     assert body["state"] == "ready" and body["hlsUrl"] == f"/media/hls/{body['productionId']}/master.m3u8"
     assert any(0 < p < 100 for p in seen_percent)
 
-    master_text = alice_client.get(body["hlsUrl"])
+    master_text = alice_client.get(body["hlsUrl"])  # httpx asks for gzip (and inflates it)
     assert master_text.headers["content-type"] == "application/vnd.apple.mpegurl"
+    assert master_text.headers["content-encoding"] == "gzip" and master_text.headers["vary"] == "Accept-Encoding"
+    plain = alice_client.get(body["hlsUrl"], headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers and plain.text == master_text.text
+    refused = alice_client.get(body["hlsUrl"], headers={"Accept-Encoding": "br, gzip;q=0"})
+    assert "content-encoding" not in refused.headers
     master = m3u8.loads(master_text.text)
-    assert len(master.playlists) == 3  # 720p source: 720, 480, 360
-    for variant in master.playlists:
-        playlist = m3u8.loads(alice_client.get(f"/media/hls/{body['productionId']}/{variant.uri}").text)
+    assert len(master.playlists) == 4  # 720p source: 720, 540, 360 and 234 for cellular
+    for variant in [*master.playlists, *master.iframe_playlists]:
+        got = alice_client.get(f"/media/hls/{body['productionId']}/{variant.uri}")
+        assert got.headers["content-encoding"] == "gzip"
+        assert got.headers["content-type"] == "application/vnd.apple.mpegurl"
+        playlist = m3u8.loads(got.text)
         assert playlist.is_endlist
         folder = variant.uri.rsplit("/", 1)[0]
         for segment in playlist.segments:
             got = alice_client.get(f"/media/hls/{body['productionId']}/{folder}/{segment.uri}")
             assert got.status_code == 200 and got.headers["content-type"] == "video/mp2t"
+            assert "content-encoding" not in got.headers  # segments are compressed already
 
     assert alice_client.post(f"/api/exports/{bad}/prep-hls").json()["state"] == "in_progress"
     failed = tick_until(alice_client, bad, {"failed"})

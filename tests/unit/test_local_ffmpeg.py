@@ -13,7 +13,8 @@ import pytest
 from exports_app.domain import JobStatus
 from exports_app.transcode.base import JobReport, JobRequest, PendingJob
 from exports_app.transcode.clips import make_clip
-from exports_app.transcode.ladder import build_ladder_command, choose_renditions
+from exports_app.transcode.hls_encode import build_ladder_command
+from exports_app.transcode.ladder import choose_renditions
 from exports_app.transcode.local_ffmpeg import LocalFfmpegTranscoder, human_error
 from exports_app.transcode.probe import probe_video
 from tests.media import running_ladder_pids
@@ -76,18 +77,11 @@ def transcoder(hls_dir: Path):  # type: ignore[no-untyped-def]
     tc.close()
 
 
-def test_ladder_never_upscales() -> None:
-    assert [r.height for r in choose_renditions(1080)] == [1080, 720, 480, 360]
-    assert [r.height for r in choose_renditions(720)] == [720, 480, 360]
-    assert [r.height for r in choose_renditions(480)] == [480, 360]
-    assert [r.height for r in choose_renditions(240)] == [240]
-    assert [r.height for r in choose_renditions(241)] == [240]
-
-
 def test_command_is_one_process_for_the_whole_ladder(tmp_path: Path) -> None:
-    cmd = build_ladder_command("ffmpeg", tmp_path / "in.mp4", tmp_path, choose_renditions(720), has_audio=False,
-                               container="mov")
-    assert cmd.count("-i") == 1 and "v:0 v:1 v:2" in cmd and "-master_pl_name" in cmd
+    clip = make_clip(tmp_path / "in.mp4", seconds=1.0, width=1280, height=720, audio=False)
+    probe = probe_video(clip)
+    cmd = build_ladder_command("ffmpeg", clip, tmp_path, choose_renditions(probe.width, probe.height), probe)
+    assert cmd.count("-i") == 1 and "v:0 v:1 v:2 v:3" in cmd and "-master_pl_name" in cmd
 
 
 def test_success_makes_a_playable_ladder(tmp_path: Path, hls_dir: Path, transcoder: LocalFfmpegTranscoder) -> None:
@@ -97,7 +91,7 @@ def test_success_makes_a_playable_ladder(tmp_path: Path, hls_dir: Path, transcod
     report = final_report(transcoder, req)
     assert report.status is JobStatus.SUCCEEDED and report.percent == 100
     assert report.master_playlist_uri == "hls/10/master.m3u8"
-    assert [r.height for r in report.renditions] == [360]
+    assert [(r.width, r.height) for r in report.renditions] == [(640, 360), (416, 234)]
     assert_valid_ladder(hls_dir / "10" / "master.m3u8", 3.0)
     assert not list(hls_dir.glob("*.tmp-*"))  # the work dir was renamed into place
 

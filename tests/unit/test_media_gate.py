@@ -11,7 +11,8 @@ from exports_app.services import exports
 from exports_app.services.auth import Member
 from exports_app.services.errors import Invalid
 from exports_app.transcode.clips import ffmpeg_exe, make_clip
-from exports_app.transcode.ladder import build_ladder_command, choose_renditions
+from exports_app.transcode.hls_encode import build_ladder_command
+from exports_app.transcode.ladder import choose_renditions
 from exports_app.transcode.probe import NotAVideoError, probe_video
 
 
@@ -79,15 +80,20 @@ def test_stored_names_are_chosen_by_the_server(data_dir: Path, alice: Member, me
         assert mkv.storage_key.endswith("/source.mkv")
 
 
-def test_ffmpeg_reads_with_the_probed_demuxer_and_the_file_protocol_only(tmp_path: Path) -> None:
-    cmd = build_ladder_command("ffmpeg", tmp_path / "source.mp4", tmp_path, choose_renditions(240), False,
-                               container="mov")
+@pytest.mark.parametrize(("name", "drefs"), [("clip.mp4", True), ("clip.webm", False), ("clip.mkv", False)])
+def test_ffmpeg_reads_with_the_probed_demuxer_and_the_file_protocol_only(media: dict[str, Path], tmp_path: Path,
+                                                                         name: str, drefs: bool) -> None:
+    """-enable_drefs is the MOV demuxer's own option: ffmpeg refuses it for Matroska ("Option not found")."""
+    probe = probe_video(media[name])
+    cmd = build_ladder_command("ffmpeg", media[name], tmp_path, choose_renditions(probe.width, probe.height), probe)
     i = cmd.index("-i")
     before = cmd[:i]
     assert before[before.index("-protocol_whitelist") + 1] == "file"
-    assert before[before.index("-f") + 1] == "mov"
-    assert before[before.index("-enable_drefs") + 1] == "0"
-    assert cmd[i + 1] == f"file:{tmp_path / 'source.mp4'}"
+    assert before[before.index("-f") + 1] == probe.container
+    assert ("-enable_drefs" in before) == drefs
+    if drefs:
+        assert before[before.index("-enable_drefs") + 1] == "0"
+    assert cmd[i + 1] == f"file:{media[name]}"
 
 
 def test_error_details_name_no_server_paths(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from typing import Any, Iterator
 import boto3
 import botocore.retries.bucket
 import botocore.retries.standard
+import m3u8
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -88,31 +89,31 @@ def test_submit_uploads_the_export_and_creates_a_valid_job(local_aws: LocalAws, 
     hls = job["settings"]["outputGroups"][0]["outputGroupSettings"]["hlsGroupSettings"]
     assert hls["destination"] == f"s3://{local_aws.settings.output_bucket}/hls/101/1/master"
     assert (hls["segmentLength"], hls["minSegmentLength"], hls["segmentControl"]) == (6, 0, "SEGMENTED_FILES")
-    (output,) = outputs_of(local_aws, job_id)  # a 360p source gets the 360p rung only
-    assert output["nameModifier"] == "_360p" and output["videoDescription"]["height"] == 360
+    output, cellular = outputs_of(local_aws, job_id)  # a 360p source: its own rung and a cellular one
+    assert output["nameModifier"] == "_360p" and (output["videoDescription"]["width"],
+                                                  output["videoDescription"]["height"]) == (640, 360)
     assert output["audioDescriptions"][0]["codecSettings"]["aacSettings"]["bitrate"] == 128_000
+    assert cellular["nameModifier"] == "_234p" and cellular["videoDescription"]["height"] == 234
 
 
-def test_the_ladder_never_upscales(local_aws: LocalAws, tc: MediaConvertTranscoder, clip: Path) -> None:
-    full = tc.submit(request(clip, 1, height=1080))
-    mid = tc.submit(request(clip, 2, height=720))
-    assert [o["nameModifier"] for o in outputs_of(local_aws, full)] == ["_1080p", "_720p", "_480p", "_360p"]
+def test_the_ladder_never_upscales(local_aws: LocalAws, tc: MediaConvertTranscoder, tmp_path: Path) -> None:
+    full = tc.submit(request(make_clip(tmp_path / "hd.mp4", seconds=0.2, width=1920, height=1080, audio=False), 1))
+    mid = tc.submit(request(make_clip(tmp_path / "720.mp4", seconds=0.2, width=1280, height=720, audio=False), 2))
+    # The master's order: the rung nearest 2 Mbit/s first, then the rest highest first.
+    assert [o["nameModifier"] for o in outputs_of(local_aws, full)] == ["_540p", "_1080p", "_720p", "_360p", "_234p"]
     rates = [o["videoDescription"]["codecSettings"]["h264Settings"]["maxBitrate"] for o in outputs_of(local_aws, full)]
-    assert rates == [5_000_000, 2_800_000, 1_400_000, 800_000]
-    assert [o["videoDescription"]["height"] for o in outputs_of(local_aws, mid)] == [720, 480, 360]
+    assert rates == [2_000_000, 5_000_000, 3_000_000, 730_000, 145_000]
+    assert [o["videoDescription"]["height"] for o in outputs_of(local_aws, mid)] == [540, 720, 360, 234]
 
 
-@pytest.fixture(scope="module")
-def silent_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_clip(tmp_path_factory.mktemp("mc") / "silent.mp4", seconds=1.0, width=640, height=360, audio=False)
-
-
-@pytest.mark.parametrize("height", [1080, 720, 300, 241])
+@pytest.mark.parametrize(("width", "height"), [(1920, 1080), (1080, 1920), (300, 200)])
 def test_the_strict_server_takes_every_ladder_with_and_without_audio(local_aws: LocalAws, tc: MediaConvertTranscoder,
-                                                                      clip: Path, silent_clip: Path,
+                                                                      tmp_path: Path, width: int,
                                                                       height: int) -> None:
-    with_audio = tc.submit(request(clip, 1, height=height))
-    without = tc.submit(request(silent_clip, 2, height=height))
+    sound = make_clip(tmp_path / "sound.mp4", seconds=0.2, width=width, height=height)
+    silent = make_clip(tmp_path / "silent.mp4", seconds=0.2, width=width, height=height, audio=False)
+    with_audio = tc.submit(request(sound, 1))
+    without = tc.submit(request(silent, 2))
     assert all("audioDescriptions" in o for o in outputs_of(local_aws, with_audio))
     assert not any("audioDescriptions" in o for o in outputs_of(local_aws, without))
     assert "audioSelectors" not in local_aws.mediaconvert.jobs[without]["settings"]["inputs"][0]
@@ -227,10 +228,10 @@ def test_complete_maps_to_succeeded_with_the_master_playlist(local_aws: LocalAws
     base = f"s3://{local_aws.settings.output_bucket}/hls/101/1/master"
     assert master == f"{base}.m3u8"
     assert (report.status, report.master_playlist_uri, report.percent) == (JobStatus.SUCCEEDED, master, 100)
-    assert [(r.uri, r.height, r.bandwidth) for r in report.renditions] == [  # video max bitrate + 128k audio
-        (f"{base}_720p.m3u8", 720, 2_928_000),
-        (f"{base}_480p.m3u8", 480, 1_528_000),
-        (f"{base}_360p.m3u8", 360, 928_000),
+    assert [(r.uri, r.width, r.height, r.bandwidth, r.frame_rate) for r in report.renditions] == [
+        # video max bitrate + audio (64k on the cellular rung), the settings' frame rate
+        (f"{base}_360p.m3u8", 640, 360, 858_000, 25.0),
+        (f"{base}_234p.m3u8", 416, 234, 209_000, 25.0),
     ]
     finished = local_aws.mediaconvert.jobs[job_id]["timing"]["finishTime"]
     assert report.reported_at == datetime.fromtimestamp(finished, tz=timezone.utc)
@@ -397,8 +398,9 @@ def test_events_map_to_reports(local_aws: LocalAws, tc: MediaConvertTranscoder, 
     (done,) = tc.receive_events()
     assert (done.status, done.master_playlist_uri, done.reported_at) == (JobStatus.SUCCEEDED, master, finished)
     assert master is not None
-    assert [(r.uri, r.height, r.bandwidth) for r in done.renditions] == [
-        (master.replace("master.m3u8", "master_360p.m3u8"), 360, 800_000)]
+    assert [(r.uri, r.width, r.height, r.bandwidth) for r in done.renditions] == [
+        (master.replace("master.m3u8", "master_360p.m3u8"), 640, 360, 730_000),
+        (master.replace("master.m3u8", "master_234p.m3u8"), 416, 234, 145_000)]
 
     _, failing_id = submitted(tc, clip, 2)
     server.advance(failing_id, "ERROR", error_code=1030, error_message="Video codec\nnot supported")
@@ -619,3 +621,24 @@ def test_only_files_that_pass_the_media_gate_go_to_s3(local_aws: LocalAws, tc: M
         tc.submit(request(playlist))
     listed = local_aws.s3.list_objects_v2(Bucket=local_aws.settings.input_bucket)
     assert listed.get("KeyCount", 0) == 0 and local_aws.mediaconvert.jobs == {}
+
+
+def test_the_outputs_manifests_follow_the_jobs_settings(local_aws: LocalAws, tc: MediaConvertTranscoder,
+                                                        tmp_path: Path) -> None:
+    """A portrait source's job: the master the server writes from its settings, read back as the app reads it."""
+    phone = make_clip(tmp_path / "phone.mp4", seconds=0.2, width=360, height=640, fps=30)
+    req = request(phone, 1)
+    job_id = tc.submit(req)
+    master_uri = local_aws.mediaconvert.complete(job_id, local_aws.s3)
+    assert master_uri is not None
+    (report,) = tc.poll([pending(req, job_id)])
+    assert [(r.width, r.height, r.frame_rate) for r in report.renditions] == [(360, 640, 30.0), (234, 416, 30.0)]
+    master = m3u8.loads(tc.open_output(master_uri).decode())
+    assert master.is_independent_segments
+    assert [(p.stream_info.resolution, p.stream_info.frame_rate, p.stream_info.video_range)
+            for p in master.playlists] == [((360, 640), 30.0, "SDR"), ((234, 416), 30.0, "SDR")]
+    assert [p.stream_info.codecs for p in master.playlists] == ["avc1.4d401e,mp4a.40.2", "avc1.4d401e,mp4a.40.2"]
+    assert [(i.iframe_stream_info.resolution, i.uri) for i in master.iframe_playlists] == [
+        ((360, 640), "master_360p_I-Frame.m3u8"), ((234, 416), "master_234p_I-Frame.m3u8")]
+    iframes = m3u8.loads(tc.open_output(master_uri.replace("master.m3u8", "master_360p_I-Frame.m3u8")).decode())
+    assert iframes.is_i_frames_only and [s.duration for s in iframes.segments] == [2.0, 2.0, 2.0]

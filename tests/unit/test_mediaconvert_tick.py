@@ -97,9 +97,12 @@ def test_a_poll_that_sees_the_end_beats_a_progress_event_of_the_same_second(loca
         production = s.get(Production, job_row(queued).production_id)
         assert production is not None and production.hls_master_uri == master
         assert production.poster_uri == master.replace("master.m3u8", "poster.0000001.jpg")  # the frame capture
-        # GetJob's renditions: the HLS outputs' heights, each bandwidth the video's max bitrate + 128k audio.
+        # GetJob's renditions: the HLS outputs' sizes and frame rate, each bandwidth the video's max bitrate + audio.
         assert production.renditions == [
-            {"uri": master.replace("master.m3u8", "master_360p.m3u8"), "height": 360, "bandwidth": 928_000}]
+            {"uri": master.replace("master.m3u8", "master_360p.m3u8"), "height": 360, "bandwidth": 858_000,
+             "width": 640, "frame_rate": 25.0},
+            {"uri": master.replace("master.m3u8", "master_234p.m3u8"), "height": 234, "bandwidth": 209_000,
+             "width": 416, "frame_rate": 25.0}]
 
 
 def test_a_complete_event_stores_the_productions_renditions(local_aws: LocalAws, queued: int) -> None:
@@ -114,6 +117,10 @@ def test_a_complete_event_stores_the_productions_renditions(local_aws: LocalAws,
     with session_scope() as s:
         production = s.get(Production, job_row(queued).production_id)
         assert production is not None and production.hls_master_uri == master
-        # The event's renditions: outputFilePaths and heightInPx, each bandwidth the video's average bitrate.
+        # The event's renditions: outputFilePaths and the sizes, each bandwidth the video's average bitrate; an
+        # event carries no frame rate.
         assert production.renditions == [
-            {"uri": master.replace("master.m3u8", "master_360p.m3u8"), "height": 360, "bandwidth": 800_000}]
+            {"uri": master.replace("master.m3u8", "master_360p.m3u8"), "height": 360, "bandwidth": 730_000,
+             "width": 640, "frame_rate": 0.0},
+            {"uri": master.replace("master.m3u8", "master_234p.m3u8"), "height": 234, "bandwidth": 145_000,
+             "width": 416, "frame_rate": 0.0}]

@@ -78,7 +78,8 @@ def test_a_success_stores_its_renditions_once(alice: Member) -> None:
     status = prep(alice, add_upload(alice))
     with session_scope() as s:
         job_id = s.exec(select(MediaJob.id)).one()
-    ladder = (Rendition("hls/1/v1/index.m3u8", 360, 928_000), Rendition("hls/1/v0/index.m3u8", 720, 2_928_000))
+    ladder = (Rendition("hls/1/v1/index.m3u8", 360, 928_000, 640, 29.97),
+              Rendition("hls/1/v0/index.m3u8", 720, 2_928_000, 1280, 29.97))
     assert finish(job_id, JobStatus.SUCCEEDED, master_playlist_uri="hls/1/master.m3u8", renditions=ladder)
     # A late success (a poll after the event) changes nothing, its renditions included.
     assert not finish(job_id, JobStatus.SUCCEEDED, master_playlist_uri="hls/1/master.m3u8",
@@ -87,8 +88,8 @@ def test_a_success_stores_its_renditions_once(alice: Member) -> None:
         production = s.get(Production, status.production_id)
         assert production is not None
         assert production.renditions == [
-            {"uri": "hls/1/v1/index.m3u8", "height": 360, "bandwidth": 928_000},
-            {"uri": "hls/1/v0/index.m3u8", "height": 720, "bandwidth": 2_928_000}]
+            {"uri": "hls/1/v1/index.m3u8", "height": 360, "bandwidth": 928_000, "width": 640, "frame_rate": 29.97},
+            {"uri": "hls/1/v0/index.m3u8", "height": 720, "bandwidth": 2_928_000, "width": 1280, "frame_rate": 29.97}]
         assert media_jobs.stored_renditions(production) == (ladder[1], ladder[0])  # highest first
 
 
@@ -111,6 +112,9 @@ def test_renditions_stay_unknown_unless_a_success_names_them(alice: Member) -> N
     edited = Production(user_id=alice.id, upload_id=1,
                         renditions=[{"height": 480}, "junk", {"uri": "x", "height": "4"}])
     assert media_jobs.stored_renditions(edited) == (Rendition("x", 4, 0),)
+    # Rows stored before sizes and frame rates were kept still read, as "not known" (0).
+    old = Production(user_id=alice.id, upload_id=1, renditions=[{"uri": "v0.m3u8", "height": 720, "bandwidth": 9}])
+    assert media_jobs.stored_renditions(old) == (Rendition("v0.m3u8", 720, 9, 0, 0.0),)
 
 
 def test_stale_reports_are_ignored(alice: Member) -> None:

@@ -61,3 +61,14 @@ def test_the_publish_target_names_the_ladders_heights_highest_first(alice: Membe
         assert target.rendition_heights == [1080, 720, 480]
         with pytest.raises(NotFound):  # nor anything of it for someone else
             publish.publish_target(session=s, member=bob, production_id=production_id)
+
+
+def test_the_publish_target_names_portrait_sizes_as_portrait(alice: Member) -> None:
+    ladder = (Rendition("hls/v0/index.m3u8", 640, 858_000, 360, 30.0),
+              Rendition("hls/v1/index.m3u8", 1920, 5_128_000, 1080, 30.0),
+              Rendition("hls/v2/index.m3u8", 416, 209_000, 234, 30.0))
+    production_id = ready_production(alice, "Phone video", ladder)
+    with session_scope() as s:
+        target = publish.publish_target(session=s, member=alice, production_id=production_id)
+    assert target.rendition_sizes == ["1080×1920", "360×640", "234×416"]
+    assert target.rendition_heights == [1920, 640, 416]

@@ -1,0 +1,124 @@
+"""Every conformance master plays in Chromium with hls.js (the version the app ships), across a forced level switch.
+
+One page on a local HTTP server that serves the outputs and hls.js: for each master, hls.js starts on the first
+variant (the one near 2 Mbit/s), then is switched to the smallest; the test waits until the video element shows
+the new variant's frame size and the clock has moved, with no fatal hls.js error.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import subprocess
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Iterator
+
+import m3u8
+import pytest
+from playwright.sync_api import Page, sync_playwright
+
+from exports_app.transcode.base import JobReport
+from tests.e2e.app_process import CHROMIUM, CHROMIUM_ARGS, ROOT
+from tests.hls.sources import SOURCES
+from tests.ports import free_port
+
+pytestmark = pytest.mark.e2e
+
+PAGE = """<!doctype html><html><body><video id="v" muted playsinline></video>
+<script src="/hls.min.js"></script></body></html>"""
+# Plays src to its end and leaves what happened in window.played: hls.js starts on level 0 (the variant near
+# 2 Mbit/s); once the video plays it is switched to the last (smallest) level. Which levels' fragments were
+# buffered, the frame sizes the element painted, and any hls.js errors are recorded.
+PLAY = """(src) => {
+  window.played = undefined;
+  const video = document.getElementById('v');
+  const hls = new Hls({startLevel: 0, capLevelToPlayerSize: false});
+  const seen = {buffered: [], sizes: [], errors: [], switchedTo: null};
+  const finish = (ok) => { const time = video.currentTime; hls.destroy(); window.played = {...seen, ok, time}; };
+  hls.on(Hls.Events.ERROR, (_, d) => { seen.errors.push(d.details); if (d.fatal) finish(false); });
+  hls.on(Hls.Events.FRAG_BUFFERED, (_, d) => seen.buffered.push(d.frag.level));
+  video.onplaying = () => {
+    if (seen.switchedTo === null) { seen.switchedTo = hls.levels.length - 1; hls.currentLevel = seen.switchedTo; }
+  };
+  const paint = () => {
+    const size = video.videoWidth + 'x' + video.videoHeight;
+    if (!seen.sizes.includes(size)) seen.sizes.push(size);
+    if (!video.ended) video.requestVideoFrameCallback(paint);
+  };
+  video.requestVideoFrameCallback(paint);
+  video.onended = () => finish(true);
+  hls.on(Hls.Events.MANIFEST_PARSED, () => video.play());
+  hls.loadSource(src);
+  hls.attachMedia(video);
+}"""
+
+
+def hls_js(work: Path) -> Path:
+    """hls.min.js of the version the app's frontend locks (bun's cache after a frontend build, else bun install)."""
+    locked = re.search(r'"hls\.js": \["hls\.js@([0-9.]+)"', (ROOT / "reflex.lock" / "bun.lock").read_text())
+    assert locked, "reflex.lock pins no hls.js"
+    version = locked.group(1)
+    cache = Path(os.environ.get("BUN_INSTALL_CACHE_DIR", Path.home() / ".bun" / "install" / "cache"))
+    for found in sorted(cache.glob(f"hls.js@{version}@*/dist/hls.min.js")):
+        return found
+    (work / "package.json").write_text(json.dumps({"dependencies": {"hls.js": version}}))
+    subprocess.run(["bun", "install"], cwd=work, check=True, capture_output=True, timeout=300)
+    return work / "node_modules" / "hls.js" / "dist" / "hls.min.js"
+
+
+@pytest.fixture(scope="module")
+def site(outputs: dict[str, tuple[JobReport, Path]], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A local HTTP server for the outputs (under /hls/<n>/), the page and hls.js; its base URL."""
+    root = next(iter(outputs.values()))[1].parent.parent
+    (root / "index.html").write_text(PAGE)
+    (root / "hls.min.js").write_bytes(hls_js(tmp_path_factory.mktemp("hls-js")).read_bytes())
+    handler = functools.partial(QuietHandler, directory=str(root))
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    extensions_map = {**SimpleHTTPRequestHandler.extensions_map, ".m3u8": "application/vnd.apple.mpegurl",
+                      ".ts": "video/mp2t"}
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def page(site: str) -> Iterator[Page]:
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                     args=[*CHROMIUM_ARGS, "--autoplay-policy=no-user-gesture-required"])
+        tab = browser.new_page()
+        tab.goto(f"{site}/index.html")
+        yield tab
+        browser.close()
+
+
+@pytest.mark.parametrize("name", [s.name for s in SOURCES])
+def test_hls_js_plays_and_switches_levels(outputs: dict[str, tuple[JobReport, Path]], page: Page, site: str,
+                                          name: str) -> None:
+    _, folder = outputs[name]
+    master = m3u8.load(str(folder / "master.m3u8"))
+    width, height = master.playlists[-1].stream_info.resolution
+    page.evaluate(PLAY, f"{site}/hls/{folder.name}/master.m3u8")
+    # Only keeps a stalled player from hanging the suite; nothing here is timed.
+    page.wait_for_function("window.played !== undefined", timeout=120_000)
+    played = page.evaluate("window.played")
+    assert played["ok"], played
+    last = len(master.playlists) - 1
+    assert 0 in played["buffered"] and last in played["buffered"], played
+    assert f"{width}x{height}" in played["sizes"], played
+    duration = sum(s.duration for s in m3u8.load(str(folder / master.playlists[0].uri)).segments)
+    assert played["time"] >= duration - 0.5, played

@@ -1,0 +1,89 @@
+"""The MediaConvert job the app builds, against the same HLS points as the local ladder and botocore's model."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Any
+
+import botocore.session
+import pytest
+from botocore.validate import validate_parameters
+
+from exports_app.transcode.ladder import SEGMENT_SECONDS, choose_renditions, master_order
+from exports_app.transcode.mediaconvert_settings import ladder_settings
+from exports_app.transcode.probe import VideoProbe
+
+ROLE = "arn:aws:iam::123456789012:role/MediaConvert"
+# The probes of the conformance suite's sources (tests/hls/sources.py), at their real-world sizes.
+PROBES = {
+    "webm_vp9_opus": VideoProbe(7.0, 1920, 1080, True, "vp9", "matroska", Fraction(30)),
+    "portrait_phone": VideoProbe(3.0, 1080, 1920, True, "h264", "mov", Fraction(30), rotation=90),
+    "hdr_hlg_10bit": VideoProbe(3.0, 3840, 2160, True, "hevc", "mov", Fraction(30000, 1001), hdr="hlg"),
+    "hdr_pq": VideoProbe(3.0, 1920, 1080, True, "hevc", "mov", Fraction(24), hdr="pq"),
+    "vfr_screen": VideoProbe(3.0, 2560, 1440, False, "h264", "mov", Fraction(36)),
+    "p50_mono_44k": VideoProbe(2.0, 1920, 1080, True, "h264", "mov", Fraction(50), audio_channels=1),
+    "anamorphic_pal": VideoProbe(3.0, 1024, 576, True, "h264", "mov", Fraction(25)),
+    "no_audio": VideoProbe(2.0, 320, 240, False, "h264", "mov", Fraction(25)),
+    "one_second": VideoProbe(1.0, 640, 360, True, "h264", "mov", Fraction(30)),
+}
+
+
+def settings_for(name: str) -> dict[str, Any]:
+    return ladder_settings("s3://in/exports/1/source.mp4", "s3://out/hls/1/1/master", PROBES[name])
+
+
+def outputs(settings: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(settings["OutputGroups"][0]["Outputs"])
+
+
+def h264(output: dict[str, Any]) -> dict[str, Any]:
+    return dict(output["VideoDescription"]["CodecSettings"]["H264Settings"])
+
+
+@pytest.mark.parametrize("name", PROBES)
+def test_settings_validate_against_botocores_model(name: str) -> None:
+    model = botocore.session.get_session().get_service_model("mediaconvert")
+    shape = model.operation_model("CreateJob").input_shape
+    validate_parameters({"Role": ROLE, "Settings": settings_for(name)}, shape)  # raises ParamValidationError
+
+
+@pytest.mark.parametrize("name", PROBES)
+def test_the_ladder_matches_the_local_one(name: str) -> None:
+    probe = PROBES[name]
+    rungs = choose_renditions(probe.width, probe.height)
+    expected = [rungs[i] for i in master_order(rungs)]
+    found = outputs(settings_for(name))
+    sizes = [(o["VideoDescription"]["Width"], o["VideoDescription"]["Height"]) for o in found]
+    assert sizes == [(r.width, r.height) for r in expected]
+    assert [h264(o)["MaxBitrate"] for o in found] == [r.video_kbps * 1000 for r in expected]
+    assert [h264(o)["CodecProfile"] for o in found] == ["HIGH" if min(s) >= 720 else "MAIN" for s in sizes]
+    assert len(found) >= 2 and min(h264(o)["MaxBitrate"] for o in found) <= 200_000
+    assert abs(h264(found[0])["MaxBitrate"] - 2_000_000) == min(abs(h264(o)["MaxBitrate"] - 2_000_000) for o in found)
+    for output in found:
+        video = h264(output)
+        assert (video["ParControl"], video["ParNumerator"], video["ParDenominator"]) == ("SPECIFIED", 1, 1)
+        assert Fraction(video["FramerateNumerator"], video["FramerateDenominator"]) == probe.frame_rate
+        assert video["FramerateControl"] == "SPECIFIED"
+        # Closed 2 s GOPs, no extra IDRs at scene cuts: segments of 6 s start on an IDR in every variant.
+        assert (video["GopSize"], video["GopSizeUnits"], video["GopClosedCadence"]) == (2.0, "SECONDS", 1)
+        assert video["SceneChangeDetect"] == "DISABLED" and SEGMENT_SECONDS % video["GopSize"] == 0
+        assert output["OutputSettings"]["HlsSettings"]["IFrameOnlyManifest"] == "INCLUDE"
+
+
+@pytest.mark.parametrize("name", PROBES)
+def test_rotation_colour_and_audio(name: str) -> None:
+    probe = PROBES[name]
+    settings = settings_for(name)
+    assert settings["Inputs"][0]["VideoSelector"]["Rotate"] == "AUTO"  # MediaConvert's default ignores the flag
+    assert settings["OutputGroups"][0]["OutputGroupSettings"]["HlsGroupSettings"]["SegmentLength"] == SEGMENT_SECONDS
+    for output in outputs(settings):
+        description = output["VideoDescription"]
+        corrector = description["VideoPreprocessors"]["ColorCorrector"]
+        assert corrector["ColorSpaceConversion"] == "FORCE_709" and description["ColorMetadata"] == "INSERT"
+        assert ("HdrToSdrToneMapper" in corrector) == bool(probe.hdr)
+        audio = output.get("AudioDescriptions") or []
+        assert bool(audio) == probe.has_audio
+        for description in audio:
+            aac = description["CodecSettings"]["AacSettings"]
+            assert (aac["SampleRate"], aac["CodingMode"], aac["CodecProfile"]) == (48000, "CODING_MODE_2_0", "LC")
+            assert ("RemixSettings" in description) == (probe.audio_channels == 1)
