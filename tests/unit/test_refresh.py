@@ -76,8 +76,11 @@ def test_tick_takes_an_export_to_ready(alice: Member, data_dir: Path, tmp_path: 
     assert state_of(alice, upload_id) == "ready"
     with session_scope() as s:  # the ladder ffmpeg reported is stored, each playlist a key under the data dir
         (production,) = s.exec(select(Production)).all()
-        assert production.renditions == [
-            {"uri": f"hls/{production.id}/v0/index.m3u8", "height": 240, "bandwidth": 928_000}]
+        # A 320x240 source: its own size and half of it; each bandwidth the measured peak segment bit rate.
+        assert [(r["uri"], r["width"], r["height"], r["frame_rate"]) for r in production.renditions] == [
+            (f"hls/{production.id}/v0/index.m3u8", 320, 240, 25.0),
+            (f"hls/{production.id}/v1/index.m3u8", 160, 120, 25.0)]
+        assert all(r["bandwidth"] > 0 for r in production.renditions)
     assert (data_dir / production.renditions[0]["uri"]).is_file()
 
 
