@@ -23,6 +23,7 @@ from reflex.state import BaseState, StateUpdate
 from reflex.utils import prerequisites
 from reflex_base.event import Event, EventHandler, EventSpec
 from reflex_base.event.context import EventContext
+from reflex_base.event.processor.base_state_processor import _transform_event_payload
 from reflex_base.registry import RegistrationContext
 from reflex_base.utils.format import format_event_handler
 from starlette.applications import Starlette
@@ -31,8 +32,8 @@ if TYPE_CHECKING:
     from reflex.app import EventNamespace
 
 __all__ = ["EventMiddleware", "LiveApp", "StateUpdate", "client_events", "connected", "emit", "event_name",
-           "handler_hints", "linked_from", "linked_tokens", "redis_client", "registered_handler", "replace_cors",
-           "root_of", "running_event", "shared_state", "state_expiry_seconds", "tab_token", "unlink"]
+           "handler_hints", "handler_payload", "linked_from", "linked_tokens", "redis_client", "registered_handler",
+           "replace_cors", "root_of", "running_event", "shared_state", "state_expiry_seconds", "tab_token", "unlink"]
 
 EventMiddleware = Middleware  # Reflex's event middleware base: preprocess(app, state, event) before each handler
 
@@ -141,6 +142,13 @@ def registered_handler(name: str) -> EventHandler | None:
 def handler_hints(handler: EventHandler) -> dict[str, Any]:
     """The handler's parameter hints as Reflex resolved them at registration."""
     return dict(handler._type_hints or {})
+
+
+def handler_payload(handler: EventHandler, payload: dict[str, Any]) -> dict[str, Any]:
+    """The arguments the handler will get: Reflex's own transformation of the client's payload (form data as a
+    dict, dicts as the hinted dataclasses, strings as numbers). ValueError when Reflex cannot transform it."""
+    transformed: dict[str, Any] = _transform_event_payload(payload, handler_hints(handler))
+    return transformed
 
 
 def event_name(state: type[BaseState], handler: str) -> str:

@@ -140,7 +140,11 @@ def argument_problem(event: Event) -> str | None:
     if missing := [p.name for p in params if p.default is inspect.Parameter.empty and p.name not in payload]:
         return f"missing arguments {missing}"
     hints = bridge.handler_hints(handler)
-    for name, value in payload.items():
+    try:
+        arguments = bridge.handler_payload(handler, payload)  # as the handler will get them (form data, …)
+    except ValueError:
+        return "an argument has the wrong type (unreadable)"
+    for name, value in arguments.items():
         hint = hints.get(name)
         if hint is None or hint is Any or isinstance(value, rx.UploadChunkIterator):
             continue

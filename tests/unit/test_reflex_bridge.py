@@ -30,6 +30,7 @@ from exports_app.services import auth
 from exports_app.services.auth import Member
 from exports_app.services.secrets import member_token
 from exports_app.state import live_tabs
+from exports_app.state.auth import LoginState
 from exports_app.state.exports import ExportModalState, ExportsLive
 from exports_app.state.tab_guard import NEW_TAB_TOKEN, TabGuard, TabOwnerState
 from tests.conftest import run_in_own_loop
@@ -90,6 +91,10 @@ def test_handlers_are_found_by_the_names_clients_send(data_dir: Path) -> None:
     assert bridge.event_name(ExportModalState, "upload").endswith(".upload")
     assert "member" not in bridge.handler_hints(handler)  # member_event's own parameter is no event argument
     assert bridge.running_event() is None  # outside an event
+    submit = bridge.registered_handler(bridge.event_name(LoginState, "submit"))
+    assert submit is not None  # a form's fields arrive as pairs; the handler gets a dict
+    assert bridge.handler_payload(submit, {"form": {"__reflex_form_data__": [["username", "a"]]}}) == {
+        "form": {"username": "a"}}
 
 
 def test_linking_writing_and_unlinking_a_shared_state(manager: str) -> None:

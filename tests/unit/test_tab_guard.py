@@ -37,6 +37,9 @@ def test_malformed_arguments_are_named(state: type, handler: str, payload: dict[
     (ExportModalState, "prep", {}),
     (PublishState, "create_space", {"form": {"name": "Team"}}),
     (LoginState, "submit", {"form": {"username": "alice", "password": "pw"}}),
+    # What a Reflex form really sends: its fields as pairs, turned into a dict by Reflex before the handler.
+    (LoginState, "submit", {"form": {"__reflex_form_data__": [["username", "alice"], ["password", "pw"]]}}),
+    (PublishState, "create_space", {"form": {"__reflex_form_data__": [["name", "Team"]]}}),
 ])
 def test_what_the_pages_send_passes(state: type, handler: str, payload: dict[str, Any]) -> None:
     assert argument_problem(Event(name=handler_name(state, handler), payload=payload)) is None
