@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     allowed_origins: Annotated[list[str], NoDecode] = []
     # Larger uploads are refused with 413 before they are stored.
     max_upload_bytes: int = Field(10 * 1024**3, ge=1)
+    # New uploads and preps are refused (503) while the data dir has less free space than this: a local HLS
+    # ladder writes about the source's size again, so the room is checked before work starts, not halfway.
+    min_free_bytes: int = Field(1024**3, ge=0)
     # Stored files of exports deleted longer ago than this are removed by the leader (rows stay).
     purge_days: float = Field(30.0, ge=0)
     # The key of the shared-state tokens; empty: a random one kept in the database (shared by all hosts).

@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 from exports_app.config import get_settings
+from exports_app.services import faults
 
 STAGING = "staging"
 
@@ -33,7 +34,11 @@ def path_for(key: str) -> Path:
 
 
 def staging_path() -> Path:
-    """A fresh path in the data dir for an upload as it arrives; moved (not copied) into place once probed."""
+    """A fresh path in the data dir for an upload as it arrives; moved (not copied) into place once probed.
+
+    StorageFull, before a byte is staged, when the data dir is below EXPORTS_MIN_FREE_BYTES.
+    """
+    faults.ensure_room()
     folder = get_settings().data_dir / STAGING
     folder.mkdir(parents=True, exist_ok=True)
     return folder / f"{uuid.uuid4().hex}.part"

@@ -12,7 +12,7 @@ from reflex.vars import ObjectVar
 
 from exports_app.config import get_settings
 from exports_app.db import session_scope
-from exports_app.services import exports, productions, storage
+from exports_app.services import exports, faults, productions, storage
 from exports_app.services.auth import Member
 from exports_app.services.errors import ServiceError
 from exports_app.services.hls_status import HlsStatus, prep_finished
@@ -190,8 +190,11 @@ class ExportModalState(rx.State):
             with session_scope() as session:
                 status = productions.prep_hls(session=session, member=member, upload_id=self.open_id,
                                               provider=get_settings().transcoder)
-        except ServiceError as exc:
-            self.message = exc.message
+        except Exception as exc:  # a refusal, a full disk or an absent database: told in words
+            told = faults.member_fault(exc)
+            if told is None:
+                raise
+            self.message = told.message
             return
         (await self._live())._apply_statuses({self.open_id: status})
 
@@ -279,6 +282,15 @@ class ExportModalState(rx.State):
             async with self:
                 self.upload_phase, self.upload_percent = CHECKING, 100
             results = [await asyncio.to_thread(_import_staged, member, name, path) for name, path in staged.items()]
+        except Exception as exc:  # whatever stopped it (a full disk, the database away), the progress ends
+            told = faults.member_fault(exc)
+            async with self:
+                if self.upload_phase:  # not when this tab canceled it already
+                    self.upload_error = told.message if told is not None else "The upload failed. Try again."
+                self.upload_phase, self.upload_percent = "", 0
+            if told is None:
+                raise
+            return
         finally:
             for out in files.values():
                 out.close()

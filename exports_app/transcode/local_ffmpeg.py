@@ -17,6 +17,15 @@ from typing import Sequence
 
 import m3u8
 
+from exports_app.storage_faults import (
+    STORAGE_FULL_CODE,
+    STORAGE_FULL_MESSAGE,
+    describe,
+    is_storage_error,
+    log_storage_fault,
+    mentions_storage,
+    write_fails,
+)
 from exports_app.text import one_line
 from exports_app.transcode.base import (
     JobReport,
@@ -185,9 +194,14 @@ class LocalFfmpegTranscoder:
             try:
                 self._run(job)
             except Exception as exc:  # a bug here must fail the job, never kill the worker
-                log.exception("local transcode of media job %s crashed", job.request.media_job_id)
-                with self._cond:
-                    self._finish(job, JobStatus.FAILED, "internal_error", f"The transcoder failed: {exc}")
+                if is_storage_error(exc):  # e.g. the work dir could not be made: the disk, not the input
+                    log_storage_fault(describe(exc), self.hls_dir)
+                    with self._cond:
+                        self._finish(job, JobStatus.FAILED, STORAGE_FULL_CODE, STORAGE_FULL_MESSAGE)
+                else:
+                    log.exception("local transcode of media job %s crashed", job.request.media_job_id)
+                    with self._cond:
+                        self._finish(job, JobStatus.FAILED, "internal_error", f"The transcoder failed: {exc}")
             if self.wake is not None:
                 self.wake()
 
@@ -214,7 +228,13 @@ class LocalFfmpegTranscoder:
         duration = request.duration_seconds or probe.duration_seconds or 0.0
         rc, stderr = self._run_ffmpeg(job, cmd, duration)
         problem = _ladder_problem(work_dir) if rc == 0 else None
+        out_of_space = (rc != 0 or problem is not None) and not job.cancel_requested \
+            and self._out_of_space(request.media_job_id, work_dir, stderr)
         with self._cond:
+            if out_of_space:
+                shutil.rmtree(work_dir, ignore_errors=True)
+                self._finish(job, JobStatus.FAILED, STORAGE_FULL_CODE, STORAGE_FULL_MESSAGE)
+                return
             if rc == 0 and problem:
                 shutil.rmtree(work_dir, ignore_errors=True)
                 self._finish(job, JobStatus.FAILED, "no_playable_output", problem)
@@ -236,6 +256,19 @@ class LocalFfmpegTranscoder:
                              f"The transcode was interrupted (ffmpeg stopped by signal {-rc}). Retry available.")
             else:
                 self._finish(job, JobStatus.FAILED, f"ffmpeg_exit_{rc}", human_error(stderr, request.input_path))
+
+    def _out_of_space(self, media_job_id: int, work_dir: Path, stderr: Sequence[str]) -> bool:
+        """Whether a failed ladder is the disk's fault, not the input's (logged once for the operator if so).
+
+        ffmpeg says so in its stderr only sometimes: its HLS muxer exits 0 without a word after segments
+        failed to be written. So the work dir is also asked to take a small write itself.
+        """
+        refused = write_fails(work_dir) if work_dir.is_dir() else write_fails(self.hls_dir)
+        if refused is None and not mentions_storage(stderr):
+            return False
+        what = describe(refused) if refused is not None else human_error(stderr)
+        log_storage_fault(f"transcode of media job {media_job_id}: {what}", self.hls_dir)
+        return True
 
     def _run_ffmpeg(self, job: _Job, cmd: list[str], duration: float) -> tuple[int, list[str]]:
         """Run ffmpeg, turning -progress lines into percent. Returns (rc, stderr tail).
