@@ -45,7 +45,9 @@ def tick(transcoder: Transcoder, timeout_seconds: float) -> TickResult:
                 result.changed.add((reported.user_id, reported.upload_id))
             if report.status.terminal:
                 ended.add(report.media_job_id)
-        stuck = [r for r in media_jobs.timed_out(rows, timeout_seconds) if r.pending.request.media_job_id not in ended]
+        heard = {report.media_job_id for report in reports if not report.status.terminal}
+        stuck = [r for r in media_jobs.timed_out(rows, timeout_seconds, waiting=heard)
+                 if r.pending.request.media_job_id not in ended]
         for row in stuck:
             transcoder.cancel(row.pending)
             if media_jobs.apply_report(session=session, report=media_jobs.timeout_report(row, timeout_seconds)):

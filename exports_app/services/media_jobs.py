@@ -8,7 +8,7 @@ import threading
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable, Iterable
+from typing import Callable, Collection, Iterable
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -90,9 +90,10 @@ class PendingRow:
     pending: PendingJob
     user_id: int
     upload_id: int
-    started_at: datetime
+    clock_from: datetime  # when the job's timeout clock started: its start, else its submit (see timed_out)
     percent: int = 0
     phase: str | None = None
+    started: bool = False  # the transcoder began work on it (media_jobs.started_at is set)
 
     def is_news(self, report: JobReport) -> bool:
         """False for a report that repeats what the row already says (nothing to write or push)."""
@@ -111,6 +112,7 @@ def _request(job: MediaJob, upload: Upload) -> JobRequest:
         input_path=storage.path_for(upload.storage_key),
         duration_seconds=upload.duration_seconds,
         source_height=upload.height,
+        owner_id=upload.user_id,
     )
 
 
@@ -132,9 +134,10 @@ def pending_jobs(*, session: Session, provider: str, job_ids: Iterable[int] | No
             PendingJob(request, job.provider_job_id, JobStatus(job.status)),
             upload.user_id,
             request.upload_id,
-            job.submitted_at or job.created_at,
+            job.started_at or job.submitted_at or job.created_at,
             job.percent,
             job.phase,
+            job.started_at is not None,
         ))
     return rows
 
@@ -262,10 +265,18 @@ def stored_renditions(production: Production) -> tuple[Rendition, ...]:
     return tuple(sorted(found, key=lambda r: (r.height, r.bandwidth), reverse=True))
 
 
-def timed_out(rows: Iterable[PendingRow], timeout_seconds: float, now: datetime | None = None) -> list[PendingRow]:
-    """The pending rows older than the timeout."""
+def timed_out(rows: Iterable[PendingRow], timeout_seconds: float, now: datetime | None = None,
+              waiting: Collection[int] = ()) -> list[PendingRow]:
+    """The pending rows whose transcode has run longer than the timeout.
+
+    A job is timed from its start, not from its submit: one waiting its turn behind a long queue is not
+    stuck. waiting: the jobs not started yet that the transcoder has just reported on (still in its queue,
+    or starting now); they are not timed out. A job not started that the transcoder does not know is
+    timed from its submit, so a lost one still ends.
+    """
     limit = (now or utcnow()) - timedelta(seconds=timeout_seconds)
-    return [row for row in rows if _aware(row.started_at) < limit]
+    return [row for row in rows if _aware(row.clock_from) < limit
+            and (row.started or row.pending.request.media_job_id not in waiting)]
 
 
 def _aware(moment: datetime) -> datetime:

@@ -37,6 +37,7 @@ from exports_app.transcode.base import (
     utcnow,
 )
 from exports_app.transcode.clips import ffmpeg_exe as bundled_ffmpeg
+from exports_app.transcode.fair_queue import FairQueue
 from exports_app.transcode.ladder import build_ladder_command, choose_renditions
 from exports_app.transcode.probe import NotAVideoError, probe_video
 
@@ -98,7 +99,10 @@ class _Job:
 
 
 class LocalFfmpegTranscoder:
-    """Queues jobs FIFO and runs at most `concurrency` ffmpeg processes; thread-safe."""
+    """Queues jobs (each member's in turn, see FairQueue) and runs at most `concurrency` ffmpeg processes.
+
+    Thread-safe.
+    """
 
     name = "local"
 
@@ -110,7 +114,7 @@ class LocalFfmpegTranscoder:
         self.ffmpeg = ffmpeg_exe or bundled_ffmpeg()
         self._jobs: dict[int, _Job] = {}
         self._finished: collections.deque[int] = collections.deque()
-        self._queue: collections.deque[int] = collections.deque()
+        self._queue = FairQueue()
         self._cond = threading.Condition()
         self._workers: list[threading.Thread] = []
         self._closed = False
@@ -124,7 +128,7 @@ class LocalFfmpegTranscoder:
             known = self._jobs.get(request.media_job_id)
             if known is None or known.request.idempotency_token != request.idempotency_token:
                 self._jobs[request.media_job_id] = _Job(request)
-                self._queue.append(request.media_job_id)
+                self._queue.append(request.owner_id, request.media_job_id)
                 self._start_workers()
                 self._cond.notify()
         return provider_job_id(request.media_job_id)
@@ -154,8 +158,7 @@ class LocalFfmpegTranscoder:
             if known is None or known.status.terminal:
                 return
             known.cancel_requested = True
-            if job.request.media_job_id in self._queue:
-                self._queue.remove(job.request.media_job_id)
+            if self._queue.remove(job.request.media_job_id):
                 self._finish(known, JobStatus.CANCELED, "canceled", "The transcode was canceled.")
                 return
             process = known.process
@@ -189,7 +192,7 @@ class LocalFfmpegTranscoder:
                     self._cond.wait()
                 if self._closed:
                     return
-                job = self._jobs[self._queue.popleft()]
+                job = self._jobs[self._queue.pop()]
                 job.status, job.phase, job.reported_at = JobStatus.RUNNING, "PROBING", utcnow()
             try:
                 self._run(job)
