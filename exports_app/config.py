@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     secret_key: str = ""
     # Server worker processes on this host (scripts/serve.sh); more than one needs REFLEX_REDIS_URL.
     workers: int = Field(1, ge=1)
+    # /metrics is served only to a scraper sending "Authorization: Bearer <this>"; empty: not served at all.
+    metrics_token: str = ""
+    # "json": the app's log lines as one JSON object each, with the request id (see exports_app/logs.py).
+    log_format: Literal["text", "json"] = "text"
     mediaconvert: MediaConvertSettings = Field(default_factory=MediaConvertSettings)
 
     @field_validator("data_dir")

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from exports_app.api import auth_routes, export_routes, media_routes
+from exports_app.api import auth_routes, export_routes, media_routes, ops_routes
 from exports_app.services.errors import Conflict, Invalid, NotFound, ServiceError, SignedOut
 from exports_app.services.faults import RETRY_AFTER_SECONDS, StorageFull, Unavailable, member_fault
 
@@ -31,6 +31,7 @@ def create_api() -> FastAPI:
     api.include_router(auth_routes.router)
     api.include_router(export_routes.router)
     api.include_router(media_routes.router)
+    api.include_router(ops_routes.router)
 
     @api.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -13,6 +13,7 @@ from typing import Callable, Collection, Iterable
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from exports_app import metrics
 from exports_app.domain import ACTIVE_STATUSES, JobStatus, utcnow
 from exports_app.models import MediaJob, Production, Upload
 from exports_app.services import storage
@@ -175,6 +176,7 @@ def submit_queued(*, session: Session, transcoder: Transcoder, rows: Iterable[Pe
         except Exception as exc:  # the transcoder's errors are many; each is recorded, none escapes
             if _transient(exc):
                 log.warning("submit of media job %s deferred: %s", job.request.media_job_id, exc)
+                metrics.SUBMITS_DEFERRED.labels(transcoder.name).inc()
                 continue
             log.exception("submit of media job %s failed", job.request.media_job_id)
             report = JobReport(job.request.media_job_id, JobStatus.FAILED, error_code="submit_failed",
@@ -191,6 +193,7 @@ def submit_queued(*, session: Session, transcoder: Transcoder, rows: Iterable[Pe
         )
         if result.rowcount:
             changed.append(row)
+            metrics.JOBS_SUBMITTED.labels(transcoder.name).inc()
     session.commit()
     return changed
 
@@ -285,7 +288,27 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
+def count_ended(row: PendingRow, report: JobReport, provider: str) -> None:
+    """The metrics of a job whose terminal report was just applied: its status, its time, why it failed."""
+    status = report.status.value
+    metrics.JOBS_FINISHED.labels(provider, status).inc()
+    elapsed = (utcnow() - _aware(row.clock_from)).total_seconds()
+    metrics.TRANSCODE_SECONDS.labels(provider, status).observe(max(0.0, elapsed))
+    if report.status is not JobStatus.SUCCEEDED:
+        metrics.JOB_FAILURES.labels(provider, metrics.reason(report.error_code)).inc()
+
+
 def timeout_report(row: PendingRow, timeout_seconds: float) -> JobReport:
     return JobReport(row.pending.request.media_job_id, JobStatus.TIMED_OUT, error_code="timeout",
                      error_message=f"No result after {int(timeout_seconds)} s; the transcode was stopped. "
                                    "Retry available.")
+
+
+def count_by_status(*, session: Session) -> dict[str, int]:
+    """How many media jobs are in each status, every status listed (0 when none): one grouped query."""
+    counts = dict.fromkeys((s.value for s in JobStatus), 0)
+    for status, count in session.execute(
+        sa.select(col(MediaJob.status), sa.func.count()).group_by(col(MediaJob.status))
+    ):
+        counts[str(status)] = int(count)
+    return counts
