@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,3 +39,17 @@ def fill(folder: Path) -> Path:
         except OSError:
             pass
     return ballast
+
+
+@pytest.fixture
+def full_disk_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, migrated_template: Path) -> Iterator[Path]:
+    """The app's data dir, SQLite and all, on a 4 MiB tmpfs of its own (filled by the test)."""
+    from tests.conftest import SERVER_DB, app_pointed_at
+
+    if SERVER_DB != "sqlite":
+        pytest.skip("the database's own disk fills only with SQLite in the data dir")
+    with small_tmpfs(tmp_path / "disk", "4m") as disk:
+        shutil.copyfile(migrated_template, disk / "exports.db")
+        monkeypatch.setenv("EXPORTS_MIN_FREE_BYTES", "0")  # the guard off: the write itself meets the full disk
+        with app_pointed_at(monkeypatch, disk, None):
+            yield disk

@@ -56,9 +56,22 @@ def store_file(source: Path, user_id: int, extension: str, *, move: bool = False
         os.replace(source, target)
     else:
         tmp = target.with_name(target.name + ".part")
-        shutil.copyfile(source, tmp)
-        tmp.replace(target)
+        try:
+            shutil.copyfile(source, tmp)
+            tmp.replace(target)
+        except OSError:  # e.g. the disk filled up midway: no half copy stays behind
+            _discard(tmp)
+            raise
     return key, target.stat().st_size
+
+
+def _discard(path: Path) -> None:
+    """Remove a partly written file and its folder if that is now empty."""
+    path.unlink(missing_ok=True)
+    try:
+        path.parent.rmdir()
+    except OSError:
+        pass
 
 
 def beside(key: str, name: str) -> str:
@@ -71,14 +84,13 @@ def write_bytes(key: str, data: bytes) -> None:
     target = path_for(key)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f"{target.name}.{uuid.uuid4().hex}.part")
-    tmp.write_bytes(data)
-    tmp.replace(target)
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(target)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def remove(key: str) -> None:
-    path = path_for(key)
-    path.unlink(missing_ok=True)
-    try:
-        path.parent.rmdir()
-    except OSError:
-        pass
+    _discard(path_for(key))

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,26 +13,16 @@ from exports_app.models import MediaJob
 from exports_app.services.auth import Member
 from exports_app.storage_faults import STORAGE_FULL_MESSAGE
 from tests.api.conftest import PASSWORD, add_upload, sign_in
-from tests.conftest import SERVER_DB, app_pointed_at, make_member
-from tests.tmpfs import fill, small_tmpfs
+from tests.conftest import make_member
+from tests.tmpfs import fill, full_disk_data_dir  # noqa: F401  (a fixture)
+
+# ruff: noqa: F811  (test parameters named after the fixtures imported above)
 
 
 def assert_503(response: object, message: str) -> None:
     assert getattr(response, "status_code") == 503, getattr(response, "text")
     assert getattr(response, "json")() == {"error": message}
     assert int(getattr(response, "headers")["retry-after"]) > 0
-
-
-@pytest.fixture
-def full_disk_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, migrated_template: Path) -> Iterator[Path]:
-    """The app's data dir, SQLite and all, on a 4 MiB tmpfs of its own (filled by the test)."""
-    if SERVER_DB != "sqlite":
-        pytest.skip("the database's own disk fills only with SQLite in the data dir")
-    with small_tmpfs(tmp_path / "disk", "4m") as disk:
-        shutil.copyfile(migrated_template, disk / "exports.db")
-        monkeypatch.setenv("EXPORTS_MIN_FREE_BYTES", "0")  # the guard off: the write itself meets the full disk
-        with app_pointed_at(monkeypatch, disk, None):
-            yield disk
 
 
 def test_sign_in_on_a_full_disk_is_503_and_works_once_room_is_back(full_disk_data_dir: Path) -> None:

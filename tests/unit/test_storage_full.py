@@ -15,8 +15,10 @@ from exports_app.services import faults
 from exports_app.storage_faults import STORAGE_FULL_CODE, STORAGE_FULL_MESSAGE, is_storage_error, mentions_storage
 from exports_app.transcode.clips import make_clip
 from exports_app.transcode.local_ffmpeg import LocalFfmpegTranscoder
-from tests.tmpfs import fill, small_tmpfs
+from tests.tmpfs import fill, full_disk_data_dir, small_tmpfs  # noqa: F401  (a fixture)
 from tests.unit.test_local_ffmpeg import final_report, request
+
+# ruff: noqa: F811  (test parameters named after the fixtures imported above)
 
 
 @pytest.mark.parametrize("code", [errno.ENOSPC, errno.EDQUOT, errno.EROFS])
@@ -78,3 +80,16 @@ def test_room_is_checked_before_new_work(tmp_path: Path, monkeypatch: pytest.Mon
             faults.ensure_room()
         finally:
             config.get_settings.cache_clear()
+
+
+def test_cli_on_a_full_disk_says_one_line(full_disk_data_dir: Path, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    from exports_app.cli import main
+
+    assert main(["user", "create", "gus", "--password", "long enough pw"]) == 0
+    clip = make_clip(tmp_path / "clip.mp4", seconds=1.0, width=320, height=240)
+    ballast = fill(full_disk_data_dir)
+    assert main(["export", "import", "--user", "gus", str(clip)]) == 1
+    assert capsys.readouterr().err == f"error: {STORAGE_FULL_MESSAGE}\n"
+    ballast.unlink()
+    assert not list((full_disk_data_dir / "uploads").rglob("source*")), "nothing half-stored"
