@@ -62,11 +62,24 @@ def member_fault(exc: BaseException, path: Path | None = None) -> ServiceError |
     if isinstance(exc, ServiceError):
         return exc
     if is_storage_error(exc):
-        log_storage_fault(describe(exc), path or get_settings().data_dir)
+        log_storage_fault(describe(exc), path or _written_where(exc) or get_settings().data_dir)
         return StorageFull()
     if is_database_away(exc):
         log.error("database unavailable: %s", describe(exc))
         return Unavailable()
+    return None
+
+
+def _written_where(exc: BaseException) -> Path | None:
+    """The folder of the file a failed write named (its file system is the full one), if it named one.
+
+    A copy names its source first and its target second (filename2): the target is where the write failed.
+    """
+    for link in causes(exc):
+        if isinstance(link, OSError):
+            target = link.filename2 if isinstance(link.filename2, str) else link.filename
+            if isinstance(target, str):
+                return Path(target).parent
     return None
 
 

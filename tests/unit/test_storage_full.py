@@ -83,7 +83,7 @@ def test_room_is_checked_before_new_work(tmp_path: Path, monkeypatch: pytest.Mon
 
 
 def test_cli_on_a_full_disk_says_one_line(full_disk_data_dir: Path, tmp_path: Path,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+                                          capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> None:
     from exports_app.cli import main
 
     assert main(["user", "create", "gus", "--password", "long enough pw"]) == 0
@@ -91,5 +91,7 @@ def test_cli_on_a_full_disk_says_one_line(full_disk_data_dir: Path, tmp_path: Pa
     ballast = fill(full_disk_data_dir)
     assert main(["export", "import", "--user", "gus", str(clip)]) == 1
     assert capsys.readouterr().err == f"error: {STORAGE_FULL_MESSAGE}\n"
+    (told,) = [r.getMessage() for r in caplog.records if "storage fault" in r.getMessage()]
+    assert told.startswith(f"storage fault at {full_disk_data_dir / 'uploads'}") and "(0 bytes free)" in told
     ballast.unlink()
     assert not list((full_disk_data_dir / "uploads").rglob("source*")), "nothing half-stored"
