@@ -83,11 +83,16 @@ def _demo_password() -> str:
 
 
 def cmd_seed_demo(_: argparse.Namespace) -> int:
-    """Idempotent: adds only what is missing, and prints the demo credentials."""
+    """Idempotent: adds only what is missing; prints the demo password only on the run that creates the member.
+
+    `make run` seeds on every start, so printing it each time would put it in every start's log.
+    """
     password = _demo_password()
     with session_scope() as session:
-        member = (auth.find_member(session=session, username=DEMO_USER)
-                  or auth.create_user(session=session, username=DEMO_USER, password=password))
+        member = auth.find_member(session=session, username=DEMO_USER)
+        created = member is None
+        if member is None:
+            member = auth.create_user(session=session, username=DEMO_USER, password=password)
         have_spaces = set(session.exec(select(Space.name).where(Space.user_id == member.id)))
         for name in DEMO_SPACES:
             if name not in have_spaces:
@@ -109,7 +114,11 @@ def cmd_seed_demo(_: argparse.Namespace) -> int:
                 broken.write_bytes(b"\x00\x00\x00\x18ftypmp42" + secrets.token_bytes(4096))
                 exports.import_export(session=session, member=member, source=broken, title=CORRUPT_TITLE,
                                       allow_undecodable=True)
-    print(f"demo member: {DEMO_USER}  password: {password}")
+    if created:
+        print(f"demo member: {DEMO_USER}  password: {password}")
+    else:
+        print(f"demo member: {DEMO_USER}  (password printed when it was created; kept in the data dir as "
+              "demo-password.txt)")
     return 0
 
 

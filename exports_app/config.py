@@ -64,10 +64,15 @@ class Settings(BaseSettings):
     # New uploads and preps are refused (503) while the data dir has less free space than this: a local HLS
     # ladder writes about the source's size again, so the room is checked before work starts, not halfway.
     min_free_bytes: int = Field(1024**3, ge=0)
+    # Uploads in flight at once in one server process, per member and in all (more get 429 before their body).
+    max_uploads_per_member: int = Field(2, ge=1)
+    max_uploads: int = Field(16, ge=1)
     # Stored files of exports deleted longer ago than this are removed by the leader (rows stay).
     purge_days: float = Field(30.0, ge=0)
     # The key of the shared-state tokens; empty: a random one kept in the database (shared by all hosts).
     secret_key: str = ""
+    # Serve the API's /api/docs and /api/openapi.json (off: they map the attack surface for anyone who asks).
+    api_docs: bool = False
     # Server worker processes on this host (scripts/serve.sh); more than one needs REFLEX_REDIS_URL.
     workers: int = Field(1, ge=1)
     # /metrics is served only to a scraper sending "Authorization: Bearer <this>"; empty: not served at all.

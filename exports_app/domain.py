@@ -28,6 +28,8 @@ TERMINAL_STATUSES = frozenset(
     {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED, JobStatus.TIMED_OUT}
 )
 ACTIVE_STATUSES = frozenset({JobStatus.QUEUED, JobStatus.SUBMITTED, JobStatus.RUNNING})
+# A job that reports success without a master playlist has nothing to serve: it is stored, and shown, as failed.
+NO_MASTER_PLAYLIST = "The transcode finished without an HLS master playlist."
 
 
 def utcnow() -> datetime:

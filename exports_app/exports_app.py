@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import reflex as rx
 
 from exports_app.api.app import create_api
@@ -10,29 +12,35 @@ from exports_app.api.observe import Observe
 from exports_app.config import get_settings
 from exports_app.jobs.scheduler import refresh_lifespan
 from exports_app.logs import configure as configure_logs
-
-# Importing the page modules registers their pages (route, title and on_load are declared beside each page).
-from exports_app.pages import exports, login, publish, space, timeline  # noqa: F401
-from exports_app.pages.registry import PAGES
+from exports_app.pages import add_pages
+from exports_app.reflex_bridge import event_name, replace_cors
+from exports_app.services.secrets import member_token
+from exports_app.state import live_tabs
+from exports_app.state.errors import on_backend_exception, on_frontend_exception
+from exports_app.state.exports import ExportModalState
+from exports_app.state.tab_guard import TabGuard
 
 # Reflex adds its CORS middleware outside every transformer; ours grants credentialed CORS to the
-# configured extra origins only (rx.App calls App._add_cors by name, so it is replaced there, not in a
-# subclass; mypy refuses assigning to a method, which is the point here).
-rx.App._add_cors = staticmethod(add_cors)  # type: ignore[method-assign]
+# configured extra origins only.
+replace_cors(add_cors)
 
 configure_logs(get_settings().log_format)
 
 app = rx.App(
     # The API's routes first, then the guard around everything (pages, websocket, uploads, API), then the request
     # ids and metrics around that (so the guard's own refusals are counted too).
-    api_transformer=[create_api(), Guard, Observe],
+    # The guard knows the one handler that takes files, and who each tab belongs to, from here.
+    api_transformer=[create_api(), partial(Guard, upload_handlers=frozenset({
+        event_name(ExportModalState, "upload")}), tab_owner=live_tabs.owner,
+        member_key=member_token), Observe],
     stylesheets=["/styles.css"],
+    # One bounded log line per error; browser reports only from signed-in tabs (state/errors.py).
+    frontend_exception_handler=on_frontend_exception,
+    backend_exception_handler=on_backend_exception,
 )
+# Ahead of Reflex's hydrate: a tab holds one member's data at a time, and event arguments fit their handler.
+app.add_middleware(TabGuard(), index=0)
 # The scheduler pushes through the app's state manager and socket namespace, handed over here so jobs/ never
 # imports the app.
 app.register_lifespan_task(refresh_lifespan, live=app)
-
-for registered in PAGES:
-    app.add_page(registered.component, route=registered.route, title=registered.title,
-                 on_load=list(registered.on_load))
-app.add_page(lambda: rx.center(rx.spinner()), route="/", on_load=rx.redirect("/exports"))
+add_pages(app)

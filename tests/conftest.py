@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import os
 import shutil
 import uuid
@@ -121,9 +122,11 @@ def session(data_dir: Path) -> Iterator[Session]:
 
 
 def run_in_own_loop(coroutine: Coroutine[object, object, T]) -> T:
-    """Run an async test body in a thread with its own loop: in the e2e session Playwright's loop owns this one."""
+    """Run an async test body in a thread with its own loop: in the e2e session Playwright's loop owns this one.
+
+    The body sees this thread's context variables (e.g. Reflex's registration of the app's states)."""
     with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
+        return pool.submit(contextvars.copy_context().run, asyncio.run, coroutine).result()
 
 
 def make_member(username: str) -> Member:

@@ -11,8 +11,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from exports_app.api import auth_routes, export_routes, media_routes, ops_routes
+from exports_app.config import get_settings
 from exports_app.services.errors import Conflict, Invalid, NotFound, ServiceError, SignedOut
 from exports_app.services.faults import RETRY_AFTER_SECONDS, StorageFull, Unavailable, member_fault
+from exports_app.text import log_error, log_text
 
 log = logging.getLogger(__name__)
 
@@ -25,9 +27,11 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
-def create_api() -> FastAPI:
-    api = FastAPI(title="exports_app API", version="1.0", docs_url="/api/docs", redoc_url=None,
-                  openapi_url="/api/openapi.json")
+def create_api(*, docs: bool | None = None) -> FastAPI:
+    """The API; /api/docs and /api/openapi.json only with docs (default: EXPORTS_API_DOCS)."""
+    docs = get_settings().api_docs if docs is None else docs
+    api = FastAPI(title="exports_app API", version="1.0", docs_url="/api/docs" if docs else None, redoc_url=None,
+                  openapi_url="/api/openapi.json" if docs else None)
     api.include_router(auth_routes.router)
     api.include_router(export_routes.router)
     api.include_router(media_routes.router)
@@ -36,7 +40,9 @@ def create_api() -> FastAPI:
     @api.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = exc.detail if isinstance(exc.detail, str) else "Request refused."
-        return _error(exc.status_code, message)
+        answer = _error(exc.status_code, message)
+        answer.headers.update(exc.headers or {})  # e.g. Retry-After of a 429
+        return answer
 
     @api.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -48,11 +54,12 @@ def create_api() -> FastAPI:
     async def _service_error(_: Request, exc: ServiceError) -> JSONResponse:
         return _error(_STATUS.get(type(exc), 400), exc.message)
 
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         fault = member_fault(exc)  # a full disk or an absent database: a 503 to retry, logged once there
         if fault is not None:
             return _error(_STATUS.get(type(fault), 503), fault.message)
-        log.exception("unexpected error", exc_info=exc)
+        # One line: the path and the message may carry client input (text.log_text keeps it to one line).
+        log.error("unexpected error in %s %s: %s", request.method, log_text(request.url.path), log_error(exc))
         return _error(500, "Internal error.")
 
     # The database's and the file system's errors by name, so a fault answered 503 is not re-raised to the

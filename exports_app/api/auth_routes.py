@@ -29,7 +29,8 @@ def login(body: Credentials, request: Request, response: Response) -> LoginOut:
         signin = auth.sign_in(session=session, username=body.username, password=body.password, address=address,
                               planted_token=request.cookies.get(auth.SESSION_COOKIE), days=settings.session_days)
     if isinstance(signin, auth.Refusal):
-        raise ApiError(signin.status, signin.message)
+        wait = {"Retry-After": str(signin.retry_after)} if signin.retry_after is not None else None
+        raise ApiError(signin.status, signin.message, headers=wait)
     member = signin.member
     # The CSRF cookie is readable by the page's script (it echoes it in a header); the session cookie is not.
     cookies = ((auth.SESSION_COOKIE, signin.token, True), (auth.CSRF_COOKIE, signin.csrf_token, False))

@@ -22,8 +22,8 @@ from exports_app.services.auth import Member
 class ApiError(HTTPException):
     """An error answered as {"error": message}."""
 
-    def __init__(self, status_code: int, message: str) -> None:
-        super().__init__(status_code=status_code, detail=message)
+    def __init__(self, status_code: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(status_code=status_code, detail=message, headers=headers)
 
 
 def require_origin(request: Request) -> None:

@@ -7,6 +7,9 @@ It wraps everything Reflex serves on the one port (pages, the `/_event` websocke
 from __future__ import annotations
 
 import asyncio
+import base64
+import gzip
+import hashlib
 import json
 import re
 from typing import Any, Awaitable, Callable, MutableMapping
@@ -33,10 +36,34 @@ UPLOAD_PATH = "/_upload"
 CLIENT_TOKEN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
-def security_headers(*, hsts: bool) -> list[tuple[bytes, bytes]]:
-    """The headers every HTTP answer carries (SPEC's security contract)."""
+HEALTH_PATH = "/_health"
+# An inline <script> of a page (not one with src=): its text is what a CSP hash covers.
+_INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.S | re.I)
+# Everything but script-src, which carries the hashes of the page's own inline scripts (SECURITY.md says why
+# 'unsafe-eval' stays). 'self' covers the same-origin websocket (ws:/wss:) in connect-src; hls.js plays through
+# MediaSource blob: URLs and may start a blob: worker; Radix and emotion inject <style> elements at run time.
+_POLICY = ("default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; font-src 'self' data:; "
+           "media-src 'self' blob:; worker-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+           "form-action 'self'; frame-ancestors 'none'")
+
+
+def inline_script_hashes(html: bytes) -> list[str]:
+    """The CSP sources ('sha256-…') of every inline script in a page, in order, without repeats."""
+    hashes = ["'sha256-" + base64.b64encode(hashlib.sha256(body).digest()).decode() + "'"
+              for body in _INLINE_SCRIPT.findall(html)]
+    return list(dict.fromkeys(hashes))
+
+
+def content_security_policy(script_hashes: list[str]) -> bytes:
+    """The policy of an answer: scripts from this origin, plus the page's own inline scripts by their hash."""
+    scripts = " ".join(["'self'", "'unsafe-eval'", *script_hashes])
+    return f"script-src {scripts}; {_POLICY}".encode()
+
+
+def security_headers(*, hsts: bool, script_hashes: list[str] | None = None) -> list[tuple[bytes, bytes]]:
+    """The headers every HTTP answer carries (SECURITY.md); a page's CSP names its inline scripts."""
     headers = [
-        (b"content-security-policy", b"frame-ancestors 'none'"),
+        (b"content-security-policy", content_security_policy(script_hashes or [])),
         (b"x-frame-options", b"DENY"),
         (b"x-content-type-options", b"nosniff"),
         (b"referrer-policy", b"same-origin"),
@@ -66,16 +93,54 @@ async def _answer(send: Send, status: int, message: str, extra: list[tuple[bytes
     await send({"type": "http.response.body", "body": body})
 
 
-def _signed_in(token: str | None) -> bool:
+def _member(token: str | None) -> auth.Member | None:
     with session_scope() as session:
-        return auth.member_for_token(session=session, token=token) is not None
+        return auth.member_for_token(session=session, token=token)
+
+
+TabOwner = Callable[[str], Awaitable[str | None]]
+"""The member key a tab token is bound to (state/tab_guard binds it at the tab's first event), or None."""
+
+
+async def _no_owner(tab: str) -> str | None:
+    return None
+
+
+class UploadSlots:
+    """Uploads in flight in this process, per member and in all: each holds a socket and a staged file."""
+
+    def __init__(self, *, per_member: int, total: int) -> None:
+        self.per_member, self.total = per_member, total
+        self.by_member: dict[int, int] = {}
+
+    def take(self, member_id: int) -> bool:
+        if sum(self.by_member.values()) >= self.total or self.by_member.get(member_id, 0) >= self.per_member:
+            return False
+        self.by_member[member_id] = self.by_member.get(member_id, 0) + 1
+        return True
+
+    def give_back(self, member_id: int) -> None:
+        left = self.by_member.get(member_id, 0) - 1
+        if left > 0:
+            self.by_member[member_id] = left
+        else:
+            self.by_member.pop(member_id, None)
 
 
 class Guard:
-    """One ASGI middleware holding the rules that must apply before any route runs."""
+    """One ASGI middleware holding the rules that must apply before any route runs.
 
-    def __init__(self, app: ASGIApp) -> None:
+    upload_handlers: the event handlers that take files (any other name at /_upload is refused with 400);
+    tab_owner: who a tab token belongs to (an upload must come from the cookie of the tab's own member);
+    both handed over by the app wiring, so this module knows no state class.
+    """
+
+    def __init__(self, app: ASGIApp, *, upload_handlers: frozenset[str] = frozenset(),
+                 tab_owner: TabOwner = _no_owner, member_key: Callable[[int], str] = str) -> None:
         self.app = app
+        self.upload_handlers, self.tab_owner, self.member_key = upload_handlers, tab_owner, member_key
+        settings = get_settings()
+        self.uploads = UploadSlots(per_member=settings.max_uploads_per_member, total=settings.max_uploads)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
@@ -112,39 +177,116 @@ class Guard:
             return
         path: str = scope.get("path", "")
         if path == UPLOAD_PATH or path.startswith(UPLOAD_PATH + "/"):
-            refusal = await self._upload_refusal(connection, settings.max_upload_bytes)
-            if refusal is not None:
-                await _answer(send, *refusal, extra)
-                return
-            body = BodyLimit(receive, send, settings.max_upload_bytes, extra)
-            await self._forward(scope, body.receive, body.send, extra)
-            await body.finish()
+            await self._upload(connection, scope, receive, send, extra)
+            return
+        if path == HEALTH_PATH:
+            await self._health(scope, receive, send, extra)
             return
         await self._forward(scope, receive, send, extra)
 
+    async def _upload(self, connection: HTTPConnection, scope: Scope, receive: Receive, send: Send,
+                      extra: list[tuple[bytes, bytes]]) -> None:
+        """An upload runs only once its member, tab, handler and size pass, and while a slot is free."""
+        member = await asyncio.to_thread(_member, connection.cookies.get(auth.SESSION_COOKIE))
+        if member is None:
+            await _answer(send, 401, "Not signed in.", extra)
+            return
+        limit = get_settings().max_upload_bytes
+        refusal = await self._upload_refusal(connection, member, limit)
+        if refusal is not None:
+            await _answer(send, *refusal, extra)
+            return
+        if not self.uploads.take(member.id):
+            await _answer(send, 429, "Too many uploads at once. Wait for one to finish.",
+                          [*extra, (b"retry-after", b"5")])
+            return
+        try:
+            body = BodyLimit(receive, send, limit, extra)
+            await self._forward(scope, body.receive, body.send, extra)
+            await body.finish()
+        finally:
+            self.uploads.give_back(member.id)
+
     async def _forward(self, scope: Scope, receive: Receive, send: Send, extra: list[tuple[bytes, bytes]]) -> None:
         names = {name for name, _ in extra}
+        hsts = any(name == b"strict-transport-security" for name in names)
+        held: Message | None = None  # a page's start, held until its body is known (the CSP hashes its scripts)
+        body = b""
 
         async def with_headers(message: Message) -> None:
+            nonlocal held, body
             if message["type"] == "http.response.start":
                 kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
-                message = {**message, "headers": [*kept, *extra]}
+                message = {**message, "headers": kept}
+                if _is_html(kept):
+                    held = message
+                    return
+                if message.get("status") == 304:
+                    # The browser keeps the stored answer's headers but takes the 304's over them: a policy
+                    # without that page's script hashes would block its scripts. The stored one fits the content.
+                    message["headers"] = [*kept, *((k, v) for k, v in extra if k != b"content-security-policy")]
+                else:
+                    message["headers"] = [*kept, *extra]
+            elif message["type"] == "http.response.body" and held is not None:
+                body += message.get("body", b"")
+                if message.get("more_body", False):
+                    return
+                page = _decoded(body, held["headers"])
+                headers = security_headers(hsts=hsts, script_hashes=inline_script_hashes(page))
+                await send({**held, "headers": [*held["headers"], *headers]})
+                message, held = {**message, "body": body}, None
             await send(message)
 
         await self.app(scope, receive, with_headers)
 
-    async def _upload_refusal(self, connection: HTTPConnection, limit: int) -> tuple[int, str] | None:
-        """Why an upload is refused before its body is read, or None."""
-        signed_in = await asyncio.to_thread(_signed_in, connection.cookies.get(auth.SESSION_COOKIE))
-        if not signed_in:
-            return 401, "Not signed in."
+    async def _health(self, scope: Scope, receive: Receive, send: Send, extra: list[tuple[bytes, bytes]]) -> None:
+        """Reflex's health check, answered as ok or unavailable only: which backend failed is nobody's business."""
+        status = 503
+
+        async def keep_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+
+        await self.app(scope, receive, keep_status)
+        body = json.dumps({"status": "ok" if status == 200 else "unavailable"}).encode()
+        await send({"type": "http.response.start", "status": 200 if status == 200 else 503,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                                (b"cache-control", b"no-store"), *extra]})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _upload_refusal(self, connection: HTTPConnection, member: auth.Member,
+                              limit: int) -> tuple[int, str] | None:
+        """Why a signed-in member's upload is refused before its body is read, or None."""
+        if connection.scope.get("method") != "POST":
+            return None
         token = connection.headers.get("reflex-client-token", "")
-        if connection.scope.get("method") == "POST" and not CLIENT_TOKEN.fullmatch(token):
+        if not CLIENT_TOKEN.fullmatch(token):
             return 400, "Missing or malformed client token."
+        if connection.headers.get("reflex-event-handler", "") not in self.upload_handlers:
+            return 400, "This is not an upload."
+        if await self.tab_owner(token) != self.member_key(member.id):
+            # Identity is the request's own cookie: a tab token of another member's (or of no one) is refused.
+            return 403, "This upload does not come from your own page. Reload it and try again."
         declared = connection.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             return 413, _too_large(limit)
         return None
+
+
+def _is_html(headers: list[tuple[bytes, bytes]]) -> bool:
+    return any(k.lower() == b"content-type" and v.lower().startswith(b"text/html") for k, v in headers)
+
+
+def _decoded(body: bytes, headers: list[tuple[bytes, bytes]]) -> bytes:
+    """A page's markup: Reflex serves its prebuilt pages gzipped when the client accepts it."""
+    encoding = next((v.lower() for k, v in headers if k.lower() == b"content-encoding"), b"")
+    if encoding == b"gzip":
+        try:
+            return gzip.decompress(body)
+        except (OSError, EOFError):
+            return b""
+    return body
 
 
 def _too_large(limit: int) -> str:

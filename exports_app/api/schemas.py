@@ -1,12 +1,12 @@
-"""The API's JSON shapes (SPEC's names), as typed response models so /api/openapi.json shows the contract."""
+"""The API's JSON shapes (docs/api.md), as typed response models so /api/openapi.json shows the contract."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from exports_app.hls_states import HlsState, PrepState, states_described
 from exports_app.services.auth import Member
 from exports_app.services.hls_status import HlsStatus
 
@@ -24,7 +24,7 @@ class ErrorOut(_Out):
 class HlsStatusOut(_Out):
     """GET /api/exports/{uploadId}/hls-status: state, productionId and detail never change meaning."""
 
-    state: Literal["not_ready", "in_progress", "ready", "failed"]
+    state: HlsState = Field(description=states_described())
     production_id: int | None = Field(serialization_alias="productionId")
     detail: str | None = Field(description="A short human error (at most 200 characters) when failed.")
     percent: int | None = None
@@ -46,7 +46,7 @@ class PrepOut(_Out):
     """POST /api/exports/{uploadId}/prep-hls."""
 
     production_id: int = Field(serialization_alias="productionId")
-    state: Literal["in_progress", "ready"]
+    state: PrepState
 
 
 class MemberOut(_Out):

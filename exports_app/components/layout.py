@@ -7,12 +7,13 @@ import reflex as rx
 from exports_app.components.styles import BORDER, PAGE_BG, TEXT_MUTED
 from exports_app.components.toasts import toasts
 from exports_app.components.vars import icon
+from exports_app.routes import EXPORTS_ROUTE
 from exports_app.state.auth import AuthState
 
 
 def header() -> rx.Component:
     return rx.hstack(
-        rx.link(rx.heading("Exports", size="5"), href="/exports", underline="none", color="inherit"),
+        rx.link(rx.heading("Exports", size="5"), href=EXPORTS_ROUTE, underline="none", color="inherit"),
         rx.spacer(),
         rx.cond(
             AuthState.username != "",
@@ -47,7 +48,7 @@ def page(*children: rx.Component) -> rx.Component:
 def query_page(error: rx.Var[str], error_testid: str, *children: rx.Component) -> rx.Component:
     """A page showing what its query names: a way back to the list, then the content, or the one-line refusal."""
     return page(
-        rx.link("← Back to exports", href="/exports", size="2"),
+        rx.link("← Back to exports", href=EXPORTS_ROUTE, size="2"),
         rx.cond(
             error != "",
             rx.callout(error, color_scheme="red", margin_top="1em", data_testid=error_testid),

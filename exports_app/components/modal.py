@@ -4,32 +4,32 @@ from __future__ import annotations
 
 import reflex as rx
 
+from exports_app.components.hls_look import look_of
 from exports_app.components.hls_player import hls_video
 from exports_app.components.styles import BLUE, BURGUNDY, DARK_GRAY, ERROR_RED, TEXT_MUTED, filled
 from exports_app.components.vars import cond_str
 from exports_app.state.exports import ExportModalState, status_var
 
 status = status_var(ExportModalState.open_key)  # the open export's StatusView
+look = look_of(status.state)  # what its state shows and allows
 
 
 def _prep_button() -> rx.Component:
-    actionable = (status.state == "not_ready") | (status.state == "failed")
     return rx.button(
-        cond_str(status.state == "failed", "Retry Prep (HLS)", "Prep for Publish (HLS)"),
+        look.prep_label,
         on_click=ExportModalState.prep,
-        disabled=~actionable,
-        style=filled(cond_str(actionable, BLUE, DARK_GRAY)),
+        disabled=~look.prep_enabled,
+        style=filled(cond_str(look.prep_enabled, BLUE, DARK_GRAY)),
         data_testid="btn-prep",
     )
 
 
 def _publish_button() -> rx.Component:
-    ready = status.state == "ready"
     return rx.button(
         "Publish",
         on_click=ExportModalState.publish,
-        disabled=~ready,
-        style=filled(cond_str(ready, BLUE, DARK_GRAY)),
+        disabled=~look.publish_enabled,
+        style=filled(cond_str(look.publish_enabled, BLUE, DARK_GRAY)),
         data_testid="btn-publish",
     )
 
@@ -71,7 +71,7 @@ def _delete_area() -> rx.Component:
 
 def _progress() -> rx.Component:
     return rx.cond(
-        status.state == "in_progress",
+        look.shows_progress,
         rx.vstack(
             rx.progress(value=status.percent, max=100, width="100%", aria_label="Transcode progress",
                         data_testid="hls-progress"),
@@ -85,7 +85,7 @@ def _progress() -> rx.Component:
 
 def _preview() -> rx.Component:
     return rx.cond(
-        status.state == "ready",
+        look.shows_preview,
         rx.box(hls_video(src=status.hls_url, poster=status.poster_url, controls=True, preload="metadata",
                          style={"width": "100%", "display": "block"}),
                width="100%", data_testid="hls-preview"),

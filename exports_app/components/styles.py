@@ -10,9 +10,9 @@ def token(name: str) -> str:
     return f"var(--exports-{name})"
 
 
-BLUE = token("action")  # SPEC's blue: Prep, and Publish once ready
-DARK_GRAY = token("inactive")  # SPEC's dark gray: disabled buttons
-BURGUNDY = token("destructive")  # SPEC's burgundy: Delete
+BLUE = token("action")  # Prep, and Publish once ready (docs/ui.md)
+DARK_GRAY = token("inactive")  # disabled buttons
+BURGUNDY = token("destructive")  # Delete
 PAGE_BG = token("page")
 TEXT_MUTED = token("muted")
 ERROR_RED = token("error")  # error lines: 6.5:1 on white (CSS red is 4:1, under WCAG AA)
@@ -20,8 +20,6 @@ THUMB_BG = token("thumb")  # behind a thumbnail while it loads, or when an expor
 READY_GREEN = token("ready")  # a "ready to publish" notice
 BORDER = token("border")
 BORDER_STRONG = token("border-strong")
-
-BADGE_COLOR = {"not_ready": "gray", "in_progress": "amber", "ready": "green", "failed": "red"}
 
 BUTTON_BASE = {"width": "100%", "color": "white", "cursor": "pointer", "font_weight": "500"}
 

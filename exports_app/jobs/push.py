@@ -12,51 +12,20 @@ its events patches the shared one in.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import defaultdict
-from typing import Any, ContextManager, Iterable, Iterator, Protocol
+from typing import Iterable
 
-import reflex as rx
-from reflex.istate.manager import StateManager
-from reflex.state import StateUpdate
-from reflex_base.event.context import EventContext
-
+from exports_app import reflex_bridge as bridge
 from exports_app.db import session_scope
-from exports_app.services import productions
+from exports_app.reflex_bridge import LiveApp, StateUpdate
+from exports_app.services import auth, productions
 from exports_app.services.hls_status import NOT_READY, HlsStatus
 from exports_app.services.secrets import member_token
 from exports_app.state import live_tabs
 
 log = logging.getLogger(__name__)
-
-
-class LiveApp(Protocol):
-    """What the push needs of the rx.App, handed to the refresh lifespan by the app wiring (no import of the app)."""
-
-    @property
-    def state_manager(self) -> StateManager: ...
-
-    @property
-    def event_namespace(self) -> Any: ...  # reflex.app.EventNamespace | None (its module imports the app's)
-
-    def set_contexts(self) -> ContextManager[Any]: ...
-
-
-@contextlib.contextmanager
-def _contexts_for(app: LiveApp, ident: str) -> Iterator[None]:
-    """Reflex's contexts for writing `ident`'s state out of band, as app.modify_state sets them."""
-    with app.set_contexts():
-        try:
-            forked = EventContext.get().fork(token=ident)
-        except LookupError:  # no event processor (yet): nothing to fork
-            yield
-            return
-        reset = EventContext.set(forked)
-        try:
-            yield
-        finally:
-            EventContext.reset(reset)
+__all__ = ["LiveApp", "notify", "send", "write_shared"]
 
 
 def _statuses(changed: Iterable[tuple[int, int]]) -> dict[int, dict[int, HlsStatus]]:
@@ -72,18 +41,20 @@ def _statuses(changed: Iterable[tuple[int, int]]) -> dict[int, dict[int, HlsStat
 
 async def write_shared(app: LiveApp, member_id: int, statuses: dict[int, HlsStatus]) -> tuple[StateUpdate | None,
                                                                                                set[str]]:
-    """Apply the statuses to the member's shared ExportsLive: (the tabs' update if anything changed, linked tabs)."""
+    """Apply the statuses to the member's shared ExportsLive: (the tabs' update if anything changed, the member's
+    tabs to send it to)."""
     from exports_app.state.exports import ExportsLive
 
-    token = rx.BaseStateToken(ident=member_token(member_id), cls=ExportsLive)
-    # The plain state-manager write: app.modify_state would add Reflex's per-tab fan-out on exit.
-    with _contexts_for(app, token.ident):
-        async with app.state_manager.modify_state(token) as root:
-            live = await root.get_state(ExportsLive)
-            live._apply_statuses(statuses)
-            delta = await root._get_resolved_delta()
-            root._clean()  # type: ignore[no-untyped-call]  # as app.modify_state does: these vars count as sent
-            tabs = await _pruned_links(app, live._linked_from)
+    key = member_token(member_id)
+    async with bridge.shared_state(app, key, ExportsLive) as root:
+        live = await root.get_state(ExportsLive)
+        live._apply_statuses(statuses)
+        delta = await bridge.sent_delta(root)  # these vars count as sent
+        # The tabs Reflex linked and the ones live_tabs recorded, each still this member's under a live session;
+        # a tab that changed hands or signed out also leaves Reflex's own fan-out to the member's tabs.
+        linked = bridge.linked_from(live)
+        tabs = await _owned_tabs(key, await _pruned_links(app, linked) | await live_tabs.of(key))
+        linked.intersection_update(tabs)
     name = ExportsLive.get_full_name()
     # Only ExportsLive's own vars go out: the shared token's root (its router data) is nobody's tab.
     update = StateUpdate(delta={name: delta[name]}) if delta.get(name) else None
@@ -94,23 +65,35 @@ async def _pruned_links(app: LiveApp, linked: set[str]) -> set[str]:
     """The tabs Reflex linked to the shared state. Reflex never forgets one; past live_tabs.MAX_TABS the closed
     ones are dropped here (under the shared state's lock), so tabs opened and closed by the thousand cannot make
     every push walk them. A closed tab that comes back links again with its next event, and live_tabs has it."""
-    if len(linked) > live_tabs.MAX_TABS and app.event_namespace is not None:
-        tokens = app.event_namespace._token_manager
-        linked.difference_update([tab for tab in list(linked) if not await tokens.is_token_connected(tab)])
+    if len(linked) > live_tabs.MAX_TABS:
+        linked.difference_update([tab for tab in list(linked) if not await bridge.connected(app, tab)])
     return set(linked)
+
+
+def _live(fingerprints: set[str]) -> set[str]:
+    with session_scope() as session:
+        return auth.live_sessions(session=session, fingerprints=fingerprints)
+
+
+async def _owned_tabs(member_key: str, tabs: set[str]) -> set[str]:
+    """The tabs among `tabs` bound to this member under a session that is still live (state/tab_guard binds them).
+
+    A tab that signed out, changed hands or whose session was revoked gets nothing more of the member's,
+    even before it sends its next event.
+    """
+    bound = {tab: session for tab, (key, session) in (await live_tabs.owners(sorted(tabs))).items()
+             if key == member_key}
+    live = await asyncio.to_thread(_live, set(bound.values())) if bound else set()
+    return {tab for tab, session in bound.items() if session in live}
 
 
 async def send(app: LiveApp, update: StateUpdate, tabs: Iterable[str]) -> int:
     """Emit one update to every connected tab among `tabs`; the number reached."""
-    namespace = app.event_namespace
-    if namespace is None:
-        return 0
-    tokens = namespace._token_manager
     sent = 0
     for tab in tabs:
         # Closed tabs stay linked until the shared state expires: skip them (a disconnected emit only logs).
-        if await tokens.is_token_connected(tab):
-            await namespace.emit_update(update, tab)
+        if await bridge.connected(app, tab):
+            await bridge.emit(app, update, tab)
             sent += 1
     return sent
 
@@ -120,8 +103,8 @@ async def notify(changed: Iterable[tuple[int, int]], app: LiveApp) -> None:
     by_member = await asyncio.to_thread(_statuses, list(changed))
     for member_id, statuses in by_member.items():
         try:
-            update, linked = await write_shared(app, member_id, statuses)
+            update, tabs = await write_shared(app, member_id, statuses)
             if update is not None:
-                await send(app, update, linked | await live_tabs.of(member_token(member_id)))
+                await send(app, update, tabs)
         except Exception:  # one member's push must not stop the others'
             log.exception("live push to member %s failed", member_id)

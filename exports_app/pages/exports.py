@@ -7,12 +7,14 @@ from typing import Any, cast
 import reflex as rx
 from reflex.vars import ObjectVar
 
+from exports_app.components.hls_look import look_of
 from exports_app.components.layout import page
 from exports_app.components.modal import export_modal
-from exports_app.components.styles import BADGE_COLOR, BLUE, ERROR_RED, TEXT_MUTED, THUMB_BG
+from exports_app.components.styles import BLUE, ERROR_RED, TEXT_MUTED, THUMB_BG
 from exports_app.components.table import items_table
 from exports_app.components.vars import icon
 from exports_app.pages.registry import member_page
+from exports_app.routes import EXPORTS_ROUTE
 from exports_app.state.exports import UPLOAD_ID, UPLOADING, ExportModalState, ExportsLive, status_var
 from exports_app.state.views import ExportRow
 
@@ -21,8 +23,7 @@ def status_badge(row: ObjectVar[ExportRow]) -> rx.Component:
     status = status_var(row.id.to_string())
     return rx.badge(
         status.badge,
-        # rx.match is typed Component | Var whatever its cases; with string cases it is a Var of one of them.
-        color_scheme=rx.match(status.state, *BADGE_COLOR.items(), "gray"),  # type: ignore[arg-type]
+        color_scheme=look_of(status.state).badge_color,
         data_testid=f"export-badge-{row.id}",
         variant="soft",
     )
@@ -119,7 +120,7 @@ def upload_control() -> rx.Component:
     )
 
 
-@member_page(route="/exports", title="Exports")
+@member_page(route=EXPORTS_ROUTE, title="Exports")
 def exports_page() -> rx.Component:
     return page(
         rx.hstack(

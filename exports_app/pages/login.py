@@ -6,10 +6,11 @@ import reflex as rx
 
 from exports_app.components.styles import BLUE, PAGE_BG
 from exports_app.pages.registry import page
+from exports_app.routes import LOGIN_ROUTE
 from exports_app.state.auth import LoginState
 
 
-@page(route="/login", title="Sign in · Exports", on_load=[LoginState.redirect_if_signed_in])
+@page(route=LOGIN_ROUTE, title="Sign in · Exports", on_load=[LoginState.redirect_if_signed_in])
 def login_page() -> rx.Component:
     return rx.center(
         rx.card(

@@ -9,6 +9,7 @@ from exports_app.components.layout import query_page
 from exports_app.components.styles import BLUE, DARK_GRAY, TEXT_MUTED, filled
 from exports_app.components.vars import cond_str
 from exports_app.pages.registry import member_page
+from exports_app.routes import PUBLISH_ROUTE, space_url
 from exports_app.state.publish import PublishState, SpaceOption
 
 
@@ -48,14 +49,14 @@ def published_to() -> rx.Component:
         rx.vstack(
             rx.text("Published to", weight="medium"),
             rx.foreach(PublishState.published, lambda space: rx.link(
-                space.name, href="/space?space=" + space.id.to_string(), data_testid=f"published-{space.id}")),
+                space.name, href=space_url(space.id), data_testid=f"published-{space.id}")),
             spacing="1",
             data_testid="published-to",
         ),
     )
 
 
-@member_page(route="/publish", title="Publish · Exports", on_load=[PublishState.load])
+@member_page(route=PUBLISH_ROUTE, title="Publish · Exports", on_load=[PublishState.load])
 def publish_page() -> rx.Component:
     can_publish = PublishState.chosen_count > 0
     return query_page(

@@ -1,4 +1,4 @@
-"""The app's pages: each page module declares its route, title and on_load beside the page function."""
+"""How a page is declared: its route, title and on_load beside the page function (exports_app/pages lists them)."""
 
 from __future__ import annotations
 
@@ -16,30 +16,33 @@ PageFunction = Callable[[], rx.Component]
 OnLoad = Any
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # a page is itself: compared and hashed by identity (its on_load holds dicts)
 class Page:
+    """A page as the app adds it; declaring one registers nothing (pages/__init__.py lists every page)."""
+
     component: PageFunction
     route: str
-    title: str
+    title: str | None
     on_load: tuple[OnLoad, ...]
 
+    def add_to(self, app: rx.App) -> None:
+        app.add_page(self.component, route=self.route, title=self.title, on_load=list(self.on_load))
 
-PAGES: list[Page] = []
+
 # Every signed-in page first checks the session (else /login), then links the member's live list, so a toast
 # reaches any page, then resets this tab's modal; the page's own on_load runs after these.
 MEMBER_ON_LOAD: tuple[OnLoad, ...] = (AuthState.require_member, ExportsLive.load, ExportModalState.start_page)
 
 
-def page(*, route: str, title: str, on_load: Sequence[OnLoad] = ()) -> Callable[[PageFunction], PageFunction]:
-    """Register a page open to anyone (only /login)."""
+def page(*, route: str, title: str | None, on_load: Sequence[OnLoad] = ()) -> Callable[[PageFunction], Page]:
+    """Declare a page open to anyone (/login, and / which sends everyone on)."""
 
-    def register(component: PageFunction) -> PageFunction:
-        PAGES.append(Page(component, route, title, tuple(on_load)))
-        return component
+    def declare(component: PageFunction) -> Page:
+        return Page(component, route, title, tuple(on_load))
 
-    return register
+    return declare
 
 
-def member_page(*, route: str, title: str, on_load: Sequence[OnLoad] = ()) -> Callable[[PageFunction], PageFunction]:
-    """Register a page for signed-in members: the member guard and the live list come first."""
+def member_page(*, route: str, title: str, on_load: Sequence[OnLoad] = ()) -> Callable[[PageFunction], Page]:
+    """Declare a page for signed-in members: the member guard and the live list come first."""
     return page(route=route, title=title, on_load=(*MEMBER_ON_LOAD, *on_load))

@@ -9,6 +9,7 @@ from exports_app.components.layout import query_page
 from exports_app.components.styles import TEXT_MUTED
 from exports_app.components.table import items_table
 from exports_app.pages.registry import member_page
+from exports_app.routes import SPACE_ROUTE
 from exports_app.state.space import PublishedItem, SpaceState
 
 
@@ -17,7 +18,7 @@ def published_item(item: ObjectVar[PublishedItem]) -> rx.Component:
                         rx.table.cell(item.published))
 
 
-@member_page(route="/space", title="Space · Exports", on_load=[SpaceState.load])
+@member_page(route=SPACE_ROUTE, title="Space · Exports", on_load=[SpaceState.load])
 def space_page() -> rx.Component:
     return query_page(
         SpaceState.error, "space-error",

@@ -9,6 +9,7 @@ from exports_app.components.layout import query_page
 from exports_app.components.styles import TEXT_MUTED
 from exports_app.components.table import items_table
 from exports_app.pages.registry import member_page
+from exports_app.routes import TIMELINE_ROUTE
 from exports_app.state.timeline import TimelineState
 from exports_app.state.views import ExportRow
 
@@ -17,7 +18,7 @@ def project_export(item: ObjectVar[ExportRow]) -> rx.Component:
     return rx.table.row(rx.table.cell(item.title), rx.table.cell(item.duration), rx.table.cell(item.size))
 
 
-@member_page(route="/timeline", title="Timeline · Exports", on_load=[TimelineState.load])
+@member_page(route=TIMELINE_ROUTE, title="Timeline · Exports", on_load=[TimelineState.load])
 def timeline_page() -> rx.Component:
     return query_page(
         TimelineState.error, "timeline-error",

@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -25,6 +28,29 @@ CSRF_HEADER = "X-CSRF-Token"
 _hasher = PasswordHasher()
 # Verifying against this keeps the time of an unknown-username login like a known one.
 _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+# Each argon2 hash takes 64 MiB for its duration: at most this many run at once in a process, so a burst of
+# sign-ins costs at most HASHING_SLOTS * 64 MiB. The rest wait up to HASHING_WAIT_SECONDS for a slot, then are
+# told to come back (429) without their password being checked.
+HASHING_SLOTS = 2
+HASHING_WAIT_SECONDS = 5.0
+HASHING_RETRY_SECONDS = 2
+_hashing_slots = threading.BoundedSemaphore(HASHING_SLOTS)
+
+
+class HashingBusy(Exception):
+    """Every hashing slot stayed taken for HASHING_WAIT_SECONDS."""
+
+
+@contextmanager
+def hashing_slot() -> Iterator[None]:
+    """Hold one of the process's password-hashing slots (HashingBusy when none frees up in time)."""
+    if not _hashing_slots.acquire(timeout=HASHING_WAIT_SECONDS):
+        raise HashingBusy
+    try:
+        yield
+    finally:
+        _hashing_slots.release()
 
 
 @dataclass(frozen=True)
@@ -58,7 +84,9 @@ def create_user(*, session: Session, username: str, password: str) -> Member:
         raise Invalid("A password needs at least 8 characters.")
     if session.exec(select(User).where(User.username == username)).first():
         raise Invalid(f"User {username!r} already exists.")
-    user = User(username=username, password_hash=_hasher.hash(password))
+    with hashing_slot():
+        password_hash = _hasher.hash(password)
+    user = User(username=username, password_hash=password_hash)
     session.add(user)
     session.flush()
     assert user.id is not None
@@ -71,41 +99,52 @@ def find_member(*, session: Session, username: str) -> Member | None:
 
 
 def authenticate(*, session: Session, username: str, password: str) -> Member | None:
-    """The member if the password matches, else None (same work either way)."""
-    user = session.exec(select(User).where(User.username == username)).first()
-    try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
-    except (VerificationError, InvalidHashError):
-        return None
-    if user is None or user.id is None:
-        return None
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
-        session.add(user)
+    """The member if the password matches, else None (same work either way).
+
+    Raises HashingBusy when no hashing slot frees up in time (the password was not checked).
+    """
+    with hashing_slot():  # taken before the query, so no waiting sign-in holds a database connection
+        user = session.exec(select(User).where(User.username == username)).first()
+        try:
+            _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        except (VerificationError, InvalidHashError):
+            return None
+        if user is None or user.id is None:
+            return None
+        if _hasher.check_needs_rehash(user.password_hash):
+            user.password_hash = _hasher.hash(password)
+            session.add(user)
     return Member(user.id, user.username)
 
 
 @dataclass(frozen=True)
 class Refusal:
-    """A sign-in that did not happen: the HTTP status and the line to show."""
+    """A sign-in that did not happen: the HTTP status, the line to show and, for 429, when to come back."""
 
     status: int
     message: str
+    retry_after: int | None = None
 
 
 def sign_in(*, session: Session, username: str, password: str, address: str, planted_token: str | None,
             days: int) -> SignIn | Refusal:
     """Throttle, check the password, count a failure or start a fresh session (the planted one ends).
 
+    The attempt is counted as a failure (and committed) before the password is checked, so parallel guesses
+    count against each other; a throttled or unchecked attempt is withdrawn, a right password clears it.
     Returns a Refusal rather than raising, so the caller commits the failure it counted.
     """
-    wait = throttle.retry_after(session=session, username=username, address=address)
-    if wait:
-        return Refusal(429, f"Too many failed sign-ins. Try again in {wait} s.")
-    member = authenticate(session=session, username=username, password=password)
+    claim = throttle.claim(session=session, username=username, address=address)
+    if claim.wait:
+        throttle.withdraw(session=session, attempt_id=claim.attempt_id)
+        return Refusal(429, f"Too many failed sign-ins. Try again in {claim.wait} s.", claim.wait)
+    try:
+        member = authenticate(session=session, username=username, password=password)
+    except HashingBusy:
+        throttle.withdraw(session=session, attempt_id=claim.attempt_id)
+        return Refusal(429, f"The server is busy. Try again in {HASHING_RETRY_SECONDS} s.", HASHING_RETRY_SECONDS)
     if member is None:
-        throttle.record_failure(session=session, username=username, address=address)
-        return Refusal(401, "Wrong username or password.")
+        return Refusal(401, "Wrong username or password.")  # the claimed attempt stays: a counted failure
     throttle.clear_failures(session=session, username=username, address=address)
     end_session(session=session, token=planted_token)  # a planted session cookie is never reused
     return start_session(session=session, member=member, days=days)
@@ -171,3 +210,15 @@ def end_session(*, session: Session, token: str | None) -> None:
 def purge_expired_sessions(*, session: Session) -> int:
     result = session.exec(sa.delete(AuthSession).where(col(AuthSession.expires_at) <= utcnow()))
     return int(result.rowcount or 0)
+
+
+def live_sessions(*, session: Session, fingerprints: set[str]) -> set[str]:
+    """Which of these session fingerprints (token hashes) belong to sessions that are neither revoked nor expired."""
+    if not fingerprints:
+        return set()
+    rows = session.execute(
+        select(AuthSession.token_hash).where(col(AuthSession.token_hash).in_(sorted(fingerprints)),
+                                             col(AuthSession.revoked_at).is_(None),
+                                             col(AuthSession.expires_at) > utcnow())
+    ).scalars()
+    return set(rows)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Protocol
 
-from exports_app.domain import ACTIVE_STATUSES, JobStatus
+from exports_app.domain import ACTIVE_STATUSES, NO_MASTER_PLAYLIST, JobStatus
+from exports_app.hls_states import HlsState
 from exports_app.services.posters import production_poster_url
 from exports_app.text import one_line
 
-HlsState = Literal["not_ready", "in_progress", "ready", "failed"]
 DETAIL_MAX = 200
 
 _DEFAULT_DETAIL = {
@@ -81,7 +81,7 @@ class JobFacts(Protocol):
 
 
 def derive_hls_status(production: ProductionFacts | None, latest_job: JobFacts | None) -> HlsStatus:
-    """SPEC's derivation, in order: no production; ready; in progress; failed; production without a job.
+    """The derivation, in order (docs/api.md): no production; ready; in progress; failed; production without a job.
 
     Prep writes a production together with its queued job, so "a job being submitted" (rule 5) is the
     queued job of rule 3; a production without any job is not_ready.
@@ -99,9 +99,7 @@ def derive_hls_status(production: ProductionFacts | None, latest_job: JobFacts |
     if status in ACTIVE_STATUSES:
         return HlsStatus(state="in_progress", production_id=pid, percent=latest_job.percent,
                          phase=latest_job.phase or status.value.upper(), updated_at=updated)
-    detail = short_detail(latest_job.error_message) or _DEFAULT_DETAIL.get(
-        status, "The transcode finished without an HLS master playlist."
-    )
+    detail = short_detail(latest_job.error_message) or _DEFAULT_DETAIL.get(status, NO_MASTER_PLAYLIST)
     return HlsStatus(state="failed", production_id=pid, detail=detail, updated_at=updated,
                      attempt=latest_job.attempt, failed_at=latest_job.finished_at or updated)
 

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from exports_app import metrics
-from exports_app.domain import ACTIVE_STATUSES, JobStatus, utcnow
+from exports_app.domain import ACTIVE_STATUSES, NO_MASTER_PLAYLIST, JobStatus, utcnow
 from exports_app.models import MediaJob, Production, Upload
 from exports_app.services import storage
 from exports_app.transcode.base import JobReport, JobRequest, PendingJob, Rendition, Transcoder
@@ -228,7 +228,7 @@ def apply_report(*, session: Session, report: JobReport) -> bool:
         values["percent"] = 100
         if not report.master_playlist_uri:
             values.update(status=JobStatus.FAILED.value, error_code="no_master_playlist",
-                          error_message="The transcode finished without an HLS master playlist.")
+                          error_message=NO_MASTER_PLAYLIST)
     result = session.exec(
         sa.update(MediaJob)
         .where(

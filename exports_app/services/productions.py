@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select
 
 from exports_app.domain import EXPORT_ROLE, utcnow
+from exports_app.hls_states import HLS_STATES
 from exports_app.models import AuthSession, MediaJob, Production, Upload
 from exports_app.services import auth, exports, faults, media_jobs
 from exports_app.services.auth import Member
@@ -218,7 +219,7 @@ def prep_hls(*, session: Session, member: Member, upload_id: object, provider: s
     upload = exports.lock_export(session=session, member=member, upload_id=upload_id)
     assert upload.id is not None
     current = find_by_export_upload_id(session=session, upload_id=upload.id)
-    if current is not None and current.hls_status.state in ("ready", "in_progress"):
+    if current is not None and not HLS_STATES[current.hls_status.state].prep_enabled:  # ready, or in progress
         session.commit()
         return current.hls_status
     faults.ensure_room()  # a new transcode only with room for its ladder: refused now, not halfway through

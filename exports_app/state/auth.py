@@ -11,29 +11,48 @@ from typing import Any, Concatenate, ParamSpec, TypeVar, overload
 
 import reflex as rx
 from reflex.event import EventSpec
+from reflex.state import BaseState
 
 from exports_app.db import session_scope
+from exports_app.routes import EXPORTS_ROUTE, LOGIN_ROUTE
 from exports_app.services import auth
 from exports_app.services.auth import Member
-
-LOGIN_ROUTE = "/login"
-HOME_ROUTE = "/exports"
 
 S = TypeVar("S", bound=rx.State)
 P = ParamSpec("P")
 Answer = EventSpec | None  # what a member handler returns: nothing, or where the client goes next
 
 
-def member_of(state: rx.State) -> Member | None:
-    """The member behind this client's session cookie; never taken from event arguments."""
-    raw = state.router.headers.cookie or ""
+def _session_token(raw_cookie: str) -> str | None:
+    """The session cookie in a Cookie header (the websocket handshake's, for events), if it has one."""
     try:
-        jar = SimpleCookie(raw)
+        jar = SimpleCookie(raw_cookie)
     except CookieError:
         return None
     morsel = jar.get(auth.SESSION_COOKIE)
+    return morsel.value if morsel else None
+
+
+def _identity(raw_cookie: str) -> tuple[Member | None, str]:
+    token = _session_token(raw_cookie)
     with session_scope() as session:
-        return auth.member_for_token(session=session, token=morsel.value if morsel else None)
+        member = auth.member_for_token(session=session, token=token)
+    return member, auth.token_hash(token) if member is not None and token else ""
+
+
+def tab_identity(state: BaseState) -> tuple[Member | None, str]:
+    """The member behind this tab's session cookie and the session's fingerprint ("" when signed out)."""
+    return _identity(state.router.headers.cookie or "")
+
+
+def member_for_cookie(raw: str) -> Member | None:
+    """The member whose live session a Cookie header carries (the websocket handshake's, for events)."""
+    return _identity(raw)[0]
+
+
+def member_of(state: BaseState) -> Member | None:
+    """The member behind this client's session cookie; never taken from event arguments."""
+    return tab_identity(state)[0]
 
 
 @overload
@@ -94,11 +113,12 @@ class AuthState(rx.State):
 
     @rx.event
     def sign_out(self) -> EventSpec:
-        # The API revokes the server-side session; a full page load then drops the websocket.
+        # The API revokes the server-side session; the tab forgets its token (the next page load starts a fresh
+        # one, holding nothing of this member) and a full page load then drops the websocket.
         return rx.call_script(
             "fetch('/api/auth/logout', {method: 'POST', credentials: 'same-origin', headers: "
             "{'X-CSRF-Token': (document.cookie.match(/(?:^|; )csrf_token=([^;]*)/) || [])[1] || ''}})"
-            ".finally(() => window.location.assign('/login'))"
+            f".finally(() => {{ window.sessionStorage.removeItem('token'); window.location.assign('{LOGIN_ROUTE}'); }})"
         )
 
 
@@ -113,7 +133,7 @@ class LoginState(rx.State):
         self.error = ""
         self.busy = False
         if member_of(self) is not None:
-            return rx.redirect(HOME_ROUTE)
+            return rx.redirect(EXPORTS_ROUTE)
         return None
 
     @rx.event
@@ -129,7 +149,8 @@ class LoginState(rx.State):
         return rx.call_script(
             "fetch('/api/auth/login', {method: 'POST', credentials: 'same-origin', "
             f"headers: {{'Content-Type': 'application/json'}}, body: JSON.stringify({body})}})"
-            ".then(r => { if (r.ok) { window.location.assign('/exports'); return ''; }"
+            f".then(r => {{ if (r.ok) {{ window.sessionStorage.removeItem('token');"
+            f" window.location.assign('{EXPORTS_ROUTE}'); return ''; }}"
             " return r.json().then(b => b.error || 'Sign-in failed.', () => 'Sign-in failed.'); })"
             ".catch(() => 'The server cannot be reached.')",
             callback=LoginState.show_error,

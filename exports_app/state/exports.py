@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import cast
 
 import reflex as rx
 from reflex.event import EventSpec
@@ -12,13 +12,14 @@ from reflex.vars import ObjectVar
 
 from exports_app.config import get_settings
 from exports_app.db import session_scope
+from exports_app.hls_states import HLS_STATES
+from exports_app.routes import EXPORTS_ROUTE, OPEN_PARAM, publish_url, timeline_url
 from exports_app.services import exports, faults, productions, storage
 from exports_app.services.auth import Member
 from exports_app.services.errors import ServiceError
 from exports_app.services.hls_status import HlsStatus, prep_finished
 from exports_app.services.secrets import member_token
 from exports_app.state import live_tabs
-from exports_app.state.auth import HOME_ROUTE as EXPORTS_ROUTE
 from exports_app.state.auth import member_event
 from exports_app.state.views import ExportRow, Notice, StatusView, export_row, notice, status_view
 
@@ -26,6 +27,7 @@ PAGE_SIZE = 100  # rows per page: 1,000 exports render as fast as a few (bench/b
 NOTICES_KEPT = 5  # the newest toasts a member's tabs can still show
 UPLOAD_ID = "new-export"  # the upload control's id (its client-side files and its abort controller)
 UPLOADING, CHECKING = "uploading", "checking"  # ExportModalState.upload_phase while a file is on its way
+ONE_FILE = "Add one video at a time."
 
 
 class ExportsLive(rx.SharedState):
@@ -164,7 +166,7 @@ class ExportModalState(rx.State):
         self.notices_after = (await self._live()).notice_count
         self.dismissed = []
         self._close_modal()
-        wanted = exports.valid_id(self.router.url.query_parameters.get("open", ""))
+        wanted = exports.valid_id(self.router.url.query_parameters.get(OPEN_PARAM, ""))
         if wanted is not None and self.router.url.path.rstrip("/") == EXPORTS_ROUTE:
             # mypy types an @rx.event handler as rx.event's own class (EventNamespace.__new__ returns another).
             return ExportModalState.open_modal(wanted)  # type: ignore[operator, no-any-return]
@@ -202,15 +204,15 @@ class ExportModalState(rx.State):
     @member_event
     async def publish(self, member: Member) -> EventSpec | None:
         status = await self._refresh_open(member)
-        if status is None or status.state != "ready":
+        if status is None or not HLS_STATES[status.state].publish_enabled or status.production_id is None:
             self.message = "Publish is available once HLS is ready."
             return None
-        return rx.redirect(f"/publish?production={status.production_id}")
+        return rx.redirect(publish_url(status.production_id))
 
     @rx.event
     def open_timeline(self) -> EventSpec | None:
         if self.open_project_id:
-            return rx.redirect(f"/timeline?project={self.open_project_id}")
+            return rx.redirect(timeline_url(self.open_project_id))
         return None
 
     @rx.event
@@ -265,42 +267,42 @@ class ExportModalState(rx.State):
     async def upload(self, member: Member, chunks: rx.UploadChunkIterator) -> None:
         """Stream the dropped file into one staged file in the data dir, probe it, then move it into place.
 
-        The guard in front of /_upload already refused signed-out and oversized requests before the body.
+        The guard in front of /_upload already refused signed-out, oversized, foreign-tab and too many concurrent
+        requests before the body. Here one request carries one file in one part (the page sends one): a second
+        part ends the upload, so a request of thousands of parts holds one file open, not thousands.
         """
-        staged: dict[str, Path] = {}
-        files: dict[str, BinaryIO] = {}
+        staged: Path | None = None
+        name: str | None = None
+        message, error = "", ""
         try:
-            async for chunk in chunks:
-                out = files.get(chunk.filename)
-                if out is None:
-                    staged[chunk.filename] = storage.staging_path()
-                    out = files[chunk.filename] = staged[chunk.filename].open("wb")
-                out.seek(chunk.offset)
-                out.write(chunk.data)
-            for out in files.values():
-                out.close()
-            async with self:
-                self.upload_phase, self.upload_percent = CHECKING, 100
-            results = [await asyncio.to_thread(_import_staged, member, name, path) for name, path in staged.items()]
-        except Exception as exc:  # whatever stopped it (a full disk, the database away), the progress ends
+            staged = storage.staging_path()  # StorageFull here when the data dir is below its minimum
+            with staged.open("wb") as out:
+                async for chunk in chunks:
+                    if chunk.offset == 0 and name is not None:  # a part starts after the first one
+                        error = ONE_FILE
+                        break
+                    name = chunk.filename if name is None else name
+                    out.seek(chunk.offset)
+                    out.write(chunk.data)
+            if name is None:
+                error = error or "No file arrived."
+            elif not error:
+                async with self:
+                    self.upload_phase, self.upload_percent = CHECKING, 100
+                message, error = await asyncio.to_thread(_import_staged, member, name, staged)
+        except Exception as exc:  # a full disk or the database away, told in words; the finally ends the phase
             told = faults.member_fault(exc)
-            async with self:
-                if self.upload_phase:  # not when this tab canceled it already
-                    self.upload_error = told.message if told is not None else "The upload failed. Try again."
-                self.upload_phase, self.upload_percent = "", 0
+            error = told.message if told is not None else "The upload failed. Try again."
             if told is None:
                 raise
-            return
         finally:
-            for out in files.values():
-                out.close()
-            for path in staged.values():
-                path.unlink(missing_ok=True)  # a refused or cut-off upload leaves nothing behind
-        async with self:
-            self.upload_phase = ""
-            self.message = " ".join(ok for ok, _ in results if ok)
-            self.upload_error = " ".join(error for _, error in results if error)
-            (await self._live())._reload(member)
+            if staged is not None:
+                staged.unlink(missing_ok=True)  # a refused or cut-off upload leaves nothing behind
+            async with self:
+                self.upload_phase = ""
+                self.message, self.upload_error = message, error
+                if message:
+                    (await self._live())._reload(member)
 
 
 def _import_staged(member: Member, name: str, path: Path) -> tuple[str, str]:

@@ -16,8 +16,8 @@ from collections import defaultdict
 from typing import Awaitable, cast
 
 from redis.asyncio import Redis
-from reflex.config import get_config
-from reflex.utils import prerequisites
+
+from exports_app import reflex_bridge
 
 KEY_PREFIX = "exports_app:live-tabs:"
 MAX_TABS = 50  # per member, the most recently opened: a member opening tabs by the thousand cannot slow every push
@@ -29,14 +29,14 @@ _redis_checked = False
 
 def _expiry() -> int:
     """Seconds a member's entry outlives its last add: as long as Reflex keeps a tab's state."""
-    return int(get_config().redis_token_expiration)
+    return reflex_bridge.state_expiry_seconds()
 
 
 def _client() -> Redis | None:
     """The process's Redis client when the app runs with REFLEX_REDIS_URL (several workers), else None."""
     global _redis, _redis_checked
     if not _redis_checked:
-        _redis, _redis_checked = prerequisites.get_redis(), True
+        _redis, _redis_checked = reflex_bridge.redis_client(), True
     return _redis
 
 
@@ -69,3 +69,58 @@ async def of(member_key: str) -> set[str]:
     # redis-py types its calls for its sync and asyncio clients at once; this is the asyncio one.
     members = await cast(Awaitable[list[bytes | str]], redis.zrange(KEY_PREFIX + member_key, 0, -1))
     return {t.decode() if isinstance(t, bytes) else t for t in members}
+
+
+# Who each tab belongs to: (member key, session fingerprint), written when a tab is bound to a member and dropped
+# when it changes hands. The push sends a member's statuses only to tabs bound to that member under a session
+# that is still live, and the upload gate refuses a tab bound to someone else.
+OWNER_PREFIX = "exports_app:tab-owner:"
+_owners: dict[str, tuple[str, str]] = {}  # one worker: tab → (member key, session fingerprint), oldest first
+MAX_OWNERS = 100_000  # one worker's record of tabs ever bound stays bounded (the oldest go first)
+
+
+async def bind(tab: str, member_key: str, session: str) -> None:
+    """Record that `tab` now belongs to `member_key`, signed in under the session fingerprint `session`."""
+    redis = _client()
+    if redis is None:
+        _owners.pop(tab, None)
+        _owners[tab] = (member_key, session)
+        while len(_owners) > MAX_OWNERS:
+            del _owners[next(iter(_owners))]
+        return
+    await redis.set(OWNER_PREFIX + tab, f"{member_key} {session}", ex=_expiry())
+
+
+async def release(tab: str, member_key: str) -> None:
+    """`tab` no longer belongs to `member_key`: it leaves the member's tabs and has no owner."""
+    redis = _client()
+    if redis is None:
+        _local.get(member_key, {}).pop(tab, None)
+        _owners.pop(tab, None)
+        return
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.zrem(KEY_PREFIX + member_key, tab)
+        pipe.delete(OWNER_PREFIX + tab)
+        await pipe.execute()
+
+
+async def owners(tabs: list[str]) -> dict[str, tuple[str, str]]:
+    """The recorded (member key, session fingerprint) of each of `tabs` that has one."""
+    redis = _client()
+    if redis is None:
+        return {tab: _owners[tab] for tab in tabs if tab in _owners}
+    if not tabs:
+        return {}
+    found = await cast(Awaitable[list[bytes | str | None]], redis.mget([OWNER_PREFIX + tab for tab in tabs]))
+    result: dict[str, tuple[str, str]] = {}
+    for tab, value in zip(tabs, found):
+        if value is not None:
+            key, _, session = (value.decode() if isinstance(value, bytes) else value).partition(" ")
+            result[tab] = (key, session)
+    return result
+
+
+async def owner(tab: str) -> str | None:
+    """The member key `tab` is bound to, or None (the upload gate's question)."""
+    found = (await owners([tab])).get(tab)
+    return found[0] if found else None

@@ -7,6 +7,7 @@ import dataclasses
 import reflex as rx
 
 from exports_app.db import session_scope
+from exports_app.routes import PRODUCTION_PARAM
 from exports_app.services import publish
 from exports_app.services.auth import Member
 from exports_app.services.errors import ServiceError
@@ -46,7 +47,7 @@ class PublishState(rx.State):
     def load(self, member: Member) -> None:
         self.error = self.message = ""
         self.production_id, self.spaces, self.export_title, self.hls_url, self.renditions = 0, [], "", "", ""
-        self._read(member, self.router.url.query_parameters.get("production", ""), chosen=set())
+        self._read(member, self.router.url.query_parameters.get(PRODUCTION_PARAM, ""), chosen=set())
 
     def _read(self, member: Member, production_id: object, chosen: set[int]) -> None:
         """Load the production and the member's spaces; chosen: spaces to tick (besides published ones)."""

@@ -8,6 +8,7 @@ from typing import ClassVar
 import reflex as rx
 from sqlmodel import Session
 
+from exports_app.routes import SPACE_PARAM
 from exports_app.services import publish
 from exports_app.services.auth import Member
 from exports_app.state.query_page import QueryPageState
@@ -23,7 +24,7 @@ class PublishedItem:
 class SpaceState(QueryPageState, rx.State):
     """A space of the member's and the productions published there."""
 
-    query_parameter: ClassVar[str] = "space"
+    query_parameter: ClassVar[str] = SPACE_PARAM
     space_id: rx.Field[int] = rx.field(0)
     name: rx.Field[str] = rx.field("")
     items: rx.Field[list[PublishedItem]] = rx.field(default_factory=list)

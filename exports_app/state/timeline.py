@@ -7,6 +7,7 @@ from typing import ClassVar
 import reflex as rx
 from sqlmodel import Session
 
+from exports_app.routes import PROJECT_PARAM
 from exports_app.services import projects
 from exports_app.services.auth import Member
 from exports_app.state.query_page import QueryPageState
@@ -16,7 +17,7 @@ from exports_app.state.views import ExportRow, human_duration, human_size
 class TimelineState(QueryPageState, rx.State):
     """A read-only view of a video project and the exports rendered from it."""
 
-    query_parameter: ClassVar[str] = "project"
+    query_parameter: ClassVar[str] = PROJECT_PARAM
     project_id: rx.Field[int] = rx.field(0)
     title: rx.Field[str] = rx.field("")
     description: rx.Field[str] = rx.field("")

@@ -6,17 +6,11 @@ import dataclasses
 from datetime import datetime, timezone
 from typing import Sequence
 
-from exports_app.services.hls_status import HlsState, HlsStatus
+from exports_app.hls_states import HLS_STATES, HlsState
+from exports_app.routes import exports_url, publish_url
+from exports_app.services.hls_status import HlsStatus
 from exports_app.services.posters import export_poster_url
 from exports_app.services.productions import ExportView
-
-STATUS_TEXT = {
-    "not_ready": "HLS: Not started",
-    "in_progress": "HLS: In progress\u2026",
-    "ready": "HLS: Ready",
-    "failed": "HLS: Failed (Retry available)",
-}
-BADGE_TEXT = {"not_ready": "Not started", "in_progress": "In progress", "ready": "Ready", "failed": "Failed"}
 
 
 @dataclasses.dataclass
@@ -24,8 +18,8 @@ class StatusView:
     """An export's HLS status as the modal shows it."""
 
     state: HlsState = "not_ready"
-    text: str = STATUS_TEXT["not_ready"]
-    badge: str = BADGE_TEXT["not_ready"]
+    text: str = HLS_STATES["not_ready"].text
+    badge: str = HLS_STATES["not_ready"].badge
     detail: str = ""
     production_id: int = 0
     percent: int = 0
@@ -54,8 +48,8 @@ class ExportRow:
 def status_view(status: HlsStatus) -> StatusView:
     return StatusView(
         state=status.state,
-        text=STATUS_TEXT[status.state],
-        badge=BADGE_TEXT[status.state],
+        text=HLS_STATES[status.state].text,
+        badge=HLS_STATES[status.state].badge,
         detail=status.detail or "",
         production_id=status.production_id or 0,
         percent=status.percent or 0,
@@ -128,5 +122,6 @@ def notice(number: int, upload_id: int, title: str, status: HlsStatus) -> Notice
     """“Launch teaser” is ready to publish (with Publish), or “Launch teaser” failed (with Open)."""
     if status.state == "ready":
         return Notice(number, upload_id, "ready", f"\u201c{title}\u201d is ready to publish", "Publish",
-                      f"/publish?production={status.production_id}")
-    return Notice(number, upload_id, "failed", f"\u201c{title}\u201d failed", "Open", f"/exports?open={upload_id}")
+                      publish_url(status.production_id or 0))
+    return Notice(number, upload_id, "failed", f"\u201c{title}\u201d failed", "Open",
+                  exports_url(open_upload=upload_id))

@@ -101,3 +101,22 @@ def test_throttle_per_address_across_accounts(session: Session) -> None:
     session.flush()
     assert throttle.retry_after(session=session, username="anyone", address="9.9.9.9") > 0
     assert throttle.retry_after(session=session, username="anyone", address="9.9.9.8") == 0
+
+
+def test_throttle_counts_an_ipv6_client_by_its_64(session: Session) -> None:
+    """One IPv6 subscriber has 2^64 addresses: failures from all of them count together; the next /64 is
+    someone else; an IPv4-mapped address is the IPv4 client."""
+    from exports_app.services import throttle
+
+    for i in range(throttle.MAX_FAILURES_PER_ACCOUNT_ADDRESS):
+        throttle.record_failure(session=session, username="x", address=f"2001:db8:1:2:{i:x}::{i + 1:x}")
+        throttle.record_failure(session=session, username="y", address=f"::ffff:192.0.2.{i + 1}")
+        throttle.record_failure(session=session, username="y", address="192.0.2.77")
+    session.flush()
+    assert throttle.retry_after(session=session, username="x", address="2001:db8:1:2:ffff:ffff:ffff:ffff") > 0
+    assert throttle.retry_after(session=session, username="x", address="2001:db8:1:3::1") == 0
+    assert throttle.retry_after(session=session, username="y", address="192.0.2.77") > 0
+    assert throttle.retry_after(session=session, username="y", address="::ffff:192.0.2.77") > 0
+    assert throttle.client_key("::ffff:192.0.2.1") == "192.0.2.1"
+    assert throttle.client_key("2001:DB8:1:2:3:4:5:6") == "2001:db8:1:2::/64"
+    assert throttle.client_key("unknown") == "unknown"

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
+from exports_app.api.app import create_api
 from exports_app.db import session_scope
 from exports_app.domain import utcnow
 from exports_app.models import MediaJob, Production
@@ -100,6 +102,17 @@ def test_prep_needs_csrf_and_same_origin(alice_client: TestClient, alice: Member
         assert s.query(MediaJob).count() == 1
 
 
+@pytest.mark.parametrize("path", ["/api/openapi.json", "/api/docs"])
+def test_api_docs_are_off_unless_enabled(data_dir: Path, monkeypatch: pytest.MonkeyPatch, path: str) -> None:
+    from exports_app.config import get_settings
+
+    assert TestClient(create_api()).get(path).status_code == 404
+    monkeypatch.setenv("EXPORTS_API_DOCS", "1")
+    get_settings.cache_clear()
+    assert TestClient(create_api()).get(path).status_code == 200
+    get_settings.cache_clear()
+
+
 def test_media_route_is_owner_only(alice_client: TestClient, bob_client: TestClient, alice: Member) -> None:
     upload_id = add_upload(alice)
     pid = alice_client.post(f"/api/exports/{upload_id}/prep-hls").json()["productionId"]
@@ -108,9 +121,9 @@ def test_media_route_is_owner_only(alice_client: TestClient, bob_client: TestCli
     assert alice_client.get(f"/media/hls/{pid}/../../exports.db").status_code == 404
 
 
-def test_openapi_shows_the_contract(api: TestClient) -> None:
-    """Typed response models: the document names SPEC's keys and the JSON error shape."""
-    document = api.get("/api/openapi.json").json()
+def test_openapi_shows_the_contract(data_dir: Path) -> None:
+    """Typed response models: the document names the contract's keys and the JSON error shape."""
+    document = TestClient(create_api(docs=True)).get("/api/openapi.json").json()
     schemas = document["components"]["schemas"]
     status = schemas["HlsStatusOut"]
     assert {"state", "productionId", "detail"} <= set(status["properties"]) and "state" in status["required"]

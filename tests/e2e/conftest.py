@@ -38,9 +38,14 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def context(browser: Browser, app_server: RunningApp) -> Iterator[BrowserContext]:
+    """A fresh browser context; the test fails if any page of it broke the app's Content-Security-Policy."""
     ctx = browser.new_context(base_url=app_server.url, viewport={"width": 1280, "height": 900})
+    refused: list[str] = []  # Chromium reports each blocked script, style, worker or connection on the console
+    ctx.on("console", lambda message: refused.append(message.text)
+           if "Content Security Policy" in message.text else None)
     yield ctx
     ctx.close()
+    assert refused == [], f"the page broke its own CSP: {refused}"
 
 
 def screenshot(page: Page, name: str) -> None:

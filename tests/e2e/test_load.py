@@ -130,7 +130,7 @@ async def drive_load(url: str, cookies: dict[str, str], polled: list[str], prepp
         run.prep_latencies_ms.append((time.perf_counter() - began) * 1000)
         try:
             body = response.json()
-        except ValueError:  # not the JSON the SPEC promises, even for errors: keep it for the report
+        except ValueError:  # not the JSON the API promises, even for errors: keep it for the report
             body = {"error": response.text[:200]}
         run.prep_answers.append((response.status_code, body))
 

@@ -6,13 +6,14 @@ wire (hostile path parameters, a huge declared upload that is never sent, an ear
 
 from __future__ import annotations
 
+import contextlib
 import json
 import select
 import socket
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 from urllib.parse import urlsplit
 
 CHUNK = 64 * 1024
@@ -132,3 +133,21 @@ def multipart(files: list[tuple[str, bytes, str]], field: str = "files") -> tupl
                  f"Content-Type: {content_type}\r\n\r\n").encode() + content + b"\r\n"
     body += f"--{boundary}--\r\n".encode()
     return f"multipart/form-data; boundary={boundary}", body
+
+
+@contextlib.contextmanager
+def held_request(app_url: str, method: str, target: str, *, headers: dict[str, str], body: bytes,
+                 send_limit: int) -> Iterator[socket.socket]:
+    """A request whose first `send_limit` body bytes are sent and the rest held back while inside (the socket stays
+    open, as a slow client's would); on exit the socket closes."""
+    url = urlsplit(app_url)
+    lines = [f"{method} {target} HTTP/1.1", f"Host: {url.netloc}", "Connection: close",
+             *(f"{name}: {value}" for name, value in headers.items()), f"Content-Length: {len(body)}"]
+    with socket.create_connection((url.hostname, url.port), timeout=15) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body[:send_limit])
+        yield sock
+
+
+def answer_of(sock: socket.socket, timeout: float = 15.0) -> RawResponse | None:
+    """The answer on a held request's socket, if one comes within the timeout."""
+    return _read_response(sock, time.monotonic() + timeout)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 import uuid
 
 import pytest
@@ -52,3 +54,65 @@ def test_upload_over_the_limit_is_refused_and_leaves_nothing(world: World, alice
     assert answer.json_error(), f"not a JSON error body: {answer.body[:200]!r}"
     assert upload_rows(world.app) == rows and stored_uploads(world.app) == files, "the oversized upload was stored"
     assert written(world, before) == {}, "temporary copies left in the data dir"
+
+
+def open_files(world: World) -> int:
+    """File descriptors the app's processes hold now."""
+    total = 0
+    for pid in world.app.pids():
+        try:
+            total += len(os.listdir(f"/proc/{pid}/fd"))
+        except OSError:
+            continue
+    return total
+
+
+def upload_headers(world: World, token: str, form_type: str) -> dict[str, str]:
+    cookie = world.alice.cookie
+    return {"Reflex-Client-Token": token, "Reflex-Event-Handler": UPLOAD_HANDLER, "Content-Type": form_type,
+            "Origin": world.url, "Cookie": cookie, "X-CSRF-Token": world.alice.csrf}
+
+
+PARTS = 3000  # an attacker's upload of empty parts, each a file of its own
+HELD_BACK = 20_000  # body bytes the attacker holds back, so the request is still open while files are counted
+OPEN_FILES_CAP = 100  # what one upload may add to the app's open files, whatever it carries
+
+
+def test_one_upload_of_thousands_of_parts_holds_a_bounded_number_of_files(world: World,
+                                                                           alice_tab: EventSocket) -> None:
+    before, rows, files = open_files(world), upload_rows(world.app), stored_uploads(world.app)
+    form_type, body = raw_http.multipart([(f"part{n}.mp4", b"", "video/mp4") for n in range(PARTS)])
+    peak = before
+    with raw_http.held_request(world.url, "POST", "/_upload", headers=upload_headers(world, alice_tab.token, form_type),
+                               body=body, send_limit=len(body) - HELD_BACK) as sock:
+        for _ in range(20):  # sample while the request is open (the server has read what was sent)
+            peak = max(peak, open_files(world))
+            alice_tab.listen(0.1)
+        answer = raw_http.answer_of(sock, timeout=5)
+    assert peak - before < OPEN_FILES_CAP, f"{peak - before} more open files during one upload of {PARTS} parts"
+    assert answer is None or answer.status < 500, answer
+    assert alice_tab.wait_for("one video at a time", timeout=10), "the page was not told why"
+    assert upload_rows(world.app) == rows and stored_uploads(world.app) == files
+    assert not any((world.data_dir / "staging").glob("*")), "a staged part was left behind"
+
+
+def test_uploads_at_once_are_capped_per_member(world: World, alice_tab: EventSocket) -> None:
+    """Two slow uploads of alice's hold their slots; the third is refused with 429 before its body."""
+    rows = upload_rows(world.app)
+    form_type, body = raw_http.multipart([("slow.mp4", world.clip.read_bytes() * 20, "video/mp4")])
+    headers = upload_headers(world, alice_tab.token, form_type)
+    with raw_http.held_request(world.url, "POST", "/_upload", headers=headers, body=body, send_limit=1000), \
+            raw_http.held_request(world.url, "POST", "/_upload", headers=headers, body=body, send_limit=1000):
+        alice_tab.listen(1)  # both reach the server and take their slots
+        third = raw_http.request(world.url, "POST", "/_upload", headers=headers, body=body, timeout=10)
+    assert third is not None and third.status == 429, third
+    assert third.json_error() and third.headers.get("retry-after")
+    alice_tab.listen(1)
+    assert upload_rows(world.app) == rows
+    assert not any((world.data_dir / "staging").glob("*")), "a cut-off upload left its staged part"
+    assert post_upload(world, alice_tab.token, "after.mp4", world.clip.read_bytes(),  # the slots came back
+                       cookie=world.alice.cookie).status == 202  # type: ignore[union-attr]
+    deadline = time.monotonic() + 30
+    while upload_rows(world.app) == rows and time.monotonic() < deadline:
+        alice_tab.listen(0.2)
+    assert upload_rows(world.app) == rows + 1, "the upload after the refusal was not added"

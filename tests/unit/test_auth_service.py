@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from datetime import timedelta
 
 import pytest
 from sqlmodel import Session, select
 
+from exports_app.db import session_scope
 from exports_app.domain import utcnow
-from exports_app.models import AuthSession, User
-from exports_app.services import auth
+from exports_app.models import AuthSession, LoginFailure, User
+from exports_app.services import auth, throttle
+from exports_app.services.auth import Member
 from exports_app.services.errors import Invalid
+from tests.conftest import PASSWORD
 
 
 def test_passwords_are_argon2_hashes(session: Session) -> None:
@@ -63,3 +69,54 @@ def test_csrf_needs_cookie_header_and_session_to_agree(session: Session) -> None
     assert not auth.csrf_matches(session=session, token=s.token, csrf_cookie=s.csrf_token, csrf_header=None)
     assert not auth.csrf_matches(session=session, token=s.token, csrf_cookie="forged", csrf_header="forged")
     assert not auth.csrf_matches(session=session, token=None, csrf_cookie=s.csrf_token, csrf_header=s.csrf_token)
+
+
+GUESSES = 30
+
+
+def _parallel_sign_ins(username: str, passwords: list[str], address: str) -> list[auth.SignIn | auth.Refusal]:
+    """Every sign-in at once, each in its own thread and transaction (as the API's threadpool runs them)."""
+    start = threading.Barrier(len(passwords))
+
+    def one(password: str) -> auth.SignIn | auth.Refusal:
+        start.wait()
+        with session_scope() as s:
+            return auth.sign_in(session=s, username=username, password=password, address=address,
+                                planted_token=None, days=1)
+
+    with ThreadPoolExecutor(len(passwords)) as pool:
+        return list(pool.map(one, passwords))
+
+
+def test_parallel_wrong_passwords_are_counted_before_they_are_checked(alice: Member) -> None:
+    """30 guesses at once from one address: at most the limit get their password checked (a 401); the rest are
+    429 with a wait, and only the checked ones stay counted."""
+    answers = _parallel_sign_ins("alice", [f"guess {n}" for n in range(GUESSES)], "203.0.113.5")
+    statuses = [a.status if isinstance(a, auth.Refusal) else 200 for a in answers]
+    checked = statuses.count(401)
+    assert set(statuses) <= {401, 429}, statuses
+    assert 1 <= checked <= throttle.MAX_FAILURES_PER_ACCOUNT_ADDRESS, statuses
+    assert all(a.retry_after for a in answers if isinstance(a, auth.Refusal) and a.status == 429)
+    with session_scope() as s:
+        assert len(s.exec(select(LoginFailure)).all()) == checked
+    with session_scope() as s:  # the owner from elsewhere is not locked out
+        assert isinstance(auth.sign_in(session=s, username="alice", password=PASSWORD, address="198.51.100.1",
+                                       planted_token=None, days=1), auth.SignIn)
+
+
+def test_password_hashing_waits_for_a_slot_then_refuses_unchecked(alice: Member,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """With every hashing slot taken, even the right password is not checked: 429 with Retry-After, and the
+    attempt is not counted as a failure."""
+    monkeypatch.setattr(auth, "HASHING_WAIT_SECONDS", 0.05)
+    with ExitStack() as slots:
+        for _ in range(auth.HASHING_SLOTS):
+            slots.enter_context(auth.hashing_slot())
+        with session_scope() as s:
+            answer = auth.sign_in(session=s, username="alice", password=PASSWORD, address="203.0.113.6",
+                                  planted_token=None, days=1)
+    assert isinstance(answer, auth.Refusal) and answer.status == 429 and answer.retry_after, answer
+    with session_scope() as s:
+        assert s.exec(select(LoginFailure)).all() == [] and s.exec(select(AuthSession)).all() == []
+        assert isinstance(auth.sign_in(session=s, username="alice", password=PASSWORD, address="203.0.113.6",
+                                       planted_token=None, days=1), auth.SignIn)  # slots free again

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import gzip
+import hashlib
+import uuid
 from pathlib import Path
 
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -19,6 +23,13 @@ from exports_app.services.auth import Member
 from tests.conftest import PASSWORD
 
 TAB = "0f8fad5b-d9cb-469f-a165-70867728950e"
+BOBS_TAB = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+HANDLER = "state.export_modal_state.upload"
+OWNERS = {TAB: "member-1", BOBS_TAB: "member-2"}  # alice is member 1 in the test database
+
+
+async def tab_owner(tab: str) -> str | None:
+    return OWNERS.get(tab)
 
 
 @pytest.mark.parametrize(("origin", "host", "expected"), [
@@ -53,6 +64,12 @@ def test_a_wildcard_origin_is_refused_at_start(monkeypatch: pytest.MonkeyPatch) 
     app_config.get_settings.cache_clear()
 
 
+# A prebuilt page as Reflex serves it: inline scripts (the theme, React Router's context) and a module script.
+INLINE = (b"window.__reactRouterContext = {};", b'import "/assets/root.js";')
+PAGE = (b"<html><head><script>" + INLINE[0] + b'</script><script src="/assets/app.js"></script>'
+        b'<script type="module" async="">' + INLINE[1] + b"</script></head><body>hi</body></html>")
+
+
 class Inner:
     """The app behind the guard: records what reached it."""
 
@@ -81,8 +98,19 @@ class Inner:
             await socket.send_text("hello")
             await socket.close()
 
+        async def html(request: Request) -> Response:
+            if request.headers.get("if-none-match") == '"v1"':
+                return Response(status_code=304, headers={"etag": '"v1"'})
+            gzipped = request.query_params.get("gzip") == "1"
+            body = gzip.compress(PAGE) if gzipped else PAGE
+            return Response(body, media_type="text/html", headers={"content-encoding": "gzip"} if gzipped else {})
+
+        async def health(_: Request) -> JSONResponse:  # what Reflex's own /_health tells
+            return JSONResponse({"status": False, "db": "OperationalError: server at 10.0.0.5 refused"},
+                                status_code=503)
+
         return Starlette(routes=[Route("/login", page), Route("/_upload", upload, methods=["POST"]),
-                                 WebSocketRoute("/_event/", event)])
+                                 WebSocketRoute("/_event/", event), Route("/page", html), Route("/_health", health)])
 
 
 @pytest.fixture
@@ -91,8 +119,18 @@ def inner() -> Inner:
 
 
 @pytest.fixture
-def client(data_dir: Path, inner: Inner) -> TestClient:
-    return TestClient(Guard(inner.app()), base_url="http://testserver")
+def guard(data_dir: Path, inner: Inner) -> Guard:
+    return Guard(inner.app(), upload_handlers=frozenset({HANDLER}), tab_owner=tab_owner,
+                 member_key=lambda member_id: f"member-{member_id}")
+
+
+@pytest.fixture
+def client(guard: Guard) -> TestClient:
+    return TestClient(guard, base_url="http://testserver")
+
+
+def upload_headers(tab: str = TAB, handler: str = HANDLER) -> dict[str, str]:
+    return {"Reflex-Client-Token": tab, "Reflex-Event-Handler": handler}
 
 
 def signed_in_cookie(client: TestClient) -> dict[str, str]:
@@ -113,6 +151,33 @@ def test_every_answer_carries_the_security_headers(client: TestClient, monkeypat
     monkeypatch.setenv("EXPORTS_SECURE_COOKIES", "1")
     app_config.get_settings.cache_clear()
     assert "max-age" in client.get("/login").headers["strict-transport-security"]
+
+
+@pytest.mark.parametrize("gzipped", ["0", "1"])
+def test_a_page_may_run_its_own_inline_scripts_and_nothing_else(client: TestClient, gzipped: str) -> None:
+    """script-src names each inline script of the page by its hash; no 'unsafe-inline'; no plugins, no <base>."""
+    response = client.get(f"/page?gzip={gzipped}")
+    assert response.content == PAGE
+    policy = dict(part.strip().split(" ", 1) for part in response.headers["content-security-policy"].split(";"))
+    scripts = policy["script-src"].split()
+    for script in INLINE:
+        assert f"'sha256-{base64.b64encode(hashlib.sha256(script).digest()).decode()}'" in scripts
+    assert "'unsafe-inline'" not in scripts and len([s for s in scripts if s.startswith("'sha256-")]) == 2
+    assert policy["object-src"] == "'none'" and policy["base-uri"] == "'none'"
+    assert policy["frame-ancestors"] == "'none'"
+
+
+def test_a_not_modified_page_keeps_the_policy_it_was_stored_with(client: TestClient) -> None:
+    """A 304 carries no CSP: the browser would put it over the stored page's, which names the page's scripts."""
+    response = client.get("/page", headers={"If-None-Match": '"v1"'})
+    assert response.status_code == 304
+    assert "content-security-policy" not in response.headers and response.headers["x-frame-options"] == "DENY"
+
+
+def test_health_check_tells_nothing_but_ok_or_unavailable(client: TestClient) -> None:
+    response = client.get("/_health")
+    assert (response.status_code, response.json()) == (503, {"status": "unavailable"})
+    assert "content-security-policy" in response.headers
 
 
 def test_foreign_origins_and_bad_paths_never_reach_the_app(client: TestClient, inner: Inner) -> None:
@@ -137,7 +202,7 @@ def test_upload_over_the_limit_is_413(client: TestClient, inner: Inner, alice: M
     app_config.get_settings.cache_clear()
     cookies = signed_in_cookie(client)
     client.cookies.update(cookies)
-    declared = client.post("/_upload", content=b"x" * 60_000, headers={"Reflex-Client-Token": TAB})
+    declared = client.post("/_upload", content=b"x" * 60_000, headers=upload_headers())
     assert declared.status_code == 413 and "error" in declared.json()
     assert inner.calls == []
 
@@ -145,12 +210,40 @@ def test_upload_over_the_limit_is_413(client: TestClient, inner: Inner, alice: M
         for _ in range(10):
             yield b"y" * 10_000
 
-    streamed = client.post("/_upload", content=stream(), headers={"Reflex-Client-Token": TAB})
+    streamed = client.post("/_upload", content=stream(), headers=upload_headers())
     assert streamed.status_code == 413 and "error" in streamed.json()
     assert inner.body_bytes <= 50_000
-    assert client.post("/_upload", content=b"z" * 1000, headers={"Reflex-Client-Token": "user-1"}).status_code == 400
-    ok = client.post("/_upload", content=b"z" * 1000, headers={"Reflex-Client-Token": TAB})
+    assert client.post("/_upload", content=b"z" * 1000, headers=upload_headers("user-1")).status_code == 400
+    ok = client.post("/_upload", content=b"z" * 1000, headers=upload_headers())
     assert ok.status_code == 200 and ok.json() == {"ok": True}
+
+
+def test_upload_from_another_members_tab_or_to_a_handler_without_files_never_runs(
+        client: TestClient, inner: Inner, alice: Member) -> None:
+    client.cookies.update(signed_in_cookie(client))
+    for headers, status in ((upload_headers(BOBS_TAB), 403),  # alice's cookie, bob's tab
+                            (upload_headers(str(uuid.uuid4())), 403),  # a tab bound to no one
+                            (upload_headers(handler="state.export_modal_state.confirm_delete"), 400),
+                            (upload_headers(handler="reflex___state____state.hydrate"), 400)):
+        answer = client.post("/_upload", content=b"z" * 1000, headers=headers)
+        assert answer.status_code == status and "error" in answer.json(), (headers, answer.text)
+    assert inner.calls == []
+
+
+def test_uploads_at_once_are_capped_per_member_and_in_all(client: TestClient, guard: Guard, inner: Inner,
+                                                          alice: Member) -> None:
+    client.cookies.update(signed_in_cookie(client))
+    for _ in range(guard.uploads.per_member):  # alice's uploads still on their way
+        assert guard.uploads.take(alice.id)
+    busy = client.post("/_upload", content=b"z" * 1000, headers=upload_headers())
+    assert busy.status_code == 429 and busy.headers["retry-after"] and inner.calls == []
+    guard.uploads.give_back(alice.id)
+    assert client.post("/_upload", content=b"z" * 1000, headers=upload_headers()).status_code == 200
+    assert guard.uploads.by_member == {alice.id: guard.uploads.per_member - 1}  # its own slot was given back
+    others = iter(range(100, 100 + guard.uploads.total))
+    while guard.uploads.take(next(others)):
+        pass
+    assert not guard.uploads.take(alice.id) and sum(guard.uploads.by_member.values()) == guard.uploads.total
 
 
 def test_event_socket_needs_the_own_origin_and_a_tab_token(client: TestClient, inner: Inner) -> None:

@@ -1,4 +1,4 @@
-"""Every row of SPEC's state derivation, through the one function that derives it."""
+"""Every row of the state derivation (docs/api.md), through the one function that derives it."""
 
 from __future__ import annotations
 

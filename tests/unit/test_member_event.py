@@ -22,9 +22,10 @@ from sqlmodel import SQLModel, select
 from exports_app import db
 from exports_app.db import session_scope
 from exports_app.models import Space
+from exports_app.routes import LOGIN_ROUTE
 from exports_app.services import auth, productions, projects, publish
 from exports_app.services.auth import Member
-from exports_app.state.auth import LOGIN_ROUTE, AuthState, LoginState
+from exports_app.state.auth import AuthState, LoginState
 from exports_app.state.exports import ExportModalState, ExportsLive
 from exports_app.state.publish import PublishState
 from exports_app.state.space import SpaceState

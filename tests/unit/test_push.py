@@ -8,14 +8,18 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import reflex as rx
+import sqlalchemy as sa
 from reflex.istate.manager.memory import StateManagerMemory
 from reflex.state import StateUpdate
 from reflex_base.event.context import EventContext
 from reflex_base.registry import RegistrationContext
+from sqlmodel import col
 
 from exports_app.db import session_scope
+from exports_app.domain import utcnow
 from exports_app.jobs import push
-from exports_app.services import productions
+from exports_app.models import AuthSession
+from exports_app.services import auth, productions
 from exports_app.services.auth import Member
 from exports_app.services.hls_status import HlsStatus
 from exports_app.services.secrets import member_token
@@ -62,9 +66,24 @@ class App:
             RegistrationContext.reset(registered)
 
 
+def signed_in_session(member: Member) -> str:
+    """A fresh live session of the member's: its fingerprint, as the tab guard records it."""
+    with session_scope() as session:
+        return auth.token_hash(auth.start_session(session=session, member=member, days=1).token)
+
+
+async def bind_tabs(member: Member, tabs: set[str]) -> str:
+    """Bind `tabs` to the member under one live session, as the tab guard does on their first event."""
+    fingerprint = signed_in_session(member)
+    for tab in tabs:
+        await live_tabs.bind(tab, member_token(member.id), fingerprint)
+    return fingerprint
+
+
 async def linked_app(member: Member, tabs: set[str], connected: set[str], registration: RegistrationContext) -> App:
-    """An app whose state manager holds the member's shared list, loaded and linked from `tabs`."""
+    """An app whose state manager holds the member's shared list, loaded and linked from `tabs` (bound to them)."""
     app = App(StateManagerMemory(), Namespace(Tokens(connected)), registration)
+    await bind_tabs(member, tabs)
     token = rx.BaseStateToken(ident=member_token(member.id), cls=ExportsLive)
     with app.set_contexts():
         async with app.state_manager.modify_state(token) as root:
@@ -127,6 +146,33 @@ def test_tabs_closed_by_the_hundred_are_forgotten_by_the_next_push(alice: Member
         app = await linked_app(alice, tabs=closed | {"tab-a"}, connected={"tab-a"}, registration=registration)
         update, tabs = await push.write_shared(app, alice.id, {upload_id: HlsStatus(state="ready", production_id=2)})
         assert update is not None and tabs == {"tab-a"}
+        token = rx.BaseStateToken(ident=member_token(alice.id), cls=ExportsLive)
+        with app.set_contexts():
+            async with app.state_manager.modify_state(token) as root:
+                assert (await root.get_state(ExportsLive))._linked_from == {"tab-a"}
+
+    run_in_own_loop(run())
+
+
+def test_tabs_that_changed_hands_or_signed_out_get_nothing_and_leave_the_link(alice: Member, bob: Member,
+                                                                           data_dir: Path) -> None:
+    """A tab still linked to alice's list but now bound to bob, or bound under a revoked session, gets no push."""
+    upload_id = add_upload(alice)
+    registration = RegistrationContext.get()
+
+    async def run() -> None:
+        app = await linked_app(alice, tabs={"tab-a", "tab-bob", "tab-revoked"},
+                               connected={"tab-a", "tab-bob", "tab-revoked"}, registration=registration)
+        await bind_tabs(bob, {"tab-bob"})  # bob signed in on that tab
+        revoked = signed_in_session(alice)
+        await live_tabs.bind("tab-revoked", member_token(alice.id), revoked)
+        with session_scope() as session:
+            session.execute(sa.update(AuthSession).where(col(AuthSession.token_hash) == revoked)
+                            .values(revoked_at=utcnow()))
+        update, tabs = await push.write_shared(app, alice.id, {upload_id: HlsStatus(state="ready", production_id=3)})
+        assert update is not None and tabs == {"tab-a"}
+        assert await push.send(app, update, tabs) == 1
+        assert [token for token, _ in app.event_namespace.sent] == ["tab-a"]
         token = rx.BaseStateToken(ident=member_token(alice.id), cls=ExportsLive)
         with app.set_contexts():
             async with app.state_manager.modify_state(token) as root:

@@ -1,0 +1,168 @@
+"""The one module that touches Reflex's private internals, behind a small typed surface.
+
+The live push, the tab guard, the tab address book and the app wiring need a few things Reflex 0.10 keeps to
+itself: writing a shared state out of band, its linked tabs, the socket namespace's connection table, a tab's
+links and unlinking, the registered handlers and their resolved hints, the Redis client Reflex uses, and the
+CORS set-up it adds. Each is named here once. `tests/unit/test_reflex_bridge.py` runs every function against a
+real `rx.App` with its memory and Redis state managers, so a Reflex upgrade that renames or reshapes one of
+them fails there, loudly, and nowhere else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import TYPE_CHECKING, Any, ContextManager, Protocol
+
+import reflex as rx
+from redis.asyncio import Redis
+from reflex.config import get_config
+from reflex.istate.manager import StateManager
+from reflex.middleware.middleware import Middleware
+from reflex.state import BaseState, StateUpdate
+from reflex.utils import prerequisites
+from reflex_base.event import Event, EventHandler, EventSpec
+from reflex_base.event.context import EventContext
+from reflex_base.registry import RegistrationContext
+from reflex_base.utils.format import format_event_handler
+from starlette.applications import Starlette
+
+if TYPE_CHECKING:
+    from reflex.app import EventNamespace
+
+__all__ = ["EventMiddleware", "LiveApp", "StateUpdate", "client_events", "connected", "emit", "event_name",
+           "handler_hints", "linked_from", "linked_tokens", "redis_client", "registered_handler", "replace_cors",
+           "root_of", "running_event", "shared_state", "state_expiry_seconds", "tab_token", "unlink"]
+
+EventMiddleware = Middleware  # Reflex's event middleware base: preprocess(app, state, event) before each handler
+
+
+class LiveApp(Protocol):
+    """What the push needs of the rx.App, handed over by the app wiring (jobs/ never imports the app)."""
+
+    @property
+    def state_manager(self) -> StateManager: ...
+
+    @property
+    def event_namespace(self) -> EventNamespace | None: ...
+
+    def set_contexts(self) -> ContextManager[Any]: ...
+
+
+@contextlib.contextmanager
+def _contexts_for(app: LiveApp, ident: str) -> Iterator[None]:
+    """Reflex's contexts for writing `ident`'s state out of band, as app.modify_state sets them."""
+    with app.set_contexts():
+        try:
+            forked = EventContext.get().fork(token=ident)
+        except LookupError:  # no event processor (yet): nothing to fork
+            yield
+            return
+        reset = EventContext.set(forked)
+        try:
+            yield
+        finally:
+            EventContext.reset(reset)
+
+
+@contextlib.asynccontextmanager
+async def shared_state(app: LiveApp, ident: str, cls: type[BaseState]) -> AsyncIterator[BaseState]:
+    """The root of the state `ident` holds for `cls` (e.g. a member's shared list), locked for writing.
+
+    The plain state-manager write: app.modify_state would add Reflex's per-tab fan-out on exit.
+    """
+    with _contexts_for(app, ident):
+        async with app.state_manager.modify_state(rx.BaseStateToken(ident=ident, cls=cls)) as root:
+            yield root
+
+
+async def sent_delta(root: BaseState) -> dict[str, Any]:
+    """What changed in the tree since it was last sent, marked as sent (as app.modify_state does on exit)."""
+    delta = await root._get_resolved_delta()
+    root._clean()  # type: ignore[no-untyped-call]
+    return dict(delta)
+
+
+def linked_from(shared: rx.SharedState) -> set[str]:
+    """The live set of tabs Reflex linked to this shared state (mutate it under the state's lock)."""
+    tabs: set[str] = shared._linked_from
+    return tabs
+
+
+async def connected(app: LiveApp, tab: str) -> bool:
+    """Whether a tab has a socket on any worker."""
+    namespace = app.event_namespace
+    return namespace is not None and await namespace._token_manager.is_token_connected(tab)
+
+
+async def emit(app: LiveApp, update: StateUpdate, tab: str) -> None:
+    """Send an update to a tab (relayed by Reflex to the worker holding its socket)."""
+    if app.event_namespace is not None:
+        await app.event_namespace.emit_update(update, tab)
+
+
+def running_event() -> tuple[str, str] | None:
+    """(tab token, Cookie header of its websocket handshake) of the event being processed, or None outside one."""
+    try:
+        context = EventContext.get()
+    except LookupError:  # not from an event (e.g. the socket's client_error channel)
+        return None
+    headers = context.router_data.get("headers") or {}
+    cookie = headers.get("cookie", "") if isinstance(headers, dict) else ""
+    return context.token, str(cookie)
+
+
+def root_of(state: BaseState) -> BaseState:
+    return state._get_root_state()
+
+
+def tab_token(state: BaseState) -> str:
+    """The client token (one browser tab) a state tree belongs to."""
+    return root_of(state).router.session.client_token
+
+
+def linked_tokens(root: BaseState) -> dict[str, str]:
+    """The shared states this tab is linked to: state full name → shared token."""
+    links = getattr(root, "_reflex_internal_links", None)
+    return dict(links) if isinstance(links, dict) else {}
+
+
+async def unlink(shared: rx.SharedState) -> None:
+    """Undo the tab's link: later events see the tab's own copy, and the tab leaves the shared state's links."""
+    await shared._unlink()  # type: ignore[no-untyped-call]
+
+
+def registered_handler(name: str) -> EventHandler | None:
+    """The event handler a client event names, or None for a name no state registered."""
+    registered = RegistrationContext.get().event_handlers.get(name)
+    return registered.handler if registered is not None else None
+
+
+def handler_hints(handler: EventHandler) -> dict[str, Any]:
+    """The handler's parameter hints as Reflex resolved them at registration."""
+    return dict(handler._type_hints or {})
+
+
+def event_name(state: type[BaseState], handler: str) -> str:
+    """The full name a client sends for `state.handler` (e.g. the upload route's Reflex-Event-Handler header)."""
+    return format_event_handler(state.event_handlers[handler])
+
+
+def client_events(*specs: EventSpec) -> list[Event]:
+    """Frontend events (a script, a toast) as a middleware's StateUpdate carries them."""
+    return Event.from_event_type(list(specs))
+
+
+def redis_client() -> Redis | None:
+    """The Redis client of the app's state manager when REFLEX_REDIS_URL is set (several workers), else None."""
+    return prerequisites.get_redis()
+
+
+def state_expiry_seconds() -> int:
+    """How long Reflex keeps a tab's state after its last change."""
+    return int(get_config().redis_token_expiration)
+
+
+def replace_cors(add_cors: Callable[[Starlette], None]) -> None:
+    """Put `add_cors` where rx.App sets up CORS (it calls App._add_cors by name, on every build)."""
+    rx.App._add_cors = staticmethod(add_cors)  # type: ignore[method-assign, assignment]

@@ -1,0 +1,160 @@
+"""The contract of exports_app.reflex_bridge with Reflex itself: every function against the real rx.App, its event
+processor and its state manager (in memory, and on Redis as several workers run it).
+
+A Reflex upgrade that renames or reshapes an internal the app leans on (linking, shared-state writes, the
+connection table, handler registration) fails here, in one place. The tab guard's hand-over runs here too,
+through Reflex's own modify_state_with_links, as each event does.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import reflex as rx
+from redis.asyncio import Redis
+from reflex.istate.manager import StateManager
+from reflex.istate.manager.memory import StateManagerMemory
+from reflex.istate.manager.redis import StateManagerRedis
+from reflex.state import BaseState
+from reflex_base.event import Event
+
+from exports_app import reflex_bridge as bridge
+from exports_app.db import session_scope
+from exports_app.exports_app import app
+from exports_app.services import auth
+from exports_app.services.auth import Member
+from exports_app.services.secrets import member_token
+from exports_app.state import live_tabs
+from exports_app.state.exports import ExportModalState, ExportsLive
+from exports_app.state.tab_guard import NEW_TAB_TOKEN, TabGuard, TabOwnerState
+from tests.conftest import run_in_own_loop
+from tests.redis_server import RedisServer
+
+TAB = "0f8fad5b-d9cb-469f-a165-70867728950e"
+
+
+@pytest.fixture(params=["memory", "redis"])
+def manager(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, data_dir: Path) -> Iterator[str]:
+    """The app's state manager for the test: Reflex's memory one, or its Redis one on a private server."""
+    monkeypatch.setattr(live_tabs, "_local", type(live_tabs._local)(dict))
+    monkeypatch.setattr(live_tabs, "_redis_checked", True)
+    monkeypatch.setattr(live_tabs, "_redis", None)
+    if request.param == "memory":
+        monkeypatch.setattr(app, "_state_manager", StateManagerMemory())
+        yield request.param
+        return
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed (make test installs it)")
+    with RedisServer() as server:
+        monkeypatch.setattr(app, "_state_manager", None)  # made per event loop below
+        monkeypatch.setattr(live_tabs, "_client", lambda: Redis.from_url(server.url))
+        yield server.url
+
+
+@asynccontextmanager
+async def running(manager: str) -> AsyncIterator[None]:
+    """The app's event processor and contexts, as a worker runs them (the Redis manager made in this loop)."""
+    if manager != "memory":
+        app._state_manager = StateManagerRedis(redis=Redis.from_url(manager))
+    async with app._setup_event_processor():
+        with app.set_contexts():
+            yield
+
+
+@asynccontextmanager
+async def tab_event(cookie: str = "") -> AsyncIterator[BaseState]:
+    """The root of the tab's state for one event, links patched in, as Reflex processes an event."""
+    state_manager: StateManager = app.state_manager
+    async with state_manager.modify_state_with_links(rx.BaseStateToken(ident=TAB, cls=ExportsLive)) as root:
+        router = {"token": TAB, "pathname": "/exports", "headers": {"cookie": cookie}}
+        root.router_data = root._update_router_vars(router, root.router_data or {})
+        yield root
+
+
+def session_cookie(member: Member) -> str:
+    with session_scope() as session:
+        return f"{auth.SESSION_COOKIE}={auth.start_session(session=session, member=member, days=1).token}"
+
+
+def test_handlers_are_found_by_the_names_clients_send(data_dir: Path) -> None:
+    name = bridge.event_name(ExportModalState, "open_modal")
+    handler = bridge.registered_handler(name)
+    assert handler is not None and handler.fn.__name__ == "open_modal"
+    assert bridge.handler_hints(handler)["upload_id"] is int
+    assert bridge.registered_handler(name + "_nope") is None
+    assert bridge.event_name(ExportModalState, "upload").endswith(".upload")
+    assert "member" not in bridge.handler_hints(handler)  # member_event's own parameter is no event argument
+    assert bridge.running_event() is None  # outside an event
+
+
+def test_linking_writing_and_unlinking_a_shared_state(manager: str) -> None:
+    async def run() -> None:
+        async with running(manager):
+            async with tab_event() as root:
+                assert bridge.tab_token(root) == TAB
+                linked = await (await root.get_state(ExportsLive))._link_to("mcontract")
+                linked.total = 3
+                assert bridge.linked_tokens(root) == {ExportsLive.get_full_name(): "mcontract"}
+            async with bridge.shared_state(app, "mcontract", ExportsLive) as shared_root:
+                live = await shared_root.get_state(ExportsLive)
+                assert live.total == 3 and bridge.linked_from(live) == {TAB}
+                live.total = 4
+                delta = await bridge.sent_delta(shared_root)
+                assert delta[ExportsLive.get_full_name()]["total_rx_state_"] == 4
+                assert await bridge.sent_delta(shared_root) == {}  # what was sent counts as sent
+            async with tab_event() as root:
+                live = await root.get_state(ExportsLive)
+                assert live.total == 4  # the tab reads the shared state
+                assert isinstance(live, rx.SharedState)
+                await bridge.unlink(live)
+            async with tab_event() as root:
+                assert bridge.linked_tokens(root) == {}
+                assert (await root.get_state(ExportsLive)).total == 0  # its own copy again
+            async with bridge.shared_state(app, "mcontract", ExportsLive) as shared_root:
+                assert bridge.linked_from(await shared_root.get_state(ExportsLive)) == set()
+            assert not await bridge.connected(app, TAB)  # no socket in a test
+            await bridge.emit(app, bridge.StateUpdate(delta={}), TAB)  # to a closed tab: nothing, no error
+
+    run_in_own_loop(run())
+
+
+def test_the_tab_guard_hands_a_tab_over_when_its_member_changes(manager: str, alice: Member, bob: Member) -> None:
+    alice_cookie, bob_cookie = session_cookie(alice), session_cookie(bob)
+    guard = TabGuard()
+
+    async def preprocess(cookie: str) -> Any:
+        async with tab_event(cookie) as root:
+            return await guard.preprocess(app, root, Event(name="state.no_handler", payload={})), root
+
+    async def run() -> None:
+        async with running(manager):
+            first, _ = await preprocess(alice_cookie)  # alice's first event binds the tab to her
+            assert first is None
+            assert await live_tabs.owner(TAB) == member_token(alice.id)
+            async with tab_event(alice_cookie) as root:  # her page loads her list and opens an export
+                live = await (await root.get_state(ExportsLive))._link_to(member_token(alice.id))
+                live.total = 7
+                (await root.get_state(ExportModalState)).open_title = "Alice's roadmap"
+            handed, _ = await preprocess(bob_cookie)  # bob signs in on the same tab
+            assert handed is not None and NEW_TAB_TOKEN in str(handed.events)
+            async with tab_event(bob_cookie) as root:
+                assert bridge.linked_tokens(root) == {}
+                assert (await root.get_state(ExportModalState)).open_title == ""
+                assert (await root.get_state(ExportsLive)).total == 0
+                assert (await root.get_state(TabOwnerState))._member_key == member_token(bob.id)
+            assert await live_tabs.owner(TAB) == member_token(bob.id)
+            assert TAB not in await live_tabs.of(member_token(alice.id))
+            async with bridge.shared_state(app, member_token(alice.id), ExportsLive) as shared_root:
+                shared = await shared_root.get_state(ExportsLive)
+                assert shared.total == 7 and TAB not in bridge.linked_from(shared)  # her list is intact, unlinked
+            signed_out, _ = await preprocess("")  # then signs out: handed over again, bound to no one
+            assert signed_out is not None and await live_tabs.owner(TAB) is None
+            again, _ = await preprocess("")  # a signed-out tab that holds nothing is left alone
+            assert again is None
+
+    run_in_own_loop(run())
