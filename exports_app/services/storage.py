@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import posixpath
 import re
@@ -47,14 +48,20 @@ def staging_path() -> Path:
 def store_file(source: Path, user_id: int, extension: str, *, move: bool = False) -> tuple[str, int]:
     """Put source at uploads/<user>/<random>/source<extension> (a server-chosen name); returns (key, size).
 
-    move: source is a staged upload in the data dir, renamed into place so no second copy is written.
+    move: source is a staged upload in the data dir, renamed into place so no second copy is written (copied
+    after all when the staging folder is a file system of its own: a rename cannot cross one).
     """
     key = f"uploads/{user_id}/{uuid.uuid4().hex}/source{extension}"
     target = path_for(key)
     target.parent.mkdir(parents=True, exist_ok=True)
     if move:
-        os.replace(source, target)
-    else:
+        try:
+            os.replace(source, target)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            move = False
+    if not move:
         tmp = target.with_name(target.name + ".part")
         try:
             shutil.copyfile(source, tmp)

@@ -291,7 +291,7 @@ class ExportModalState(rx.State):
                     self.upload_phase, self.upload_percent = CHECKING, 100
                 message, error = await asyncio.to_thread(_import_staged, member, name, staged)
         except Exception as exc:  # a full disk or the database away, told in words; the finally ends the phase
-            told = faults.member_fault(exc)
+            told = faults.member_fault(exc, staged.parent if staged is not None else None)
             error = told.message if told is not None else "The upload failed. Try again."
             if told is None:
                 raise

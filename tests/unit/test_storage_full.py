@@ -95,3 +95,19 @@ def test_cli_on_a_full_disk_says_one_line(full_disk_data_dir: Path, tmp_path: Pa
     assert told.startswith(f"storage fault at {full_disk_data_dir / 'uploads'}") and "(0 bytes free)" in told
     ballast.unlink()
     assert not list((full_disk_data_dir / "uploads").rglob("source*")), "nothing half-stored"
+
+
+def test_staging_on_a_file_system_of_its_own_still_stores(data_dir: Path, alice: object, tmp_path: Path) -> None:
+    """An operator may mount the staging folder apart (its own small disk): the staged upload is copied into
+    place, since a rename cannot cross file systems."""
+    import shutil
+
+    from exports_app.db import session_scope
+    from exports_app.services import exports, storage
+
+    with small_tmpfs(data_dir / storage.STAGING, "4m"):
+        staged = storage.staging_path()
+        shutil.copyfile(make_clip(tmp_path / "clip.mp4", seconds=1.0, width=320, height=240), staged)
+        with session_scope() as s:
+            upload = exports.import_export(session=s, member=alice, source=staged, staged=True)  # type: ignore[arg-type]
+        assert (data_dir / upload.storage_key).stat().st_size == upload.size_bytes
