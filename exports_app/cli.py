@@ -17,6 +17,7 @@ from exports_app.models import Space, Upload, VideoProject
 from exports_app.services import auth, exports, posters, projects, publish
 from exports_app.services.auth import Member
 from exports_app.services.errors import ServiceError
+from exports_app.services.faults import member_fault
 from exports_app.transcode.clips import make_clip
 
 DEMO_USER = "demo"
@@ -158,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except ServiceError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
+    except Exception as exc:  # a refusal or a server fault (full disk, database away): one line, no trace
+        told = member_fault(exc)
+        if told is None:
+            raise
+        print(f"error: {told.message}", file=sys.stderr)
         return 1

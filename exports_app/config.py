@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     allowed_origins: Annotated[list[str], NoDecode] = []
     # Larger uploads are refused with 413 before they are stored.
     max_upload_bytes: int = Field(10 * 1024**3, ge=1)
+    # New uploads and preps are refused (503) while the data dir has less free space than this: a local HLS
+    # ladder writes about the source's size again, so the room is checked before work starts, not halfway.
+    min_free_bytes: int = Field(1024**3, ge=0)
     # Uploads in flight at once in one server process, per member and in all (more get 429 before their body).
     max_uploads_per_member: int = Field(2, ge=1)
     max_uploads: int = Field(16, ge=1)
@@ -74,6 +77,10 @@ class Settings(BaseSettings):
     api_docs: bool = False
     # Server worker processes on this host (scripts/serve.sh); more than one needs REFLEX_REDIS_URL.
     workers: int = Field(1, ge=1)
+    # /metrics is served only to a scraper sending "Authorization: Bearer <this>"; empty: not served at all.
+    metrics_token: str = ""
+    # "json": the app's log lines as one JSON object each, with the request id (see exports_app/logs.py).
+    log_format: Literal["text", "json"] = "text"
     mediaconvert: MediaConvertSettings = Field(default_factory=MediaConvertSettings)
 
     @field_validator("data_dir")

@@ -8,7 +8,10 @@ import reflex as rx
 
 from exports_app.api.app import create_api
 from exports_app.api.guard import Guard, add_cors
+from exports_app.api.observe import Observe
+from exports_app.config import get_settings
 from exports_app.jobs.scheduler import refresh_lifespan
+from exports_app.logs import configure as configure_logs
 from exports_app.pages import add_pages
 from exports_app.reflex_bridge import event_name, replace_cors
 from exports_app.services.secrets import member_token
@@ -21,12 +24,15 @@ from exports_app.state.tab_guard import TabGuard
 # configured extra origins only.
 replace_cors(add_cors)
 
+configure_logs(get_settings().log_format)
+
 app = rx.App(
-    # The API's routes first, then the guard around everything (pages, websocket, uploads, API).
+    # The API's routes first, then the guard around everything (pages, websocket, uploads, API), then the request
+    # ids and metrics around that (so the guard's own refusals are counted too).
     # The guard knows the one handler that takes files, and who each tab belongs to, from here.
     api_transformer=[create_api(), partial(Guard, upload_handlers=frozenset({
         event_name(ExportModalState, "upload")}), tab_owner=live_tabs.owner,
-        member_key=member_token)],
+        member_key=member_token), Observe],
     stylesheets=["/styles.css"],
     # One bounded log line per error; browser reports only from signed-in tabs (state/errors.py).
     frontend_exception_handler=on_frontend_exception,

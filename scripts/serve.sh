@@ -16,6 +16,14 @@ fi
 # spreads new connections evenly: on one shared socket the same idle worker kept winning the accept race, and
 # long-lived websockets piled up on it. Proxy headers are trusted from loopback only (gunicorn's
 # FORWARDED_ALLOW_IPS), i.e. from a reverse proxy on the same host.
+# With /metrics on (EXPORTS_METRICS_TOKEN), the workers share their counters through files in one folder
+# (prometheus-client's multiprocess mode), emptied at each start so a previous run's counts do not add up; in the
+# temp dir, not the data dir, so a full data disk does not stop the counting of it.
+if [ -n "${EXPORTS_METRICS_TOKEN:-}" ] && [ -z "${PROMETHEUS_MULTIPROC_DIR:-}" ]; then
+  export PROMETHEUS_MULTIPROC_DIR="${TMPDIR:-/tmp}/exports-metrics-$port"
+  rm -rf "$PROMETHEUS_MULTIPROC_DIR"
+  mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+fi
 export REFLEX_USE_GRANIAN=false
 export GUNICORN_CMD_ARGS="--workers ${EXPORTS_WORKERS:-1} --reuse-port ${GUNICORN_CMD_ARGS:-}"
 exec reflex run --env prod --single-port --frontend-port "$port" --backend-port "$port" --loglevel warning

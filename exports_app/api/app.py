@@ -7,20 +7,24 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from exports_app.api import auth_routes, export_routes, media_routes
+from exports_app.api import auth_routes, export_routes, media_routes, ops_routes
 from exports_app.config import get_settings
 from exports_app.services.errors import Conflict, Invalid, NotFound, ServiceError, SignedOut
+from exports_app.services.faults import RETRY_AFTER_SECONDS, StorageFull, Unavailable, member_fault
 from exports_app.text import log_error, log_text
 
 log = logging.getLogger(__name__)
 
-_STATUS = {SignedOut: 401, NotFound: 404, Invalid: 422, Conflict: 409}
+_STATUS = {SignedOut: 401, NotFound: 404, Invalid: 422, Conflict: 409, StorageFull: 503, Unavailable: 503}
 
 
 def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
+    # A 503 is the server's passing fault (a full disk, the database away): clients are told when to retry.
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else None
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
 def create_api(*, docs: bool | None = None) -> FastAPI:
@@ -31,6 +35,7 @@ def create_api(*, docs: bool | None = None) -> FastAPI:
     api.include_router(auth_routes.router)
     api.include_router(export_routes.router)
     api.include_router(media_routes.router)
+    api.include_router(ops_routes.router)
 
     @api.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -49,10 +54,17 @@ def create_api(*, docs: bool | None = None) -> FastAPI:
     async def _service_error(_: Request, exc: ServiceError) -> JSONResponse:
         return _error(_STATUS.get(type(exc), 400), exc.message)
 
-    @api.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        fault = member_fault(exc)  # a full disk or an absent database: a 503 to retry, logged once there
+        if fault is not None:
+            return _error(_STATUS.get(type(fault), 503), fault.message)
         # One line: the path and the message may carry client input (text.log_text keeps it to one line).
         log.error("unexpected error in %s %s: %s", request.method, log_text(request.url.path), log_error(exc))
         return _error(500, "Internal error.")
+
+    # The database's and the file system's errors by name, so a fault answered 503 is not re-raised to the
+    # server's log as a crash (Starlette does that for the catch-all only).
+    for kind in (SQLAlchemyError, OSError, Exception):
+        api.add_exception_handler(kind, _unexpected)
 
     return api

@@ -43,11 +43,17 @@ def tick(transcoder: Transcoder, timeout_seconds: float) -> TickResult:
             if (reported is not None and reported.is_news(report)
                     and media_jobs.apply_report(session=session, report=report)):
                 result.changed.add((reported.user_id, reported.upload_id))
+                if report.status.terminal:
+                    media_jobs.count_ended(reported, report, transcoder.name)
             if report.status.terminal:
                 ended.add(report.media_job_id)
-        stuck = [r for r in media_jobs.timed_out(rows, timeout_seconds) if r.pending.request.media_job_id not in ended]
+        heard = {report.media_job_id for report in reports if not report.status.terminal}
+        stuck = [r for r in media_jobs.timed_out(rows, timeout_seconds, waiting=heard)
+                 if r.pending.request.media_job_id not in ended]
         for row in stuck:
             transcoder.cancel(row.pending)
-            if media_jobs.apply_report(session=session, report=media_jobs.timeout_report(row, timeout_seconds)):
+            report = media_jobs.timeout_report(row, timeout_seconds)
+            if media_jobs.apply_report(session=session, report=report):
                 result.changed.add((row.user_id, row.upload_id))
+                media_jobs.count_ended(row, report, transcoder.name)
     return result

@@ -13,6 +13,7 @@ from typing import AsyncIterator
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from exports_app import metrics
 from exports_app.config import get_settings
 from exports_app.db import session_scope
 from exports_app.jobs import push, refresh
@@ -70,6 +71,7 @@ class RefreshRunner:
             result = await asyncio.to_thread(refresh.tick, self.transcoder, settings.job_timeout_seconds)
         except Exception:  # a locked or unreachable database: log it, the next tick tries again
             log.exception("refresh tick failed; retrying on the next tick")
+            metrics.TICK_FAILURES.inc()
             return
         if result.changed or self._to_push:  # the latter: a push that failed is retried each tick
             self._push_soon(result.changed)
@@ -88,7 +90,8 @@ class RefreshRunner:
         while self._to_push:
             changed, self._to_push = self._to_push, set()
             try:
-                await push.notify(changed, self.live)
+                with metrics.PUSH_SECONDS.time():
+                    await push.notify(changed, self.live)
             except Exception:  # the database went away while reading statuses: keep them for the next tick
                 log.exception("live push failed; retrying on the next tick")
                 self._to_push |= changed

@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 from exports_app.config import get_settings
 from exports_app.domain import EXPORT_ROLE, utcnow
 from exports_app.models import Upload, VideoProject
-from exports_app.services import posters, storage
+from exports_app.services import faults, posters, storage
 from exports_app.services.auth import Member
 from exports_app.services.errors import Invalid, NotFound
 from exports_app.transcode.probe import NotAVideoError, VideoProbe, probe_video, sniff_container
@@ -105,6 +105,8 @@ def import_export(
     removes it on failure). allow_undecodable is for the demo seed only: it stores a corrupt export (its
     container is still sniffed) so the failure path shows.
     """
+    if not staged:  # a staged upload was let in by storage.staging_path's check already
+        faults.ensure_room()
     try:
         probe: VideoProbe | None = probe_video(source, max_duration_seconds=get_settings().max_duration_seconds)
     except NotAVideoError as exc:

@@ -8,11 +8,12 @@ import threading
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable, Iterable
+from typing import Callable, Collection, Iterable
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from exports_app import metrics
 from exports_app.domain import ACTIVE_STATUSES, NO_MASTER_PLAYLIST, JobStatus, utcnow
 from exports_app.models import MediaJob, Production, Upload
 from exports_app.services import storage
@@ -90,9 +91,10 @@ class PendingRow:
     pending: PendingJob
     user_id: int
     upload_id: int
-    started_at: datetime
+    clock_from: datetime  # when the job's timeout clock started: its start, else its submit (see timed_out)
     percent: int = 0
     phase: str | None = None
+    started: bool = False  # the transcoder began work on it (media_jobs.started_at is set)
 
     def is_news(self, report: JobReport) -> bool:
         """False for a report that repeats what the row already says (nothing to write or push)."""
@@ -111,6 +113,7 @@ def _request(job: MediaJob, upload: Upload) -> JobRequest:
         input_path=storage.path_for(upload.storage_key),
         duration_seconds=upload.duration_seconds,
         source_height=upload.height,
+        owner_id=upload.user_id,
     )
 
 
@@ -132,9 +135,10 @@ def pending_jobs(*, session: Session, provider: str, job_ids: Iterable[int] | No
             PendingJob(request, job.provider_job_id, JobStatus(job.status)),
             upload.user_id,
             request.upload_id,
-            job.submitted_at or job.created_at,
+            job.started_at or job.submitted_at or job.created_at,
             job.percent,
             job.phase,
+            job.started_at is not None,
         ))
     return rows
 
@@ -172,6 +176,7 @@ def submit_queued(*, session: Session, transcoder: Transcoder, rows: Iterable[Pe
         except Exception as exc:  # the transcoder's errors are many; each is recorded, none escapes
             if _transient(exc):
                 log.warning("submit of media job %s deferred: %s", job.request.media_job_id, exc)
+                metrics.SUBMITS_DEFERRED.labels(transcoder.name).inc()
                 continue
             log.exception("submit of media job %s failed", job.request.media_job_id)
             report = JobReport(job.request.media_job_id, JobStatus.FAILED, error_code="submit_failed",
@@ -188,6 +193,7 @@ def submit_queued(*, session: Session, transcoder: Transcoder, rows: Iterable[Pe
         )
         if result.rowcount:
             changed.append(row)
+            metrics.JOBS_SUBMITTED.labels(transcoder.name).inc()
     session.commit()
     return changed
 
@@ -264,10 +270,18 @@ def stored_renditions(production: Production) -> tuple[Rendition, ...]:
     return tuple(sorted(found, key=lambda r: (r.height, r.bandwidth), reverse=True))
 
 
-def timed_out(rows: Iterable[PendingRow], timeout_seconds: float, now: datetime | None = None) -> list[PendingRow]:
-    """The pending rows older than the timeout."""
+def timed_out(rows: Iterable[PendingRow], timeout_seconds: float, now: datetime | None = None,
+              waiting: Collection[int] = ()) -> list[PendingRow]:
+    """The pending rows whose transcode has run longer than the timeout.
+
+    A job is timed from its start, not from its submit: one waiting its turn behind a long queue is not
+    stuck. waiting: the jobs not started yet that the transcoder has just reported on (still in its queue,
+    or starting now); they are not timed out. A job not started that the transcoder does not know is
+    timed from its submit, so a lost one still ends.
+    """
     limit = (now or utcnow()) - timedelta(seconds=timeout_seconds)
-    return [row for row in rows if _aware(row.started_at) < limit]
+    return [row for row in rows if _aware(row.clock_from) < limit
+            and (row.started or row.pending.request.media_job_id not in waiting)]
 
 
 def _aware(moment: datetime) -> datetime:
@@ -276,7 +290,27 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
+def count_ended(row: PendingRow, report: JobReport, provider: str) -> None:
+    """The metrics of a job whose terminal report was just applied: its status, its time, why it failed."""
+    status = report.status.value
+    metrics.JOBS_FINISHED.labels(provider, status).inc()
+    elapsed = (utcnow() - _aware(row.clock_from)).total_seconds()
+    metrics.TRANSCODE_SECONDS.labels(provider, status).observe(max(0.0, elapsed))
+    if report.status is not JobStatus.SUCCEEDED:
+        metrics.JOB_FAILURES.labels(provider, metrics.reason(report.error_code)).inc()
+
+
 def timeout_report(row: PendingRow, timeout_seconds: float) -> JobReport:
     return JobReport(row.pending.request.media_job_id, JobStatus.TIMED_OUT, error_code="timeout",
                      error_message=f"No result after {int(timeout_seconds)} s; the transcode was stopped. "
                                    "Retry available.")
+
+
+def count_by_status(*, session: Session) -> dict[str, int]:
+    """How many media jobs are in each status, every status listed (0 when none): one grouped query."""
+    counts = dict.fromkeys((s.value for s in JobStatus), 0)
+    for status, count in session.execute(
+        sa.select(col(MediaJob.status), sa.func.count()).group_by(col(MediaJob.status))
+    ):
+        counts[str(status)] = int(count)
+    return counts

@@ -14,7 +14,7 @@ from sqlmodel.sql.expression import Select
 from exports_app.domain import EXPORT_ROLE, utcnow
 from exports_app.hls_states import HLS_STATES
 from exports_app.models import AuthSession, MediaJob, Production, Upload
-from exports_app.services import auth, exports, media_jobs
+from exports_app.services import auth, exports, faults, media_jobs
 from exports_app.services.auth import Member
 from exports_app.services.errors import NotFound, SignedOut
 from exports_app.services.hls_status import NOT_READY, HlsStatus, derive_hls_status
@@ -213,7 +213,8 @@ def prep_hls(*, session: Session, member: Member, upload_id: object, provider: s
 
     Under the upload's row lock: ready or in progress → nothing new; failed → a new production
     (pointer moved, old rows kept); none yet → a new production. Commits, then wakes the refresh
-    tick, which submits the queued job to the transcoder.
+    tick, which submits the queued job to the transcoder. StorageFull (nothing written) when a new
+    transcode would start with the data dir below EXPORTS_MIN_FREE_BYTES.
     """
     upload = exports.lock_export(session=session, member=member, upload_id=upload_id)
     assert upload.id is not None
@@ -221,6 +222,7 @@ def prep_hls(*, session: Session, member: Member, upload_id: object, provider: s
     if current is not None and not HLS_STATES[current.hls_status.state].prep_enabled:  # ready, or in progress
         session.commit()
         return current.hls_status
+    faults.ensure_room()  # a new transcode only with room for its ladder: refused now, not halfway through
     if current is not None and current.hls_status.state == "not_ready":
         production = current.production  # a production with no job yet: give it its first job
     else:

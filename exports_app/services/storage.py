@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import posixpath
 import re
@@ -10,6 +11,7 @@ import uuid
 from pathlib import Path
 
 from exports_app.config import get_settings
+from exports_app.services import faults
 
 STAGING = "staging"
 
@@ -33,7 +35,11 @@ def path_for(key: str) -> Path:
 
 
 def staging_path() -> Path:
-    """A fresh path in the data dir for an upload as it arrives; moved (not copied) into place once probed."""
+    """A fresh path in the data dir for an upload as it arrives; moved (not copied) into place once probed.
+
+    StorageFull, before a byte is staged, when the data dir is below EXPORTS_MIN_FREE_BYTES.
+    """
+    faults.ensure_room()
     folder = get_settings().data_dir / STAGING
     folder.mkdir(parents=True, exist_ok=True)
     return folder / f"{uuid.uuid4().hex}.part"
@@ -42,18 +48,37 @@ def staging_path() -> Path:
 def store_file(source: Path, user_id: int, extension: str, *, move: bool = False) -> tuple[str, int]:
     """Put source at uploads/<user>/<random>/source<extension> (a server-chosen name); returns (key, size).
 
-    move: source is a staged upload in the data dir, renamed into place so no second copy is written.
+    move: source is a staged upload in the data dir, renamed into place so no second copy is written (copied
+    after all when the staging folder is a file system of its own: a rename cannot cross one).
     """
     key = f"uploads/{user_id}/{uuid.uuid4().hex}/source{extension}"
     target = path_for(key)
     target.parent.mkdir(parents=True, exist_ok=True)
     if move:
-        os.replace(source, target)
-    else:
+        try:
+            os.replace(source, target)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            move = False
+    if not move:
         tmp = target.with_name(target.name + ".part")
-        shutil.copyfile(source, tmp)
-        tmp.replace(target)
+        try:
+            shutil.copyfile(source, tmp)
+            tmp.replace(target)
+        except OSError:  # e.g. the disk filled up midway: no half copy stays behind
+            _discard(tmp)
+            raise
     return key, target.stat().st_size
+
+
+def _discard(path: Path) -> None:
+    """Remove a partly written file and its folder if that is now empty."""
+    path.unlink(missing_ok=True)
+    try:
+        path.parent.rmdir()
+    except OSError:
+        pass
 
 
 def beside(key: str, name: str) -> str:
@@ -66,14 +91,13 @@ def write_bytes(key: str, data: bytes) -> None:
     target = path_for(key)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f"{target.name}.{uuid.uuid4().hex}.part")
-    tmp.write_bytes(data)
-    tmp.replace(target)
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(target)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def remove(key: str) -> None:
-    path = path_for(key)
-    path.unlink(missing_ok=True)
-    try:
-        path.parent.rmdir()
-    except OSError:
-        pass
+    _discard(path_for(key))

@@ -14,7 +14,7 @@ from exports_app.config import get_settings
 from exports_app.db import session_scope
 from exports_app.hls_states import HLS_STATES
 from exports_app.routes import EXPORTS_ROUTE, OPEN_PARAM, publish_url, timeline_url
-from exports_app.services import exports, productions, storage
+from exports_app.services import exports, faults, productions, storage
 from exports_app.services.auth import Member
 from exports_app.services.errors import ServiceError
 from exports_app.services.hls_status import HlsStatus, prep_finished
@@ -192,8 +192,11 @@ class ExportModalState(rx.State):
             with session_scope() as session:
                 status = productions.prep_hls(session=session, member=member, upload_id=self.open_id,
                                               provider=get_settings().transcoder)
-        except ServiceError as exc:
-            self.message = exc.message
+        except Exception as exc:  # a refusal, a full disk or an absent database: told in words
+            told = faults.member_fault(exc)
+            if told is None:
+                raise
+            self.message = told.message
             return
         (await self._live())._apply_statuses({self.open_id: status})
 
@@ -268,10 +271,11 @@ class ExportModalState(rx.State):
         requests before the body. Here one request carries one file in one part (the page sends one): a second
         part ends the upload, so a request of thousands of parts holds one file open, not thousands.
         """
-        staged = storage.staging_path()
+        staged: Path | None = None
         name: str | None = None
         message, error = "", ""
         try:
+            staged = storage.staging_path()  # StorageFull here when the data dir is below its minimum
             with staged.open("wb") as out:
                 async for chunk in chunks:
                     if chunk.offset == 0 and name is not None:  # a part starts after the first one
@@ -286,8 +290,14 @@ class ExportModalState(rx.State):
                 async with self:
                     self.upload_phase, self.upload_percent = CHECKING, 100
                 message, error = await asyncio.to_thread(_import_staged, member, name, staged)
+        except Exception as exc:  # a full disk or the database away, told in words; the finally ends the phase
+            told = faults.member_fault(exc, staged.parent if staged is not None else None)
+            error = told.message if told is not None else "The upload failed. Try again."
+            if told is None:
+                raise
         finally:
-            staged.unlink(missing_ok=True)  # a refused or cut-off upload leaves nothing behind
+            if staged is not None:
+                staged.unlink(missing_ok=True)  # a refused or cut-off upload leaves nothing behind
             async with self:
                 self.upload_phase = ""
                 self.message, self.upload_error = message, error

@@ -25,6 +25,7 @@ class JobRequest:
     input_path: Path  # the stored export on local disk
     duration_seconds: float | None  # probed at import; drives percent
     source_height: int | None  # the ladder never upscales past this
+    owner_id: int = 0  # the member whose job it is: the local queue gives each member's jobs a fair turn
 
 
 @dataclass(frozen=True)

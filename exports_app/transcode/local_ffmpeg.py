@@ -18,6 +18,15 @@ from typing import Sequence
 import av
 import m3u8
 
+from exports_app.storage_faults import (
+    STORAGE_FULL_CODE,
+    STORAGE_FULL_MESSAGE,
+    describe,
+    is_storage_error,
+    log_storage_fault,
+    mentions_storage,
+    write_fails,
+)
 from exports_app.text import one_line
 from exports_app.transcode.base import (
     JobReport,
@@ -29,6 +38,7 @@ from exports_app.transcode.base import (
     utcnow,
 )
 from exports_app.transcode.clips import ffmpeg_exe as bundled_ffmpeg
+from exports_app.transcode.fair_queue import FairQueue
 from exports_app.transcode.hls_encode import build_ladder_command
 from exports_app.transcode.hls_playlists import write_playlists
 from exports_app.transcode.ladder import choose_renditions, frame_rate_text
@@ -92,7 +102,10 @@ class _Job:
 
 
 class LocalFfmpegTranscoder:
-    """Queues jobs FIFO and runs at most `concurrency` ffmpeg processes; thread-safe."""
+    """Queues jobs (each member's in turn, see FairQueue) and runs at most `concurrency` ffmpeg processes.
+
+    Thread-safe.
+    """
 
     name = "local"
 
@@ -105,7 +118,7 @@ class LocalFfmpegTranscoder:
         self.ffmpeg = ffmpeg_exe or bundled_ffmpeg()
         self._jobs: dict[int, _Job] = {}
         self._finished: collections.deque[int] = collections.deque()
-        self._queue: collections.deque[int] = collections.deque()
+        self._queue = FairQueue()
         self._cond = threading.Condition()
         self._workers: list[threading.Thread] = []
         self._closed = False
@@ -119,7 +132,7 @@ class LocalFfmpegTranscoder:
             known = self._jobs.get(request.media_job_id)
             if known is None or known.request.idempotency_token != request.idempotency_token:
                 self._jobs[request.media_job_id] = _Job(request)
-                self._queue.append(request.media_job_id)
+                self._queue.append(request.owner_id, request.media_job_id)
                 self._start_workers()
                 self._cond.notify()
         return provider_job_id(request.media_job_id)
@@ -149,8 +162,7 @@ class LocalFfmpegTranscoder:
             if known is None or known.status.terminal:
                 return
             known.cancel_requested = True
-            if job.request.media_job_id in self._queue:
-                self._queue.remove(job.request.media_job_id)
+            if self._queue.remove(job.request.media_job_id):
                 self._finish(known, JobStatus.CANCELED, "canceled", "The transcode was canceled.")
                 return
             process = known.process
@@ -184,14 +196,19 @@ class LocalFfmpegTranscoder:
                     self._cond.wait()
                 if self._closed:
                     return
-                job = self._jobs[self._queue.popleft()]
+                job = self._jobs[self._queue.pop()]
                 job.status, job.phase, job.reported_at = JobStatus.RUNNING, "PROBING", utcnow()
             try:
                 self._run(job)
             except Exception as exc:  # a bug here must fail the job, never kill the worker
-                log.exception("local transcode of media job %s crashed", job.request.media_job_id)
-                with self._cond:
-                    self._finish(job, JobStatus.FAILED, "internal_error", f"The transcoder failed: {exc}")
+                if is_storage_error(exc):  # e.g. the work dir could not be made: the disk, not the input
+                    log_storage_fault(describe(exc), self.hls_dir)
+                    with self._cond:
+                        self._finish(job, JobStatus.FAILED, STORAGE_FULL_CODE, STORAGE_FULL_MESSAGE)
+                else:
+                    log.exception("local transcode of media job %s crashed", job.request.media_job_id)
+                    with self._cond:
+                        self._finish(job, JobStatus.FAILED, "internal_error", f"The transcoder failed: {exc}")
             if self.wake is not None:
                 self.wake()
 
@@ -224,7 +241,13 @@ class LocalFfmpegTranscoder:
                 bandwidths = [v.bandwidth for v in write_playlists(work_dir, rungs, rate)]
             except (OSError, ValueError, av.error.FFmpegError) as exc:
                 problem = f"The transcode's playlists could not be written ({type(exc).__name__})."
+        out_of_space = (rc != 0 or problem is not None) and not job.cancel_requested \
+            and self._out_of_space(request.media_job_id, work_dir, stderr)
         with self._cond:
+            if out_of_space:
+                shutil.rmtree(work_dir, ignore_errors=True)
+                self._finish(job, JobStatus.FAILED, STORAGE_FULL_CODE, STORAGE_FULL_MESSAGE)
+                return
             if rc == 0 and problem:
                 shutil.rmtree(work_dir, ignore_errors=True)
                 self._finish(job, JobStatus.FAILED, "no_playable_output", problem)
@@ -247,6 +270,19 @@ class LocalFfmpegTranscoder:
                              f"The transcode was interrupted (ffmpeg stopped by signal {-rc}). Retry available.")
             else:
                 self._finish(job, JobStatus.FAILED, f"ffmpeg_exit_{rc}", human_error(stderr, request.input_path))
+
+    def _out_of_space(self, media_job_id: int, work_dir: Path, stderr: Sequence[str]) -> bool:
+        """Whether a failed ladder is the disk's fault, not the input's (logged once for the operator if so).
+
+        ffmpeg says so in its stderr only sometimes: its HLS muxer exits 0 without a word after segments
+        failed to be written. So the work dir is also asked to take a small write itself.
+        """
+        refused = write_fails(work_dir) if work_dir.is_dir() else write_fails(self.hls_dir)
+        if refused is None and not mentions_storage(stderr):
+            return False
+        what = describe(refused) if refused is not None else human_error(stderr)
+        log_storage_fault(f"transcode of media job {media_job_id}: {what}", self.hls_dir)
+        return True
 
     def _run_ffmpeg(self, job: _Job, cmd: list[str], duration: float) -> tuple[int, list[str]]:
         """Run ffmpeg, turning -progress lines into percent. Returns (rc, stderr tail).

@@ -19,10 +19,12 @@ TRANSCODE_TIMEOUT = 180_000
 
 @pytest.fixture(scope="module")
 def world(app_server: RunningApp, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """ally: an export in each of the four states and a timeline project; nell: no exports at all."""
-    app_server.cli("user", "create", "ally", "--password", MEMBER_PASSWORD)
-    app_server.cli("user", "create", "nell", "--password", MEMBER_PASSWORD)
+    """ally: an export in each of the four states and a timeline project; nell: no exports at all; otto: a
+    production and a space that are not ally's."""
+    for name in ("ally", "nell", "otto"):
+        app_server.cli("user", "create", name, "--password", MEMBER_PASSWORD)
     clip = str(make_clip(tmp_path_factory.mktemp("a11y") / "a11y.mp4", seconds=1.0, width=320, height=180))
+    ottos = app_server.cli("export", "import", "--user", "otto", clip, "--title", "Otto's clip")
     made = {state: app_server.cli("export", "import", "--user", "ally", clip, "--title", f"Clip {state}")
             for state in ("not_ready", "ready", "in_progress")}
     made["failed"] = corrupt_export(app_server, "ally", "Clip failed")
@@ -31,6 +33,8 @@ def world(app_server: RunningApp, tmp_path_factory: pytest.TempPathFactory) -> d
     made["production"] = queue_prep(app_server, "ally", made["ready"])
     queue_prep(app_server, "ally", made["failed"])
     queue_prep(app_server, "ally", made["in_progress"], provider="mediaconvert")
+    made["others_production"] = queue_prep(app_server, "otto", ottos, provider="mediaconvert")
+    made["others_space"] = app_server.cli("space", "create", "--user", "otto", "Otto's space")
     return made
 
 
@@ -81,6 +85,28 @@ def test_publish_page(ally: Page, world: dict[str, str]) -> None:
     expect(ally.get_by_test_id("publish-title")).to_contain_text("Clip ready")
     expect(ally.get_by_test_id("publish-renditions")).to_have_text("Renditions: 180p · 90p")  # axe checks it too
     assert axe_violations(ally, "/publish") == []
+
+
+@pytest.mark.parametrize("path,testid,text", [
+    ("/publish?production={others_production}", "publish-error", "Production not found."),
+    ("/publish", "publish-error", "Production not found."),  # no id at all
+    ("/space?space={others_space}", "space-error", "Space not found."),
+    ("/timeline?project=x", "timeline-error", "Project not found."),
+])
+def test_error_states(ally: Page, world: dict[str, str], path: str, testid: str, text: str) -> None:
+    """A production or space that is not the member's, a missing or malformed id: the refusal passes axe too."""
+    ally.goto(path.format(**world))
+    expect(ally.get_by_test_id(testid)).to_contain_text(text)
+    assert axe_violations(ally, f"{path.split('?')[0]} ({testid})") == []
+
+
+def test_failed_upload(ally: Page, tmp_path_factory: pytest.TempPathFactory) -> None:
+    notes = tmp_path_factory.mktemp("a11y-upload") / "notes.mp4"
+    notes.write_text("just some notes, renamed to .mp4\n")
+    ally.goto("/exports")
+    ally.get_by_test_id("upload-export").locator("input[type=file]").set_input_files(str(notes))
+    expect(ally.get_by_test_id("upload-error")).to_contain_text("Not a supported video")
+    assert axe_violations(ally, "/exports (failed upload)") == []
 
 
 def test_timeline_page(ally: Page, world: dict[str, str]) -> None:

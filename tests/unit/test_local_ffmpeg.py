@@ -181,3 +181,18 @@ def test_progress_rises(tmp_path: Path, transcoder: LocalFfmpegTranscoder) -> No
 
     wait_for(done)
     assert 100 in seen and any(0 < p < 100 for p in seen)
+
+
+def test_members_take_turns_in_the_queue() -> None:
+    from exports_app.transcode.fair_queue import FairQueue
+
+    line = FairQueue()
+    for job_id in (1, 2, 3):
+        line.append("ann", job_id)  # one member's batch first
+    line.append("ben", 4)
+    line.append("cat", 5)
+    line.append("ben", 6)
+    assert line.remove(3) and not line.remove(3)
+    assert len(line) == 5
+    assert [line.pop() for _ in range(5)] == [1, 4, 5, 2, 6]
+    assert not line

@@ -124,3 +124,44 @@ def test_a_complete_event_stores_the_productions_renditions(local_aws: LocalAws,
              "width": 640, "frame_rate": 0.0},
             {"uri": master.replace("master.m3u8", "master_234p.m3u8"), "height": 234, "bandwidth": 145_000,
              "width": 416, "frame_rate": 0.0}]
+
+
+def test_throttling_defers_the_submit_and_keeps_the_row_submitted(local_aws: LocalAws, queued: int) -> None:
+    """TooManyRequestsException past the client's retries: the submit waits for the next tick, the poll of a
+    submitted job leaves it submitted; no job fails and only one is made."""
+    from exports_app import metrics
+
+    server = local_aws.mediaconvert
+    deferred = metrics.SUBMITS_DEFERRED.labels("mediaconvert")._value.get()
+    throttled = MediaConvertTranscoder(local_aws.settings, max_attempts=2)
+    server.throttle(100)
+    tick(throttled, 3600)
+    row = job_row(queued)
+    assert (row.status, row.provider_job_id, row.error_code) == (JobStatus.QUEUED.value, None, None)
+    assert server.jobs == {}
+    assert metrics.SUBMITS_DEFERRED.labels("mediaconvert")._value.get() == deferred + 1
+    server.throttle(0)
+    tick(throttled, 3600)
+    (job_id,) = server.jobs
+    server.throttle(100)
+    tick(throttled, 3600)  # the poll is throttled: nothing to report, nothing changes
+    row = job_row(queued)
+    assert (row.status, row.provider_job_id, row.error_code) == (JobStatus.SUBMITTED.value, job_id, None)
+    server.throttle(0)
+    server.complete(job_id, local_aws.s3)
+    tick(throttled, 3600)
+    assert job_row(queued).status == JobStatus.SUCCEEDED.value
+    assert list(server.jobs) == [job_id]
+
+
+def test_s3_unreachable_during_a_submit_defers_the_job(local_aws: LocalAws, queued: int) -> None:
+    from tests.ports import free_port
+
+    nowhere = local_aws.settings.model_copy(update={"s3_endpoint_url": f"http://127.0.0.1:{free_port()}"})
+    tick(MediaConvertTranscoder(nowhere, max_attempts=1), 3600)
+    row = job_row(queued)
+    assert (row.status, row.provider_job_id, row.error_code) == (JobStatus.QUEUED.value, None, None)
+    assert local_aws.mediaconvert.jobs == {}
+    tick(MediaConvertTranscoder(local_aws.settings), 3600)  # S3 is back
+    (job_id,) = local_aws.mediaconvert.jobs
+    assert (job_row(queued).status, job_row(queued).provider_job_id) == (JobStatus.SUBMITTED.value, job_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Iterator
 
@@ -123,9 +124,31 @@ def test_tick_statement_count_does_not_grow_with_jobs(alice: Member, data_dir: P
     assert selects_for(1) == selects_for(40)
 
 
+def job_started() -> bool:
+    with session_scope() as s:
+        return s.exec(select(MediaJob)).one().started_at is not None
+
+
+def test_queued_job_is_timed_from_its_start_not_its_submit(alice: Member, data_dir: Path, tmp_path: Path) -> None:
+    """A job that waited its turn longer than the timeout (submitted two hours ago, the transcoder's queue busy
+    all that time) still runs: the clock starts when ffmpeg does."""
+    with prepped_clip(alice, data_dir, tmp_path / "a.mp4", seconds=2.0) as (upload_id, tc):
+        tick(tc, timeout_seconds=3600)  # submitted: in the transcoder's queue
+        with session_scope() as s:
+            job = s.exec(select(MediaJob)).one()
+            assert job.submitted_at is not None and job.started_at is None
+            job.submitted_at = job.created_at = job.submitted_at - timedelta(hours=2)
+            s.add(job)
+        changed = run_until_terminal(tc)
+    assert (alice.id, upload_id) in changed
+    assert state_of(alice, upload_id) == "ready"
+
+
 def test_stuck_job_times_out(alice: Member, data_dir: Path, tmp_path: Path) -> None:
     with prepped_clip(alice, data_dir, tmp_path / "long.mp4", seconds=30.0, width=1280, height=720) as (upload_id, tc):
         tick(tc, timeout_seconds=3600)  # submitted
+        while not job_started():  # the job's clock starts when ffmpeg does (the tick that hears it run)
+            tick(tc, timeout_seconds=3600)
         time.sleep(0.3)
         result = tick(tc, timeout_seconds=0.1)
     assert (alice.id, upload_id) in result.changed

@@ -1,0 +1,89 @@
+"""What the readiness probe (/readyz) checks: the database, Redis when configured, the data dir, the transcoder.
+
+Each check answers in words an operator can act on and never with member data, paths or credentials: the
+probe is unauthenticated, for a load balancer or Kubernetes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from exports_app.config import get_settings
+from exports_app.db import get_engine
+from exports_app.storage_faults import free_bytes, write_fails
+
+
+@dataclass(frozen=True)
+class Check:
+    ok: bool
+    detail: str
+
+
+def database() -> Check:
+    try:
+        with get_engine().connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+    except Exception as exc:  # any failure means not ready; its words stay in the log, not the answer
+        return Check(False, f"unreachable ({type(exc).__name__})")
+    return Check(True, "answers")
+
+
+def redis() -> Check | None:
+    """Redis, when REFLEX_REDIS_URL is set (several workers share tabs' state there); None otherwise."""
+    url = os.environ.get("REFLEX_REDIS_URL")
+    if not url:
+        return None
+    from redis import Redis
+
+    try:
+        client = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+        try:
+            client.ping()
+        finally:
+            client.close()
+    except Exception as exc:  # refused, timed out, wrong password: not ready
+        return Check(False, f"unreachable ({type(exc).__name__})")
+    return Check(True, "answers")
+
+
+def data_dir() -> Check:
+    settings = get_settings()
+    folder = settings.data_dir
+    try:
+        refused = write_fails(folder) if folder.is_dir() else OSError("missing")
+        free = free_bytes(folder)
+    except OSError as exc:
+        return Check(False, f"unusable ({type(exc).__name__})")
+    if refused is not None:
+        return Check(False, f"not writable ({refused.strerror or 'refused'})")
+    if free < settings.min_free_bytes:
+        return Check(False, f"{free} bytes free, below EXPORTS_MIN_FREE_BYTES ({settings.min_free_bytes})")
+    return Check(True, f"{free} bytes free")
+
+
+def transcoder() -> Check:
+    settings = get_settings()
+    if settings.transcoder == "mediaconvert":
+        missing = settings.mediaconvert.missing()
+        return Check(not missing, f"mediaconvert needs {', '.join(missing)}" if missing else "mediaconvert configured")
+    from exports_app.transcode.clips import ffmpeg_exe
+
+    try:
+        exe = ffmpeg_exe()
+    except Exception as exc:  # imageio-ffmpeg found no binary
+        return Check(False, f"local: no ffmpeg ({type(exc).__name__})")
+    found = os.path.isfile(exe) and os.access(exe, os.X_OK) or shutil.which(exe) is not None
+    return Check(found, "local ffmpeg present" if found else "local: ffmpeg is not executable")
+
+
+def checks() -> dict[str, Check]:
+    """Every check that applies here, by name."""
+    found = {"database": database(), "data_dir": data_dir(), "transcoder": transcoder()}
+    redis_check = redis()
+    if redis_check is not None:
+        found["redis"] = redis_check
+    return found
