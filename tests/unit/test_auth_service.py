@@ -12,6 +12,8 @@ from exports_app.models import AuthSession, User
 from exports_app.services import auth
 from exports_app.services.errors import Invalid
 
+pytestmark = pytest.mark.server_db  # re-run on MariaDB and PostgreSQL by `make test`
+
 
 def test_passwords_are_argon2_hashes(session: Session) -> None:
     auth.create_user(session=session, username="erin", password="long enough pw")
