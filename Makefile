@@ -9,19 +9,13 @@ setup:
 run: setup
 	@scripts/serve.sh
 
-# Every test on SQLite (the default), then the database-backed ones again on a private MariaDB server and on a
-# private PostgreSQL server.
-SERVER_DB_TESTS := tests/migrations tests/api tests/unit/test_productions.py tests/unit/test_auth_service.py tests/unit/test_cli.py \
-	tests/unit/test_housekeeping.py \
-	tests/unit/test_leases.py tests/unit/test_posters.py tests/unit/test_spaces.py
-
+# ruff and mypy first; then every test on SQLite and, side by side with it, the database-backed ones (marker
+# server_db) again on a private MariaDB server and on a private PostgreSQL server (scripts/test.sh).
 test:
 	@scripts/setup.sh --test-deps
 	@source scripts/env.sh && ruff check .
 	@source scripts/env.sh && mypy
-	@source scripts/env.sh && python -m pytest -q
-	@source scripts/env.sh && EXPORTS_TEST_DB=mariadb python -m pytest -q $(SERVER_DB_TESTS)
-	@source scripts/env.sh && EXPORTS_TEST_DB=postgresql python -m pytest -q $(SERVER_DB_TESTS)
+	@scripts/test.sh
 
 bench: setup
 	@source scripts/env.sh && for b in bench/bench_*.py; do python -m "bench.$$(basename "$$b" .py)" || exit 1; done

@@ -44,6 +44,31 @@ if SERVER_DB not in ("sqlite", "mariadb", "postgresql"):
     raise pytest.UsageError(f"EXPORTS_TEST_DB={SERVER_DB}: use mariadb or postgresql (or nothing for SQLite)")
 
 
+# Under pytest-xdist (`make test` runs the SQLite tests in two workers), the tests of a directory whose tests share
+# one running app (a session fixture: tests/e2e's app_server, tests/security's security_app) stay in one worker, so
+# that app starts once; every other module stays whole in the worker it lands on, so its module-scoped fixtures
+# are made once. (xdist's own --dist loadgroup cannot do it on pytest 9: it renames node ids, which pytest 9 no
+# longer lets it do; the scheduler here sees only node ids, not fixtures, hence directories.)
+SHARED_APP_DIRS = ("tests/e2e/", "tests/security/")
+
+
+def worker_group(nodeid: str) -> str:
+    """The xdist work unit of a test: its shared-app directory, or else its module."""
+    module = nodeid.split("::")[0]
+    return next((directory for directory in SHARED_APP_DIRS if module.startswith(directory)), module)
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist: the server-database runs go without it
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedAppScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return worker_group(nodeid)
+
+    return SharedAppScheduling(config, log)  # type: ignore[arg-type]
+
+
 @pytest.fixture(scope="session")
 def server_db() -> Iterator[DatabaseServer | None]:
     """The private database server of this run, or None on SQLite."""
@@ -96,9 +121,20 @@ def app_pointed_at(monkeypatch: pytest.MonkeyPatch, directory: Path, url: str | 
         app_config.get_settings.cache_clear()
 
 
+@pytest.fixture(scope="session")
+def migrated_server_template(server_db: DatabaseServer | None) -> str | None:
+    """On PostgreSQL, a database migrated to head once, that each test's database is created from (CREATE DATABASE
+    … TEMPLATE copies it in a fraction of the time the migrations take). MariaDB has no templates: None."""
+    if SERVER_DB != "postgresql" or server_db is None:
+        return None
+    name = "migrated_template"
+    command.upgrade(alembic_config(server_db.create(name)), "head")  # alembic's engine is disposed when done
+    return name
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, migrated_template: Path,
-             server_db: DatabaseServer | None) -> Iterator[Path]:
+             server_db: DatabaseServer | None, migrated_server_template: str | None) -> Iterator[Path]:
     """EXPORTS_DATA_DIR in a temp dir with a migrated database (SQLite there, or a fresh one on the server)."""
     directory = tmp_path / "data"
     directory.mkdir()
@@ -106,6 +142,9 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, migrated_template:
     if server_db is None:
         shutil.copyfile(migrated_template, directory / "exports.db")
         url = None
+    elif migrated_server_template is not None:
+        server_db.execute(f'CREATE DATABASE "{name}" TEMPLATE "{migrated_server_template}"')
+        url = server_db.url(name)
     else:
         url = server_db.create(name)
         command.upgrade(alembic_config(url), "head")

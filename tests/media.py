@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -45,18 +46,35 @@ def bad_inputs(work: Path) -> dict[str, Path]:
     }
 
 
+def _parent_pid(pid: int) -> int:
+    # /proc/PID/stat: "pid (comm) state ppid ..."; comm may hold spaces and parentheses, so split after the last ")".
+    return int((Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def _descends_from_this_process(pid: int) -> bool:
+    me = os.getpid()
+    while pid > 1:
+        pid = _parent_pid(pid)
+        if pid == me:
+            return True
+    return False
+
+
 def running_ladder_pids() -> list[int]:
-    """PIDs of ffmpeg processes writing an HLS ladder (read from /proc: `ps` truncates long command lines)."""
+    """PIDs of ffmpeg processes writing an HLS ladder that this test process started (read from /proc: `ps`
+    truncates long command lines). Only this process's own: the other test processes `make test` runs side by
+    side, and the apps they start, transcode at the same time with the same ffmpeg."""
     pids = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
             args = (proc / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if args and args[0].decode(errors="replace") == ffmpeg_exe() and b"master.m3u8" in args:
-            pids.append(int(proc.name))
+            if args and args[0].decode(errors="replace") == ffmpeg_exe() and b"master.m3u8" in args \
+                    and _descends_from_this_process(int(proc.name)):
+                pids.append(int(proc.name))
+        except (OSError, ValueError, IndexError):
+            continue  # the process ended while being read
     return pids
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from exports_app.services.auth import Member
+
+pytestmark = pytest.mark.server_db  # re-run on MariaDB and PostgreSQL by `make test`
 
 
 def test_login_sets_httponly_session_and_readable_csrf(api: TestClient, alice: Member) -> None:

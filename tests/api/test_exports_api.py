@@ -15,6 +15,8 @@ from exports_app.models import MediaJob, Production
 from exports_app.services.auth import Member
 from tests.conftest import add_upload
 
+pytestmark = pytest.mark.server_db  # re-run on MariaDB and PostgreSQL by `make test`
+
 
 def test_status_of_a_new_export_is_not_ready(alice_client: TestClient, alice: Member) -> None:
     upload_id = add_upload(alice)

@@ -14,6 +14,8 @@ from exports_app.api.guard import Guard
 from exports_app.services.auth import Member
 from tests.conftest import PASSWORD, add_upload
 
+pytestmark = pytest.mark.server_db  # re-run on MariaDB and PostgreSQL by `make test`
+
 # The document is off by default (EXPORTS_API_DOCS); the fuzz reads it from an API that serves it.
 schema = schemathesis.openapi.from_asgi("/api/openapi.json", create_api(docs=True))
 

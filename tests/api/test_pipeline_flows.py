@@ -18,6 +18,8 @@ from exports_app.transcode.clips import make_clip
 from exports_app.transcode.factory import close_transcoder, get_transcoder
 from tests.aws_fixtures import LocalAws, local_aws, moto_url  # noqa: F401  (fixtures)
 
+pytestmark = pytest.mark.server_db  # re-run on MariaDB and PostgreSQL by `make test`
+
 
 def import_file(member: Member, path: Path, title: str, allow_undecodable: bool = False) -> int:
     with session_scope() as s:

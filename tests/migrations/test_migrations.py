@@ -4,6 +4,7 @@ Also 0005 on a database holding a production from before it."""
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -12,6 +13,8 @@ from sqlmodel import SQLModel
 
 import exports_app.models  # noqa: F401
 from tests.conftest import alembic_config
+
+pytestmark = pytest.mark.server_db  # re-run on MariaDB and PostgreSQL by `make test`
 
 TABLES = {"users", "sessions", "uploads", "productions", "media_jobs", "spaces", "publications", "video_projects",
           "leases", "app_secrets", "login_failures"}

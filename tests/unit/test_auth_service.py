@@ -18,6 +18,8 @@ from exports_app.services.auth import Member
 from exports_app.services.errors import Invalid
 from tests.conftest import PASSWORD
 
+pytestmark = pytest.mark.server_db  # re-run on MariaDB and PostgreSQL by `make test`
+
 
 def test_passwords_are_argon2_hashes(session: Session) -> None:
     auth.create_user(session=session, username="erin", password="long enough pw")

@@ -12,6 +12,8 @@ from exports_app.db import session_scope
 from exports_app.models import Space, Upload, User, VideoProject
 from exports_app.transcode.clips import make_clip
 
+pytestmark = pytest.mark.server_db  # re-run on MariaDB and PostgreSQL by `make test`
+
 
 def stored_files(data_dir: Path) -> list[Path]:
     root = data_dir / "uploads"

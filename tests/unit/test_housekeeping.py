@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from exports_app.db import session_scope
@@ -15,6 +16,8 @@ from exports_app.models import Upload
 from exports_app.services import exports, secrets, storage
 from exports_app.services.auth import Member
 from exports_app.transcode.clips import make_clip
+
+pytestmark = pytest.mark.server_db  # re-run on MariaDB and PostgreSQL by `make test`
 
 
 def import_clip(member: Member, path: Path, **kwargs: object) -> int:

@@ -6,8 +6,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
+
 from exports_app.db import session_scope
 from exports_app.services import leases
+
+pytestmark = pytest.mark.server_db  # re-run on MariaDB and PostgreSQL by `make test`
 
 
 def take(holder: str, ttl: float = 5.0) -> bool:

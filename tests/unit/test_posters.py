@@ -25,6 +25,8 @@ from tests.api.conftest import sign_in
 from tests.media import black_then_white
 from tests.unit.test_housekeeping import import_clip
 
+pytestmark = pytest.mark.server_db  # re-run on MariaDB and PostgreSQL by `make test`
+
 JPEG_MAGIC = b"\xff\xd8\xff"
 
 

@@ -18,6 +18,8 @@ from exports_app.services.hls_status import HlsStatus
 from exports_app.transcode.base import JobReport, Rendition
 from tests.conftest import add_upload
 
+pytestmark = pytest.mark.server_db  # re-run on MariaDB and PostgreSQL by `make test`
+
 
 def prep(member: Member, upload_id: int) -> HlsStatus:
     with session_scope() as s:

@@ -13,6 +13,8 @@ from exports_app.transcode.base import JobReport, Rendition
 from tests.conftest import add_upload
 from tests.unit.test_productions import prep
 
+pytestmark = pytest.mark.server_db  # re-run on MariaDB and PostgreSQL by `make test`
+
 
 def ready_production(member: Member, title: str, renditions: tuple[Rendition, ...] = ()) -> int:
     status = prep(member, add_upload(member, title=title))

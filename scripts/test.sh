@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The pytest runs of `make test`, side by side: every test on SQLite (in two pytest-xdist workers; tests/conftest.py
+# keeps the tests that share an app in one), and the database-backed tests (marker server_db) again on a private
+# MariaDB server and on a private PostgreSQL server. Much of each run is waiting (for an app to start, a browser, a
+# transcode, a database), so running them together takes little more than the longest one alone. The server runs'
+# output is printed after the SQLite run's; the exit status is non-zero if any run failed. Arguments go to the
+# SQLite run (e.g. -x, --durations=30).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+
+logs=$(mktemp -d)
+declare -A runs=()
+stop_runs() {
+  # SIGINT, so that each pytest tears its fixtures down and stops the servers it started.
+  for pid in "${runs[@]}"; do kill -INT "$pid" 2>/dev/null; done
+  wait
+  rm -rf "$logs"
+}
+trap 'stop_runs; exit 130' INT TERM
+
+for kind in mariadb postgresql; do
+  EXPORTS_TEST_DB=$kind python -m pytest -q -m server_db -p no:xdist >"$logs/$kind.log" 2>&1 &
+  runs[$kind]=$!
+done
+
+python -m pytest -q -n 2 "$@" &
+runs[sqlite]=$!
+wait "${runs[sqlite]}"
+failed=$?
+
+for kind in mariadb postgresql; do
+  wait "${runs[$kind]}"
+  status=$?
+  echo "=== the server_db tests on $kind (exit $status)"
+  cat "$logs/$kind.log"
+  [ "$status" = 0 ] || failed=1
+done
+rm -rf "$logs"
+exit "$failed"
