@@ -11,7 +11,8 @@ from pathlib import Path
 from bench.common import REPEATS, median_of, report
 from exports_app.domain import JobStatus
 from exports_app.transcode.base import JobRequest, PendingJob
-from exports_app.transcode.clips import ffmpeg_exe, make_clip
+from exports_app.transcode.clips import make_clip
+from exports_app.transcode.ffmpeg import ffmpeg_exe
 from exports_app.transcode.hls_encode import build_ladder_command
 from exports_app.transcode.ladder import choose_renditions
 from exports_app.transcode.local_ffmpeg import LocalFfmpegTranscoder

@@ -10,7 +10,7 @@ import re
 import traceback
 from pathlib import Path
 
-# An absolute path or a URL (file:, s3://, https://…): server internals a member must never see.
+# An absolute path or a URL (file:, https://, a bucket URL…): server internals a member must never see.
 _PATHS = re.compile(r"(?:\b[A-Za-z][A-Za-z0-9+.-]*:(?://)?|(?<![\w.])/)[^\s'\"]*/[^\s'\"]*|(?<![\w.])/[^\s'\"]+")
 
 

@@ -6,7 +6,8 @@ import os
 import subprocess
 from pathlib import Path
 
-from exports_app.transcode.clips import ffmpeg_exe, make_clip
+from exports_app.transcode.clips import make_clip
+from exports_app.transcode.ffmpeg import ffmpeg_exe
 
 
 def _ffmpeg(*args: str) -> None:

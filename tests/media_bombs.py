@@ -9,7 +9,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from exports_app.transcode.clips import ffmpeg_exe
+from exports_app.transcode.ffmpeg import ffmpeg_exe
 
 
 def _ffmpeg(*args: str) -> None:

@@ -23,7 +23,7 @@ def _send(found: media_files.MediaFile, max_age: int, accept_encoding: str = "")
         return FileResponse(found.path, media_type=found.content_type, headers=headers)
     if found.body is not None:
         return Response(found.body, media_type=found.content_type, headers=headers)
-    return Response(media_files.s3_bytes(found), media_type=found.content_type, headers=headers)
+    return Response(media_files.remote_bytes(found), media_type=found.content_type, headers=headers)
 
 
 @router.get("/media/hls/{production_id}/{relative:path}", responses=errors(401, 404))

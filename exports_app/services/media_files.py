@@ -14,7 +14,7 @@ from exports_app.services import exports, posters, storage
 from exports_app.services.auth import Member
 from exports_app.services.errors import NotFound
 from exports_app.services.productions import owned_production
-from exports_app.transcode.factory import read_output
+from exports_app.transcode.factory import is_remote, read_output
 from exports_app.transcode.poster import POSTER_CONTENT_TYPE
 
 CONTENT_TYPES = {
@@ -29,11 +29,11 @@ CONTENT_TYPES = {
 
 @dataclass(frozen=True)
 class MediaFile:
-    """A file to send: on local disk (path) or in MediaConvert's output bucket (s3_uri)."""
+    """A file to send: on local disk (path), or a remote output the transcoder reads (remote_uri)."""
 
     content_type: str
     path: Path | None = None  # a local file
-    s3_uri: str | None = None  # MediaConvert output
+    remote_uri: str | None = None  # e.g. MediaConvert's output bucket
     body: bytes | None = None  # already read
 
 
@@ -48,8 +48,8 @@ def hls_file(*, session: Session, member: Member, production_id: object, relativ
         raise NotFound("File not found.")
     base = posixpath.dirname(master)
     target = posixpath.join(base, clean)
-    if master.startswith("s3://"):
-        return MediaFile(CONTENT_TYPES[suffix], s3_uri=target)
+    if is_remote(master):
+        return MediaFile(CONTENT_TYPES[suffix], remote_uri=target)
     try:
         path = storage.path_for(target)
     except FileNotFoundError as exc:
@@ -78,7 +78,7 @@ def export_poster(*, session: Session, member: Member, upload_id: object) -> Med
 def production_poster(*, session: Session, member: Member, production_id: object) -> MediaFile:
     """The production's own frame capture (MediaConvert), else the poster of the export it was made from."""
     production = owned_production(session=session, member=member, production_id=production_id)
-    if production.poster_uri and production.poster_uri.startswith("s3://"):
+    if production.poster_uri and is_remote(production.poster_uri):
         try:
             return MediaFile(POSTER_CONTENT_TYPE, body=read_output(production.poster_uri))
         except FileNotFoundError:  # a job made before frame captures were asked for
@@ -86,10 +86,10 @@ def production_poster(*, session: Session, member: Member, production_id: object
     return _poster_of(session, session.get(Upload, production.upload_id))
 
 
-def s3_bytes(found: MediaFile) -> bytes:
-    """The bytes of a MediaConvert output file found here; NotFound if S3 has no such object."""
+def remote_bytes(found: MediaFile) -> bytes:
+    """The bytes of a remote output file found here; NotFound if it does not exist."""
     try:
-        return read_output(found.s3_uri or "")
+        return read_output(found.remote_uri or "")
     except FileNotFoundError as exc:
         raise NotFound("File not found.") from exc
 
@@ -122,6 +122,6 @@ def gzipped(found: MediaFile, accept_encoding: str) -> bytes | None:
             return None
         body = found.path.read_bytes()
     else:
-        body = found.body if found.body is not None else s3_bytes(found)
+        body = found.body if found.body is not None else remote_bytes(found)
     # mtime=0: the same playlist compresses to the same bytes (stable for caches and ETags).
     return gzip.compress(body, compresslevel=6, mtime=0)

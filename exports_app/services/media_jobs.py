@@ -143,23 +143,6 @@ def pending_jobs(*, session: Session, provider: str, job_ids: Iterable[int] | No
     return rows
 
 
-def _transient(exc: Exception) -> bool:
-    """Errors worth another submit on the next tick: throttling, 5xx, the network.
-
-    A lost answer (read timeout, closed connection) is one too: the next submit finds the job by its token.
-    """
-    from botocore.exceptions import ClientError, HTTPClientError
-    from botocore.exceptions import ConnectionError as BotoConnectionError
-
-    if isinstance(exc, (BotoConnectionError, HTTPClientError, ConnectionError, TimeoutError)):
-        return True
-    if isinstance(exc, ClientError):
-        code = exc.response.get("Error", {}).get("Code", "")
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        return code in {"TooManyRequestsException", "ThrottlingException", "Throttling"} or status >= 500
-    return False
-
-
 def submit_queued(*, session: Session, transcoder: Transcoder, rows: Iterable[PendingRow]) -> list[PendingRow]:
     """Hand queued jobs without a provider id to the transcoder; returns the rows that changed.
 
@@ -174,7 +157,7 @@ def submit_queued(*, session: Session, transcoder: Transcoder, rows: Iterable[Pe
         try:
             provider_id = transcoder.submit(job.request)
         except Exception as exc:  # the transcoder's errors are many; each is recorded, none escapes
-            if _transient(exc):
+            if transcoder.is_transient(exc):
                 log.warning("submit of media job %s deferred: %s", job.request.media_job_id, exc)
                 metrics.SUBMITS_DEFERRED.labels(transcoder.name).inc()
                 continue

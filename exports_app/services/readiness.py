@@ -7,7 +7,6 @@ probe is unauthenticated, for a load balancer or Kubernetes.
 from __future__ import annotations
 
 import os
-import shutil
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -15,6 +14,7 @@ import sqlalchemy as sa
 from exports_app.config import get_settings
 from exports_app.db import get_engine
 from exports_app.storage_faults import free_bytes, write_fails
+from exports_app.transcode import factory
 
 
 @dataclass(frozen=True)
@@ -66,18 +66,7 @@ def data_dir() -> Check:
 
 
 def transcoder() -> Check:
-    settings = get_settings()
-    if settings.transcoder == "mediaconvert":
-        missing = settings.mediaconvert.missing()
-        return Check(not missing, f"mediaconvert needs {', '.join(missing)}" if missing else "mediaconvert configured")
-    from exports_app.transcode.clips import ffmpeg_exe
-
-    try:
-        exe = ffmpeg_exe()
-    except Exception as exc:  # imageio-ffmpeg found no binary
-        return Check(False, f"local: no ffmpeg ({type(exc).__name__})")
-    found = os.path.isfile(exe) and os.access(exe, os.X_OK) or shutil.which(exe) is not None
-    return Check(found, "local ffmpeg present" if found else "local: ffmpeg is not executable")
+    return Check(*factory.configuration())
 
 
 def checks() -> dict[str, Check]:

@@ -93,6 +93,14 @@ class Transcoder(Protocol):
         """Stop background work (processes, threads) owned by this transcoder."""
         ...
 
+    def is_transient(self, exc: Exception) -> bool:
+        """Whether a submit that raised `exc` is worth another try on the next tick (throttling, 5xx, network)."""
+        ...
+
+    def open_output(self, uri: str) -> bytes:
+        """The bytes of one of its outputs by the URI its reports named; FileNotFoundError if there is none."""
+        ...
+
 
 WakeHook = Callable[[], None]
 """Called (from any thread) when a transcoder has news, so the refresh tick runs now."""

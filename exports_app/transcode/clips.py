@@ -5,13 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-import imageio_ffmpeg
-
-
-def ffmpeg_exe() -> str:
-    """The ffmpeg shipped by the imageio-ffmpeg wheel (libx264 + aac), so pip alone provides it."""
-    exe: str = imageio_ffmpeg.get_ffmpeg_exe()  # the package is untyped: its documented return is a path
-    return exe
+from exports_app.transcode.ffmpeg import ffmpeg_exe
 
 
 def make_clip(

@@ -1,15 +1,12 @@
-"""The process's transcoder, chosen by EXPORTS_TRANSCODER and built lazily (never at import)."""
+"""The process's transcoder, chosen by EXPORTS_TRANSCODER and built lazily (never at import), and what callers
+outside transcode/ ask of it: its outputs, and whether it is configured to run here."""
 
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
 
 from exports_app.config import get_settings
 from exports_app.transcode.base import Transcoder, WakeHook
-
-if TYPE_CHECKING:
-    from exports_app.transcode.mediaconvert import MediaConvertTranscoder
 
 _lock = threading.Lock()
 _instance: Transcoder | None = None
@@ -47,16 +44,24 @@ def close_transcoder() -> None:
         _instance = None
 
 
-_reader: MediaConvertTranscoder | None = None
+def is_remote(uri: str) -> bool:
+    """Whether an output URI a report named lives outside the data dir (e.g. "s3://bucket/key"), so it is read
+    through the transcoder rather than served as a file."""
+    return "://" in uri
 
 
 def read_output(uri: str) -> bytes:
-    """Bytes of a MediaConvert output object ("s3://bucket/key"); FileNotFoundError if absent."""
-    global _reader
-    from exports_app.transcode.mediaconvert import MediaConvertTranscoder
+    """The bytes of a remote output, read by the configured transcoder; FileNotFoundError if absent."""
+    return get_transcoder().open_output(uri)
 
-    with _lock:
-        if _reader is None:
-            _reader = MediaConvertTranscoder(get_settings().mediaconvert)
-        reader = _reader
-    return reader.open_output(uri)
+
+def configuration() -> tuple[bool, str]:
+    """Whether the configured transcoder can run here, and in a few words why (for the readiness check)."""
+    settings = get_settings()
+    if settings.transcoder == "mediaconvert":
+        missing = settings.mediaconvert.missing()
+        return not missing, f"mediaconvert needs {', '.join(missing)}" if missing else "mediaconvert configured"
+    from exports_app.transcode.local_ffmpeg import ffmpeg_problem
+
+    problem = ffmpeg_problem()
+    return problem is None, problem or "local ffmpeg present"

@@ -37,8 +37,8 @@ from exports_app.transcode.base import (
     WakeHook,
     utcnow,
 )
-from exports_app.transcode.clips import ffmpeg_exe as bundled_ffmpeg
 from exports_app.transcode.fair_queue import FairQueue
+from exports_app.transcode.ffmpeg import ffmpeg_exe as bundled_ffmpeg
 from exports_app.transcode.hls_encode import build_ladder_command
 from exports_app.transcode.hls_playlists import write_playlists
 from exports_app.transcode.ladder import choose_renditions, frame_rate_text
@@ -155,6 +155,18 @@ class LocalFfmpegTranscoder:
     def receive_events(self) -> list[JobReport]:
         """Nothing is pushed: ffmpeg's exit wakes the tick, which polls."""
         return []
+
+    def is_transient(self, exc: Exception) -> bool:
+        """A local submit only queues: nothing it raises gets better by waiting."""
+        return False
+
+    def open_output(self, uri: str) -> bytes:
+        """An output by its key ("hls/<production>/…", under the folder that holds the HLS folder)."""
+        root = self.hls_dir.resolve()
+        path = (root.parent / uri).resolve()
+        if "\x00" in uri or root not in path.parents:
+            raise FileNotFoundError(uri)
+        return path.read_bytes()
 
     def cancel(self, job: PendingJob) -> None:
         with self._cond:
@@ -354,3 +366,13 @@ def _kill(process: subprocess.Popen[str]) -> None:
     except subprocess.TimeoutExpired:
         log.warning("ffmpeg %s did not exit after SIGKILL", process.pid)
 
+
+
+def ffmpeg_problem() -> str | None:
+    """Why the bundled ffmpeg cannot run here, or None."""
+    try:
+        exe = bundled_ffmpeg()
+    except Exception as exc:  # imageio-ffmpeg found no binary
+        return f"local: no ffmpeg ({type(exc).__name__})"
+    found = os.path.isfile(exe) and os.access(exe, os.X_OK) or shutil.which(exe) is not None
+    return None if found else "local: ffmpeg is not executable"

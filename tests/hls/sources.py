@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from exports_app.transcode.clips import ffmpeg_exe
+from exports_app.transcode.ffmpeg import ffmpeg_exe
 
 
 @dataclass(frozen=True)

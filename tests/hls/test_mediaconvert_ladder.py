@@ -10,7 +10,7 @@ import pytest
 from botocore.validate import validate_parameters
 
 from exports_app.transcode.ladder import SEGMENT_SECONDS, choose_renditions, master_order
-from exports_app.transcode.mediaconvert_settings import ladder_settings
+from exports_app.transcode.mediaconvert.settings import ladder_settings
 from exports_app.transcode.probe import VideoProbe
 
 ROLE = "arn:aws:iam::123456789012:role/MediaConvert"

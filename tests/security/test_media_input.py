@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from exports_app.transcode.clips import ffmpeg_exe
+from exports_app.transcode.ffmpeg import ffmpeg_exe
 from tests.e2e.app_process import ROOT
 from tests.security.conftest import World, post_upload, stored_uploads, upload_rows
 from tests.security.raw_http import RawResponse

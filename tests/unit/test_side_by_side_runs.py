@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from exports_app.transcode.clips import ffmpeg_exe
+from exports_app.transcode.ffmpeg import ffmpeg_exe
 from tests.media import running_ladder_pids
 
 # Starts the command in a session of its own and exits at once, so the process is nobody's child here: as one

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
 from exports_app.transcode.base import JobReport, JobStatus, Rendition, utcnow
-from exports_app.transcode.mediaconvert_settings import (
+from exports_app.transcode.mediaconvert.settings import (
     hls_group,
     output_bandwidth,
     output_base,

@@ -74,3 +74,20 @@ def object_missing(exc: ClientError) -> bool:
 
 def error_code(exc: Exception) -> str:
     return exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else type(exc).__name__
+
+
+def transient(exc: Exception) -> bool:
+    """Errors worth another submit on the next tick: throttling, 5xx, the network.
+
+    A lost answer (read timeout, closed connection) is one too: the next submit finds the job by its token.
+    """
+    from botocore.exceptions import ConnectionError as BotoConnectionError
+    from botocore.exceptions import HTTPClientError
+
+    if isinstance(exc, (BotoConnectionError, HTTPClientError, ConnectionError, TimeoutError)):
+        return True
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return code in {"TooManyRequestsException", "ThrottlingException", "Throttling"} or status >= 500
+    return False

@@ -5,8 +5,8 @@ dedupes for a minute, and past that (or when an answer was lost) the job is look
 UserMetadata carries before another is made. poll() reads many jobs with few calls (GetJob for a handful,
 ListJobs pages for more); receive_events() reads EventBridge job state changes from SQS. Throttling and 5xx
 are retried by botocore's adaptive mode; what still fails is logged and left for the next refresh tick, so
-nothing is lost and nothing escapes poll(). Job settings live in mediaconvert_settings, the mapping of jobs
-and events to reports in mediaconvert_reports.
+nothing is lost and nothing escapes poll(). Job settings live in mediaconvert.settings, the mapping of jobs
+and events to reports in mediaconvert.reports.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 
 from exports_app.config import MediaConvertSettings
 from exports_app.transcode.base import JobReport, JobRequest, PendingJob, utcnow
-from exports_app.transcode.mediaconvert_client import (
+from exports_app.transcode.mediaconvert.client import (
     HIDDEN_OBJECT,
     error_code,
     make_client,
@@ -33,9 +33,10 @@ from exports_app.transcode.mediaconvert_client import (
     queue_name,
     split_s3_uri,
     sqs_endpoint,
+    transient,
 )
-from exports_app.transcode.mediaconvert_reports import event_from_body, report_from_event, report_from_job
-from exports_app.transcode.mediaconvert_settings import frame_capture_group, ladder_settings, template_settings
+from exports_app.transcode.mediaconvert.reports import event_from_body, report_from_event, report_from_job
+from exports_app.transcode.mediaconvert.settings import frame_capture_group, ladder_settings, template_settings
 from exports_app.transcode.probe import VideoProbe, probe_video
 
 # report_from_event stays importable from here, where callers have always found it.
@@ -319,6 +320,9 @@ class MediaConvertTranscoder:
         if failed:
             # They come back after the visibility timeout; applying a report twice is harmless.
             log.warning("could not delete %d MediaConvert event message(s): %s", len(failed), failed[0])
+
+    def is_transient(self, exc: Exception) -> bool:
+        return transient(exc)
 
     def open_output(self, uri: str) -> bytes:
         """Bytes of an output object ("s3://bucket/key"), for serving HLS; FileNotFoundError if absent."""
