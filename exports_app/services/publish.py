@@ -36,9 +36,8 @@ class PublishTarget:
     export_title: str
     hls_url: str
     spaces: list[SpaceChoice]
-    rendition_heights: list[int]  # the ladder's distinct heights, highest first; empty when not known
-    # The ladder's sizes as a member reads them, largest first: "1080×1920" (portrait shows as portrait), or
-    # "720p" for renditions stored before their widths were.
+    # The ladder's distinct sizes as a member reads them, largest first: "1080×1920" (portrait shows as portrait),
+    # or "720p" for renditions stored before their widths were; empty when not known.
     rendition_sizes: list[str] = dataclasses.field(default_factory=list)
 
 
@@ -116,7 +115,6 @@ def publish_target(*, session: Session, member: Member, production_id: object) -
         export_title=upload.title if upload else f"Production {production.id}",
         hls_url=status.hls_url or "",
         spaces=[SpaceChoice(s.id, s.name, s.id in published) for s in spaces if s.id is not None],
-        rendition_heights=list(dict.fromkeys(r.height for r in ladder)),
         rendition_sizes=list(dict.fromkeys(rendition_size(r) for r in ladder)),
     )
 

@@ -29,7 +29,7 @@ class PublishState(rx.State):
     production_id: rx.Field[int] = rx.field(0)
     export_title: rx.Field[str] = rx.field("")
     hls_url: rx.Field[str] = rx.field("")
-    renditions: rx.Field[str] = rx.field("")  # "Renditions: 1080p · 720p · 480p"; "" when not known
+    renditions: rx.Field[str] = rx.field("")  # "Renditions: 1080×1920 · 720×1280"; "" when not known
     spaces: rx.Field[list[SpaceOption]] = rx.field(default_factory=list)
     error: rx.Field[str] = rx.field("")
     message: rx.Field[str] = rx.field("")
@@ -60,7 +60,7 @@ class PublishState(rx.State):
         self.production_id = target.production_id
         self.export_title = target.export_title
         self.hls_url = target.hls_url
-        self.renditions = renditions_text(target.rendition_heights)
+        self.renditions = renditions_text(target.rendition_sizes)
         self.spaces = [SpaceOption(s.id, s.name, s.published, s.published or s.id in chosen) for s in target.spaces]
 
     @rx.event

@@ -68,9 +68,9 @@ def attempt_text(attempt: int | None, failed_at: datetime | None) -> str:
     return f"Attempt {attempt} failed at {moment:%H:%M} UTC"
 
 
-def renditions_text(heights: Sequence[int]) -> str:
-    """"Renditions: 1080p · 720p · 480p" for a ladder's heights (given highest first); "" when none is known."""
-    return "Renditions: " + " · ".join(f"{height}p" for height in heights) if heights else ""
+def renditions_text(sizes: Sequence[str]) -> str:
+    """"Renditions: 1920×1080 · 1280×720" for a ladder's sizes (given largest first); "" when none is known."""
+    return "Renditions: " + " · ".join(sizes) if sizes else ""
 
 
 def human_size(size: int) -> str:

@@ -83,7 +83,7 @@ def test_publish_page(ally: Page, world: dict[str, str]) -> None:
     expect(ally.get_by_test_id(f"export-row-{world['ready']}")).to_contain_text("Ready", timeout=TRANSCODE_TIMEOUT)
     ally.goto(f"/publish?production={world['production']}")
     expect(ally.get_by_test_id("publish-title")).to_contain_text("Clip ready")
-    expect(ally.get_by_test_id("publish-renditions")).to_have_text("Renditions: 180p · 90p")  # axe checks it too
+    expect(ally.get_by_test_id("publish-renditions")).to_have_text("Renditions: 320×180 · 160×90")  # axe checks it
     assert axe_violations(ally, "/publish") == []
 
 

@@ -105,7 +105,7 @@ def test_checklist_prep_ready_publish(context: BrowserContext, member: dict[str,
     page.get_by_test_id("btn-publish").click()
     page.wait_for_url(re.compile(r"/publish/?\?production=\d+"), timeout=30_000)
     expect(page.get_by_test_id("publish-title")).to_contain_text("Good export")
-    expect(page.get_by_test_id("publish-renditions")).to_have_text("Renditions: 360p · 234p")  # 360p + cellular
+    expect(page.get_by_test_id("publish-renditions")).to_have_text("Renditions: 640×360 · 416×234")  # 360p + cellular
     publish_url = page.url
     member["production"] = publish_url.rsplit("=", 1)[-1]
     page.get_by_test_id(f"space-{member['space']}").click()

@@ -37,7 +37,7 @@ def test_a_new_space_can_be_published_to_and_lists_what_is_there(alice: Member, 
     production_id = ready_production(alice, "Launch teaser")
     with session_scope() as s:
         target = publish.publish_target(session=s, member=alice, production_id=production_id)
-        assert (target.spaces, target.rendition_heights) == ([], [])  # no renditions reported: none shown
+        assert (target.spaces, target.rendition_sizes) == ([], [])  # no renditions reported: none shown
         space = publish.create_space(session=s, member=alice, name="  My   channel ")
         assert space.name == "My channel"
     with session_scope() as s:
@@ -54,13 +54,13 @@ def test_a_new_space_can_be_published_to_and_lists_what_is_there(alice: Member, 
                 publish.space_view(session=s, member=alice, space_id=malformed)
 
 
-def test_the_publish_target_names_the_ladders_heights_highest_first(alice: Member, bob: Member) -> None:
+def test_the_publish_target_names_an_old_ladders_heights_highest_first(alice: Member, bob: Member) -> None:
     ladder = tuple(Rendition(f"hls/v{i}/index.m3u8", height, bandwidth) for i, (height, bandwidth) in
                    enumerate([(480, 1_528_000), (1080, 5_128_000), (720, 2_928_000), (720, 1_928_000)]))
     production_id = ready_production(alice, "Ladder", ladder)
     with session_scope() as s:
         target = publish.publish_target(session=s, member=alice, production_id=production_id)
-        assert target.rendition_heights == [1080, 720, 480]
+        assert target.rendition_sizes == ["1080p", "720p", "480p"]  # stored before widths were
         with pytest.raises(NotFound):  # nor anything of it for someone else
             publish.publish_target(session=s, member=bob, production_id=production_id)
 
@@ -73,4 +73,3 @@ def test_the_publish_target_names_portrait_sizes_as_portrait(alice: Member) -> N
     with session_scope() as s:
         target = publish.publish_target(session=s, member=alice, production_id=production_id)
     assert target.rendition_sizes == ["1080×1920", "360×640", "234×416"]
-    assert target.rendition_heights == [1920, 640, 416]

@@ -59,8 +59,8 @@ def test_human_size(size: int, text: str) -> None:
 
 
 def test_renditions_text() -> None:
-    assert renditions_text([1080, 720, 480]) == "Renditions: 1080p · 720p · 480p"
-    assert (renditions_text([360]), renditions_text([])) == ("Renditions: 360p", "")
+    assert renditions_text(["1920×1080", "1280×720", "720p"]) == "Renditions: 1920×1080 · 1280×720 · 720p"
+    assert (renditions_text(["1080×1920"]), renditions_text([])) == ("Renditions: 1080×1920", "")
 
 
 def test_human_duration() -> None:

@@ -37,7 +37,7 @@ from exports_app.transcode.mediaconvert.client import (
 )
 from exports_app.transcode.mediaconvert.reports import event_from_body, report_from_event, report_from_job
 from exports_app.transcode.mediaconvert.settings import frame_capture_group, ladder_settings, template_settings
-from exports_app.transcode.probe import VideoProbe, probe_video
+from exports_app.transcode.probe import DEFAULT_MAX_DURATION_SECONDS, VideoProbe, probe_video
 
 # report_from_event stays importable from here, where callers have always found it.
 __all__ = ["MediaConvertTranscoder", "report_from_event"]
@@ -75,9 +75,10 @@ class MediaConvertTranscoder:
     name = "mediaconvert"
 
     def __init__(self, settings: MediaConvertSettings, *, clients: Mapping[str, Any] | None = None,
-                 max_attempts: int = 8) -> None:
+                 max_attempts: int = 8, max_duration_seconds: float = DEFAULT_MAX_DURATION_SECONDS) -> None:
         self.settings = settings
         self.max_attempts = max_attempts
+        self.max_duration_seconds = max_duration_seconds  # the media gate's bound, as at import
         self._clients: dict[str, Any] = dict(clients or {})
         self._made: dict[str, Any] = {}  # the clients close() may close (never the caller's)
         self._templates: dict[str, dict[str, Any]] = {}
@@ -106,7 +107,7 @@ class MediaConvertTranscoder:
 
         Only a file that passes the media gate goes to S3: one stored before the gate fails here, unread.
         """
-        probe = probe_video(request.input_path)
+        probe = probe_video(request.input_path, max_duration_seconds=self.max_duration_seconds)
         stored = self._upload_input(request)
         params = self._create_params(request, stored.uri, probe)
         if stored.earlier:
