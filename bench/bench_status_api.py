@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -58,6 +59,7 @@ def populate(uploads: int, productions: int) -> tuple[list[int], str]:
 
 
 def serve(target: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """Serve an ASGI app factory as `make run` serves the app: gunicorn, one uvicorn worker."""
     # The server `make run` uses (scripts/serve.sh): gunicorn with one uvicorn worker.
     proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--worker-class", "uvicorn.workers.UvicornH11Worker",
                              "--workers", "1", "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
@@ -74,11 +76,22 @@ def serve(target: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes
     raise RuntimeError(f"{target} did not start")
 
 
-async def load(url: str, ids: list[int], token: str) -> tuple[float, float, int]:
+@dataclass(frozen=True)
+class Load:
+    """What a load round measured: requests a second, latency percentiles (ms), non-200 answers."""
+
+    rps: float
+    p95_ms: float
+    p99_ms: float
+    errors: int
+
+
+async def load(url: str, ids: list[int], token: str, *, clients: int = CLIENTS, seconds: float = SECONDS) -> Load:
+    """`clients` concurrent GETs of random exports' hls-status for `seconds`."""
     latencies: list[float] = []
     errors = 0
-    stop = time.perf_counter() + SECONDS
-    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
+    stop = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=url, cookies={"exports_session": token}, limits=limits) as client:
         async def worker() -> None:
             nonlocal errors
@@ -90,12 +103,12 @@ async def load(url: str, ids: list[int], token: str) -> tuple[float, float, int]
                 errors += response.status_code != 200
 
         began = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(CLIENTS)))
+        await asyncio.gather(*(worker() for _ in range(clients)))
         elapsed = time.perf_counter() - began
-    return len(latencies) / elapsed, percentile(latencies, 99) * 1000, errors
+    return Load(len(latencies) / elapsed, percentile(latencies, 95) * 1000, percentile(latencies, 99) * 1000, errors)
 
 
-def measure_whole_app(data_dir: Path, ids: list[int], token: str) -> tuple[float, float, int]:
+def measure_whole_app(data_dir: Path, ids: list[int], token: str) -> Load:
     """The same load against scripts/serve.sh on the same data dir (no demo seed)."""
     from tests.e2e.app_process import start_app
 
@@ -107,7 +120,7 @@ def measure_whole_app(data_dir: Path, ids: list[int], token: str) -> tuple[float
         app.stop()
 
 
-def measure(ids: list[int], token: str) -> dict[str, tuple[float, float, int]]:
+def measure(ids: list[int], token: str) -> dict[str, Load]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     results = {}
     for name in ("bare", "ours"):  # the same server, worker count and database for both
@@ -131,14 +144,14 @@ def main() -> None:
         results = measure(ids, token)
         if label == "small":
             results["whole_app"] = measure_whole_app(data_dir, ids, token)
-            figures["small_ratio_whole_app_vs_fastapi_rps"] = results["whole_app"][0] / results["ours"][0]
+            figures["small_ratio_whole_app_vs_fastapi_rps"] = results["whole_app"].rps / results["ours"].rps
         per_size[label] = results
-        for name, (rps, p99, errors) in results.items():
-            figures[f"{label}_{name}"] = f"{rps:.0f} req/s, p99 {p99:.1f} ms, {errors} errors"
-        figures[f"{label}_ratio_ours_vs_bare_rps"] = results["ours"][0] / results["bare"][0]
+        for name, result in results.items():
+            figures[f"{label}_{name}"] = f"{result.rps:.0f} req/s, p99 {result.p99_ms:.1f} ms, {result.errors} errors"
+        figures[f"{label}_ratio_ours_vs_bare_rps"] = results["ours"].rps / results["bare"].rps
         shutil.rmtree(data_dir, ignore_errors=True)
-    figures["large_vs_small_p99_ours"] = per_size["large"]["ours"][1] / per_size["small"]["ours"][1]
-    figures["large_vs_small_time_per_request_ours"] = per_size["small"]["ours"][0] / per_size["large"]["ours"][0]
+    figures["large_vs_small_p99_ours"] = per_size["large"]["ours"].p99_ms / per_size["small"]["ours"].p99_ms
+    figures["large_vs_small_time_per_request_ours"] = per_size["small"]["ours"].rps / per_size["large"]["ours"].rps
     report(f"Status API, {CLIENTS} concurrent clients, {SECONDS:.0f} s each", **figures)
 
 

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     job_timeout_seconds: float = Field(3600.0, gt=0)
     # Parallel ffmpeg jobs; one ffmpeg already uses every core for the whole ladder.
     local_concurrency: int = Field(1, ge=1)
+    # How much lower than the app ffmpeg runs (a nice value for its session's scheduling group and its threads):
+    # 19 lets the web worker win the CPU whenever it wants it, while an idle machine still gives ffmpeg every core.
+    transcode_nice: int = Field(19, ge=0, le=19)
     session_days: int = Field(14, ge=1)
     # Set to 1 behind HTTPS so cookies carry the Secure flag (and pages send HSTS).
     secure_cookies: bool = False

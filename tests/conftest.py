@@ -26,6 +26,10 @@ from tests.database_server import DatabaseServer
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "correct horse battery"
+# The suite runs several pytest processes, apps and browsers side by side: a transcode at the production default
+# (EXPORTS_TRANSCODE_NICE=19, below everything else) would wait for all of them. The apps the tests start inherit
+# this; tests of the priority itself (test_local_ffmpeg) and bench/bench_isolation set it.
+os.environ.setdefault("EXPORTS_TRANSCODE_NICE", "0")
 T = TypeVar("T")
 
 

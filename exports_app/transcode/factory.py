@@ -31,6 +31,7 @@ def get_transcoder(wake: WakeHook | None = None) -> Transcoder:
                     concurrency=settings.local_concurrency,
                     wake=wake,
                     max_duration_seconds=settings.max_duration_seconds,
+                    nice=settings.transcode_nice,
                 )
             else:
                 raise ValueError(f"EXPORTS_TRANSCODER must be 'local' or 'mediaconvert', not {settings.transcoder!r}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import os
 import re
@@ -110,8 +111,10 @@ class LocalFfmpegTranscoder:
     name = "local"
 
     def __init__(self, hls_dir: Path, *, concurrency: int = 1, wake: WakeHook | None = None,
-                 ffmpeg_exe: str | None = None, max_duration_seconds: float = DEFAULT_MAX_DURATION_SECONDS) -> None:
+                 ffmpeg_exe: str | None = None, max_duration_seconds: float = DEFAULT_MAX_DURATION_SECONDS,
+                 nice: int = 0) -> None:
         self.hls_dir = hls_dir
+        self.nice = nice
         self.max_duration_seconds = max_duration_seconds
         self.concurrency = max(1, concurrency)
         self.wake = wake
@@ -303,6 +306,8 @@ class LocalFfmpegTranscoder:
         """
         process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                    start_new_session=True)  # its own process group: killed as a whole
+        if self.nice:
+            lower_priority(process.pid, self.nice)
         with self._cond:
             job.process, job.phase, job.reported_at = process, "TRANSCODING", utcnow()
             cancel_now = job.cancel_requested or self._closed
@@ -376,3 +381,19 @@ def ffmpeg_problem() -> str | None:
         return f"local: no ffmpeg ({type(exc).__name__})"
     found = os.path.isfile(exe) and os.access(exe, os.X_OK) or shutil.which(exe) is not None
     return None if found else "local: ffmpeg is not executable"
+
+
+def lower_priority(pid: int, nice: int) -> None:
+    """Run a child (ffmpeg, in a session of its own) below the app: its threads and, where the kernel groups a
+    session's tasks for scheduling (autogroup), its whole group. Without the group's nice, a session of its own
+    competes with the app's session as an equal, whatever its threads' nice. Best effort: a platform without
+    these files keeps the child's priority."""
+    with contextlib.suppress(OSError):
+        Path(f"/proc/{pid}/autogroup").write_text(str(nice))
+    try:
+        threads = [int(tid) for tid in os.listdir(f"/proc/{pid}/task")]
+    except OSError:
+        threads = [pid]
+    for tid in threads:  # the ones ffmpeg starts later inherit the nice of the thread that starts them
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, tid, nice)

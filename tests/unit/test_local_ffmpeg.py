@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from exports_app.domain import JobStatus
 from exports_app.transcode.base import JobReport, JobRequest, PendingJob
 from exports_app.transcode.clips import make_clip
+from exports_app.transcode.ffmpeg import ffmpeg_exe
 from exports_app.transcode.hls_encode import build_ladder_command
 from exports_app.transcode.ladder import choose_renditions
 from exports_app.transcode.local_ffmpeg import LocalFfmpegTranscoder, human_error
@@ -196,3 +198,33 @@ def test_members_take_turns_in_the_queue() -> None:
     assert len(line) == 5
     assert [line.pop() for _ in range(5)] == [1, 4, 5, 2, 6]
     assert not line
+
+
+def scheduling(pid: int) -> tuple[int, str]:
+    """(nice of the process's main thread, its session's scheduling group line) as the kernel reports them."""
+    autogroup = Path(f"/proc/{pid}/autogroup")
+    return os.getpriority(os.PRIO_PROCESS, pid), autogroup.read_text().strip() if autogroup.exists() else ""
+
+
+def test_ffmpeg_runs_below_the_app_and_its_session_group_too(tmp_path: Path, hls_dir: Path) -> None:
+    """The web worker must win the CPU while a transcode runs: ffmpeg's threads and its session's group get the
+    configured nice (a session of its own would otherwise compete with the app's as an equal)."""
+    clip = make_clip(tmp_path / "src.mp4", seconds=1.0)
+    slow_start = tmp_path / "ffmpeg"  # the real ffmpeg, started a moment late so its priority can be read
+    slow_start.write_text(f'#!/bin/sh\nsleep 3\nexec "{ffmpeg_exe()}" "$@"\n')
+    slow_start.chmod(0o755)
+    app_nice = os.getpriority(os.PRIO_PROCESS, 0)
+    tc = LocalFfmpegTranscoder(hls_dir, ffmpeg_exe=str(slow_start), nice=19)
+    try:
+        req = request(clip)
+        tc.submit(req)
+        wait_for(lambda: tc._jobs[req.media_job_id].process is not None, timeout=30)
+        process = tc._jobs[req.media_job_id].process
+        assert process is not None
+        nice, group = scheduling(process.pid)
+        assert final_report(tc, req).status is JobStatus.SUCCEEDED  # and it still finishes
+    finally:
+        tc.close()
+    assert nice == 19 and os.getpriority(os.PRIO_PROCESS, 0) == app_nice  # the app itself keeps its priority
+    if group:  # where the kernel groups sessions (autogroup), the group is lowered too
+        assert group.endswith("nice 19"), group
