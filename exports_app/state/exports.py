@@ -299,8 +299,11 @@ class ExportModalState(rx.State):
             if staged is not None:
                 staged.unlink(missing_ok=True)  # a refused or cut-off upload leaves nothing behind
             async with self:
-                self.upload_phase = ""
-                self.message, self.upload_error = message, error
+                # A member's cancel already ended the phase and said so (cancel_upload); anything else is told here.
+                if self.upload_phase != "" or message or error:
+                    self.upload_phase = ""
+                    self.message, self.upload_error = message, error or (
+                        "" if message else "The upload did not finish. Try again.")
                 if message:
                     (await self._live())._reload(member)
 
