@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import TYPE_CHECKING, Any, ContextManager, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import reflex as rx
 from redis.asyncio import Redis
@@ -31,9 +31,28 @@ from starlette.applications import Starlette
 if TYPE_CHECKING:
     from reflex.app import EventNamespace
 
-__all__ = ["EventMiddleware", "LiveApp", "StateUpdate", "client_events", "connected", "emit", "event_name",
-           "handler_hints", "handler_payload", "linked_from", "linked_tokens", "redis_client", "registered_handler",
-           "replace_cors", "root_of", "running_event", "shared_state", "state_expiry_seconds", "tab_token", "unlink"]
+__all__ = [
+    "EventMiddleware",
+    "LiveApp",
+    "StateUpdate",
+    "client_events",
+    "connected",
+    "emit",
+    "event_name",
+    "handler_hints",
+    "handler_payload",
+    "linked_from",
+    "linked_tokens",
+    "redis_client",
+    "registered_handler",
+    "replace_cors",
+    "root_of",
+    "running_event",
+    "shared_state",
+    "state_expiry_seconds",
+    "tab_token",
+    "unlink",
+]
 
 EventMiddleware = Middleware  # Reflex's event middleware base: preprocess(app, state, event) before each handler
 
@@ -47,7 +66,7 @@ class LiveApp(Protocol):
     @property
     def event_namespace(self) -> EventNamespace | None: ...
 
-    def set_contexts(self) -> ContextManager[Any]: ...
+    def set_contexts(self) -> contextlib.AbstractContextManager[Any]: ...
 
 
 @contextlib.contextmanager

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from typing import Awaitable, cast
+from collections.abc import Awaitable
+from typing import cast
 
 from redis.asyncio import Redis
 
@@ -113,7 +114,7 @@ async def owners(tabs: list[str]) -> dict[str, tuple[str, str]]:
         return {}
     found = await cast(Awaitable[list[bytes | str | None]], redis.mget([OWNER_PREFIX + tab for tab in tabs]))
     result: dict[str, tuple[str, str]] = {}
-    for tab, value in zip(tabs, found):
+    for tab, value in zip(tabs, found, strict=True):
         if value is not None:
             key, _, session = (value.decode() if isinstance(value, bytes) else value).partition(" ")
             result[tab] = (key, session)

@@ -13,9 +13,10 @@ import os
 import re
 import subprocess
 import threading
+from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import m3u8
 import pytest
@@ -92,8 +93,11 @@ def site(outputs: dict[str, tuple[JobReport, Path]], tmp_path_factory: pytest.Te
 
 
 class QuietHandler(SimpleHTTPRequestHandler):
-    extensions_map = {**SimpleHTTPRequestHandler.extensions_map, ".m3u8": "application/vnd.apple.mpegurl",
-                      ".ts": "video/mp2t"}
+    extensions_map = {
+        **SimpleHTTPRequestHandler.extensions_map,
+        ".m3u8": "application/vnd.apple.mpegurl",
+        ".ts": "video/mp2t",
+    }
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -102,8 +106,9 @@ class QuietHandler(SimpleHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def page(site: str) -> Iterator[Page]:
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                     args=[*CHROMIUM_ARGS, "--autoplay-policy=no-user-gesture-required"])
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_ARGS, "--autoplay-policy=no-user-gesture-required"]
+        )
         tab = browser.new_page()
         tab.goto(f"{site}/index.html")
         yield tab
@@ -111,8 +116,9 @@ def page(site: str) -> Iterator[Page]:
 
 
 @pytest.mark.parametrize("name", [s.name for s in SOURCES])
-def test_hls_js_plays_and_switches_levels(outputs: dict[str, tuple[JobReport, Path]], page: Page, site: str,
-                                          name: str) -> None:
+def test_hls_js_plays_and_switches_levels(
+    outputs: dict[str, tuple[JobReport, Path]], page: Page, site: str, name: str
+) -> None:
     _, folder = outputs[name]
     master = m3u8.load(str(folder / "master.m3u8"))
     width, height = master.playlists[-1].stream_info.resolution
