@@ -10,7 +10,7 @@ run: setup
 	@scripts/serve.sh
 
 # ruff (lint and format) and mypy first; then every test on SQLite and, side by side with it, the database-backed ones
-# server_db) again on a private MariaDB server and on a private PostgreSQL server (scripts/test.sh).
+# (marker server_db) again on a private MariaDB server and on a private PostgreSQL server (scripts/test.sh).
 test:
 	@scripts/setup.sh --test-deps
 	@source scripts/env.sh && ruff check . && ruff format --check .
