@@ -27,6 +27,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import TypedDict
 
 from bench.capacity import Round, local_aws, make_members, new_data_dir, run_round, running_app, start_jobs
 from bench.common import ROOT, report
@@ -43,6 +44,15 @@ BASELINE_MEMBERS = 5
 RESULTS = ROOT / "bench" / "results"
 
 
+class RoundPace(TypedDict):
+    """The run_round arguments both rounds of a measurement share."""
+
+    rate: float
+    seconds: float
+    refresh_seconds: float
+    extra_pids: tuple[int, ...]
+
+
 def measure(
     label: str, members_count: int, extra_env: dict[str, str] | None = None, extra_pids: tuple[int, ...] = ()
 ) -> tuple[Round, Round]:
@@ -55,11 +65,11 @@ def measure(
             print(f"[{label}] app up on {app.url}; making {members_count} members", flush=True)
             members = make_members(app, members_count, EXPORTS_PER_MEMBER, clip)
             start_jobs(members, aws.mediaconvert)
-            common = {"rate": RATE, "seconds": SECONDS, "refresh_seconds": REFRESH_SECONDS, "extra_pids": extra_pids}
+            common = RoundPace(rate=RATE, seconds=SECONDS, refresh_seconds=REFRESH_SECONDS, extra_pids=extra_pids)
             print(f"[{label}] baseline: {BASELINE_MEMBERS * TABS_PER_MEMBER} tabs", flush=True)
             baseline = run_round(
                 app, aws.mediaconvert, members[:BASELINE_MEMBERS], members, tabs_per_member=TABS_PER_MEMBER, **common
-            )  # type: ignore[arg-type]
+            )
             tabs = members_count * TABS_PER_MEMBER
             print(f"[{label}] full: {tabs} tabs", flush=True)
             full = run_round(
@@ -70,7 +80,7 @@ def measure(
                 tabs_per_member=TABS_PER_MEMBER,
                 procs=max(1, math.ceil(tabs / 1000) * PROCS_PER_1000),
                 **common,
-            )  # type: ignore[arg-type]
+            )
     finally:
         RESULTS.mkdir(exist_ok=True)
         if (data_dir / "server.log").exists():  # the app's warnings (slow locks, failed pushes) stay readable

@@ -10,7 +10,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bench.app_bench import PASSWORD, browser, running_app, signed_in_page
 from bench.common import percentile, report
@@ -52,10 +52,12 @@ def main() -> None:
         with session_scope() as s:
             member = auth.create_user(session=s, username="latency", password=PASSWORD)
         clip = make_clip(Path(tempfile.mkdtemp()) / "tiny.mp4", seconds=1.0, width=160, height=120)
-        ids = []
+        ids: list[int] = []
         for i in range(JOBS):
             with session_scope() as s:
-                ids.append(exports.import_export(session=s, member=member, source=clip, title=f"latency {i}").id)
+                upload_id = exports.import_export(session=s, member=member, source=clip, title=f"latency {i}").id
+            assert upload_id is not None
+            ids.append(upload_id)
         page = signed_in_page(chromium, app, "latency")
         seen: dict[int, dict[str, int]] = {}
         for upload_id in ids:
@@ -71,8 +73,8 @@ def main() -> None:
             for upload_id, times in seen.items():
                 job = s.exec(
                     select(MediaJob)
-                    .join(Production, Production.id == MediaJob.production_id)
-                    .where(Production.upload_id == upload_id)
+                    .join(Production, col(Production.id) == MediaJob.production_id)
+                    .where(col(Production.upload_id) == upload_id)
                 ).one()
                 assert job.status == "succeeded"
                 ended_ms = ffmpeg_finished_ms(app.data_dir / "hls" / str(job.production_id))

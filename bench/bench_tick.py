@@ -8,6 +8,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import boto3
 import sqlalchemy as sa
@@ -39,7 +40,7 @@ def counting_statements() -> Iterator[list[str]]:
         sa.event.remove(get_engine(), "before_cursor_execute", listener)
 
 
-def add_pending(n: int, mc_client: object, user_id: int) -> None:
+def add_pending(n: int, mc_client: Any, user_id: int) -> None:
     """n exports, each with a production and a submitted MediaConvert job."""
     settings = {
         "inputs": [{"fileInput": "s3://in/x.mp4"}],
@@ -78,16 +79,18 @@ def add_pending(n: int, mc_client: object, user_id: int) -> None:
             )
             s.add(upload)
             s.flush()
-            production = Production(user_id=user_id, upload_id=upload.id)  # type: ignore[arg-type]
+            assert upload.id is not None
+            production = Production(user_id=user_id, upload_id=upload.id)
             s.add(production)
             s.flush()
+            assert production.id is not None
             upload.create_video_production_id = production.id
-            job_id = mc_client.create_job(Role=ROLE, Settings=_wire_to_boto(settings))["Job"]["Id"]  # type: ignore[attr-defined]
+            job_id = mc_client.create_job(Role=ROLE, Settings=_wire_to_boto(settings))["Job"]["Id"]
             s.add(
                 MediaJob(
                     production_id=production.id,
                     provider="mediaconvert",
-                    provider_job_id=job_id,  # type: ignore[arg-type]
+                    provider_job_id=job_id,
                     status="submitted",
                     idempotency_token=f"t-{upload.id}",
                     submitted_at=utcnow(),
@@ -120,8 +123,9 @@ def main() -> None:
                     s.add(user)
                     s.flush()
                     user_id = user.id
+                assert user_id is not None
                 server.jobs.clear()
-                add_pending(n, mc_client, user_id)  # type: ignore[arg-type]
+                add_pending(n, mc_client, user_id)
                 settings = MediaConvertSettings(region="us-east-1", endpoint_url=server.url, role_arn=ROLE)
                 transcoder = MediaConvertTranscoder(settings)
                 tick(transcoder, 3600)  # warm the clients and connection pool

@@ -41,10 +41,10 @@ import boto3
 import httpx
 import sqlalchemy as sa
 from moto.server import ThreadedMotoServer
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bench.capacity_tabs import Fleet, Protocol, TabPlan, TabResult
-from bench.common import percentile
+from bench.common import flushed_id, percentile
 from exports_app import db
 from exports_app.models import MediaJob, Production, User
 from exports_app.services import auth, exports, productions
@@ -163,20 +163,23 @@ def make_members(app: RunningApp, count: int, exports_per_member: int, clip: Pat
 
     with db.session_scope() as s:
         first = auth.create_user(session=s, username=f"{prefix}0", password=PASSWORD)
-        password_hash = s.get(User, first.id).password_hash  # type: ignore[union-attr]
+        first_row = s.get(User, first.id)
+        assert first_row is not None  # created just above, in this session
+        password_hash = first_row.password_hash
         for i in range(1, count):
             s.add(User(username=f"{prefix}{i}", password_hash=password_hash))
     names = {f"{prefix}{i}" for i in range(count)}
     with db.session_scope() as s:
-        users = s.exec(select(User).where(User.username.in_(names)).order_by(User.id)).all()  # type: ignore[attr-defined]
+        users = s.exec(select(User).where(col(User.username).in_(names)).order_by(col(User.id))).all()
         members = [Member(u.id, u.username, "", []) for u in users if u.id is not None]
     for member in members:
         who = auth.Member(member.id, member.name)
         with db.session_scope() as s:
-            member.upload_ids = [
-                exports.import_export(session=s, member=who, source=clip, title=f"{member.name} export {e}").id
+            imported = [
+                exports.import_export(session=s, member=who, source=clip, title=f"{member.name} export {e}")
                 for e in range(exports_per_member)
-            ]  # type: ignore[misc]
+            ]
+            member.upload_ids = [flushed_id(upload.id) for upload in imported]
         with db.session_scope() as s:
             productions.prep_hls(session=s, member=who, upload_id=member.job_upload, provider=get_settings().transcoder)
     with ThreadPoolExecutor(4) as pool:
@@ -190,10 +193,16 @@ def _job_rows(members: list[Member]) -> dict[int, tuple[int, str | None, int, st
     uploads = [m.job_upload for m in members]
     with db.session_scope() as s:
         rows = s.execute(
-            sa.select(Production.upload_id, MediaJob.id, MediaJob.provider_job_id, MediaJob.percent, MediaJob.status)
-            .join(Production, Production.id == MediaJob.production_id)
-            .where(Production.upload_id.in_(uploads))
-        ).all()  # type: ignore[attr-defined]
+            sa.select(
+                col(Production.upload_id),
+                col(MediaJob.id),
+                col(MediaJob.provider_job_id),
+                col(MediaJob.percent),
+                col(MediaJob.status),
+            )
+            .join(Production, col(Production.id) == col(MediaJob.production_id))
+            .where(col(Production.upload_id).in_(uploads))
+        ).all()
     return {r[0]: (r[1], r[2], r[3], r[4]) for r in rows}
 
 
@@ -214,7 +223,9 @@ def start_jobs(members: list[Member], server: MediaConvertServer, timeout: float
 
     _wait("every job submitted by the app", submitted, timeout)
     for member in members:
-        member.media_job_id, member.provider_job_id, *_ = _job_rows([member])[member.job_upload]  # type: ignore[misc]
+        media_job_id, provider_job_id, _, _ = _job_rows([member])[member.job_upload]
+        assert provider_job_id is not None  # submitted() waited for every provider job id
+        member.media_job_id, member.provider_job_id = media_job_id, provider_job_id
         member.percent = 1
         server.advance(member.provider_job_id, "PROGRESSING", percent=1, phase=PHASE)
     _wait(
@@ -239,15 +250,16 @@ class CommitWatcher(threading.Thread):
         self._halt = threading.Event()
 
     def run(self) -> None:
-        query = sa.select(MediaJob.id, MediaJob.percent, MediaJob.updated_at).where(
-            MediaJob.id.in_(list(self.upload_of))
-        )  # type: ignore[union-attr]
+        query = sa.select(col(MediaJob.id), col(MediaJob.percent), col(MediaJob.updated_at)).where(
+            col(MediaJob.id).in_(list(self.upload_of))
+        )
         with db.get_engine().connect() as conn:
             while not self._halt.is_set():
                 rows = conn.execute(query).all()
                 conn.rollback()  # a fresh snapshot next time
                 seen = time.time()
                 for job_id, percent, updated_at in rows:
+                    assert job_id is not None  # a primary key
                     key = (self.upload_of[job_id], int(percent))
                     if key not in self.commits:
                         self.commits[key] = (_epoch(updated_at), seen)
@@ -466,14 +478,14 @@ def run_round(
                 samples.append((applied, latencies[-1]))
             else:
                 missing.append(f"tab {tab.plan.tab} (member {tab.plan.member_id}): upload {upload} at {percent} %")
-    ready = [t for t in connected if t.ready_at is not None]
+    ready = [(t, t.ready_at) for t in connected if t.ready_at is not None]
     return Round(
         members=len(members),
         tabs=len(plans),
         tabs_ready=len(ready),
         connect_errors=[f"tab {t.plan.tab}: {t.error}" for t in connected if t.error],
-        connect_wall_s=(max(t.ready_at for t in ready) - min(t.opened_at for t in connected)) if ready else 0.0,  # type: ignore[type-var]
-        connect_tab_ms=[(t.ready_at - t.opened_at) * 1000 for t in ready],  # type: ignore[operator]
+        connect_wall_s=(max(at for _, at in ready) - min(t.opened_at for t in connected)) if ready else 0.0,
+        connect_tab_ms=[(at - t.opened_at) * 1000 for t, at in ready],
         frames_per_tab_connect=statistics.mean(t.frames_connected for t in connected),
         kb_per_tab_connect=statistics.mean(t.bytes_connected for t in connected) / 1024,
         app_rss_before_kb=rss_before,

@@ -37,3 +37,9 @@ def report(title: str, **figures: object) -> None:
     for name, value in figures.items():
         text = f"{value:.3f}" if isinstance(value, float) else str(value)
         print(f"  {name}: {text}")
+
+
+def flushed_id(row_id: int | None) -> int:
+    """A row's id once the session has flushed it (SQLModel types every primary key as optional)."""
+    assert row_id is not None, "row not flushed"
+    return row_id

@@ -10,8 +10,9 @@ import uuid
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import TypedDict, TypeVar, Unpack
 
 import pytest
 from alembic import command
@@ -68,11 +69,11 @@ def worker_group(nodeid: str) -> str:
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
     from xdist.scheduler import LoadScopeScheduling
 
-    class SharedAppScheduling(LoadScopeScheduling):
+    class SharedAppScheduling(LoadScopeScheduling):  # type: ignore[misc]  # xdist ships no types: its class is Any
         def _split_scope(self, nodeid: str) -> str:
             return worker_group(nodeid)
 
-    return SharedAppScheduling(config, log)  # type: ignore[arg-type]
+    return SharedAppScheduling(config, log)
 
 
 @pytest.fixture(scope="session")
@@ -81,11 +82,11 @@ def server_db() -> Iterator[DatabaseServer | None]:
     if SERVER_DB == "sqlite":
         yield None
         return
-    if SERVER_DB == "mariadb":
-        from tests.mariadb_server import MariaDB as Server
-    else:
-        from tests.postgres_server import PostgreSQL as Server  # type: ignore[assignment]
-    with Server() as server:
+    from tests.mariadb_server import MariaDB
+    from tests.postgres_server import PostgreSQL
+
+    server_class: type[MariaDB | PostgreSQL] = MariaDB if SERVER_DB == "mariadb" else PostgreSQL
+    with server_class() as server:
         yield server
 
 
@@ -184,7 +185,14 @@ def make_member(username: str) -> Member:
         return auth.create_user(session=s, username=username, password=PASSWORD)
 
 
-def add_upload(member: Member, role: str = "export", title: str = "Clip", **fields: object) -> int:
+class UploadFields(TypedDict, total=False):
+    """The Upload columns a test may set beyond add_upload's defaults."""
+
+    create_video_project_id: int | None
+    deleted_at: datetime | None
+
+
+def add_upload(member: Member, role: str = "export", title: str = "Clip", **fields: Unpack[UploadFields]) -> int:
     """An upload row without a file (for routes that never read it)."""
     with db.session_scope() as s:
         upload = Upload(

@@ -392,7 +392,7 @@ class MediaConvertServer:
             if not isinstance(body, dict):
                 raise bad_request("The request body is not a JSON object")
             status, answer = self._dispatch(operation, params, query, body)
-            reply = status, {}, json.dumps(answer).encode()
+            reply: tuple[int, dict[str, str], bytes] = status, {}, json.dumps(answer).encode()
         except Refusal as refusal:
             # botocore's rest-json parser reads the error type from this header (or __type in the body).
             payload = {"__type": refusal.kind, "message": refusal.message}
@@ -665,7 +665,7 @@ def _audio_bitrate(output: dict[str, Any]) -> int:
 def _frame_rate(output: dict[str, Any]) -> float:
     h264 = _h264(output)
     if h264.get("framerateControl") == "SPECIFIED":
-        return h264["framerateNumerator"] / h264["framerateDenominator"]
+        return float(h264["framerateNumerator"] / h264["framerateDenominator"])
     return 30.0  # INITIALIZE_FROM_SOURCE: this server has no source to follow
 
 

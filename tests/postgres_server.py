@@ -91,7 +91,7 @@ class PostgreSQL(DatabaseServer):
         with psycopg.connect(
             host="127.0.0.1", port=self.port, user=SUPERUSER, dbname="postgres", autocommit=True, connect_timeout=5
         ) as conn:
-            conn.execute(sql)  # type: ignore[arg-type]
+            conn.execute(sql)
 
     def create_sql(self, name: str) -> str:
         return f"CREATE DATABASE \"{name}\" ENCODING 'UTF8'"

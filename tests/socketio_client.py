@@ -19,7 +19,7 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from wsproto import ConnectionType, WSConnection
@@ -34,15 +34,18 @@ from wsproto.events import (
     TextMessage,
 )
 
+if TYPE_CHECKING:
+    from reflex.state import BaseState
+
 NAMESPACE = "/_event"
 SAME_ORIGIN = "same-origin"  # the default Origin: the app's own, as a browser tab of the app sends it
 
 
-def handler_name(state: type, handler: str) -> str:
+def handler_name(state: type[BaseState], handler: str) -> str:
     """The full event name the frontend sends for `state.handler` (e.g. `reflex___state____state.hydrate_and_load`)."""
     from reflex_base.utils.format import format_event_handler
 
-    return format_event_handler(state.event_handlers[handler])  # type: ignore[attr-defined]
+    return format_event_handler(state.event_handlers[handler])
 
 
 def hydrate_event_name() -> str:

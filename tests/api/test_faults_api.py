@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -12,14 +13,14 @@ from exports_app.db import session_scope
 from exports_app.models import MediaJob
 from exports_app.services.auth import Member
 from exports_app.storage_faults import STORAGE_FULL_MESSAGE
-from tests.api.conftest import PASSWORD, add_upload, sign_in
-from tests.conftest import make_member
+from tests.api.conftest import sign_in
+from tests.conftest import PASSWORD, add_upload, make_member
 from tests.tmpfs import fill, full_disk_data_dir  # noqa: F401  (a fixture)
 
 # ruff: noqa: F811  (test parameters named after the fixtures imported above)
 
 
-def assert_503(response: object, message: str) -> None:
+def assert_503(response: httpx.Response, message: str) -> None:
     assert response.status_code == 503, response.text
     assert response.json() == {"error": message}
     assert int(response.headers["retry-after"]) > 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import schemathesis
@@ -34,14 +35,14 @@ def signed_in(data_dir: Path, alice: Member, bob: Member) -> dict[str, str]:
 
 @schema.parametrize()
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
-def test_no_server_errors(case: schemathesis.Case, signed_in: dict[str, str]) -> None:
+def test_no_server_errors(case: schemathesis.Case[Any], signed_in: dict[str, str]) -> None:
     response = case.call(cookies=signed_in, headers={"X-CSRF-Token": signed_in["csrf_token"]})
     case.validate_response(response, checks=[not_a_server_error])
 
 
 @schema.parametrize()
 @settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
-def test_no_server_errors_signed_out(case: schemathesis.Case, data_dir: Path) -> None:
+def test_no_server_errors_signed_out(case: schemathesis.Case[Any], data_dir: Path) -> None:
     case.validate_response(case.call(), checks=[not_a_server_error])
 
 
@@ -51,7 +52,7 @@ guarded = schemathesis.openapi.from_asgi("/api/openapi.json", Guard(create_api(d
 
 @guarded.parametrize()
 @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
-def test_no_server_errors_through_the_guard(case: schemathesis.Case, signed_in: dict[str, str]) -> None:
+def test_no_server_errors_through_the_guard(case: schemathesis.Case[Any], signed_in: dict[str, str]) -> None:
     response = case.call(cookies=signed_in, headers={"X-CSRF-Token": signed_in["csrf_token"]})
     case.validate_response(response, checks=[not_a_server_error])
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import m3u8
 import pytest
@@ -25,22 +27,25 @@ pytestmark = pytest.mark.server_db  # re-run on MariaDB and PostgreSQL by `make 
 
 def import_file(member: Member, path: Path, title: str, allow_undecodable: bool = False) -> int:
     with session_scope() as s:
-        return exports.import_export(
+        upload_id = exports.import_export(
             session=s,
             member=member,
             source=path,
-            title=title,  # type: ignore[return-value]
+            title=title,
             allow_undecodable=allow_undecodable,
         ).id
+    assert upload_id is not None
+    return upload_id
 
 
-def status(client: TestClient, upload_id: int) -> dict:  # type: ignore[type-arg]
+def status(client: TestClient, upload_id: int) -> dict[str, Any]:
     response = client.get(f"/api/exports/{upload_id}/hls-status")
     assert response.status_code == 200
-    return response.json()
+    body: dict[str, Any] = response.json()
+    return body
 
 
-def tick_until(client: TestClient, upload_id: int, states: set[str], timeout: float = 120) -> dict:  # type: ignore[type-arg]
+def tick_until(client: TestClient, upload_id: int, states: set[str], timeout: float = 120) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         tick(get_transcoder(), 3600)
@@ -52,7 +57,7 @@ def tick_until(client: TestClient, upload_id: int, states: set[str], timeout: fl
 
 
 @pytest.fixture
-def transcoder_cleanup():  # type: ignore[no-untyped-def]
+def transcoder_cleanup() -> Iterator[None]:
     close_transcoder()
     yield
     close_transcoder()

@@ -54,4 +54,5 @@ def queue_prep(app: RunningApp, user: str, upload_id: str, provider: str = "loca
 
 def project_with_export(app: RunningApp, user: str, title: str, clip: str, export_title: str) -> dict[str, int]:
     """A timeline project of the member and an export rendered from it (the CLI makes neither link)."""
-    return json.loads(_run(app, kind="project", user=user, title=title, clip=clip, export=export_title))
+    ids: dict[str, int] = json.loads(_run(app, kind="project", user=user, title=title, clip=clip, export=export_title))
+    return ids

@@ -26,7 +26,8 @@ from playwright.sync_api import Browser, BrowserContext, Page, WebSocket, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from exports_app.transcode.clips import make_clip
-from tests.e2e.conftest import ARTIFACTS, MEMBER_PASSWORD, RunningApp, sign_in
+from tests.e2e.app_process import RunningApp, sign_in
+from tests.e2e.conftest import ARTIFACTS, MEMBER_PASSWORD
 
 pytestmark = pytest.mark.e2e
 
@@ -59,6 +60,10 @@ class Tab:
 
     page: Page
     sockets: list[WebSocket] = field(default_factory=list)
+
+    def note_socket(self, ws: WebSocket) -> None:
+        if "/_event" in ws.url:
+            self.sockets.append(ws)
 
     def closed_sockets(self) -> int:
         return sum(ws.is_closed() for ws in self.sockets)
@@ -176,7 +181,7 @@ def open_tabs(context: BrowserContext, row_test_id: str) -> list[Tab]:
     """PAGES tabs on /exports: the first signs in, the rest open with its cookies, all loading at once."""
     tabs = [Tab(context.new_page()) for _ in range(PAGES)]
     for tab in tabs:
-        tab.page.on("websocket", lambda ws, tab=tab: tab.sockets.append(ws) if "/_event" in ws.url else None)
+        tab.page.on("websocket", tab.note_socket)
     sign_in(tabs[0].page, MEMBER, MEMBER_PASSWORD)
     for tab in tabs[1:]:
         tab.page.goto("/exports", wait_until="commit", timeout=PAGE_TIMEOUT_MS)

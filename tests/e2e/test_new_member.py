@@ -13,8 +13,9 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from exports_app.transcode.clips import make_clip
+from tests.e2e.app_process import RunningApp, sign_in
 from tests.e2e.axe import axe_violations
-from tests.e2e.conftest import ARTIFACTS, MEMBER_PASSWORD, RunningApp, screenshot, sign_in
+from tests.e2e.conftest import ARTIFACTS, MEMBER_PASSWORD, screenshot
 from tests.e2e.members import corrupt_export
 from tests.media import padded_video
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -24,9 +25,9 @@ PASSWORD = "correct horse battery"
 UNAVAILABLE = {"error": "The service is temporarily unavailable. Try again later."}
 
 
-def wait_for(what: str, check: object, timeout: float = 180) -> None:
+def wait_for(what: str, check: Callable[[], object], timeout: float = 180) -> None:
     deadline = time.monotonic() + timeout
-    while not check():  # type: ignore[operator]
+    while not check():
         assert time.monotonic() < deadline, f"never: {what}"
         time.sleep(0.5)
 

@@ -9,7 +9,8 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
 from exports_app.transcode.clips import make_clip
-from tests.e2e.conftest import DEMO_PASSWORD, MEMBER_PASSWORD, RunningApp, screenshot, sign_in
+from tests.e2e.app_process import RunningApp, sign_in
+from tests.e2e.conftest import DEMO_PASSWORD, MEMBER_PASSWORD, screenshot
 
 pytestmark = pytest.mark.e2e
 
@@ -20,7 +21,8 @@ TRANSCODE_TIMEOUT = 180_000
 
 
 def background(page: Page, test_id: str) -> str:
-    return page.get_by_test_id(test_id).evaluate("el => getComputedStyle(el).backgroundColor")
+    color: str = page.get_by_test_id(test_id).evaluate("el => getComputedStyle(el).backgroundColor")
+    return color
 
 
 def open_modal(page: Page, upload_id: str) -> None:

@@ -15,6 +15,7 @@ import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import cast
 
 import pymysql
 import pytest
@@ -57,7 +58,8 @@ class Cluster:
     def instance_of(self, page: Page) -> str | None:
         """The Reflex worker instance that holds this tab's websocket (from Redis)."""
         token = page.evaluate("() => window.sessionStorage.getItem('token')")
-        raw = self.redis.client().get(SOCKET_RECORD + token)
+        # redis-py types the sync client's replies as "Awaitable | Any": this one is the pickled record or None.
+        raw = cast(bytes | None, self.redis.client().get(SOCKET_RECORD + token))
         return pickle.loads(raw).instance_id if raw else None
 
 

@@ -103,7 +103,9 @@ def sign_in(app: RunningApp, name: str, password: str) -> httpx.Client:
 def create_member(app: RunningApp, name: str) -> Member:
     password = f"pw-{name}-{secrets.token_hex(6)}"
     made = app.cli("user", "create", name, "--password", password)
-    member_id = int(re.search(r"\(id (\d+)\)", made).group(1))  # type: ignore[union-attr]
+    made_id = re.search(r"\(id (\d+)\)", made)
+    assert made_id is not None, made
+    member_id = int(made_id.group(1))
     return Member(name, password, member_id, sign_in(app, name, password))
 
 
@@ -148,7 +150,9 @@ def post_upload(
     }
     if cookie:
         headers["Cookie"] = cookie
-        headers["X-CSRF-Token"] = re.search(r"csrf_token=([^;]+)", cookie).group(1)  # type: ignore[union-attr]
+        csrf = re.search(r"csrf_token=([^;]+)", cookie)
+        assert csrf is not None, "a signed-in cookie carries its CSRF token"
+        headers["X-CSRF-Token"] = csrf.group(1)
     return raw_http.request(world.url, "POST", "/_upload", headers=headers, body=body, timeout=60)
 
 

@@ -48,7 +48,7 @@ def test_a_forged_forwarded_for_header_does_not_spread_guesses_over_addresses(wo
     """The server trusts no proxy header by default: each guess claiming another client address in
     X-Forwarded-For (and Forwarded, X-Real-IP) still counts against the address the connection comes from."""
     attacker = httpx.Client(base_url=world.url, timeout=30, transport=httpx.HTTPTransport(local_address="127.0.0.3"))
-    attempts = []
+    attempts: list[int] = []
     while 429 not in attempts and len(attempts) < MAX_ATTEMPTS:
         n = len(attempts)
         spoofed = f"10.9.{n // 250}.{n % 250 + 1}"

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import pytest
 from reflex.event import EventSpec
+from reflex_base.event import Event
 from reflex_base.event.context import EventContext
 
 from exports_app.db import session_scope
@@ -40,13 +40,13 @@ class _Context:
     """An event running for a tab whose websocket handshake carried cookie."""
 
     def __init__(self, cookie: str) -> None:
-        async def enqueue(*_: Any) -> None:
+        async def enqueue(token: str, *events: Event) -> None:
             return None
 
         self.context = EventContext(
             token=TAB,
-            state_manager=None,
-            enqueue_impl=enqueue,  # type: ignore[arg-type]
+            state_manager=None,  # type: ignore[arg-type]  # these events never reach the state
+            enqueue_impl=enqueue,
             router_data={"headers": {"cookie": cookie}},
         )
 

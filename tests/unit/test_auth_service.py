@@ -8,7 +8,7 @@ from contextlib import ExitStack
 from datetime import timedelta
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from exports_app.db import session_scope
 from exports_app.domain import utcnow
@@ -56,7 +56,7 @@ def test_revoked_and_expired_sessions_sign_out(session: Session) -> None:
     auth.end_session(session=session, token=revoked.token)
     assert auth.member_for_token(session=session, token=revoked.token) is None
     expired = auth.start_session(session=session, member=member, days=1)
-    row = session.exec(select(AuthSession).where(AuthSession.revoked_at.is_(None))).one()  # type: ignore[union-attr]
+    row = session.exec(select(AuthSession).where(col(AuthSession.revoked_at).is_(None))).one()
     row.expires_at = utcnow() - timedelta(seconds=1)
     session.add(row)
     session.flush()

@@ -6,6 +6,7 @@ import base64
 import gzip
 import hashlib
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -241,7 +242,7 @@ def test_upload_over_the_limit_is_413(
     assert declared.status_code == 413 and "error" in declared.json()
     assert inner.calls == []
 
-    def stream():  # no Content-Length: counted as it arrives
+    def stream() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
         for _ in range(10):
             yield b"y" * 10_000
 

@@ -54,7 +54,7 @@ def job(status: str, error: str | None = None, percent: int = 0, phase: str | No
         (production(), None, "not_ready", None),  # 5. (prep writes its queued job with it: that is rule 3)
     ],
 )
-def test_derivation(prod, latest, state, detail) -> None:  # type: ignore[no-untyped-def]
+def test_derivation(prod: Production, latest: MediaJob | None, state: str, detail: str | None) -> None:
     status = derive_hls_status(prod, latest)
     assert status.state == state
     assert status.detail == detail

@@ -6,9 +6,11 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 import pytest
 import sqlalchemy as sa
+from sqlmodel import col
 
 from exports_app.db import session_scope
 from exports_app.domain import utcnow
@@ -20,9 +22,16 @@ from exports_app.transcode.clips import make_clip
 pytestmark = pytest.mark.server_db  # re-run on MariaDB and PostgreSQL by `make test`
 
 
-def import_clip(member: Member, path: Path, **kwargs: object) -> int:
+class ImportOptions(TypedDict, total=False):
+    """import_export's options these tests pass."""
+
+    filename: str
+    staged: bool
+
+
+def import_clip(member: Member, path: Path, **kwargs: Unpack[ImportOptions]) -> int:
     with session_scope() as session:
-        upload = exports.import_export(session=session, member=member, source=path, **kwargs)  # type: ignore[arg-type]
+        upload = exports.import_export(session=session, member=member, source=path, **kwargs)
         assert upload.id is not None
         return upload.id
 
@@ -40,7 +49,7 @@ def test_purge_removes_files_of_long_deleted_exports_only(data_dir: Path, alice:
     with session_scope() as session:
         exports.delete_export(session=session, member=alice, upload_id=old)
         exports.delete_export(session=session, member=alice, upload_id=recent)
-        session.execute(sa.update(Upload).where(Upload.id == old).values(deleted_at=utcnow() - timedelta(days=31)))
+        session.execute(sa.update(Upload).where(col(Upload.id) == old).values(deleted_at=utcnow() - timedelta(days=31)))
     with session_scope() as session:
         assert exports.purge_deleted_files(session=session, older_than=timedelta(days=30)) == 1
     assert not stored_path(old).exists()

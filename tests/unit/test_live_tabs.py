@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+from collections import defaultdict
 from collections.abc import Iterator
 
 import pytest
@@ -17,7 +18,7 @@ from tests.redis_server import RedisServer
 @pytest.fixture(params=["one worker", "redis"])
 def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """live_tabs as one worker keeps it (a dict), or on a private Redis as several workers share it."""
-    monkeypatch.setattr(live_tabs, "_local", type(live_tabs._local)(dict))
+    monkeypatch.setattr(live_tabs, "_local", defaultdict[str, dict[str, float]](dict))
     if request.param == "one worker":
         monkeypatch.setattr(live_tabs, "_redis_checked", True)
         monkeypatch.setattr(live_tabs, "_redis", None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import m3u8
@@ -73,7 +73,7 @@ def hls_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def transcoder(hls_dir: Path):  # type: ignore[no-untyped-def]
+def transcoder(hls_dir: Path) -> Iterator[LocalFfmpegTranscoder]:
     tc = LocalFfmpegTranscoder(hls_dir)
     yield tc
     tc.close()

@@ -76,7 +76,8 @@ def created(tc: MediaConvertTranscoder, clip: Path, job_id: int, **overrides: An
 
 
 def outputs_of(local_aws: LocalAws, job_id: str) -> list[dict[str, Any]]:
-    return local_aws.mediaconvert.jobs[job_id]["settings"]["outputGroups"][0]["outputs"]
+    outputs: list[dict[str, Any]] = local_aws.mediaconvert.jobs[job_id]["settings"]["outputGroups"][0]["outputs"]
+    return outputs
 
 
 # -- submit --------------------------------------------------------------------------------------------
@@ -642,7 +643,8 @@ QVBR = h264(RateControlMode="QVBR", MaxBitrate=800_000, QvbrSettings={"QvbrQuali
 
 def create(client: Any, **overrides: Any) -> dict[str, Any]:
     params: dict[str, Any] = {"Role": ROLE, "Settings": settings_with(QVBR)}
-    return client.create_job(**{**params, **overrides})["Job"]
+    job: dict[str, Any] = client.create_job(**{**params, **overrides})["Job"]
+    return job
 
 
 @pytest.mark.parametrize(

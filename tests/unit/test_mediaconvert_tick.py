@@ -30,7 +30,9 @@ def queued(alice: Member, tmp_path: Path) -> int:
         upload = exports.import_export(session=s, member=alice, source=clip, title="MC")
         productions.prep_hls(session=s, member=alice, upload_id=upload.id, provider="mediaconvert")
     with session_scope() as s:
-        return s.exec(select(MediaJob.id)).one()  # type: ignore[return-value]
+        job_id = s.exec(select(MediaJob.id)).one()
+    assert job_id is not None
+    return job_id
 
 
 def job_row(media_job_id: int) -> MediaJob:
@@ -90,6 +92,7 @@ def test_a_poll_that_sees_the_end_beats_a_progress_event_of_the_same_second(loca
     tick(tc, 3600)
     assert (job_row(queued).status, job_row(queued).percent) == (JobStatus.RUNNING.value, 40)
     master = server.complete(job_id, local_aws.s3)  # FinishTime: the same second, without its .500
+    assert master is not None
     # The COMPLETE event is late; polling sees the end first (a transcoder that reads no events).
     tick(MediaConvertTranscoder(local_aws.settings.model_copy(update={"sqs_queue_url": ""})), 3600)
     assert (job_row(queued).status, job_row(queued).percent) == (JobStatus.SUCCEEDED.value, 100)

@@ -38,7 +38,8 @@ from tests.unit.test_spaces import ready_production
 
 def app_states() -> set[type[BaseState]]:
     """Every state class of the app: the substates of Reflex's root state that exports_app defines."""
-    found, todo = set(), [State]
+    found: set[type[BaseState]] = set()
+    todo: list[type[BaseState]] = [State]
     while todo:
         cls = todo.pop()
         todo.extend(cls.get_substates())
@@ -69,7 +70,7 @@ def world(alice: Member) -> World:
 
 def tab(world: World, cookie: str) -> State:
     """A tab whose websocket handshake carried cookie, on a page whose query names each of Alice's things."""
-    root = State(_reflex_internal_init=True)
+    root = State(_reflex_internal_init=True)  # type: ignore[call-arg]  # BaseState.__init__ takes it; mypy misses it
     query = f"space={world.space_id}&project={world.project_id}&production={world.production_id}"
     root.router = RouterData.from_router_data(
         {
@@ -97,9 +98,16 @@ def state_of(root: State, cls: type[BaseState]) -> Any:
     return root.get_substate(cls.get_full_name().split(".")[1:])
 
 
-def fire(root: State, handler: EventHandler, payload: dict[str, object]) -> object:
+def event_handler(handler: object) -> EventHandler:
+    """An @rx.event handler as it is at run time: mypy types one as rx.event's own class (EventNamespace)."""
+    assert isinstance(handler, EventHandler)
+    return handler
+
+
+def fire(root: State, handler_attr: object, payload: dict[str, object]) -> object:
     """Run an event as Reflex's event processor does: the payload parsed by the handler's type hints, then
     handler.fn(state, **payload), awaited when it is a coroutine."""
+    handler = event_handler(handler_attr)
     assert handler.state is not None
     answer = handler.fn(state_of(root, handler.state), **_prepare_event_payload(handler, payload))
     return run_in_own_loop(answer) if inspect.iscoroutine(answer) else answer
@@ -115,21 +123,27 @@ def snapshot(root: State) -> tuple[object, object]:
     return root.dict(), rows
 
 
+def case(
+    handler: object, payload: Callable[[World], dict[str, object]]
+) -> tuple[EventHandler, Callable[[World], dict[str, object]]]:
+    return event_handler(handler), payload
+
+
 # Every guarded handler with the arguments its page sends (an on_click with the row's id, an on_submit form, the
 # upload's chunk stream, or none for on_load and plain clicks).
 CASES: dict[str, tuple[EventHandler, Callable[[World], dict[str, object]]]] = {
-    "ExportsLive.load": (ExportsLive.load, lambda w: {}),
-    "ExportsLive.show_more": (ExportsLive.show_more, lambda w: {}),
-    "ExportModalState.open_modal": (ExportModalState.open_modal, lambda w: {"upload_id": str(w.upload_id)}),
-    "ExportModalState.prep": (ExportModalState.prep, lambda w: {}),
-    "ExportModalState.publish": (ExportModalState.publish, lambda w: {}),
-    "ExportModalState.confirm_delete": (ExportModalState.confirm_delete, lambda w: {}),
-    "ExportModalState.upload": (ExportModalState.upload, lambda w: {"chunks": UploadChunkIterator()}),
-    "PublishState.load": (PublishState.load, lambda w: {}),
-    "PublishState.create_space": (PublishState.create_space, lambda w: {"form": {"name": "Another"}}),
-    "PublishState.submit": (PublishState.submit, lambda w: {}),
-    "SpaceState.load": (SpaceState.load, lambda w: {}),
-    "TimelineState.load": (TimelineState.load, lambda w: {}),
+    "ExportsLive.load": case(ExportsLive.load, lambda w: {}),
+    "ExportsLive.show_more": case(ExportsLive.show_more, lambda w: {}),
+    "ExportModalState.open_modal": case(ExportModalState.open_modal, lambda w: {"upload_id": str(w.upload_id)}),
+    "ExportModalState.prep": case(ExportModalState.prep, lambda w: {}),
+    "ExportModalState.publish": case(ExportModalState.publish, lambda w: {}),
+    "ExportModalState.confirm_delete": case(ExportModalState.confirm_delete, lambda w: {}),
+    "ExportModalState.upload": case(ExportModalState.upload, lambda w: {"chunks": UploadChunkIterator()}),
+    "PublishState.load": case(PublishState.load, lambda w: {}),
+    "PublishState.create_space": case(PublishState.create_space, lambda w: {"form": {"name": "Another"}}),
+    "PublishState.submit": case(PublishState.submit, lambda w: {}),
+    "SpaceState.load": case(SpaceState.load, lambda w: {}),
+    "TimelineState.load": case(TimelineState.load, lambda w: {}),
 }
 
 
@@ -171,9 +185,9 @@ def test_reflex_reads_each_guarded_handler_as_before() -> None:
     assert seen["SpaceState.load"] == (["self"], {}, False, False)
     assert seen["ExportsLive.load"] == (["self"], {}, True, False)
     # The specs pages build: an on_click with an argument, a callback handed the result, the upload's stream.
-    assert str(ExportModalState.open_modal(7).args) == str(  # type: ignore[operator]
-        ExportModalState.open_modal(upload_id=7).args
-    )  # type: ignore[operator]
+    assert str(ExportModalState.open_modal(7).args) == str(  # type: ignore[operator]  # an EventNamespace to mypy
+        ExportModalState.open_modal(upload_id=7).args  # type: ignore[operator]
+    )
     assert 'open_modal", {upload_id:_result}' in str(rx.call_script("1", callback=ExportModalState.open_modal))
     assert 'create_space", {form:_result}' in str(rx.call_script("1", callback=PublishState.create_space))
     assert resolve_upload_chunk_handler_param(ExportModalState.upload) == ("chunks", UploadChunkIterator)
@@ -221,7 +235,9 @@ def test_a_live_session_gives_each_handler_its_member(
     ]:
         spy(module, name)
     root = tab(world, session_cookie(alice))
-    for handler in (SpaceState.load, TimelineState.load, PublishState.load, PublishState.create_space):
+    for handler in map(
+        event_handler, (SpaceState.load, TimelineState.load, PublishState.load, PublishState.create_space)
+    ):
         assert fire(root, handler, CASES[handler.fn.__qualname__][1](world)) is None
     assert fire(root, ExportModalState.open_modal, {"upload_id": str(world.upload_id)}) is None  # "7" parsed to 7
     assert [name for name, _ in members] == [
@@ -248,7 +264,7 @@ def test_an_event_argument_cannot_supply_the_member(alice: Member, bob: Member, 
     forged = {"id": alice.id, "username": alice.username}
     for handler, _ in CASES.values():  # the page cannot even build such an event
         with pytest.raises(EventHandlerTypeError, match="extra argument member"):
-            handler(member=forged)  # type: ignore[operator]
+            handler(member=forged)
 
     # A hand-made event naming Alice, sent by Bob's tab or by a tab signed in as nobody: nothing runs.
     for cookie in (session_cookie(bob), ""):

@@ -10,6 +10,7 @@ import av
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from sqlmodel import col
 
 from exports_app.cli import main
 from exports_app.db import session_scope
@@ -50,7 +51,7 @@ def forget_poster(upload_id: int) -> Path:
     path = storage.path_for(upload.poster_key)
     path.unlink()
     with session_scope() as session:
-        session.execute(sa.update(Upload).where(Upload.id == upload_id).values(poster_key=None))
+        session.execute(sa.update(Upload).where(col(Upload.id) == upload_id).values(poster_key=None))
     return path
 
 
@@ -69,7 +70,7 @@ def test_import_stores_a_jpeg_poster_beside_the_upload(data_dir: Path, alice: Me
 
 def brightness(jpeg: bytes) -> float:
     """The mean luma of a JPEG still, 0 (black) to 255 (white)."""
-    with av.open(io.BytesIO(jpeg), format="mjpeg") as still:
+    with av.open(io.BytesIO(jpeg), mode="r", format="mjpeg") as still:
         plane = next(still.decode(video=0)).planes[0]
     rows = bytes(plane)
     luma = b"".join(rows[row * plane.line_size : row * plane.line_size + plane.width] for row in range(plane.height))
@@ -193,7 +194,7 @@ def test_purge_removes_the_poster_with_the_upload(data_dir: Path, alice: Member,
     with session_scope() as session:
         exports.delete_export(session=session, member=alice, upload_id=upload_id)
         session.execute(
-            sa.update(Upload).where(Upload.id == upload_id).values(deleted_at=utcnow() - timedelta(days=31))
+            sa.update(Upload).where(col(Upload.id) == upload_id).values(deleted_at=utcnow() - timedelta(days=31))
         )
     with session_scope() as session:
         assert exports.purge_deleted_files(session=session, older_than=timedelta(days=30)) == 1

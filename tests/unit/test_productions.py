@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
+from typing import Any, TypedDict, TypeVar, Unpack
 
 import pytest
 from sqlmodel import Session, select
@@ -17,6 +20,8 @@ from exports_app.services.errors import NotFound
 from exports_app.services.hls_status import HlsStatus
 from exports_app.transcode.base import JobReport, Rendition
 from tests.conftest import add_upload
+
+T = TypeVar("T")
 
 pytestmark = pytest.mark.server_db  # re-run on MariaDB and PostgreSQL by `make test`
 
@@ -35,7 +40,8 @@ def test_fifty_concurrent_preps_make_one_production_and_one_job(alice: Member) -
     with session_scope() as s:
         assert len(s.exec(select(Production)).all()) == 1
         assert len(s.exec(select(MediaJob)).all()) == 1
-        assert s.get(Upload, upload_id).create_video_production_id == results[0].production_id  # type: ignore[union-attr]
+        upload = s.get(Upload, upload_id)
+        assert upload is not None and upload.create_video_production_id == results[0].production_id
 
 
 def test_lookup_helpers(alice: Member) -> None:
@@ -47,22 +53,40 @@ def test_lookup_helpers(alice: Member) -> None:
         found = productions.find_by_export_upload_id(session=s, upload_id=upload_id)
         assert found is not None and found.production.id == status.production_id
         assert found.hls_status.state == "in_progress"
-        assert productions.load_production_status(session=s, production_id=status.production_id).state == "in_progress"  # type: ignore[arg-type]
+        assert status.production_id is not None
+        assert productions.load_production_status(session=s, production_id=status.production_id).state == "in_progress"
         assert productions.load_production_status(session=s, production_id=999).state == "not_ready"
 
 
-def finish(job_id: int, status: JobStatus, **fields: object) -> bool:
+class ReportFields(TypedDict, total=False):
+    """The JobReport fields these tests set."""
+
+    percent: int | None
+    phase: str | None
+    error_message: str | None
+    master_playlist_uri: str | None
+    renditions: tuple[Rendition, ...]
+    reported_at: datetime
+
+
+def finish(job_id: int, status: JobStatus, **fields: Unpack[ReportFields]) -> bool:
     with session_scope() as s:
-        return media_jobs.apply_report(session=s, report=JobReport(job_id, status, **fields))  # type: ignore[arg-type]
+        return media_jobs.apply_report(session=s, report=JobReport(job_id, status, **fields))
 
 
 def prepped(member: Member) -> tuple[int, HlsStatus, int]:
     """A new export of the member's, prepped: (its upload id, what the prep answered, the one media job's id)."""
     upload_id = add_upload(member)
     status = prep(member, upload_id)
+    return upload_id, status, only_job_id()
+
+
+def only_job_id() -> int:
+    """The id of the one media job there is."""
     with session_scope() as s:
         job_id = s.exec(select(MediaJob.id)).one()
-    return upload_id, status, job_id
+    assert job_id is not None
+    return job_id
 
 
 def test_reports_are_monotonic(alice: Member) -> None:
@@ -78,8 +102,7 @@ def test_reports_are_monotonic(alice: Member) -> None:
 
 def test_a_success_stores_its_renditions_once(alice: Member) -> None:
     status = prep(alice, add_upload(alice))
-    with session_scope() as s:
-        job_id = s.exec(select(MediaJob.id)).one()
+    job_id = only_job_id()
     ladder = (
         Rendition("hls/1/v1/index.m3u8", 360, 928_000, 640, 29.97),
         Rendition("hls/1/v0/index.m3u8", 720, 2_928_000, 1280, 29.97),
@@ -123,7 +146,9 @@ def test_renditions_stay_unknown_unless_a_success_names_them(alice: Member) -> N
             assert media_jobs.stored_renditions(production) == ()
     # A hand-edited row keeps what is a rendition and leaves out the rest rather than failing a page.
     edited = Production(
-        user_id=alice.id, upload_id=1, renditions=[{"height": 480}, "junk", {"uri": "x", "height": "4"}]
+        user_id=alice.id,
+        upload_id=1,
+        renditions=[{"height": 480}, "junk", {"uri": "x", "height": "4"}],  # type: ignore[list-item]  # hand-edited junk
     )
     assert media_jobs.stored_renditions(edited) == (Rendition("x", 4, 0),)
     # Rows stored before sizes and frame rates were kept still read, as "not known" (0).
@@ -141,7 +166,8 @@ def test_stale_reports_are_ignored(alice: Member) -> None:
     assert finish(job_id, JobStatus.RUNNING, percent=60, reported_at=now)
     assert not finish(job_id, JobStatus.RUNNING, percent=20, reported_at=now - timedelta(seconds=5))
     with session_scope() as s:
-        assert s.get(MediaJob, job_id).percent == 60  # type: ignore[union-attr]
+        job = s.get(MediaJob, job_id)
+        assert job is not None and job.percent == 60
 
 
 def test_success_without_master_fails(alice: Member) -> None:
@@ -178,14 +204,17 @@ def test_other_members_export_is_not_found(alice: Member, bob: Member, session: 
         productions.export_status(session=session, member=alice, upload_id=bobs)
 
 
-def count_selects(run):  # type: ignore[no-untyped-def]
+def count_selects(run: Callable[[Session], T]) -> tuple[T, int]:
     """(result of run(session), SELECT statements it sent)."""
     import sqlalchemy as sa
 
     from exports_app.db import get_engine
 
     statements: list[str] = []
-    listener = lambda *args: statements.append(args[2])  # noqa: E731
+
+    def listener(*args: Any) -> None:
+        statements.append(args[2])
+
     sa.event.listen(get_engine(), "before_cursor_execute", listener)
     try:
         with session_scope() as s:

@@ -12,6 +12,7 @@ import reflex as rx
 import sqlalchemy as sa
 from reflex.istate.manager.memory import StateManagerMemory
 from reflex.state import StateUpdate
+from reflex_base.event import Event
 from reflex_base.event.context import EventContext
 from reflex_base.registry import RegistrationContext
 from sqlmodel import col
@@ -58,14 +59,16 @@ class App:
     def set_contexts(self) -> Iterator[None]:
         """The contexts the app provides: its registered states, and its event processor's root context."""
         registered = RegistrationContext.set(self.registration)
-        root = EventContext.set(
-            EventContext(token="", state_manager=self.state_manager, enqueue_impl=lambda *args: None)
-        )  # type: ignore[arg-type,return-value]
+        root = EventContext.set(EventContext(token="", state_manager=self.state_manager, enqueue_impl=enqueue_nothing))
         try:
             yield
         finally:
             EventContext.reset(root)
             RegistrationContext.reset(registered)
+
+
+async def enqueue_nothing(token: str, *events: Event) -> None:
+    """The event processor's enqueue: these tests push state, they queue no events."""
 
 
 def signed_in_session(member: Member) -> str:
@@ -84,7 +87,8 @@ async def bind_tabs(member: Member, tabs: set[str]) -> str:
 
 async def linked_app(member: Member, tabs: set[str], connected: set[str], registration: RegistrationContext) -> App:
     """An app whose state manager holds the member's shared list, loaded and linked from `tabs` (bound to them)."""
-    app = App(StateManagerMemory(), Namespace(Tokens(connected)), registration)
+    # mypy takes Reflex's overloaded state methods for abstract ones ("get_state-redefinition").
+    app = App(StateManagerMemory(), Namespace(Tokens(connected)), registration)  # type: ignore[abstract]
     await bind_tabs(member, tabs)
     token = rx.BaseStateToken(ident=member_token(member.id), cls=ExportsLive)
     with app.set_contexts():
@@ -92,7 +96,7 @@ async def linked_app(member: Member, tabs: set[str], connected: set[str], regist
             live = await root.get_state(ExportsLive)
             live._reload(member)
             live._linked_from.update(tabs)
-            root._clean()  # type: ignore[no-untyped-call]
+            root._clean()  # type: ignore[no-untyped-call]  # Reflex leaves it unannotated
     return app
 
 

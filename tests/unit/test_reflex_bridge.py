@@ -9,6 +9,7 @@ through Reflex's own modify_state_with_links, as each event does.
 from __future__ import annotations
 
 import shutil
+from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -42,11 +43,11 @@ TAB = "0f8fad5b-d9cb-469f-a165-70867728950e"
 @pytest.fixture(params=["memory", "redis"])
 def manager(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, data_dir: Path) -> Iterator[str]:
     """The app's state manager for the test: Reflex's memory one, or its Redis one on a private server."""
-    monkeypatch.setattr(live_tabs, "_local", type(live_tabs._local)(dict))
+    monkeypatch.setattr(live_tabs, "_local", defaultdict[str, dict[str, float]](dict))
     monkeypatch.setattr(live_tabs, "_redis_checked", True)
     monkeypatch.setattr(live_tabs, "_redis", None)
     if request.param == "memory":
-        monkeypatch.setattr(app, "_state_manager", StateManagerMemory())
+        monkeypatch.setattr(app, "_state_manager", StateManagerMemory())  # type: ignore[abstract]  # as below
         yield request.param
         return
     if shutil.which("redis-server") is None:
@@ -61,7 +62,8 @@ def manager(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, dat
 async def running(manager: str) -> AsyncIterator[None]:
     """The app's event processor and contexts, as a worker runs them (the Redis manager made in this loop)."""
     if manager != "memory":
-        app._state_manager = StateManagerRedis(redis=Redis.from_url(manager))
+        # mypy takes Reflex's overloaded state methods for abstract ones ("get_state-redefinition").
+        app._state_manager = StateManagerRedis(redis=Redis.from_url(manager))  # type: ignore[abstract]
     async with app._setup_event_processor():
         with app.set_contexts():
             yield

@@ -4,34 +4,66 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from datetime import timedelta
 from pathlib import Path
+from typing import Any, TypedDict, Unpack
 
+import pytest
 import sqlalchemy as sa
+from reflex.app import EventNamespace
+from reflex.istate.manager import StateManager
 from sqlmodel import select
 
 from exports_app.db import get_engine, session_scope
 from exports_app.domain import JobStatus
 from exports_app.jobs.refresh import tick
 from exports_app.models import MediaJob, Production
+from exports_app.reflex_bridge import LiveApp
 from exports_app.services import exports, productions
 from exports_app.services.auth import Member
+from exports_app.transcode.base import JobReport, JobRequest, PendingJob
 from exports_app.transcode.clips import make_clip
 from exports_app.transcode.local_ffmpeg import LocalFfmpegTranscoder
 from tests.conftest import run_in_own_loop
 from tests.media import running_ladder_pids
 
 
-def NO_APP():  # type: ignore[no-untyped-def]  # no app to push through: these tests fake the push
-    raise AssertionError("no push expected through the app here")
+class NoApp:
+    """No app to push through: these tests fake the push."""
+
+    @property
+    def state_manager(self) -> StateManager:
+        raise AssertionError("no push expected through the app here")
+
+    @property
+    def event_namespace(self) -> EventNamespace | None:
+        raise AssertionError("no push expected through the app here")
+
+    def set_contexts(self) -> AbstractContextManager[Any]:
+        raise AssertionError("no push expected through the app here")
 
 
-def import_clip(member: Member, path: Path, **clip: object) -> int:
-    make_clip(path, **clip)  # type: ignore[arg-type]
+NO_APP = NoApp()
+
+
+class ClipShape(TypedDict, total=False):
+    """make_clip's knobs these tests turn."""
+
+    seconds: float
+    width: int
+    height: int
+    audio: bool
+    fps: int
+
+
+def import_clip(member: Member, path: Path, **clip: Unpack[ClipShape]) -> int:
+    make_clip(path, **clip)
     with session_scope() as s:
-        return exports.import_export(session=s, member=member, source=path).id  # type: ignore[return-value]
+        upload_id = exports.import_export(session=s, member=member, source=path).id
+    assert upload_id is not None
+    return upload_id
 
 
 def prep(member: Member, upload_id: int) -> None:
@@ -41,7 +73,7 @@ def prep(member: Member, upload_id: int) -> None:
 
 @contextmanager
 def prepped_clip(
-    member: Member, data_dir: Path, path: Path, **clip: object
+    member: Member, data_dir: Path, path: Path, **clip: Unpack[ClipShape]
 ) -> Iterator[tuple[int, LocalFfmpegTranscoder]]:
     """A new clip imported as the member's export and prepped: (its upload id, the local transcoder that will run
     it), the transcoder closed on exit."""
@@ -78,13 +110,15 @@ def test_tick_takes_an_export_to_ready(alice: Member, data_dir: Path, tmp_path: 
     assert state_of(alice, upload_id) == "ready"
     with session_scope() as s:  # the ladder ffmpeg reported is stored, each playlist a key under the data dir
         (production,) = s.exec(select(Production)).all()
+        renditions = production.renditions
+        assert renditions is not None
         # A 320x240 source: its own size and half of it; each bandwidth the measured peak segment bit rate.
-        assert [(r["uri"], r["width"], r["height"], r["frame_rate"]) for r in production.renditions] == [
+        assert [(r["uri"], r["width"], r["height"], r["frame_rate"]) for r in renditions] == [
             (f"hls/{production.id}/v0/index.m3u8", 320, 240, 25.0),
             (f"hls/{production.id}/v1/index.m3u8", 160, 120, 25.0),
         ]
-        assert all(r["bandwidth"] > 0 for r in production.renditions)
-    assert (data_dir / production.renditions[0]["uri"]).is_file()
+        assert all(r["bandwidth"] > 0 for r in renditions)
+    assert (data_dir / renditions[0]["uri"]).is_file()
 
 
 def test_tick_statement_count_does_not_grow_with_jobs(alice: Member, data_dir: Path) -> None:
@@ -94,20 +128,26 @@ def test_tick_statement_count_does_not_grow_with_jobs(alice: Member, data_dir: P
     class Idle:
         name = "local"
 
-        def submit(self, request):  # type: ignore[no-untyped-def]
+        def submit(self, request: JobRequest) -> str:
             return f"idle-{request.media_job_id}"
 
-        def poll(self, jobs):  # type: ignore[no-untyped-def]
+        def poll(self, jobs: Sequence[PendingJob]) -> list[JobReport]:
             return []
 
-        def receive_events(self):  # type: ignore[no-untyped-def]
+        def receive_events(self) -> list[JobReport]:
             return []
 
-        def cancel(self, job) -> None:  # type: ignore[no-untyped-def]
+        def cancel(self, job: PendingJob) -> None:
             pass
 
         def close(self) -> None:
             pass
+
+        def is_transient(self, exc: Exception) -> bool:
+            return False
+
+        def open_output(self, uri: str) -> bytes:
+            raise FileNotFoundError(uri)
 
     def selects_for(n: int) -> int:
         for _ in range(n):
@@ -214,7 +254,9 @@ def test_deleting_an_export_mid_transcode_is_safe(alice: Member, data_dir: Path,
         assert productions.find_by_export_upload_id(session=s, upload_id=upload_id) is not None
 
 
-def test_refresh_survives_the_database_going_away(monkeypatch, caplog, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_refresh_survives_the_database_going_away(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
     """The database server stops mid-job: the tick fails and is logged, the scheduler lives on, and once the
     server is back the next tick carries the job to ready. A private MariaDB, so stopping it harms no one."""
     from alembic import command
@@ -226,7 +268,7 @@ def test_refresh_survives_the_database_going_away(monkeypatch, caplog, tmp_path:
 
     pushed: list[set[tuple[int, int]]] = []
 
-    async def record(changed, live):  # type: ignore[no-untyped-def]  # the browser push: e2e tests
+    async def record(changed: Iterable[tuple[int, int]], live: LiveApp) -> None:  # the browser push: e2e tests
         pushed.append(set(changed))
 
     monkeypatch.setattr(push, "notify", record)
@@ -258,7 +300,7 @@ def test_refresh_survives_the_database_going_away(monkeypatch, caplog, tmp_path:
             run_in_own_loop(run())
 
 
-def test_a_slow_or_failing_push_never_holds_back_ticks(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_slow_or_failing_push_never_holds_back_ticks(monkeypatch: pytest.MonkeyPatch) -> None:
     """Ticks go on while a push is slow; what they change meanwhile goes out in one later push; a push that
     fails is retried on the next tick. The tick and the browser push are faked here: their real selves
     have their own tests (above, and the e2e suite)."""
@@ -274,7 +316,7 @@ def test_a_slow_or_failing_push_never_holds_back_ticks(monkeypatch) -> None:  # 
     async def run() -> None:
         release = asyncio.Event()
 
-        async def notify(changed, live):  # type: ignore[no-untyped-def]
+        async def notify(changed: Iterable[tuple[int, int]], live: LiveApp) -> None:
             if fail_next[0]:
                 fail_next[0] = False
                 raise RuntimeError("database is gone")
@@ -284,7 +326,7 @@ def test_a_slow_or_failing_push_never_holds_back_ticks(monkeypatch) -> None:  # 
 
         monkeypatch.setattr(push, "notify", notify)
         runner = scheduler.RefreshRunner(AsyncIOScheduler(), asyncio.get_running_loop(), NO_APP)
-        runner.transcoder = object()  # type: ignore[assignment]
+        runner.transcoder = object()  # type: ignore[assignment]  # no transcoder: a tick that uses it fails
         await runner.run()
         await asyncio.sleep(0)
         await asyncio.wait_for(runner.run(), 5)  # not held back by the hanging push

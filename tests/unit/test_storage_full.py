@@ -12,6 +12,7 @@ import sqlalchemy.exc
 
 from exports_app.domain import JobStatus
 from exports_app.services import faults
+from exports_app.services.auth import Member
 from exports_app.storage_faults import STORAGE_FULL_CODE, STORAGE_FULL_MESSAGE, is_storage_error, mentions_storage
 from exports_app.transcode.clips import make_clip
 from exports_app.transcode.local_ffmpeg import LocalFfmpegTranscoder
@@ -98,7 +99,7 @@ def test_cli_on_a_full_disk_says_one_line(
     assert not list((full_disk_data_dir / "uploads").rglob("source*")), "nothing half-stored"
 
 
-def test_staging_on_a_file_system_of_its_own_still_stores(data_dir: Path, alice: object, tmp_path: Path) -> None:
+def test_staging_on_a_file_system_of_its_own_still_stores(data_dir: Path, alice: Member, tmp_path: Path) -> None:
     """An operator may mount the staging folder apart (its own small disk): the staged upload is copied into
     place, since a rename cannot cross file systems."""
     import shutil
@@ -110,5 +111,5 @@ def test_staging_on_a_file_system_of_its_own_still_stores(data_dir: Path, alice:
         staged = storage.staging_path()
         shutil.copyfile(make_clip(tmp_path / "clip.mp4", seconds=1.0, width=320, height=240), staged)
         with session_scope() as s:
-            upload = exports.import_export(session=s, member=alice, source=staged, staged=True)  # type: ignore[arg-type]
+            upload = exports.import_export(session=s, member=alice, source=staged, staged=True)
         assert (data_dir / upload.storage_key).stat().st_size == upload.size_bytes
