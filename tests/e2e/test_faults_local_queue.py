@@ -20,8 +20,8 @@ from tests.e2e.app_process import RunningApp, start_app
 pytestmark = pytest.mark.e2e
 
 PASSWORD = "correct horse battery"
-TIMEOUT_S = 6  # each job runs for less (HELD_S and a tiny clip's transcode); the queue waits for more
-HELD_S = 3.0
+TIMEOUT_S = 10  # each job runs for less (HELD_S and a tiny clip's transcode); the queue waits for more
+HELD_S = 4.0
 
 
 def wait_for(what: str, check: Callable[[], object], timeout: float = 240) -> None:
