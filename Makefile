@@ -9,11 +9,11 @@ setup:
 run: setup
 	@scripts/serve.sh
 
-# ruff and mypy first; then every test on SQLite and, side by side with it, the database-backed ones (marker
-# server_db) again on a private MariaDB server and on a private PostgreSQL server (scripts/test.sh).
+# ruff (lint and format) and mypy first; then every test on SQLite and, side by side with it, the database-backed ones
+# (marker server_db) again on a private MariaDB server and on a private PostgreSQL server (scripts/test.sh).
 test:
 	@scripts/setup.sh --test-deps
-	@source scripts/env.sh && ruff check .
+	@source scripts/env.sh && ruff check . && ruff format --check .
 	@source scripts/env.sh && mypy
 	@scripts/test.sh
 

@@ -43,8 +43,9 @@ BASELINE_MEMBERS = 5
 RESULTS = ROOT / "bench" / "results"
 
 
-def measure(label: str, members_count: int, extra_env: dict[str, str] | None = None,
-            extra_pids: tuple[int, ...] = ()) -> tuple[Round, Round]:
+def measure(
+    label: str, members_count: int, extra_env: dict[str, str] | None = None, extra_pids: tuple[int, ...] = ()
+) -> tuple[Round, Round]:
     """(baseline, full) rounds on one app: 20 tabs, then members_count × TABS_PER_MEMBER tabs."""
     clip_dir = Path(tempfile.mkdtemp(prefix="capacity-clip-"))
     clip = make_clip(clip_dir / "clip.mp4", seconds=1.0, width=160, height=120)
@@ -54,14 +55,22 @@ def measure(label: str, members_count: int, extra_env: dict[str, str] | None = N
             print(f"[{label}] app up on {app.url}; making {members_count} members", flush=True)
             members = make_members(app, members_count, EXPORTS_PER_MEMBER, clip)
             start_jobs(members, aws.mediaconvert)
-            common = dict(rate=RATE, seconds=SECONDS, refresh_seconds=REFRESH_SECONDS, extra_pids=extra_pids)
+            common = {"rate": RATE, "seconds": SECONDS, "refresh_seconds": REFRESH_SECONDS, "extra_pids": extra_pids}
             print(f"[{label}] baseline: {BASELINE_MEMBERS * TABS_PER_MEMBER} tabs", flush=True)
-            baseline = run_round(app, aws.mediaconvert, members[:BASELINE_MEMBERS], members,
-                                 tabs_per_member=TABS_PER_MEMBER, **common)  # type: ignore[arg-type]
+            baseline = run_round(
+                app, aws.mediaconvert, members[:BASELINE_MEMBERS], members, tabs_per_member=TABS_PER_MEMBER, **common
+            )  # type: ignore[arg-type]
             tabs = members_count * TABS_PER_MEMBER
             print(f"[{label}] full: {tabs} tabs", flush=True)
-            full = run_round(app, aws.mediaconvert, members, members, tabs_per_member=TABS_PER_MEMBER,
-                             procs=max(1, math.ceil(tabs / 1000) * PROCS_PER_1000), **common)  # type: ignore[arg-type]
+            full = run_round(
+                app,
+                aws.mediaconvert,
+                members,
+                members,
+                tabs_per_member=TABS_PER_MEMBER,
+                procs=max(1, math.ceil(tabs / 1000) * PROCS_PER_1000),
+                **common,
+            )  # type: ignore[arg-type]
     finally:
         RESULTS.mkdir(exist_ok=True)
         if (data_dir / "server.log").exists():  # the app's warnings (slow locks, failed pushes) stay readable
@@ -73,17 +82,29 @@ def measure(label: str, members_count: int, extra_env: dict[str, str] | None = N
 
 def show(label: str, baseline: Round, full: Round) -> None:
     for name, one in (("baseline", baseline), ("full", full)):
-        report(f"{label}: {name}, {one.tabs} tabs of {one.members} members, {RATE:g} changes/s for {SECONDS:g} s",
-               correct=one.correct, **one.summary())
+        report(
+            f"{label}: {name}, {one.tabs} tabs of {one.members} members, {RATE:g} changes/s for {SECONDS:g} s",
+            correct=one.correct,
+            **one.summary(),
+        )
         for problem in (one.connect_errors + one.missing + one.foreign)[:5]:
             print(f"  ! {problem}")
-    report(f"{label}: ratio against the baseline",
-           ratio_p95_full_vs_baseline=full.pct(95) / baseline.pct(95),
-           ratio_p50_full_vs_baseline=full.pct(50) / baseline.pct(50))
+    report(
+        f"{label}: ratio against the baseline",
+        ratio_p95_full_vs_baseline=full.pct(95) / baseline.pct(95),
+        ratio_p50_full_vs_baseline=full.pct(50) / baseline.pct(50),
+    )
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"capacity-{label}.json"
-    out.write_text(json.dumps({name: {**one.summary(), "samples_commit_at_latency_ms": one.samples}
-                               for name, one in (("baseline", baseline), ("full", full))}, default=str))
+    out.write_text(
+        json.dumps(
+            {
+                name: {**one.summary(), "samples_commit_at_latency_ms": one.samples}
+                for name, one in (("baseline", baseline), ("full", full))
+            },
+            default=str,
+        )
+    )
 
 
 def main() -> None:

@@ -46,8 +46,9 @@ class Transcode(threading.Thread):
     def run(self) -> None:
         transcoder = LocalFfmpegTranscoder(self.out, nice=self.nice)
         probe = probe_video(self.clip)
-        request = JobRequest(self.job, self.job, 1, f"bench-{self.job}", self.clip, probe.duration_seconds,
-                             probe.height)
+        request = JobRequest(
+            self.job, self.job, 1, f"bench-{self.job}", self.clip, probe.duration_seconds, probe.height
+        )
         started = time.perf_counter()
         pending = PendingJob(request, transcoder.submit(request), JobStatus.SUBMITTED)
         while not (status := transcoder.poll([pending])[0].status).terminal:
@@ -65,19 +66,18 @@ def transcode(clip: Path, out: Path, nice: int, job: int) -> float:
     return alone.seconds
 
 
-def under_transcode(url: str, ids: list[int], token: str, clip: Path, out: Path, nice: int,
-                    job: int) -> tuple[Load, float]:
-    """The status API's load while a transcode runs (the round ends with it), and the transcode's time."""
+def under_transcode(
+    url: str, ids: list[int], token: str, clip: Path, out: Path, nice: int, job: int
+) -> tuple[Load, float]:
+    """The status API under the same load round as idle, while a transcode runs; and the transcode's time."""
     busy = Transcode(clip, out / f"busy-{job}", nice, job)
     busy.start()
     time.sleep(1.0)  # ffmpeg has started and is encoding
-    rounds = []
-    while busy.is_alive():
-        rounds.append(asyncio.run(load(url, ids, token, clients=CLIENTS, seconds=2.0)))
+    during = asyncio.run(load(url, ids, token, clients=CLIENTS, seconds=IDLE_SECONDS))
+    transcoding = busy.is_alive()
     busy.join()
-    merged = Load(sum(r.rps for r in rounds) / len(rounds), max(r.p95_ms for r in rounds),
-                  max(r.p99_ms for r in rounds), sum(r.errors for r in rounds))
-    return merged, busy.seconds
+    assert transcoding, "the transcode ended before the load round: make BENCH_ISOLATION_CLIP_SECONDS longer"
+    return during, busy.seconds
 
 
 def main() -> None:
@@ -93,8 +93,10 @@ def main() -> None:
         asyncio.run(load(url, ids, token, clients=CLIENTS, seconds=2.0))  # warm up
         idle = asyncio.run(load(url, ids, token, clients=CLIENTS, seconds=IDLE_SECONDS))
         alone = {nice: transcode(clip, work, nice, job) for job, nice in enumerate((0, SHIPPED_NICE), start=1)}
-        busy = {nice: under_transcode(url, ids, token, clip, work, nice, job)
-                for job, nice in enumerate((0, SHIPPED_NICE), start=10)}
+        busy = {
+            nice: under_transcode(url, ids, token, clip, work, nice, job)
+            for job, nice in enumerate((0, SHIPPED_NICE), start=10)
+        }
         figures: dict[str, object] = {
             "idle": f"{idle.rps:.0f} req/s, p95 {idle.p95_ms:.1f} ms",
         }

@@ -69,8 +69,11 @@ def main() -> None:
         push, poll = [], []
         with session_scope() as s:
             for upload_id, times in seen.items():
-                job = s.exec(select(MediaJob).join(Production, Production.id == MediaJob.production_id)
-                             .where(Production.upload_id == upload_id)).one()
+                job = s.exec(
+                    select(MediaJob)
+                    .join(Production, Production.id == MediaJob.production_id)
+                    .where(Production.upload_id == upload_id)
+                ).one()
                 assert job.status == "succeeded"
                 ended_ms = ffmpeg_finished_ms(app.data_dir / "hls" / str(job.production_id))
                 push.append(times["push"] - ended_ms)

@@ -18,9 +18,20 @@ def add_exports(username: str, count: int) -> int:
     """count export rows for a new member (listing never reads the files); returns the newest id."""
     with session_scope() as s:
         member = auth.create_user(session=s, username=username, password=PASSWORD)
-        rows = [Upload(user_id=member.id, video_role="export", title=f"Export {i}", filename=f"e{i}.mp4",
-                       storage_key=f"uploads/{member.id}/e{i}.mp4", size_bytes=10_000_000 + i,
-                       duration_seconds=60.0 + i, width=1280, height=720) for i in range(count)]
+        rows = [
+            Upload(
+                user_id=member.id,
+                video_role="export",
+                title=f"Export {i}",
+                filename=f"e{i}.mp4",
+                storage_key=f"uploads/{member.id}/e{i}.mp4",
+                size_bytes=10_000_000 + i,
+                duration_seconds=60.0 + i,
+                width=1280,
+                height=720,
+            )
+            for i in range(count)
+        ]
         s.add_all(rows)
         s.flush()
         return max(r.id for r in rows)  # type: ignore[type-var, return-value]
@@ -47,8 +58,13 @@ def main() -> None:
                 times[n].append(time_to_interactive(page, newest[n]))
         rows = pages[1000].locator("[data-testid^='export-row-']").count()
     few, many = statistics.median(times[10]), statistics.median(times[1000])
-    report("/exports time to interactive (median)", exports_10_s=few, exports_1000_s=many,
-           rows_rendered_for_1000=rows, ratio_1000_vs_10=many / few)
+    report(
+        "/exports time to interactive (median)",
+        exports_10_s=few,
+        exports_1000_s=many,
+        rows_rendered_for_1000=rows,
+        ratio_1000_vs_10=many / few,
+    )
 
 
 if __name__ == "__main__":

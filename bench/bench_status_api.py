@@ -37,23 +37,43 @@ def populate(uploads: int, productions: int) -> tuple[list[int], str]:
     engine = get_engine()
     now = "2026-01-01 00:00:00"
     with engine.begin() as conn:
-        conn.execute(sa.text("INSERT INTO users (username, password_hash, created_at) VALUES "
-                             + ",".join(f"('filler{i}', 'x', '{now}')" for i in range(2, 101))))
+        conn.execute(
+            sa.text(
+                "INSERT INTO users (username, password_hash, created_at) VALUES "
+                + ",".join(f"('filler{i}', 'x', '{now}')" for i in range(2, 101))
+            )
+        )
         rows = [{"user_id": 1 if i % 50 == 0 else 2 + i % 99, "created_at": now} for i in range(uploads)]
-        conn.execute(sa.text(
-            "INSERT INTO uploads (user_id, video_role, title, filename, storage_key, size_bytes, created_at,"
-            " updated_at) VALUES (:user_id, 'export', 't', 'f.mp4', 'k', 1, :created_at, :created_at)"), rows)
+        conn.execute(
+            sa.text(
+                "INSERT INTO uploads (user_id, video_role, title, filename, storage_key, size_bytes, created_at,"
+                " updated_at) VALUES (:user_id, 'export', 't', 'f.mp4', 'k', 1, :created_at, :created_at)"
+            ),
+            rows,
+        )
         ids = [r[0] for r in conn.execute(sa.text("SELECT id, user_id FROM uploads ORDER BY id"))]
         step = max(1, uploads // productions)
         prod_rows = [{"upload_id": uid, "user_id": 1, "now": now} for uid in ids[::step][:productions]]
-        conn.execute(sa.text("INSERT INTO productions (user_id, upload_id, hls_master_uri, created_at, updated_at)"
-                             " VALUES (:user_id, :upload_id, 'hls/x/master.m3u8', :now, :now)"), prod_rows)
-        conn.execute(sa.text("UPDATE uploads SET create_video_production_id = (SELECT max(p.id) FROM productions p"
-                             " WHERE p.upload_id = uploads.id)"))
-        conn.execute(sa.text(
-            "INSERT INTO media_jobs (production_id, provider, status, percent, attempt, idempotency_token,"
-            " created_at, updated_at) SELECT id, 'local', 'succeeded', 100, 1, 'tok' || id, created_at, created_at"
-            " FROM productions"))
+        conn.execute(
+            sa.text(
+                "INSERT INTO productions (user_id, upload_id, hls_master_uri, created_at, updated_at)"
+                " VALUES (:user_id, :upload_id, 'hls/x/master.m3u8', :now, :now)"
+            ),
+            prod_rows,
+        )
+        conn.execute(
+            sa.text(
+                "UPDATE uploads SET create_video_production_id = (SELECT max(p.id) FROM productions p"
+                " WHERE p.upload_id = uploads.id)"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO media_jobs (production_id, provider, status, percent, attempt, idempotency_token,"
+                " created_at, updated_at) SELECT id, 'local', 'succeeded', 100, 1, 'tok' || id, created_at, created_at"
+                " FROM productions"
+            )
+        )
         mine = [r[0] for r in conn.execute(sa.text("SELECT id FROM uploads WHERE user_id = 1"))]
     return mine, token
 
@@ -61,11 +81,27 @@ def populate(uploads: int, productions: int) -> tuple[list[int], str]:
 def serve(target: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
     """Serve an ASGI app factory as `make run` serves the app: gunicorn, one uvicorn worker."""
     # The server `make run` uses (scripts/serve.sh): gunicorn with one uvicorn worker.
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--worker-class", "uvicorn.workers.UvicornH11Worker",
-                             "--workers", "1", "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
-                             f"{target}()"],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--worker-class",
+            "uvicorn.workers.UvicornH11Worker",
+            "--workers",
+            "1",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            f"{target}()",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -93,6 +129,7 @@ async def load(url: str, ids: list[int], token: str, *, clients: int = CLIENTS, 
     stop = time.perf_counter() + seconds
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=url, cookies={"exports_session": token}, limits=limits) as client:
+
         async def worker() -> None:
             nonlocal errors
             rng = random.Random()

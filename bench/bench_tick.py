@@ -6,8 +6,8 @@ import math
 import os
 import shutil
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import boto3
 import sqlalchemy as sa
@@ -41,15 +41,41 @@ def counting_statements() -> Iterator[list[str]]:
 
 def add_pending(n: int, mc_client: object, user_id: int) -> None:
     """n exports, each with a production and a submitted MediaConvert job."""
-    settings = {"inputs": [{"fileInput": "s3://in/x.mp4"}], "outputGroups": [{"outputGroupSettings": {
-        "type": "HLS_GROUP_SETTINGS", "hlsGroupSettings": {"destination": "s3://out/hls/x/master"}},
-        "outputs": [{"nameModifier": "_360p", "containerSettings": {"container": "M3U8"},
-                     "videoDescription": {"codecSettings": {"codec": "H_264", "h264Settings": {
-                         "rateControlMode": "QVBR", "maxBitrate": 800_000}}}}]}]}
+    settings = {
+        "inputs": [{"fileInput": "s3://in/x.mp4"}],
+        "outputGroups": [
+            {
+                "outputGroupSettings": {
+                    "type": "HLS_GROUP_SETTINGS",
+                    "hlsGroupSettings": {"destination": "s3://out/hls/x/master"},
+                },
+                "outputs": [
+                    {
+                        "nameModifier": "_360p",
+                        "containerSettings": {"container": "M3U8"},
+                        "videoDescription": {
+                            "codecSettings": {
+                                "codec": "H_264",
+                                "h264Settings": {"rateControlMode": "QVBR", "maxBitrate": 800_000},
+                            }
+                        },
+                    }
+                ],
+            }
+        ],
+    }
     with session_scope() as s:
         for i in range(n):
-            upload = Upload(user_id=user_id, video_role="export", title=f"e{i}", filename="e.mp4",
-                            storage_key="uploads/e.mp4", size_bytes=1, duration_seconds=1.0, height=360)
+            upload = Upload(
+                user_id=user_id,
+                video_role="export",
+                title=f"e{i}",
+                filename="e.mp4",
+                storage_key="uploads/e.mp4",
+                size_bytes=1,
+                duration_seconds=1.0,
+                height=360,
+            )
             s.add(upload)
             s.flush()
             production = Production(user_id=user_id, upload_id=upload.id)  # type: ignore[arg-type]
@@ -57,8 +83,16 @@ def add_pending(n: int, mc_client: object, user_id: int) -> None:
             s.flush()
             upload.create_video_production_id = production.id
             job_id = mc_client.create_job(Role=ROLE, Settings=_wire_to_boto(settings))["Job"]["Id"]  # type: ignore[attr-defined]
-            s.add(MediaJob(production_id=production.id, provider="mediaconvert", provider_job_id=job_id,  # type: ignore[arg-type]
-                           status="submitted", idempotency_token=f"t-{upload.id}", submitted_at=utcnow()))
+            s.add(
+                MediaJob(
+                    production_id=production.id,
+                    provider="mediaconvert",
+                    provider_job_id=job_id,  # type: ignore[arg-type]
+                    status="submitted",
+                    idempotency_token=f"t-{upload.id}",
+                    submitted_at=utcnow(),
+                )
+            )
 
 
 def _wire_to_boto(value: object) -> object:
@@ -103,8 +137,9 @@ def main() -> None:
         moto.stop()
     figures: dict[str, object] = {}
     for n, (sql, calls, wall) in results.items():
-        figures[f"pending_{n}"] = (f"{sql} SQL statements, {calls} MediaConvert calls "
-                                   f"(limit {math.ceil(n / 20) + 1}), {wall * 1000:.1f} ms")
+        figures[f"pending_{n}"] = (
+            f"{sql} SQL statements, {calls} MediaConvert calls (limit {math.ceil(n / 20) + 1}), {wall * 1000:.1f} ms"
+        )
     figures["sql_statements_constant"] = len({sql for sql, _, _ in results.values()}) == 1
     figures["wall_ratio_1000_vs_1"] = results[1000][2] / results[1][2]
     report("Refresh tick cost (steady state: nothing changed since the last tick)", **figures)

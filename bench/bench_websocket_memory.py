@@ -25,7 +25,7 @@ from tests.e2e.app_process import group_pids
 from tests.ports import free_port
 
 SOCKETS = int(os.environ.get("BENCH_WS_SOCKETS", "1000"))
-APP = '''
+APP = """
 async def app(scope, receive, send):
     if scope["type"] == "lifespan":
         while True:
@@ -40,14 +40,16 @@ async def app(scope, receive, send):
         await send({"type": "websocket.accept"})
         while (await receive())["type"] != "websocket.disconnect":
             pass
-'''
+"""
 
 
 async def _open(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     key = base64.b64encode(os.urandom(16)).decode()
-    writer.write(f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                 f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())
+    writer.write(
+        f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
     await writer.drain()
     status = await reader.readline()
     if b" 101 " not in status:
@@ -76,8 +78,9 @@ async def _hold(port: int, group: int) -> float:
 
 
 def measure(command: list[str], port: int, work: Path) -> float:
-    server = subprocess.Popen(command, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              start_new_session=True)
+    server = subprocess.Popen(
+        command, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -99,13 +102,47 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-ws-"))
     (work / "wsapp.py").write_text(APP)
     port = free_port()
-    ours = measure([sys.executable, "-m", "gunicorn", "--worker-class", "uvicorn.workers.UvicornH11Worker",
-                    "--workers", "1", "--bind", f"127.0.0.1:{port}", "wsapp:app"], port, work)
+    ours = measure(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--worker-class",
+            "uvicorn.workers.UvicornH11Worker",
+            "--workers",
+            "1",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "wsapp:app",
+        ],
+        port,
+        work,
+    )
     port = free_port()
-    granian = measure([sys.executable, "-m", "granian", "--interface", "asgi", "--workers", "1", "--host",
-                       "127.0.0.1", "--port", str(port), "wsapp:app"], port, work)
-    report(f"Server memory per open websocket, {SOCKETS} held (KB)",
-           gunicorn_uvicorn_kb=ours, granian_kb=granian, ratio_ours_vs_granian=ours / granian)
+    granian = measure(
+        [
+            sys.executable,
+            "-m",
+            "granian",
+            "--interface",
+            "asgi",
+            "--workers",
+            "1",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "wsapp:app",
+        ],
+        port,
+        work,
+    )
+    report(
+        f"Server memory per open websocket, {SOCKETS} held (KB)",
+        gunicorn_uvicorn_kb=ours,
+        granian_kb=granian,
+        ratio_ours_vs_granian=ours / granian,
+    )
 
 
 if __name__ == "__main__":

@@ -31,11 +31,11 @@ import statistics
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable, Iterator
 
 import boto3
 import httpx
@@ -66,9 +66,15 @@ def protocol() -> Protocol:
     from exports_app.state.exports import ExportsLive
     from tests.socketio_client import hydrate_event_name, on_load_event_name
 
-    return Protocol(hydrate_event_name(), on_load_event_name(), ExportsLive.get_full_name(),
-                    AuthState.get_full_name(), "rows" + FIELD_MARKER, "statuses" + FIELD_MARKER,
-                    "username" + FIELD_MARKER)
+    return Protocol(
+        hydrate_event_name(),
+        on_load_event_name(),
+        ExportsLive.get_full_name(),
+        AuthState.get_full_name(),
+        "rows" + FIELD_MARKER,
+        "statuses" + FIELD_MARKER,
+        "username" + FIELD_MARKER,
+    )
 
 
 @contextlib.contextmanager
@@ -77,8 +83,13 @@ def local_aws() -> Iterator[LocalAws]:
     from exports_app.config import MediaConvertSettings
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's request log
-    credentials = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                   "AWS_DEFAULT_REGION": "us-east-1", "AWS_SESSION_TOKEN": None, "AWS_PROFILE": None}
+    credentials = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_SESSION_TOKEN": None,
+        "AWS_PROFILE": None,
+    }
     with environ(credentials):
         moto = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port())
         moto.start()
@@ -89,9 +100,14 @@ def local_aws() -> Iterator[LocalAws]:
             for bucket in ("capacity-in", "capacity-out"):
                 s3.create_bucket(Bucket=bucket)
             with MediaConvertServer(s3_endpoint_url=moto_url) as server:
-                settings = MediaConvertSettings(region="us-east-1", endpoint_url=server.url, role_arn=ROLE,
-                                                s3_endpoint_url=moto_url, input_bucket="capacity-in",
-                                                output_bucket="capacity-out")
+                settings = MediaConvertSettings(
+                    region="us-east-1",
+                    endpoint_url=server.url,
+                    role_arn=ROLE,
+                    s3_endpoint_url=moto_url,
+                    input_bucket="capacity-in",
+                    output_bucket="capacity-out",
+                )
                 yield LocalAws(moto_url, server, settings, s3, None)
         finally:
             moto.stop()
@@ -104,8 +120,9 @@ def app_env(aws: LocalAws, refresh_seconds: float) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def running_app(data_dir: Path, aws: LocalAws, refresh_seconds: float = 1.0,
-                extra_env: dict[str, str] | None = None) -> Iterator[RunningApp]:
+def running_app(
+    data_dir: Path, aws: LocalAws, refresh_seconds: float = 1.0, extra_env: dict[str, str] | None = None
+) -> Iterator[RunningApp]:
     """The app as `make run` starts it (scripts/serve.sh); this process's services use the same database."""
     app = start_app(data_dir, {**app_env(aws, refresh_seconds), **(extra_env or {})})
     try:
@@ -156,13 +173,14 @@ def make_members(app: RunningApp, count: int, exports_per_member: int, clip: Pat
     for member in members:
         who = auth.Member(member.id, member.name)
         with db.session_scope() as s:
-            member.upload_ids = [exports.import_export(session=s, member=who, source=clip,
-                                                       title=f"{member.name} export {e}").id
-                                 for e in range(exports_per_member)]  # type: ignore[misc]
+            member.upload_ids = [
+                exports.import_export(session=s, member=who, source=clip, title=f"{member.name} export {e}").id
+                for e in range(exports_per_member)
+            ]  # type: ignore[misc]
         with db.session_scope() as s:
             productions.prep_hls(session=s, member=who, upload_id=member.job_upload, provider=get_settings().transcoder)
     with ThreadPoolExecutor(4) as pool:
-        for member, cookie in zip(members, pool.map(lambda m: _sign_in(app, m.name), members)):
+        for member, cookie in zip(members, pool.map(lambda m: _sign_in(app, m.name), members), strict=True):
             member.cookie = cookie
     return members
 
@@ -171,9 +189,11 @@ def _job_rows(members: list[Member]) -> dict[int, tuple[int, str | None, int, st
     """upload id → (media job id, provider job id, percent, status) of each member's job."""
     uploads = [m.job_upload for m in members]
     with db.session_scope() as s:
-        rows = s.execute(sa.select(Production.upload_id, MediaJob.id, MediaJob.provider_job_id, MediaJob.percent,
-                                   MediaJob.status).join(Production, Production.id == MediaJob.production_id)
-                         .where(Production.upload_id.in_(uploads))).all()  # type: ignore[attr-defined]
+        rows = s.execute(
+            sa.select(Production.upload_id, MediaJob.id, MediaJob.provider_job_id, MediaJob.percent, MediaJob.status)
+            .join(Production, Production.id == MediaJob.production_id)
+            .where(Production.upload_id.in_(uploads))
+        ).all()  # type: ignore[attr-defined]
     return {r[0]: (r[1], r[2], r[3], r[4]) for r in rows}
 
 
@@ -187,6 +207,7 @@ def _wait(what: str, done: Callable[[], bool], timeout: float) -> None:
 
 def start_jobs(members: list[Member], server: MediaConvertServer, timeout: float = 900) -> None:
     """Wait for the app to submit every job, then start them all at 1 % and wait for the app to commit that."""
+
     def submitted() -> bool:
         rows = _job_rows(members)
         return len(rows) == len(members) and all(r[1] for r in rows.values())
@@ -196,12 +217,15 @@ def start_jobs(members: list[Member], server: MediaConvertServer, timeout: float
         member.media_job_id, member.provider_job_id, *_ = _job_rows([member])[member.job_upload]  # type: ignore[misc]
         member.percent = 1
         server.advance(member.provider_job_id, "PROGRESSING", percent=1, phase=PHASE)
-    _wait("every job running at 1 %", lambda: all(r[2] == 1 and r[3] == "running"
-                                                  for r in _job_rows(members).values()), timeout)
+    _wait(
+        "every job running at 1 %",
+        lambda: all(r[2] == 1 and r[3] == "running" for r in _job_rows(members).values()),
+        timeout,
+    )
 
 
 def _epoch(moment: datetime) -> float:
-    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 class CommitWatcher(threading.Thread):
@@ -216,7 +240,8 @@ class CommitWatcher(threading.Thread):
 
     def run(self) -> None:
         query = sa.select(MediaJob.id, MediaJob.percent, MediaJob.updated_at).where(
-            MediaJob.id.in_(list(self.upload_of)))  # type: ignore[union-attr]
+            MediaJob.id.in_(list(self.upload_of))
+        )  # type: ignore[union-attr]
         with db.get_engine().connect() as conn:
             while not self._halt.is_set():
                 rows = conn.execute(query).all()
@@ -233,15 +258,18 @@ class CommitWatcher(threading.Thread):
         self.join(timeout=10)
 
 
-def drive(server: MediaConvertServer, members: list[Member], rate: float, seconds: float,
-          min_gap_s: float, seed: int = 11) -> list[tuple[int, int, float]]:
+def drive(
+    server: MediaConvertServer, members: list[Member], rate: float, seconds: float, min_gap_s: float, seed: int = 11
+) -> list[tuple[int, int, float]]:
     """Move jobs along at `rate` changes per second for `seconds`; (upload, percent, when) of each change."""
     order = list(members)
     random.Random(seed).shuffle(order)
     gap = len(order) / rate
     if gap < min_gap_s:
-        raise ValueError(f"{len(order)} jobs at {rate}/s come round every {gap:.1f} s; need {min_gap_s:.1f} s "
-                         "so that each change is its own commit")
+        raise ValueError(
+            f"{len(order)} jobs at {rate}/s come round every {gap:.1f} s; need {min_gap_s:.1f} s "
+            "so that each change is its own commit"
+        )
     driven = []
     start = time.monotonic()
     for n in range(int(rate * seconds)):
@@ -257,6 +285,7 @@ def drive(server: MediaConvertServer, members: list[Member], rate: float, second
 
 
 # -- the app's processes: memory and CPU ---------------------------------------------------------------
+
 
 def rss_kb(pids: list[int]) -> int:
     total = 0
@@ -278,6 +307,7 @@ def cpu_seconds(pids: list[int]) -> float:
 
 
 # -- one round: open the tabs, drive, collect ----------------------------------------------------------
+
 
 @dataclass
 class Round:
@@ -319,17 +349,31 @@ class Round:
     @property
     def correct(self) -> bool:
         """Every tab got every change of its member's, nothing of anyone else's, and stayed connected."""
-        return (not self.connect_errors and not self.missing and not self.foreign and not self.closed_early
-                and self.tabs_ready == self.tabs and self.commits > 0)
+        return (
+            not self.connect_errors
+            and not self.missing
+            and not self.foreign
+            and not self.closed_early
+            and self.tabs_ready == self.tabs
+            and self.commits > 0
+        )
 
     def summary(self) -> dict[str, object]:
         return {
-            "tabs": self.tabs, "members": self.members,
-            "push_p50_ms": self.pct(50), "push_p95_ms": self.pct(95), "push_p99_ms": self.pct(99),
-            "push_max_ms": max(self.latencies_ms, default=float("nan")), "receipts": len(self.latencies_ms),
-            "commits": self.commits, "driven": self.driven, "missing": len(self.missing),
-            "foreign": len(self.foreign), "closed_early": self.closed_early,
-            "commit_visible_gap_p50_ms": statistics.median(self.apply_to_visible_ms) if self.apply_to_visible_ms
+            "tabs": self.tabs,
+            "members": self.members,
+            "push_p50_ms": self.pct(50),
+            "push_p95_ms": self.pct(95),
+            "push_p99_ms": self.pct(99),
+            "push_max_ms": max(self.latencies_ms, default=float("nan")),
+            "receipts": len(self.latencies_ms),
+            "commits": self.commits,
+            "driven": self.driven,
+            "missing": len(self.missing),
+            "foreign": len(self.foreign),
+            "closed_early": self.closed_early,
+            "commit_visible_gap_p50_ms": statistics.median(self.apply_to_visible_ms)
+            if self.apply_to_visible_ms
             else float("nan"),
             "connect_all_s": self.connect_wall_s,
             "connect_tab_p50_ms": percentile(self.connect_tab_ms, 50) if self.connect_tab_ms else float("nan"),
@@ -339,24 +383,41 @@ class Round:
             "kb_per_tab_while_connecting": self.kb_per_tab_connect,
             "app_rss_before_mb": self.app_rss_before_kb / 1024,
             "app_rss_connected_mb": self.app_rss_connected_kb / 1024,
-            "app_rss_end_mb": self.app_rss_end_kb / 1024, "rss_per_tab_kb": self.rss_per_tab_kb,
-            "app_cpu_connect_pct_of_core": self.app_cpu_connect_pct, "app_cpu_load_pct_of_core": self.app_cpu_load_pct,
+            "app_rss_end_mb": self.app_rss_end_kb / 1024,
+            "rss_per_tab_kb": self.rss_per_tab_kb,
+            "app_cpu_connect_pct_of_core": self.app_cpu_connect_pct,
+            "app_cpu_load_pct_of_core": self.app_cpu_load_pct,
             "client_cpu_load_pct_of_core": self.client_cpu_load_pct,
             "client_loop_lag_max_ms": self.client_loop_lag_max_ms,
             "machine_load_average_before_after": self.load_average,
         }
 
 
-def run_round(app: RunningApp, server: MediaConvertServer, members: list[Member], driven_members: list[Member], *,
-              tabs_per_member: int, rate: float, seconds: float, refresh_seconds: float, procs: int = 1,
-              concurrency: int = 50, settle_s: float = 3.0, extra_pids: tuple[int, ...] = ()) -> Round:
+def run_round(
+    app: RunningApp,
+    server: MediaConvertServer,
+    members: list[Member],
+    driven_members: list[Member],
+    *,
+    tabs_per_member: int,
+    rate: float,
+    seconds: float,
+    refresh_seconds: float,
+    procs: int = 1,
+    concurrency: int = 50,
+    settle_s: float = 3.0,
+    extra_pids: tuple[int, ...] = (),
+) -> Round:
     """Open tabs_per_member tabs for each of `members`, drive `driven_members`' jobs, and match receipts.
 
     The app's memory and CPU are those of its process group plus `extra_pids` (e.g. its Redis server).
     """
     proto = protocol()
-    plans = [TabPlan(len(members) * k + i, m.id, m.name, m.cookie, frozenset(m.upload_ids))
-             for k in range(tabs_per_member) for i, m in enumerate(members)]
+    plans = [
+        TabPlan(len(members) * k + i, m.id, m.name, m.cookie, frozenset(m.upload_ids))
+        for k in range(tabs_per_member)
+        for i, m in enumerate(members)
+    ]
     pids = group_pids(app.process.pid) + list(extra_pids)
     time.sleep(1.0)
     rss_before = rss_kb(pids)
@@ -377,8 +438,11 @@ def run_round(app: RunningApp, server: MediaConvertServer, members: list[Member]
         driven = drive(server, driven_members, rate, seconds, min_gap_s=3 * refresh_seconds)
         wanted = {(u, p) for u, p, _ in driven}
         with contextlib.suppress(TimeoutError):
-            _wait("the app committing every driven change", lambda: wanted <= watcher.commits.keys(),
-                  10 * refresh_seconds + 30)
+            _wait(
+                "the app committing every driven change",
+                lambda: wanted <= watcher.commits.keys(),
+                10 * refresh_seconds + 30,
+            )
         time.sleep(settle_s)
         cpu3, wall3 = cpu_seconds(pids), time.monotonic()
         load_after = os.getloadavg()[0]
@@ -404,20 +468,30 @@ def run_round(app: RunningApp, server: MediaConvertServer, members: list[Member]
                 missing.append(f"tab {tab.plan.tab} (member {tab.plan.member_id}): upload {upload} at {percent} %")
     ready = [t for t in connected if t.ready_at is not None]
     return Round(
-        members=len(members), tabs=len(plans), tabs_ready=len(ready),
+        members=len(members),
+        tabs=len(plans),
+        tabs_ready=len(ready),
         connect_errors=[f"tab {t.plan.tab}: {t.error}" for t in connected if t.error],
         connect_wall_s=(max(t.ready_at for t in ready) - min(t.opened_at for t in connected)) if ready else 0.0,  # type: ignore[type-var]
         connect_tab_ms=[(t.ready_at - t.opened_at) * 1000 for t in ready],  # type: ignore[operator]
         frames_per_tab_connect=statistics.mean(t.frames_connected for t in connected),
         kb_per_tab_connect=statistics.mean(t.bytes_connected for t in connected) / 1024,
-        app_rss_before_kb=rss_before, app_rss_connected_kb=rss_connected, app_rss_end_kb=rss_end,
+        app_rss_before_kb=rss_before,
+        app_rss_connected_kb=rss_connected,
+        app_rss_end_kb=rss_end,
         app_cpu_connect_pct=100 * (cpu1 - cpu0) / max(1e-9, wall1 - wall0),
         app_cpu_load_pct=100 * (cpu3 - cpu2) / max(1e-9, wall3 - wall2),
         client_cpu_load_pct=100 * (client_cpu1 - client_cpu0) / max(1e-9, wall3 - wall2),
-        driven=len(driven), commits=len(commits), latencies_ms=latencies, missing=missing, foreign=foreign,
-        closed_early=sum(t.closed_early for t in results), seconds=seconds,
+        driven=len(driven),
+        commits=len(commits),
+        latencies_ms=latencies,
+        missing=missing,
+        foreign=foreign,
+        closed_early=sum(t.closed_early for t in results),
+        seconds=seconds,
         apply_to_visible_ms=[(seen - applied) * 1000 for applied, seen in commits.values()],
-        samples=sorted(samples), load_average=(load_before, load_after),
+        samples=sorted(samples),
+        load_average=(load_before, load_after),
         client_loop_lag_max_ms=max((t.loop_lag_max_ms for t in results), default=0.0),
     )
 

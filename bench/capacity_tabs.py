@@ -117,8 +117,9 @@ class _Tab:
     async def open(self, app_url: str, timeout: float) -> None:
         self.result.opened_at = time.time()
         try:
-            self.sock = await open_socket_async(app_url, self.token, cookie=self.plan.cookie, on_event=self.on_event,
-                                                timeout=timeout)
+            self.sock = await open_socket_async(
+                app_url, self.token, cookie=self.plan.cookie, on_event=self.on_event, timeout=timeout
+            )
             if not self.sock.upgraded:
                 self.result.error = f"upgrade answered {self.sock.status} {self.sock.reason}".strip()
                 return
@@ -128,7 +129,7 @@ class _Tab:
             self.sock.emit(page_event(self.protocol.on_load_event, PAGE))
             await asyncio.wait_for(self.ready.wait(), timeout)
             self.result.frames_at_ready = self.sock.frames_in
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.result.error = "list not received in time"
         except OSError as exc:
             self.result.error = f"{type(exc).__name__}: {exc}"
@@ -140,8 +141,9 @@ class _Tab:
         return self.result
 
 
-async def _serve(conn: Connection, app_url: str, plans: list[TabPlan], protocol: Protocol, concurrency: int,
-                 timeout: float) -> None:
+async def _serve(
+    conn: Connection, app_url: str, plans: list[TabPlan], protocol: Protocol, concurrency: int, timeout: float
+) -> None:
     """Open every tab (at most `concurrency` opening at once), report, hold them until told to stop."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -182,16 +184,26 @@ async def _loop_lag(stop: asyncio.Event, period: float = 0.01) -> float:
     return worst * 1000
 
 
-def _child(conn: Connection, app_url: str, plans: list[TabPlan], protocol: Protocol, concurrency: int,
-           timeout: float) -> None:
+def _child(
+    conn: Connection, app_url: str, plans: list[TabPlan], protocol: Protocol, concurrency: int, timeout: float
+) -> None:
     asyncio.run(_serve(conn, app_url, plans, protocol, concurrency, timeout))
 
 
 class Fleet:
     """Tabs in `procs` child processes: open them all, hold them open, then collect what each one saw."""
 
-    def __init__(self, app_url: str, plans: list[TabPlan], protocol: Protocol, *, procs: int = 1,
-                 concurrency: int = 50, timeout: float = 120.0, seed: int = 7) -> None:
+    def __init__(
+        self,
+        app_url: str,
+        plans: list[TabPlan],
+        protocol: Protocol,
+        *,
+        procs: int = 1,
+        concurrency: int = 50,
+        timeout: float = 120.0,
+        seed: int = 7,
+    ) -> None:
         order = list(plans)
         random.Random(seed).shuffle(order)  # members open their tabs interleaved, as people do
         context = multiprocessing.get_context("spawn")  # the parent runs threads (servers): never fork it
@@ -199,8 +211,11 @@ class Fleet:
         self.processes: list[Any] = []
         for i in range(procs):
             ours, theirs = context.Pipe()
-            process = context.Process(target=_child, args=(theirs, app_url, order[i::procs], protocol,
-                                                           max(1, concurrency // procs), timeout), daemon=True)
+            process = context.Process(
+                target=_child,
+                args=(theirs, app_url, order[i::procs], protocol, max(1, concurrency // procs), timeout),
+                daemon=True,
+            )
             process.start()
             self._conns.append(ours)
             self.processes.append(process)

@@ -47,8 +47,9 @@ def cmd_export_import(args: argparse.Namespace) -> int:
     if not source.is_file():
         raise ServiceError(f"No such file: {source}")
     with session_scope() as session:
-        upload = exports.import_export(session=session, member=_member(session, args.user), source=source,
-                                       title=args.title)
+        upload = exports.import_export(
+            session=session, member=_member(session, args.user), source=source, title=args.title
+        )
     print(upload.id)
     return 0
 
@@ -97,28 +98,37 @@ def cmd_seed_demo(_: argparse.Namespace) -> int:
         for name in DEMO_SPACES:
             if name not in have_spaces:
                 publish.create_space(session=session, member=member, name=name)
-        project = session.exec(select(VideoProject).where(
-            VideoProject.user_id == member.id, VideoProject.title == DEMO_PROJECT)).first()
+        project = session.exec(
+            select(VideoProject).where(VideoProject.user_id == member.id, VideoProject.title == DEMO_PROJECT)
+        ).first()
         if project is None:
-            project = projects.create_project(session=session, member=member, title=DEMO_PROJECT,
-                                              description="Trailer timeline: intro, product shots, call to action.")
+            project = projects.create_project(
+                session=session,
+                member=member,
+                title=DEMO_PROJECT,
+                description="Trailer timeline: intro, product shots, call to action.",
+            )
         titles = set(session.exec(select(Upload.title).where(Upload.user_id == member.id)))
         with tempfile.TemporaryDirectory() as tmp:
             for title, seconds, width, height in DEMO_CLIPS:
                 if title not in titles:
                     clip = make_clip(Path(tmp) / f"{width}x{height}.mp4", seconds, width, height)
-                    exports.import_export(session=session, member=member, source=clip, title=title,
-                                          project_id=project.id)
+                    exports.import_export(
+                        session=session, member=member, source=clip, title=title, project_id=project.id
+                    )
             if CORRUPT_TITLE not in titles:
                 broken = Path(tmp) / "broken-render.mp4"
                 broken.write_bytes(b"\x00\x00\x00\x18ftypmp42" + secrets.token_bytes(4096))
-                exports.import_export(session=session, member=member, source=broken, title=CORRUPT_TITLE,
-                                      allow_undecodable=True)
+                exports.import_export(
+                    session=session, member=member, source=broken, title=CORRUPT_TITLE, allow_undecodable=True
+                )
     if created:
         print(f"demo member: {DEMO_USER}  password: {password}")
     else:
-        print(f"demo member: {DEMO_USER}  (password printed when it was created; kept in the data dir as "
-              "demo-password.txt)")
+        print(
+            f"demo member: {DEMO_USER}  (password printed when it was created; kept in the data dir as "
+            "demo-password.txt)"
+        )
     return 0
 
 
@@ -145,8 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     space_create.add_argument("name")
     space_create.set_defaults(func=cmd_space_create)
 
-    thumbs = sub.add_parser("thumbnails", help="poster frames of exports").add_subparsers(dest="action",
-                                                                                         required=True)
+    thumbs = sub.add_parser("thumbnails", help="poster frames of exports").add_subparsers(dest="action", required=True)
     backfill = thumbs.add_parser("backfill", help="make the poster frames that existing exports lack")
     backfill.set_defaults(func=cmd_thumbnails_backfill)
 

@@ -11,8 +11,9 @@ from pydantic import AliasChoices, Field, ValidationError, field_validator, mode
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Empty variables mean "use the default", as in a shell's `VAR= make run`.
-_ENV = SettingsConfigDict(env_prefix="EXPORTS_", env_ignore_empty=True, frozen=True, populate_by_name=True,
-                          extra="ignore")
+_ENV = SettingsConfigDict(
+    env_prefix="EXPORTS_", env_ignore_empty=True, frozen=True, populate_by_name=True, extra="ignore"
+)
 
 
 class MediaConvertSettings(BaseSettings):
@@ -32,8 +33,12 @@ class MediaConvertSettings(BaseSettings):
 
     def missing(self) -> list[str]:
         """The variables MediaConvert cannot run without that are not set."""
-        required = {"EXPORTS_MEDIACONVERT_ENDPOINT": self.endpoint_url, "EXPORTS_MEDIACONVERT_ROLE_ARN": self.role_arn,
-                    "EXPORTS_S3_INPUT_BUCKET": self.input_bucket, "EXPORTS_S3_OUTPUT_BUCKET": self.output_bucket}
+        required = {
+            "EXPORTS_MEDIACONVERT_ENDPOINT": self.endpoint_url,
+            "EXPORTS_MEDIACONVERT_ROLE_ARN": self.role_arn,
+            "EXPORTS_S3_INPUT_BUCKET": self.input_bucket,
+            "EXPORTS_S3_OUTPUT_BUCKET": self.output_bucket,
+        }
         return [name for name, value in required.items() if not value]
 
 
@@ -43,8 +48,9 @@ class Settings(BaseSettings):
     model_config = _ENV
 
     data_dir: Path = Path("./data")
-    database_url_override: str = Field("", validation_alias=AliasChoices("EXPORTS_DATABASE_URL",
-                                                                         "database_url_override"))
+    database_url_override: str = Field(
+        "", validation_alias=AliasChoices("EXPORTS_DATABASE_URL", "database_url_override")
+    )
     port: int = Field(3000, ge=1, le=65535)
     transcoder: Literal["local", "mediaconvert"] = "local"
     # Seconds between refresh ticks; the local transcoder also wakes the tick when ffmpeg exits.
@@ -105,13 +111,13 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _workers_share_state(self) -> "Settings":
+    def _workers_share_state(self) -> Settings:
         if self.workers > 1 and not os.environ.get("REFLEX_REDIS_URL"):
             raise ValueError("EXPORTS_WORKERS above 1 needs REFLEX_REDIS_URL (the workers share tabs' state there)")
         return self
 
     @model_validator(mode="after")
-    def _mediaconvert_complete(self) -> "Settings":
+    def _mediaconvert_complete(self) -> Settings:
         missing = self.mediaconvert.missing() if self.transcoder == "mediaconvert" else []
         if missing:
             raise ValueError(f"EXPORTS_TRANSCODER=mediaconvert needs {', '.join(missing)}")

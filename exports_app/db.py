@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Iterator
 
 import sqlalchemy as sa
 from sqlalchemy.engine.interfaces import DBAPIConnection

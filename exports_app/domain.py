@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 EXPORT_ROLE = "export"  # uploads.video_role of a rendered export
 
 
-class JobStatus(str, enum.Enum):
+class JobStatus(str, enum.Enum):  # noqa: UP042 (StrEnum would change str(status) and every f-string of one)
     """A media job's status as stored in media_jobs.status."""
 
     QUEUED = "queued"  # row written, not yet accepted by the transcoder
@@ -24,9 +24,7 @@ class JobStatus(str, enum.Enum):
         return self in TERMINAL_STATUSES
 
 
-TERMINAL_STATUSES = frozenset(
-    {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED, JobStatus.TIMED_OUT}
-)
+TERMINAL_STATUSES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED, JobStatus.TIMED_OUT})
 ACTIVE_STATUSES = frozenset({JobStatus.QUEUED, JobStatus.SUBMITTED, JobStatus.RUNNING})
 # A job that reports success without a master playlist has nothing to serve: it is stored, and shown, as failed.
 NO_MASTER_PLAYLIST = "The transcode finished without an HLS master playlist."
@@ -34,4 +32,4 @@ NO_MASTER_PLAYLIST = "The transcode finished without an HLS master playlist."
 
 def utcnow() -> datetime:
     """Aware UTC now: SQLModel stores aware datetimes and returns them in UTC."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

@@ -31,9 +31,16 @@ app = rx.App(
     # The API's routes first, then the guard around everything (pages, websocket, uploads, API), then the request
     # ids and metrics around that (so the guard's own refusals are counted too).
     # The guard knows the one handler that takes files, and who each tab belongs to, from here.
-    api_transformer=[create_api(), partial(Guard, upload_handlers=frozenset({
-        event_name(ExportModalState, "upload")}), tab_owner=live_tabs.owner,
-        member_key=member_token), Observe],
+    api_transformer=[
+        create_api(),
+        partial(
+            Guard,
+            upload_handlers=frozenset({event_name(ExportModalState, "upload")}),
+            tab_owner=live_tabs.owner,
+            member_key=member_token,
+        ),
+        Observe,
+    ],
     stylesheets=["/styles.css"],
     # One bounded log line per error; browser reports only from signed-in tabs (state/errors.py).
     frontend_exception_handler=on_frontend_exception,

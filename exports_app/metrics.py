@@ -18,25 +18,42 @@ from prometheus_client import multiprocess as _multiprocess
 _HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _TRANSCODE_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200)
 
-HTTP_REQUESTS = Counter("exports_http_requests_total", "HTTP requests answered, by route template and status",
-                        ["route", "method", "status"])
-HTTP_SECONDS = Histogram("exports_http_request_duration_seconds", "Time to answer an HTTP request, by route template",
-                         ["route"], buckets=_HTTP_BUCKETS)
-JOBS_FINISHED = Counter("exports_media_jobs_finished_total", "Media jobs that ended, by final status",
-                        ["provider", "status"])
-JOB_FAILURES = Counter("exports_media_job_failures_total", "Media jobs that ended without HLS, by reason (error code)",
-                       ["provider", "reason"])
-TRANSCODE_SECONDS = Histogram("exports_transcode_duration_seconds",
-                              "A media job's time from its start (its submit when the start went unseen) to its end",
-                              ["provider", "status"], buckets=_TRANSCODE_BUCKETS)
+HTTP_REQUESTS = Counter(
+    "exports_http_requests_total", "HTTP requests answered, by route template and status", ["route", "method", "status"]
+)
+HTTP_SECONDS = Histogram(
+    "exports_http_request_duration_seconds",
+    "Time to answer an HTTP request, by route template",
+    ["route"],
+    buckets=_HTTP_BUCKETS,
+)
+JOBS_FINISHED = Counter(
+    "exports_media_jobs_finished_total", "Media jobs that ended, by final status", ["provider", "status"]
+)
+JOB_FAILURES = Counter(
+    "exports_media_job_failures_total",
+    "Media jobs that ended without HLS, by reason (error code)",
+    ["provider", "reason"],
+)
+TRANSCODE_SECONDS = Histogram(
+    "exports_transcode_duration_seconds",
+    "A media job's time from its start (its submit when the start went unseen) to its end",
+    ["provider", "status"],
+    buckets=_TRANSCODE_BUCKETS,
+)
 JOBS_SUBMITTED = Counter("exports_media_jobs_submitted_total", "Media jobs handed to the transcoder", ["provider"])
-SUBMITS_DEFERRED = Counter("exports_media_job_submits_deferred_total",
-                           "Submits put off to the next tick (throttled, provider or network down)", ["provider"])
-PUSH_SECONDS = Histogram("exports_push_duration_seconds", "Time to push a tick's status changes to the members' tabs",
-                         buckets=_HTTP_BUCKETS)
+SUBMITS_DEFERRED = Counter(
+    "exports_media_job_submits_deferred_total",
+    "Submits put off to the next tick (throttled, provider or network down)",
+    ["provider"],
+)
+PUSH_SECONDS = Histogram(
+    "exports_push_duration_seconds", "Time to push a tick's status changes to the members' tabs", buckets=_HTTP_BUCKETS
+)
 # livesum: the open sockets of every live worker, added up (a worker that exits takes its own away).
-CONNECTED_TABS = Gauge("exports_connected_tabs", "Open websocket connections of the pages (tabs)",
-                       multiprocess_mode="livesum")
+CONNECTED_TABS = Gauge(
+    "exports_connected_tabs", "Open websocket connections of the pages (tabs)", multiprocess_mode="livesum"
+)
 TICK_FAILURES = Counter("exports_refresh_tick_failures_total", "Refresh ticks that failed (the database away)")
 
 

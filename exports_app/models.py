@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Optional
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
@@ -23,16 +23,14 @@ def _mysql_datetime_with_microseconds(type_: sa.DateTime, compiler: object, **kw
 # The plan's pointer is BIGINT UNSIGNED on MySQL. SQLite only autoincrements an INTEGER primary key,
 # so productions.id is INTEGER there; every other database gets a BIGINT.
 BigId = (
-    sa.BigInteger()
-    .with_variant(mysql.BIGINT(unsigned=True), "mysql", "mariadb")
-    .with_variant(sa.Integer(), "sqlite")
+    sa.BigInteger().with_variant(mysql.BIGINT(unsigned=True), "mysql", "mariadb").with_variant(sa.Integer(), "sqlite")
 )
 
 
 class User(SQLModel, table=True):
     __tablename__ = "users"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     username: str = Field(sa_column=sa.Column(sa.String(64), nullable=False, unique=True))
     password_hash: str = Field(sa_column=sa.Column(sa.String(255), nullable=False))
     created_at: datetime = Field(default_factory=utcnow, nullable=False)
@@ -43,13 +41,13 @@ class AuthSession(SQLModel, table=True):
 
     __tablename__ = "sessions"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     token_hash: str = Field(sa_column=sa.Column(sa.String(64), nullable=False, unique=True))
     user_id: int = Field(foreign_key="users.id", nullable=False, index=True)
     csrf_token: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
     created_at: datetime = Field(default_factory=utcnow, nullable=False)
     expires_at: datetime = Field(nullable=False)
-    revoked_at: Optional[datetime] = Field(default=None)
+    revoked_at: datetime | None = Field(default=None)
 
 
 class VideoProject(SQLModel, table=True):
@@ -57,7 +55,7 @@ class VideoProject(SQLModel, table=True):
 
     __tablename__ = "video_projects"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="users.id", nullable=False, index=True)
     title: str = Field(sa_column=sa.Column(sa.String(255), nullable=False))
     description: str = Field(default="", sa_column=sa.Column(sa.Text(), nullable=False, default=""))
@@ -75,29 +73,29 @@ class Upload(SQLModel, table=True):
         sa.Index("ix_uploads_deleted_at", "deleted_at"),
     )
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="users.id", nullable=False)
     video_role: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))
     title: str = Field(sa_column=sa.Column(sa.String(255), nullable=False))
     filename: str = Field(sa_column=sa.Column(sa.String(255), nullable=False))
     storage_key: str = Field(sa_column=sa.Column(sa.String(512), nullable=False))
     size_bytes: int = Field(sa_column=sa.Column(sa.BigInteger(), nullable=False))
-    duration_seconds: Optional[float] = Field(default=None)
-    width: Optional[int] = Field(default=None)
-    height: Optional[int] = Field(default=None)
-    create_video_project_id: Optional[int] = Field(default=None, foreign_key="video_projects.id")
-    create_video_production_id: Optional[int] = Field(
+    duration_seconds: float | None = Field(default=None)
+    width: int | None = Field(default=None)
+    height: int | None = Field(default=None)
+    create_video_project_id: int | None = Field(default=None, foreign_key="video_projects.id")
+    create_video_production_id: int | None = Field(
         default=None,
         # No foreign key: the plan's plain pointer; a production may outlive or predate it.
         sa_column=sa.Column(BigId, nullable=True),
     )
     created_at: datetime = Field(default_factory=utcnow, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, nullable=False)
-    deleted_at: Optional[datetime] = Field(default=None)
+    deleted_at: datetime | None = Field(default=None)
     # Set when the stored file of a deleted export was removed (EXPORTS_PURGE_DAYS after the delete).
-    files_purged_at: Optional[datetime] = Field(default=None)
+    files_purged_at: datetime | None = Field(default=None)
     # The poster frame stored beside the file (made at import, or lazily for older exports).
-    poster_key: Optional[str] = Field(default=None, sa_column=sa.Column(sa.String(512), nullable=True))
+    poster_key: str | None = Field(default=None, sa_column=sa.Column(sa.String(512), nullable=True))
 
 
 class Production(SQLModel, table=True):
@@ -105,16 +103,17 @@ class Production(SQLModel, table=True):
 
     __tablename__ = "productions"
 
-    id: Optional[int] = Field(default=None, sa_column=sa.Column(BigId, primary_key=True, autoincrement=True))
+    id: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True, autoincrement=True))
     user_id: int = Field(foreign_key="users.id", nullable=False, index=True)
     upload_id: int = Field(foreign_key="uploads.id", nullable=False, index=True)
-    hls_master_uri: Optional[str] = Field(default=None, sa_column=sa.Column(sa.String(1024), nullable=True))
+    hls_master_uri: str | None = Field(default=None, sa_column=sa.Column(sa.String(1024), nullable=True))
     # The transcoder's own frame capture (MediaConvert), if it made one; else the export's poster stands in.
-    poster_uri: Optional[str] = Field(default=None, sa_column=sa.Column(sa.String(1024), nullable=True))
+    poster_uri: str | None = Field(default=None, sa_column=sa.Column(sa.String(1024), nullable=True))
     # The ladder's variant streams, [{"uri", "height", "bandwidth"}, ...] (uri in hls_master_uri's form), written
     # with hls_master_uri when a job succeeds; NULL when unknown (made before 0005, or the transcoder did not say).
-    renditions: Optional[list[dict[str, Any]]] = Field(
-        default=None, sa_column=sa.Column(sa.JSON(none_as_null=True), nullable=True))
+    renditions: list[dict[str, Any]] | None = Field(
+        default=None, sa_column=sa.Column(sa.JSON(none_as_null=True), nullable=True)
+    )
     created_at: datetime = Field(default_factory=utcnow, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, nullable=False)
 
@@ -125,21 +124,21 @@ class MediaJob(SQLModel, table=True):
     __tablename__ = "media_jobs"
     __table_args__ = (sa.Index("ix_media_jobs_production_id_id", "production_id", "id"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     production_id: int = Field(sa_column=sa.Column(BigId, sa.ForeignKey("productions.id"), nullable=False))
     provider: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))
-    provider_job_id: Optional[str] = Field(default=None, sa_column=sa.Column(sa.String(128), nullable=True))
+    provider_job_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(128), nullable=True))
     status: str = Field(sa_column=sa.Column(sa.String(16), nullable=False, index=True))
     percent: int = Field(default=0, nullable=False)
-    phase: Optional[str] = Field(default=None, sa_column=sa.Column(sa.String(32), nullable=True))
-    error_code: Optional[str] = Field(default=None, sa_column=sa.Column(sa.String(64), nullable=True))
-    error_message: Optional[str] = Field(default=None, sa_column=sa.Column(sa.String(1024), nullable=True))
+    phase: str | None = Field(default=None, sa_column=sa.Column(sa.String(32), nullable=True))
+    error_code: str | None = Field(default=None, sa_column=sa.Column(sa.String(64), nullable=True))
+    error_message: str | None = Field(default=None, sa_column=sa.Column(sa.String(1024), nullable=True))
     attempt: int = Field(default=1, nullable=False)
     idempotency_token: str = Field(sa_column=sa.Column(sa.String(64), nullable=False, unique=True))
-    submitted_at: Optional[datetime] = Field(default=None)
-    started_at: Optional[datetime] = Field(default=None)
-    finished_at: Optional[datetime] = Field(default=None)
-    last_report_at: Optional[datetime] = Field(default=None)
+    submitted_at: datetime | None = Field(default=None)
+    started_at: datetime | None = Field(default=None)
+    finished_at: datetime | None = Field(default=None)
+    last_report_at: datetime | None = Field(default=None)
     created_at: datetime = Field(default_factory=utcnow, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, nullable=False)
 
@@ -149,7 +148,7 @@ class Space(SQLModel, table=True):
 
     __tablename__ = "spaces"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="users.id", nullable=False, index=True)
     name: str = Field(sa_column=sa.Column(sa.String(128), nullable=False))
     created_at: datetime = Field(default_factory=utcnow, nullable=False)
@@ -161,7 +160,7 @@ class Publication(SQLModel, table=True):
     __tablename__ = "publications"
     __table_args__ = (sa.UniqueConstraint("production_id", "space_id", name="uq_publications_production_space"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     production_id: int = Field(sa_column=sa.Column(BigId, sa.ForeignKey("productions.id"), nullable=False))
     space_id: int = Field(foreign_key="spaces.id", nullable=False, index=True)
     user_id: int = Field(foreign_key="users.id", nullable=False)
@@ -191,10 +190,12 @@ class LoginFailure(SQLModel, table=True):
     """One failed sign-in, counted per account+address and per address by every worker."""
 
     __tablename__ = "login_failures"
-    __table_args__ = (sa.Index("ix_login_failures_account_address", "account", "address", "failed_at"),
-                      sa.Index("ix_login_failures_address", "address", "failed_at"))
+    __table_args__ = (
+        sa.Index("ix_login_failures_account_address", "account", "address", "failed_at"),
+        sa.Index("ix_login_failures_address", "address", "failed_at"),
+    )
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     account: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
     address: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
     failed_at: datetime = Field(nullable=False)

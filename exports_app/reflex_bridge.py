@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import TYPE_CHECKING, Any, ContextManager, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import reflex as rx
 from redis.asyncio import Redis
@@ -31,10 +31,29 @@ from starlette.applications import Starlette
 if TYPE_CHECKING:
     from reflex.app import EventNamespace
 
-__all__ = ["EventMiddleware", "LiveApp", "StateUpdate", "client_events", "connected", "emit", "event_name",
-           "handler_hints", "handler_payload", "linked_from", "linked_tokens", "redis_client", "registered_handler",
-           "replace_cors", "restore_own_sockets", "root_of", "running_event", "shared_state", "state_expiry_seconds",
-           "tab_token", "unlink"]
+__all__ = [
+    "EventMiddleware",
+    "LiveApp",
+    "StateUpdate",
+    "client_events",
+    "connected",
+    "emit",
+    "event_name",
+    "handler_hints",
+    "handler_payload",
+    "linked_from",
+    "linked_tokens",
+    "redis_client",
+    "registered_handler",
+    "replace_cors",
+    "restore_own_sockets",
+    "root_of",
+    "running_event",
+    "shared_state",
+    "state_expiry_seconds",
+    "tab_token",
+    "unlink",
+]
 
 EventMiddleware = Middleware  # Reflex's event middleware base: preprocess(app, state, event) before each handler
 
@@ -48,7 +67,7 @@ class LiveApp(Protocol):
     @property
     def event_namespace(self) -> EventNamespace | None: ...
 
-    def set_contexts(self) -> ContextManager[Any]: ...
+    def set_contexts(self) -> contextlib.AbstractContextManager[Any]: ...
 
 
 @contextlib.contextmanager
@@ -107,8 +126,11 @@ async def restore_own_sockets(app: LiveApp) -> list[str]:
     manager = namespace._token_manager if namespace is not None else None
     if not isinstance(manager, RedisTokenManager):
         return []
-    own = [(tab, record) for tab, record in list(manager.token_to_socket.items())
-           if record.instance_id == manager.instance_id]
+    own = [
+        (tab, record)
+        for tab, record in list(manager.token_to_socket.items())
+        if record.instance_id == manager.instance_id
+    ]
     for tab, record in own:
         await manager._store_socket_record(tab, record, nx=True)
     return [tab for tab, _ in own]

@@ -12,8 +12,8 @@ import os
 import shutil
 import sqlite3
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import sqlalchemy.exc
 
@@ -23,8 +23,13 @@ STORAGE_FULL_MESSAGE = "The server is out of storage space. Try again later."
 STORAGE_FULL_CODE = "storage_full"  # media_jobs.error_code of a job stopped by one
 STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
 # How ffmpeg (strerror) and SQLite word the same three faults; SQLite says FULL or READONLY, not the errno.
-_STORAGE_WORDS = ("no space left on device", "disk quota exceeded", "read-only file system",
-                  "database or disk is full", "attempt to write a readonly database")
+_STORAGE_WORDS = (
+    "no space left on device",
+    "disk quota exceeded",
+    "read-only file system",
+    "database or disk is full",
+    "attempt to write a readonly database",
+)
 _SQLITE_STORAGE_CODES = frozenset({sqlite3.SQLITE_FULL, sqlite3.SQLITE_READONLY})
 
 

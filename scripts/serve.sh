@@ -24,6 +24,10 @@ if [ -n "${EXPORTS_METRICS_TOKEN:-}" ] && [ -z "${PROMETHEUS_MULTIPROC_DIR:-}" ]
   rm -rf "$PROMETHEUS_MULTIPROC_DIR"
   mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
 fi
+# Idle keep-alive connections are held 75 s (gunicorn's default is 2 s): longer than a load balancer's own idle
+# timeout (AWS ALB: 60 s), so the app never closes a connection the proxy is about to reuse, and a client that
+# pauses a few seconds between requests (a status poller on a busy machine) does not race the close and lose
+# its request.
 export REFLEX_USE_GRANIAN=false
-export GUNICORN_CMD_ARGS="--workers ${EXPORTS_WORKERS:-1} --reuse-port ${GUNICORN_CMD_ARGS:-}"
+export GUNICORN_CMD_ARGS="--workers ${EXPORTS_WORKERS:-1} --reuse-port --keep-alive 75 ${GUNICORN_CMD_ARGS:-}"
 exec reflex run --env prod --single-port --frontend-port "$port" --backend-port "$port" --loglevel warning

@@ -6,9 +6,10 @@ import http.client
 import re
 import threading
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import boto3
@@ -32,11 +33,16 @@ class LocalAws:
 
     def env(self) -> dict[str, str]:
         """The app's environment variables for these endpoints."""
-        return {"EXPORTS_TRANSCODER": "mediaconvert", "EXPORTS_MEDIACONVERT_ENDPOINT": self.mediaconvert.url,
-                "EXPORTS_MEDIACONVERT_ROLE_ARN": ROLE, "EXPORTS_S3_ENDPOINT": self.moto_url,
-                "EXPORTS_S3_INPUT_BUCKET": self.settings.input_bucket,
-                "EXPORTS_S3_OUTPUT_BUCKET": self.settings.output_bucket,
-                "EXPORTS_SQS_QUEUE_URL": self.settings.sqs_queue_url, "EXPORTS_AWS_REGION": "us-east-1"}
+        return {
+            "EXPORTS_TRANSCODER": "mediaconvert",
+            "EXPORTS_MEDIACONVERT_ENDPOINT": self.mediaconvert.url,
+            "EXPORTS_MEDIACONVERT_ROLE_ARN": ROLE,
+            "EXPORTS_S3_ENDPOINT": self.moto_url,
+            "EXPORTS_S3_INPUT_BUCKET": self.settings.input_bucket,
+            "EXPORTS_S3_OUTPUT_BUCKET": self.settings.output_bucket,
+            "EXPORTS_SQS_QUEUE_URL": self.settings.sqs_queue_url,
+            "EXPORTS_AWS_REGION": "us-east-1",
+        }
 
 
 @pytest.fixture(scope="session")
@@ -64,15 +70,24 @@ def local_aws(moto_url: str, monkeypatch: pytest.MonkeyPatch, request: pytest.Fi
     queue = sqs.create_queue(QueueName=f"events-{suffix}")["QueueUrl"]
     # The server sends its jobs' EventBridge events to the queue the app reads, as an EventBridge rule would.
     with MediaConvertServer(s3_endpoint_url=moto_url, events_queue_url=queue) as mc:
-        settings = MediaConvertSettings(region="us-east-1", endpoint_url=mc.url, role_arn=ROLE, queue_arn="",
-                                        job_template="", s3_endpoint_url=moto_url, input_bucket=input_bucket,
-                                        output_bucket=output_bucket, sqs_queue_url=queue)
+        settings = MediaConvertSettings(
+            region="us-east-1",
+            endpoint_url=mc.url,
+            role_arn=ROLE,
+            queue_arn="",
+            job_template="",
+            s3_endpoint_url=moto_url,
+            input_bucket=input_bucket,
+            output_bucket=output_bucket,
+            sqs_queue_url=queue,
+        )
         yield LocalAws(moto_url, mc, settings, s3, sqs)
 
 
 # S3's answer to a caller without s3:ListBucket who asks for a key that does not exist.
-ACCESS_DENIED = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
-                 b"<Message>Access Denied</Message></Error>")
+ACCESS_DENIED = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>'
+)
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "expect", "content-length"}
 
 

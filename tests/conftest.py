@@ -7,10 +7,11 @@ import contextvars
 import os
 import shutil
 import uuid
+from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Coroutine, Iterator, TypeVar
+from typing import TypeVar
 
 import pytest
 from alembic import command
@@ -138,8 +139,13 @@ def migrated_server_template(server_db: DatabaseServer | None) -> str | None:
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, migrated_template: Path,
-             server_db: DatabaseServer | None, migrated_server_template: str | None) -> Iterator[Path]:
+def data_dir(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    migrated_template: Path,
+    server_db: DatabaseServer | None,
+    migrated_server_template: str | None,
+) -> Iterator[Path]:
     """EXPORTS_DATA_DIR in a temp dir with a migrated database (SQLite there, or a fresh one on the server)."""
     directory = tmp_path / "data"
     directory.mkdir()
@@ -181,9 +187,18 @@ def make_member(username: str) -> Member:
 def add_upload(member: Member, role: str = "export", title: str = "Clip", **fields: object) -> int:
     """An upload row without a file (for routes that never read it)."""
     with db.session_scope() as s:
-        upload = Upload(user_id=member.id, video_role=role, title=title, filename="clip.mp4",
-                        storage_key=f"uploads/{member.id}/x/clip.mp4", size_bytes=1000, duration_seconds=2.0,
-                        width=320, height=240, **fields)
+        upload = Upload(
+            user_id=member.id,
+            video_role=role,
+            title=title,
+            filename="clip.mp4",
+            storage_key=f"uploads/{member.id}/x/clip.mp4",
+            size_bytes=1000,
+            duration_seconds=2.0,
+            width=320,
+            height=240,
+            **fields,
+        )
         s.add(upload)
         s.flush()
         assert upload.id is not None

@@ -39,9 +39,9 @@ class DatabaseServer(ServerProcess):
             try:
                 self.execute("SELECT 1")
                 return
-            except self.down_errors:
+            except self.down_errors as exc:
                 if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise RuntimeError(self.log.read_text(errors="replace")[-2000:])
+                    raise RuntimeError(self.log.read_text(errors="replace")[-2000:]) from exc
                 time.sleep(0.1)
 
     def create(self, name: str) -> str:

@@ -16,16 +16,34 @@ class MariaDB(DatabaseServer):
         super().__init__("mariadb-")
 
     def init_command(self) -> list[str]:
-        return ["mariadb-install-db", "--no-defaults", f"--datadir={self.dir / 'data'}", "--user=root",
-                "--auth-root-authentication-method=normal", "--skip-test-db"]
+        return [
+            "mariadb-install-db",
+            "--no-defaults",
+            f"--datadir={self.dir / 'data'}",
+            "--user=root",
+            "--auth-root-authentication-method=normal",
+            "--skip-test-db",
+        ]
 
     def command(self) -> list[str]:
-        return ["mariadbd", "--no-defaults", f"--datadir={self.dir / 'data'}", f"--socket={self.dir / 'sock'}",
-                f"--port={self.port}", "--bind-address=127.0.0.1", "--user=root", "--skip-name-resolve",
-                "--innodb-buffer-pool-size=64M", "--max-connections=300", f"--log-error={self.log}",
-                # No flushing to disk, as the PostgreSQL test server (fsync=off): its data is thrown away after
-                # the run, and each test migrates a new database, which is DDL that waits on fsync otherwise.
-                "--innodb-flush-log-at-trx-commit=0", "--innodb-flush-method=nosync", "--innodb-doublewrite=0"]
+        return [
+            "mariadbd",
+            "--no-defaults",
+            f"--datadir={self.dir / 'data'}",
+            f"--socket={self.dir / 'sock'}",
+            f"--port={self.port}",
+            "--bind-address=127.0.0.1",
+            "--user=root",
+            "--skip-name-resolve",
+            "--innodb-buffer-pool-size=64M",
+            "--max-connections=300",
+            f"--log-error={self.log}",
+            # No flushing to disk, as the PostgreSQL test server (fsync=off): its data is thrown away after
+            # the run, and each test migrates a new database, which is DDL that waits on fsync otherwise.
+            "--innodb-flush-log-at-trx-commit=0",
+            "--innodb-flush-method=nosync",
+            "--innodb-doublewrite=0",
+        ]
 
     def execute(self, sql: str) -> None:
         with pymysql.connect(host="127.0.0.1", port=self.port, user="root") as conn, conn.cursor() as cur:

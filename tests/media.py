@@ -71,8 +71,12 @@ def running_ladder_pids() -> list[int]:
             continue
         try:
             args = (proc / "cmdline").read_bytes().split(b"\0")
-            if args and args[0].decode(errors="replace") == ffmpeg_exe() and b"master.m3u8" in args \
-                    and _descends_from_this_process(int(proc.name)):
+            if (
+                args
+                and args[0].decode(errors="replace") == ffmpeg_exe()
+                and b"master.m3u8" in args
+                and _descends_from_this_process(int(proc.name))
+            ):
                 pids.append(int(proc.name))
         except (OSError, ValueError, IndexError):
             continue  # the process ended while being read
@@ -82,10 +86,29 @@ def running_ladder_pids() -> list[int]:
 def black_then_white(path: Path, seconds: float, black_seconds: float) -> Path:
     """A silent H.264 clip, black for black_seconds and white after (for telling which frame a still shows)."""
     white = seconds - black_seconds
-    _ffmpeg("-f", "lavfi", "-i", f"color=c=black:s=320x180:r=25:d={black_seconds}",
-            "-f", "lavfi", "-i", f"color=c=white:s=320x180:r=25:d={white}",
-            "-filter_complex", "[0:v][1:v]concat=n=2:v=1[v]", "-map", "[v]",
-            "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", "25", str(path))
+    _ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        f"color=c=black:s=320x180:r=25:d={black_seconds}",
+        "-f",
+        "lavfi",
+        "-i",
+        f"color=c=white:s=320x180:r=25:d={white}",
+        "-filter_complex",
+        "[0:v][1:v]concat=n=2:v=1[v]",
+        "-map",
+        "[v]",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+        "-g",
+        "25",
+        str(path),
+    )
     return path
 
 

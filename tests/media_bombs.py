@@ -18,17 +18,44 @@ def _ffmpeg(*args: str) -> None:
 
 def pixel_bomb(path: Path, width: int, height: int) -> Path:
     """One flat frame of width x height in H.264/MP4: a few kB on disk, width*height*1.5 bytes once decoded."""
-    _ffmpeg("-f", "lavfi", "-i", f"color=c=gray:size={width}x{height}:rate=1:duration=1", "-frames:v", "1",
-            "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(path))
+    _ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        f"color=c=gray:size={width}x{height}:rate=1:duration=1",
+        "-frames:v",
+        "1",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+        str(path),
+    )
     return path
 
 
 def gap_bomb(path: Path, gap_seconds: float, frames: int = 51) -> Path:
     """`frames` frames at 25 fps, the last stamped gap_seconds later (as in the report: 51 frames, 20,000 s)."""
     last = frames - 1
-    _ffmpeg("-f", "lavfi", "-i", f"testsrc2=size=160x120:rate=25:duration={frames / 25}",
-            "-vf", f"setpts='if(eq(N\\,{last})\\,{gap_seconds}/TB\\,PTS)'", "-fps_mode", "passthrough",
-            "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(path))
+    _ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        f"testsrc2=size=160x120:rate=25:duration={frames / 25}",
+        "-vf",
+        f"setpts='if(eq(N\\,{last})\\,{gap_seconds}/TB\\,PTS)'",
+        "-fps_mode",
+        "passthrough",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+        str(path),
+    )
     return path
 
 

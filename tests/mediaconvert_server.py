@@ -28,9 +28,10 @@ import string
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import boto3
@@ -53,8 +54,12 @@ GROUP_KINDS = {
     "CMAF_GROUP_SETTINGS": ("cmafGroupSettings", "CMAF_GROUP"),
 }
 # The multivariant manifests a COMPLETE event lists in playlistFilePaths, by group type (the user guide's table).
-GROUP_PLAYLISTS = {"HLS_GROUP": (".m3u8",), "DASH_ISO_GROUP": (".mpd",), "CMAF_GROUP": (".mpd", ".m3u8"),
-                   "MS_SMOOTH_GROUP": (".ism",)}
+GROUP_PLAYLISTS = {
+    "HLS_GROUP": (".m3u8",),
+    "DASH_ISO_GROUP": (".mpd",),
+    "CMAF_GROUP": (".mpd", ".m3u8"),
+    "MS_SMOOTH_GROUP": (".ism",),
+}
 # (method, path pattern) → operation name, as in the service model's "http" entries.
 ROUTES = (
     ("POST", re.compile(f"{PREFIX}/endpoints"), "DescribeEndpoints"),
@@ -92,7 +97,7 @@ def _copy(value: Any) -> Any:
     return copy.deepcopy(value)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def model_enum(shape: str) -> frozenset[str]:
     """An enum of botocore's MediaConvert model, the truth for what the service accepts."""
     model = botocore.session.get_session().get_service_model("mediaconvert")
@@ -109,8 +114,9 @@ class MediaConvertServer:
     service's time (epoch seconds) and `token_window_seconds` how long a clientRequestToken dedupes.
     """
 
-    def __init__(self, s3_endpoint_url: str | None = None, region: str = "us-east-1", *,
-                 events_queue_url: str | None = None) -> None:
+    def __init__(
+        self, s3_endpoint_url: str | None = None, region: str = "us-east-1", *, events_queue_url: str | None = None
+    ) -> None:
         self.s3_endpoint_url = s3_endpoint_url
         self.region = region
         self.events_queue_url = events_queue_url
@@ -144,13 +150,18 @@ class MediaConvertServer:
         if self.events_queue_url:
             parts = urlsplit(self.events_queue_url)
             # Its own session: boto3's default one is not safe to share with the threads of the tests.
-            self._sqs = boto3.session.Session().client("sqs", region_name=self.region,
-                                                       endpoint_url=f"{parts.scheme}://{parts.netloc}")
+            self._sqs = boto3.session.Session().client(
+                "sqs", region_name=self.region, endpoint_url=f"{parts.scheme}://{parts.netloc}"
+            )
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._httpd.daemon_threads = True
         # A short poll interval makes stop() quick (shutdown waits for the serve loop to notice).
-        threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                         name="mediaconvert-test-server", daemon=True).start()
+        threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="mediaconvert-test-server",
+            daemon=True,
+        ).start()
         return self
 
     def stop(self) -> None:
@@ -207,11 +218,24 @@ class MediaConvertServer:
         now = int(self.clock())
         with self._lock:
             arn = f"arn:aws:mediaconvert:{self.region}:{ACCOUNT}:jobTemplates/{name}"
-            self.templates[name] = {"name": name, "arn": arn, "type": "CUSTOM", "createdAt": now,
-                                    "lastUpdated": now, "settings": settings}
+            self.templates[name] = {
+                "name": name,
+                "arn": arn,
+                "type": "CUSTOM",
+                "createdAt": now,
+                "lastUpdated": now,
+                "settings": settings,
+            }
 
-    def advance(self, job_id: str, status: str, percent: int | None = None, phase: str | None = None,
-                error_code: int | None = None, error_message: str | None = None) -> None:
+    def advance(
+        self,
+        job_id: str,
+        status: str,
+        percent: int | None = None,
+        phase: str | None = None,
+        error_code: int | None = None,
+        error_message: str | None = None,
+    ) -> None:
         """Move a job to `status` with the timing, progress and error fields MediaConvert would show.
 
         It sends the events the service would: INPUT_INFORMATION and PROGRESSING when a job starts,
@@ -232,8 +256,12 @@ class MediaConvertServer:
                 # Like the service: progress fields belong to a running job only.
                 job.pop("jobPercentComplete", None)
                 job.pop("currentPhase", None)
-            for key, value in (("jobPercentComplete", percent), ("currentPhase", phase), ("errorCode", error_code),
-                               ("errorMessage", error_message)):
+            for key, value in (
+                ("jobPercentComplete", percent),
+                ("currentPhase", phase),
+                ("errorCode", error_code),
+                ("errorMessage", error_message),
+            ):
                 if value is not None:
                     job[key] = value
             if status == "PROGRESSING" and previous != "PROGRESSING":
@@ -241,8 +269,11 @@ class MediaConvertServer:
                 events.append(self._event(job, "INPUT_INFORMATION", now, inputDetails=inputs))
                 events.append(self._event(job, "PROGRESSING", now))
             if status == "PROGRESSING" and (percent is not None or phase is not None):
-                progress = {"jobPercentComplete": job.get("jobPercentComplete", 0),
-                            "currentPhase": job.get("currentPhase", "PROBING"), "retryCount": 0}
+                progress = {
+                    "jobPercentComplete": job.get("jobPercentComplete", 0),
+                    "currentPhase": job.get("currentPhase", "PROBING"),
+                    "retryCount": 0,
+                }
                 events.append(self._event(job, "STATUS_UPDATE", now, jobProgress=progress))
             if status == "COMPLETE":
                 events.append(self._event(job, status, now, outputGroupDetails=_event_group_details(job)))
@@ -259,8 +290,11 @@ class MediaConvertServer:
         Files are written with `s3_client`, else with a client for `s3_endpoint_url`; with neither the
         job completes without files (and None is returned).
         """
-        s3 = s3_client or (boto3.client("s3", region_name=self.region, endpoint_url=self.s3_endpoint_url)
-                           if self.s3_endpoint_url else None)
+        s3 = s3_client or (
+            boto3.client("s3", region_name=self.region, endpoint_url=self.s3_endpoint_url)
+            if self.s3_endpoint_url
+            else None
+        )
         with self._lock:
             job = _copy(self.jobs[job_id])
         master, details = None, []
@@ -268,8 +302,11 @@ class MediaConvertServer:
             details.append({"outputDetails": [_output_detail(o) for o in group.get("outputs", [])]})
             file_destination = (group["outputGroupSettings"].get("fileGroupSettings") or {}).get("destination")
             if file_destination is not None and s3 is not None:
-                _write_frame_captures(s3, _output_base(file_destination, job["settings"]["inputs"][0]["fileInput"]),
-                                      group.get("outputs", []))
+                _write_frame_captures(
+                    s3,
+                    _output_base(file_destination, job["settings"]["inputs"][0]["fileInput"]),
+                    group.get("outputs", []),
+                )
             destination = (group["outputGroupSettings"].get("hlsGroupSettings") or {}).get("destination")
             if destination is None:
                 continue
@@ -292,12 +329,25 @@ class MediaConvertServer:
 
     def _event(self, job: dict[str, Any], status: str, now: float, **detail: Any) -> dict[str, Any]:
         """An EventBridge event as MediaConvert sends it (detail.timestamp in epoch milliseconds)."""
-        time_text = datetime.fromtimestamp(int(now), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        time_text = datetime.fromtimestamp(int(now), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         return {
-            "version": "0", "id": str(uuid.uuid4()), "detail-type": EVENT_DETAIL_TYPE, "source": "aws.mediaconvert",
-            "account": ACCOUNT, "time": time_text, "region": self.region, "resources": [job["arn"]],
-            "detail": {"timestamp": int(now * 1000), "accountId": ACCOUNT, "queue": job["queue"],
-                       "jobId": job["id"], "status": status, "userMetadata": _copy(job["userMetadata"]), **detail},
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": EVENT_DETAIL_TYPE,
+            "source": "aws.mediaconvert",
+            "account": ACCOUNT,
+            "time": time_text,
+            "region": self.region,
+            "resources": [job["arn"]],
+            "detail": {
+                "timestamp": int(now * 1000),
+                "accountId": ACCOUNT,
+                "queue": job["queue"],
+                "jobId": job["id"],
+                "status": status,
+                "userMetadata": _copy(job["userMetadata"]),
+                **detail,
+            },
         }
 
     def _send(self, events: list[dict[str, Any]]) -> None:
@@ -308,8 +358,9 @@ class MediaConvertServer:
 
     # -- HTTP -----------------------------------------------------------------------------------------
 
-    def handle(self, method: str, raw_path: str, headers: Any,
-               raw_body: bytes) -> tuple[int, dict[str, str], bytes] | None:
+    def handle(
+        self, method: str, raw_path: str, headers: Any, raw_body: bytes
+    ) -> tuple[int, dict[str, str], bytes] | None:
         """Answer one request: (status, extra headers, JSON body), or None to close the connection unanswered."""
         url = urlsplit(raw_path)
         query = parse_qs(url.query)
@@ -337,8 +388,7 @@ class MediaConvertServer:
             if not str(headers.get("Authorization", "")).startswith("AWS4-HMAC-SHA256 "):
                 raise Refusal(403, "ForbiddenException", "Missing SigV4 Authorization header")
             if operation in self._denied:
-                raise Refusal(403, "ForbiddenException",
-                              f"User is not authorized to perform: mediaconvert:{operation}")
+                raise Refusal(403, "ForbiddenException", f"User is not authorized to perform: mediaconvert:{operation}")
             if not isinstance(body, dict):
                 raise bad_request("The request body is not a JSON object")
             status, answer = self._dispatch(operation, params, query, body)
@@ -352,8 +402,9 @@ class MediaConvertServer:
             return None
         return reply
 
-    def _dispatch(self, operation: str, params: dict[str, str], query: dict[str, list[str]],
-                  body: dict[str, Any]) -> tuple[int, Any]:
+    def _dispatch(
+        self, operation: str, params: dict[str, str], query: dict[str, list[str]], body: dict[str, Any]
+    ) -> tuple[int, Any]:
         if operation == "DescribeEndpoints":
             return 200, {"endpoints": [{"url": self.url}]}
         if operation == "CreateJob":
@@ -411,13 +462,23 @@ class MediaConvertServer:
             settings = _copy(body.get("settings") or {})
             if template and not settings.get("outputGroups"):
                 settings["outputGroups"] = _copy(template["settings"].get("outputGroups", []))
-            job = {"id": job_id, "arn": f"arn:aws:mediaconvert:{self.region}:{ACCOUNT}:jobs/{job_id}",
-                   "status": "SUBMITTED", "createdAt": int(now), "timing": {"submitTime": int(now)},
-                   "role": body["role"], "settings": settings, "userMetadata": body.get("userMetadata", {}),
-                   "queue": queue, "priority": body.get("priority", 0),
-                   "statusUpdateInterval": body.get("statusUpdateInterval", "SECONDS_60"),
-                   "accelerationStatus": "NOT_APPLICABLE", "retryCount": 0, "messages": {"info": [], "warning": []},
-                   "_sequence": self._sequence}
+            job = {
+                "id": job_id,
+                "arn": f"arn:aws:mediaconvert:{self.region}:{ACCOUNT}:jobs/{job_id}",
+                "status": "SUBMITTED",
+                "createdAt": int(now),
+                "timing": {"submitTime": int(now)},
+                "role": body["role"],
+                "settings": settings,
+                "userMetadata": body.get("userMetadata", {}),
+                "queue": queue,
+                "priority": body.get("priority", 0),
+                "statusUpdateInterval": body.get("statusUpdateInterval", "SECONDS_60"),
+                "accelerationStatus": "NOT_APPLICABLE",
+                "retryCount": 0,
+                "messages": {"info": [], "warning": []},
+                "_sequence": self._sequence,
+            }
             for key in ("clientRequestToken", "jobTemplate"):
                 if body.get(key):
                     job[key] = body[key]
@@ -455,9 +516,13 @@ class MediaConvertServer:
         with self._lock:
             newest_first = one("order", "DESCENDING") == "DESCENDING"
             jobs = sorted(self.jobs.values(), key=lambda j: j["_sequence"], reverse=newest_first)
-            jobs = [j for j in jobs if ("status" not in query or j["status"] == one("status", ""))
-                    and ("queue" not in query or j["queue"] == self._queue_arn(queue))]
-            answer: dict[str, Any] = {"jobs": [_public(j) for j in jobs[start:start + size]]}
+            jobs = [
+                j
+                for j in jobs
+                if ("status" not in query or j["status"] == one("status", ""))
+                and ("queue" not in query or j["queue"] == self._queue_arn(queue))
+            ]
+            answer: dict[str, Any] = {"jobs": [_public(j) for j in jobs[start : start + size]]}
         if start + size < len(jobs):
             answer["nextToken"] = str(start + size)
         return answer
@@ -566,7 +631,7 @@ def _event_group_details(job: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _frame_capture(output: dict[str, Any]) -> dict[str, Any]:
     """The output's frameCaptureSettings, or {} when it is not a frame capture."""
-    codec = ((output.get("videoDescription") or {}).get("codecSettings") or {})
+    codec = (output.get("videoDescription") or {}).get("codecSettings") or {}
     return codec.get("frameCaptureSettings") or {} if codec.get("codec") == "FRAME_CAPTURE" else {}
 
 
@@ -578,8 +643,12 @@ def _write_frame_captures(s3: Any, base: str, outputs: list[dict[str, Any]]) -> 
     bucket, _, key_base = base.removeprefix("s3://").partition("/")
     for output in outputs:
         for number in range(_frame_capture(output).get("maxCaptures", 0)):
-            s3.put_object(Bucket=bucket, Key=f"{key_base}{output.get('nameModifier', '')}.{number:07d}.jpg",
-                          Body=TINY_JPEG, ContentType="image/jpeg")
+            s3.put_object(
+                Bucket=bucket,
+                Key=f"{key_base}{output.get('nameModifier', '')}.{number:07d}.jpg",
+                Body=TINY_JPEG,
+                ContentType="image/jpeg",
+            )
 
 
 def _h264(output: dict[str, Any]) -> dict[str, Any]:
@@ -587,8 +656,10 @@ def _h264(output: dict[str, Any]) -> dict[str, Any]:
 
 
 def _audio_bitrate(output: dict[str, Any]) -> int:
-    return sum(((a.get("codecSettings") or {}).get("aacSettings") or {}).get("bitrate", 0)
-               for a in output.get("audioDescriptions") or [])
+    return sum(
+        ((a.get("codecSettings") or {}).get("aacSettings") or {}).get("bitrate", 0)
+        for a in output.get("audioDescriptions") or []
+    )
 
 
 def _frame_rate(output: dict[str, Any]) -> float:
@@ -638,29 +709,50 @@ def _write_hls(s3: Any, base: str, outputs: list[dict[str, Any]], segment_length
         modifier = _modifier(output, index)
         variant, segment = f"{name}{modifier}.m3u8", f"{name}{modifier}_00001.ts"
         video_range = ",VIDEO-RANGE=SDR" if _sdr(output) else ""
-        master += [f"#EXT-X-STREAM-INF:BANDWIDTH={bandwidth},AVERAGE-BANDWIDTH={bandwidth * 4 // 5},"
-                   f'CODECS="{_codecs(output)}",RESOLUTION={width}x{height},'
-                   f"FRAME-RATE={_frame_rate(output):.3f}{video_range}", variant]
-        playlist = (f"#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:{segment_length}\n#EXT-X-MEDIA-SEQUENCE:1\n"
-                    f"#EXT-X-PLAYLIST-TYPE:VOD\n#EXTINF:{segment_length}.00000,\n{segment}\n#EXT-X-ENDLIST\n")
-        s3.put_object(Bucket=bucket, Key=prefix + variant, Body=playlist.encode(),
-                      ContentType="application/vnd.apple.mpegurl")
-        s3.put_object(Bucket=bucket, Key=prefix + segment, Body=b"\x47\x40\x00\x10" + b"\xff" * 184,
-                      ContentType="video/mp2t")
+        master += [
+            f"#EXT-X-STREAM-INF:BANDWIDTH={bandwidth},AVERAGE-BANDWIDTH={bandwidth * 4 // 5},"
+            f'CODECS="{_codecs(output)}",RESOLUTION={width}x{height},'
+            f"FRAME-RATE={_frame_rate(output):.3f}{video_range}",
+            variant,
+        ]
+        playlist = (
+            f"#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:{segment_length}\n#EXT-X-MEDIA-SEQUENCE:1\n"
+            f"#EXT-X-PLAYLIST-TYPE:VOD\n#EXTINF:{segment_length}.00000,\n{segment}\n#EXT-X-ENDLIST\n"
+        )
+        s3.put_object(
+            Bucket=bucket, Key=prefix + variant, Body=playlist.encode(), ContentType="application/vnd.apple.mpegurl"
+        )
+        s3.put_object(
+            Bucket=bucket, Key=prefix + segment, Body=b"\x47\x40\x00\x10" + b"\xff" * 184, ContentType="video/mp2t"
+        )
         if ((output.get("outputSettings") or {}).get("hlsSettings") or {}).get("iFrameOnlyManifest") == "INCLUDE":
             iframe = f"{name}{modifier}_I-Frame.m3u8"
             gop = float(_h264(output).get("gopSize") or segment_length)
-            entries = "".join(f"#EXTINF:{gop:.5f},\n#EXT-X-BYTERANGE:188@{188 * n}\n{segment}\n"
-                              for n in range(max(1, int(segment_length / gop))))
-            s3.put_object(Bucket=bucket, Key=prefix + iframe, ContentType="application/vnd.apple.mpegurl",
-                          Body=(f"#EXTM3U\n#EXT-X-VERSION:4\n#EXT-X-TARGETDURATION:{math.ceil(gop)}\n"
-                                f"#EXT-X-MEDIA-SEQUENCE:1\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-I-FRAMES-ONLY\n"
-                                f"{entries}#EXT-X-ENDLIST\n").encode())
-            iframes.append(f"#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH={bandwidth // 10},"
-                           f'CODECS="{_codecs(output, video_only=True)}",RESOLUTION={width}x{height}'
-                           f'{video_range},URI="{iframe}"')
-    s3.put_object(Bucket=bucket, Key=f"{key_base}.m3u8", Body=("\n".join(master + iframes) + "\n").encode(),
-                  ContentType="application/vnd.apple.mpegurl")
+            entries = "".join(
+                f"#EXTINF:{gop:.5f},\n#EXT-X-BYTERANGE:188@{188 * n}\n{segment}\n"
+                for n in range(max(1, int(segment_length / gop)))
+            )
+            s3.put_object(
+                Bucket=bucket,
+                Key=prefix + iframe,
+                ContentType="application/vnd.apple.mpegurl",
+                Body=(
+                    f"#EXTM3U\n#EXT-X-VERSION:4\n#EXT-X-TARGETDURATION:{math.ceil(gop)}\n"
+                    f"#EXT-X-MEDIA-SEQUENCE:1\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-I-FRAMES-ONLY\n"
+                    f"{entries}#EXT-X-ENDLIST\n"
+                ).encode(),
+            )
+            iframes.append(
+                f"#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH={bandwidth // 10},"
+                f'CODECS="{_codecs(output, video_only=True)}",RESOLUTION={width}x{height}'
+                f'{video_range},URI="{iframe}"'
+            )
+    s3.put_object(
+        Bucket=bucket,
+        Key=f"{key_base}.m3u8",
+        Body=("\n".join(master + iframes) + "\n").encode(),
+        ContentType="application/vnd.apple.mpegurl",
+    )
 
 
 def validate_create(body: dict[str, Any], template: dict[str, Any] | None = None) -> None:
@@ -731,21 +823,29 @@ def _validate_video(output: dict[str, Any], where: str) -> None:
         raise bad_request(f"{where}/codecSettings/h264Settings: required when codec is H_264")
     mode = h264.get("rateControlMode")
     if mode not in model_enum("H264RateControlMode"):
-        raise bad_request(f"{where}/codecSettings/h264Settings/rateControlMode: one of "
-                          f"{sorted(model_enum('H264RateControlMode'))} is required")
+        raise bad_request(
+            f"{where}/codecSettings/h264Settings/rateControlMode: one of "
+            f"{sorted(model_enum('H264RateControlMode'))} is required"
+        )
     member = "maxBitrate" if mode == "QVBR" else "bitrate"
     value = h264.get(member)
     if not isinstance(value, int) or not 1000 <= value <= 1_152_000_000:
-        raise bad_request(f"{where}/codecSettings/h264Settings/{member}: required when rateControlMode is {mode} "
-                          "(1000 to 1152000000 bits/s)")
+        raise bad_request(
+            f"{where}/codecSettings/h264Settings/{member}: required when rateControlMode is {mode} "
+            "(1000 to 1152000000 bits/s)"
+        )
 
 
 def _validate_frame_capture(output: dict[str, Any], where: str) -> None:
     """Frame capture writes images: a RAW container and the model's ranges for its settings."""
     if (output.get("containerSettings") or {}).get("container") != "RAW":
         raise bad_request(f"{where}: frame capture outputs need container RAW")
-    limits = {"framerateNumerator": 2147483647, "framerateDenominator": 2147483647, "maxCaptures": 10_000_000,
-              "quality": 100}
+    limits = {
+        "framerateNumerator": 2147483647,
+        "framerateDenominator": 2147483647,
+        "maxCaptures": 10_000_000,
+        "quality": 100,
+    }
     settings = _frame_capture(output)
     for member, top in limits.items():
         value = settings.get(member)

@@ -51,28 +51,50 @@ class PostgreSQL(DatabaseServer):
             except KeyError:
                 raise RuntimeError("no `postgres` user to run PostgreSQL as: apt-get install postgresql") from None
             os.chown(self.dir, account.pw_uid, account.pw_gid)
-            self.as_user = ["setpriv", f"--reuid={account.pw_uid}", f"--regid={account.pw_gid}", "--init-groups",
-                            "--"]
+            self.as_user = ["setpriv", f"--reuid={account.pw_uid}", f"--regid={account.pw_gid}", "--init-groups", "--"]
 
     def init_command(self) -> list[str]:
-        return [*self.as_user, str(self.bindir / "initdb"), "--pgdata", str(self.dir / "data"), "--username",
-                SUPERUSER, "--auth", "trust", "--encoding", "UTF8", "--locale", "C", "--no-sync", "--no-instructions"]
+        return [
+            *self.as_user,
+            str(self.bindir / "initdb"),
+            "--pgdata",
+            str(self.dir / "data"),
+            "--username",
+            SUPERUSER,
+            "--auth",
+            "trust",
+            "--encoding",
+            "UTF8",
+            "--locale",
+            "C",
+            "--no-sync",
+            "--no-instructions",
+        ]
 
     def command(self) -> list[str]:
         # The server's time zone is not UTC on purpose: the app's timestamps must be instants whatever it is.
-        settings = {"listen_addresses": "127.0.0.1", "port": self.port, "unix_socket_directories": self.dir,
-                    "fsync": "off", "synchronous_commit": "off", "full_page_writes": "off",
-                    "max_connections": 300, "shared_buffers": "64MB", "timezone": "Asia/Kolkata"}
+        settings = {
+            "listen_addresses": "127.0.0.1",
+            "port": self.port,
+            "unix_socket_directories": self.dir,
+            "fsync": "off",
+            "synchronous_commit": "off",
+            "full_page_writes": "off",
+            "max_connections": 300,
+            "shared_buffers": "64MB",
+            "timezone": "Asia/Kolkata",
+        }
         options = [arg for key, value in settings.items() for arg in ("-c", f"{key}={value}")]
         return [*self.as_user, str(self.bindir / "postgres"), "-D", str(self.dir / "data"), *options]
 
     def execute(self, sql: str) -> None:
-        with psycopg.connect(host="127.0.0.1", port=self.port, user=SUPERUSER, dbname="postgres",
-                             autocommit=True, connect_timeout=5) as conn:
+        with psycopg.connect(
+            host="127.0.0.1", port=self.port, user=SUPERUSER, dbname="postgres", autocommit=True, connect_timeout=5
+        ) as conn:
             conn.execute(sql)  # type: ignore[arg-type]
 
     def create_sql(self, name: str) -> str:
-        return f'CREATE DATABASE "{name}" ENCODING \'UTF8\''
+        return f"CREATE DATABASE \"{name}\" ENCODING 'UTF8'"
 
     def drop_sql(self, name: str) -> str:
         return f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'  # even with a test's connections still open

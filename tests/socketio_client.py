@@ -17,8 +17,9 @@ import asyncio
 import json
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 from wsproto import ConnectionType, WSConnection
@@ -82,7 +83,7 @@ def packet_kind(text: str) -> str:
 
 def event_payload(text: str) -> Any:
     """The data of an EVENT frame (`42/_event,["event", data]`): Reflex's {"delta": ..., "events": ...}."""
-    name_and_data = json.loads(text[len(NAMESPACE) + 3:])
+    name_and_data = json.loads(text[len(NAMESPACE) + 3 :])
     return name_and_data[1] if len(name_and_data) > 1 else None
 
 
@@ -92,11 +93,12 @@ def connect_packet(boot_event: dict[str, Any] | None) -> str:
 
 
 def event_packet(event: dict[str, Any]) -> str:
-    return f'42{NAMESPACE},{json.dumps(["event", event])}'
+    return f"42{NAMESPACE},{json.dumps(['event', event])}"
 
 
-def _upgrade(app_url: str, token: str, cookie: str | None, origin: str | None,
-             host: str | None) -> tuple[str, int, WSConnection, bytes]:
+def _upgrade(
+    app_url: str, token: str, cookie: str | None, origin: str | None, host: str | None
+) -> tuple[str, int, WSConnection, bytes]:
     """(host, port, connection, request bytes) of the websocket upgrade for this tab."""
     url = urlsplit(app_url)
     headers: list[tuple[bytes, bytes]] = []
@@ -184,7 +186,7 @@ class EventSocket:
             self._sock.settimeout(min(left, 0.5))
             try:
                 data = self._sock.recv(65536)
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 self.closed = True
@@ -222,6 +224,7 @@ class EventSocket:
 
     def wait_for(self, text: str, timeout: float, since: int = 0) -> bool:
         """Receive until `text` appears in a frame (from frame number `since` on), or the timeout."""
+
         def seen() -> bool:
             return any(text in frame for frame in self.frames[since:])
 
@@ -241,15 +244,22 @@ class EventSocket:
         self._sock.close()
         self._sock = None
 
-    def __enter__(self) -> "EventSocket":
+    def __enter__(self) -> EventSocket:
         return self
 
     def __exit__(self, *_: object) -> None:
         self.close()
 
 
-def open_socket(app_url: str, token: str, *, cookie: str | None = None, origin: str | None = SAME_ORIGIN,
-                host: str | None = None, timeout: float = 10.0) -> EventSocket:
+def open_socket(
+    app_url: str,
+    token: str,
+    *,
+    cookie: str | None = None,
+    origin: str | None = SAME_ORIGIN,
+    host: str | None = None,
+    timeout: float = 10.0,
+) -> EventSocket:
     """Upgrade `/_event/` on the app at app_url with this client token and these headers.
 
     origin: SAME_ORIGIN sends the app's own origin (as its page does), None sends no Origin header.
@@ -263,7 +273,7 @@ def open_socket(app_url: str, token: str, *, cookie: str | None = None, origin: 
     while result.status == 0 and time.monotonic() < deadline:
         try:
             data = sock.recv(65536)
-        except (socket.timeout, OSError):
+        except (TimeoutError, OSError):
             break
         if not data:
             break
@@ -277,8 +287,16 @@ def open_socket(app_url: str, token: str, *, cookie: str | None = None, origin: 
     return result
 
 
-def open_page(app_url: str, token: str, path: str, *, cookie: str | None = None, origin: str | None = SAME_ORIGIN,
-              host: str | None = None, listen: float = 1.0) -> EventSocket:
+def open_page(
+    app_url: str,
+    token: str,
+    path: str,
+    *,
+    cookie: str | None = None,
+    origin: str | None = SAME_ORIGIN,
+    host: str | None = None,
+    listen: float = 1.0,
+) -> EventSocket:
     """Open a tab of `path` as the page does: upgrade, CONNECT with hydrate_and_load, then the page's on_load.
 
     Returns the socket whatever the server answered; callers inspect `status`, `connected` and `received`.
@@ -385,7 +403,7 @@ class AsyncEventSocket:
         self._send_text(connect_packet(boot_event))
         try:
             await asyncio.wait_for(self._joined.wait(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False
         return self.connected
 
@@ -409,15 +427,22 @@ class AsyncEventSocket:
             self._task.cancel()
 
 
-async def open_socket_async(app_url: str, token: str, *, cookie: str | None = None,
-                            origin: str | None = SAME_ORIGIN, host: str | None = None, timeout: float = 30.0,
-                            on_event: FrameHandler | None = None) -> AsyncEventSocket:
+async def open_socket_async(
+    app_url: str,
+    token: str,
+    *,
+    cookie: str | None = None,
+    origin: str | None = SAME_ORIGIN,
+    host: str | None = None,
+    timeout: float = 30.0,
+    on_event: FrameHandler | None = None,
+) -> AsyncEventSocket:
     """Upgrade `/_event/` with this client token and headers (see open_socket); frames then flow to on_event."""
     hostname, port, ws, request = _upgrade(app_url, token, cookie, origin, host)
     result = AsyncEventSocket(status=0, token=token, on_event=on_event, _ws=ws)
     try:
         reader, writer = await asyncio.wait_for(asyncio.open_connection(hostname, port), timeout)
-    except (OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError) as exc:
         result.reason, result.closed = str(exc) or type(exc).__name__, True
         return result
     result._reader, result._writer = reader, writer
@@ -430,7 +455,7 @@ async def open_socket_async(app_url: str, token: str, *, cookie: str | None = No
             if not data:
                 break
             pending += _read_answer(ws, data, result)
-    except (OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError) as exc:
         result.reason = result.reason or str(exc) or type(exc).__name__
     if not result.upgraded:
         await result.close()

@@ -24,10 +24,11 @@ class TcpBalancer:
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncio.base_events.Server | None = None
 
-    def __enter__(self) -> "TcpBalancer":
+    def __enter__(self) -> TcpBalancer:
         self._thread.start()
         self._server = asyncio.run_coroutine_threadsafe(
-            asyncio.start_server(self._serve, "127.0.0.1", self.port), self._loop).result(timeout=10)
+            asyncio.start_server(self._serve, "127.0.0.1", self.port), self._loop
+        ).result(timeout=10)
         return self
 
     def __exit__(self, *exc: object) -> None:

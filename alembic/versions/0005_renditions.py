@@ -4,22 +4,23 @@ Revision ID: 0005
 Revises: 0004
 Create Date: 2026-11-27
 """
-from typing import Sequence, Union
+
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0005'
-down_revision: Union[str, Sequence[str], None] = '0004'
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+revision: str = "0005"
+down_revision: str | Sequence[str] | None = "0004"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('productions') as batch:
-        batch.add_column(sa.Column('renditions', sa.JSON(), nullable=True))
+    with op.batch_alter_table("productions") as batch:
+        batch.add_column(sa.Column("renditions", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('productions') as batch:
-        batch.drop_column('renditions')
+    with op.batch_alter_table("productions") as batch:
+        batch.drop_column("renditions")

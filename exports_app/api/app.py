@@ -30,8 +30,13 @@ def _error(status: int, message: str) -> JSONResponse:
 def create_api(*, docs: bool | None = None) -> FastAPI:
     """The API; /api/docs and /api/openapi.json only with docs (default: EXPORTS_API_DOCS)."""
     docs = get_settings().api_docs if docs is None else docs
-    api = FastAPI(title="exports_app API", version="1.0", docs_url="/api/docs" if docs else None, redoc_url=None,
-                  openapi_url="/api/openapi.json" if docs else None)
+    api = FastAPI(
+        title="exports_app API",
+        version="1.0",
+        docs_url="/api/docs" if docs else None,
+        redoc_url=None,
+        openapi_url="/api/openapi.json" if docs else None,
+    )
     api.include_router(auth_routes.router)
     api.include_router(export_routes.router)
     api.include_router(media_routes.router)

@@ -26,8 +26,14 @@ def login(body: Credentials, request: Request, response: Response) -> LoginOut:
     settings = get_settings()
     address = request.client.host if request.client else "unknown"
     with session_scope() as session:  # committed before answering, so a counted failure stays counted
-        signin = auth.sign_in(session=session, username=body.username, password=body.password, address=address,
-                              planted_token=request.cookies.get(auth.SESSION_COOKIE), days=settings.session_days)
+        signin = auth.sign_in(
+            session=session,
+            username=body.username,
+            password=body.password,
+            address=address,
+            planted_token=request.cookies.get(auth.SESSION_COOKIE),
+            days=settings.session_days,
+        )
     if isinstance(signin, auth.Refusal):
         wait = {"Retry-After": str(signin.retry_after)} if signin.retry_after is not None else None
         raise ApiError(signin.status, signin.message, headers=wait)
@@ -35,8 +41,15 @@ def login(body: Credentials, request: Request, response: Response) -> LoginOut:
     # The CSRF cookie is readable by the page's script (it echoes it in a header); the session cookie is not.
     cookies = ((auth.SESSION_COOKIE, signin.token, True), (auth.CSRF_COOKIE, signin.csrf_token, False))
     for name, value, httponly in cookies:
-        response.set_cookie(name, value, max_age=signin.max_age_seconds, samesite="lax",
-                            secure=settings.secure_cookies, path="/", httponly=httponly)
+        response.set_cookie(
+            name,
+            value,
+            max_age=signin.max_age_seconds,
+            samesite="lax",
+            secure=settings.secure_cookies,
+            path="/",
+            httponly=httponly,
+        )
     return LoginOut(member=MemberOut.of(member), csrf_token=signin.csrf_token)
 
 

@@ -6,8 +6,8 @@ is another threadpool hop, and the status route is the API's hot path.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from fastapi import HTTPException, Request
 from sqlmodel import Session
@@ -28,8 +28,9 @@ class ApiError(HTTPException):
 
 def require_origin(request: Request) -> None:
     """403 unless the request comes from the app's own origin or an allowed one (see api/origins.py)."""
-    if not origin_allowed(request.headers.get("origin"), request.headers.get("host", ""),
-                          get_settings().allowed_origins):
+    if not origin_allowed(
+        request.headers.get("origin"), request.headers.get("host", ""), get_settings().allowed_origins
+    ):
         raise ApiError(403, "Cross-origin request refused.")
 
 
@@ -43,8 +44,11 @@ def signed_in(request: Request, *, csrf: bool = False) -> Iterator[tuple[Session
             raise ApiError(401, "Not signed in.")
         if csrf:
             require_origin(request)
-            if not auth.csrf_matches(session=session, token=token,
-                                     csrf_cookie=request.cookies.get(auth.CSRF_COOKIE),
-                                     csrf_header=request.headers.get(auth.CSRF_HEADER)):
+            if not auth.csrf_matches(
+                session=session,
+                token=token,
+                csrf_cookie=request.cookies.get(auth.CSRF_COOKIE),
+                csrf_header=request.headers.get(auth.CSRF_HEADER),
+            ):
                 raise ApiError(403, "Missing or wrong CSRF token.")
         yield session, member

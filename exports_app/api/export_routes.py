@@ -17,15 +17,17 @@ router = APIRouter(prefix="/api/exports", tags=["exports"])
 def hls_status(upload_id: str, request: Request) -> HlsStatusOut:
     # The API's hot path: the session check and the status in one query on one pooled connection.
     with get_engine().connect() as connection:
-        status = productions.status_for_session(connection=connection, token=request.cookies.get(auth.SESSION_COOKIE),
-                                                upload_id=upload_id)
+        status = productions.status_for_session(
+            connection=connection, token=request.cookies.get(auth.SESSION_COOKIE), upload_id=upload_id
+        )
     return HlsStatusOut.of(status)
 
 
 @router.post("/{upload_id}/prep-hls", response_model=PrepOut, responses=errors(401, 403, 404))
 def prep_hls(upload_id: str, request: Request) -> PrepOut:
     with signed_in(request, csrf=True) as (session, member):
-        status = productions.prep_hls(session=session, member=member, upload_id=upload_id,
-                                      provider=get_settings().transcoder)
+        status = productions.prep_hls(
+            session=session, member=member, upload_id=upload_id, provider=get_settings().transcoder
+        )
     assert status.production_id is not None and status.state in ("in_progress", "ready")
     return PrepOut(production_id=status.production_id, state=status.state)

@@ -12,7 +12,8 @@ import gzip
 import hashlib
 import json
 import re
-from typing import Any, Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
 from urllib.parse import parse_qs, unquote_to_bytes
 
 from starlette.applications import Starlette
@@ -44,15 +45,19 @@ _INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.S
 # Everything but script-src, which carries the hashes of the page's own inline scripts (SECURITY.md says why
 # 'unsafe-eval' stays). 'self' covers the same-origin websocket (ws:/wss:) in connect-src; hls.js plays through
 # MediaSource blob: URLs and may start a blob: worker; Radix and emotion inject <style> elements at run time.
-_POLICY = ("default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; font-src 'self' data:; "
-           "media-src 'self' blob:; worker-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
-           "form-action 'self'; frame-ancestors 'none'")
+_POLICY = (
+    "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; font-src 'self' data:; "
+    "media-src 'self' blob:; worker-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
 
 
 def inline_script_hashes(html: bytes) -> list[str]:
     """The CSP sources ('sha256-…') of every inline script in a page, in order, without repeats."""
-    hashes = ["'sha256-" + base64.b64encode(hashlib.sha256(body).digest()).decode() + "'"
-              for body in _INLINE_SCRIPT.findall(html)]
+    hashes = [
+        "'sha256-" + base64.b64encode(hashlib.sha256(body).digest()).decode() + "'"
+        for body in _INLINE_SCRIPT.findall(html)
+    ]
     return list(dict.fromkeys(hashes))
 
 
@@ -68,8 +73,9 @@ def content_security_policy(script_hashes: list[str], *, docs_page: bool = False
     return policy.encode()
 
 
-def security_headers(*, hsts: bool, script_hashes: list[str] | None = None,
-                     docs_page: bool = False) -> list[tuple[bytes, bytes]]:
+def security_headers(
+    *, hsts: bool, script_hashes: list[str] | None = None, docs_page: bool = False
+) -> list[tuple[bytes, bytes]]:
     """The headers every HTTP answer carries (SECURITY.md); a page's CSP names its inline scripts."""
     headers = [
         (b"content-security-policy", content_security_policy(script_hashes or [], docs_page=docs_page)),
@@ -96,9 +102,13 @@ def _path_is_clean(scope: Scope) -> bool:
 
 async def _answer(send: Send, status: int, message: str, extra: list[tuple[bytes, bytes]]) -> None:
     body = json.dumps({"error": message}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                            *extra]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *extra],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -144,8 +154,14 @@ class Guard:
     both handed over by the app wiring, so this module knows no state class.
     """
 
-    def __init__(self, app: ASGIApp, *, upload_handlers: frozenset[str] = frozenset(),
-                 tab_owner: TabOwner = _no_owner, member_key: Callable[[int], str] = str) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        upload_handlers: frozenset[str] = frozenset(),
+        tab_owner: TabOwner = _no_owner,
+        member_key: Callable[[int], str] = str,
+    ) -> None:
         self.app = app
         self.upload_handlers, self.tab_owner, self.member_key = upload_handlers, tab_owner, member_key
         settings = get_settings()
@@ -163,8 +179,9 @@ class Guard:
         """Only the app's own pages may open the event socket, and only under a tab token of their own."""
         connection = HTTPConnection(scope)
         token = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token", [""])[0]
-        allowed = origin_allowed(connection.headers.get("origin"), connection.headers.get("host", ""),
-                                 get_settings().allowed_origins)
+        allowed = origin_allowed(
+            connection.headers.get("origin"), connection.headers.get("host", ""), get_settings().allowed_origins
+        )
         if not allowed or not CLIENT_TOKEN.fullmatch(token):
             await receive()  # websocket.connect
             await send({"type": "websocket.close", "code": 1008})  # before accept: answered 403
@@ -180,8 +197,9 @@ class Guard:
             await _answer(send, 400, "Bad request path.", extra)
             return
         connection = HTTPConnection(scope)
-        if not origin_allowed(connection.headers.get("origin"), connection.headers.get("host", ""),
-                              settings.allowed_origins):
+        if not origin_allowed(
+            connection.headers.get("origin"), connection.headers.get("host", ""), settings.allowed_origins
+        ):
             await _answer(send, 403, "Cross-origin request refused.", extra)
             return
         path: str = scope.get("path", "")
@@ -193,8 +211,9 @@ class Guard:
             return
         await self._forward(scope, receive, send, extra)
 
-    async def _upload(self, connection: HTTPConnection, scope: Scope, receive: Receive, send: Send,
-                      extra: list[tuple[bytes, bytes]]) -> None:
+    async def _upload(
+        self, connection: HTTPConnection, scope: Scope, receive: Receive, send: Send, extra: list[tuple[bytes, bytes]]
+    ) -> None:
         """An upload runs only once its member, tab, handler and size pass, and while a slot is free."""
         member = await asyncio.to_thread(_member, connection.cookies.get(auth.SESSION_COOKIE))
         if member is None:
@@ -206,8 +225,9 @@ class Guard:
             await _answer(send, *refusal, extra)
             return
         if not self.uploads.take(member.id):
-            await _answer(send, 429, "Too many uploads at once. Wait for one to finish.",
-                          [*extra, (b"retry-after", b"5")])
+            await _answer(
+                send, 429, "Too many uploads at once. Wait for one to finish.", [*extra, (b"retry-after", b"5")]
+            )
             return
         try:
             body = BodyLimit(receive, send, limit, extra)
@@ -241,8 +261,9 @@ class Guard:
                 if message.get("more_body", False):
                     return
                 page = _decoded(body, held["headers"])
-                headers = security_headers(hsts=hsts, script_hashes=inline_script_hashes(page),
-                                           docs_page=scope.get("path") == DOCS_PATH)
+                headers = security_headers(
+                    hsts=hsts, script_hashes=inline_script_hashes(page), docs_page=scope.get("path") == DOCS_PATH
+                )
                 await send({**held, "headers": [*held["headers"], *headers]})
                 message, held = {**message, "body": body}, None
             await send(message)
@@ -260,13 +281,23 @@ class Guard:
 
         await self.app(scope, receive, keep_status)
         body = json.dumps({"status": "ok" if status == 200 else "unavailable"}).encode()
-        await send({"type": "http.response.start", "status": 200 if status == 200 else 503,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                                (b"cache-control", b"no-store"), *extra]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200 if status == 200 else 503,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"cache-control", b"no-store"),
+                    *extra,
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
-    async def _upload_refusal(self, connection: HTTPConnection, member: auth.Member,
-                              limit: int) -> tuple[int, str] | None:
+    async def _upload_refusal(
+        self, connection: HTTPConnection, member: auth.Member, limit: int
+    ) -> tuple[int, str] | None:
         """Why a signed-in member's upload is refused before its body is read, or None."""
         if connection.scope.get("method") != "POST":
             return None
@@ -342,5 +373,10 @@ def add_cors(api: Starlette) -> None:
     """
     origins = get_settings().allowed_origins
     if origins:
-        api.add_middleware(CORSMiddleware, allow_origins=origins, allow_credentials=True,
-                           allow_methods=["GET", "POST"], allow_headers=["Content-Type", "X-CSRF-Token"])
+        api.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_credentials=True,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type", "X-CSRF-Token"],
+        )

@@ -12,7 +12,8 @@ import logging
 import re
 import time
 import uuid
-from typing import Any, Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
 
 from starlette.routing import Route, WebSocketRoute
 
@@ -90,16 +91,34 @@ class Observe:
                 raise
             status = 503
             body = json.dumps({"error": fault.message}).encode()
-            await with_id({"type": "http.response.start", "status": 503, "headers": [
-                (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                (b"retry-after", str(RETRY_AFTER_SECONDS).encode())]})
+            await with_id(
+                {
+                    "type": "http.response.start",
+                    "status": 503,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                        (b"retry-after", str(RETRY_AFTER_SECONDS).encode()),
+                    ],
+                }
+            )
             await send({"type": "http.response.body", "body": body})
         finally:
             elapsed = time.perf_counter() - started
             route, method = route_label(scope), str(scope.get("method", ""))
             metrics.HTTP_REQUESTS.labels(route, method, str(status)).inc()
             metrics.HTTP_SECONDS.labels(route).observe(elapsed)
-            access.info("%s %s %s", method, route, status,
-                        extra={"request_id": request_id, "method": method, "route": route, "status": status,
-                               "duration_ms": round(elapsed * 1000, 1)})
+            access.info(
+                "%s %s %s",
+                method,
+                route,
+                status,
+                extra={
+                    "request_id": request_id,
+                    "method": method,
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 1),
+                },
+            )
             REQUEST_ID.reset(token)

@@ -7,7 +7,7 @@ EXPORTS_METRICS_TOKEN, and is not there at all without one.
 from __future__ import annotations
 
 import hmac
-from typing import Iterator
+from collections.abc import Iterator
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
@@ -39,8 +39,10 @@ def readyz() -> JSONResponse:
     """Readiness: 200 when every check passes, else 503; each check says what it found, in words."""
     found = readiness.checks()
     ready = all(check.ok for check in found.values())
-    body = {"status": "ready" if ready else "not ready",
-            "checks": {name: {"ok": check.ok, "detail": check.detail} for name, check in found.items()}}
+    body = {
+        "status": "ready" if ready else "not ready",
+        "checks": {name: {"ok": check.ok, "detail": check.detail} for name, check in found.items()},
+    }
     return JSONResponse(body, status_code=200 if ready else 503, headers={"Cache-Control": "no-store"})
 
 

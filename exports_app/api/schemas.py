@@ -37,9 +37,18 @@ class HlsStatusOut(_Out):
 
     @classmethod
     def of(cls, status: HlsStatus) -> HlsStatusOut:
-        return cls(state=status.state, production_id=status.production_id, detail=status.detail,
-                   percent=status.percent, phase=status.phase, hls_url=status.hls_url, poster_url=status.poster_url,
-                   updated_at=status.updated_at, attempt=status.attempt, failed_at=status.failed_at)
+        return cls(
+            state=status.state,
+            production_id=status.production_id,
+            detail=status.detail,
+            percent=status.percent,
+            phase=status.phase,
+            hls_url=status.hls_url,
+            poster_url=status.poster_url,
+            updated_at=status.updated_at,
+            attempt=status.attempt,
+            failed_at=status.failed_at,
+        )
 
 
 class PrepOut(_Out):

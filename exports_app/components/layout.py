@@ -20,8 +20,9 @@ def header() -> rx.Component:
             rx.hstack(
                 icon("user", size=16, color=TEXT_MUTED),
                 rx.text(AuthState.username, data_testid="member-name", size="2"),
-                rx.button("Sign out", variant="soft", size="1", on_click=AuthState.sign_out,
-                          data_testid="btn-sign-out"),
+                rx.button(
+                    "Sign out", variant="soft", size="1", on_click=AuthState.sign_out, data_testid="btn-sign-out"
+                ),
                 align="center",
                 spacing="2",
             ),

@@ -43,8 +43,9 @@ def _timeline_button() -> rx.Component:
         style=filled(cond_str(has_project, BLUE, DARK_GRAY)),
         data_testid="btn-open-timeline",
     )
-    return rx.cond(has_project, button,
-                   rx.tooltip(rx.box(button, width="100%"), content="This export has no timeline project."))
+    return rx.cond(
+        has_project, button, rx.tooltip(rx.box(button, width="100%"), content="This export has no timeline project.")
+    )
 
 
 def _delete_area() -> rx.Component:
@@ -53,10 +54,15 @@ def _delete_area() -> rx.Component:
         rx.vstack(
             rx.text("Delete this export? Its HLS productions stay.", size="2", weight="medium"),
             rx.hstack(
-                rx.button("Delete export only", on_click=ExportModalState.confirm_delete,
-                          style=filled(BURGUNDY), data_testid="btn-confirm-delete"),
-                rx.button("Cancel", variant="soft", on_click=ExportModalState.cancel_delete,
-                          data_testid="btn-cancel-delete"),
+                rx.button(
+                    "Delete export only",
+                    on_click=ExportModalState.confirm_delete,
+                    style=filled(BURGUNDY),
+                    data_testid="btn-confirm-delete",
+                ),
+                rx.button(
+                    "Cancel", variant="soft", on_click=ExportModalState.cancel_delete, data_testid="btn-cancel-delete"
+                ),
                 width="100%",
             ),
             width="100%",
@@ -73,10 +79,15 @@ def _progress() -> rx.Component:
     return rx.cond(
         look.shows_progress,
         rx.vstack(
-            rx.progress(value=status.percent, max=100, width="100%", aria_label="Transcode progress",
-                        data_testid="hls-progress"),
-            rx.text(status.phase.to(str) + " · " + status.percent.to_string() + "%", size="1", color=TEXT_MUTED,
-                    data_testid="hls-phase"),
+            rx.progress(
+                value=status.percent, max=100, width="100%", aria_label="Transcode progress", data_testid="hls-progress"
+            ),
+            rx.text(
+                status.phase.to(str) + " · " + status.percent.to_string() + "%",
+                size="1",
+                color=TEXT_MUTED,
+                data_testid="hls-phase",
+            ),
             width="100%",
             spacing="1",
         ),
@@ -86,9 +97,17 @@ def _progress() -> rx.Component:
 def _preview() -> rx.Component:
     return rx.cond(
         look.shows_preview,
-        rx.box(hls_video(src=status.hls_url, poster=status.poster_url, controls=True, preload="metadata",
-                         style={"width": "100%", "display": "block"}),
-               width="100%", data_testid="hls-preview"),
+        rx.box(
+            hls_video(
+                src=status.hls_url,
+                poster=status.poster_url,
+                controls=True,
+                preload="metadata",
+                style={"width": "100%", "display": "block"},
+            ),
+            width="100%",
+            data_testid="hls-preview",
+        ),
     )
 
 
@@ -100,12 +119,23 @@ def export_modal() -> rx.Component:
                 rx.vstack(
                     rx.dialog.title(ExportModalState.open_title),
                     rx.text(status.text, weight="medium", data_testid="hls-status"),
-                    rx.cond(status.detail != "",
-                            rx.text(rx.cond(status.attempt != "",
-                                            rx.text.span(status.attempt.to(str) + ": ", data_testid="hls-attempt")),
-                                    status.detail, size="1", color=ERROR_RED, data_testid="hls-detail")),
-                    rx.cond(ExportModalState.message != "",
-                            rx.text(ExportModalState.message, size="1", color=ERROR_RED, data_testid="modal-message")),
+                    rx.cond(
+                        status.detail != "",
+                        rx.text(
+                            rx.cond(
+                                status.attempt != "",
+                                rx.text.span(status.attempt.to(str) + ": ", data_testid="hls-attempt"),
+                            ),
+                            status.detail,
+                            size="1",
+                            color=ERROR_RED,
+                            data_testid="hls-detail",
+                        ),
+                    ),
+                    rx.cond(
+                        ExportModalState.message != "",
+                        rx.text(ExportModalState.message, size="1", color=ERROR_RED, data_testid="modal-message"),
+                    ),
                     _progress(),
                     _preview(),
                     _timeline_button(),
@@ -121,8 +151,10 @@ def export_modal() -> rx.Component:
             max_width="26em",
             # A dialog without a trigger returns focus nowhere; the keyboard user goes back to the cog they left.
             on_close_auto_focus=rx.call_script(
-                "document.querySelector('[data-testid=\"export-cog-" + ExportModalState.last_opened.to_string()
-                + "\"]')?.focus()"),
+                "document.querySelector('[data-testid=\"export-cog-"
+                + ExportModalState.last_opened.to_string()
+                + "\"]')?.focus()"
+            ),
         ),
         open=ExportModalState.modal_open,
         on_open_change=ExportModalState.set_modal_open,

@@ -26,5 +26,9 @@ BUTTON_BASE = {"width": "100%", "color": "white", "cursor": "pointer", "font_wei
 
 def filled(color: object) -> dict[str, object]:
     """A solid button style in color (a CSS value or a Var choosing one)."""
-    return {**BUTTON_BASE, "background_color": color, "_hover": {"filter": "brightness(1.1)"},
-            "_disabled": {"cursor": "not-allowed", "opacity": "1", "background_color": DARK_GRAY}}
+    return {
+        **BUTTON_BASE,
+        "background_color": color,
+        "_hover": {"filter": "brightness(1.1)"},
+        "_disabled": {"cursor": "not-allowed", "opacity": "1", "background_color": DARK_GRAY},
+    }

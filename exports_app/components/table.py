@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import reflex as rx
 
 
-def items_table(headings: Sequence[str], items: rx.Var[Any], row: Callable[[Any], rx.Component],
-                **props: Any) -> rx.Component:
+def items_table(
+    headings: Sequence[str], items: rx.Var[Any], row: Callable[[Any], rx.Component], **props: Any
+) -> rx.Component:
     """The full-width table of items, row(item) rendering each; props go to the table (variant, test id, ...)."""
     return rx.table.root(
         rx.table.header(rx.table.row(*(rx.table.column_header_cell(heading) for heading in headings))),

@@ -12,19 +12,37 @@ from exports_app.state.views import Notice
 
 
 def toast(item: ObjectVar[Notice]) -> rx.Component:
-    shown = ((item.upload_id != ExportModalState.open_id) & (item.id.to(int) > ExportModalState.notices_after)
-             & ~ExportModalState.dismissed.contains(item.id))
+    shown = (
+        (item.upload_id != ExportModalState.open_id)
+        & (item.id.to(int) > ExportModalState.notices_after)
+        & ~ExportModalState.dismissed.contains(item.id)
+    )
     return rx.cond(
         shown,
         rx.hstack(
-            icon(cond_str(item.kind == "ready", "circle-check", "circle-alert"), size=18,
-                 color=cond_str(item.kind == "ready", READY_GREEN, ERROR_RED)),
+            icon(
+                cond_str(item.kind == "ready", "circle-check", "circle-alert"),
+                size=18,
+                color=cond_str(item.kind == "ready", READY_GREEN, ERROR_RED),
+            ),
             rx.text(item.text, size="2", weight="medium"),
-            rx.link(item.action, href=item.href, size="2", weight="bold", color=BLUE,
-                    data_testid=f"toast-action-{item.upload_id}"),
-            rx.icon_button(icon("x", size=14), variant="ghost", size="1", color_scheme="gray", aria_label="Dismiss",
-                           # mypy types an @rx.event handler as rx.event's own class (EventNamespace).
-                           on_click=ExportModalState.dismiss(item.id)),  # type: ignore[operator]
+            rx.link(
+                item.action,
+                href=item.href,
+                size="2",
+                weight="bold",
+                color=BLUE,
+                data_testid=f"toast-action-{item.upload_id}",
+            ),
+            rx.icon_button(
+                icon("x", size=14),
+                variant="ghost",
+                size="1",
+                color_scheme="gray",
+                aria_label="Dismiss",
+                # mypy types an @rx.event handler as rx.event's own class (EventNamespace).
+                on_click=ExportModalState.dismiss(item.id),  # type: ignore[operator]
+            ),
             align="center",
             spacing="3",
             padding="0.7em 1em",

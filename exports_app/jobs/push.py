@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from typing import Iterable
+from collections.abc import Iterable
 
 from exports_app import reflex_bridge as bridge
 from exports_app.db import session_scope
@@ -39,8 +39,9 @@ def _statuses(changed: Iterable[tuple[int, int]]) -> dict[int, dict[int, HlsStat
     return by_member
 
 
-async def write_shared(app: LiveApp, member_id: int, statuses: dict[int, HlsStatus]) -> tuple[StateUpdate | None,
-                                                                                               set[str]]:
+async def write_shared(
+    app: LiveApp, member_id: int, statuses: dict[int, HlsStatus]
+) -> tuple[StateUpdate | None, set[str]]:
     """Apply the statuses to the member's shared ExportsLive: (the tabs' update if anything changed, the member's
     tabs to send it to)."""
     from exports_app.state.exports import ExportsLive
@@ -81,8 +82,9 @@ async def _owned_tabs(member_key: str, tabs: set[str]) -> set[str]:
     A tab that signed out, changed hands or whose session was revoked gets nothing more of the member's,
     even before it sends its next event.
     """
-    bound = {tab: session for tab, (key, session) in (await live_tabs.owners(sorted(tabs))).items()
-             if key == member_key}
+    bound = {
+        tab: session for tab, (key, session) in (await live_tabs.owners(sorted(tabs))).items() if key == member_key
+    }
     live = await asyncio.to_thread(_live, set(bound.values())) if bound else set()
     return {tab for tab, session in bound.items() if session in live}
 

@@ -40,16 +40,22 @@ def tick(transcoder: Transcoder, timeout_seconds: float) -> TickResult:
         ended: set[int] = set()
         for report in reports:
             reported = by_job.get(report.media_job_id)
-            if (reported is not None and reported.is_news(report)
-                    and media_jobs.apply_report(session=session, report=report)):
+            if (
+                reported is not None
+                and reported.is_news(report)
+                and media_jobs.apply_report(session=session, report=report)
+            ):
                 result.changed.add((reported.user_id, reported.upload_id))
                 if report.status.terminal:
                     media_jobs.count_ended(reported, report, transcoder.name)
             if report.status.terminal:
                 ended.add(report.media_job_id)
         heard = {report.media_job_id for report in reports if not report.status.terminal}
-        stuck = [r for r in media_jobs.timed_out(rows, timeout_seconds, waiting=heard)
-                 if r.pending.request.media_job_id not in ended]
+        stuck = [
+            r
+            for r in media_jobs.timed_out(rows, timeout_seconds, waiting=heard)
+            if r.pending.request.media_job_id not in ended
+        ]
         for row in stuck:
             transcoder.cancel(row.pending)
             report = media_jobs.timeout_report(row, timeout_seconds)

@@ -8,8 +8,8 @@ import logging
 import os
 import socket
 import uuid
-from datetime import datetime, timedelta, timezone
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -50,7 +50,7 @@ class RefreshRunner:
             return
         job = self.scheduler.get_job(JOB_ID)
         if job is not None:
-            job.modify(next_run_time=datetime.now(timezone.utc))
+            job.modify(next_run_time=datetime.now(UTC))
 
     async def run(self) -> None:
         self._running = True
@@ -132,7 +132,7 @@ async def refresh_lifespan(live: push.LiveApp) -> AsyncIterator[None]:
     """
     settings = get_settings()
     holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-    scheduler = AsyncIOScheduler(timezone=timezone.utc)
+    scheduler = AsyncIOScheduler(timezone=UTC)
     runner = RefreshRunner(scheduler, asyncio.get_running_loop(), live)
     unregister = media_jobs.register_wake(runner.wake)
 
@@ -148,18 +148,33 @@ async def refresh_lifespan(live: push.LiveApp) -> AsyncIterator[None]:
             return
         if leading and scheduler.get_job(JOB_ID) is None:
             log.info("refresh leader: %s", holder)
-            now = datetime.now(timezone.utc)
-            scheduler.add_job(runner.run, "interval", seconds=settings.refresh_seconds, id=JOB_ID,
-                              coalesce=True, max_instances=1, next_run_time=now)
-            scheduler.add_job(housekeeping, "interval", hours=1, id=PURGE_ID, coalesce=True,
-                              max_instances=1, next_run_time=now)
+            now = datetime.now(UTC)
+            scheduler.add_job(
+                runner.run,
+                "interval",
+                seconds=settings.refresh_seconds,
+                id=JOB_ID,
+                coalesce=True,
+                max_instances=1,
+                next_run_time=now,
+            )
+            scheduler.add_job(
+                housekeeping, "interval", hours=1, id=PURGE_ID, coalesce=True, max_instances=1, next_run_time=now
+            )
         elif not leading and scheduler.get_job(JOB_ID) is not None:
             log.warning("refresh lease lost: %s stands by", holder)
             scheduler.remove_job(JOB_ID)
             scheduler.remove_job(PURGE_ID)
 
-    scheduler.add_job(lead, "interval", seconds=RENEW_SECONDS, id="leader", coalesce=True, max_instances=1,
-                      next_run_time=datetime.now(timezone.utc))
+    scheduler.add_job(
+        lead,
+        "interval",
+        seconds=RENEW_SECONDS,
+        id="leader",
+        coalesce=True,
+        max_instances=1,
+        next_run_time=datetime.now(UTC),
+    )
     scheduler.start()
     try:
         yield

@@ -34,8 +34,9 @@ def thumbnail(row: ObjectVar[ExportRow]) -> rx.Component:
     size: dict[str, Any] = {"width": "64px", "height": "36px", "border_radius": "4px", "background": THUMB_BG}
     return rx.cond(
         row.poster_url != "",
-        rx.image(src=row.poster_url, alt="", loading="lazy", object_fit="cover", data_testid=f"export-thumb-{row.id}",
-                 **size),
+        rx.image(
+            src=row.poster_url, alt="", loading="lazy", object_fit="cover", data_testid=f"export-thumb-{row.id}", **size
+        ),
         rx.box(**size),
     )
 
@@ -44,18 +45,25 @@ def export_row(row: ObjectVar[ExportRow]) -> rx.Component:
     """A table row; below 640 px wide the same row is a card (assets/styles.css): thumbnail, title, badge, cog."""
     return rx.table.row(
         rx.table.cell(thumbnail(row), class_name="col-thumb"),
-        rx.table.cell(rx.vstack(rx.text(row.title, weight="medium"),
-                                rx.text(row.filename, size="1", color=TEXT_MUTED), spacing="0"),
-                      class_name="col-title"),
+        rx.table.cell(
+            rx.vstack(
+                rx.text(row.title, weight="medium"), rx.text(row.filename, size="1", color=TEXT_MUTED), spacing="0"
+            ),
+            class_name="col-title",
+        ),
         rx.table.cell(rx.text(row.created, size="2"), class_name="col-created"),
         rx.table.cell(rx.text(row.duration, size="2"), class_name="col-duration"),
         rx.table.cell(rx.text(row.size, size="2"), class_name="col-size"),
         rx.table.cell(status_badge(row), class_name="col-status"),
         rx.table.cell(
-            rx.icon_button(icon("settings", size=16), variant="ghost", aria_label="Export settings",
-                           # mypy types an @rx.event handler as rx.event's own class (EventNamespace).
-                           on_click=ExportModalState.open_modal(row.id),  # type: ignore[operator]
-                           data_testid=f"export-cog-{row.id}"),
+            rx.icon_button(
+                icon("settings", size=16),
+                variant="ghost",
+                aria_label="Export settings",
+                # mypy types an @rx.event handler as rx.event's own class (EventNamespace).
+                on_click=ExportModalState.open_modal(row.id),  # type: ignore[operator]
+                data_testid=f"export-cog-{row.id}",
+            ),
             class_name="col-cog",
         ),
         data_testid=f"export-row-{row.id}",
@@ -69,13 +77,25 @@ def upload_feedback() -> rx.Component:
         rx.cond(
             ExportModalState.upload_phase != "",
             rx.hstack(
-                rx.progress(value=ExportModalState.upload_percent, max=100, width="12em",
-                            aria_label="Upload progress", data_testid="upload-progress"),
+                rx.progress(
+                    value=ExportModalState.upload_percent,
+                    max=100,
+                    width="12em",
+                    aria_label="Upload progress",
+                    data_testid="upload-progress",
+                ),
                 rx.text(ExportModalState.upload_percent.to_string() + "%", size="2", data_testid="upload-percent"),
-                rx.cond(ExportModalState.upload_phase == UPLOADING,
-                        rx.button("Cancel", variant="soft", size="1", on_click=ExportModalState.cancel_upload,
-                                  data_testid="btn-cancel-upload"),
-                        rx.text("Checking the video\u2026", size="2", data_testid="upload-checking")),
+                rx.cond(
+                    ExportModalState.upload_phase == UPLOADING,
+                    rx.button(
+                        "Cancel",
+                        variant="soft",
+                        size="1",
+                        on_click=ExportModalState.cancel_upload,
+                        data_testid="btn-cancel-upload",
+                    ),
+                    rx.text("Checking the video\u2026", size="2", data_testid="upload-checking"),
+                ),
                 align="center",
                 spacing="3",
             ),
@@ -96,10 +116,15 @@ def upload_control() -> rx.Component:
         accept={"video/*": [".mp4", ".mov", ".m4v", ".mkv", ".webm"]},
         max_files=1,
         disabled=ExportModalState.upload_phase != "",
-        on_drop=[ExportModalState.start_upload,
-                 # mypy types rx.event(background=True)'s result as an unresolved EventCallback, not callable.
-                 ExportModalState.upload(rx.upload_files_chunk(  # type: ignore[misc]
-                     upload_id=UPLOAD_ID, on_upload_progress=ExportModalState.upload_progress))],
+        on_drop=[
+            ExportModalState.start_upload,
+            # mypy types rx.event(background=True)'s result as an unresolved EventCallback, not callable.
+            ExportModalState.upload(
+                rx.upload_files_chunk(  # type: ignore[misc]
+                    upload_id=UPLOAD_ID, on_upload_progress=ExportModalState.upload_progress
+                )
+            ),
+        ],
         border=f"1px dashed {BLUE}",
         padding="0.8em 1.2em",
         border_radius="8px",
@@ -112,10 +137,13 @@ def upload_control() -> rx.Component:
     return rx.vstack(
         control,
         upload_feedback(),
-        rx.cond(ExportModalState.upload_error != "",
-                rx.text(ExportModalState.upload_error, color=ERROR_RED, size="2", data_testid="upload-error")),
-        rx.cond(ExportModalState.message != "",
-                rx.text(ExportModalState.message, size="2", data_testid="exports-message")),
+        rx.cond(
+            ExportModalState.upload_error != "",
+            rx.text(ExportModalState.upload_error, color=ERROR_RED, size="2", data_testid="upload-error"),
+        ),
+        rx.cond(
+            ExportModalState.message != "", rx.text(ExportModalState.message, size="2", data_testid="exports-message")
+        ),
         spacing="2",
     )
 
@@ -125,22 +153,29 @@ def exports_page() -> rx.Component:
     return page(
         rx.hstack(
             rx.heading("Your exports", size="6"),
-            rx.text(ExportsLive.total.to_string() + " total", size="2", color=TEXT_MUTED,
-                    data_testid="exports-total"),
+            rx.text(ExportsLive.total.to_string() + " total", size="2", color=TEXT_MUTED, data_testid="exports-total"),
             align="baseline",
             spacing="3",
         ),
         rx.box(upload_control(), margin_y="1em"),
         rx.cond(
             ExportsLive.rows.length() > 0,
-            items_table(("", "Title", "Created", "Duration", "Size", "HLS", ""), ExportsLive.rows, export_row,
-                        variant="surface", class_name="exports-table", data_testid="exports-table"),
+            items_table(
+                ("", "Title", "Created", "Duration", "Size", "HLS", ""),
+                ExportsLive.rows,
+                export_row,
+                variant="surface",
+                class_name="exports-table",
+                data_testid="exports-table",
+            ),
             rx.text("No exports yet. Add one above.", color=TEXT_MUTED, data_testid="exports-empty"),
         ),
         rx.cond(
             ExportsLive.has_more,
-            rx.center(rx.button("Show more", variant="soft", on_click=ExportsLive.show_more,
-                                data_testid="btn-show-more"), margin_top="1em"),
+            rx.center(
+                rx.button("Show more", variant="soft", on_click=ExportsLive.show_more, data_testid="btn-show-more"),
+                margin_top="1em",
+            ),
         ),
         export_modal(),
     )

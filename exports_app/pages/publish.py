@@ -15,10 +15,14 @@ from exports_app.state.publish import PublishState, SpaceOption
 
 def space_option(space: ObjectVar[SpaceOption]) -> rx.Component:
     return rx.hstack(
-        rx.checkbox(checked=space.chosen, disabled=space.published,
-                    # mypy types an @rx.event handler as rx.event's own class (EventNamespace).
-                    on_change=lambda value: PublishState.toggle(space.id, value),  # type: ignore[operator]
-                    aria_label=space.name, data_testid=f"space-{space.id}"),
+        rx.checkbox(
+            checked=space.chosen,
+            disabled=space.published,
+            # mypy types an @rx.event handler as rx.event's own class (EventNamespace).
+            on_change=lambda value: PublishState.toggle(space.id, value),  # type: ignore[operator]
+            aria_label=space.name,
+            data_testid=f"space-{space.id}",
+        ),
         rx.text(space.name),
         rx.cond(space.published, rx.badge("Published", color_scheme="green", variant="soft")),
         align="center",
@@ -30,10 +34,15 @@ def new_space_form() -> rx.Component:
     """A name and Create: the member's first space (or another one) made right here."""
     return rx.form(
         rx.hstack(
-            rx.input(name="name", placeholder="New space name", aria_label="New space name", required=True,
-                     max_length=128, data_testid="space-name"),
-            rx.button("Create", type="submit", style={**filled(BLUE), "width": "auto"},
-                      data_testid="btn-create-space"),
+            rx.input(
+                name="name",
+                placeholder="New space name",
+                aria_label="New space name",
+                required=True,
+                max_length=128,
+                data_testid="space-name",
+            ),
+            rx.button("Create", type="submit", style={**filled(BLUE), "width": "auto"}, data_testid="btn-create-space"),
             spacing="2",
             align="center",
         ),
@@ -48,8 +57,10 @@ def published_to() -> rx.Component:
         PublishState.published.length() > 0,
         rx.vstack(
             rx.text("Published to", weight="medium"),
-            rx.foreach(PublishState.published, lambda space: rx.link(
-                space.name, href=space_url(space.id), data_testid=f"published-{space.id}")),
+            rx.foreach(
+                PublishState.published,
+                lambda space: rx.link(space.name, href=space_url(space.id), data_testid=f"published-{space.id}"),
+            ),
             spacing="1",
             data_testid="published-to",
         ),
@@ -60,21 +71,33 @@ def published_to() -> rx.Component:
 def publish_page() -> rx.Component:
     can_publish = PublishState.chosen_count > 0
     return query_page(
-        PublishState.error, "publish-error",
-        rx.heading("Publish “" + PublishState.export_title + "”", size="6",
-                   data_testid="publish-title"),
-        rx.text("Production #" + PublishState.production_id.to_string(), color=TEXT_MUTED, size="2",
-                data_testid="publish-production"),
-        rx.cond(PublishState.renditions != "",
-                rx.text(PublishState.renditions, color=TEXT_MUTED, size="2", data_testid="publish-renditions")),
+        PublishState.error,
+        "publish-error",
+        rx.heading("Publish “" + PublishState.export_title + "”", size="6", data_testid="publish-title"),
+        rx.text(
+            "Production #" + PublishState.production_id.to_string(),
+            color=TEXT_MUTED,
+            size="2",
+            data_testid="publish-production",
+        ),
+        rx.cond(
+            PublishState.renditions != "",
+            rx.text(PublishState.renditions, color=TEXT_MUTED, size="2", data_testid="publish-renditions"),
+        ),
         rx.text("Choose spaces", weight="medium"),
-        rx.cond(PublishState.spaces.length() == 0,
-                rx.text("You have no spaces yet. Create one to publish to:", data_testid="no-spaces")),
+        rx.cond(
+            PublishState.spaces.length() == 0,
+            rx.text("You have no spaces yet. Create one to publish to:", data_testid="no-spaces"),
+        ),
         rx.foreach(PublishState.spaces, space_option),
         new_space_form(),
-        rx.button("Publish to selected spaces", on_click=PublishState.submit, disabled=~can_publish,
-                  style={**filled(cond_str(can_publish, BLUE, DARK_GRAY)), "width": "auto"},
-                  data_testid="btn-publish-confirm"),
+        rx.button(
+            "Publish to selected spaces",
+            on_click=PublishState.submit,
+            disabled=~can_publish,
+            style={**filled(cond_str(can_publish, BLUE, DARK_GRAY)), "width": "auto"},
+            data_testid="btn-publish-confirm",
+        ),
         rx.cond(PublishState.message != "", rx.text(PublishState.message, data_testid="publish-message")),
         published_to(),
     )

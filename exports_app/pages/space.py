@@ -14,19 +14,22 @@ from exports_app.state.space import PublishedItem, SpaceState
 
 
 def published_item(item: ObjectVar[PublishedItem]) -> rx.Component:
-    return rx.table.row(rx.table.cell(item.title), rx.table.cell("#" + item.production_id.to_string()),
-                        rx.table.cell(item.published))
+    return rx.table.row(
+        rx.table.cell(item.title), rx.table.cell("#" + item.production_id.to_string()), rx.table.cell(item.published)
+    )
 
 
 @member_page(route=SPACE_ROUTE, title="Space · Exports", on_load=[SpaceState.load])
 def space_page() -> rx.Component:
     return query_page(
-        SpaceState.error, "space-error",
+        SpaceState.error,
+        "space-error",
         rx.heading(SpaceState.name, size="6", data_testid="space-title"),
         rx.cond(
             SpaceState.items.length() > 0,
-            items_table(("Export", "Production", "Published"), SpaceState.items, published_item,
-                        data_testid="space-items"),
+            items_table(
+                ("Export", "Production", "Published"), SpaceState.items, published_item, data_testid="space-items"
+            ),
             rx.text("Nothing is published here yet.", color=TEXT_MUTED),
         ),
     )

@@ -21,7 +21,8 @@ def project_export(item: ObjectVar[ExportRow]) -> rx.Component:
 @member_page(route=TIMELINE_ROUTE, title="Timeline · Exports", on_load=[TimelineState.load])
 def timeline_page() -> rx.Component:
     return query_page(
-        TimelineState.error, "timeline-error",
+        TimelineState.error,
+        "timeline-error",
         rx.heading(TimelineState.title, size="6", data_testid="timeline-title"),
         rx.text("Created " + TimelineState.created, size="2", color=TEXT_MUTED),
         rx.text(TimelineState.description),

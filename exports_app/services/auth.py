@@ -126,8 +126,9 @@ class Refusal:
     retry_after: int | None = None
 
 
-def sign_in(*, session: Session, username: str, password: str, address: str, planted_token: str | None,
-            days: int) -> SignIn | Refusal:
+def sign_in(
+    *, session: Session, username: str, password: str, address: str, planted_token: str | None, days: int
+) -> SignIn | Refusal:
     """Throttle, check the password, count a failure or start a fresh session (the planted one ends).
 
     The attempt is counted as a failure (and committed) before the password is checked, so parallel guesses
@@ -185,8 +186,11 @@ def member_for_token(*, session: Session, token: str | None) -> Member | None:
     found = session.execute(
         select(User.id, User.username)
         .join(AuthSession, col(AuthSession.user_id) == User.id)
-        .where(col(AuthSession.token_hash) == token_hash(token), col(AuthSession.revoked_at).is_(None),
-               col(AuthSession.expires_at) > utcnow())
+        .where(
+            col(AuthSession.token_hash) == token_hash(token),
+            col(AuthSession.revoked_at).is_(None),
+            col(AuthSession.expires_at) > utcnow(),
+        )
     ).first()
     return Member(found.id, found.username) if found else None
 
@@ -217,9 +221,11 @@ def live_sessions(*, session: Session, fingerprints: set[str]) -> set[str]:
     if not fingerprints:
         return set()
     rows = session.execute(
-        select(AuthSession.token_hash).where(col(AuthSession.token_hash).in_(sorted(fingerprints)),
-                                             col(AuthSession.revoked_at).is_(None),
-                                             col(AuthSession.expires_at) > utcnow())
+        select(AuthSession.token_hash).where(
+            col(AuthSession.token_hash).in_(sorted(fingerprints)),
+            col(AuthSession.revoked_at).is_(None),
+            col(AuthSession.expires_at) > utcnow(),
+        )
     ).scalars()
     return set(rows)
 
@@ -231,7 +237,10 @@ def members_of_sessions(*, session: Session, fingerprints: set[str]) -> dict[str
     rows = session.execute(
         select(AuthSession.token_hash, User.id, User.username)
         .join(User, col(User.id) == AuthSession.user_id)
-        .where(col(AuthSession.token_hash).in_(sorted(fingerprints)), col(AuthSession.revoked_at).is_(None),
-               col(AuthSession.expires_at) > utcnow())
+        .where(
+            col(AuthSession.token_hash).in_(sorted(fingerprints)),
+            col(AuthSession.revoked_at).is_(None),
+            col(AuthSession.expires_at) > utcnow(),
+        )
     ).all()
     return {row[0]: Member(row[1], row[2]) for row in rows}

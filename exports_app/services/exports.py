@@ -43,8 +43,7 @@ def valid_id(value: object, maximum: int = MAX_ID) -> int | None:
 
 def live_exports_clause(member: Member) -> list[sa.ColumnElement[bool]]:
     """The member's exports that are not deleted."""
-    return [col(Upload.user_id) == member.id, col(Upload.video_role) == EXPORT_ROLE,
-            col(Upload.deleted_at).is_(None)]
+    return [col(Upload.user_id) == member.id, col(Upload.video_role) == EXPORT_ROLE, col(Upload.deleted_at).is_(None)]
 
 
 def owned_export_clause(member: Member, upload_id: int) -> sa.ColumnElement[bool]:
@@ -70,9 +69,7 @@ def lock_export(*, session: Session, member: Member, upload_id: object) -> Uploa
     uid = valid_id(upload_id)
     if uid is None:
         raise NotFound(NOT_FOUND_MESSAGE)
-    result = session.exec(
-        sa.update(Upload).where(owned_export_clause(member, uid)).values(updated_at=utcnow())
-    )
+    result = session.exec(sa.update(Upload).where(owned_export_clause(member, uid)).values(updated_at=utcnow()))
     if not result.rowcount:
         raise NotFound(NOT_FOUND_MESSAGE)
     session.expire_all()
@@ -81,9 +78,7 @@ def lock_export(*, session: Session, member: Member, upload_id: object) -> Uploa
 
 def count_exports(*, session: Session, member: Member) -> int:
     return int(
-        session.execute(
-            sa.select(sa.func.count()).select_from(Upload).where(*live_exports_clause(member))
-        ).scalar_one()
+        session.execute(sa.select(sa.func.count()).select_from(Upload).where(*live_exports_clause(member))).scalar_one()
     )
 
 
@@ -163,8 +158,7 @@ def purge_deleted_files(*, session: Session, older_than: timedelta) -> int:
     """Remove the stored files of exports deleted longer ago than older_than; rows and productions stay."""
     cutoff = utcnow() - older_than
     due = session.exec(
-        select(Upload).where(col(Upload.deleted_at) < cutoff, col(Upload.files_purged_at).is_(None))
-        .limit(PURGE_BATCH)
+        select(Upload).where(col(Upload.deleted_at) < cutoff, col(Upload.files_purged_at).is_(None)).limit(PURGE_BATCH)
     ).all()
     for upload in due:
         posters.remove_poster(upload)

@@ -94,14 +94,32 @@ def derive_hls_status(production: ProductionFacts | None, latest_job: JobFacts |
     status = JobStatus(latest_job.status)
     updated = latest_job.updated_at
     if status is JobStatus.SUCCEEDED and production.hls_master_uri:
-        return HlsStatus(state="ready", production_id=pid, percent=100, phase="COMPLETE",
-                         hls_url=hls_url_for(pid), poster_url=production_poster_url(pid), updated_at=updated)
+        return HlsStatus(
+            state="ready",
+            production_id=pid,
+            percent=100,
+            phase="COMPLETE",
+            hls_url=hls_url_for(pid),
+            poster_url=production_poster_url(pid),
+            updated_at=updated,
+        )
     if status in ACTIVE_STATUSES:
-        return HlsStatus(state="in_progress", production_id=pid, percent=latest_job.percent,
-                         phase=latest_job.phase or status.value.upper(), updated_at=updated)
+        return HlsStatus(
+            state="in_progress",
+            production_id=pid,
+            percent=latest_job.percent,
+            phase=latest_job.phase or status.value.upper(),
+            updated_at=updated,
+        )
     detail = short_detail(latest_job.error_message) or _DEFAULT_DETAIL.get(status, NO_MASTER_PLAYLIST)
-    return HlsStatus(state="failed", production_id=pid, detail=detail, updated_at=updated,
-                     attempt=latest_job.attempt, failed_at=latest_job.finished_at or updated)
+    return HlsStatus(
+        state="failed",
+        production_id=pid,
+        detail=detail,
+        updated_at=updated,
+        attempt=latest_job.attempt,
+        failed_at=latest_job.finished_at or updated,
+    )
 
 
 def prep_finished(before: HlsState | None, after: HlsStatus) -> bool:

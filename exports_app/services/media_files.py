@@ -43,8 +43,13 @@ def hls_file(*, session: Session, member: Member, production_id: object, relativ
     master = production.hls_master_uri
     suffix = posixpath.splitext(relative)[1].lower()
     clean = posixpath.normpath(relative)
-    if not master or suffix not in CONTENT_TYPES or clean.startswith(("..", "/")) or "\\" in relative \
-            or "\x00" in relative:
+    if (
+        not master
+        or suffix not in CONTENT_TYPES
+        or clean.startswith(("..", "/"))
+        or "\\" in relative
+        or "\x00" in relative
+    ):
         raise NotFound("File not found.")
     base = posixpath.dirname(master)
     target = posixpath.join(base, clean)

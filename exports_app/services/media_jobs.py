@@ -6,9 +6,9 @@ import dataclasses
 import logging
 import threading
 import uuid
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Callable, Collection, Iterable
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -98,9 +98,11 @@ class PendingRow:
 
     def is_news(self, report: JobReport) -> bool:
         """False for a report that repeats what the row already says (nothing to write or push)."""
-        return (report.status is not self.pending.status
-                or (report.percent is not None and report.percent != self.percent)
-                or (report.phase is not None and report.phase != self.phase))
+        return (
+            report.status is not self.pending.status
+            or (report.percent is not None and report.percent != self.percent)
+            or (report.phase is not None and report.phase != self.phase)
+        )
 
 
 def _request(job: MediaJob, upload: Upload) -> JobRequest:
@@ -131,15 +133,17 @@ def pending_jobs(*, session: Session, provider: str, job_ids: Iterable[int] | No
     rows: list[PendingRow] = []
     for job, upload in session.exec(query):
         request = _request(job, upload)  # the request carries the stored (so not None) upload id
-        rows.append(PendingRow(
-            PendingJob(request, job.provider_job_id, JobStatus(job.status)),
-            upload.user_id,
-            request.upload_id,
-            job.started_at or job.submitted_at or job.created_at,
-            job.percent,
-            job.phase,
-            job.started_at is not None,
-        ))
+        rows.append(
+            PendingRow(
+                PendingJob(request, job.provider_job_id, JobStatus(job.status)),
+                upload.user_id,
+                request.upload_id,
+                job.started_at or job.submitted_at or job.created_at,
+                job.percent,
+                job.phase,
+                job.started_at is not None,
+            )
+        )
     return rows
 
 
@@ -162,8 +166,12 @@ def submit_queued(*, session: Session, transcoder: Transcoder, rows: Iterable[Pe
                 metrics.SUBMITS_DEFERRED.labels(transcoder.name).inc()
                 continue
             log.exception("submit of media job %s failed", job.request.media_job_id)
-            report = JobReport(job.request.media_job_id, JobStatus.FAILED, error_code="submit_failed",
-                               error_message=f"Could not start the transcode: {exc}")
+            report = JobReport(
+                job.request.media_job_id,
+                JobStatus.FAILED,
+                error_code="submit_failed",
+                error_message=f"Could not start the transcode: {exc}",
+            )
             if apply_report(session=session, report=report):
                 changed.append(row)
             continue
@@ -171,8 +179,7 @@ def submit_queued(*, session: Session, transcoder: Transcoder, rows: Iterable[Pe
         result = session.exec(
             sa.update(MediaJob)
             .where(col(MediaJob.id) == job.request.media_job_id, col(MediaJob.status) == JobStatus.QUEUED.value)
-            .values(status=JobStatus.SUBMITTED.value, provider_job_id=provider_id, submitted_at=now,
-                    updated_at=now)
+            .values(status=JobStatus.SUBMITTED.value, provider_job_id=provider_id, submitted_at=now, updated_at=now)
         )
         if result.rowcount:
             changed.append(row)
@@ -210,16 +217,18 @@ def apply_report(*, session: Session, report: JobReport) -> bool:
     if report.status is JobStatus.SUCCEEDED:
         values["percent"] = 100
         if not report.master_playlist_uri:
-            values.update(status=JobStatus.FAILED.value, error_code="no_master_playlist",
-                          error_message=NO_MASTER_PLAYLIST)
+            values.update(
+                status=JobStatus.FAILED.value, error_code="no_master_playlist", error_message=NO_MASTER_PLAYLIST
+            )
     result = session.exec(
         sa.update(MediaJob)
         .where(
             col(MediaJob.id) == report.media_job_id,
             col(MediaJob.status).in_(_ACTIVE),
             # "< moment + 1 s" is "same second or earlier", also for rows stored with fractions before.
-            sa.or_(col(MediaJob.last_report_at).is_(None),
-                   col(MediaJob.last_report_at) < moment + timedelta(seconds=1)),
+            sa.or_(
+                col(MediaJob.last_report_at).is_(None), col(MediaJob.last_report_at) < moment + timedelta(seconds=1)
+            ),
         )
         .values(**values)
     )
@@ -230,9 +239,14 @@ def apply_report(*, session: Session, report: JobReport) -> bool:
             sa.select(col(MediaJob.production_id)).where(col(MediaJob.id) == report.media_job_id)
         ).scalar_one()
         session.execute(
-            sa.update(Production).where(col(Production.id) == production_id)
-            .values(hls_master_uri=report.master_playlist_uri, poster_uri=report.poster_uri,
-                    renditions=[dataclasses.asdict(r) for r in report.renditions] or None, updated_at=now)
+            sa.update(Production)
+            .where(col(Production.id) == production_id)
+            .values(
+                hls_master_uri=report.master_playlist_uri,
+                poster_uri=report.poster_uri,
+                renditions=[dataclasses.asdict(r) for r in report.renditions] or None,
+                updated_at=now,
+            )
         )
     return True
 
@@ -246,15 +260,23 @@ def stored_renditions(production: Production) -> tuple[Rendition, ...]:
     for entry in production.renditions or ():
         try:
             # Rows stored before sizes and frame rates were kept have neither: 0 says "not known".
-            found.append(Rendition(str(entry["uri"]), int(entry["height"]), int(entry.get("bandwidth") or 0),
-                                   int(entry.get("width") or 0), float(entry.get("frame_rate") or 0.0)))
+            found.append(
+                Rendition(
+                    str(entry["uri"]),
+                    int(entry["height"]),
+                    int(entry.get("bandwidth") or 0),
+                    int(entry.get("width") or 0),
+                    float(entry.get("frame_rate") or 0.0),
+                )
+            )
         except (KeyError, TypeError, ValueError, AttributeError):
             continue
     return tuple(sorted(found, key=lambda r: (r.height, r.bandwidth), reverse=True))
 
 
-def timed_out(rows: Iterable[PendingRow], timeout_seconds: float, now: datetime | None = None,
-              waiting: Collection[int] = ()) -> list[PendingRow]:
+def timed_out(
+    rows: Iterable[PendingRow], timeout_seconds: float, now: datetime | None = None, waiting: Collection[int] = ()
+) -> list[PendingRow]:
     """The pending rows whose transcode has run longer than the timeout.
 
     A job is timed from its start, not from its submit: one waiting its turn behind a long queue is not
@@ -263,14 +285,16 @@ def timed_out(rows: Iterable[PendingRow], timeout_seconds: float, now: datetime 
     timed from its submit, so a lost one still ends.
     """
     limit = (now or utcnow()) - timedelta(seconds=timeout_seconds)
-    return [row for row in rows if _aware(row.clock_from) < limit
-            and (row.started or row.pending.request.media_job_id not in waiting)]
+    return [
+        row
+        for row in rows
+        if _aware(row.clock_from) < limit and (row.started or row.pending.request.media_job_id not in waiting)
+    ]
 
 
 def _aware(moment: datetime) -> datetime:
-    from datetime import timezone
 
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def count_ended(row: PendingRow, report: JobReport, provider: str) -> None:
@@ -284,9 +308,12 @@ def count_ended(row: PendingRow, report: JobReport, provider: str) -> None:
 
 
 def timeout_report(row: PendingRow, timeout_seconds: float) -> JobReport:
-    return JobReport(row.pending.request.media_job_id, JobStatus.TIMED_OUT, error_code="timeout",
-                     error_message=f"No result after {int(timeout_seconds)} s; the transcode was stopped. "
-                                   "Retry available.")
+    return JobReport(
+        row.pending.request.media_job_id,
+        JobStatus.TIMED_OUT,
+        error_code="timeout",
+        error_message=f"No result after {int(timeout_seconds)} s; the transcode was stopped. Retry available.",
+    )
 
 
 def count_by_status(*, session: Session) -> dict[str, int]:

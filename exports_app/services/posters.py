@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from exports_app.domain import EXPORT_ROLE
 from exports_app.models import Upload
@@ -59,11 +59,19 @@ def backfill(*, session: Session) -> tuple[int, int]:
     made = failed = 0
     after = 0
     while True:
-        batch = list(session.exec(
-            select(Upload).where(Upload.id > after, Upload.video_role == EXPORT_ROLE,  # type: ignore[operator]
-                                 Upload.deleted_at.is_(None), Upload.poster_key.is_(None))  # type: ignore[union-attr]
-            .order_by(Upload.id).limit(BACKFILL_BATCH)  # type: ignore[arg-type]
-        ))
+        batch = list(
+            session.exec(
+                select(Upload)
+                .where(
+                    col(Upload.id) > after,
+                    col(Upload.video_role) == EXPORT_ROLE,
+                    col(Upload.deleted_at).is_(None),
+                    col(Upload.poster_key).is_(None),
+                )
+                .order_by(col(Upload.id))
+                .limit(BACKFILL_BATCH)
+            )
+        )
         if not batch:
             return made, failed
         for upload in batch:

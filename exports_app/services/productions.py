@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterable, NamedTuple, cast
+from typing import Any, NamedTuple, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
@@ -75,9 +76,18 @@ def _lookup(session: Session, *where: sa.ColumnElement[bool]) -> _Found | None:
 def _view(found: _Found) -> ExportView:
     upload, production, job = found
     assert upload.id is not None
-    return ExportView(upload.id, upload.title, upload.filename, upload.created_at, upload.duration_seconds,
-                      upload.size_bytes, upload.width, upload.height, upload.create_video_project_id,
-                      derive_hls_status(production, job))
+    return ExportView(
+        upload.id,
+        upload.title,
+        upload.filename,
+        upload.created_at,
+        upload.duration_seconds,
+        upload.size_bytes,
+        upload.width,
+        upload.height,
+        upload.create_video_project_id,
+        derive_hls_status(production, job),
+    )
 
 
 def find_by_export_upload_id(*, session: Session, upload_id: int) -> ProductionLookup | None:
@@ -137,23 +147,42 @@ def _status_by_session() -> sa.Select[Any]:
     Core only and built once: SQLAlchemy caches its compiled form, and no ORM object is made per request.
     """
     # The models' Core tables (their __table__, which SQLModel sets but does not declare).
-    sessions, uploads, prods, jobs = (sa.inspect(model).local_table
-                                      for model in (AuthSession, Upload, Production, MediaJob))
+    sessions, uploads, prods, jobs = (
+        sa.inspect(model).local_table for model in (AuthSession, Upload, Production, MediaJob)
+    )
     newer = jobs.alias("newer")
     newest = sa.select(sa.func.max(newer.c.id)).where(newer.c.production_id == prods.c.id).scalar_subquery()
-    owned = sa.and_(uploads.c.id == sa.bindparam("upload_id"), uploads.c.user_id == sessions.c.user_id,
-                    uploads.c.video_role == EXPORT_ROLE, uploads.c.deleted_at.is_(None))
+    owned = sa.and_(
+        uploads.c.id == sa.bindparam("upload_id"),
+        uploads.c.user_id == sessions.c.user_id,
+        uploads.c.video_role == EXPORT_ROLE,
+        uploads.c.deleted_at.is_(None),
+    )
     return (
-        sa.select(uploads.c.id.label("upload_id"), prods.c.id.label("production_id"), prods.c.hls_master_uri,
-                  prods.c.updated_at.label("production_updated_at"), jobs.c.status, jobs.c.percent, jobs.c.phase,
-                  jobs.c.error_message, jobs.c.updated_at.label("job_updated_at"), jobs.c.attempt,
-                  jobs.c.finished_at)
-        .select_from(sessions.outerjoin(uploads, owned)
-                     .outerjoin(prods, prods.c.id == uploads.c.create_video_production_id)
-                     .outerjoin(jobs, jobs.c.production_id == prods.c.id))
-        .where(sessions.c.token_hash == sa.bindparam("token_hash"), sessions.c.revoked_at.is_(None),
-               sessions.c.expires_at > sa.bindparam("now", type_=sessions.c.expires_at.type),
-               sa.or_(jobs.c.id.is_(None), jobs.c.id == newest))
+        sa.select(
+            uploads.c.id.label("upload_id"),
+            prods.c.id.label("production_id"),
+            prods.c.hls_master_uri,
+            prods.c.updated_at.label("production_updated_at"),
+            jobs.c.status,
+            jobs.c.percent,
+            jobs.c.phase,
+            jobs.c.error_message,
+            jobs.c.updated_at.label("job_updated_at"),
+            jobs.c.attempt,
+            jobs.c.finished_at,
+        )
+        .select_from(
+            sessions.outerjoin(uploads, owned)
+            .outerjoin(prods, prods.c.id == uploads.c.create_video_production_id)
+            .outerjoin(jobs, jobs.c.production_id == prods.c.id)
+        )
+        .where(
+            sessions.c.token_hash == sa.bindparam("token_hash"),
+            sessions.c.revoked_at.is_(None),
+            sessions.c.expires_at > sa.bindparam("now", type_=sessions.c.expires_at.type),
+            sa.or_(jobs.c.id.is_(None), jobs.c.id == newest),
+        )
     )
 
 
@@ -169,17 +198,23 @@ def status_for_session(*, connection: sa.Connection, token: str | None, upload_i
     uid = exports.valid_id(upload_id)
     if not token:
         raise SignedOut("Not signed in.")
-    row = connection.execute(_STATUS_BY_SESSION, {"token_hash": auth.token_hash(token), "now": utcnow(),
-                                                  "upload_id": uid or 0}).first()
+    row = connection.execute(
+        _STATUS_BY_SESSION, {"token_hash": auth.token_hash(token), "now": utcnow(), "upload_id": uid or 0}
+    ).first()
     if row is None:
         raise SignedOut("Not signed in.")
     if row.upload_id is None:
         raise NotFound(exports.NOT_FOUND_MESSAGE)
-    production = _ProductionRow(row.production_id, row.hls_master_uri, row.production_updated_at) \
-        if row.production_id is not None else None
-    job = _JobRow(row.status, row.percent, row.phase, row.error_message, row.job_updated_at, row.attempt,
-                  row.finished_at) \
-        if row.status is not None else None
+    production = (
+        _ProductionRow(row.production_id, row.hls_master_uri, row.production_updated_at)
+        if row.production_id is not None
+        else None
+    )
+    job = (
+        _JobRow(row.status, row.percent, row.phase, row.error_message, row.job_updated_at, row.attempt, row.finished_at)
+        if row.status is not None
+        else None
+    )
     return derive_hls_status(production, job)
 
 

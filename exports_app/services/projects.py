@@ -28,8 +28,14 @@ def create_project(*, session: Session, member: Member, title: str, description:
 
 def project_exports(*, session: Session, project: VideoProject) -> list[Upload]:
     """The live exports rendered from project, newest first."""
-    return list(session.exec(
-        select(Upload).where(Upload.create_video_project_id == project.id, Upload.video_role == EXPORT_ROLE,
-                             col(Upload.deleted_at).is_(None))
-        .order_by(col(Upload.created_at).desc())
-    ))
+    return list(
+        session.exec(
+            select(Upload)
+            .where(
+                Upload.create_video_project_id == project.id,
+                Upload.video_role == EXPORT_ROLE,
+                col(Upload.deleted_at).is_(None),
+            )
+            .order_by(col(Upload.created_at).desc())
+        )
+    )

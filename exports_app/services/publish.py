@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -42,7 +42,7 @@ class PublishTarget:
 
 
 def rendition_size(rendition: Rendition) -> str:
-    """"1920×1080", "1080×1920"; "720p" when only the height is known."""
+    """ "1920×1080", "1080×1920"; "720p" when only the height is known."""
     return f"{rendition.width}×{rendition.height}" if rendition.width else f"{rendition.height}p"
 
 
@@ -108,8 +108,9 @@ def publish_target(*, session: Session, member: Member, production_id: object) -
     upload = session.get(Upload, production.upload_id)
     published = set(session.exec(select(Publication.space_id).where(Publication.production_id == production.id)))
     spaces = session.exec(select(Space).where(Space.user_id == member.id).order_by(Space.name))
-    ladder = sorted(stored_renditions(production), key=lambda r: (r.width * r.height or r.height, r.bandwidth),
-                    reverse=True)
+    ladder = sorted(
+        stored_renditions(production), key=lambda r: (r.width * r.height or r.height, r.bandwidth), reverse=True
+    )
     return PublishTarget(
         production_id=production.id,
         export_title=upload.title if upload else f"Production {production.id}",
@@ -132,8 +133,7 @@ def publish(*, session: Session, member: Member, production_id: object, space_id
     existing = set(session.exec(select(Publication.space_id).where(Publication.production_id == production.id)))
     new = sorted(wanted - existing)  # wanted equals owned here, and is typed int (a model's id is Optional)
     for space_id in new:
-        session.add(Publication(production_id=production.id, space_id=space_id, user_id=member.id,
-                                created_at=utcnow()))
+        session.add(Publication(production_id=production.id, space_id=space_id, user_id=member.id, created_at=utcnow()))
     try:
         session.flush()
     except sa.exc.IntegrityError:

@@ -67,8 +67,12 @@ def retry_after(*, session: Session, username: str, address: str, besides: int |
     now = utcnow()
     others = col(LoginFailure.id) != besides if besides is not None else sa.true()
     wait = max(
-        _wait(session, sa.and_(col(LoginFailure.account) == account, col(LoginFailure.address) == addr, others),
-              MAX_FAILURES_PER_ACCOUNT_ADDRESS, now),
+        _wait(
+            session,
+            sa.and_(col(LoginFailure.account) == account, col(LoginFailure.address) == addr, others),
+            MAX_FAILURES_PER_ACCOUNT_ADDRESS,
+            now,
+        ),
         _wait(session, sa.and_(col(LoginFailure.address) == addr, others), MAX_FAILURES_PER_ADDRESS, now),
     )
     return math.ceil(wait) if wait > 0 else 0
@@ -110,8 +114,9 @@ def withdraw(*, session: Session, attempt_id: int) -> None:
 def clear_failures(*, session: Session, username: str, address: str) -> None:
     """A successful sign-in forgets that account's failures from that address."""
     account, addr = _keys(username, address)
-    session.execute(sa.delete(LoginFailure).where(col(LoginFailure.account) == account,
-                                                  col(LoginFailure.address) == addr))
+    session.execute(
+        sa.delete(LoginFailure).where(col(LoginFailure.account) == account, col(LoginFailure.address) == addr)
+    )
 
 
 def purge_old_failures(*, session: Session) -> int:

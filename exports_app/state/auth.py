@@ -81,11 +81,13 @@ def member_event(handler: Callable[..., Any]) -> Callable[..., Any]:
 
     guarded: Callable[..., Any]
     if inspect.iscoroutinefunction(handler):
+
         @functools.wraps(handler)
         async def guarded(state: rx.State, /, *args: Any, **kwargs: Any) -> Answer:
             member = member_of(state)
             return rx.redirect(LOGIN_ROUTE) if member is None else await handler(state, member, *args, **kwargs)
     else:
+
         @functools.wraps(handler)
         def guarded(state: rx.State, /, *args: Any, **kwargs: Any) -> Answer:
             member = member_of(state)

@@ -77,16 +77,17 @@ class ExportsLive(rx.SharedState):
         whose modal of that export is closed.
         """
         listed = {uid: s for uid, s in changes.items() if str(uid) in self.statuses}
-        ended = [(uid, s) for uid, s in listed.items()
-                 if prep_finished(self.statuses[str(uid)].state, s)]
+        ended = [(uid, s) for uid, s in listed.items() if prep_finished(self.statuses[str(uid)].state, s)]
         views = {str(uid): status_view(s) for uid, s in listed.items()}
         if any(self.statuses[key] != view for key, view in views.items()):
             # Only the statuses (and notices) go out to the tabs, not the rows; an unchanged status, nothing.
             self.statuses = {**self.statuses, **views}
         if ended:
             titles = {row.id: row.title for row in self.rows}
-            fresh = [notice(self.notice_count + n, uid, titles.get(uid, "Your export"), s)
-                     for n, (uid, s) in enumerate(ended, start=1)]
+            fresh = [
+                notice(self.notice_count + n, uid, titles.get(uid, "Your export"), s)
+                for n, (uid, s) in enumerate(ended, start=1)
+            ]
             self.notice_count += len(fresh)
             self.notices = [*self.notices, *fresh][-NOTICES_KEPT:]
 
@@ -175,7 +176,7 @@ class ExportModalState(rx.State):
     @rx.event
     def dismiss(self, notice_id: int) -> None:
         """Hide a toast in this tab (the list stays as short as the notices a tab can show)."""
-        self.dismissed = [*self.dismissed, notice_id][-2 * NOTICES_KEPT:]
+        self.dismissed = [*self.dismissed, notice_id][-2 * NOTICES_KEPT :]
 
     @rx.event
     async def set_modal_open(self, is_open: bool) -> None:
@@ -190,8 +191,9 @@ class ExportModalState(rx.State):
     async def prep(self, member: Member) -> None:
         try:
             with session_scope() as session:
-                status = productions.prep_hls(session=session, member=member, upload_id=self.open_id,
-                                              provider=get_settings().transcoder)
+                status = productions.prep_hls(
+                    session=session, member=member, upload_id=self.open_id, provider=get_settings().transcoder
+                )
         except Exception as exc:  # a refusal, a full disk or an absent database: told in words
             told = faults.member_fault(exc)
             if told is None:
@@ -299,8 +301,13 @@ class ExportModalState(rx.State):
             if staged is not None:
                 staged.unlink(missing_ok=True)  # a refused or cut-off upload leaves nothing behind
             async with self:
-                self.upload_phase = ""
-                self.message, self.upload_error = message, error
+                # A member's cancel already ended the phase and said so (cancel_upload); anything else is told here.
+                if self.upload_phase != "" or message or error:
+                    self.upload_phase = ""
+                    self.message, self.upload_error = (
+                        message,
+                        error or ("" if message else "The upload did not finish. Try again."),
+                    )
                 if message:
                     (await self._live())._reload(member)
 

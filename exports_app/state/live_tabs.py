@@ -16,7 +16,8 @@ import os
 import socket
 import time
 from collections import defaultdict
-from typing import Awaitable, Iterable, cast
+from collections.abc import Awaitable, Iterable
+from typing import cast
 
 from redis.asyncio import Redis
 
@@ -118,7 +119,7 @@ async def owners(tabs: list[str]) -> dict[str, tuple[str, str]]:
         return {}
     found = await cast(Awaitable[list[bytes | str | None]], redis.mget([OWNER_PREFIX + tab for tab in tabs]))
     result: dict[str, tuple[str, str]] = {}
-    for tab, value in zip(tabs, found):
+    for tab, value in zip(tabs, found, strict=True):
         if value is not None:
             key, _, session = (value.decode() if isinstance(value, bytes) else value).partition(" ")
             result[tab] = (key, session)

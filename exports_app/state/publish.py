@@ -80,8 +80,9 @@ class PublishState(rx.State):
 
     @rx.event
     def toggle(self, space_id: int, chosen: bool) -> None:
-        self.spaces = [dataclasses.replace(s, chosen=chosen) if s.id == space_id and not s.published else s
-                       for s in self.spaces]
+        self.spaces = [
+            dataclasses.replace(s, chosen=chosen) if s.id == space_id and not s.published else s for s in self.spaces
+        ]
 
     @rx.event
     @member_event
@@ -89,8 +90,9 @@ class PublishState(rx.State):
         chosen = [s.id for s in self.spaces if s.chosen and not s.published]
         try:
             with session_scope() as session:
-                added = publish.publish(session=session, member=member, production_id=self.production_id,
-                                        space_ids=chosen)
+                added = publish.publish(
+                    session=session, member=member, production_id=self.production_id, space_ids=chosen
+                )
         except ServiceError as exc:
             self.message = exc.message
             return

@@ -32,5 +32,6 @@ class SpaceState(QueryPageState, rx.State):
     def _show(self, session: Session, member: Member, wanted: str) -> None:
         view = publish.space_view(session=session, member=member, space_id=wanted)
         self.space_id, self.name = view.id, view.name
-        self.items = [PublishedItem(i.production_id, i.title, i.published_at.strftime("%Y-%m-%d %H:%M UTC"))
-                      for i in view.items]
+        self.items = [
+            PublishedItem(i.production_id, i.title, i.published_at.strftime("%Y-%m-%d %H:%M UTC")) for i in view.items
+        ]

@@ -29,6 +29,9 @@ class TimelineState(QueryPageState, rx.State):
         self.project_id = project.id or 0
         self.title, self.description = project.title, project.description
         self.created = project.created_at.strftime("%Y-%m-%d %H:%M UTC")
-        self.exports = [ExportRow(id=u.id or 0, title=u.title, duration=human_duration(u.duration_seconds),
-                                  size=human_size(u.size_bytes))
-                        for u in projects.project_exports(session=session, project=project)]
+        self.exports = [
+            ExportRow(
+                id=u.id or 0, title=u.title, duration=human_duration(u.duration_seconds), size=human_size(u.size_bytes)
+            )
+            for u in projects.project_exports(session=session, project=project)
+        ]

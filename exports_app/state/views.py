@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timezone
-from typing import Sequence
+from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from exports_app.hls_states import HLS_STATES, HlsState
 from exports_app.routes import exports_url, publish_url
@@ -61,15 +61,15 @@ def status_view(status: HlsStatus) -> StatusView:
 
 
 def attempt_text(attempt: int | None, failed_at: datetime | None) -> str:
-    """"Attempt 2 failed at 21:04 UTC" for a failed status, else ""."""
+    """ "Attempt 2 failed at 21:04 UTC" for a failed status, else ""."""
     if not attempt or failed_at is None:
         return ""
-    moment = failed_at.astimezone(timezone.utc) if failed_at.tzinfo else failed_at
+    moment = failed_at.astimezone(UTC) if failed_at.tzinfo else failed_at
     return f"Attempt {attempt} failed at {moment:%H:%M} UTC"
 
 
 def renditions_text(sizes: Sequence[str]) -> str:
-    """"Renditions: 1920×1080 · 1280×720" for a ladder's sizes (given largest first); "" when none is known."""
+    """ "Renditions: 1920×1080 · 1280×720" for a ladder's sizes (given largest first); "" when none is known."""
     return "Renditions: " + " · ".join(sizes) if sizes else ""
 
 
@@ -121,7 +121,14 @@ class Notice:
 def notice(number: int, upload_id: int, title: str, status: HlsStatus) -> Notice:
     """“Launch teaser” is ready to publish (with Publish), or “Launch teaser” failed (with Open)."""
     if status.state == "ready":
-        return Notice(number, upload_id, "ready", f"\u201c{title}\u201d is ready to publish", "Publish",
-                      publish_url(status.production_id or 0))
-    return Notice(number, upload_id, "failed", f"\u201c{title}\u201d failed", "Open",
-                  exports_url(open_upload=upload_id))
+        return Notice(
+            number,
+            upload_id,
+            "ready",
+            f"\u201c{title}\u201d is ready to publish",
+            "Publish",
+            publish_url(status.production_id or 0),
+        )
+    return Notice(
+        number, upload_id, "failed", f"\u201c{title}\u201d failed", "Open", exports_url(open_upload=upload_id)
+    )

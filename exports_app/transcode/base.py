@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Protocol, Sequence
+from typing import Protocol
 
 from exports_app.domain import ACTIVE_STATUSES, TERMINAL_STATUSES, JobStatus, utcnow
 
 # The statuses and the clock live on the ground floor; adapters and their callers may name them from here too.
-__all__ = ["ACTIVE_STATUSES", "TERMINAL_STATUSES", "JobReport", "JobRequest", "JobStatus", "PendingJob", "Rendition",
-           "Transcoder", "WakeHook", "utcnow"]
+__all__ = [
+    "ACTIVE_STATUSES",
+    "TERMINAL_STATUSES",
+    "JobReport",
+    "JobRequest",
+    "JobStatus",
+    "PendingJob",
+    "Rendition",
+    "Transcoder",
+    "WakeHook",
+    "utcnow",
+]
 
 
 @dataclass(frozen=True)

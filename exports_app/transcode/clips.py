@@ -20,8 +20,16 @@ def make_clip(
 ) -> Path:
     """Write a test-pattern video (with a sine tone when audio) to path and return it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [ffmpeg_exe(), "-v", "error", "-y",
-           "-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate={fps}:duration={seconds}"]
+    cmd = [
+        ffmpeg_exe(),
+        "-v",
+        "error",
+        "-y",
+        "-f",
+        "lavfi",
+        "-i",
+        f"testsrc2=size={width}x{height}:rate={fps}:duration={seconds}",
+    ]
     if audio:
         cmd += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}"]
     cmd += ["-c:v", "libx264", "-preset", preset, "-pix_fmt", "yuv420p"]

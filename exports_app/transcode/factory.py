@@ -21,8 +21,9 @@ def get_transcoder(wake: WakeHook | None = None) -> Transcoder:
             if settings.transcoder == "mediaconvert":
                 from exports_app.transcode.mediaconvert import MediaConvertTranscoder
 
-                _instance = MediaConvertTranscoder(settings.mediaconvert,
-                                                   max_duration_seconds=settings.max_duration_seconds)
+                _instance = MediaConvertTranscoder(
+                    settings.mediaconvert, max_duration_seconds=settings.max_duration_seconds
+                )
             elif settings.transcoder == "local":
                 from exports_app.transcode.local_ffmpeg import LocalFfmpegTranscoder
 

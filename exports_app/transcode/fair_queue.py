@@ -6,7 +6,7 @@ One member's batch of twenty preps must not hold everyone else's single prep bac
 from __future__ import annotations
 
 import collections
-from typing import Hashable
+from collections.abc import Hashable
 
 
 class FairQueue:

@@ -21,8 +21,10 @@ def tone_map(hdr: str) -> str:
     The source's transfer and primaries are named rather than read from the frames, since phone files
     often tag only the container. Linear light in float, primaries to BT.709, then the curve and the matrix.
     """
-    return (f"zscale=tin={HDR_TRANSFER[hdr]}:pin=bt2020:min=bt2020nc:t=linear:npl=100,format=gbrpf32le,"
-            "zscale=p=bt709,tonemap=tonemap=hable:desat=0,zscale=t=bt709:m=bt709:r=tv,format=yuv420p")
+    return (
+        f"zscale=tin={HDR_TRANSFER[hdr]}:pin=bt2020:min=bt2020nc:t=linear:npl=100,format=gbrpf32le,"
+        "zscale=p=bt709,tonemap=tonemap=hable:desat=0,zscale=t=bt709:m=bt709:r=tv,format=yuv420p"
+    )
 
 
 def _source_chain(probe: VideoProbe) -> str:
@@ -42,8 +44,13 @@ def _rung_chain(rung: Rung, probe: VideoProbe) -> str:
 
 
 def build_ladder_command(
-    ffmpeg_exe: str, input_path: Path, out_dir: Path, renditions: list[Rung], probe: VideoProbe,
-    *, progress: bool = True,
+    ffmpeg_exe: str,
+    input_path: Path,
+    out_dir: Path,
+    renditions: list[Rung],
+    probe: VideoProbe,
+    *,
+    progress: bool = True,
 ) -> list[str]:
     """One ffmpeg process: split + scale the video once per rung, H.264/AAC, VOD HLS in out_dir/v<i>/.
 
@@ -61,23 +68,60 @@ def build_ladder_command(
     cmd += [*input_args(input_path, probe.container), "-filter_complex", graph]
     gop_frames = str(max(1, round(GOP_SECONDS * probe.frame_rate)))
     for i, rung in enumerate(renditions):
-        cmd += ["-map", f"[v{i}]", f"-c:v:{i}", "libx264", f"-profile:v:{i}", rung.profile,
-                f"-b:v:{i}", f"{rung.video_kbps}k", f"-maxrate:v:{i}", f"{int(rung.video_kbps * MAXRATE_FACTOR)}k",
-                f"-bufsize:v:{i}", f"{rung.video_kbps * 2}k"]
+        cmd += [
+            "-map",
+            f"[v{i}]",
+            f"-c:v:{i}",
+            "libx264",
+            f"-profile:v:{i}",
+            rung.profile,
+            f"-b:v:{i}",
+            f"{rung.video_kbps}k",
+            f"-maxrate:v:{i}",
+            f"{int(rung.video_kbps * MAXRATE_FACTOR)}k",
+            f"-bufsize:v:{i}",
+            f"{rung.video_kbps * 2}k",
+        ]
         if probe.has_audio:
             cmd += ["-map", "0:a:0", f"-b:a:{i}", f"{rung.audio_kbps}k"]
-    cmd += ["-preset", "veryfast", "-pix_fmt", "yuv420p", "-fps_mode", "cfr", *BT709_TAGS,
-            "-g", gop_frames, "-keyint_min", gop_frames, "-sc_threshold", "0", "-flags", "+cgop",
-            "-force_key_frames", f"expr:gte(t,n_forced*{GOP_SECONDS})"]
+    cmd += [
+        "-preset",
+        "veryfast",
+        "-pix_fmt",
+        "yuv420p",
+        "-fps_mode",
+        "cfr",
+        *BT709_TAGS,
+        "-g",
+        gop_frames,
+        "-keyint_min",
+        gop_frames,
+        "-sc_threshold",
+        "0",
+        "-flags",
+        "+cgop",
+        "-force_key_frames",
+        f"expr:gte(t,n_forced*{GOP_SECONDS})",
+    ]
     if probe.has_audio:
         # AAC-LC at 48 kHz, stereo: mono is upmixed, 44.1 kHz resampled (what Apple's and AWS's ladders ship).
         cmd += ["-c:a", "aac", "-ar", str(AUDIO_SAMPLE_RATE), "-ac", str(AUDIO_CHANNELS)]
     stream_map = " ".join(f"v:{i},a:{i}" if probe.has_audio else f"v:{i}" for i in range(n))
     cmd += [
-        "-f", "hls", "-hls_time", str(SEGMENT_SECONDS), "-hls_playlist_type", "vod",
-        "-hls_flags", "independent_segments",
-        "-hls_segment_filename", str(out_dir / "v%v" / "seg%03d.ts"),
-        "-master_pl_name", "master.m3u8", "-var_stream_map", stream_map,
+        "-f",
+        "hls",
+        "-hls_time",
+        str(SEGMENT_SECONDS),
+        "-hls_playlist_type",
+        "vod",
+        "-hls_flags",
+        "independent_segments",
+        "-hls_segment_filename",
+        str(out_dir / "v%v" / "seg%03d.ts"),
+        "-master_pl_name",
+        "master.m3u8",
+        "-var_stream_map",
+        stream_map,
         str(out_dir / "v%v" / "index.m3u8"),
     ]
     return cmd

@@ -60,8 +60,11 @@ def _ffmpeg_codecs(out_dir: Path) -> dict[str, str]:
 def _keyframes(segment: Path, name: str) -> tuple[list[IFrame], int]:
     """The keyframes of one TS segment as byte ranges, and the size of the tables before the first packet."""
     with av.open(str(segment), format="mpegts") as container:
-        positions = [(p.pos, p.is_keyframe, float(p.pts * p.time_base) if p.pts is not None and p.time_base else 0.0)
-                     for p in container.demux(video=0) if p.pos is not None and p.pos >= 0 and p.size]
+        positions = [
+            (p.pos, p.is_keyframe, float(p.pts * p.time_base) if p.pts is not None and p.time_base else 0.0)
+            for p in container.demux(video=0)
+            if p.pos is not None and p.pos >= 0 and p.size
+        ]
     size = segment.stat().st_size
     found = []
     for i, (pos, key, start) in enumerate(positions):
@@ -88,8 +91,9 @@ def measure_variant(out_dir: Path, index: int, rung: Rung, codecs: str) -> Measu
             start = found[0].start
         iframes += found
     average = bits / seconds if seconds else 0.0
-    return MeasuredVariant(index, rung, math.ceil(peak), math.ceil(average), codecs, tuple(iframes),
-                           (start or 0.0) + seconds)
+    return MeasuredVariant(
+        index, rung, math.ceil(peak), math.ceil(average), codecs, tuple(iframes), (start or 0.0) + seconds
+    )
 
 
 def _iframe_playlist(variant: MeasuredVariant, map_length: int) -> tuple[str, int]:
@@ -97,12 +101,19 @@ def _iframe_playlist(variant: MeasuredVariant, map_length: int) -> tuple[str, in
     frames = variant.iframes
     durations = [(frames[i + 1].start if i + 1 < len(frames) else variant.end) - f.start for i, f in enumerate(frames)]
     target = max(1, math.ceil(max(durations, default=1.0)))
-    lines = ["#EXTM3U", "#EXT-X-VERSION:5", f"#EXT-X-TARGETDURATION:{target}", "#EXT-X-MEDIA-SEQUENCE:0",
-             "#EXT-X-PLAYLIST-TYPE:VOD", "#EXT-X-INDEPENDENT-SEGMENTS", "#EXT-X-I-FRAMES-ONLY"]
+    lines = [
+        "#EXTM3U",
+        "#EXT-X-VERSION:5",
+        f"#EXT-X-TARGETDURATION:{target}",
+        "#EXT-X-MEDIA-SEQUENCE:0",
+        "#EXT-X-PLAYLIST-TYPE:VOD",
+        "#EXT-X-INDEPENDENT-SEGMENTS",
+        "#EXT-X-I-FRAMES-ONLY",
+    ]
     if frames and map_length:
         lines.append(f'#EXT-X-MAP:URI="{frames[0].segment}",BYTERANGE="{map_length}@0"')
     peak = 0.0
-    for frame, duration in zip(frames, durations):
+    for frame, duration in zip(frames, durations, strict=True):
         lines += [f"#EXTINF:{duration:.6f},", f"#EXT-X-BYTERANGE:{frame.length}@{frame.offset}", frame.segment]
         if duration > 0:
             peak = max(peak, frame.length * 8 / duration)
@@ -119,16 +130,20 @@ def write_playlists(out_dir: Path, rungs: list[Rung], frame_rate: str) -> list[M
     for variant in (variants[i] for i in master_order(rungs)):
         rung = variant.rung
         resolution = f"{rung.width}x{rung.height}"
-        lines += [f"#EXT-X-STREAM-INF:BANDWIDTH={variant.bandwidth},AVERAGE-BANDWIDTH={variant.average_bandwidth},"
-                  f'CODECS="{variant.codecs}",RESOLUTION={resolution},FRAME-RATE={frame_rate},'
-                  f"VIDEO-RANGE={VIDEO_RANGE}", variant.uri]
+        lines += [
+            f"#EXT-X-STREAM-INF:BANDWIDTH={variant.bandwidth},AVERAGE-BANDWIDTH={variant.average_bandwidth},"
+            f'CODECS="{variant.codecs}",RESOLUTION={resolution},FRAME-RATE={frame_rate},'
+            f"VIDEO-RANGE={VIDEO_RANGE}",
+            variant.uri,
+        ]
         first_segment = out_dir / f"v{variant.index}" / (variant.iframes[0].segment if variant.iframes else "")
         map_length = _keyframes(first_segment, "")[1] if variant.iframes else 0
         text, peak = _iframe_playlist(variant, map_length)
         (out_dir / f"v{variant.index}" / IFRAME_PLAYLIST).write_text(text)
-        iframe_lines.append(f'#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH={peak},CODECS="{variant.video_codec}",'
-                            f'RESOLUTION={resolution},VIDEO-RANGE={VIDEO_RANGE},'
-                            f'URI="v{variant.index}/{IFRAME_PLAYLIST}"')
+        iframe_lines.append(
+            f'#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH={peak},CODECS="{variant.video_codec}",'
+            f"RESOLUTION={resolution},VIDEO-RANGE={VIDEO_RANGE},"
+            f'URI="v{variant.index}/{IFRAME_PLAYLIST}"'
+        )
     (out_dir / "master.m3u8").write_text("\n".join([*lines, *iframe_lines]) + "\n")
     return variants
-

@@ -11,10 +11,10 @@ import shutil
 import signal
 import subprocess
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Sequence
 
 import av
 import m3u8
@@ -110,9 +110,16 @@ class LocalFfmpegTranscoder:
 
     name = "local"
 
-    def __init__(self, hls_dir: Path, *, concurrency: int = 1, wake: WakeHook | None = None,
-                 ffmpeg_exe: str | None = None, max_duration_seconds: float = DEFAULT_MAX_DURATION_SECONDS,
-                 nice: int = 0) -> None:
+    def __init__(
+        self,
+        hls_dir: Path,
+        *,
+        concurrency: int = 1,
+        wake: WakeHook | None = None,
+        ffmpeg_exe: str | None = None,
+        max_duration_seconds: float = DEFAULT_MAX_DURATION_SECONDS,
+        nice: int = 0,
+    ) -> None:
         self.hls_dir = hls_dir
         self.nice = nice
         self.max_duration_seconds = max_duration_seconds
@@ -256,8 +263,11 @@ class LocalFfmpegTranscoder:
                 bandwidths = [v.bandwidth for v in write_playlists(work_dir, rungs, rate)]
             except (OSError, ValueError, av.error.FFmpegError) as exc:
                 problem = f"The transcode's playlists could not be written ({type(exc).__name__})."
-        out_of_space = (rc != 0 or problem is not None) and not job.cancel_requested \
+        out_of_space = (
+            (rc != 0 or problem is not None)
+            and not job.cancel_requested
             and self._out_of_space(request.media_job_id, work_dir, stderr)
+        )
         with self._cond:
             if out_of_space:
                 shutil.rmtree(work_dir, ignore_errors=True)
@@ -274,15 +284,20 @@ class LocalFfmpegTranscoder:
                 job.master = f"{output}/master.m3u8"
                 job.renditions = tuple(
                     Rendition(f"{output}/v{i}/index.m3u8", rung.height, bandwidth, rung.width, float(rate))
-                    for i, (rung, bandwidth) in enumerate(zip(rungs, bandwidths)))
+                    for i, (rung, bandwidth) in enumerate(zip(rungs, bandwidths, strict=True))
+                )
                 self._finish(job, JobStatus.SUCCEEDED, None, None)
                 return
             shutil.rmtree(work_dir, ignore_errors=True)
             if job.cancel_requested:  # canceled, or stopped by the refresh tick's timeout
                 self._finish(job, JobStatus.CANCELED, "canceled", "The transcode was canceled.")
             elif rc < 0:  # killed from outside (OOM killer, an operator): say so rather than quote stderr
-                self._finish(job, JobStatus.FAILED, f"ffmpeg_signal_{-rc}",
-                             f"The transcode was interrupted (ffmpeg stopped by signal {-rc}). Retry available.")
+                self._finish(
+                    job,
+                    JobStatus.FAILED,
+                    f"ffmpeg_signal_{-rc}",
+                    f"The transcode was interrupted (ffmpeg stopped by signal {-rc}). Retry available.",
+                )
             else:
                 self._finish(job, JobStatus.FAILED, f"ffmpeg_exit_{rc}", human_error(stderr, request.input_path))
 
@@ -304,8 +319,9 @@ class LocalFfmpegTranscoder:
 
         Stuck jobs are stopped by the refresh tick's one timeout (media_jobs.timed_out), which cancels them here.
         """
-        process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                   start_new_session=True)  # its own process group: killed as a whole
+        process = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+        )  # its own process group: killed as a whole
         if self.nice:
             lower_priority(process.pid, self.nice)
         with self._cond:
@@ -370,7 +386,6 @@ def _kill(process: subprocess.Popen[str]) -> None:
         process.wait(timeout=10)
     except subprocess.TimeoutExpired:
         log.warning("ffmpeg %s did not exit after SIGKILL", process.pid)
-
 
 
 def ffmpeg_problem() -> str | None:

@@ -14,11 +14,11 @@ either. Only then is one frame decoded: it proves the stream decodes and carries
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator
 
 import av
 import av.container
@@ -82,8 +82,11 @@ def sniff_container(path: Path) -> str:
         raise NotAVideoError("the file is empty")
     if head.startswith(_EBML_MAGIC):
         return "matroska"
-    if len(head) >= 8 and head[4:8] in _ISO_BOXES and (int.from_bytes(head[:4], "big") in (0, 1)
-                                                        or int.from_bytes(head[:4], "big") >= 8):
+    if (
+        len(head) >= 8
+        and head[4:8] in _ISO_BOXES
+        and (int.from_bytes(head[:4], "big") in (0, 1) or int.from_bytes(head[:4], "big") >= 8)
+    ):
         return "mov"
     raise NotAVideoError(SUPPORTED)
 
@@ -134,8 +137,7 @@ def output_frame_rate(video: av.video.stream.VideoStream) -> Fraction:
     return min(rate, MAX_FRAME_RATE).limit_denominator(1001)
 
 
-def _real_frames(container: av.container.InputContainer, video: av.video.stream.VideoStream,
-                 enough: int) -> int:
+def _real_frames(container: av.container.InputContainer, video: av.video.stream.VideoStream, enough: int) -> int:
     """The frames the file really holds: the container's count (MP4's sample table), else its packets.
 
     Counting packets reads without decoding, and stops at `enough` (the count that settles the question).
@@ -156,8 +158,9 @@ def _check_bounds(width: int, height: int, duration: float | None, max_duration:
     if width <= 0 or height <= 0:
         raise NotAVideoError("the video stream has no frame size")
     if width > MAX_SIDE or height > MAX_SIDE or width * height > MAX_PIXELS:
-        raise NotAVideoError(f"the video is {width}x{height}; at most {MAX_SIDE} pixels a side and 8K "
-                             f"(8192x4320) in all are accepted")
+        raise NotAVideoError(
+            f"the video is {width}x{height}; at most {MAX_SIDE} pixels a side and 8K (8192x4320) in all are accepted"
+        )
     if duration is not None and duration > max_duration:
         raise NotAVideoError(f"the video is longer than {max_duration / 3600:g} hours")
 
@@ -180,8 +183,10 @@ def probe_video(path: Path, *, max_duration_seconds: float = DEFAULT_MAX_DURATIO
             output_frames = int(duration * rate) + 1
             enough = output_frames // MAX_FRAMES_PER_REAL_FRAME + 1
             if _real_frames(container, video, enough) < enough:
-                raise NotAVideoError(f"the video's {duration:.0f} s hold too few frames (its timestamps "
-                                     f"have gaps that would be filled with copies)")
+                raise NotAVideoError(
+                    f"the video's {duration:.0f} s hold too few frames (its timestamps "
+                    f"have gaps that would be filled with copies)"
+                )
         frame = next(container.decode(video=0), None)
         if frame is None:
             raise NotAVideoError("no video frame could be decoded")
@@ -191,11 +196,22 @@ def probe_video(path: Path, *, max_duration_seconds: float = DEFAULT_MAX_DURATIO
         width, height = display_size(frame.width, frame.height, video.sample_aspect_ratio, rotation)
         hdr = HDR_TRANSFERS.get(int(video.codec_context.color_trc or 0))
         # Untagged video is read as players read it: BT.601 below 720 lines, BT.709 from there up.
-        matrix = SCALE_MATRICES.get(int(video.codec_context.colorspace or 0),
-                                    "bt709" if coded_height >= 720 else "bt601")
-        return VideoProbe(duration, width, height, has_audio, video.codec_context.name, container_name,
-                          frame_rate=rate, hdr=hdr, rotation=rotation, color_matrix=matrix,
-                          audio_channels=audio.channels if audio is not None else 0)
+        matrix = SCALE_MATRICES.get(
+            int(video.codec_context.colorspace or 0), "bt709" if coded_height >= 720 else "bt601"
+        )
+        return VideoProbe(
+            duration,
+            width,
+            height,
+            has_audio,
+            video.codec_context.name,
+            container_name,
+            frame_rate=rate,
+            hdr=hdr,
+            rotation=rotation,
+            color_matrix=matrix,
+            audio_channels=audio.channels if audio is not None else 0,
+        )
 
 
 def display_size(width: int, height: int, sample_aspect: Fraction | None, rotation: int) -> tuple[int, int]:

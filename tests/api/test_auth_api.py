@@ -50,8 +50,11 @@ def test_logout_revokes_the_session_server_side(alice_client: TestClient) -> Non
 
 
 def test_login_never_adopts_a_planted_session(api: TestClient, alice: Member) -> None:
-    response = api.post("/api/auth/login", json={"username": "alice", "password": "correct horse battery"},
-                        cookies={"exports_session": "attacker-chosen"})
+    response = api.post(
+        "/api/auth/login",
+        json={"username": "alice", "password": "correct horse battery"},
+        cookies={"exports_session": "attacker-chosen"},
+    )
     issued = next(c for c in response.headers.get_list("set-cookie") if c.startswith("exports_session="))
     assert not issued.startswith("exports_session=attacker-chosen;")
     api.cookies.clear()
@@ -60,8 +63,11 @@ def test_login_never_adopts_a_planted_session(api: TestClient, alice: Member) ->
 
 
 def test_cross_origin_login_is_403(api: TestClient, alice: Member) -> None:
-    response = api.post("/api/auth/login", json={"username": "alice", "password": "correct horse battery"},
-                        headers={"Origin": "http://evil.example"})
+    response = api.post(
+        "/api/auth/login",
+        json={"username": "alice", "password": "correct horse battery"},
+        headers={"Origin": "http://evil.example"},
+    )
     assert response.status_code == 403
 
 
@@ -90,8 +96,7 @@ def test_throttle_counts_account_with_address_and_window_expires(session: Sessio
     assert throttle.retry_after(session=session, username="x", address="5.6.7.8") == 0  # the owner, from elsewhere
     assert throttle.retry_after(session=session, username="y", address="1.2.3.4") == 0
     # A time computed here, not `failed_at - interval` in SQL: MySQL/MariaDB take that for arithmetic on numbers.
-    session.execute(sa.update(LoginFailure).values(
-        failed_at=utcnow() - timedelta(seconds=throttle.WINDOW_SECONDS + 1)))
+    session.execute(sa.update(LoginFailure).values(failed_at=utcnow() - timedelta(seconds=throttle.WINDOW_SECONDS + 1)))
     assert throttle.retry_after(session=session, username="x", address="1.2.3.4") == 0
     assert throttle.purge_old_failures(session=session) == throttle.MAX_FAILURES_PER_ACCOUNT_ADDRESS
 

@@ -94,11 +94,13 @@ def test_prep_needs_csrf_and_same_origin(alice_client: TestClient, alice: Member
     assert missing.status_code == 403 and "error" in missing.json()
     wrong = alice_client.post(f"/api/exports/{upload_id}/prep-hls", headers={"X-CSRF-Token": "nope"})
     assert wrong.status_code == 403
-    foreign = alice_client.post(f"/api/exports/{upload_id}/prep-hls",
-                                headers={"X-CSRF-Token": token, "Origin": "http://evil.example"})
+    foreign = alice_client.post(
+        f"/api/exports/{upload_id}/prep-hls", headers={"X-CSRF-Token": token, "Origin": "http://evil.example"}
+    )
     assert foreign.status_code == 403
-    same = alice_client.post(f"/api/exports/{upload_id}/prep-hls",
-                             headers={"X-CSRF-Token": token, "Origin": "http://testserver"})
+    same = alice_client.post(
+        f"/api/exports/{upload_id}/prep-hls", headers={"X-CSRF-Token": token, "Origin": "http://testserver"}
+    )
     assert same.status_code == 200
     with session_scope() as s:
         assert s.query(MediaJob).count() == 1
@@ -136,7 +138,8 @@ def test_openapi_shows_the_contract(data_dir: Path) -> None:
 
 
 def test_status_is_one_query_and_a_revoked_or_expired_session_is_refused_at_once(
-        alice_client: TestClient, alice: Member) -> None:
+    alice_client: TestClient, alice: Member
+) -> None:
     """The hot path: session and status in one round trip; nothing cached past a logout or an expiry."""
     import sqlalchemy as sa
 

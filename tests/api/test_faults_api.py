@@ -20,9 +20,9 @@ from tests.tmpfs import fill, full_disk_data_dir  # noqa: F401  (a fixture)
 
 
 def assert_503(response: object, message: str) -> None:
-    assert getattr(response, "status_code") == 503, getattr(response, "text")
-    assert getattr(response, "json")() == {"error": message}
-    assert int(getattr(response, "headers")["retry-after"]) > 0
+    assert response.status_code == 503, response.text
+    assert response.json() == {"error": message}
+    assert int(response.headers["retry-after"]) > 0
 
 
 def test_sign_in_on_a_full_disk_is_503_and_works_once_room_is_back(full_disk_data_dir: Path) -> None:
@@ -36,8 +36,9 @@ def test_sign_in_on_a_full_disk_is_503_and_works_once_room_is_back(full_disk_dat
     assert client.get("/api/auth/me").json()["member"]["username"] == "carol"
 
 
-def test_prep_below_the_free_space_minimum_is_refused_up_front(alice_client: TestClient, alice: Member,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_prep_below_the_free_space_minimum_is_refused_up_front(
+    alice_client: TestClient, alice: Member, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from exports_app import config
 
     upload_id = add_upload(alice)

@@ -70,16 +70,18 @@ def test_metrics_are_off_without_a_token_and_then_need_it(data_dir: Path, monkey
     assert client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
 
 
-def test_metrics_move_after_a_prep(alice: Member, data_dir: Path, tmp_path: Path,
-                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_metrics_move_after_a_prep(
+    alice: Member, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("EXPORTS_METRICS_TOKEN", TOKEN)
     config.get_settings.cache_clear()
     client = sign_in(served(), "alice")
     auth = {"Authorization": f"Bearer {TOKEN}"}
     before = client.get("/metrics", headers=auth).text
     with session_scope() as s:
-        upload_id = exports.import_export(session=s, member=alice, source=make_clip(tmp_path / "a.mp4", 2.0),
-                                          title="Clip").id
+        upload_id = exports.import_export(
+            session=s, member=alice, source=make_clip(tmp_path / "a.mp4", 2.0), title="Clip"
+        ).id
     close_transcoder()
     try:
         assert client.post(f"/api/exports/{upload_id}/prep-hls").json()["state"] == "in_progress"
@@ -92,8 +94,10 @@ def test_metrics_move_after_a_prep(alice: Member, data_dir: Path, tmp_path: Path
         close_transcoder()
     after = client.get("/metrics", headers=auth).text
     done = {"provider": "local", "status": "succeeded"}
-    assert sample(after, "exports_media_jobs_finished_total", **done) == \
-        sample(before, "exports_media_jobs_finished_total", **done) + 1
+    assert (
+        sample(after, "exports_media_jobs_finished_total", **done)
+        == sample(before, "exports_media_jobs_finished_total", **done) + 1
+    )
     assert sample(after, "exports_transcode_duration_seconds_count", **done) >= 1
     assert sample(after, "exports_media_jobs_submitted_total", provider="local") >= 1
     assert sample(after, "exports_media_jobs", status="succeeded") == 1  # this database's jobs, read at scrape
@@ -134,8 +138,11 @@ def test_the_database_stopped_gives_503_and_readyz_says_so(tmp_path: Path, monke
             server.stop()
             ready = client.get("/readyz")
             assert ready.status_code == 503 and ready.json()["checks"]["database"]["ok"] is False
-            for response in (client.get("/api/auth/me"), client.get("/api/exports/1/hls-status"),
-                             client.post("/api/auth/login", json={"username": "dora", "password": PASSWORD})):
+            for response in (
+                client.get("/api/auth/me"),
+                client.get("/api/exports/1/hls-status"),
+                client.post("/api/auth/login", json={"username": "dora", "password": PASSWORD}),
+            ):
                 assert response.status_code == 503, response.text
                 assert response.json() == {"error": "The service is temporarily unavailable. Try again later."}
                 assert response.headers["retry-after"]

@@ -18,13 +18,20 @@ from exports_app.transcode.clips import make_clip
 from exports_app.transcode.factory import close_transcoder, get_transcoder
 from tests.aws_fixtures import LocalAws, local_aws, moto_url  # noqa: F401  (fixtures)
 
+# ruff: noqa: F811  (test parameters named after the fixtures imported above)
+
 pytestmark = pytest.mark.server_db  # re-run on MariaDB and PostgreSQL by `make test`
 
 
 def import_file(member: Member, path: Path, title: str, allow_undecodable: bool = False) -> int:
     with session_scope() as s:
-        return exports.import_export(session=s, member=member, source=path, title=title,  # type: ignore[return-value]
-                                     allow_undecodable=allow_undecodable).id
+        return exports.import_export(
+            session=s,
+            member=member,
+            source=path,
+            title=title,  # type: ignore[return-value]
+            allow_undecodable=allow_undecodable,
+        ).id
 
 
 def status(client: TestClient, upload_id: int) -> dict:  # type: ignore[type-arg]
@@ -95,8 +102,14 @@ def test_local_flow(alice_client: TestClient, alice: Member, tmp_path: Path, tra
     assert retry["state"] == "in_progress" and retry["productionId"] != failed["productionId"]
 
 
-def test_mediaconvert_flow(local_aws: LocalAws, monkeypatch: pytest.MonkeyPatch, alice_client: TestClient,  # noqa: F811
-                           alice: Member, tmp_path: Path, transcoder_cleanup: None) -> None:
+def test_mediaconvert_flow(
+    local_aws: LocalAws,
+    monkeypatch: pytest.MonkeyPatch,
+    alice_client: TestClient,
+    alice: Member,
+    tmp_path: Path,
+    transcoder_cleanup: None,
+) -> None:
     for name, value in local_aws.env().items():
         monkeypatch.setenv(name, value)
     app_config.get_settings.cache_clear()
@@ -134,9 +147,14 @@ def test_mediaconvert_flow(local_aws: LocalAws, monkeypatch: pytest.MonkeyPatch,
     assert len(local_aws.mediaconvert.jobs) == 3
 
 
-def test_mediaconvert_events_through_sqs(local_aws: LocalAws, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
-                                         alice_client: TestClient, alice: Member, tmp_path: Path,
-                                         transcoder_cleanup: None) -> None:
+def test_mediaconvert_events_through_sqs(
+    local_aws: LocalAws,
+    monkeypatch: pytest.MonkeyPatch,
+    alice_client: TestClient,
+    alice: Member,
+    tmp_path: Path,
+    transcoder_cleanup: None,
+) -> None:
     import json
 
     for name, value in local_aws.env().items():
@@ -150,10 +168,22 @@ def test_mediaconvert_events_through_sqs(local_aws: LocalAws, monkeypatch: pytes
     media_job_id = int(local_aws.mediaconvert.jobs[job_id]["userMetadata"]["mediaJobId"])
 
     def send(status: str, ts_ms: int, **detail: object) -> None:
-        local_aws.sqs.send_message(QueueUrl=local_aws.settings.sqs_queue_url, MessageBody=json.dumps({
-            "detail-type": "MediaConvert Job State Change", "source": "aws.mediaconvert",
-            "detail": {"status": status, "jobId": job_id, "timestamp": ts_ms,
-                       "userMetadata": {"mediaJobId": str(media_job_id)}, **detail}}))
+        local_aws.sqs.send_message(
+            QueueUrl=local_aws.settings.sqs_queue_url,
+            MessageBody=json.dumps(
+                {
+                    "detail-type": "MediaConvert Job State Change",
+                    "source": "aws.mediaconvert",
+                    "detail": {
+                        "status": status,
+                        "jobId": job_id,
+                        "timestamp": ts_ms,
+                        "userMetadata": {"mediaJobId": str(media_job_id)},
+                        **detail,
+                    },
+                }
+            ),
+        )
 
     now_ms = int(time.time() * 1000) + 60_000  # newer than anything polling reports
     send("PROGRESSING", now_ms, jobProgress={"jobPercentComplete": 77, "currentPhase": "TRANSCODING"})

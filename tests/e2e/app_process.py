@@ -11,10 +11,10 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 from playwright.sync_api import Page
 
@@ -23,13 +23,20 @@ from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("EXPORTS_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic", "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-dev-shm-usage",
+]
 WEB_SEED = ROOT / ".web"  # the repo's frontend work dir, as `make run` leaves it: sources and installed packages
 # What an app's own web dir does not take from the seed: the build it makes itself, generated types, and the
 # packages (hard-linked instead, as bun links them from its own cache).
 _NOT_COPIED = shutil.ignore_patterns("build", ".react-router", "node_modules", "env.json")
-
 
 
 def group_pids(pgid: int) -> list[int]:
@@ -44,6 +51,7 @@ def group_pids(pgid: int) -> list[int]:
                 continue
     return pids
 
+
 @dataclass
 class RunningApp:
     url: str
@@ -55,15 +63,27 @@ class RunningApp:
 
     def cli(self, *args: str) -> str:
         """Run `python -m exports_app …` against this app's data dir, as a user would."""
-        done = subprocess.run([str(ROOT / ".venv/bin/python"), "-m", "exports_app", *args], cwd=ROOT,
-                              env=self.env, capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [str(ROOT / ".venv/bin/python"), "-m", "exports_app", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert done.returncode == 0, done.stderr
         return done.stdout.strip()
 
     def python(self, code: str) -> str:
         """Run Python code against this app's data dir and database (for what no page or command makes)."""
-        done = subprocess.run([str(ROOT / ".venv/bin/python"), "-c", code], cwd=ROOT, env=self.env,
-                              capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [str(ROOT / ".venv/bin/python"), "-c", code],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert done.returncode == 0, done.stderr
         return done.stdout.strip()
 
@@ -154,8 +174,7 @@ def own_web_dir(web: Path) -> Path:
         if (WEB_SEED / "reflex.json").is_file():
             shutil.copytree(WEB_SEED, web, symlinks=True, ignore=_NOT_COPIED)
             if (WEB_SEED / "node_modules").is_dir():
-                shutil.copytree(WEB_SEED / "node_modules", web / "node_modules", symlinks=True,
-                                copy_function=os.link)
+                shutil.copytree(WEB_SEED / "node_modules", web / "node_modules", symlinks=True, copy_function=os.link)
     return web
 
 
@@ -172,8 +191,13 @@ def _ready(url: str) -> bool:
     return False
 
 
-def start_app(data_dir: Path, extra_env: dict[str, str] | None = None, deadline_s: float = 900,
-              port: int | None = None, frontend_of: RunningApp | None = None) -> RunningApp:
+def start_app(
+    data_dir: Path,
+    extra_env: dict[str, str] | None = None,
+    deadline_s: float = 900,
+    port: int | None = None,
+    frontend_of: RunningApp | None = None,
+) -> RunningApp:
     """The app as `make run` starts it, on its own port and data dir, with a frontend of its own (own_web_dir).
 
     frontend_of: another host of the same site, behind the same balancer: this app builds into that app's web
@@ -192,8 +216,14 @@ def start_app(data_dir: Path, extra_env: dict[str, str] | None = None, deadline_
     env.update(REFLEX_WEB_WORKDIR=str(web), REFLEX_STATES_WORKDIR=str(work_dir / "states"))
     log = data_dir / "server.log"
     with log.open("wb") as out:
-        process = subprocess.Popen([str(ROOT / "scripts/serve.sh")], cwd=ROOT, env=env, stdout=out,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            [str(ROOT / "scripts/serve.sh")],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     app = RunningApp(f"http://127.0.0.1:{port}", data_dir, env, log, process, work_dir)
     deadline = time.monotonic() + deadline_s
     try:

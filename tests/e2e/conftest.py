@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
@@ -19,9 +19,15 @@ ARTIFACTS = ROOT / "test-artifacts"
 def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
     # test_origins checks EXPORTS_ALLOWED_ORIGINS, so this app names its own origins explicitly.
     port = free_port()
-    app = start_app(tmp_path_factory.mktemp("e2e-data"),
-                    {"EXPORTS_DEMO_PASSWORD": DEMO_PASSWORD, "EXPORTS_REFRESH_SECONDS": "1",
-                     "EXPORTS_ALLOWED_ORIGINS": f"http://127.0.0.1:{port},http://localhost:{port}"}, port=port)
+    app = start_app(
+        tmp_path_factory.mktemp("e2e-data"),
+        {
+            "EXPORTS_DEMO_PASSWORD": DEMO_PASSWORD,
+            "EXPORTS_REFRESH_SECONDS": "1",
+            "EXPORTS_ALLOWED_ORIGINS": f"http://127.0.0.1:{port},http://localhost:{port}",
+        },
+        port=port,
+    )
     try:
         yield app
     finally:
@@ -41,8 +47,9 @@ def context(browser: Browser, app_server: RunningApp) -> Iterator[BrowserContext
     """A fresh browser context; the test fails if any page of it broke the app's Content-Security-Policy."""
     ctx = browser.new_context(base_url=app_server.url, viewport={"width": 1280, "height": 900})
     refused: list[str] = []  # Chromium reports each blocked script, style, worker or connection on the console
-    ctx.on("console", lambda message: refused.append(message.text)
-           if "Content Security Policy" in message.text else None)
+    ctx.on(
+        "console", lambda message: refused.append(message.text) if "Content Security Policy" in message.text else None
+    )
     yield ctx
     ctx.close()
     assert refused == [], f"the page broke its own CSP: {refused}"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
@@ -25,11 +25,19 @@ def world(app_server: RunningApp, tmp_path_factory: pytest.TempPathFactory) -> d
         app_server.cli("user", "create", name, "--password", MEMBER_PASSWORD)
     clip = str(make_clip(tmp_path_factory.mktemp("a11y") / "a11y.mp4", seconds=1.0, width=320, height=180))
     ottos = app_server.cli("export", "import", "--user", "otto", clip, "--title", "Otto's clip")
-    made = {state: app_server.cli("export", "import", "--user", "ally", clip, "--title", f"Clip {state}")
-            for state in ("not_ready", "ready", "in_progress")}
+    made = {
+        state: app_server.cli("export", "import", "--user", "ally", clip, "--title", f"Clip {state}")
+        for state in ("not_ready", "ready", "in_progress")
+    }
     made["failed"] = corrupt_export(app_server, "ally", "Clip failed")
-    made.update({key: str(value) for key, value in
-                 project_with_export(app_server, "ally", "Ally's timeline", clip, "Clip from timeline").items()})
+    made.update(
+        {
+            key: str(value)
+            for key, value in project_with_export(
+                app_server, "ally", "Ally's timeline", clip, "Clip from timeline"
+            ).items()
+        }
+    )
     made["production"] = queue_prep(app_server, "ally", made["ready"])
     queue_prep(app_server, "ally", made["failed"])
     queue_prep(app_server, "ally", made["in_progress"], provider="mediaconvert")
@@ -69,8 +77,15 @@ def test_exports_full(ally: Page, world: dict[str, str]) -> None:
     assert axe_violations(ally, "/exports (full)") == []
 
 
-@pytest.mark.parametrize("state,status", [("not_ready", "HLS: Not started"), ("in_progress", "HLS: In progress\u2026"),
-                                          ("ready", "HLS: Ready"), ("failed", "HLS: Failed (Retry available)")])
+@pytest.mark.parametrize(
+    "state,status",
+    [
+        ("not_ready", "HLS: Not started"),
+        ("in_progress", "HLS: In progress\u2026"),
+        ("ready", "HLS: Ready"),
+        ("failed", "HLS: Failed (Retry available)"),
+    ],
+)
 def test_modal(ally: Page, world: dict[str, str], state: str, status: str) -> None:
     ally.goto("/exports")
     ally.get_by_test_id(f"export-cog-{world[state]}").click()
@@ -87,12 +102,15 @@ def test_publish_page(ally: Page, world: dict[str, str]) -> None:
     assert axe_violations(ally, "/publish") == []
 
 
-@pytest.mark.parametrize("path,testid,text", [
-    ("/publish?production={others_production}", "publish-error", "Production not found."),
-    ("/publish", "publish-error", "Production not found."),  # no id at all
-    ("/space?space={others_space}", "space-error", "Space not found."),
-    ("/timeline?project=x", "timeline-error", "Project not found."),
-])
+@pytest.mark.parametrize(
+    "path,testid,text",
+    [
+        ("/publish?production={others_production}", "publish-error", "Production not found."),
+        ("/publish", "publish-error", "Production not found."),  # no id at all
+        ("/space?space={others_space}", "space-error", "Space not found."),
+        ("/timeline?project=x", "timeline-error", "Project not found."),
+    ],
+)
 def test_error_states(ally: Page, world: dict[str, str], path: str, testid: str, text: str) -> None:
     """A production or space that is not the member's, a missing or malformed id: the refusal passes axe too."""
     ally.goto(path.format(**world))

@@ -34,8 +34,9 @@ def test_member_sees_exactly_their_rows(context: BrowserContext, app_server: Run
     app_server.cli("user", "create", "carol", "--password", MEMBER_PASSWORD)
     app_server.cli("user", "create", "dave", "--password", MEMBER_PASSWORD)
     clip = make_clip(tmp_path / "c.mp4", seconds=1.0)
-    carols = [app_server.cli("export", "import", "--user", "carol", str(clip), "--title", f"Carol {i}")
-              for i in range(2)]
+    carols = [
+        app_server.cli("export", "import", "--user", "carol", str(clip), "--title", f"Carol {i}") for i in range(2)
+    ]
     daves = app_server.cli("export", "import", "--user", "dave", str(clip), "--title", "Dave only")
 
     page = context.new_page()

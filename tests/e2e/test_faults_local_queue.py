@@ -8,8 +8,8 @@ import re
 import signal
 import sqlite3
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import httpx
 import pytest
@@ -48,8 +48,9 @@ def ffmpeg_jobs(hls_dir: Path) -> dict[int, int]:
 
 def active_jobs(app: RunningApp) -> int:
     with sqlite3.connect(app.data_dir / "exports.db") as conn:
-        (count,) = conn.execute("SELECT count(*) FROM media_jobs WHERE status IN ('queued', 'submitted', "
-                                "'running')").fetchone()
+        (count,) = conn.execute(
+            "SELECT count(*) FROM media_jobs WHERE status IN ('queued', 'submitted', 'running')"
+        ).fetchone()
     return int(count)
 
 
@@ -63,9 +64,15 @@ def sign_in(app: RunningApp, name: str) -> httpx.Client:
 
 @pytest.fixture(scope="module")
 def queue_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
-    app = start_app(tmp_path_factory.mktemp("faults-queue"),
-                    {"EXPORTS_JOB_TIMEOUT_SECONDS": str(TIMEOUT_S), "EXPORTS_LOCAL_CONCURRENCY": "1",
-                     "EXPORTS_REFRESH_SECONDS": "1", "EXPORTS_SKIP_SEED": "1"})
+    app = start_app(
+        tmp_path_factory.mktemp("faults-queue"),
+        {
+            "EXPORTS_JOB_TIMEOUT_SECONDS": str(TIMEOUT_S),
+            "EXPORTS_LOCAL_CONCURRENCY": "1",
+            "EXPORTS_REFRESH_SECONDS": "1",
+            "EXPORTS_SKIP_SEED": "1",
+        },
+    )
     try:
         yield app
     finally:
@@ -76,8 +83,10 @@ def test_a_long_queue_times_no_waiting_job_out_and_members_take_turns(queue_app:
     app = queue_app
     clip = make_clip(app.data_dir.parent / "queue-clip.mp4", seconds=1.0, width=160, height=120)
     ana, ben = sign_in(app, "ana"), sign_in(app, "ben")
-    exports = {"ana": [app.cli("export", "import", "--user", "ana", str(clip)) for _ in range(4)],
-               "ben": [app.cli("export", "import", "--user", "ben", str(clip))]}
+    exports = {
+        "ana": [app.cli("export", "import", "--user", "ana", str(clip)) for _ in range(4)],
+        "ben": [app.cli("export", "import", "--user", "ben", str(clip))],
+    }
     hls_dir = app.data_dir / "hls"
     held: dict[int, int] = {}  # process → job: ffmpeg ladders stopped for HELD_S each, in the order they ran
     try:
@@ -87,8 +96,10 @@ def test_a_long_queue_times_no_waiting_job_out_and_members_take_turns(queue_app:
                 assert client.post(f"/api/exports/{upload_id}/prep-hls").json()["state"] == "in_progress"
         # The first three jobs to run are held for HELD_S each: the last ones wait 3 × HELD_S > TIMEOUT_S.
         while len(held) < 3:
-            wait_for("the next ffmpeg ladder, or no job left", lambda: set(ffmpeg_jobs(hls_dir)) - set(held)
-                     or not active_jobs(app))
+            wait_for(
+                "the next ffmpeg ladder, or no job left",
+                lambda: set(ffmpeg_jobs(hls_dir)) - set(held) or not active_jobs(app),
+            )
             ladders = {p: j for p, j in ffmpeg_jobs(hls_dir).items() if p not in held}
             if not ladders:
                 break  # every job ended (the assertions below say how)
@@ -108,16 +119,18 @@ def test_a_long_queue_times_no_waiting_job_out_and_members_take_turns(queue_app:
                 pass
     for client, name in ((ana, "ana"), (ben, "ben")):
         for upload_id in exports[name]:
-            wait_for("every export ended", lambda: client.get(f"/api/exports/{upload_id}/hls-status")
-                     .json()["state"] in ("ready", "failed"))
+            status = f"/api/exports/{upload_id}/hls-status"
+            wait_for("every export ended", lambda c=client, s=status: c.get(s).json()["state"] in ("ready", "failed"))
 
     with sqlite3.connect(app.data_dir / "exports.db") as conn:
         rows = conn.execute(
             "SELECT j.id, u.username, j.status, j.attempt, j.error_code, "
             "(julianday(j.finished_at) - julianday(j.submitted_at)) * 86400 FROM media_jobs j "
-            "JOIN productions p ON p.id = j.production_id JOIN users u ON u.id = p.user_id ORDER BY j.id").fetchall()
-    assert [(name, status, attempt, code) for _, name, status, attempt, code, _ in rows] == \
-        [("ana", "succeeded", 1, None)] * 4 + [("ben", "succeeded", 1, None)], "no job timed out or ran twice"
+            "JOIN productions p ON p.id = j.production_id JOIN users u ON u.id = p.user_id ORDER BY j.id"
+        ).fetchall()
+    assert [(name, status, attempt, code) for _, name, status, attempt, code, _ in rows] == [
+        ("ana", "succeeded", 1, None)
+    ] * 4 + [("ben", "succeeded", 1, None)], "no job timed out or ran twice"
     longest = max(life for *_, life in rows)
     assert longest > TIMEOUT_S, f"the scene holds: a job ended {longest:.1f} s after its submit, past the timeout"
     owner = {job_id: name for job_id, name, *_ in rows}

@@ -6,9 +6,9 @@ while the database is away, and every export reaches Ready once the fault is ove
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 from urllib.parse import urlsplit
 
 import httpx
@@ -71,8 +71,7 @@ class AwsApp:
     database_url: str
 
     def metric(self, name: str, **labels: str) -> float:
-        return sample(self.client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"}).text, name,
-                      **labels)
+        return sample(self.client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"}).text, name, **labels)
 
     def deferred(self) -> float:
         return self.metric("exports_media_job_submits_deferred_total", provider="mediaconvert")
@@ -86,14 +85,15 @@ class AwsApp:
             return conn.execute(
                 "SELECT j.status, j.provider_job_id, j.attempt, j.error_code FROM media_jobs j "
                 "JOIN productions p ON p.id = j.production_id WHERE p.upload_id = %s ORDER BY j.id",
-                (int(upload_id),)).fetchall()
+                (int(upload_id),),
+            ).fetchall()
 
     def state(self, upload_id: str) -> str:
         return str(self.client.get(f"/api/exports/{upload_id}/hls-status").json()["state"])
 
     def finish(self, upload_id: str) -> None:
         """The one provider job of this export completes; the app's poll takes it to Ready."""
-        (status, job_id, _, _), = self.jobs(upload_id)
+        ((status, job_id, _, _),) = self.jobs(upload_id)
         assert job_id is not None
         self.mediaconvert.complete(job_id, self.s3)
         wait_for("the export ready", lambda: self.state(upload_id) == "ready")
@@ -109,9 +109,15 @@ def aws_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AwsApp]:
         cable = S3Cable(int(urlsplit(aws.moto_url).port or 0))
         cable.plug()
         try:
-            app = start_app(data_dir, {**app_env(aws, refresh_seconds=1.0), "EXPORTS_METRICS_TOKEN": TOKEN,
-                                       "EXPORTS_DATABASE_URL": database_url,
-                                       "EXPORTS_S3_ENDPOINT": f"http://127.0.0.1:{cable.port}"})
+            app = start_app(
+                data_dir,
+                {
+                    **app_env(aws, refresh_seconds=1.0),
+                    "EXPORTS_METRICS_TOKEN": TOKEN,
+                    "EXPORTS_DATABASE_URL": database_url,
+                    "EXPORTS_S3_ENDPOINT": f"http://127.0.0.1:{cable.port}",
+                },
+            )
             try:
                 app.cli("user", "create", "mona", "--password", PASSWORD)
                 with httpx.Client(base_url=app.url, timeout=60) as client:
@@ -193,9 +199,11 @@ def test_the_database_stopped_mid_tick_loses_and_doubles_no_job(aws_app: AwsApp)
     wait_for("the second job made", lambda: len(server.jobs) == len(made_before) + 2)
     aws_app.database.stop()
     try:
-        for answer in (aws_app.client.get(f"/api/exports/{waiting}/hls-status"),
-                       aws_app.client.get(f"/api/exports/{running}/hls-status"),
-                       aws_app.client.post(f"/api/exports/{waiting}/prep-hls")):
+        for answer in (
+            aws_app.client.get(f"/api/exports/{waiting}/hls-status"),
+            aws_app.client.get(f"/api/exports/{running}/hls-status"),
+            aws_app.client.post(f"/api/exports/{waiting}/prep-hls"),
+        ):
             assert (answer.status_code, answer.json()) == (503, UNAVAILABLE), answer.text
             assert answer.headers["retry-after"]
         # The client's retry after the lost answer: the tick now has a job id it cannot store.

@@ -5,7 +5,7 @@ their live pushes once Redis is back, and none is lost."""
 from __future__ import annotations
 
 import pickle
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
@@ -25,9 +25,15 @@ READY_TIMEOUT_MS = 180_000
 @pytest.fixture(scope="module")
 def redis_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningApp, RedisServer]]:
     with RedisServer() as redis_server:
-        app = start_app(tmp_path_factory.mktemp("faults-redis"),
-                        {"REFLEX_REDIS_URL": redis_server.url, "EXPORTS_WORKERS": "2",
-                         "EXPORTS_REFRESH_SECONDS": "1", "EXPORTS_SKIP_SEED": "1"})
+        app = start_app(
+            tmp_path_factory.mktemp("faults-redis"),
+            {
+                "REFLEX_REDIS_URL": redis_server.url,
+                "EXPORTS_WORKERS": "2",
+                "EXPORTS_REFRESH_SECONDS": "1",
+                "EXPORTS_SKIP_SEED": "1",
+            },
+        )
         try:
             yield app, redis_server
         finally:
@@ -54,13 +60,16 @@ def open_tab(context: BrowserContext, upload_id: str) -> Page:
     return page
 
 
-def test_tabs_regain_their_pushes_after_redis_restarts(redis_app: tuple[RunningApp, RedisServer],
-                                                         browser: Browser) -> None:
+def test_tabs_regain_their_pushes_after_redis_restarts(
+    redis_app: tuple[RunningApp, RedisServer], browser: Browser
+) -> None:
     app, redis_server = redis_app
     app.cli("user", "create", "rita", "--password", MEMBER_PASSWORD)
     clip = make_clip(app.data_dir.parent / "redis-clip.mp4", seconds=1.0, width=160, height=120)
-    before, after = (app.cli("export", "import", "--user", "rita", str(clip), "--title", title)
-                     for title in ("Before the restart", "After the restart"))
+    before, after = (
+        app.cli("export", "import", "--user", "rita", str(clip), "--title", title)
+        for title in ("Before the restart", "After the restart")
+    )
     context = browser.new_context(base_url=app.url, viewport={"width": 1280, "height": 900})
     try:
         sign_in(context.new_page(), "rita", MEMBER_PASSWORD)

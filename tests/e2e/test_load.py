@@ -79,16 +79,23 @@ class LoadRun:
 
 
 def spread(values: list[float]) -> dict[str, float]:
-    return {"first": round(min(values), 2), "median": round(statistics.median(values), 2),
-            "last": round(max(values), 2)} if values else {}
+    return (
+        {"first": round(min(values), 2), "median": round(statistics.median(values), 2), "last": round(max(values), 2)}
+        if values
+        else {}
+    )
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
     if len(values) < 2:
         return {}
     cuts = statistics.quantiles(values, n=100, method="inclusive")
-    return {"p50": round(cuts[49], 1), "p95": round(cuts[94], 1), "p99": round(cuts[98], 1),
-            "max": round(max(values), 1)}
+    return {
+        "p50": round(cuts[49], 1),
+        "p95": round(cuts[94], 1),
+        "p99": round(cuts[98], 1),
+        "max": round(max(values), 1),
+    }
 
 
 async def drive_load(url: str, cookies: dict[str, str], polled: list[str], prepped: str) -> LoadRun:
@@ -101,8 +108,14 @@ async def drive_load(url: str, cookies: dict[str, str], polled: list[str], prepp
     tls = httpx.create_ssl_context()
 
     def client(connections: int = 1, headers: dict[str, str] | None = None) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=url, cookies=cookies, headers=headers, timeout=REQUEST_TIMEOUT_S,
-                                 verify=tls, limits=httpx.Limits(max_connections=connections))
+        return httpx.AsyncClient(
+            base_url=url,
+            cookies=cookies,
+            headers=headers,
+            timeout=REQUEST_TIMEOUT_S,
+            verify=tls,
+            limits=httpx.Limits(max_connections=connections),
+        )
 
     async def poll(upload_id: str) -> None:
         async with client() as poller:
@@ -149,8 +162,12 @@ async def drive_load(url: str, cookies: dict[str, str], polled: list[str], prepp
 
 def api_cookies(url: str) -> dict[str, str]:
     """The member's session and CSRF cookies from a plain API sign-in (a separate session from the tabs')."""
-    response = httpx.post(f"{url}/api/auth/login", json={"username": MEMBER, "password": MEMBER_PASSWORD},
-                          headers={"Origin": url}, timeout=REQUEST_TIMEOUT_S)
+    response = httpx.post(
+        f"{url}/api/auth/login",
+        json={"username": MEMBER, "password": MEMBER_PASSWORD},
+        headers={"Origin": url},
+        timeout=REQUEST_TIMEOUT_S,
+    )
     assert response.status_code == 200, response.text
     return dict(response.cookies)
 
@@ -173,11 +190,16 @@ def rows_in_database(data_dir: Path, upload_id: str) -> tuple[int, int]:
     engine = sa.create_engine(f"sqlite:///{data_dir / 'exports.db'}")
     try:
         with engine.connect() as conn:
-            productions = conn.execute(sa.text("SELECT count(*) FROM productions WHERE upload_id = :u"),
-                                       {"u": upload_id}).scalar_one()
-            jobs = conn.execute(sa.text("SELECT count(*) FROM media_jobs j JOIN productions p"
-                                        " ON p.id = j.production_id WHERE p.upload_id = :u"),
-                                {"u": upload_id}).scalar_one()
+            productions = conn.execute(
+                sa.text("SELECT count(*) FROM productions WHERE upload_id = :u"), {"u": upload_id}
+            ).scalar_one()
+            jobs = conn.execute(
+                sa.text(
+                    "SELECT count(*) FROM media_jobs j JOIN productions p"
+                    " ON p.id = j.production_id WHERE p.upload_id = :u"
+                ),
+                {"u": upload_id},
+            ).scalar_one()
     finally:
         engine.dispose()
     return productions, jobs
@@ -245,8 +267,9 @@ def test_pollers_tabs_and_prep_burst(browser: Browser, app_server: RunningApp, e
     productions, jobs = rows_in_database(app_server.data_dir, prepped)
     logged_errors = server_errors(app_server.log, log_offset)
     # Seconds from the burst to each tab's first sight of a badge text; "last" of Ready = all tabs Ready.
-    tabs_saw = {text: [s[text] / 1000 - run.burst_at for s in seen if s and text in s]
-                for text in ("In progress", "Ready")}
+    tabs_saw = {
+        text: [s[text] / 1000 - run.burst_at for s in seen if s and text in s] for text in ("In progress", "Ready")
+    }
     report = {
         "pollers": POLLERS,
         "seconds": round(run.seconds, 1),

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -36,8 +36,10 @@ def nora(app_server: RunningApp, tmp_path_factory: pytest.TempPathFactory) -> di
     """A new member with one export (made with the CLI, as an operator would) and no space yet."""
     app_server.cli("user", "create", MEMBER, "--password", MEMBER_PASSWORD)
     clip = make_clip(tmp_path_factory.mktemp("nora") / "launch.mp4", seconds=2.0, width=640, height=360)
-    return {"teaser": app_server.cli("export", "import", "--user", MEMBER, str(clip), "--title", "Launch teaser"),
-            "broken": corrupt_export(app_server, MEMBER, "Broken cut")}
+    return {
+        "teaser": app_server.cli("export", "import", "--user", MEMBER, str(clip), "--title", "Launch teaser"),
+        "broken": corrupt_export(app_server, MEMBER, "Broken cut"),
+    }
 
 
 @pytest.fixture
@@ -84,8 +86,9 @@ def test_a_retry_that_fails_again_says_which_attempt_failed_and_when(tab: Page, 
     attempt = tab.get_by_test_id("hls-attempt")
     for number in (1, 2):
         tab.get_by_test_id("btn-prep").click()
-        expect(attempt).to_have_text(re.compile(rf"^Attempt {number} failed at \d\d:\d\d UTC: $"),
-                                     timeout=TRANSCODE_TIMEOUT)
+        expect(attempt).to_have_text(
+            re.compile(rf"^Attempt {number} failed at \d\d:\d\d UTC: $"), timeout=TRANSCODE_TIMEOUT
+        )
         expect(tab.get_by_test_id("hls-status")).to_have_text("HLS: Failed (Retry available)")
         expect(tab.get_by_test_id("btn-prep")).to_have_text("Retry Prep (HLS)")
     detail = tab.get_by_test_id("hls-detail").text_content() or ""
@@ -134,8 +137,9 @@ def stored_uploads(app: RunningApp) -> list[Path]:
     return sorted(p for p in (app.data_dir / "uploads").rglob("*") if p.is_file())
 
 
-def test_upload_shows_progress_then_checking_in_little_memory(tab: Page, app_server: RunningApp,
-                                                              tmp_path: Path) -> None:
+def test_upload_shows_progress_then_checking_in_little_memory(
+    tab: Page, app_server: RunningApp, tmp_path: Path
+) -> None:
     video = padded_video(tmp_path / "big-export.mp4", UPLOAD_BYTES, tmp_path)
     tab.evaluate(RECORD_FEEDBACK)
     before = app_server.rss_bytes()
@@ -143,14 +147,23 @@ def test_upload_shows_progress_then_checking_in_little_memory(tab: Page, app_ser
     tab.get_by_test_id("upload-export").locator("input[type=file]").set_input_files(str(video))
     expect(tab.get_by_test_id("upload-progress")).to_be_visible()
     expect(tab.locator("[data-testid^='export-row-']").filter(has_text="big-export")).to_have_count(
-        1, timeout=TRANSCODE_TIMEOUT)
+        1, timeout=TRANSCODE_TIMEOUT
+    )
     growth = app_server.peak_bytes() - before
     seen = tab.evaluate("() => [...window.__upload]")
     assert "100%" in seen and "Checking the video\u2026" in seen, sorted(seen)
     expect(tab.get_by_test_id("exports-message")).to_have_text("Added “big-export”.")
-    (ARTIFACTS / "upload-memory.json").write_text(json.dumps(
-        {"upload_bytes": video.stat().st_size, "app_processes": len(app_server.pids()), "rss_before": before,
-         "peak_growth": growth}, indent=2))
+    (ARTIFACTS / "upload-memory.json").write_text(
+        json.dumps(
+            {
+                "upload_bytes": video.stat().st_size,
+                "app_processes": len(app_server.pids()),
+                "rss_before": before,
+                "peak_growth": growth,
+            },
+            indent=2,
+        )
+    )
     video.unlink()
     assert growth <= MEMORY_BOUND, f"a 1 GiB upload grew the app by {growth / 1024**2:.0f} MB"
 
@@ -161,8 +174,10 @@ def test_cancel_stops_the_upload_and_stores_nothing(tab: Page, app_server: Runni
     total = tab.get_by_test_id("exports-total").text_content()
     network = tab.context.new_cdp_session(tab)
     network.send("Network.enable")  # a slow uplink, so Cancel comes mid-upload
-    network.send("Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1,
-                                                      "uploadThroughput": 1024**2})
+    network.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 1024**2},
+    )
     tab.get_by_test_id("upload-export").locator("input[type=file]").set_input_files(str(video))
     expect(tab.get_by_test_id("btn-cancel-upload")).to_be_visible()
     wait_until(lambda: staged_parts(app_server), "the server never staged the upload")  # bytes arrived
@@ -175,8 +190,9 @@ def test_cancel_stops_the_upload_and_stores_nothing(tab: Page, app_server: Runni
     expect(tab.get_by_test_id("exports-total")).to_have_text(total or "")
 
 
-def test_a_prep_that_ends_elsewhere_shows_a_toast(tab: Page, app_server: RunningApp, nora: dict[str, str],
-                                                 tmp_path: Path) -> None:
+def test_a_prep_that_ends_elsewhere_shows_a_toast(
+    tab: Page, app_server: RunningApp, nora: dict[str, str], tmp_path: Path
+) -> None:
     clip = make_clip(tmp_path / "second.mp4", seconds=1.0, width=320, height=180)
     second = app_server.cli("export", "import", "--user", MEMBER, str(clip), "--title", "Second cut")
     other = tab.context.new_page()  # the same member's other tab, on another page, no modal open

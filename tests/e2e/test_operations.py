@@ -36,9 +36,16 @@ def test_operations_and_a_database_outage_mid_job(tmp_path_factory: pytest.TempP
     clip = make_clip(data_dir.parent / "ops-clip.mp4", seconds=12.0, width=1280, height=720)
     with PostgreSQL() as server:
         url = server.create("ops")
-        app = start_app(data_dir, {"EXPORTS_DATABASE_URL": url, "EXPORTS_METRICS_TOKEN": TOKEN,
-                                   "EXPORTS_LOG_FORMAT": "json", "EXPORTS_REFRESH_SECONDS": "1",
-                                   "EXPORTS_SKIP_SEED": "1"})
+        app = start_app(
+            data_dir,
+            {
+                "EXPORTS_DATABASE_URL": url,
+                "EXPORTS_METRICS_TOKEN": TOKEN,
+                "EXPORTS_LOG_FORMAT": "json",
+                "EXPORTS_REFRESH_SECONDS": "1",
+                "EXPORTS_SKIP_SEED": "1",
+            },
+        )
         try:
             app.cli("user", "create", "olga", "--password", PASSWORD)
             upload_id = app.cli("export", "import", "--user", "olga", str(clip))
@@ -55,33 +62,50 @@ def test_operations_and_a_database_outage_mid_job(tmp_path_factory: pytest.TempP
             before = client.get("/metrics", headers=scrape).text
 
             assert client.post(f"/api/exports/{upload_id}/prep-hls").json()["state"] == "in_progress"
-            wait_for("the job running", lambda: client.get(f"/api/exports/{upload_id}/hls-status").json()
-                     .get("percent") or 0)
+            wait_for(
+                "the job running", lambda: client.get(f"/api/exports/{upload_id}/hls-status").json().get("percent") or 0
+            )
             server.stop()  # the database goes away with the transcode under way
             ready = client.get("/readyz")
             assert ready.status_code == 503 and ready.json()["checks"]["database"]["ok"] is False
-            for answer in (client.get(f"/api/exports/{upload_id}/hls-status"), client.get("/api/auth/me"),
-                           client.post("/api/auth/login", json={"username": "olga", "password": PASSWORD})):
+            for answer in (
+                client.get(f"/api/exports/{upload_id}/hls-status"),
+                client.get("/api/auth/me"),
+                client.post("/api/auth/login", json={"username": "olga", "password": PASSWORD}),
+            ):
                 assert (answer.status_code, answer.json()) == (503, UNAVAILABLE), answer.text
                 assert answer.headers["retry-after"]
-            wait_for("a tick failing", lambda: sample(client.get("/metrics", headers=scrape).text,
-                                                      "exports_refresh_tick_failures_total") >= 1)
+            wait_for(
+                "a tick failing",
+                lambda: sample(client.get("/metrics", headers=scrape).text, "exports_refresh_tick_failures_total") >= 1,
+            )
             server.start()
-            wait_for("the job ready", lambda: client.get(f"/api/exports/{upload_id}/hls-status")
-                     .json().get("state") == "ready")
+            wait_for(
+                "the job ready",
+                lambda: client.get(f"/api/exports/{upload_id}/hls-status").json().get("state") == "ready",
+            )
             with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as conn:
                 jobs = conn.execute("SELECT status, attempt FROM media_jobs").fetchall()
             assert jobs == [("succeeded", 1)], "no job lost or made twice"
 
             after = client.get("/metrics", headers=scrape).text
             done = {"provider": "local", "status": "succeeded"}
-            assert sample(after, "exports_media_jobs_finished_total", **done) == \
-                sample(before, "exports_media_jobs_finished_total", **done) + 1
+            assert (
+                sample(after, "exports_media_jobs_finished_total", **done)
+                == sample(before, "exports_media_jobs_finished_total", **done) + 1
+            )
             assert sample(after, "exports_media_jobs", status="succeeded") == 1
-            assert sample(after, "exports_http_requests_total", route="/api/exports/{upload_id}/prep-hls",
-                          method="POST", status="200") == 1
-            assert sample(after, "exports_http_requests_total", route="/api/auth/me", method="GET",
-                          status="503") == 1
+            assert (
+                sample(
+                    after,
+                    "exports_http_requests_total",
+                    route="/api/exports/{upload_id}/prep-hls",
+                    method="POST",
+                    status="200",
+                )
+                == 1
+            )
+            assert sample(after, "exports_http_requests_total", route="/api/auth/me", method="GET", status="503") == 1
             assert not re.search(r'route="[^"]*/\d+', after), "no ids in labels"
         finally:
             app.stop()

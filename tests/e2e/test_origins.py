@@ -16,9 +16,11 @@ TAB_TOKEN = "0f8fad5b-d9cb-469f-a165-70867728950e"  # shaped like the frontend's
 def websocket_handshake(app: RunningApp, origin: str) -> str:
     """The status line the server answers a websocket upgrade of Reflex's event endpoint with."""
     url = urlsplit(app.url)
-    request = (f"GET /_event/?EIO=4&transport=websocket&token={TAB_TOKEN} HTTP/1.1\r\nHost: {url.netloc}\r\n"
-               "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
-               f"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nOrigin: {origin}\r\n\r\n")
+    request = (
+        f"GET /_event/?EIO=4&transport=websocket&token={TAB_TOKEN} HTTP/1.1\r\nHost: {url.netloc}\r\n"
+        "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+        f"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nOrigin: {origin}\r\n\r\n"
+    )
     with socket.create_connection((url.hostname, url.port), timeout=10) as conn:
         conn.sendall(request.encode())
         return conn.recv(4096).decode(errors="replace").split("\r\n", 1)[0]

@@ -58,8 +58,7 @@ def test_create_export_from_the_page(context: BrowserContext, member: dict[str, 
     sign_in(page, "gina", MEMBER_PASSWORD)
     clip = make_clip(tmp_path / "uploaded.mp4", seconds=1.0)
     page.get_by_test_id("upload-export").locator("input[type=file]").set_input_files(str(clip))
-    expect(page.locator("[data-testid^='export-row-']").filter(has_text="uploaded")).to_have_count(1,
-                                                                                                   timeout=30_000)
+    expect(page.locator("[data-testid^='export-row-']").filter(has_text="uploaded")).to_have_count(1, timeout=30_000)
     text = tmp_path / "notes.mp4"
     text.write_text("not a video")
     page.get_by_test_id("upload-export").locator("input[type=file]").set_input_files(str(text))
@@ -126,12 +125,10 @@ def test_publish_refuses_unready_and_foreign_productions(context: BrowserContext
     expect(page.get_by_test_id("publish-error")).to_have_text("Production not found.")
 
 
-def test_corrupt_export_fails_and_retry_goes_back_in_progress(context: BrowserContext,
-                                                              app_server: RunningApp) -> None:
+def test_corrupt_export_fails_and_retry_goes_back_in_progress(context: BrowserContext, app_server: RunningApp) -> None:
     page, upload_id = demo_modal(context, "Broken render")
     page.get_by_test_id("btn-prep").click()
-    expect(page.get_by_test_id("hls-status")).to_have_text("HLS: Failed (Retry available)",
-                                                           timeout=TRANSCODE_TIMEOUT)
+    expect(page.get_by_test_id("hls-status")).to_have_text("HLS: Failed (Retry available)", timeout=TRANSCODE_TIMEOUT)
     expect(page.get_by_test_id("hls-detail")).not_to_be_empty()
     expect(page.get_by_test_id("btn-prep")).to_have_text("Retry Prep (HLS)")
     expect(page.get_by_test_id("btn-prep")).to_be_enabled()
@@ -141,12 +138,12 @@ def test_corrupt_export_fails_and_retry_goes_back_in_progress(context: BrowserCo
     page.get_by_test_id("hls-status").evaluate(
         """el => { window.__seen = [];
                    new MutationObserver(() => window.__seen.push(el.textContent))
-                     .observe(el, {childList: true, characterData: true, subtree: true}); }""")
+                     .observe(el, {childList: true, characterData: true, subtree: true}); }"""
+    )
     page.get_by_test_id("btn-prep").click()
     page.wait_for_function("() => window.__seen.includes('HLS: In progress\u2026')", timeout=30_000)
     screenshot(page, "08-modal-after-retry")
-    expect(page.get_by_test_id("hls-status")).to_have_text("HLS: Failed (Retry available)",
-                                                           timeout=TRANSCODE_TIMEOUT)
+    expect(page.get_by_test_id("hls-status")).to_have_text("HLS: Failed (Retry available)", timeout=TRANSCODE_TIMEOUT)
     production = page.request.get(f"/api/exports/{upload_id}/hls-status").json()["productionId"]
     page.goto(f"/publish?production={production}")
     expect(page.get_by_test_id("publish-error")).to_have_text("This production is not ready to publish yet.")
@@ -173,8 +170,9 @@ def test_open_timeline_and_delete(context: BrowserContext) -> None:
     expect(other_tab.get_by_test_id(f"export-row-{teaser_id}")).to_have_count(0, timeout=30_000)
 
 
-def test_another_member_cannot_see_or_act(context: BrowserContext, member: dict[str, str],
-                                          app_server: RunningApp) -> None:
+def test_another_member_cannot_see_or_act(
+    context: BrowserContext, member: dict[str, str], app_server: RunningApp
+) -> None:
     app_server.cli("user", "create", "hank", "--password", MEMBER_PASSWORD)
     page = context.new_page()
     sign_in(page, "hank", MEMBER_PASSWORD)

@@ -13,8 +13,8 @@ import os
 import pickle
 import signal
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import pymysql
 import pytest
@@ -43,8 +43,10 @@ class Cluster:
     database: str
 
     def query(self, sql: str) -> list[tuple[object, ...]]:
-        with pymysql.connect(host="127.0.0.1", port=self.mariadb.port, user="root",
-                             database=self.database) as conn, conn.cursor() as cur:
+        with (
+            pymysql.connect(host="127.0.0.1", port=self.mariadb.port, user="root", database=self.database) as conn,
+            conn.cursor() as cur,
+        ):
             cur.execute(sql)
             return list(cur.fetchall())
 
@@ -70,18 +72,24 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     with RedisServer() as redis_server, MariaDB() as mariadb, TcpBalancer(ports) as balancer:
         url = mariadb.create("scaleout")
         public = f"http://127.0.0.1:{balancer.port}"
-        env = {"EXPORTS_DATABASE_URL": url, "REFLEX_REDIS_URL": redis_server.url, "EXPORTS_WORKERS": "2",
-               "REFLEX_API_URL": f"http://localhost:{balancer.port}",
-               "EXPORTS_ALLOWED_ORIGINS": f"{public},http://localhost:{balancer.port}",
-               "EXPORTS_DATA_DIR": str(tmp_path_factory.mktemp("shared-data")),
-               "EXPORTS_REFRESH_SECONDS": "1", "EXPORTS_SKIP_SEED": "1"}
+        env = {
+            "EXPORTS_DATABASE_URL": url,
+            "REFLEX_REDIS_URL": redis_server.url,
+            "EXPORTS_WORKERS": "2",
+            "REFLEX_API_URL": f"http://localhost:{balancer.port}",
+            "EXPORTS_ALLOWED_ORIGINS": f"{public},http://localhost:{balancer.port}",
+            "EXPORTS_DATA_DIR": str(tmp_path_factory.mktemp("shared-data")),
+            "EXPORTS_REFRESH_SECONDS": "1",
+            "EXPORTS_SKIP_SEED": "1",
+        }
         hosts: list[RunningApp] = []
         try:
             # One after the other: both run the migrations on the one database, and the second builds into the
             # first's web dir, so that both serve one build (the balancer sends a page's requests to either).
-            for name, port in zip(("host-a", "host-b"), ports):
-                hosts.append(start_app(tmp_path_factory.mktemp(name), env, port=port,
-                                       frontend_of=hosts[0] if hosts else None))
+            for name, port in zip(("host-a", "host-b"), ports, strict=True):
+                hosts.append(
+                    start_app(tmp_path_factory.mktemp(name), env, port=port, frontend_of=hosts[0] if hosts else None)
+                )
             yield Cluster(hosts, public, redis_server, mariadb, "scaleout")
         finally:
             for host in hosts:
@@ -94,9 +102,18 @@ def member(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> list[s
     host = cluster.hosts[0]
     host.cli("user", "create", "ivy", "--password", MEMBER_PASSWORD)
     clips = tmp_path_factory.mktemp("scale-clips")
-    return [host.cli("export", "import", "--user", "ivy",
-                     str(make_clip(clips / f"clip{i}.mp4", seconds=2.0, width=320, height=180)),
-                     "--title", f"Scale export {i}") for i in range(3)]
+    return [
+        host.cli(
+            "export",
+            "import",
+            "--user",
+            "ivy",
+            str(make_clip(clips / f"clip{i}.mp4", seconds=2.0, width=320, height=180)),
+            "--title",
+            f"Scale export {i}",
+        )
+        for i in range(3)
+    ]
 
 
 def signed_in_context(browser: Browser, cluster: Cluster) -> BrowserContext:

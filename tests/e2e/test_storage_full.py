@@ -4,8 +4,8 @@ progress ends with nothing staged, the prep fails with Retry, and once room is b
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -28,8 +28,9 @@ def full_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Running
     data_dir = tmp_path_factory.mktemp("full-data")
     with small_tmpfs(data_dir / "staging", "1m") as staging, small_tmpfs(data_dir / "hls", "1m") as hls:
         # The guard at 0: the writes themselves meet the full disk (the guard has its own tests).
-        app = start_app(data_dir, {"EXPORTS_MIN_FREE_BYTES": "0", "EXPORTS_SKIP_SEED": "1",
-                                   "EXPORTS_REFRESH_SECONDS": "1"})
+        app = start_app(
+            data_dir, {"EXPORTS_MIN_FREE_BYTES": "0", "EXPORTS_SKIP_SEED": "1", "EXPORTS_REFRESH_SECONDS": "1"}
+        )
         try:
             app.cli("user", "create", "fay", "--password", PASSWORD)
             yield app, staging, hls
@@ -62,8 +63,7 @@ def test_upload_on_a_full_disk(fay: Page, full_app: tuple[RunningApp, Path, Path
     ballast.unlink()
     again = clip.rename(clip.with_name("with room.mp4"))  # another file: choosing the same one again changes nothing
     upload.set_input_files(str(again))
-    expect(fay.locator("[data-testid^='export-row-']").filter(has_text="with room")).to_have_count(1,
-                                                                                                   timeout=60_000)
+    expect(fay.locator("[data-testid^='export-row-']").filter(has_text="with room")).to_have_count(1, timeout=60_000)
 
 
 def test_prep_on_a_full_disk(fay: Page, full_app: tuple[RunningApp, Path, Path], tmp_path: Path) -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -30,8 +30,15 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tupl
         pending = []
         for number, source in enumerate(SOURCES, start=1):
             probe = probe_video(files[source.name])
-            request = JobRequest(number, number, number, f"conformance-{number}", files[source.name],
-                                 probe.duration_seconds, probe.height)
+            request = JobRequest(
+                number,
+                number,
+                number,
+                f"conformance-{number}",
+                files[source.name],
+                probe.duration_seconds,
+                probe.height,
+            )
             pending.append(PendingJob(request, transcoder.submit(request), JobStatus.SUBMITTED))
         reports = wait_terminal(transcoder, pending)
     finally:

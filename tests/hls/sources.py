@@ -57,26 +57,104 @@ def make_sources(work: Path) -> dict[str, Path]:
     """Write every source into work; returns name → path."""
     out = {s.name: work / s.file for s in SOURCES}
     # 7 s, so the variants hold two segments (one 6 s) and the 2 s GOPs show.
-    _ffmpeg(*_pattern("640x360", 30, 7), *_tone(7), "-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8",
-            "-b:v", "300k", "-c:a", "libopus", "-b:a", "64k", "-shortest", str(out["webm_vp9_opus"]))
-    _ffmpeg(*_pattern("640x360", 25, 3), *_tone(3), "-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8",
-            "-b:v", "300k", "-c:a", "libopus", "-b:a", "64k", "-shortest", "-f", "matroska", str(out["mkv_vp8_opus"]))
+    _ffmpeg(
+        *_pattern("640x360", 30, 7),
+        *_tone(7),
+        "-c:v",
+        "libvpx-vp9",
+        "-deadline",
+        "realtime",
+        "-cpu-used",
+        "8",
+        "-b:v",
+        "300k",
+        "-c:a",
+        "libopus",
+        "-b:a",
+        "64k",
+        "-shortest",
+        str(out["webm_vp9_opus"]),
+    )
+    _ffmpeg(
+        *_pattern("640x360", 25, 3),
+        *_tone(3),
+        "-c:v",
+        "libvpx",
+        "-deadline",
+        "realtime",
+        "-cpu-used",
+        "8",
+        "-b:v",
+        "300k",
+        "-c:a",
+        "libopus",
+        "-b:a",
+        "64k",
+        "-shortest",
+        "-f",
+        "matroska",
+        str(out["mkv_vp8_opus"]),
+    )
     landscape = work / "phone-landscape.mp4"
     _ffmpeg(*_pattern("640x360", 30, 3), *_tone(3), *X264, *AAC, "-shortest", str(landscape))
     # The camera's landscape frames plus a display matrix, as phones write portrait video.
     _ffmpeg("-display_rotation:v:0", "90", "-i", str(landscape), "-c", "copy", str(out["portrait_phone"]))
-    _ffmpeg(*_pattern("640x360", 30, 3), *_tone(3), "-vf", "format=yuv420p10le", "-c:v", "libx265", "-preset",
-            "ultrafast", "-x265-params", "log-level=error:colorprim=bt2020:transfer=arib-std-b67:colormatrix=bt2020nc",
-            "-color_primaries", "bt2020", "-color_trc", "arib-std-b67", "-colorspace", "bt2020nc", "-tag:v", "hvc1",
-            *AAC, "-shortest", str(out["hdr_hlg_10bit"]))
+    _ffmpeg(
+        *_pattern("640x360", 30, 3),
+        *_tone(3),
+        "-vf",
+        "format=yuv420p10le",
+        "-c:v",
+        "libx265",
+        "-preset",
+        "ultrafast",
+        "-x265-params",
+        "log-level=error:colorprim=bt2020:transfer=arib-std-b67:colormatrix=bt2020nc",
+        "-color_primaries",
+        "bt2020",
+        "-color_trc",
+        "arib-std-b67",
+        "-colorspace",
+        "bt2020nc",
+        "-tag:v",
+        "hvc1",
+        *AAC,
+        "-shortest",
+        str(out["hdr_hlg_10bit"]),
+    )
     # 60 fps timestamps with two frames of every five missing: about 36 fps on average, as screen recorders write.
-    _ffmpeg(*_pattern("640x360", 60, 3), "-vf", "select='lt(mod(n\\,5)\\,3)'", "-fps_mode", "vfr", *X264,
-            str(out["vfr_screen"]))
-    _ffmpeg(*_pattern("1280x720", 50, 2), *_tone(2, 44100, "mono"), *X264, *AAC, "-ac", "1", "-ar", "44100",
-            "-shortest", str(out["p50_mono_44k"]))
+    _ffmpeg(
+        *_pattern("640x360", 60, 3),
+        "-vf",
+        "select='lt(mod(n\\,5)\\,3)'",
+        "-fps_mode",
+        "vfr",
+        *X264,
+        str(out["vfr_screen"]),
+    )
+    _ffmpeg(
+        *_pattern("1280x720", 50, 2),
+        *_tone(2, 44100, "mono"),
+        *X264,
+        *AAC,
+        "-ac",
+        "1",
+        "-ar",
+        "44100",
+        "-shortest",
+        str(out["p50_mono_44k"]),
+    )
     # 5 s: one segment holding three GOPs.
-    _ffmpeg(*_pattern("720x576", 25, 5), *_tone(5), "-vf", "setsar=64/45", *X264, *AAC, "-shortest",
-            str(out["anamorphic_pal"]))
+    _ffmpeg(
+        *_pattern("720x576", 25, 5),
+        *_tone(5),
+        "-vf",
+        "setsar=64/45",
+        *X264,
+        *AAC,
+        "-shortest",
+        str(out["anamorphic_pal"]),
+    )
     _ffmpeg(*_pattern("320x240", 25, 2), *X264, str(out["no_audio"]))
     _ffmpeg(*_pattern("640x360", 30, 1), *_tone(1), *X264, *AAC, "-shortest", str(out["one_second"]))
     return out

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import av
 import m3u8
@@ -40,8 +40,11 @@ def starts_with_idr(segment: Path) -> bool:
 def keyframe_times(segment: Path) -> list[float]:
     """Presentation times (s) of the segment's IDR pictures (read from the NAL units, not container flags)."""
     with av.open(str(segment), format="mpegts") as container:
-        return [float(p.pts * p.time_base) for p in container.demux(video=0)
-                if p.size and p.pts is not None and p.time_base is not None and _is_idr(bytes(p))]
+        return [
+            float(p.pts * p.time_base)
+            for p in container.demux(video=0)
+            if p.size and p.pts is not None and p.time_base is not None and _is_idr(bytes(p))
+        ]
 
 
 def assert_iframe_playlist_points_at_keyframes(path: Path) -> None:
@@ -50,10 +53,10 @@ def assert_iframe_playlist_points_at_keyframes(path: Path) -> None:
     assert playlist.is_i_frames_only and playlist.is_endlist and playlist.segments
     init = playlist.segment_map[0]
     offset, length = _byterange(init.byterange)
-    tables = (path.parent / init.uri).read_bytes()[offset:offset + length]
+    tables = (path.parent / init.uri).read_bytes()[offset : offset + length]
     for segment in playlist.segments:
         offset, length = _byterange(segment.byterange)
-        data = (path.parent / segment.uri).read_bytes()[offset:offset + length]
+        data = (path.parent / segment.uri).read_bytes()[offset : offset + length]
         assert len(data) == length and length % 188 == 0, "whole TS packets"
         probe = path.parent / "iframe-probe.ts"
         probe.write_bytes(tables + data)

@@ -9,16 +9,19 @@ from exports_app.transcode.ladder import choose_renditions, master_order
 LANDSCAPE_1080 = [(1920, 1080), (1280, 720), (960, 540), (640, 360), (416, 234)]
 
 
-@pytest.mark.parametrize(("width", "height", "sizes"), [
-    (1920, 1080, LANDSCAPE_1080),
-    (1080, 1920, [(h, w) for w, h in LANDSCAPE_1080]),  # portrait phone video: portrait rungs up to 1080x1920
-    (3840, 2160, LANDSCAPE_1080),
-    (1280, 720, LANDSCAPE_1080[1:]),
-    (1024, 576, [(960, 540), (640, 360), (416, 234)]),  # anamorphic PAL 16:9 as displayed
-    (640, 360, [(640, 360), (416, 234)]),  # was a single variant
-    (640, 480, [(480, 360), (312, 234)]),  # 4:3 keeps 4:3
-    (320, 240, [(320, 240), (160, 120)]),  # below the ladder: its own size and half of it
-])
+@pytest.mark.parametrize(
+    ("width", "height", "sizes"),
+    [
+        (1920, 1080, LANDSCAPE_1080),
+        (1080, 1920, [(h, w) for w, h in LANDSCAPE_1080]),  # portrait phone video: portrait rungs up to 1080x1920
+        (3840, 2160, LANDSCAPE_1080),
+        (1280, 720, LANDSCAPE_1080[1:]),
+        (1024, 576, [(960, 540), (640, 360), (416, 234)]),  # anamorphic PAL 16:9 as displayed
+        (640, 360, [(640, 360), (416, 234)]),  # was a single variant
+        (640, 480, [(480, 360), (312, 234)]),  # 4:3 keeps 4:3
+        (320, 240, [(320, 240), (160, 120)]),  # below the ladder: its own size and half of it
+    ],
+)
 def test_rungs_by_short_side(width: int, height: int, sizes: list[tuple[int, int]]) -> None:
     rungs = choose_renditions(width, height)
     assert [(r.width, r.height) for r in rungs] == sizes

@@ -9,9 +9,9 @@ the refresh job runs it; then the output is read back: the playlists with `m3u8`
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator
 
 import av
 import m3u8
@@ -100,11 +100,12 @@ def test_segments_start_on_idr_with_2s_closed_gops(outputs: dict[str, tuple[JobR
         duration = sum(s.duration for s in playlist.segments)
         assert len(times) == math.ceil(round(duration, 2) / GOP_SECONDS), f"an IDR every 2 s: {times}"
         origin = times[0]
-        gaps = [round(b - a, 3) for a, b in zip(times, times[1:])]
+        gaps = [round(b - a, 3) for a, b in zip(times, times[1:], strict=False)]
         frame = 1 / float(source.frame_rate)
         assert all(abs(g - GOP_SECONDS) <= frame + 0.001 for g in gaps), f"GOPs of 2 s: {gaps}"
-        assert all(abs((t - origin) / GOP_SECONDS - round((t - origin) / GOP_SECONDS)) * GOP_SECONDS <= frame
-                   for t in times)
+        assert all(
+            abs((t - origin) / GOP_SECONDS - round((t - origin) / GOP_SECONDS)) * GOP_SECONDS <= frame for t in times
+        )
 
 
 @pytest.mark.parametrize("name", NAMES)

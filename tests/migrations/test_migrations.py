@@ -16,8 +16,19 @@ from tests.conftest import alembic_config
 
 pytestmark = pytest.mark.server_db  # re-run on MariaDB and PostgreSQL by `make test`
 
-TABLES = {"users", "sessions", "uploads", "productions", "media_jobs", "spaces", "publications", "video_projects",
-          "leases", "app_secrets", "login_failures"}
+TABLES = {
+    "users",
+    "sessions",
+    "uploads",
+    "productions",
+    "media_jobs",
+    "spaces",
+    "publications",
+    "video_projects",
+    "leases",
+    "app_secrets",
+    "login_failures",
+}
 
 
 def test_upgrade_downgrade_upgrade(blank_database: str) -> None:
@@ -42,9 +53,12 @@ def test_upgrade_downgrade_upgrade(blank_database: str) -> None:
     assert TABLES <= set(sa.inspect(engine).get_table_names())
     if engine.dialect.name in ("mysql", "mariadb"):
         with engine.connect() as conn:
-            column_type = conn.execute(sa.text(
-                "SELECT COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()"
-                " AND TABLE_NAME = 'uploads' AND COLUMN_NAME = 'create_video_production_id'")).scalar_one()
+            column_type = conn.execute(
+                sa.text(
+                    "SELECT COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()"
+                    " AND TABLE_NAME = 'uploads' AND COLUMN_NAME = 'create_video_production_id'"
+                )
+            ).scalar_one()
         assert column_type == "bigint(20) unsigned"
     engine.dispose()
 
@@ -77,20 +91,31 @@ def test_renditions_arrive_empty_hold_a_ladder_and_leave_with_the_downgrade(blan
     command.upgrade(cfg, "0004")
     now = utcnow()
     with engine.begin() as conn:  # a production made before 0005, written with 0004's columns only
-        conn.execute(sa.text("INSERT INTO users (id, username, password_hash, created_at) VALUES (5, 'u', 'h', :t)"),
-                     {"t": now})
-        conn.execute(sa.text(
-            "INSERT INTO uploads (id, user_id, video_role, title, filename, storage_key, size_bytes, created_at,"
-            " updated_at) VALUES (7, 5, 'export', 'T', 'f.mp4', 'k', 1, :t, :t)"), {"t": now})
-        conn.execute(sa.text("INSERT INTO productions (id, user_id, upload_id, created_at, updated_at)"
-                             " VALUES (9, 5, 7, :t, :t)"), {"t": now})
+        conn.execute(
+            sa.text("INSERT INTO users (id, username, password_hash, created_at) VALUES (5, 'u', 'h', :t)"), {"t": now}
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO uploads (id, user_id, video_role, title, filename, storage_key, size_bytes, created_at,"
+                " updated_at) VALUES (7, 5, 'export', 'T', 'f.mp4', 'k', 1, :t, :t)"
+            ),
+            {"t": now},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO productions (id, user_id, upload_id, created_at, updated_at) VALUES (9, 5, 7, :t, :t)"
+            ),
+            {"t": now},
+        )
 
     command.upgrade(cfg, "head")
     column = {c["name"]: c for c in sa.inspect(engine).get_columns("productions")}["renditions"]
     assert column["nullable"] is True
     productions = SQLModel.metadata.tables["productions"]
-    ladder = [{"uri": "v0/index.m3u8", "height": 720, "bandwidth": 2_928_000},
-              {"uri": "v1/index.m3u8", "height": 360, "bandwidth": 928_000}]
+    ladder = [
+        {"uri": "v0/index.m3u8", "height": 720, "bandwidth": 2_928_000},
+        {"uri": "v1/index.m3u8", "height": 360, "bandwidth": 928_000},
+    ]
     with engine.begin() as conn:
         assert conn.execute(sa.select(productions.c.renditions)).scalar_one() is None
         conn.execute(productions.update().values(renditions=ladder))

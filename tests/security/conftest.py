@@ -12,9 +12,9 @@ import secrets
 import sqlite3
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import pytest
@@ -109,8 +109,11 @@ def create_member(app: RunningApp, name: str) -> Member:
 
 def data_files(app: RunningApp) -> dict[str, int]:
     """Every file under the data dir (relative path -> size), except the database and log the app keeps writing."""
-    return {str(p.relative_to(app.data_dir)): p.stat().st_size for p in app.data_dir.rglob("*")
-            if p.is_file() and not _SELF_WRITTEN.match(p.name)}
+    return {
+        str(p.relative_to(app.data_dir)): p.stat().st_size
+        for p in app.data_dir.rglob("*")
+        if p.is_file() and not _SELF_WRITTEN.match(p.name)
+    }
 
 
 def upload_rows(app: RunningApp) -> int:
@@ -125,12 +128,24 @@ def stored_uploads(app: RunningApp) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
 
 
-def post_upload(world: World, token: str, filename: str, content: bytes, *, cookie: str | None,
-                origin: str | None = None, content_type: str = "video/mp4") -> raw_http.RawResponse | None:
+def post_upload(
+    world: World,
+    token: str,
+    filename: str,
+    content: bytes,
+    *,
+    cookie: str | None,
+    origin: str | None = None,
+    content_type: str = "video/mp4",
+) -> raw_http.RawResponse | None:
     """POST /_upload as the page's upload control does (plus the CSRF header, which costs an attacker nothing)."""
     form_type, body = raw_http.multipart([(filename, content, content_type)])
-    headers = {"Reflex-Client-Token": token, "Reflex-Event-Handler": UPLOAD_HANDLER, "Content-Type": form_type,
-               "Origin": origin or world.url}
+    headers = {
+        "Reflex-Client-Token": token,
+        "Reflex-Event-Handler": UPLOAD_HANDLER,
+        "Content-Type": form_type,
+        "Origin": origin or world.url,
+    }
     if cookie:
         headers["Cookie"] = cookie
         headers["X-CSRF-Token"] = re.search(r"csrf_token=([^;]+)", cookie).group(1)  # type: ignore[union-attr]
@@ -153,16 +168,34 @@ def world(security_app: RunningApp, tmp_path_factory: pytest.TempPathFactory) ->
     alice_clip = make_clip(clips / f"{ALICE_MARK}-clip.mp4", seconds=1.0, width=160, height=120)
     clip = make_clip(clips / "clip.mp4", seconds=1.0, width=160, height=120)
     alice, bob = create_member(app, "alice"), create_member(app, "bob")
-    alice_exports = {role: int(app.cli("export", "import", "--user", "alice", str(alice_clip),
-                                       "--title", f"{ALICE_MARK} {role} {secrets.token_hex(3)}"))
-                     for role in ("hijack", "hijack-signed-in", "victim", "cors-target", "ready")}
+    alice_exports = {
+        role: int(
+            app.cli(
+                "export",
+                "import",
+                "--user",
+                "alice",
+                str(alice_clip),
+                "--title",
+                f"{ALICE_MARK} {role} {secrets.token_hex(3)}",
+            )
+        )
+        for role in ("hijack", "hijack-signed-in", "victim", "cors-target", "ready")
+    }
     bob_export = int(app.cli("export", "import", "--user", "bob", str(clip), "--title", "Bob's cut"))
     for member, upload_id in ((alice, alice_exports["ready"]), (bob, bob_export)):
         assert member.prep(upload_id).status_code == 200
-    return World(app=app, alice=alice, bob=bob, alice_spare=sign_in(app, "alice", alice.password),
-                 alice_exports=alice_exports, bob_export=bob_export,
-                 alice_production=alice.wait_ready(alice_exports["ready"]),
-                 bob_production=bob.wait_ready(bob_export), clip=clip)
+    return World(
+        app=app,
+        alice=alice,
+        bob=bob,
+        alice_spare=sign_in(app, "alice", alice.password),
+        alice_exports=alice_exports,
+        bob_export=bob_export,
+        alice_production=alice.wait_ready(alice_exports["ready"]),
+        bob_production=bob.wait_ready(bob_export),
+        clip=clip,
+    )
 
 
 @pytest.fixture

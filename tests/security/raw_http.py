@@ -12,8 +12,9 @@ import select
 import socket
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 CHUNK = 64 * 1024
@@ -46,7 +47,7 @@ def _send_until_answered(sock: socket.socket, data: bytes, deadline: float) -> N
             return  # an early answer (401, 413, ...): read it instead of pushing more body
         if writable:
             try:
-                sent += sock.send(data[sent:sent + CHUNK])
+                sent += sock.send(data[sent : sent + CHUNK])
             except OSError:
                 return  # the server closed its side after answering
 
@@ -59,7 +60,7 @@ def _dechunk(data: bytes) -> bytes | None:
         size = int(size_line.split(b";")[0] or b"0", 16)
         if size == 0:
             return out
-        out, rest = out + rest[:size], rest[size + 2:]
+        out, rest = out + rest[:size], rest[size + 2 :]
     return None
 
 
@@ -92,7 +93,7 @@ def _read_response(sock: socket.socket, deadline: float) -> RawResponse | None:
         sock.settimeout(max(0.05, deadline - time.monotonic()))
         try:
             piece = sock.recv(CHUNK)
-        except (socket.timeout, OSError):
+        except (TimeoutError, OSError):
             break
         if not piece:
             return _parse(data, complete=True)
@@ -102,9 +103,17 @@ def _read_response(sock: socket.socket, deadline: float) -> RawResponse | None:
     return _parse(data, complete=True) if b"\r\n\r\n" in data else None
 
 
-def request(app_url: str, method: str, target: str, *, headers: dict[str, str] | None = None, body: bytes = b"",
-            declared_length: int | None = None, send_limit: int | None = None,
-            timeout: float = 15.0) -> RawResponse | None:
+def request(
+    app_url: str,
+    method: str,
+    target: str,
+    *,
+    headers: dict[str, str] | None = None,
+    body: bytes = b"",
+    declared_length: int | None = None,
+    send_limit: int | None = None,
+    timeout: float = 15.0,
+) -> RawResponse | None:
     """Send `method target` to the app exactly as given and return its answer, or None if none came in time.
 
     declared_length: the Content-Length to announce (default: the body's length).
@@ -129,20 +138,32 @@ def multipart(files: list[tuple[str, bytes, str]], field: str = "files") -> tupl
     boundary = f"----attacker{uuid.uuid4().hex}"
     body = b""
     for filename, content, content_type in files:
-        body += (f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; filename="{filename}"\r\n'
-                 f"Content-Type: {content_type}\r\n\r\n").encode() + content + b"\r\n"
+        body += (
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; filename="{filename}"\r\n'
+                f"Content-Type: {content_type}\r\n\r\n"
+            ).encode()
+            + content
+            + b"\r\n"
+        )
     body += f"--{boundary}--\r\n".encode()
     return f"multipart/form-data; boundary={boundary}", body
 
 
 @contextlib.contextmanager
-def held_request(app_url: str, method: str, target: str, *, headers: dict[str, str], body: bytes,
-                 send_limit: int) -> Iterator[socket.socket]:
+def held_request(
+    app_url: str, method: str, target: str, *, headers: dict[str, str], body: bytes, send_limit: int
+) -> Iterator[socket.socket]:
     """A request whose first `send_limit` body bytes are sent and the rest held back while inside (the socket stays
     open, as a slow client's would); on exit the socket closes."""
     url = urlsplit(app_url)
-    lines = [f"{method} {target} HTTP/1.1", f"Host: {url.netloc}", "Connection: close",
-             *(f"{name}: {value}" for name, value in headers.items()), f"Content-Length: {len(body)}"]
+    lines = [
+        f"{method} {target} HTTP/1.1",
+        f"Host: {url.netloc}",
+        "Connection: close",
+        *(f"{name}: {value}" for name, value in headers.items()),
+        f"Content-Length: {len(body)}",
+    ]
     with socket.create_connection((url.hostname, url.port), timeout=15) as sock:
         sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body[:send_limit])
         yield sock

@@ -31,9 +31,14 @@ def test_no_credentialed_cors_for_a_foreign_origin(world: World, request_kind: s
     elif request_kind == "GET hls-status":
         answer = alice.get(f"/api/exports/{upload_id}/hls-status", headers={"Origin": EVIL})
     else:
-        answer = alice.options(f"/api/exports/{upload_id}/prep-hls", headers={
-            "Origin": EVIL, "Access-Control-Request-Method": "POST",
-            "Access-Control-Request-Headers": "x-csrf-token, content-type"})
+        answer = alice.options(
+            f"/api/exports/{upload_id}/prep-hls",
+            headers={
+                "Origin": EVIL,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "x-csrf-token, content-type",
+            },
+        )
     assert answer.status_code < 500
     assert cors_grant(answer) == {}, f"{request_kind} from {EVIL} answered {answer.status_code} with CORS grants"
 
@@ -45,12 +50,18 @@ def test_credentialed_posts_from_a_foreign_origin_are_refused(world: World, alic
     evil = {"Origin": EVIL}
     prep = alice.http.post(f"/api/exports/{target}/prep-hls", headers={**evil, "X-CSRF-Token": alice.csrf})
     logout = spare.post("/api/auth/logout", headers={**evil, "X-CSRF-Token": spare.cookies["csrf_token"]})
-    login = httpx.post(f"{world.url}/api/auth/login", headers=evil,
-                       json={"username": alice.name, "password": alice.password})
-    upload = post_upload(world, alice_tab.token, "foreign.mp4", world.clip.read_bytes(), cookie=alice.cookie,
-                         origin=EVIL)
-    answers = {"prep-hls": prep.status_code, "logout": logout.status_code, "login": login.status_code,
-               "/_upload": upload.status if upload else "no answer"}
+    login = httpx.post(
+        f"{world.url}/api/auth/login", headers=evil, json={"username": alice.name, "password": alice.password}
+    )
+    upload = post_upload(
+        world, alice_tab.token, "foreign.mp4", world.clip.read_bytes(), cookie=alice.cookie, origin=EVIL
+    )
+    answers = {
+        "prep-hls": prep.status_code,
+        "logout": logout.status_code,
+        "login": login.status_code,
+        "/_upload": upload.status if upload else "no answer",
+    }
     assert all(status == 403 for status in answers.values()), f"POSTs from {EVIL} not refused with 403: {answers}"
     assert alice.status(target).json()["state"] == "not_ready", "the foreign Prep started a production"
     assert spare.get("/api/auth/me").status_code == 200, "the foreign logout ended alice's session"

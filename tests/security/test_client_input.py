@@ -16,8 +16,13 @@ from tests.security.conftest import UPLOAD_HANDLER, World, upload_rows
 
 pytestmark = pytest.mark.e2e
 
-HOSTILE = {"NUL": "%00", "digits then NUL": "1%00", "bad UTF-8": "%FF%FE", "10,000 chars": "a" * 10_000,
-           "dot-dot": ".."}
+HOSTILE = {
+    "NUL": "%00",
+    "digits then NUL": "1%00",
+    "bad UTF-8": "%FF%FE",
+    "10,000 chars": "a" * 10_000,
+    "dot-dot": "..",
+}
 
 
 def routes(world: World) -> list[tuple[str, str]]:
@@ -66,19 +71,29 @@ def test_nul_inside_a_segment_name_is_not_a_500(world: World) -> None:
     assert problem(world, "GET", target, signed_in=True) is None
 
 
-@given(token=st.one_of(st.just(""), st.text(max_size=60), st.uuids().map(str)),
-       handler=st.one_of(st.just(UPLOAD_HANDLER), st.text(max_size=80)),
-       content_type=st.one_of(st.just("multipart/form-data; boundary=x"), st.text(max_size=80)),
-       body=st.binary(max_size=2048), signed_in=st.booleans())
+@given(
+    token=st.one_of(st.just(""), st.text(max_size=60), st.uuids().map(str)),
+    handler=st.one_of(st.just(UPLOAD_HANDLER), st.text(max_size=80)),
+    content_type=st.one_of(st.just("multipart/form-data; boundary=x"), st.text(max_size=80)),
+    body=st.binary(max_size=2048),
+    signed_in=st.booleans(),
+)
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
-def test_upload_endpoint_never_500s(world: World, token: str, handler: str, content_type: str, body: bytes,
-                                    signed_in: bool) -> None:
+def test_upload_endpoint_never_500s(
+    world: World, token: str, handler: str, content_type: str, body: bytes, signed_in: bool
+) -> None:
     """A fuzz of /_upload's headers and body (the route schemathesis cannot see): never a 5xx, nothing stored."""
     rows = upload_rows(world.app)
-    headers = {"Reflex-Client-Token": token, "Reflex-Event-Handler": handler, "Content-Type": content_type,
-               "Origin": world.url}
-    headers = {k: v.encode("latin-1", "replace").decode("latin-1").replace("\r", " ").replace("\n", " ")
-               for k, v in headers.items()}
+    headers = {
+        "Reflex-Client-Token": token,
+        "Reflex-Event-Handler": handler,
+        "Content-Type": content_type,
+        "Origin": world.url,
+    }
+    headers = {
+        k: v.encode("latin-1", "replace").decode("latin-1").replace("\r", " ").replace("\n", " ")
+        for k, v in headers.items()
+    }
     if signed_in:
         headers["Cookie"] = world.alice.cookie
     answer = raw_http.request(world.url, "POST", "/_upload", headers=headers, body=body, timeout=30)

@@ -30,15 +30,19 @@ def answers(world: World, path: str, cookie: str | None, events: list[tuple[str,
         return "\n".join(tab.frames[seen:])
 
 
-@pytest.mark.parametrize(("path", "state", "handler", "payload"), [
-    ("/exports", ExportModalState, "open_modal", {}),
-    ("/exports", ExportModalState, "open_modal", {"upload_id": {"nested": [1]}}),
-    ("/exports", ExportModalState, "setvar", {"var_name": "open_id", "value": 1}),
-    ("/exports", ExportModalState, "dismiss", {"notice_id": "x", "extra": 1}),
-    ("/publish", PublishState, "create_space", {"form": "text"}),
-])
-def test_a_malformed_event_of_a_member_gets_a_clear_line(world: World, path: str, state: type, handler: str,
-                                                         payload: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    ("path", "state", "handler", "payload"),
+    [
+        ("/exports", ExportModalState, "open_modal", {}),
+        ("/exports", ExportModalState, "open_modal", {"upload_id": {"nested": [1]}}),
+        ("/exports", ExportModalState, "setvar", {"var_name": "open_id", "value": 1}),
+        ("/exports", ExportModalState, "dismiss", {"notice_id": "x", "extra": 1}),
+        ("/publish", PublishState, "create_space", {"form": "text"}),
+    ],
+)
+def test_a_malformed_event_of_a_member_gets_a_clear_line(
+    world: World, path: str, state: type, handler: str, payload: dict[str, Any]
+) -> None:
     rows = upload_rows(world.app)
     received = answers(world, path, world.alice.cookie, [(handler_name(state, handler), payload)])
     assert INTERNAL_ERROR not in received, received[-400:]

@@ -56,8 +56,7 @@ def test_health_shows_no_backend_details(world: World) -> None:
 
 def test_the_demo_password_is_printed_only_when_it_is_made(world: World) -> None:
     """serve.sh seeds the demo on every start: a later start's log must not carry the password."""
-    password = (world.app.env.get("EXPORTS_DEMO_PASSWORD")
-                or (world.data_dir / "demo-password.txt").read_text().strip())
+    password = world.app.env.get("EXPORTS_DEMO_PASSWORD") or (world.data_dir / "demo-password.txt").read_text().strip()
     again = world.app.cli("seed-demo")
     assert password not in again, "a start that did not create the demo member printed its password"
     assert password in world.app.log.read_text(errors="replace"), "the first start never told the password"

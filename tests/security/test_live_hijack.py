@@ -48,12 +48,13 @@ def assert_unharmed(world: World, rows: int, upload_id: int) -> None:
 
 def assert_nothing_of_alices(world: World, attacker: EventSocket, received: str, when: str) -> None:
     leaks = alice_data(received, world)
-    assert not leaks, (f"{len(leaks)} pieces of alice's data reached the attacker {when}, e.g. {leaks[:3]} "
-                       f"(upgrade {attacker.status}, namespace connected={attacker.connected})")
+    assert not leaks, (
+        f"{len(leaks)} pieces of alice's data reached the attacker {when}, e.g. {leaks[:3]} "
+        f"(upgrade {attacker.status}, namespace connected={attacker.connected})"
+    )
 
 
-def test_client_without_cookie_using_alices_token_gets_nothing_of_hers(world: World,
-                                                                        alice_tab: EventSocket) -> None:
+def test_client_without_cookie_using_alices_token_gets_nothing_of_hers(world: World, alice_tab: EventSocket) -> None:
     rows = upload_rows(world.app)
     with open_page(world.url, f"user-{world.alice.id}", "/exports", cookie=None) as attacker:
         on_load = attacker.received
@@ -68,8 +69,7 @@ def test_signed_in_bob_using_alices_token_gets_nothing_of_hers(world: World, ali
     rows = upload_rows(world.app)
     with open_page(world.url, f"user-{world.alice.id}", "/exports", cookie=world.bob.cookie) as attacker:
         on_load = attacker.received
-        later, pushed_to_alice = watch_alice_change(world, alice_tab, attacker,
-                                                    world.alice_exports["hijack-signed-in"])
+        later, pushed_to_alice = watch_alice_change(world, alice_tab, attacker, world.alice_exports["hijack-signed-in"])
     assert_nothing_of_alices(world, attacker, on_load, "on bob's /exports load")
     assert_nothing_of_alices(world, attacker, later, "pushed to bob after her change")
     # Bob's load must not take over alice's list either: her own tab still gets her change.

@@ -73,8 +73,13 @@ def test_an_event_error_is_one_log_line_and_no_internal_error_toast(world: World
     before = world.app.log.stat().st_size
     with open_page(world.url, str(uuid.uuid4()), "/login", cookie=None) as tab:
         since = len(tab.frames)
-        tab.emit(page_event(handler_name(LoginState, "show_error"), "/login",
-                            {"message": "hi", f"x\n{mark} [INFO] exports_app: member admin signed in": 1}))
+        tab.emit(
+            page_event(
+                handler_name(LoginState, "show_error"),
+                "/login",
+                {"message": "hi", f"x\n{mark} [INFO] exports_app: member admin signed in": 1},
+            )
+        )
         tab.emit(page_event(SUBMIT, "/login", {"form": {}}))
         assert tab.wait_for("Enter your username", timeout=60, since=since), f"the tab never answered: {tab}"
         answers = "\n".join(tab.frames[since:])

@@ -45,8 +45,9 @@ def test_cli_import_refuses_media_bombs(world: World, bombs: dict[str, Path], ki
 
 
 @pytest.mark.parametrize("kind", SAYS)
-def test_web_upload_refuses_media_bombs_within_a_memory_bound(world: World, bombs: dict[str, Path],
-                                                             alice_tab: EventSocket, kind: str) -> None:
+def test_web_upload_refuses_media_bombs_within_a_memory_bound(
+    world: World, bombs: dict[str, Path], alice_tab: EventSocket, kind: str
+) -> None:
     rows, files = upload_rows(world.app), stored_uploads(world.app)
     since = len(alice_tab.frames)
     world.app.reset_peaks()

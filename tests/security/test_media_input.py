@@ -28,8 +28,14 @@ KINDS = ["disguised-playlist", "ffconcat-list", "plain-playlist"]
 
 def run_cli(world: World, *args: str) -> subprocess.CompletedProcess[str]:
     """`python -m exports_app …` against the app's data dir, whatever its exit code."""
-    return subprocess.run([str(ROOT / ".venv/bin/python"), "-m", "exports_app", *args], cwd=ROOT, env=world.app.env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [str(ROOT / ".venv/bin/python"), "-m", "exports_app", *args],
+        cwd=ROOT,
+        env=world.app.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def playlist(segment: str) -> bytes:
@@ -43,8 +49,28 @@ def hostile_files(world: World, tmp_path_factory: pytest.TempPathFactory) -> dic
     bob_segment = world.data_dir / "hls" / str(world.bob_production) / "v0" / "seg000.ts"
     assert bob_segment.is_file(), "precondition: bob's production has a segment to point at"
     raw = work / "raw.h264"
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-i", str(world.clip), "-map", "0:v", "-c:v", "copy",
-                    "-bsf:v", "h264_mp4toannexb", "-f", "h264", str(raw)], check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        [
+            ffmpeg_exe(),
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            str(world.clip),
+            "-map",
+            "0:v",
+            "-c:v",
+            "copy",
+            "-bsf:v",
+            "h264_mp4toannexb",
+            "-f",
+            "h264",
+            str(raw),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     h264 = raw.read_bytes()
     files = {
         # As stored under uploads/<member>/<dir>/, this relative reference lands on bob's segment.
@@ -78,29 +104,33 @@ def upload_refused(answer: RawResponse | None, tab: EventSocket, since: int) -> 
 @pytest.mark.parametrize("kind", KINDS)
 def test_cli_import_refuses_hostile_media(world: World, hostile_files: dict[str, Path], kind: str) -> None:
     rows, files = upload_rows(world.app), stored_uploads(world.app)
-    done = run_cli(world, "export", "import", "--user", world.alice.name, str(hostile_files[kind]),
-                   "--title", f"hostile {kind}")
+    done = run_cli(
+        world, "export", "import", "--user", world.alice.name, str(hostile_files[kind]), "--title", f"hostile {kind}"
+    )
     assert done.returncode != 0, f"the CLI imported the {kind} as upload {done.stdout.strip()}"
     assert REFUSAL in done.stderr.lower(), f"refusal does not say {REFUSAL!r}: {done.stderr.strip()}"
     assert upload_rows(world.app) == rows and stored_uploads(world.app) == files
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_web_upload_refuses_hostile_media(world: World, hostile_files: dict[str, Path], alice_tab: EventSocket,
-                                          kind: str) -> None:
+def test_web_upload_refuses_hostile_media(
+    world: World, hostile_files: dict[str, Path], alice_tab: EventSocket, kind: str
+) -> None:
     rows, files = upload_rows(world.app), stored_uploads(world.app)
     path = hostile_files[kind]
     since = len(alice_tab.frames)
-    refused, said = upload_refused(post_upload(world, alice_tab.token, path.name, path.read_bytes(),
-                                               cookie=world.alice.cookie), alice_tab, since)
+    refused, said = upload_refused(
+        post_upload(world, alice_tab.token, path.name, path.read_bytes(), cookie=world.alice.cookie), alice_tab, since
+    )
     new_files = sorted(set(stored_uploads(world.app)) - set(files))
     assert new_files == [] and upload_rows(world.app) == rows, f"the {kind} was stored: {new_files} ({said})"
     assert refused, f"refusal does not say {REFUSAL!r}: {said!r}"
 
 
 @pytest.mark.parametrize("channel", ["cli", "web"])
-def test_mp4_named_m3u8_is_not_stored_as_a_playlist(world: World, tmp_path: Path, alice_tab: EventSocket,
-                                                    channel: str) -> None:
+def test_mp4_named_m3u8_is_not_stored_as_a_playlist(
+    world: World, tmp_path: Path, alice_tab: EventSocket, channel: str
+) -> None:
     files = set(stored_uploads(world.app))
     disguised = tmp_path / "clip.m3u8"
     disguised.write_bytes(world.clip.read_bytes())
@@ -108,8 +138,11 @@ def test_mp4_named_m3u8_is_not_stored_as_a_playlist(world: World, tmp_path: Path
         run_cli(world, "export", "import", "--user", world.alice.name, str(disguised), "--title", "mp4 as m3u8")
     else:
         since = len(alice_tab.frames)
-        upload_refused(post_upload(world, alice_tab.token, disguised.name, disguised.read_bytes(),
-                                   cookie=world.alice.cookie), alice_tab, since)
+        upload_refused(
+            post_upload(world, alice_tab.token, disguised.name, disguised.read_bytes(), cookie=world.alice.cookie),
+            alice_tab,
+            since,
+        )
     new_files = sorted(set(stored_uploads(world.app)) - files)
     named_m3u8 = [name for name in new_files if name.lower().endswith(".m3u8")]
     assert named_m3u8 == [], f"stored under the client's name: {named_m3u8}"

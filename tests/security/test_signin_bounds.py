@@ -36,8 +36,9 @@ def test_parallel_wrong_passwords_are_bounded_in_checks_and_memory(world: World)
     start = threading.Barrier(GUESSES)
 
     def guess(n: int) -> httpx.Response:
-        with httpx.Client(base_url=world.url, timeout=60,
-                          transport=httpx.HTTPTransport(local_address=ATTACKER_ADDRESS)) as client:
+        with httpx.Client(
+            base_url=world.url, timeout=60, transport=httpx.HTTPTransport(local_address=ATTACKER_ADDRESS)
+        ) as client:
             start.wait()
             return client.post("/api/auth/login", json={"username": world.alice.name, "password": f"guess-{n}"})
 
@@ -53,8 +54,9 @@ def test_parallel_wrong_passwords_are_bounded_in_checks_and_memory(world: World)
     assert failures_from(world, ATTACKER_ADDRESS) == checked  # refused attempts are not stored
     assert all(a.headers.get("retry-after", "").isdigit() for a in answers if a.status_code == 429)
     assert growth < PEAK_GROWTH_LIMIT, f"memory rose {growth / 2**20:.0f} MiB for {GUESSES} parallel guesses"
-    alice = httpx.post(f"{world.url}/api/auth/login", json={"username": world.alice.name,
-                                                             "password": world.alice.password}, timeout=30)
+    alice = httpx.post(
+        f"{world.url}/api/auth/login", json={"username": world.alice.name, "password": world.alice.password}, timeout=30
+    )
     assert alice.status_code == 200, f"alice, from 127.0.0.1, answered {alice.status_code} {alice.text}"
 
 
@@ -63,10 +65,18 @@ def test_guesses_spread_over_one_ipv6_64_count_as_one_client(world: World) -> No
     proxy = httpx.Client(base_url=world.url, timeout=30)
     statuses = []
     for n in range(throttle.MAX_FAILURES_PER_ACCOUNT_ADDRESS + 1):
-        statuses.append(proxy.post("/api/auth/login", headers={"X-Forwarded-For": f"2001:db8:77:1:{n:x}::{n + 1:x}"},
-                                   json={"username": world.bob.name, "password": f"guess-{n}"}).status_code)
+        statuses.append(
+            proxy.post(
+                "/api/auth/login",
+                headers={"X-Forwarded-For": f"2001:db8:77:1:{n:x}::{n + 1:x}"},
+                json={"username": world.bob.name, "password": f"guess-{n}"},
+            ).status_code
+        )
     assert statuses[-1] == 429, f"{len(statuses)} guesses from one /64 were never throttled: {statuses}"
     assert failures_from(world, "2001:db8:77:1::/64") == throttle.MAX_FAILURES_PER_ACCOUNT_ADDRESS
-    other = proxy.post("/api/auth/login", headers={"X-Forwarded-For": "2001:db8:77:2::1"},
-                       json={"username": world.bob.name, "password": world.bob.password})
+    other = proxy.post(
+        "/api/auth/login",
+        headers={"X-Forwarded-For": "2001:db8:77:2::1"},
+        json={"username": world.bob.name, "password": world.bob.password},
+    )
     assert other.status_code == 200, f"bob from the next /64 got {other.status_code}"

@@ -19,19 +19,24 @@ MAX_ATTEMPTS = 60  # past any sane per-address limit (50 today)
 
 
 def test_wrong_passwords_from_another_address_do_not_lock_alice_out(world: World) -> None:
-    attacker = httpx.Client(base_url=world.url, timeout=30,
-                            transport=httpx.HTTPTransport(local_address=ATTACKER_ADDRESS))
+    attacker = httpx.Client(
+        base_url=world.url, timeout=30, transport=httpx.HTTPTransport(local_address=ATTACKER_ADDRESS)
+    )
 
     def guess(n: int) -> int:
-        return attacker.post("/api/auth/login", json={"username": world.alice.name,
-                                                      "password": f"guess-{n}"}).status_code
+        return attacker.post(
+            "/api/auth/login", json={"username": world.alice.name, "password": f"guess-{n}"}
+        ).status_code
 
     first = [guess(n) for n in range(FIRST_WAVE)]
     assert set(first) <= {401, 429}, first
-    alice = httpx.post(f"{world.url}/api/auth/login", json={"username": world.alice.name,
-                                                             "password": world.alice.password}, timeout=30)
-    assert alice.status_code == 200, (f"alice, from 127.0.0.1, answered {alice.status_code} {alice.text} after "
-                                      f"{FIRST_WAVE} wrong passwords from {ATTACKER_ADDRESS} ({first})")
+    alice = httpx.post(
+        f"{world.url}/api/auth/login", json={"username": world.alice.name, "password": world.alice.password}, timeout=30
+    )
+    assert alice.status_code == 200, (
+        f"alice, from 127.0.0.1, answered {alice.status_code} {alice.text} after "
+        f"{FIRST_WAVE} wrong passwords from {ATTACKER_ADDRESS} ({first})"
+    )
     attempts = list(first)
     while 429 not in attempts and len(attempts) < MAX_ATTEMPTS:
         attempts.append(guess(len(attempts)))
@@ -42,15 +47,18 @@ def test_wrong_passwords_from_another_address_do_not_lock_alice_out(world: World
 def test_a_forged_forwarded_for_header_does_not_spread_guesses_over_addresses(world: World) -> None:
     """The server trusts no proxy header by default: each guess claiming another client address in
     X-Forwarded-For (and Forwarded, X-Real-IP) still counts against the address the connection comes from."""
-    attacker = httpx.Client(base_url=world.url, timeout=30,
-                            transport=httpx.HTTPTransport(local_address="127.0.0.3"))
+    attacker = httpx.Client(base_url=world.url, timeout=30, transport=httpx.HTTPTransport(local_address="127.0.0.3"))
     attempts = []
     while 429 not in attempts and len(attempts) < MAX_ATTEMPTS:
         n = len(attempts)
         spoofed = f"10.9.{n // 250}.{n % 250 + 1}"
-        attempts.append(attacker.post(
-            "/api/auth/login", json={"username": world.bob.name, "password": f"guess-{n}"},
-            headers={"X-Forwarded-For": spoofed, "Forwarded": f"for={spoofed}", "X-Real-IP": spoofed}).status_code)
+        attempts.append(
+            attacker.post(
+                "/api/auth/login",
+                json={"username": world.bob.name, "password": f"guess-{n}"},
+                headers={"X-Forwarded-For": spoofed, "Forwarded": f"for={spoofed}", "X-Real-IP": spoofed},
+            ).status_code
+        )
     assert 429 in attempts, f"{MAX_ATTEMPTS} guesses with forged client addresses were never throttled"
 
 
@@ -61,9 +69,15 @@ def test_behind_a_proxy_on_this_host_each_client_keeps_its_own_address(world: Wo
     guesser, member = {"X-Forwarded-For": "198.51.100.7"}, {"X-Forwarded-For": "203.0.113.9"}
     attempts: list[int] = []
     while 429 not in attempts and len(attempts) < MAX_ATTEMPTS:
-        attempts.append(proxy.post("/api/auth/login", headers=guesser, json={
-            "username": world.alice.name, "password": f"guess-{len(attempts)}"}).status_code)
+        attempts.append(
+            proxy.post(
+                "/api/auth/login",
+                headers=guesser,
+                json={"username": world.alice.name, "password": f"guess-{len(attempts)}"},
+            ).status_code
+        )
     assert 429 in attempts, "the guesser behind the proxy was never throttled"
-    signed_in = proxy.post("/api/auth/login", headers=member,
-                           json={"username": world.alice.name, "password": world.alice.password})
+    signed_in = proxy.post(
+        "/api/auth/login", headers=member, json={"username": world.alice.name, "password": world.alice.password}
+    )
     assert signed_in.status_code == 200, f"alice behind the same proxy got {signed_in.status_code}"

@@ -31,8 +31,17 @@ def cookie_of(client: httpx.Client) -> str:
 
 def fresh_export(world: World, role: str) -> int:
     """A new, not yet prepped export of alice's (its title carries her mark)."""
-    return int(world.app.cli("export", "import", "--user", "alice", str(world.clip), "--title",
-                             f"{ALICE_MARK} {role} {uuid.uuid4().hex[:6]}"))
+    return int(
+        world.app.cli(
+            "export",
+            "import",
+            "--user",
+            "alice",
+            str(world.clip),
+            "--title",
+            f"{ALICE_MARK} {role} {uuid.uuid4().hex[:6]}",
+        )
+    )
 
 
 def sign_out(client: httpx.Client) -> None:
@@ -46,8 +55,11 @@ def alices_used_tab(world: World) -> Iterator[tuple[str, httpx.Client]]:
     tab = str(uuid.uuid4())
     with open_page(world.url, tab, "/exports", cookie=cookie_of(session)) as page:
         assert page.wait_for(ALICE_MARK, timeout=20), "alice's tab never got her list"
-        page.emit(page_event(handler_name(ExportModalState, "open_modal"), "/exports",
-                             {"upload_id": world.alice_exports["victim"]}))
+        page.emit(
+            page_event(
+                handler_name(ExportModalState, "open_modal"), "/exports", {"upload_id": world.alice_exports["victim"]}
+            )
+        )
         assert page.wait_for('"open_id', timeout=10)
     yield tab, session
     session.close()
@@ -57,8 +69,9 @@ def username_sent(text: str, name: str) -> bool:
     return re.search(rf'"username[^"]*":\s*"{name}"', text) is not None
 
 
-def test_a_signed_out_tab_is_sent_nothing_of_the_member(world: World, alice_tab: EventSocket,
-                                                        alices_used_tab: tuple[str, httpx.Client]) -> None:
+def test_a_signed_out_tab_is_sent_nothing_of_the_member(
+    world: World, alice_tab: EventSocket, alices_used_tab: tuple[str, httpx.Client]
+) -> None:
     tab, session = alices_used_tab
     sign_out(session)
     rows = upload_rows(world.app)
@@ -73,8 +86,9 @@ def test_a_signed_out_tab_is_sent_nothing_of_the_member(world: World, alice_tab:
     assert upload_rows(world.app) == rows + 1  # only the export this test imported
 
 
-def test_the_next_member_on_the_tab_gets_nothing_of_the_last_one(world: World, alice_tab: EventSocket,
-                                                                 alices_used_tab: tuple[str, httpx.Client]) -> None:
+def test_the_next_member_on_the_tab_gets_nothing_of_the_last_one(
+    world: World, alice_tab: EventSocket, alices_used_tab: tuple[str, httpx.Client]
+) -> None:
     tab, session = alices_used_tab
     sign_out(session)
     upload_id = fresh_export(world, "next-member")

@@ -28,16 +28,30 @@ SENT = 4096  # what it actually sends before going quiet
 
 def written(world: World, before: dict[str, int]) -> dict[str, int]:
     """Files under the data dir that appeared or changed since `before` (HLS output of earlier preps aside)."""
-    return {name: size for name, size in data_files(world.app).items()
-            if before.get(name) != size and not name.startswith("hls/")}
+    return {
+        name: size
+        for name, size in data_files(world.app).items()
+        if before.get(name) != size and not name.startswith("hls/")
+    }
 
 
 def test_upload_without_a_session_is_refused_before_its_body(world: World) -> None:
     before = data_files(world.app)
     form_type, body = raw_http.multipart([("huge.mp4", b"\0" * SENT, "video/mp4")])
-    answer = raw_http.request(world.url, "POST", "/_upload", headers={
-        "Reflex-Client-Token": str(uuid.uuid4()), "Reflex-Event-Handler": UPLOAD_HANDLER, "Content-Type": form_type,
-    }, body=body, declared_length=DECLARED, send_limit=SENT, timeout=10)
+    answer = raw_http.request(
+        world.url,
+        "POST",
+        "/_upload",
+        headers={
+            "Reflex-Client-Token": str(uuid.uuid4()),
+            "Reflex-Event-Handler": UPLOAD_HANDLER,
+            "Content-Type": form_type,
+        },
+        body=body,
+        declared_length=DECLARED,
+        send_limit=SENT,
+        timeout=10,
+    )
     assert answer is not None, f"no answer within 10 s to {SENT} of {DECLARED} declared bytes: the body is awaited"
     assert answer.status == 401, f"{answer.status}: {answer.body[:200]!r}"
     assert answer.json_error(), f"not a JSON error body: {answer.body[:200]!r}"
@@ -69,8 +83,14 @@ def open_files(world: World) -> int:
 
 def upload_headers(world: World, token: str, form_type: str) -> dict[str, str]:
     cookie = world.alice.cookie
-    return {"Reflex-Client-Token": token, "Reflex-Event-Handler": UPLOAD_HANDLER, "Content-Type": form_type,
-            "Origin": world.url, "Cookie": cookie, "X-CSRF-Token": world.alice.csrf}
+    return {
+        "Reflex-Client-Token": token,
+        "Reflex-Event-Handler": UPLOAD_HANDLER,
+        "Content-Type": form_type,
+        "Origin": world.url,
+        "Cookie": cookie,
+        "X-CSRF-Token": world.alice.csrf,
+    }
 
 
 PARTS = 3000  # an attacker's upload of empty parts, each a file of its own
@@ -78,13 +98,18 @@ HELD_BACK = 20_000  # body bytes the attacker holds back, so the request is stil
 OPEN_FILES_CAP = 100  # what one upload may add to the app's open files, whatever it carries
 
 
-def test_one_upload_of_thousands_of_parts_holds_a_bounded_number_of_files(world: World,
-                                                                           alice_tab: EventSocket) -> None:
+def test_one_upload_of_thousands_of_parts_holds_a_bounded_number_of_files(world: World, alice_tab: EventSocket) -> None:
     before, rows, files = open_files(world), upload_rows(world.app), stored_uploads(world.app)
     form_type, body = raw_http.multipart([(f"part{n}.mp4", b"", "video/mp4") for n in range(PARTS)])
     peak = before
-    with raw_http.held_request(world.url, "POST", "/_upload", headers=upload_headers(world, alice_tab.token, form_type),
-                               body=body, send_limit=len(body) - HELD_BACK) as sock:
+    with raw_http.held_request(
+        world.url,
+        "POST",
+        "/_upload",
+        headers=upload_headers(world, alice_tab.token, form_type),
+        body=body,
+        send_limit=len(body) - HELD_BACK,
+    ) as sock:
         for _ in range(20):  # sample while the request is open (the server has read what was sent)
             peak = max(peak, open_files(world))
             alice_tab.listen(0.1)
@@ -101,8 +126,10 @@ def test_uploads_at_once_are_capped_per_member(world: World, alice_tab: EventSoc
     rows = upload_rows(world.app)
     form_type, body = raw_http.multipart([("slow.mp4", world.clip.read_bytes() * 20, "video/mp4")])
     headers = upload_headers(world, alice_tab.token, form_type)
-    with raw_http.held_request(world.url, "POST", "/_upload", headers=headers, body=body, send_limit=1000), \
-            raw_http.held_request(world.url, "POST", "/_upload", headers=headers, body=body, send_limit=1000):
+    with (
+        raw_http.held_request(world.url, "POST", "/_upload", headers=headers, body=body, send_limit=1000),
+        raw_http.held_request(world.url, "POST", "/_upload", headers=headers, body=body, send_limit=1000),
+    ):
         alice_tab.listen(1)  # both reach the server and take their slots
         third = raw_http.request(world.url, "POST", "/_upload", headers=headers, body=body, timeout=10)
     assert third is not None and third.status == 429, third
@@ -110,8 +137,16 @@ def test_uploads_at_once_are_capped_per_member(world: World, alice_tab: EventSoc
     alice_tab.listen(1)
     assert upload_rows(world.app) == rows
     assert not any((world.data_dir / "staging").glob("*")), "a cut-off upload left its staged part"
-    assert post_upload(world, alice_tab.token, "after.mp4", world.clip.read_bytes(),  # the slots came back
-                       cookie=world.alice.cookie).status == 202  # type: ignore[union-attr]
+    assert (
+        post_upload(
+            world,
+            alice_tab.token,
+            "after.mp4",
+            world.clip.read_bytes(),  # the slots came back
+            cookie=world.alice.cookie,
+        ).status
+        == 202
+    )  # type: ignore[union-attr]
     deadline = time.monotonic() + 30
     while upload_rows(world.app) == rows and time.monotonic() < deadline:
         alice_tab.listen(0.2)

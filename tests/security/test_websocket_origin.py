@@ -48,8 +48,9 @@ def test_foreign_origin_cannot_delete_an_export_through_the_websocket(world: Wor
     rows = upload_rows(world.app)
     upgraded = []
     for origin in foreign_origins():
-        with open_page(world.url, str(uuid.uuid4()), "/exports", cookie=world.alice.cookie, origin=origin,
-                       listen=0.3) as page:
+        with open_page(
+            world.url, str(uuid.uuid4()), "/exports", cookie=world.alice.cookie, origin=origin, listen=0.3
+        ) as page:
             if page.upgraded:
                 upgraded.append(origin)
             # A token's events run in order, so the three clicks can go out at once.
@@ -58,6 +59,8 @@ def test_foreign_origin_cannot_delete_an_export_through_the_websocket(world: Wor
             page.emit(page_event(handler_name(ExportModalState, "confirm_delete"), "/exports"))
             page.listen(1.5)
     status = world.alice.status(victim)
-    assert status.status_code == 200, (f"alice's export {victim} is gone ({status.status_code} {status.text}) after "
-                                       f"open_modal + confirm_delete from foreign origins; upgraded: {upgraded}")
+    assert status.status_code == 200, (
+        f"alice's export {victim} is gone ({status.status_code} {status.text}) after "
+        f"open_modal + confirm_delete from foreign origins; upgraded: {upgraded}"
+    )
     assert upload_rows(world.app) == rows

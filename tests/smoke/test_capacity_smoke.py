@@ -28,8 +28,17 @@ def test_every_tab_gets_every_change_of_its_member_and_nothing_else(tmp_path: Pa
     with local_aws() as aws, running_app(data_dir, aws, refresh_seconds=1.0) as app:
         members = make_members(app, MEMBERS, 2, clip, prefix="smoke")
         start_jobs(members, aws.mediaconvert, timeout=300)
-        result = run_round(app, aws.mediaconvert, members, members, tabs_per_member=TABS_PER_MEMBER, rate=1.0,
-                           seconds=6.0, refresh_seconds=1.0, settle_s=2.0)
+        result = run_round(
+            app,
+            aws.mediaconvert,
+            members,
+            members,
+            tabs_per_member=TABS_PER_MEMBER,
+            rate=1.0,
+            seconds=6.0,
+            refresh_seconds=1.0,
+            settle_s=2.0,
+        )
     assert result.tabs == result.tabs_ready == MEMBERS * TABS_PER_MEMBER, result.connect_errors
     assert not result.connect_errors
     assert result.commits > 0, "no status change was committed"

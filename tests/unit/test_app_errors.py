@@ -43,8 +43,12 @@ class _Context:
         async def enqueue(*_: Any) -> None:
             return None
 
-        self.context = EventContext(token=TAB, state_manager=None, enqueue_impl=enqueue,  # type: ignore[arg-type]
-                                    router_data={"headers": {"cookie": cookie}})
+        self.context = EventContext(
+            token=TAB,
+            state_manager=None,
+            enqueue_impl=enqueue,  # type: ignore[arg-type]
+            router_data={"headers": {"cookie": cookie}},
+        )
 
     def __enter__(self) -> None:
         self._reset = EventContext.set(self.context)
@@ -63,8 +67,9 @@ def reports(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.name == errors.__name__]
 
 
-def test_browser_reports_are_logged_for_signed_in_tabs_only(alice: Member, fresh_buckets: None,
-                                                             caplog: pytest.LogCaptureFixture) -> None:
+def test_browser_reports_are_logged_for_signed_in_tabs_only(
+    alice: Member, fresh_buckets: None, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.WARNING, logger=errors.__name__)
     with session_scope() as s:
         token = auth.start_session(session=s, member=alice, days=1).token
@@ -79,8 +84,9 @@ def test_browser_reports_are_logged_for_signed_in_tabs_only(alice: Member, fresh
             errors.on_frontend_exception(Exception(FORGED + "y" * 1_000_000))
     logged = reports(caplog)
     assert len(logged) == errors.REPORTS_PER_MEMBER
-    assert all(line.isprintable() and len(line) < LOG_TEXT_LIMIT + 100 and f"member {alice.id}" in line
-               for line in logged)
+    assert all(
+        line.isprintable() and len(line) < LOG_TEXT_LIMIT + 100 and f"member {alice.id}" in line for line in logged
+    )
 
 
 def test_backend_errors_are_one_line_and_a_useful_toast(caplog: pytest.LogCaptureFixture) -> None:

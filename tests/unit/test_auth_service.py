@@ -83,8 +83,9 @@ def _parallel_sign_ins(username: str, passwords: list[str], address: str) -> lis
     def one(password: str) -> auth.SignIn | auth.Refusal:
         start.wait()
         with session_scope() as s:
-            return auth.sign_in(session=s, username=username, password=password, address=address,
-                                planted_token=None, days=1)
+            return auth.sign_in(
+                session=s, username=username, password=password, address=address, planted_token=None, days=1
+            )
 
     with ThreadPoolExecutor(len(passwords)) as pool:
         return list(pool.map(one, passwords))
@@ -103,12 +104,17 @@ def test_parallel_wrong_passwords_are_counted_before_they_are_checked(alice: Mem
     with session_scope() as s:
         assert len(s.exec(select(LoginFailure)).all()) == checked
     with session_scope() as s:  # the owner from elsewhere is not locked out
-        assert isinstance(auth.sign_in(session=s, username="alice", password=PASSWORD, address="198.51.100.1",
-                                       planted_token=None, days=1), auth.SignIn)
+        assert isinstance(
+            auth.sign_in(
+                session=s, username="alice", password=PASSWORD, address="198.51.100.1", planted_token=None, days=1
+            ),
+            auth.SignIn,
+        )
 
 
-def test_password_hashing_waits_for_a_slot_then_refuses_unchecked(alice: Member,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_password_hashing_waits_for_a_slot_then_refuses_unchecked(
+    alice: Member, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """With every hashing slot taken, even the right password is not checked: 429 with Retry-After, and the
     attempt is not counted as a failure."""
     monkeypatch.setattr(auth, "HASHING_WAIT_SECONDS", 0.05)
@@ -116,10 +122,15 @@ def test_password_hashing_waits_for_a_slot_then_refuses_unchecked(alice: Member,
         for _ in range(auth.HASHING_SLOTS):
             slots.enter_context(auth.hashing_slot())
         with session_scope() as s:
-            answer = auth.sign_in(session=s, username="alice", password=PASSWORD, address="203.0.113.6",
-                                  planted_token=None, days=1)
+            answer = auth.sign_in(
+                session=s, username="alice", password=PASSWORD, address="203.0.113.6", planted_token=None, days=1
+            )
     assert isinstance(answer, auth.Refusal) and answer.status == 429 and answer.retry_after, answer
     with session_scope() as s:
         assert s.exec(select(LoginFailure)).all() == [] and s.exec(select(AuthSession)).all() == []
-        assert isinstance(auth.sign_in(session=s, username="alice", password=PASSWORD, address="203.0.113.6",
-                                       planted_token=None, days=1), auth.SignIn)  # slots free again
+        assert isinstance(
+            auth.sign_in(
+                session=s, username="alice", password=PASSWORD, address="203.0.113.6", planted_token=None, days=1
+            ),
+            auth.SignIn,
+        )  # slots free again

@@ -53,7 +53,12 @@ def test_odd_input_never_hangs(name: str, inputs: dict[str, Path], tmp_path: Pat
         assert report.status is JobStatus.FAILED, name
         detail = report.error_message or ""
         assert 0 < len(detail) <= 200 and "\n" not in detail and str(tmp_path) not in detail
-    expected = {"zero_byte": JobStatus.FAILED, "text_renamed": JobStatus.FAILED, "audio_only": JobStatus.FAILED,
-                "odd_dimensions": JobStatus.SUCCEEDED, "uhd_4k": JobStatus.SUCCEEDED}
+    expected = {
+        "zero_byte": JobStatus.FAILED,
+        "text_renamed": JobStatus.FAILED,
+        "audio_only": JobStatus.FAILED,
+        "odd_dimensions": JobStatus.SUCCEEDED,
+        "uhd_4k": JobStatus.SUCCEEDED,
+    }
     if name in expected:
         assert report.status is expected[name], (name, report)

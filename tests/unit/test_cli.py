@@ -48,15 +48,17 @@ def test_import_refuses_non_videos_and_stores_nothing(
         assert s.exec(select(Upload)).all() == []
 
 
-def test_import_for_unknown_user_fails_cleanly(data_dir: Path, tmp_path: Path,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_import_for_unknown_user_fails_cleanly(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     clip = make_clip(tmp_path / "clip.mp4", seconds=1.0)
     assert main(["export", "import", "--user", "ghost", str(clip)]) == 1
     assert "No user named 'ghost'" in capsys.readouterr().err
 
 
-def test_seed_demo_is_idempotent(data_dir: Path, monkeypatch: pytest.MonkeyPatch,
-                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_seed_demo_is_idempotent(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.delenv("EXPORTS_DEMO_PASSWORD", raising=False)
     assert main(["seed-demo"]) == 0
     first = capsys.readouterr().out

@@ -31,17 +31,22 @@ def test_defaults_and_parsing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
     assert settings.max_upload_bytes == 10 * 1024**3 and settings.purge_days == 30
 
 
-@pytest.mark.parametrize(("env", "says"), [
-    ({"EXPORTS_TRANSCODER": "ffmpeg"}, "EXPORTS_TRANSCODER: Input should be 'local' or 'mediaconvert'"),
-    ({"EXPORTS_TRANSCODER": "mediaconvert", "EXPORTS_MEDIACONVERT_ENDPOINT": "https://mc.example"},
-     "EXPORTS_TRANSCODER=mediaconvert needs EXPORTS_MEDIACONVERT_ROLE_ARN, EXPORTS_S3_INPUT_BUCKET, "
-     "EXPORTS_S3_OUTPUT_BUCKET"),
-    ({"EXPORTS_PORT": "eighty"}, "EXPORTS_PORT"),
-    ({"EXPORTS_MAX_UPLOAD_BYTES": "0"}, "EXPORTS_MAX_UPLOAD_BYTES"),
-    ({"EXPORTS_ALLOWED_ORIGINS": "*"}, "never *"),
-    ({"EXPORTS_WORKERS": "0"}, "EXPORTS_WORKERS"),
-    ({"EXPORTS_WORKERS": "2"}, "EXPORTS_WORKERS above 1 needs REFLEX_REDIS_URL"),
-])
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        ({"EXPORTS_TRANSCODER": "ffmpeg"}, "EXPORTS_TRANSCODER: Input should be 'local' or 'mediaconvert'"),
+        (
+            {"EXPORTS_TRANSCODER": "mediaconvert", "EXPORTS_MEDIACONVERT_ENDPOINT": "https://mc.example"},
+            "EXPORTS_TRANSCODER=mediaconvert needs EXPORTS_MEDIACONVERT_ROLE_ARN, EXPORTS_S3_INPUT_BUCKET, "
+            "EXPORTS_S3_OUTPUT_BUCKET",
+        ),
+        ({"EXPORTS_PORT": "eighty"}, "EXPORTS_PORT"),
+        ({"EXPORTS_MAX_UPLOAD_BYTES": "0"}, "EXPORTS_MAX_UPLOAD_BYTES"),
+        ({"EXPORTS_ALLOWED_ORIGINS": "*"}, "never *"),
+        ({"EXPORTS_WORKERS": "0"}, "EXPORTS_WORKERS"),
+        ({"EXPORTS_WORKERS": "2"}, "EXPORTS_WORKERS above 1 needs REFLEX_REDIS_URL"),
+    ],
+)
 def test_a_bad_environment_is_one_clear_line(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], says: str) -> None:
     monkeypatch.delenv("REFLEX_REDIS_URL", raising=False)
     for name, value in env.items():
@@ -57,10 +62,12 @@ def test_make_run_stops_with_that_line(tmp_path: Path) -> None:
     import os
 
     env = {**os.environ, "EXPORTS_DATA_DIR": str(tmp_path), "EXPORTS_TRANSCODER": "mediaconvert"}
-    done = subprocess.run([str(ROOT / "scripts/serve.sh")], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [str(ROOT / "scripts/serve.sh")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode != 0
     assert done.stderr.strip().splitlines()[-1] == (
         "exports_app: invalid configuration: EXPORTS_TRANSCODER=mediaconvert needs EXPORTS_MEDIACONVERT_ENDPOINT, "
-        "EXPORTS_MEDIACONVERT_ROLE_ARN, EXPORTS_S3_INPUT_BUCKET, EXPORTS_S3_OUTPUT_BUCKET")
+        "EXPORTS_MEDIACONVERT_ROLE_ARN, EXPORTS_S3_INPUT_BUCKET, EXPORTS_S3_OUTPUT_BUCKET"
+    )
     assert "Traceback" not in done.stderr

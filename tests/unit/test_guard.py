@@ -32,20 +32,23 @@ async def tab_owner(tab: str) -> str | None:
     return OWNERS.get(tab)
 
 
-@pytest.mark.parametrize(("origin", "host", "expected"), [
-    ("http://127.0.0.1:3000", "127.0.0.1:3000", True),
-    ("http://localhost:3000", "localhost:3000", True),
-    ("http://LOCALHOST:3000", "localhost:3000", True),
-    ("http://127.0.0.1:3001", "127.0.0.1:3000", False),  # another port is another origin
-    ("http://evil.example", "127.0.0.1:3000", False),
-    ("null", "127.0.0.1:3000", False),
-    ("https://exports.example", "exports.example", True),  # behind a TLS proxy that passes Host on
-    ("http://exports.example", "exports.example", True),
-    ("https://exports.example:8443", "exports.example", False),
-    ("http://exports.example.evil", "exports.example", False),
-    ("http://127.0.0.1:3000/path", "127.0.0.1:3000", False),
-    ("http://127.0.0.1:99999", "127.0.0.1:3000", False),
-])
+@pytest.mark.parametrize(
+    ("origin", "host", "expected"),
+    [
+        ("http://127.0.0.1:3000", "127.0.0.1:3000", True),
+        ("http://localhost:3000", "localhost:3000", True),
+        ("http://LOCALHOST:3000", "localhost:3000", True),
+        ("http://127.0.0.1:3001", "127.0.0.1:3000", False),  # another port is another origin
+        ("http://evil.example", "127.0.0.1:3000", False),
+        ("null", "127.0.0.1:3000", False),
+        ("https://exports.example", "exports.example", True),  # behind a TLS proxy that passes Host on
+        ("http://exports.example", "exports.example", True),
+        ("https://exports.example:8443", "exports.example", False),
+        ("http://exports.example.evil", "exports.example", False),
+        ("http://127.0.0.1:3000/path", "127.0.0.1:3000", False),
+        ("http://127.0.0.1:99999", "127.0.0.1:3000", False),
+    ],
+)
 def test_same_origin(origin: str, host: str, expected: bool) -> None:
     assert same_origin(origin, host) is expected
 
@@ -66,8 +69,10 @@ def test_a_wildcard_origin_is_refused_at_start(monkeypatch: pytest.MonkeyPatch) 
 
 # A prebuilt page as Reflex serves it: inline scripts (the theme, React Router's context) and a module script.
 INLINE = (b"window.__reactRouterContext = {};", b'import "/assets/root.js";')
-PAGE = (b"<html><head><script>" + INLINE[0] + b'</script><script src="/assets/app.js"></script>'
-        b'<script type="module" async="">' + INLINE[1] + b"</script></head><body>hi</body></html>")
+PAGE = (
+    b"<html><head><script>" + INLINE[0] + b'</script><script src="/assets/app.js"></script>'
+    b'<script type="module" async="">' + INLINE[1] + b"</script></head><body>hi</body></html>"
+)
 
 
 class Inner:
@@ -106,11 +111,19 @@ class Inner:
             return Response(body, media_type="text/html", headers={"content-encoding": "gzip"} if gzipped else {})
 
         async def health(_: Request) -> JSONResponse:  # what Reflex's own /_health tells
-            return JSONResponse({"status": False, "db": "OperationalError: server at 10.0.0.5 refused"},
-                                status_code=503)
+            return JSONResponse(
+                {"status": False, "db": "OperationalError: server at 10.0.0.5 refused"}, status_code=503
+            )
 
-        return Starlette(routes=[Route("/login", page), Route("/_upload", upload, methods=["POST"]),
-                                 WebSocketRoute("/_event/", event), Route("/page", html), Route("/_health", health)])
+        return Starlette(
+            routes=[
+                Route("/login", page),
+                Route("/_upload", upload, methods=["POST"]),
+                WebSocketRoute("/_event/", event),
+                Route("/page", html),
+                Route("/_health", health),
+            ]
+        )
 
 
 @pytest.fixture
@@ -120,8 +133,12 @@ def inner() -> Inner:
 
 @pytest.fixture
 def guard(data_dir: Path, inner: Inner) -> Guard:
-    return Guard(inner.app(), upload_handlers=frozenset({HANDLER}), tab_owner=tab_owner,
-                 member_key=lambda member_id: f"member-{member_id}")
+    return Guard(
+        inner.app(),
+        upload_handlers=frozenset({HANDLER}),
+        tab_owner=tab_owner,
+        member_key=lambda member_id: f"member-{member_id}",
+    )
 
 
 @pytest.fixture
@@ -176,8 +193,12 @@ def test_the_api_docs_page_may_load_swagger_ui_when_enabled(data_dir: Path, monk
     app_config.get_settings.cache_clear()
     policy = page.headers["content-security-policy"]
     assert page.status_code == 200 and "https://cdn.jsdelivr.net" in policy.split("script-src")[1].split(";")[0]
-    assert "jsdelivr" not in TestClient(Guard(create_api()), base_url="http://testserver").get(
-        "/api/auth/me").headers["content-security-policy"]
+    assert (
+        "jsdelivr"
+        not in TestClient(Guard(create_api()), base_url="http://testserver")
+        .get("/api/auth/me")
+        .headers["content-security-policy"]
+    )
 
 
 def test_a_not_modified_page_keeps_the_policy_it_was_stored_with(client: TestClient) -> None:
@@ -209,8 +230,9 @@ def test_upload_without_a_session_is_401_before_the_body(client: TestClient, inn
     assert inner.calls == [] and inner.body_bytes == 0
 
 
-def test_upload_over_the_limit_is_413(client: TestClient, inner: Inner, alice: Member,
-                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_upload_over_the_limit_is_413(
+    client: TestClient, inner: Inner, alice: Member, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("EXPORTS_MAX_UPLOAD_BYTES", "50000")
     app_config.get_settings.cache_clear()
     cookies = signed_in_cookie(client)
@@ -232,19 +254,23 @@ def test_upload_over_the_limit_is_413(client: TestClient, inner: Inner, alice: M
 
 
 def test_upload_from_another_members_tab_or_to_a_handler_without_files_never_runs(
-        client: TestClient, inner: Inner, alice: Member) -> None:
+    client: TestClient, inner: Inner, alice: Member
+) -> None:
     client.cookies.update(signed_in_cookie(client))
-    for headers, status in ((upload_headers(BOBS_TAB), 403),  # alice's cookie, bob's tab
-                            (upload_headers(str(uuid.uuid4())), 403),  # a tab bound to no one
-                            (upload_headers(handler="state.export_modal_state.confirm_delete"), 400),
-                            (upload_headers(handler="reflex___state____state.hydrate"), 400)):
+    for headers, status in (
+        (upload_headers(BOBS_TAB), 403),  # alice's cookie, bob's tab
+        (upload_headers(str(uuid.uuid4())), 403),  # a tab bound to no one
+        (upload_headers(handler="state.export_modal_state.confirm_delete"), 400),
+        (upload_headers(handler="reflex___state____state.hydrate"), 400),
+    ):
         answer = client.post("/_upload", content=b"z" * 1000, headers=headers)
         assert answer.status_code == status and "error" in answer.json(), (headers, answer.text)
     assert inner.calls == []
 
 
-def test_uploads_at_once_are_capped_per_member_and_in_all(client: TestClient, guard: Guard, inner: Inner,
-                                                          alice: Member) -> None:
+def test_uploads_at_once_are_capped_per_member_and_in_all(
+    client: TestClient, guard: Guard, inner: Inner, alice: Member
+) -> None:
     client.cookies.update(signed_in_cookie(client))
     for _ in range(guard.uploads.per_member):  # alice's uploads still on their way
         assert guard.uploads.take(alice.id)
@@ -263,8 +289,13 @@ def test_event_socket_needs_the_own_origin_and_a_tab_token(client: TestClient, i
     with client.websocket_connect(f"/_event/?token={TAB}", headers={"Origin": "http://testserver"}) as socket:
         assert socket.receive_text() == "hello"
     assert inner.saw_origin == [None]  # checked by the guard; the socket server's list check is not needed
-    for origin, token in (("http://evil.example", TAB), ("http://testserver:8080", TAB), ("null", TAB),
-                          ("http://testserver", "user-1"), ("http://testserver", "")):
+    for origin, token in (
+        ("http://evil.example", TAB),
+        ("http://testserver:8080", TAB),
+        ("null", TAB),
+        ("http://testserver", "user-1"),
+        ("http://testserver", ""),
+    ):
         with pytest.raises(WebSocketDisconnect):
             with client.websocket_connect(f"/_event/?token={token}", headers={"Origin": origin}) as socket:
                 socket.receive_text()

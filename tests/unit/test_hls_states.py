@@ -31,8 +31,10 @@ def test_status_lines_and_badges_are_the_contracts() -> None:
 
 def test_what_the_buttons_allow() -> None:
     """Prep when nothing runs and nothing is ready (Retry once failed); Publish once ready; progress; preview."""
-    allowed = {state: (look.prep_enabled, look.prep_label, look.publish_enabled, look.shows_progress,
-                       look.shows_preview) for state, look in HLS_STATES.items()}
+    allowed = {
+        state: (look.prep_enabled, look.prep_label, look.publish_enabled, look.shows_progress, look.shows_preview)
+        for state, look in HLS_STATES.items()
+    }
     assert allowed == {
         "not_ready": (True, "Prep for Publish (HLS)", False, False, False),
         "in_progress": (False, "Prep for Publish (HLS)", False, True, False),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import pytest
 
 from exports_app.models import MediaJob, Production
@@ -13,8 +15,16 @@ def production(master: str | None = None) -> Production:
 
 
 def job(status: str, error: str | None = None, percent: int = 0, phase: str | None = None) -> MediaJob:
-    return MediaJob(id=1, production_id=7, provider="local", status=status, error_message=error,
-                    percent=percent, phase=phase, idempotency_token="t")
+    return MediaJob(
+        id=1,
+        production_id=7,
+        provider="local",
+        status=status,
+        error_message=error,
+        percent=percent,
+        phase=phase,
+        idempotency_token="t",
+    )
 
 
 @pytest.mark.parametrize(
@@ -23,13 +33,21 @@ def job(status: str, error: str | None = None, percent: int = 0, phase: str | No
         (None, None, "not_ready", None),  # 1. no production
         (None, job("succeeded"), "not_ready", None),
         (production("hls/7/master.m3u8"), job("succeeded"), "ready", None),  # 2.
-        (production(None), job("succeeded"), "failed",
-         "The transcode finished without an HLS master playlist."),  # succeeded needs a master
+        (
+            production(None),
+            job("succeeded"),
+            "failed",
+            "The transcode finished without an HLS master playlist.",
+        ),  # succeeded needs a master
         (production(), job("queued"), "in_progress", None),  # 3.
         (production(), job("submitted"), "in_progress", None),
         (production(), job("running", percent=40, phase="TRANSCODING"), "in_progress", None),
-        (production(), job("failed", "Invalid data found when processing input"), "failed",
-         "Invalid data found when processing input"),  # 4.
+        (
+            production(),
+            job("failed", "Invalid data found when processing input"),
+            "failed",
+            "Invalid data found when processing input",
+        ),  # 4.
         (production(), job("canceled"), "failed", "The transcode was canceled."),
         (production(), job("timed_out"), "failed", "The transcode timed out."),
         (production(), job("failed"), "failed", "The transcode failed."),
@@ -66,11 +84,11 @@ def test_detail_is_one_short_line() -> None:
 
 
 def test_a_failed_status_says_which_attempt_failed_and_when() -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from exports_app.state.views import status_view
 
-    finished = datetime(2026, 11, 25, 21, 4, 30, tzinfo=timezone.utc)
+    finished = datetime(2026, 11, 25, 21, 4, 30, tzinfo=UTC)
     failed = job("failed", "Invalid data found when processing input")
     failed.attempt, failed.finished_at = 2, finished
     status = derive_hls_status(production(), failed)

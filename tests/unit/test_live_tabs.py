@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 from redis.asyncio import Redis
@@ -48,6 +48,7 @@ def test_every_tab_of_a_connect_rush_is_recorded(backend: str) -> None:
 def test_a_member_opening_tabs_by_the_thousand_keeps_only_the_newest(backend: str) -> None:
     """Each push walks the member's tabs: a member (or a script signed in as one) opening thousands of tabs must
     not make every push slower for everyone, so only the MAX_TABS most recently opened are kept."""
+
     async def run() -> None:
         for n in range(live_tabs.MAX_TABS * 3):
             await live_tabs.add("m-greedy", f"tab-{n}")

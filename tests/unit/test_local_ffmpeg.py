@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import m3u8
 import pytest
@@ -112,8 +112,9 @@ def transcoder_submit(tc: LocalFfmpegTranscoder, req: JobRequest) -> JobRequest:
 
 
 @pytest.mark.parametrize(("content", "code"), [(b"this is text, not a video", "input_invalid"), (b"", "input_invalid")])
-def test_corrupt_input_fails_with_a_readable_detail(tmp_path: Path, transcoder: LocalFfmpegTranscoder,
-                                                    content: bytes, code: str) -> None:
+def test_corrupt_input_fails_with_a_readable_detail(
+    tmp_path: Path, transcoder: LocalFfmpegTranscoder, content: bytes, code: str
+) -> None:
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(content)
     report = final_report(transcoder, transcoder_submit(transcoder, request(bad)))
@@ -127,9 +128,12 @@ def test_missing_input_fails(tmp_path: Path, transcoder: LocalFfmpegTranscoder) 
 
 
 def test_human_error_picks_the_telling_line(tmp_path: Path) -> None:
-    lines = ["ffmpeg version 9", "[in#0 @ 0x55] Error opening input: Invalid data found when processing input",
-             f"Error opening input file {tmp_path}/x.mp4.",
-             "Error opening input files: Invalid data found when processing input"]
+    lines = [
+        "ffmpeg version 9",
+        "[in#0 @ 0x55] Error opening input: Invalid data found when processing input",
+        f"Error opening input file {tmp_path}/x.mp4.",
+        "Error opening input files: Invalid data found when processing input",
+    ]
     assert human_error(lines, tmp_path / "x.mp4") == "Invalid data found when processing input"
     assert human_error([]) == "Ffmpeg failed without a message"
 

@@ -34,14 +34,17 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     secret = work / "other-member-segment.ts"
     secret.write_bytes((work / "clip.ts").read_bytes())
     (work / "disguised.m3u8").write_bytes(
-        b"#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\n" + str(secret).encode() + b"\n#EXT-X-ENDLIST\n" + raw)
+        b"#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\n" + str(secret).encode() + b"\n#EXT-X-ENDLIST\n" + raw
+    )
     (work / "concat.txt").write_bytes(b"ffconcat version 1.0\nfile '" + str(secret).encode() + b"'\n" + raw)
     (work / "plain.m3u8").write_bytes(b"#EXTM3U\n#EXTINF:2.0,\n" + str(secret).encode() + b"\n#EXT-X-ENDLIST\n")
     return {p.name: p for p in work.iterdir()}
 
 
-@pytest.mark.parametrize(("name", "container"), [("clip.mp4", "mov"), ("clip.mov", "mov"), ("clip.mkv", "matroska"),
-                                                 ("clip.webm", "matroska")])
+@pytest.mark.parametrize(
+    ("name", "container"),
+    [("clip.mp4", "mov"), ("clip.mov", "mov"), ("clip.mkv", "matroska"), ("clip.webm", "matroska")],
+)
 def test_video_containers_pass(media: dict[str, Path], name: str, container: str) -> None:
     assert probe_video(media[name]).container == container
 
@@ -66,8 +69,9 @@ def test_import_refuses_playlists_and_stores_nothing(data_dir: Path, alice: Memb
     assert not (data_dir / "uploads").exists() or not any((data_dir / "uploads").rglob("*.*"))
 
 
-def test_stored_names_are_chosen_by_the_server(data_dir: Path, alice: Member, media: dict[str, Path],
-                                               tmp_path: Path) -> None:
+def test_stored_names_are_chosen_by_the_server(
+    data_dir: Path, alice: Member, media: dict[str, Path], tmp_path: Path
+) -> None:
     from exports_app.db import session_scope
 
     sneaky = tmp_path / "clip.m3u8"
@@ -82,8 +86,9 @@ def test_stored_names_are_chosen_by_the_server(data_dir: Path, alice: Member, me
 
 
 @pytest.mark.parametrize(("name", "drefs"), [("clip.mp4", True), ("clip.webm", False), ("clip.mkv", False)])
-def test_ffmpeg_reads_with_the_probed_demuxer_and_the_file_protocol_only(media: dict[str, Path], tmp_path: Path,
-                                                                         name: str, drefs: bool) -> None:
+def test_ffmpeg_reads_with_the_probed_demuxer_and_the_file_protocol_only(
+    media: dict[str, Path], tmp_path: Path, name: str, drefs: bool
+) -> None:
     """-enable_drefs is the MOV demuxer's own option: ffmpeg refuses it for Matroska ("Option not found")."""
     probe = probe_video(media[name])
     cmd = build_ladder_command("ffmpeg", media[name], tmp_path, choose_renditions(probe.width, probe.height), probe)
@@ -106,8 +111,9 @@ def test_error_details_name_no_server_paths(tmp_path: Path) -> None:
     assert "secret-dir" not in str(caught.value) and str(tmp_path) not in str(caught.value)
 
 
-def test_a_planted_playlist_fails_its_transcode_without_reading_anything(media: dict[str, Path],
-                                                                         tmp_path: Path) -> None:
+def test_a_planted_playlist_fails_its_transcode_without_reading_anything(
+    media: dict[str, Path], tmp_path: Path
+) -> None:
     """A stored file that is a playlist (e.g. from before the gate) fails at the transcoder's own probe."""
     import time
 

@@ -24,12 +24,15 @@ def bombs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {**make_bombs(work), "small-gap": gap_bomb(work / "small-gap.mp4", 8)}  # a pause, not a bomb
 
 
-@pytest.mark.parametrize(("name", "says"), [
-    ("wide", "the video is 16000x16; at most 8192 pixels a side"),
-    ("pixels", "the video is 8192x4400; at most 8192 pixels a side and 8K (8192x4320) in all"),
-    ("gap", "the video's 10000 s hold too few frames"),
-    ("long-gap", "the video is longer than 4 hours"),
-])
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [
+        ("wide", "the video is 16000x16; at most 8192 pixels a side"),
+        ("pixels", "the video is 8192x4400; at most 8192 pixels a side and 8K (8192x4320) in all"),
+        ("gap", "the video's 10000 s hold too few frames"),
+        ("long-gap", "the video is longer than 4 hours"),
+    ],
+)
 def test_bombs_are_refused_with_one_line(bombs: dict[str, Path], name: str, says: str) -> None:
     with pytest.raises(NotAVideoError) as refused:
         probe_video(bombs[name])
@@ -61,8 +64,14 @@ def test_probing_a_pixel_bomb_decodes_nothing(bombs: dict[str, Path]) -> None:
         "after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
         "print(json.dumps({'grew': (after - before) * 1024, 'said': said}))\n"
     )
-    done = subprocess.run([sys.executable, "-c", script, str(bombs["pixels"])], cwd=ROOT, capture_output=True,
-                          text=True, check=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(bombs["pixels"])],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
     measured = json.loads(done.stdout)
     assert measured["said"].startswith("the video is 8192x4400")
     assert measured["grew"] < PROBE_MEMORY_LIMIT, f"probing grew the process by {measured['grew'] / 2**20:.0f} MB"

@@ -7,9 +7,10 @@ import json
 import logging
 import math
 import time
-from datetime import datetime, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import boto3
 import botocore.retries.bucket
@@ -47,8 +48,15 @@ def tc(local_aws: LocalAws) -> Iterator[MediaConvertTranscoder]:
 
 
 def request(clip: Path, job_id: int = 1, height: int | None = 360) -> JobRequest:
-    return JobRequest(media_job_id=job_id, production_id=100 + job_id, upload_id=7, idempotency_token=f"token-{job_id}",
-                      input_path=clip, duration_seconds=1.0, source_height=height)
+    return JobRequest(
+        media_job_id=job_id,
+        production_id=100 + job_id,
+        upload_id=7,
+        idempotency_token=f"token-{job_id}",
+        input_path=clip,
+        duration_seconds=1.0,
+        source_height=height,
+    )
 
 
 def pending(req: JobRequest, provider_id: str | None) -> PendingJob:
@@ -74,13 +82,18 @@ def outputs_of(local_aws: LocalAws, job_id: str) -> list[dict[str, Any]]:
 # -- submit --------------------------------------------------------------------------------------------
 
 
-def test_submit_uploads_the_export_and_creates_a_valid_job(local_aws: LocalAws, tc: MediaConvertTranscoder,
-                                                          clip: Path) -> None:
+def test_submit_uploads_the_export_and_creates_a_valid_job(
+    local_aws: LocalAws, tc: MediaConvertTranscoder, clip: Path
+) -> None:
     job_id = tc.submit(request(clip))
     job = local_aws.mediaconvert.jobs[job_id]
     assert job["role"] == ROLE and job["clientRequestToken"] == "token-1"
-    assert job["userMetadata"] == {"productionId": "101", "uploadId": "7", "mediaJobId": "1",
-                                   "idempotencyToken": "token-1"}
+    assert job["userMetadata"] == {
+        "productionId": "101",
+        "uploadId": "7",
+        "mediaJobId": "1",
+        "idempotencyToken": "token-1",
+    }
     assert job["statusUpdateInterval"] == "SECONDS_10"
     file_input = job["settings"]["inputs"][0]["fileInput"]
     assert file_input == f"s3://{local_aws.settings.input_bucket}/exports/7/token-1/export_clip.mp4"
@@ -90,8 +103,10 @@ def test_submit_uploads_the_export_and_creates_a_valid_job(local_aws: LocalAws, 
     assert hls["destination"] == f"s3://{local_aws.settings.output_bucket}/hls/101/1/master"
     assert (hls["segmentLength"], hls["minSegmentLength"], hls["segmentControl"]) == (6, 0, "SEGMENTED_FILES")
     output, cellular = outputs_of(local_aws, job_id)  # a 360p source: its own rung and a cellular one
-    assert output["nameModifier"] == "_360p" and (output["videoDescription"]["width"],
-                                                  output["videoDescription"]["height"]) == (640, 360)
+    assert output["nameModifier"] == "_360p" and (
+        output["videoDescription"]["width"],
+        output["videoDescription"]["height"],
+    ) == (640, 360)
     assert output["audioDescriptions"][0]["codecSettings"]["aacSettings"]["bitrate"] == 128_000
     assert cellular["nameModifier"] == "_234p" and cellular["videoDescription"]["height"] == 234
 
@@ -107,9 +122,9 @@ def test_the_ladder_never_upscales(local_aws: LocalAws, tc: MediaConvertTranscod
 
 
 @pytest.mark.parametrize(("width", "height"), [(1920, 1080), (1080, 1920), (300, 200)])
-def test_the_strict_server_takes_every_ladder_with_and_without_audio(local_aws: LocalAws, tc: MediaConvertTranscoder,
-                                                                      tmp_path: Path, width: int,
-                                                                      height: int) -> None:
+def test_the_strict_server_takes_every_ladder_with_and_without_audio(
+    local_aws: LocalAws, tc: MediaConvertTranscoder, tmp_path: Path, width: int, height: int
+) -> None:
     sound = make_clip(tmp_path / "sound.mp4", seconds=0.2, width=width, height=height)
     silent = make_clip(tmp_path / "silent.mp4", seconds=0.2, width=width, height=height, audio=False)
     with_audio = tc.submit(request(sound, 1))
@@ -119,8 +134,9 @@ def test_the_strict_server_takes_every_ladder_with_and_without_audio(local_aws: 
     assert "audioSelectors" not in local_aws.mediaconvert.jobs[without]["settings"]["inputs"][0]
 
 
-def test_a_repeated_submit_is_one_job_and_one_upload(local_aws: LocalAws, tc: MediaConvertTranscoder,
-                                                     clip: Path) -> None:
+def test_a_repeated_submit_is_one_job_and_one_upload(
+    local_aws: LocalAws, tc: MediaConvertTranscoder, clip: Path
+) -> None:
     first = tc.submit(request(clip))
     key = "exports/7/token-1/export_clip.mp4"
     uploaded = local_aws.s3.head_object(Bucket=local_aws.settings.input_bucket, Key=key)["ETag"]
@@ -133,8 +149,9 @@ def test_a_repeated_submit_is_one_job_and_one_upload(local_aws: LocalAws, tc: Me
 
 
 @pytest.mark.parametrize("when, create_calls", [("after", 2), ("before", 3)], ids=["answer-lost", "request-lost"])
-def test_a_submit_whose_answer_is_lost_adopts_its_job_or_submits_again(local_aws: LocalAws, clip: Path,
-                                                                       when: str, create_calls: int) -> None:
+def test_a_submit_whose_answer_is_lost_adopts_its_job_or_submits_again(
+    local_aws: LocalAws, clip: Path, when: str, create_calls: int
+) -> None:
     server = local_aws.mediaconvert
     tc = MediaConvertTranscoder(local_aws.settings, max_attempts=1)
     server.lose_answers("CreateJob", 2, when=when)  # the try and botocore's retry: ConnectionClosedError
@@ -147,8 +164,12 @@ def test_a_submit_whose_answer_is_lost_adopts_its_job_or_submits_again(local_aws
 
 def test_a_create_job_that_times_out_is_found_by_its_token(local_aws: LocalAws, clip: Path) -> None:
     server = local_aws.mediaconvert
-    impatient = boto3.client("mediaconvert", region_name="us-east-1", endpoint_url=server.url,
-                             config=Config(read_timeout=0.5, retries={"mode": "standard", "total_max_attempts": 1}))
+    impatient = boto3.client(
+        "mediaconvert",
+        region_name="us-east-1",
+        endpoint_url=server.url,
+        config=Config(read_timeout=0.5, retries={"mode": "standard", "total_max_attempts": 1}),
+    )
     tc = MediaConvertTranscoder(local_aws.settings, clients={"mediaconvert": impatient})
     server.lose_answers("CreateJob", 1, when="after", stall_seconds=2)  # the client gives up first: ReadTimeoutError
     job_id = tc.submit(request(clip))
@@ -156,7 +177,8 @@ def test_a_create_job_that_times_out_is_found_by_its_token(local_aws: LocalAws, 
 
 
 def test_a_submit_repeated_after_the_token_minute_finds_its_job_instead_of_making_another(
-        local_aws: LocalAws, tc: MediaConvertTranscoder, clip: Path) -> None:
+    local_aws: LocalAws, tc: MediaConvertTranscoder, clip: Path
+) -> None:
     server = local_aws.mediaconvert
     first = tc.submit(request(clip))  # say its process died before the row said so
     others = [created(tc, clip, i) for i in range(10, 55)]
@@ -183,15 +205,35 @@ def test_the_token_lookup_stops_at_jobs_older_than_the_input(local_aws: LocalAws
     assert server.calls == {"ListJobs": 1, "CreateJob": 1}
 
 
-def test_submit_with_a_job_template_keeps_its_outputs_and_sets_our_destination(
-        local_aws: LocalAws, clip: Path) -> None:
-    template_outputs = [{"nameModifier": "_tpl", "containerSettings": {"container": "M3U8"},
-                         "videoDescription": {"height": 540, "codecSettings": {"codec": "H_264", "h264Settings": {
-                             "rateControlMode": "QVBR", "maxBitrate": 2_000_000}}}}]
-    local_aws.mediaconvert.add_job_template("house-hls", {
-        "inputs": [{"timecodeSource": "ZEROBASED"}],
-        "outputGroups": [{"outputs": template_outputs, "outputGroupSettings": {
-            "type": "HLS_GROUP_SETTINGS", "hlsGroupSettings": {"destination": "s3://elsewhere/x/"}}}]})
+def test_submit_with_a_job_template_keeps_its_outputs_and_sets_our_destination(local_aws: LocalAws, clip: Path) -> None:
+    template_outputs = [
+        {
+            "nameModifier": "_tpl",
+            "containerSettings": {"container": "M3U8"},
+            "videoDescription": {
+                "height": 540,
+                "codecSettings": {
+                    "codec": "H_264",
+                    "h264Settings": {"rateControlMode": "QVBR", "maxBitrate": 2_000_000},
+                },
+            },
+        }
+    ]
+    local_aws.mediaconvert.add_job_template(
+        "house-hls",
+        {
+            "inputs": [{"timecodeSource": "ZEROBASED"}],
+            "outputGroups": [
+                {
+                    "outputs": template_outputs,
+                    "outputGroupSettings": {
+                        "type": "HLS_GROUP_SETTINGS",
+                        "hlsGroupSettings": {"destination": "s3://elsewhere/x/"},
+                    },
+                }
+            ],
+        },
+    )
     tc = MediaConvertTranscoder(local_aws.settings.model_copy(update={"job_template": "house-hls"}))
     job_id = tc.submit(request(clip))
     tc.submit(request(clip, 2))
@@ -207,8 +249,9 @@ def test_submit_with_a_job_template_keeps_its_outputs_and_sets_our_destination(
 # -- poll ----------------------------------------------------------------------------------------------
 
 
-def test_progressing_maps_to_running_with_percent_and_phase(local_aws: LocalAws, tc: MediaConvertTranscoder,
-                                                            clip: Path) -> None:
+def test_progressing_maps_to_running_with_percent_and_phase(
+    local_aws: LocalAws, tc: MediaConvertTranscoder, clip: Path
+) -> None:
     job, job_id = submitted(tc, clip)
     (report,) = tc.poll([job])
     assert (report.status, report.provider_job_id, report.media_job_id) == (JobStatus.SUBMITTED, job_id, 1)
@@ -216,11 +259,12 @@ def test_progressing_maps_to_running_with_percent_and_phase(local_aws: LocalAws,
     (report,) = tc.poll([job])
     assert (report.status, report.percent, report.phase) == (JobStatus.RUNNING, 40, "TRANSCODING")
     started = local_aws.mediaconvert.jobs[job_id]["timing"]["startTime"]
-    assert report.reported_at == datetime.fromtimestamp(started, tz=timezone.utc)
+    assert report.reported_at == datetime.fromtimestamp(started, tz=UTC)
 
 
-def test_complete_maps_to_succeeded_with_the_master_playlist(local_aws: LocalAws, tc: MediaConvertTranscoder,
-                                                             clip: Path) -> None:
+def test_complete_maps_to_succeeded_with_the_master_playlist(
+    local_aws: LocalAws, tc: MediaConvertTranscoder, clip: Path
+) -> None:
     req = request(clip, 1, height=720)
     job_id = tc.submit(req)
     master = local_aws.mediaconvert.complete(job_id, local_aws.s3)
@@ -234,11 +278,12 @@ def test_complete_maps_to_succeeded_with_the_master_playlist(local_aws: LocalAws
         (f"{base}_234p.m3u8", 416, 234, 209_000, 25.0),
     ]
     finished = local_aws.mediaconvert.jobs[job_id]["timing"]["finishTime"]
-    assert report.reported_at == datetime.fromtimestamp(finished, tz=timezone.utc)
+    assert report.reported_at == datetime.fromtimestamp(finished, tz=UTC)
 
 
-def test_jobs_capture_a_poster_a_tenth_of_the_way_in(local_aws: LocalAws, tc: MediaConvertTranscoder,
-                                                       clip: Path) -> None:
+def test_jobs_capture_a_poster_a_tenth_of_the_way_in(
+    local_aws: LocalAws, tc: MediaConvertTranscoder, clip: Path
+) -> None:
     req = dataclasses.replace(request(clip), duration_seconds=8.0)
     job_id = tc.submit(req)
     poster_group = local_aws.mediaconvert.jobs[job_id]["settings"]["outputGroups"][-1]
@@ -257,8 +302,9 @@ def test_jobs_capture_a_poster_a_tenth_of_the_way_in(local_aws: LocalAws, tc: Me
     assert event.poster_uri == report.poster_uri
 
 
-def test_error_maps_to_failed_with_a_short_one_line_detail(local_aws: LocalAws, tc: MediaConvertTranscoder,
-                                                           clip: Path) -> None:
+def test_error_maps_to_failed_with_a_short_one_line_detail(
+    local_aws: LocalAws, tc: MediaConvertTranscoder, clip: Path
+) -> None:
     job, job_id = submitted(tc, clip)
     message = "Demuxer: [ReadPacketData File read failed - end of file hit]\n" + "at offset 1234 " * 30
     local_aws.mediaconvert.advance(job_id, "ERROR", error_code=1010, error_message=message)
@@ -268,8 +314,9 @@ def test_error_maps_to_failed_with_a_short_one_line_detail(local_aws: LocalAws, 
     assert report.error_message.startswith("Demuxer: [ReadPacketData File read failed - end of file hit] at offset")
 
 
-def test_few_jobs_use_get_job_and_unsubmitted_jobs_are_skipped(local_aws: LocalAws, tc: MediaConvertTranscoder,
-                                                               clip: Path) -> None:
+def test_few_jobs_use_get_job_and_unsubmitted_jobs_are_skipped(
+    local_aws: LocalAws, tc: MediaConvertTranscoder, clip: Path
+) -> None:
     jobs = [submitted(tc, clip, i)[0] for i in (1, 2, 3)]
     local_aws.mediaconvert.reset_counts()
     reports = tc.poll([*jobs, pending(request(clip, 9), None)])
@@ -277,8 +324,9 @@ def test_few_jobs_use_get_job_and_unsubmitted_jobs_are_skipped(local_aws: LocalA
     assert dict(local_aws.mediaconvert.calls) == {"GetJob": 3}
 
 
-def test_many_pending_jobs_are_read_from_list_pages(local_aws: LocalAws, tc: MediaConvertTranscoder,
-                                                    clip: Path) -> None:
+def test_many_pending_jobs_are_read_from_list_pages(
+    local_aws: LocalAws, tc: MediaConvertTranscoder, clip: Path
+) -> None:
     jobs = [created(tc, clip, i) for i in range(1, 46)]
     local_aws.mediaconvert.advance(jobs[0].provider_job_id or "", "PROGRESSING", percent=10, phase="PROBING")
     local_aws.mediaconvert.reset_counts()
@@ -291,8 +339,9 @@ def test_many_pending_jobs_are_read_from_list_pages(local_aws: LocalAws, tc: Med
     assert pages == {("20", "DESCENDING")}
 
 
-def test_old_jobs_beyond_the_pages_fall_back_to_get_job(local_aws: LocalAws, tc: MediaConvertTranscoder,
-                                                        clip: Path) -> None:
+def test_old_jobs_beyond_the_pages_fall_back_to_get_job(
+    local_aws: LocalAws, tc: MediaConvertTranscoder, clip: Path
+) -> None:
     jobs = [created(tc, clip, i) for i in range(1, 5)]
     for i in range(10, 60):  # newer jobs of someone else fill the first pages
         created(tc, clip, i)
@@ -313,7 +362,8 @@ def test_list_pages_name_the_queue_that_the_settings_give_by_arn(local_aws: Loca
 
 
 def test_a_failing_list_jobs_falls_back_to_get_job_and_is_logged_once(
-        local_aws: LocalAws, tc: MediaConvertTranscoder, clip: Path, caplog: pytest.LogCaptureFixture) -> None:
+    local_aws: LocalAws, tc: MediaConvertTranscoder, clip: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     jobs = [created(tc, clip, i) for i in range(1, 6)]
     local_aws.mediaconvert.deny("ListJobs")  # a role without mediaconvert:ListJobs
     local_aws.mediaconvert.reset_counts()
@@ -321,13 +371,13 @@ def test_a_failing_list_jobs_falls_back_to_get_job_and_is_logged_once(
     for _ in range(2):  # two ticks
         assert sorted(r.media_job_id for r in tc.poll(jobs)) == [1, 2, 3, 4, 5]
     assert local_aws.mediaconvert.calls == {"ListJobs": 2, "GetJob": 10}
-    logged = [(r.levelno, r.getMessage()) for r in caplog.records
-              if r.name.startswith("exports_app.transcode.mediaconvert")]
+    logged = [
+        (r.levelno, r.getMessage()) for r in caplog.records if r.name.startswith("exports_app.transcode.mediaconvert")
+    ]
     assert len(logged) == 1 and logged[0][0] == logging.WARNING and "ForbiddenException" in logged[0][1]
 
 
-def test_throttling_is_retried_and_loses_nothing(local_aws: LocalAws, tc: MediaConvertTranscoder,
-                                                 clip: Path) -> None:
+def test_throttling_is_retried_and_loses_nothing(local_aws: LocalAws, tc: MediaConvertTranscoder, clip: Path) -> None:
     # The shipped policy: adaptive mode, 8 retries (botocore reports 9 attempts in all).
     assert tc.client("mediaconvert").meta.config.retries == {"mode": "adaptive", "total_max_attempts": 9}
     local_aws.mediaconvert.throttle(3)
@@ -362,8 +412,9 @@ def test_a_job_unknown_to_mediaconvert_is_left_out(tc: MediaConvertTranscoder, c
 # -- cancel --------------------------------------------------------------------------------------------
 
 
-def test_cancel_stops_the_job_and_ignores_jobs_that_ended(local_aws: LocalAws, tc: MediaConvertTranscoder,
-                                                          clip: Path) -> None:
+def test_cancel_stops_the_job_and_ignores_jobs_that_ended(
+    local_aws: LocalAws, tc: MediaConvertTranscoder, clip: Path
+) -> None:
     job, job_id = submitted(tc, clip)
     tc.cancel(job)
     assert [(r.status, r.phase) for r in tc.poll([job])] == [(JobStatus.CANCELED, "CANCELED")]
@@ -380,7 +431,7 @@ def test_cancel_stops_the_job_and_ignores_jobs_that_ended(local_aws: LocalAws, t
 def at(local_aws: LocalAws, moment: float) -> datetime:
     """Set the test server's clock to `moment` (epoch seconds); returns it as a datetime."""
     local_aws.mediaconvert.clock = lambda: moment
-    return datetime.fromtimestamp(moment, tz=timezone.utc)
+    return datetime.fromtimestamp(moment, tz=UTC)
 
 
 def test_events_map_to_reports(local_aws: LocalAws, tc: MediaConvertTranscoder, clip: Path) -> None:
@@ -391,7 +442,9 @@ def test_events_map_to_reports(local_aws: LocalAws, tc: MediaConvertTranscoder, 
     server.advance(job_id, "PROGRESSING", percent=55, phase="TRANSCODING")
     reports = tc.receive_events()
     assert {(r.status, r.percent, r.phase) for r in reports} == {
-        (JobStatus.RUNNING, None, None), (JobStatus.RUNNING, 55, "TRANSCODING")}
+        (JobStatus.RUNNING, None, None),
+        (JobStatus.RUNNING, 55, "TRANSCODING"),
+    }
     assert {(r.media_job_id, r.provider_job_id, r.reported_at) for r in reports} == {(1, job_id, started)}
 
     finished = at(local_aws, now + 2.5)
@@ -401,29 +454,57 @@ def test_events_map_to_reports(local_aws: LocalAws, tc: MediaConvertTranscoder, 
     assert master is not None
     assert [(r.uri, r.width, r.height, r.bandwidth) for r in done.renditions] == [
         (master.replace("master.m3u8", "master_360p.m3u8"), 640, 360, 730_000),
-        (master.replace("master.m3u8", "master_234p.m3u8"), 416, 234, 145_000)]
+        (master.replace("master.m3u8", "master_234p.m3u8"), 416, 234, 145_000),
+    ]
 
     _, failing_id = submitted(tc, clip, 2)
     server.advance(failing_id, "ERROR", error_code=1030, error_message="Video codec\nnot supported")
     (failed,) = tc.receive_events()
     assert (failed.status, failed.error_code, failed.error_message, failed.phase) == (
-        JobStatus.FAILED, "1030", "Video codec not supported", "ERROR")
+        JobStatus.FAILED,
+        "1030",
+        "Video codec not supported",
+        "ERROR",
+    )
     canceling, canceling_id = submitted(tc, clip, 3)
     tc.cancel(canceling)
     (canceled,) = tc.receive_events()
     assert (canceled.status, canceled.provider_job_id, canceled.media_job_id) == (JobStatus.CANCELED, canceling_id, 3)
 
 
-def test_a_complete_event_takes_the_hls_group_even_when_a_template_puts_cmaf_first(local_aws: LocalAws,
-                                                                                   clip: Path) -> None:
-    video = {"height": 540, "codecSettings": {"codec": "H_264", "h264Settings": {
-        "rateControlMode": "QVBR", "maxBitrate": 2_000_000}}}
-    local_aws.mediaconvert.add_job_template("cmaf-first", {"inputs": [{}], "outputGroups": [
-        {"outputs": [{"nameModifier": "_cmaf", "containerSettings": {"container": "CMFC"}, "videoDescription": video}],
-         "outputGroupSettings": {"type": "CMAF_GROUP_SETTINGS", "cmafGroupSettings": {"destination": "s3://x/c/"}}},
-        {"outputs": [{"nameModifier": "_540p", "containerSettings": {"container": "M3U8"}, "videoDescription": video}],
-         "outputGroupSettings": {"type": "HLS_GROUP_SETTINGS", "hlsGroupSettings": {"destination": "s3://x/h/"}}},
-    ]})
+def test_a_complete_event_takes_the_hls_group_even_when_a_template_puts_cmaf_first(
+    local_aws: LocalAws, clip: Path
+) -> None:
+    video = {
+        "height": 540,
+        "codecSettings": {"codec": "H_264", "h264Settings": {"rateControlMode": "QVBR", "maxBitrate": 2_000_000}},
+    }
+    local_aws.mediaconvert.add_job_template(
+        "cmaf-first",
+        {
+            "inputs": [{}],
+            "outputGroups": [
+                {
+                    "outputs": [
+                        {"nameModifier": "_cmaf", "containerSettings": {"container": "CMFC"}, "videoDescription": video}
+                    ],
+                    "outputGroupSettings": {
+                        "type": "CMAF_GROUP_SETTINGS",
+                        "cmafGroupSettings": {"destination": "s3://x/c/"},
+                    },
+                },
+                {
+                    "outputs": [
+                        {"nameModifier": "_540p", "containerSettings": {"container": "M3U8"}, "videoDescription": video}
+                    ],
+                    "outputGroupSettings": {
+                        "type": "HLS_GROUP_SETTINGS",
+                        "hlsGroupSettings": {"destination": "s3://x/h/"},
+                    },
+                },
+            ],
+        },
+    )
     tc = MediaConvertTranscoder(local_aws.settings.model_copy(update={"job_template": "cmaf-first"}))
     req = request(clip)
     job_id = tc.submit(req)
@@ -454,8 +535,9 @@ def drain(local_aws: LocalAws) -> list[str]:
     return bodies
 
 
-def test_receive_events_reads_and_deletes_every_message(local_aws: LocalAws, tc: MediaConvertTranscoder,
-                                                        clip: Path) -> None:
+def test_receive_events_reads_and_deletes_every_message(
+    local_aws: LocalAws, tc: MediaConvertTranscoder, clip: Path
+) -> None:
     _, job_id = submitted(tc, clip)
     now = float(int(time.time()))
     at(local_aws, now + 1)
@@ -468,8 +550,14 @@ def test_receive_events_reads_and_deletes_every_message(local_aws: LocalAws, tc:
     # app's job, done by comparing reported_at.
     via_sns = json.dumps({"Type": "Notification", "MessageId": "m", "Message": by_status["PROGRESSING"]})
     queue = local_aws.settings.sqs_queue_url
-    for body in (by_status["COMPLETE"], via_sns, by_status["INPUT_INFORMATION"], "not json", "[1, 2]",
-                 json.dumps({"detail-type": "other"})):
+    for body in (
+        by_status["COMPLETE"],
+        via_sns,
+        by_status["INPUT_INFORMATION"],
+        "not json",
+        "[1, 2]",
+        json.dumps({"detail-type": "other"}),
+    ):
         local_aws.sqs.send_message(QueueUrl=queue, MessageBody=body)
     reports = tc.receive_events(wait_seconds=1)
     by_report = {r.status: r for r in reports}
@@ -504,7 +592,8 @@ def test_open_output_reads_hls_from_s3(local_aws: LocalAws, tc: MediaConvertTran
 
 
 def test_without_list_bucket_a_403_for_a_missing_object_means_not_there(
-        local_aws: LocalAws, clip: Path, s3_without_list_bucket: str, caplog: pytest.LogCaptureFixture) -> None:
+    local_aws: LocalAws, clip: Path, s3_without_list_bucket: str, caplog: pytest.LogCaptureFixture
+) -> None:
     tc = MediaConvertTranscoder(local_aws.settings.model_copy(update={"s3_endpoint_url": s3_without_list_bucket}))
     job_id = tc.submit(request(clip))  # the HEAD before the first upload answers 403, not 404
     bucket, _, key = local_aws.mediaconvert.jobs[job_id]["settings"]["inputs"][0]["fileInput"][5:].partition("/")
@@ -524,10 +613,24 @@ def test_without_list_bucket_a_403_for_a_missing_object_means_not_there(
 
 def settings_with(codec: dict[str, Any]) -> dict[str, Any]:
     """Job settings of one HLS output with this video CodecSettings."""
-    return {"Inputs": [{"FileInput": "s3://in/a.mp4"}], "OutputGroups": [{
-        "OutputGroupSettings": {"Type": "HLS_GROUP_SETTINGS", "HlsGroupSettings": {"Destination": "s3://out/a/master"}},
-        "Outputs": [{"NameModifier": "_1", "ContainerSettings": {"Container": "M3U8"},
-                     "VideoDescription": {"CodecSettings": codec}}]}]}
+    return {
+        "Inputs": [{"FileInput": "s3://in/a.mp4"}],
+        "OutputGroups": [
+            {
+                "OutputGroupSettings": {
+                    "Type": "HLS_GROUP_SETTINGS",
+                    "HlsGroupSettings": {"Destination": "s3://out/a/master"},
+                },
+                "Outputs": [
+                    {
+                        "NameModifier": "_1",
+                        "ContainerSettings": {"Container": "M3U8"},
+                        "VideoDescription": {"CodecSettings": codec},
+                    }
+                ],
+            }
+        ],
+    }
 
 
 def h264(**settings: Any) -> dict[str, Any]:
@@ -542,22 +645,54 @@ def create(client: Any, **overrides: Any) -> dict[str, Any]:
     return client.create_job(**{**params, **overrides})["Job"]
 
 
-@pytest.mark.parametrize("overrides, complaint", [
-    ({"Role": "MediaConvertRole"}, "role"),
-    ({"Settings": {"Inputs": [{"FileInput": "/tmp/a.mp4"}], "OutputGroups": []}}, "fileInput"),
-    ({"Settings": {"Inputs": [{"FileInput": "s3://in/a.mp4"}], "OutputGroups": [{"Outputs": [], "OutputGroupSettings": {
-        "Type": "HLS_GROUP_SETTINGS", "HlsGroupSettings": {"Destination": "s3://out/a/master"}}}]}}, "outputs"),
-    ({"Settings": {"Inputs": [{"FileInput": "s3://in/a.mp4"}], "OutputGroups": [{"OutputGroupSettings": {
-        "Type": "FILE_GROUP_SETTINGS", "FileGroupSettings": {"Destination": "https://out/a"}}}]}}, "s3://"),
-    ({"UserMetadata": {"mediaJobId": "1"}, "JobTemplate": "missing"}, "template"),
-    ({"StatusUpdateInterval": "SECONDS_5"}, "statusUpdateInterval"),  # not in the model's enum
-    ({"Settings": settings_with({"Codec": "H_264"})}, "h264Settings: required"),
-    ({"Settings": settings_with(h264(MaxBitrate=800_000))}, "rateControlMode"),
-    ({"Settings": settings_with(h264(RateControlMode="QVBR", Bitrate=800_000))}, "maxBitrate: required"),
-    ({"Settings": settings_with(h264(RateControlMode="CBR", MaxBitrate=800_000))}, "bitrate: required"),
-    ({"Settings": settings_with(h264(RateControlMode="VBR"))}, "bitrate: required"),
-    ({"Queue": "arn:aws:mediaconvert:us-east-1:123456789012:queues/Nope"}, "queue"),
-])
+@pytest.mark.parametrize(
+    "overrides, complaint",
+    [
+        ({"Role": "MediaConvertRole"}, "role"),
+        ({"Settings": {"Inputs": [{"FileInput": "/tmp/a.mp4"}], "OutputGroups": []}}, "fileInput"),
+        (
+            {
+                "Settings": {
+                    "Inputs": [{"FileInput": "s3://in/a.mp4"}],
+                    "OutputGroups": [
+                        {
+                            "Outputs": [],
+                            "OutputGroupSettings": {
+                                "Type": "HLS_GROUP_SETTINGS",
+                                "HlsGroupSettings": {"Destination": "s3://out/a/master"},
+                            },
+                        }
+                    ],
+                }
+            },
+            "outputs",
+        ),
+        (
+            {
+                "Settings": {
+                    "Inputs": [{"FileInput": "s3://in/a.mp4"}],
+                    "OutputGroups": [
+                        {
+                            "OutputGroupSettings": {
+                                "Type": "FILE_GROUP_SETTINGS",
+                                "FileGroupSettings": {"Destination": "https://out/a"},
+                            }
+                        }
+                    ],
+                }
+            },
+            "s3://",
+        ),
+        ({"UserMetadata": {"mediaJobId": "1"}, "JobTemplate": "missing"}, "template"),
+        ({"StatusUpdateInterval": "SECONDS_5"}, "statusUpdateInterval"),  # not in the model's enum
+        ({"Settings": settings_with({"Codec": "H_264"})}, "h264Settings: required"),
+        ({"Settings": settings_with(h264(MaxBitrate=800_000))}, "rateControlMode"),
+        ({"Settings": settings_with(h264(RateControlMode="QVBR", Bitrate=800_000))}, "maxBitrate: required"),
+        ({"Settings": settings_with(h264(RateControlMode="CBR", MaxBitrate=800_000))}, "bitrate: required"),
+        ({"Settings": settings_with(h264(RateControlMode="VBR"))}, "bitrate: required"),
+        ({"Queue": "arn:aws:mediaconvert:us-east-1:123456789012:queues/Nope"}, "queue"),
+    ],
+)
 def test_the_server_refuses_invalid_jobs(local_aws: LocalAws, overrides: dict[str, Any], complaint: str) -> None:
     client = boto3.client("mediaconvert", region_name="us-east-1", endpoint_url=local_aws.mediaconvert.url)
     with pytest.raises(ClientError) as refused:
@@ -611,8 +746,9 @@ def test_the_server_lists_a_queue_by_its_name_only(local_aws: LocalAws) -> None:
         client.list_jobs(Queue="elsewhere")
 
 
-def test_only_files_that_pass_the_media_gate_go_to_s3(local_aws: LocalAws, tc: MediaConvertTranscoder,
-                                                       tmp_path: Path) -> None:
+def test_only_files_that_pass_the_media_gate_go_to_s3(
+    local_aws: LocalAws, tc: MediaConvertTranscoder, tmp_path: Path
+) -> None:
     """A stored file that is really a playlist (from before the gate) is refused before any upload or job."""
     from exports_app.transcode.probe import NotAVideoError
 
@@ -624,8 +760,9 @@ def test_only_files_that_pass_the_media_gate_go_to_s3(local_aws: LocalAws, tc: M
     assert listed.get("KeyCount", 0) == 0 and local_aws.mediaconvert.jobs == {}
 
 
-def test_the_outputs_manifests_follow_the_jobs_settings(local_aws: LocalAws, tc: MediaConvertTranscoder,
-                                                        tmp_path: Path) -> None:
+def test_the_outputs_manifests_follow_the_jobs_settings(
+    local_aws: LocalAws, tc: MediaConvertTranscoder, tmp_path: Path
+) -> None:
     """A portrait source's job: the master the server writes from its settings, read back as the app reads it."""
     phone = make_clip(tmp_path / "phone.mp4", seconds=0.2, width=360, height=640, fps=30)
     req = request(phone, 1)
@@ -636,10 +773,13 @@ def test_the_outputs_manifests_follow_the_jobs_settings(local_aws: LocalAws, tc:
     assert [(r.width, r.height, r.frame_rate) for r in report.renditions] == [(360, 640, 30.0), (234, 416, 30.0)]
     master = m3u8.loads(tc.open_output(master_uri).decode())
     assert master.is_independent_segments
-    assert [(p.stream_info.resolution, p.stream_info.frame_rate, p.stream_info.video_range)
-            for p in master.playlists] == [((360, 640), 30.0, "SDR"), ((234, 416), 30.0, "SDR")]
+    assert [
+        (p.stream_info.resolution, p.stream_info.frame_rate, p.stream_info.video_range) for p in master.playlists
+    ] == [((360, 640), 30.0, "SDR"), ((234, 416), 30.0, "SDR")]
     assert [p.stream_info.codecs for p in master.playlists] == ["avc1.4d401e,mp4a.40.2", "avc1.4d401e,mp4a.40.2"]
     assert [(i.iframe_stream_info.resolution, i.uri) for i in master.iframe_playlists] == [
-        ((360, 640), "master_360p_I-Frame.m3u8"), ((234, 416), "master_234p_I-Frame.m3u8")]
+        ((360, 640), "master_360p_I-Frame.m3u8"),
+        ((234, 416), "master_234p_I-Frame.m3u8"),
+    ]
     iframes = m3u8.loads(tc.open_output(master_uri.replace("master.m3u8", "master_360p_I-Frame.m3u8")).decode())
     assert iframes.is_i_frames_only and [s.duration for s in iframes.segments] == [2.0, 2.0, 2.0]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -40,8 +40,7 @@ def job_row(media_job_id: int) -> MediaJob:
         return job
 
 
-def test_a_submit_whose_answer_is_lost_leaves_the_row_submitted_with_its_job(local_aws: LocalAws,
-                                                                              queued: int) -> None:
+def test_a_submit_whose_answer_is_lost_leaves_the_row_submitted_with_its_job(local_aws: LocalAws, queued: int) -> None:
     server = local_aws.mediaconvert
     server.lose_answers("CreateJob", 2)  # made, then the try's and the retry's answers lost: ConnectionClosedError
     tick(MediaConvertTranscoder(local_aws.settings, max_attempts=1), 3600)
@@ -63,23 +62,24 @@ def test_a_submit_retried_after_the_token_minute_adopts_the_job_it_made(local_aw
     assert (job_row(queued).status, job_row(queued).provider_job_id) == (JobStatus.SUBMITTED.value, made)
 
 
-
 def test_a_terminal_report_beats_a_progress_report_of_the_same_second(queued: int) -> None:
-    second = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    second = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     with session_scope() as s:
-        assert media_jobs.apply_report(session=s, report=JobReport(queued, JobStatus.RUNNING, percent=40,
-                                                                   reported_at=second + timedelta(milliseconds=900)))
+        assert media_jobs.apply_report(
+            session=s,
+            report=JobReport(queued, JobStatus.RUNNING, percent=40, reported_at=second + timedelta(milliseconds=900)),
+        )
         # GetJob's FinishTime has no milliseconds: the same second, not an older report.
-        assert media_jobs.apply_report(session=s, report=JobReport(queued, JobStatus.FAILED, error_code="1030",
-                                                                   reported_at=second))
+        assert media_jobs.apply_report(
+            session=s, report=JobReport(queued, JobStatus.FAILED, error_code="1030", reported_at=second)
+        )
         late = JobReport(queued, JobStatus.RUNNING, percent=60, reported_at=second + timedelta(milliseconds=950))
         assert not media_jobs.apply_report(session=s, report=late)
         assert not media_jobs.apply_report(session=s, report=JobReport(queued, JobStatus.CANCELED, reported_at=second))
     assert (job_row(queued).status, job_row(queued).error_code) == (JobStatus.FAILED.value, "1030")
 
 
-def test_a_poll_that_sees_the_end_beats_a_progress_event_of_the_same_second(local_aws: LocalAws,
-                                                                             queued: int) -> None:
+def test_a_poll_that_sees_the_end_beats_a_progress_event_of_the_same_second(local_aws: LocalAws, queued: int) -> None:
     server = local_aws.mediaconvert
     tc = MediaConvertTranscoder(local_aws.settings)
     tick(tc, 3600)  # submits
@@ -99,10 +99,21 @@ def test_a_poll_that_sees_the_end_beats_a_progress_event_of_the_same_second(loca
         assert production.poster_uri == master.replace("master.m3u8", "poster.0000001.jpg")  # the frame capture
         # GetJob's renditions: the HLS outputs' sizes and frame rate, each bandwidth the video's max bitrate + audio.
         assert production.renditions == [
-            {"uri": master.replace("master.m3u8", "master_360p.m3u8"), "height": 360, "bandwidth": 858_000,
-             "width": 640, "frame_rate": 25.0},
-            {"uri": master.replace("master.m3u8", "master_234p.m3u8"), "height": 234, "bandwidth": 209_000,
-             "width": 416, "frame_rate": 25.0}]
+            {
+                "uri": master.replace("master.m3u8", "master_360p.m3u8"),
+                "height": 360,
+                "bandwidth": 858_000,
+                "width": 640,
+                "frame_rate": 25.0,
+            },
+            {
+                "uri": master.replace("master.m3u8", "master_234p.m3u8"),
+                "height": 234,
+                "bandwidth": 209_000,
+                "width": 416,
+                "frame_rate": 25.0,
+            },
+        ]
 
 
 def test_a_complete_event_stores_the_productions_renditions(local_aws: LocalAws, queued: int) -> None:
@@ -120,10 +131,21 @@ def test_a_complete_event_stores_the_productions_renditions(local_aws: LocalAws,
         # The event's renditions: outputFilePaths and the sizes, each bandwidth the video's average bitrate; an
         # event carries no frame rate.
         assert production.renditions == [
-            {"uri": master.replace("master.m3u8", "master_360p.m3u8"), "height": 360, "bandwidth": 730_000,
-             "width": 640, "frame_rate": 0.0},
-            {"uri": master.replace("master.m3u8", "master_234p.m3u8"), "height": 234, "bandwidth": 145_000,
-             "width": 416, "frame_rate": 0.0}]
+            {
+                "uri": master.replace("master.m3u8", "master_360p.m3u8"),
+                "height": 360,
+                "bandwidth": 730_000,
+                "width": 640,
+                "frame_rate": 0.0,
+            },
+            {
+                "uri": master.replace("master.m3u8", "master_234p.m3u8"),
+                "height": 234,
+                "bandwidth": 145_000,
+                "width": 416,
+                "frame_rate": 0.0,
+            },
+        ]
 
 
 def test_throttling_defers_the_submit_and_keeps_the_row_submitted(local_aws: LocalAws, queued: int) -> None:

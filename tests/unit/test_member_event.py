@@ -4,8 +4,9 @@ websocket handshake only; without a live session the handler does not run and th
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import reflex as rx
@@ -70,8 +71,13 @@ def tab(world: World, cookie: str) -> State:
     """A tab whose websocket handshake carried cookie, on a page whose query names each of Alice's things."""
     root = State(_reflex_internal_init=True)
     query = f"space={world.space_id}&project={world.project_id}&production={world.production_id}"
-    root.router = RouterData.from_router_data({"headers": {"cookie": cookie, "origin": "http://127.0.0.1:3000"},
-                                               "pathname": "/space", "asPath": f"/space?{query}"})
+    root.router = RouterData.from_router_data(
+        {
+            "headers": {"cookie": cookie, "origin": "http://127.0.0.1:3000"},
+            "pathname": "/space",
+            "asPath": f"/space?{query}",
+        }
+    )
     modal = state_of(root, ExportModalState)
     modal.open_id = modal.last_opened = world.upload_id  # what prep, publish and delete act on
     for page in (SpaceState, TimelineState, PublishState):
@@ -102,8 +108,10 @@ def fire(root: State, handler: EventHandler, payload: dict[str, object]) -> obje
 def snapshot(root: State) -> tuple[object, object]:
     """All a handler could change: the tab's state tree and every table's rows."""
     with db.get_engine().connect() as connection:
-        rows = {table.name: sorted(map(tuple, connection.execute(sa.select(table)).all()), key=repr)
-                for table in SQLModel.metadata.sorted_tables}
+        rows = {
+            table.name: sorted(map(tuple, connection.execute(sa.select(table)).all()), key=repr)
+            for table in SQLModel.metadata.sorted_tables
+        }
     return root.dict(), rows
 
 
@@ -148,8 +156,15 @@ def test_the_cases_are_every_guarded_handler() -> None:
 
 def test_reflex_reads_each_guarded_handler_as_before() -> None:
     """Sync or async, background or not, and the argument names and types Reflex parses the payload with."""
-    seen = {name: (list(h._parameters), {k: v for k, v in h._get_type_hints().items() if k != "return"},
-                   h._is_coroutine_function, h.is_background) for name, (h, _) in CASES.items()}
+    seen = {
+        name: (
+            list(h._parameters),
+            {k: v for k, v in h._get_type_hints().items() if k != "return"},
+            h._is_coroutine_function,
+            h.is_background,
+        )
+        for name, (h, _) in CASES.items()
+    }
     assert seen["ExportModalState.open_modal"] == (["self", "upload_id"], {"upload_id": int}, True, False)
     assert seen["PublishState.create_space"] == (["self", "form"], {"form": dict[str, str]}, False, False)
     assert seen["ExportModalState.upload"] == (["self", "chunks"], {"chunks": UploadChunkIterator}, True, True)
@@ -157,18 +172,24 @@ def test_reflex_reads_each_guarded_handler_as_before() -> None:
     assert seen["ExportsLive.load"] == (["self"], {}, True, False)
     # The specs pages build: an on_click with an argument, a callback handed the result, the upload's stream.
     assert str(ExportModalState.open_modal(7).args) == str(  # type: ignore[operator]
-        ExportModalState.open_modal(upload_id=7).args)  # type: ignore[operator]
-    assert "open_modal\", {upload_id:_result}" in str(rx.call_script("1", callback=ExportModalState.open_modal))
-    assert "create_space\", {form:_result}" in str(rx.call_script("1", callback=PublishState.create_space))
+        ExportModalState.open_modal(upload_id=7).args
+    )  # type: ignore[operator]
+    assert 'open_modal", {upload_id:_result}' in str(rx.call_script("1", callback=ExportModalState.open_modal))
+    assert 'create_space", {form:_result}' in str(rx.call_script("1", callback=PublishState.create_space))
     assert resolve_upload_chunk_handler_param(ExportModalState.upload) == ("chunks", UploadChunkIterator)
 
 
 @pytest.mark.parametrize("who", ["no cookie", "forged", "revoked", "expired", "another cookie"])
-def test_without_a_live_session_every_handler_redirects_and_touches_nothing(alice: Member, world: World,
-                                                                            who: str) -> None:
-    cookie = {"no cookie": "", "forged": f"{auth.SESSION_COOKIE}=forged",
-              "revoked": session_cookie(alice, revoked=True), "expired": session_cookie(alice, days=-1),
-              "another cookie": session_cookie(alice).replace(auth.SESSION_COOKIE, "exports_sessions")}[who]
+def test_without_a_live_session_every_handler_redirects_and_touches_nothing(
+    alice: Member, world: World, who: str
+) -> None:
+    cookie = {
+        "no cookie": "",
+        "forged": f"{auth.SESSION_COOKIE}=forged",
+        "revoked": session_cookie(alice, revoked=True),
+        "expired": session_cookie(alice, days=-1),
+        "another cookie": session_cookie(alice).replace(auth.SESSION_COOKIE, "exports_sessions"),
+    }[who]
     for name, (handler, payload) in CASES.items():
         root = tab(world, cookie)
         before = snapshot(root)
@@ -177,8 +198,9 @@ def test_without_a_live_session_every_handler_redirects_and_touches_nothing(alic
         assert snapshot(root) == before, name
 
 
-def test_a_live_session_gives_each_handler_its_member(alice: Member, world: World,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_live_session_gives_each_handler_its_member(
+    alice: Member, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     members: list[tuple[str, Member]] = []
 
     def spy(module: object, name: str) -> None:
@@ -190,22 +212,34 @@ def test_a_live_session_gives_each_handler_its_member(alice: Member, world: Worl
 
         monkeypatch.setattr(module, name, recorded)
 
-    for module, name in [(publish, "space_view"), (projects, "owned_project"), (productions, "export_view"),
-                         (publish, "create_space"), (publish, "publish_target")]:
+    for module, name in [
+        (publish, "space_view"),
+        (projects, "owned_project"),
+        (productions, "export_view"),
+        (publish, "create_space"),
+        (publish, "publish_target"),
+    ]:
         spy(module, name)
     root = tab(world, session_cookie(alice))
     for handler in (SpaceState.load, TimelineState.load, PublishState.load, PublishState.create_space):
         assert fire(root, handler, CASES[handler.fn.__qualname__][1](world)) is None
     assert fire(root, ExportModalState.open_modal, {"upload_id": str(world.upload_id)}) is None  # "7" parsed to 7
-    assert [name for name, _ in members] == ["space_view", "owned_project", "publish_target", "create_space",
-                                             "publish_target", "export_view"]
+    assert [name for name, _ in members] == [
+        "space_view",
+        "owned_project",
+        "publish_target",
+        "create_space",
+        "publish_target",
+        "export_view",
+    ]
     assert {member for _, member in members} == {alice}
 
     space, timeline, page = state_of(root, SpaceState), state_of(root, TimelineState), state_of(root, PublishState)
     assert (space.error, space.space_id, space.name) == ("", world.space_id, "Channel")
     assert (timeline.error, timeline.project_id, timeline.title) == ("", world.project_id, "Launch")
     assert [(e.id, e.title, e.duration, e.size) for e in timeline.exports] == [
-        (world.upload_id, "Launch teaser", "0:02", "1000 B")]
+        (world.upload_id, "Launch teaser", "0:02", "1000 B")
+    ]
     assert [s.name for s in page.spaces] == ["Another", "Channel"] and page.error == ""
     assert state_of(root, ExportModalState).open_title == "Launch teaser"
 
@@ -232,8 +266,7 @@ def test_an_event_argument_cannot_supply_the_member(alice: Member, bob: Member, 
         assert [s.name for s in session.exec(select(Space))] == ["Channel"]
 
 
-def test_a_query_page_shows_only_what_its_query_names_for_the_member(alice: Member, bob: Member,
-                                                                     world: World) -> None:
+def test_a_query_page_shows_only_what_its_query_names_for_the_member(alice: Member, bob: Member, world: World) -> None:
     root = tab(world, session_cookie(alice))
     space, timeline = state_of(root, SpaceState), state_of(root, TimelineState)
     fire(root, SpaceState.load, {})
@@ -254,16 +287,34 @@ def test_a_query_page_shows_only_what_its_query_names_for_the_member(alice: Memb
 # member's list): the events are exactly these. Backend-only methods start with "_"; `setvar` reaches only
 # explicit setters (the app has no auto setters).
 CLIENT_EVENTS = {
-    "AuthState.require_member", "AuthState.sign_out",
-    "ExportModalState.ask_delete", "ExportModalState.cancel_delete", "ExportModalState.cancel_upload",
-    "ExportModalState.close_modal", "ExportModalState.confirm_delete", "ExportModalState.dismiss",
-    "ExportModalState.open_modal", "ExportModalState.open_timeline", "ExportModalState.prep",
-    "ExportModalState.publish", "ExportModalState.set_modal_open", "ExportModalState.start_page",
-    "ExportModalState.start_upload", "ExportModalState.upload", "ExportModalState.upload_progress",
-    "ExportsLive.load", "ExportsLive.show_more",
-    "LoginState.redirect_if_signed_in", "LoginState.show_error", "LoginState.submit",
-    "PublishState.create_space", "PublishState.load", "PublishState.submit", "PublishState.toggle",
-    "SpaceState.load", "TimelineState.load",
+    "AuthState.require_member",
+    "AuthState.sign_out",
+    "ExportModalState.ask_delete",
+    "ExportModalState.cancel_delete",
+    "ExportModalState.cancel_upload",
+    "ExportModalState.close_modal",
+    "ExportModalState.confirm_delete",
+    "ExportModalState.dismiss",
+    "ExportModalState.open_modal",
+    "ExportModalState.open_timeline",
+    "ExportModalState.prep",
+    "ExportModalState.publish",
+    "ExportModalState.set_modal_open",
+    "ExportModalState.start_page",
+    "ExportModalState.start_upload",
+    "ExportModalState.upload",
+    "ExportModalState.upload_progress",
+    "ExportsLive.load",
+    "ExportsLive.show_more",
+    "LoginState.redirect_if_signed_in",
+    "LoginState.show_error",
+    "LoginState.submit",
+    "PublishState.create_space",
+    "PublishState.load",
+    "PublishState.submit",
+    "PublishState.toggle",
+    "SpaceState.load",
+    "TimelineState.load",
 }
 
 

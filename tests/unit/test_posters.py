@@ -33,7 +33,7 @@ JPEG_MAGIC = b"\xff\xd8\xff"
 def jpeg_size(data: bytes) -> tuple[int, int]:
     """(width, height) from a baseline JPEG's SOF0 marker."""
     at = data.index(b"\xff\xc0")
-    return int.from_bytes(data[at + 7:at + 9], "big"), int.from_bytes(data[at + 5:at + 7], "big")
+    return int.from_bytes(data[at + 7 : at + 9], "big"), int.from_bytes(data[at + 5 : at + 7], "big")
 
 
 def upload_row(upload_id: int) -> Upload:
@@ -72,7 +72,7 @@ def brightness(jpeg: bytes) -> float:
     with av.open(io.BytesIO(jpeg), format="mjpeg") as still:
         plane = next(still.decode(video=0)).planes[0]
     rows = bytes(plane)
-    luma = b"".join(rows[row * plane.line_size:row * plane.line_size + plane.width] for row in range(plane.height))
+    luma = b"".join(rows[row * plane.line_size : row * plane.line_size + plane.width] for row in range(plane.height))
     return sum(luma) / len(luma)
 
 
@@ -102,8 +102,9 @@ def test_an_older_export_gets_its_poster_on_first_view(data_dir: Path, alice: Me
     assert upload_row(upload_id).poster_key is not None
 
 
-def test_backfill_from_the_command_line(data_dir: Path, alice: Member, clip: Path,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_backfill_from_the_command_line(
+    data_dir: Path, alice: Member, clip: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     first, second = import_clip(alice, clip), import_clip(alice, clip)
     paths = [forget_poster(first), forget_poster(second)]
     with session_scope() as session:
@@ -145,8 +146,9 @@ def test_posters_are_the_owners_only(data_dir: Path, alice: Member, bob: Member,
             media_files.production_poster(session=session, member=bob, production_id=production_id)
 
 
-def test_a_mediaconvert_frame_capture_is_the_productions_poster(data_dir: Path, alice: Member, clip: Path,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_mediaconvert_frame_capture_is_the_productions_poster(
+    data_dir: Path, alice: Member, clip: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     upload_id = import_clip(alice, clip)
     captured = {"s3://out/hls/1/2/poster.0000001.jpg": b"\xff\xd8 MediaConvert's capture"}
 
@@ -157,19 +159,21 @@ def test_a_mediaconvert_frame_capture_is_the_productions_poster(data_dir: Path, 
 
     monkeypatch.setattr(media_files, "read_output", read_output)
     with session_scope() as session:
-        made = [Production(user_id=alice.id, upload_id=upload_id, poster_uri=uri)
-                for uri in ("s3://out/hls/1/2/poster.0000001.jpg", "s3://out/hls/3/4/poster.0000001.jpg")]
+        made = [
+            Production(user_id=alice.id, upload_id=upload_id, poster_uri=uri)
+            for uri in ("s3://out/hls/1/2/poster.0000001.jpg", "s3://out/hls/3/4/poster.0000001.jpg")
+        ]
         session.add_all(made)
         session.flush()
-        found, missing = (media_files.production_poster(session=session, member=alice, production_id=p.id)
-                          for p in made)
+        found, missing = (
+            media_files.production_poster(session=session, member=alice, production_id=p.id) for p in made
+        )
     assert found.body == captured["s3://out/hls/1/2/poster.0000001.jpg"]
     # A job made before frame captures were asked for: the export's poster stands in.
     assert missing.path is not None and missing.path.read_bytes().startswith(JPEG_MAGIC)
 
 
-def test_poster_route_sends_the_jpeg_to_its_owner_only(data_dir: Path, alice: Member, bob: Member,
-                                                       clip: Path) -> None:
+def test_poster_route_sends_the_jpeg_to_its_owner_only(data_dir: Path, alice: Member, bob: Member, clip: Path) -> None:
     from exports_app.api.app import create_api
 
     upload_id = import_clip(alice, clip)
@@ -188,8 +192,9 @@ def test_purge_removes_the_poster_with_the_upload(data_dir: Path, alice: Member,
     folder = storage.path_for(upload.storage_key).parent
     with session_scope() as session:
         exports.delete_export(session=session, member=alice, upload_id=upload_id)
-        session.execute(sa.update(Upload).where(Upload.id == upload_id)
-                        .values(deleted_at=utcnow() - timedelta(days=31)))
+        session.execute(
+            sa.update(Upload).where(Upload.id == upload_id).values(deleted_at=utcnow() - timedelta(days=31))
+        )
     with session_scope() as session:
         assert exports.purge_deleted_files(session=session, older_than=timedelta(days=30)) == 1
     assert not folder.exists()

@@ -80,18 +80,25 @@ def test_a_success_stores_its_renditions_once(alice: Member) -> None:
     status = prep(alice, add_upload(alice))
     with session_scope() as s:
         job_id = s.exec(select(MediaJob.id)).one()
-    ladder = (Rendition("hls/1/v1/index.m3u8", 360, 928_000, 640, 29.97),
-              Rendition("hls/1/v0/index.m3u8", 720, 2_928_000, 1280, 29.97))
+    ladder = (
+        Rendition("hls/1/v1/index.m3u8", 360, 928_000, 640, 29.97),
+        Rendition("hls/1/v0/index.m3u8", 720, 2_928_000, 1280, 29.97),
+    )
     assert finish(job_id, JobStatus.SUCCEEDED, master_playlist_uri="hls/1/master.m3u8", renditions=ladder)
     # A late success (a poll after the event) changes nothing, its renditions included.
-    assert not finish(job_id, JobStatus.SUCCEEDED, master_playlist_uri="hls/1/master.m3u8",
-                      renditions=(Rendition("hls/1/v9/index.m3u8", 1080, 5_128_000),))
+    assert not finish(
+        job_id,
+        JobStatus.SUCCEEDED,
+        master_playlist_uri="hls/1/master.m3u8",
+        renditions=(Rendition("hls/1/v9/index.m3u8", 1080, 5_128_000),),
+    )
     with session_scope() as s:
         production = s.get(Production, status.production_id)
         assert production is not None
         assert production.renditions == [
             {"uri": "hls/1/v1/index.m3u8", "height": 360, "bandwidth": 928_000, "width": 640, "frame_rate": 29.97},
-            {"uri": "hls/1/v0/index.m3u8", "height": 720, "bandwidth": 2_928_000, "width": 1280, "frame_rate": 29.97}]
+            {"uri": "hls/1/v0/index.m3u8", "height": 720, "bandwidth": 2_928_000, "width": 1280, "frame_rate": 29.97},
+        ]
         assert media_jobs.stored_renditions(production) == (ladder[1], ladder[0])  # highest first
 
 
@@ -99,8 +106,12 @@ def test_renditions_stay_unknown_unless_a_success_names_them(alice: Member) -> N
     failed = prep(alice, add_upload(alice))
     with session_scope() as s:
         (job,) = media_jobs.pending_jobs(session=s, provider="local")
-    assert finish(job.pending.request.media_job_id, JobStatus.FAILED, error_message="bad input",
-                  renditions=(Rendition("hls/1/v0/index.m3u8", 720, 1),))
+    assert finish(
+        job.pending.request.media_job_id,
+        JobStatus.FAILED,
+        error_message="bad input",
+        renditions=(Rendition("hls/1/v0/index.m3u8", 720, 1),),
+    )
     silent = prep(alice, add_upload(alice))
     with session_scope() as s:
         (job,) = media_jobs.pending_jobs(session=s, provider="local")
@@ -111,8 +122,9 @@ def test_renditions_stay_unknown_unless_a_success_names_them(alice: Member) -> N
             assert production is not None and production.renditions is None
             assert media_jobs.stored_renditions(production) == ()
     # A hand-edited row keeps what is a rendition and leaves out the rest rather than failing a page.
-    edited = Production(user_id=alice.id, upload_id=1,
-                        renditions=[{"height": 480}, "junk", {"uri": "x", "height": "4"}])
+    edited = Production(
+        user_id=alice.id, upload_id=1, renditions=[{"height": 480}, "junk", {"uri": "x", "height": "4"}]
+    )
     assert media_jobs.stored_renditions(edited) == (Rendition("x", 4, 0),)
     # Rows stored before sizes and frame rates were kept still read, as "not known" (0).
     old = Production(user_id=alice.id, upload_id=1, renditions=[{"uri": "v0.m3u8", "height": 720, "bandwidth": 9}])
@@ -200,7 +212,8 @@ def test_statuses_for_many_exports_in_one_query(alice: Member, bob: Member, data
         prep(alice, uid)
     bobs = add_upload(bob)
     statuses, selects = count_selects(
-        lambda s: productions.statuses_for(session=s, member=alice, upload_ids=[*mine, bobs, 10**9]))
+        lambda s: productions.statuses_for(session=s, member=alice, upload_ids=[*mine, bobs, 10**9])
+    )
     assert selects == 1 and set(statuses) == set(mine)  # bob's and a missing id are left out
     assert {uid for uid, st in statuses.items() if st.state == "in_progress"} == set(mine[::3])
     everyone, _ = count_selects(lambda s: productions.statuses_for(session=s, member=None, upload_ids=[mine[0], bobs]))

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import reflex as rx
 import sqlalchemy as sa
@@ -57,8 +58,9 @@ class App:
     def set_contexts(self) -> Iterator[None]:
         """The contexts the app provides: its registered states, and its event processor's root context."""
         registered = RegistrationContext.set(self.registration)
-        root = EventContext.set(EventContext(token="", state_manager=self.state_manager,
-                                             enqueue_impl=lambda *args: None))  # type: ignore[arg-type,return-value]
+        root = EventContext.set(
+            EventContext(token="", state_manager=self.state_manager, enqueue_impl=lambda *args: None)
+        )  # type: ignore[arg-type,return-value]
         try:
             yield
         finally:
@@ -100,8 +102,12 @@ def test_one_write_reaches_each_connected_tab_with_only_the_live_list(alice: Mem
     running = HlsStatus(state="in_progress", production_id=4, percent=30)
 
     async def run() -> None:
-        app = await linked_app(alice, tabs={"tab-a", "tab-b", "tab-closed"},
-                               connected={"tab-a", "tab-b", "someone-else"}, registration=registration)
+        app = await linked_app(
+            alice,
+            tabs={"tab-a", "tab-b", "tab-closed"},
+            connected={"tab-a", "tab-b", "someone-else"},
+            registration=registration,
+        )
         with session_scope() as session:  # a prep starts: the database now says in progress
             productions.prep_hls(session=session, member=alice, upload_id=upload_id, provider="local")
         await push.notify([(alice.id, upload_id)], app)
@@ -154,21 +160,27 @@ def test_tabs_closed_by_the_hundred_are_forgotten_by_the_next_push(alice: Member
     run_in_own_loop(run())
 
 
-def test_tabs_that_changed_hands_or_signed_out_get_nothing_and_leave_the_link(alice: Member, bob: Member,
-                                                                           data_dir: Path) -> None:
+def test_tabs_that_changed_hands_or_signed_out_get_nothing_and_leave_the_link(
+    alice: Member, bob: Member, data_dir: Path
+) -> None:
     """A tab still linked to alice's list but now bound to bob, or bound under a revoked session, gets no push."""
     upload_id = add_upload(alice)
     registration = RegistrationContext.get()
 
     async def run() -> None:
-        app = await linked_app(alice, tabs={"tab-a", "tab-bob", "tab-revoked"},
-                               connected={"tab-a", "tab-bob", "tab-revoked"}, registration=registration)
+        app = await linked_app(
+            alice,
+            tabs={"tab-a", "tab-bob", "tab-revoked"},
+            connected={"tab-a", "tab-bob", "tab-revoked"},
+            registration=registration,
+        )
         await bind_tabs(bob, {"tab-bob"})  # bob signed in on that tab
         revoked = signed_in_session(alice)
         await live_tabs.bind("tab-revoked", member_token(alice.id), revoked)
         with session_scope() as session:
-            session.execute(sa.update(AuthSession).where(col(AuthSession.token_hash) == revoked)
-                            .values(revoked_at=utcnow()))
+            session.execute(
+                sa.update(AuthSession).where(col(AuthSession.token_hash) == revoked).values(revoked_at=utcnow())
+            )
         update, tabs = await push.write_shared(app, alice.id, {upload_id: HlsStatus(state="ready", production_id=3)})
         assert update is not None and tabs == {"tab-a"}
         assert await push.send(app, update, tabs) == 1

@@ -94,7 +94,8 @@ def test_handlers_are_found_by_the_names_clients_send(data_dir: Path) -> None:
     submit = bridge.registered_handler(bridge.event_name(LoginState, "submit"))
     assert submit is not None  # a form's fields arrive as pairs; the handler gets a dict
     assert bridge.handler_payload(submit, {"form": {"__reflex_form_data__": [["username", "a"]]}}) == {
-        "form": {"username": "a"}}
+        "form": {"username": "a"}
+    }
 
 
 def test_linking_writing_and_unlinking_a_shared_state(manager: str) -> None:

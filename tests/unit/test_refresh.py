@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Iterator
 
 import sqlalchemy as sa
 from sqlmodel import select
@@ -40,8 +40,9 @@ def prep(member: Member, upload_id: int) -> None:
 
 
 @contextmanager
-def prepped_clip(member: Member, data_dir: Path, path: Path,
-                 **clip: object) -> Iterator[tuple[int, LocalFfmpegTranscoder]]:
+def prepped_clip(
+    member: Member, data_dir: Path, path: Path, **clip: object
+) -> Iterator[tuple[int, LocalFfmpegTranscoder]]:
     """A new clip imported as the member's export and prepped: (its upload id, the local transcoder that will run
     it), the transcoder closed on exit."""
     upload_id = import_clip(member, path, **clip)
@@ -80,7 +81,8 @@ def test_tick_takes_an_export_to_ready(alice: Member, data_dir: Path, tmp_path: 
         # A 320x240 source: its own size and half of it; each bandwidth the measured peak segment bit rate.
         assert [(r["uri"], r["width"], r["height"], r["frame_rate"]) for r in production.renditions] == [
             (f"hls/{production.id}/v0/index.m3u8", 320, 240, 25.0),
-            (f"hls/{production.id}/v1/index.m3u8", 160, 120, 25.0)]
+            (f"hls/{production.id}/v1/index.m3u8", 160, 120, 25.0),
+        ]
         assert all(r["bandwidth"] > 0 for r in production.renditions)
     assert (data_dir / production.renditions[0]["uri"]).is_file()
 

@@ -40,5 +40,8 @@ def test_the_app_serves_exactly_the_listed_routes() -> None:
 
 def test_url_builders() -> None:
     assert (publish_url(5), timeline_url(7), space_url(9)) == (
-        "/publish?production=5", "/timeline?project=7", "/space?space=9")
+        "/publish?production=5",
+        "/timeline?project=7",
+        "/space?space=9",
+    )
     assert (exports_url(), exports_url(open_upload=3)) == ("/exports", "/exports?open=3")

@@ -22,13 +22,36 @@ print(subprocess.Popen(sys.argv[1:], start_new_session=True, stdin=subprocess.DE
 
 def ladder_command(out: Path) -> list[str]:
     """An ffmpeg writing an HLS ladder (master.m3u8) in real time for a minute."""
-    return [ffmpeg_exe(), "-v", "error", "-y", "-re", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=5", "-t", "60",
-            "-c:v", "mpeg4", "-f", "hls", "-master_pl_name", "master.m3u8", str(out / "v.m3u8")]
+    return [
+        ffmpeg_exe(),
+        "-v",
+        "error",
+        "-y",
+        "-re",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=160x120:rate=5",
+        "-t",
+        "60",
+        "-c:v",
+        "mpeg4",
+        "-f",
+        "hls",
+        "-master_pl_name",
+        "master.m3u8",
+        str(out / "v.m3u8"),
+    ]
 
 
 def test_a_ladder_another_process_started_is_not_this_tests(tmp_path: Path) -> None:
-    started = subprocess.run([sys.executable, "-c", START_ELSEWHERE, *ladder_command(tmp_path)],
-                             capture_output=True, text=True, check=True, timeout=60)
+    started = subprocess.run(
+        [sys.executable, "-c", START_ELSEWHERE, *ladder_command(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
     pid = int(started.stdout)
     try:
         assert (Path("/proc") / str(pid) / "cmdline").read_bytes().startswith(ffmpeg_exe().encode())  # running
@@ -38,8 +61,9 @@ def test_a_ladder_another_process_started_is_not_this_tests(tmp_path: Path) -> N
 
 
 def test_a_ladder_this_process_started_is_its_own(tmp_path: Path) -> None:
-    ffmpeg = subprocess.Popen(ladder_command(tmp_path), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    ffmpeg = subprocess.Popen(
+        ladder_command(tmp_path), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         assert ffmpeg.pid in running_ladder_pids()
     finally:

@@ -20,8 +20,12 @@ def ready_production(member: Member, title: str, renditions: tuple[Rendition, ..
     status = prep(member, add_upload(member, title=title))
     with session_scope() as s:
         (job,) = media_jobs.pending_jobs(session=s, provider="local")
-        done = JobReport(job.pending.request.media_job_id, JobStatus.SUCCEEDED,
-                         master_playlist_uri=f"hls/{status.production_id}/master.m3u8", renditions=renditions)
+        done = JobReport(
+            job.pending.request.media_job_id,
+            JobStatus.SUCCEEDED,
+            master_playlist_uri=f"hls/{status.production_id}/master.m3u8",
+            renditions=renditions,
+        )
         media_jobs.apply_report(session=s, report=done)
     assert status.production_id is not None
     return status.production_id
@@ -46,7 +50,9 @@ def test_a_new_space_can_be_published_to_and_lists_what_is_there(alice: Member, 
         assert (choice.name, choice.published) == ("My channel", True)
         view = publish.space_view(session=s, member=alice, space_id=space.id)
         assert (view.name, [(i.production_id, i.title) for i in view.items]) == (
-            "My channel", [(production_id, "Launch teaser")])
+            "My channel",
+            [(production_id, "Launch teaser")],
+        )
         with pytest.raises(NotFound):
             publish.space_view(session=s, member=bob, space_id=space.id)  # someone else's
         for malformed in ("abc", 0):
@@ -55,8 +61,12 @@ def test_a_new_space_can_be_published_to_and_lists_what_is_there(alice: Member, 
 
 
 def test_the_publish_target_names_an_old_ladders_heights_highest_first(alice: Member, bob: Member) -> None:
-    ladder = tuple(Rendition(f"hls/v{i}/index.m3u8", height, bandwidth) for i, (height, bandwidth) in
-                   enumerate([(480, 1_528_000), (1080, 5_128_000), (720, 2_928_000), (720, 1_928_000)]))
+    ladder = tuple(
+        Rendition(f"hls/v{i}/index.m3u8", height, bandwidth)
+        for i, (height, bandwidth) in enumerate(
+            [(480, 1_528_000), (1080, 5_128_000), (720, 2_928_000), (720, 1_928_000)]
+        )
+    )
     production_id = ready_production(alice, "Ladder", ladder)
     with session_scope() as s:
         target = publish.publish_target(session=s, member=alice, production_id=production_id)
@@ -66,9 +76,11 @@ def test_the_publish_target_names_an_old_ladders_heights_highest_first(alice: Me
 
 
 def test_the_publish_target_names_portrait_sizes_as_portrait(alice: Member) -> None:
-    ladder = (Rendition("hls/v0/index.m3u8", 640, 858_000, 360, 30.0),
-              Rendition("hls/v1/index.m3u8", 1920, 5_128_000, 1080, 30.0),
-              Rendition("hls/v2/index.m3u8", 416, 209_000, 234, 30.0))
+    ladder = (
+        Rendition("hls/v0/index.m3u8", 640, 858_000, 360, 30.0),
+        Rendition("hls/v1/index.m3u8", 1920, 5_128_000, 1080, 30.0),
+        Rendition("hls/v2/index.m3u8", 416, 209_000, 234, 30.0),
+    )
     production_id = ready_production(alice, "Phone video", ladder)
     with session_scope() as s:
         target = publish.publish_target(session=s, member=alice, production_id=production_id)

@@ -48,7 +48,12 @@ def live_of(root: State) -> ExportsLive:
 def test_status_view() -> None:
     view = status_view(HlsStatus(state="in_progress", production_id=7, percent=42, phase="TRANSCODING"))
     assert (view.text, view.badge, view.percent, view.phase, view.production_id) == (
-        "HLS: In progress…", "In progress", 42, "Transcoding", 7)
+        "HLS: In progress…",
+        "In progress",
+        42,
+        "Transcoding",
+        7,
+    )
     failed = status_view(HlsStatus(state="failed", detail="Broken input"))
     assert failed.detail == "Broken input" and failed.hls_url == "" and failed.production_id == 0
 
@@ -79,8 +84,9 @@ def test_apply_statuses_updates_only_listed_exports(alice: Member, data_dir: Pat
     first, second = add_upload(alice), add_upload(alice)
     live._reload(alice)
     assert set(live.statuses) == {str(first), str(second)} and live.total == 2 and not live.has_more
-    live._apply_statuses({first: HlsStatus(state="in_progress", production_id=3, percent=10),
-                       999: HlsStatus(state="ready")})
+    live._apply_statuses(
+        {first: HlsStatus(state="in_progress", production_id=3, percent=10), 999: HlsStatus(state="ready")}
+    )
     assert live.statuses[str(first)].text == "HLS: In progress…"
     assert live.statuses[str(second)].state == "not_ready" and "999" not in live.statuses
 
@@ -157,8 +163,12 @@ def test_a_prep_that_ends_becomes_a_notice_once(alice: Member, data_dir: Path) -
     assert live.notices == []
     running = HlsStatus(state="in_progress", production_id=5)
     live._apply_statuses({teaser: running, broken: running})
-    live._apply_statuses({teaser: HlsStatus(state="ready", production_id=5),
-                       broken: HlsStatus(state="failed", production_id=6, detail="Invalid data")})
+    live._apply_statuses(
+        {
+            teaser: HlsStatus(state="ready", production_id=5),
+            broken: HlsStatus(state="failed", production_id=6, detail="Invalid data"),
+        }
+    )
     live._apply_statuses({teaser: HlsStatus(state="ready", production_id=5)})  # a repeated push: no second toast
     assert [(n.id, n.upload_id, n.text, n.action, n.href) for n in live.notices] == [
         (1, teaser, "“Launch teaser” is ready to publish", "Publish", "/publish?production=5"),

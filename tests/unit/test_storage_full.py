@@ -82,8 +82,9 @@ def test_room_is_checked_before_new_work(tmp_path: Path, monkeypatch: pytest.Mon
             config.get_settings.cache_clear()
 
 
-def test_cli_on_a_full_disk_says_one_line(full_disk_data_dir: Path, tmp_path: Path,
-                                          capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> None:
+def test_cli_on_a_full_disk_says_one_line(
+    full_disk_data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
     from exports_app.cli import main
 
     assert main(["user", "create", "gus", "--password", "long enough pw"]) == 0

@@ -24,8 +24,11 @@ def outside_transcode() -> list[Path]:
 
 
 def test_nothing_outside_transcode_knows_a_backend() -> None:
-    leaks = [f"{p.relative_to(PACKAGE)}: {m.group(0)}" for p in outside_transcode()
-             for m in BACKEND_WORDS.finditer(p.read_text())]
+    leaks = [
+        f"{p.relative_to(PACKAGE)}: {m.group(0)}"
+        for p in outside_transcode()
+        for m in BACKEND_WORDS.finditer(p.read_text())
+    ]
     assert leaks == []
 
 

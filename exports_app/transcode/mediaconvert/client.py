@@ -37,8 +37,9 @@ def make_client(service: str, region: str, endpoint_url: str | None, max_attempt
     with _session_lock:
         if _session is None:
             _session = boto3.session.Session()
-        return _session.client(service, region_name=region, endpoint_url=endpoint_url,
-                               config=client_config(max_attempts))
+        return _session.client(
+            service, region_name=region, endpoint_url=endpoint_url, config=client_config(max_attempts)
+        )
 
 
 def sqs_endpoint(queue_url: str) -> str | None:

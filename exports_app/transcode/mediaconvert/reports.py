@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 from exports_app.transcode.base import JobReport, JobStatus, Rendition, utcnow
 from exports_app.transcode.mediaconvert.settings import (
@@ -42,7 +43,7 @@ def short_message(message: str | None) -> str | None:
 def _as_utc(moment: object) -> datetime | None:
     if not isinstance(moment, datetime):
         return None
-    return moment.astimezone(timezone.utc) if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _job_outputs(job: Mapping[str, Any]) -> Outputs:
@@ -63,15 +64,32 @@ def _job_outputs(job: Mapping[str, Any]) -> Outputs:
             height = (detail.get("VideoDetails") or {}).get("HeightInPx") or video.get("Height")
             width = (detail.get("VideoDetails") or {}).get("WidthInPx") or video.get("Width") or 0
             if height:  # audio-only outputs are not renditions
-                renditions.append(Rendition(f"{base}{output.get('NameModifier', '')}.m3u8", int(height),
-                                            output_bandwidth(output), int(width), output_frame_rate(output)))
+                renditions.append(
+                    Rendition(
+                        f"{base}{output.get('NameModifier', '')}.m3u8",
+                        int(height),
+                        output_bandwidth(output),
+                        int(width),
+                        output_frame_rate(output),
+                    )
+                )
         return f"{base}.m3u8", tuple(renditions)
     return None, ()
 
 
-def _report(media_job_id: int, provider_status: str, status: JobStatus, *, percent: Any, phase: Any,
-            error_code: Any, error_message: Any, outputs: Callable[[], Outputs], provider_job_id: Any,
-            reported_at: datetime) -> JobReport:
+def _report(
+    media_job_id: int,
+    provider_status: str,
+    status: JobStatus,
+    *,
+    percent: Any,
+    phase: Any,
+    error_code: Any,
+    error_message: Any,
+    outputs: Callable[[], Outputs],
+    provider_job_id: Any,
+    reported_at: datetime,
+) -> JobReport:
     """The rules a GetJob job and an event share, whatever their spelling of the fields.
 
     A finished job is at 100 % and its outputs (read only then) give the master, renditions and poster;
@@ -99,9 +117,15 @@ def report_from_job(job: Mapping[str, Any], media_job_id: int) -> JobReport:
     timing = job.get("Timing") or {}
     moment = _as_utc(timing.get("FinishTime") or timing.get("StartTime") or timing.get("SubmitTime"))
     return _report(
-        media_job_id, provider_status, STATUS.get(provider_status, JobStatus.SUBMITTED),
-        percent=job.get("JobPercentComplete"), phase=job.get("CurrentPhase"), error_code=job.get("ErrorCode"),
-        error_message=job.get("ErrorMessage"), outputs=lambda: _job_outputs(job), provider_job_id=job.get("Id"),
+        media_job_id,
+        provider_status,
+        STATUS.get(provider_status, JobStatus.SUBMITTED),
+        percent=job.get("JobPercentComplete"),
+        phase=job.get("CurrentPhase"),
+        error_code=job.get("ErrorCode"),
+        error_message=job.get("ErrorMessage"),
+        outputs=lambda: _job_outputs(job),
+        provider_job_id=job.get("Id"),
         reported_at=moment or utcnow(),
     )
 
@@ -121,8 +145,14 @@ def _event_outputs(detail: Mapping[str, Any]) -> Outputs:
             video = output.get("videoDetails") or {}
             paths = output.get("outputFilePaths") or []
             if video.get("heightInPx") and paths:
-                renditions.append(Rendition(paths[0], int(video["heightInPx"]), int(video.get("averageBitrate") or 0),
-                                            int(video.get("widthInPx") or 0)))
+                renditions.append(
+                    Rendition(
+                        paths[0],
+                        int(video["heightInPx"]),
+                        int(video.get("averageBitrate") or 0),
+                        int(video.get("widthInPx") or 0),
+                    )
+                )
         return str(playlists[0]), tuple(renditions)
     return None, ()
 
@@ -130,7 +160,7 @@ def _event_outputs(detail: Mapping[str, Any]) -> Outputs:
 def _event_time(event: Mapping[str, Any], detail: Mapping[str, Any]) -> datetime:
     stamp = detail.get("timestamp")
     if isinstance(stamp, (int, float)) and not isinstance(stamp, bool):
-        return datetime.fromtimestamp(stamp / 1000, tz=timezone.utc)
+        return datetime.fromtimestamp(stamp / 1000, tz=UTC)
     try:
         return datetime.fromisoformat(str(event["time"]).replace("Z", "+00:00"))
     except (KeyError, ValueError):
@@ -155,10 +185,15 @@ def report_from_event(event: Mapping[str, Any]) -> JobReport | None:
         return None  # INPUT_INFORMATION, NEW_WARNING, QUEUE_HOP: nothing the app tracks
     progress = detail.get("jobProgress") or {}
     return _report(
-        media_job_id, provider_status, status,
-        percent=progress.get("jobPercentComplete"), phase=progress.get("currentPhase"),
-        error_code=detail.get("errorCode"), error_message=detail.get("errorMessage"),
-        outputs=lambda: _event_outputs(detail), provider_job_id=detail.get("jobId"),
+        media_job_id,
+        provider_status,
+        status,
+        percent=progress.get("jobPercentComplete"),
+        phase=progress.get("currentPhase"),
+        error_code=detail.get("errorCode"),
+        error_message=detail.get("errorMessage"),
+        outputs=lambda: _event_outputs(detail),
+        provider_job_id=detail.get("jobId"),
         reported_at=_event_time(event, detail),
     )
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import copy
 import posixpath
+from collections.abc import Mapping
 from fractions import Fraction
-from typing import Any, Mapping
+from typing import Any
 
 from exports_app.transcode.ladder import (
     AUDIO_SAMPLE_RATE,
@@ -39,26 +40,51 @@ def _video_output(rung: Rung, frame_rate: Fraction, hdr: bool) -> dict[str, Any]
         "Height": rung.height,
         "ScalingBehavior": "DEFAULT",
         **_color(hdr),
-        "CodecSettings": {"Codec": "H_264", "H264Settings": {
-            "RateControlMode": "QVBR", "MaxBitrate": rung.video_kbps * 1000, "QvbrSettings": {"QvbrQualityLevel": 7},
-            "GopSize": float(GOP_SECONDS), "GopSizeUnits": "SECONDS", "GopClosedCadence": 1, "MinIInterval": 0,
-            "SceneChangeDetect": "DISABLED",
-            "CodecProfile": rung.profile.upper(), "CodecLevel": "AUTO",
-            "FramerateControl": "SPECIFIED", "FramerateNumerator": frame_rate.numerator,
-            "FramerateDenominator": frame_rate.denominator, "FramerateConversionAlgorithm": "DUPLICATE_DROP",
-            "ParControl": "SPECIFIED", "ParNumerator": 1, "ParDenominator": 1,
-        }},
+        "CodecSettings": {
+            "Codec": "H_264",
+            "H264Settings": {
+                "RateControlMode": "QVBR",
+                "MaxBitrate": rung.video_kbps * 1000,
+                "QvbrSettings": {"QvbrQualityLevel": 7},
+                "GopSize": float(GOP_SECONDS),
+                "GopSizeUnits": "SECONDS",
+                "GopClosedCadence": 1,
+                "MinIInterval": 0,
+                "SceneChangeDetect": "DISABLED",
+                "CodecProfile": rung.profile.upper(),
+                "CodecLevel": "AUTO",
+                "FramerateControl": "SPECIFIED",
+                "FramerateNumerator": frame_rate.numerator,
+                "FramerateDenominator": frame_rate.denominator,
+                "FramerateConversionAlgorithm": "DUPLICATE_DROP",
+                "ParControl": "SPECIFIED",
+                "ParNumerator": 1,
+                "ParDenominator": 1,
+            },
+        },
     }
 
 
 def _audio_output(rung: Rung, mono: bool) -> dict[str, Any]:
     """AAC-LC 48 kHz stereo; a mono source's one channel goes to both sides."""
-    audio: dict[str, Any] = {"AudioSourceName": AUDIO_SELECTOR, "CodecSettings": {"Codec": "AAC", "AacSettings": {
-        "Bitrate": rung.audio_kbps * 1000, "CodingMode": "CODING_MODE_2_0", "SampleRate": AUDIO_SAMPLE_RATE,
-        "CodecProfile": "LC"}}}
+    audio: dict[str, Any] = {
+        "AudioSourceName": AUDIO_SELECTOR,
+        "CodecSettings": {
+            "Codec": "AAC",
+            "AacSettings": {
+                "Bitrate": rung.audio_kbps * 1000,
+                "CodingMode": "CODING_MODE_2_0",
+                "SampleRate": AUDIO_SAMPLE_RATE,
+                "CodecProfile": "LC",
+            },
+        },
+    }
     if mono:
-        audio["RemixSettings"] = {"ChannelsIn": 1, "ChannelsOut": 2, "ChannelMapping": {"OutputChannels": [
-            {"InputChannelsFineTune": [0.0]}, {"InputChannelsFineTune": [0.0]}]}}
+        audio["RemixSettings"] = {
+            "ChannelsIn": 1,
+            "ChannelsOut": 2,
+            "ChannelMapping": {"OutputChannels": [{"InputChannelsFineTune": [0.0]}, {"InputChannelsFineTune": [0.0]}]},
+        }
     return audio
 
 
@@ -84,23 +110,36 @@ def ladder_settings(input_uri: str, destination: str, probe: VideoProbe | None) 
         if has_audio:
             output["AudioDescriptions"] = [_audio_output(rung, bool(probe and probe.audio_channels == 1))]
         outputs.append(output)
-    job_input: dict[str, Any] = {"FileInput": input_uri, "TimecodeSource": "ZEROBASED",
-                                 "VideoSelector": {"Rotate": "AUTO", "ColorSpace": "FOLLOW"}}
+    job_input: dict[str, Any] = {
+        "FileInput": input_uri,
+        "TimecodeSource": "ZEROBASED",
+        "VideoSelector": {"Rotate": "AUTO", "ColorSpace": "FOLLOW"},
+    }
     if has_audio:
         job_input["AudioSelectors"] = {AUDIO_SELECTOR: {"DefaultSelection": "DEFAULT"}}
     return {
         "TimecodeConfig": {"Source": "ZEROBASED"},
         "Inputs": [job_input],
-        "OutputGroups": [{
-            "Name": "HLS",
-            "OutputGroupSettings": {"Type": "HLS_GROUP_SETTINGS", "HlsGroupSettings": {
-                "Destination": destination, "SegmentLength": SEGMENT_SECONDS, "MinSegmentLength": 0,
-                "SegmentControl": "SEGMENTED_FILES", "ManifestDurationFormat": "FLOATING_POINT",
-                "CodecSpecification": "RFC_4281", "DirectoryStructure": "SINGLE_DIRECTORY",
-                "OutputSelection": "MANIFESTS_AND_SEGMENTS", "StreamInfResolution": "INCLUDE",
-            }},
-            "Outputs": outputs,
-        }],
+        "OutputGroups": [
+            {
+                "Name": "HLS",
+                "OutputGroupSettings": {
+                    "Type": "HLS_GROUP_SETTINGS",
+                    "HlsGroupSettings": {
+                        "Destination": destination,
+                        "SegmentLength": SEGMENT_SECONDS,
+                        "MinSegmentLength": 0,
+                        "SegmentControl": "SEGMENTED_FILES",
+                        "ManifestDurationFormat": "FLOATING_POINT",
+                        "CodecSpecification": "RFC_4281",
+                        "DirectoryStructure": "SINGLE_DIRECTORY",
+                        "OutputSelection": "MANIFESTS_AND_SEGMENTS",
+                        "StreamInfResolution": "INCLUDE",
+                    },
+                },
+                "Outputs": outputs,
+            }
+        ],
     }
 
 
@@ -118,15 +157,26 @@ def frame_capture_group(destination: str, duration_seconds: float | None) -> dic
     tenths = max(1, round((duration_seconds or 10.0) * 10))  # 10 % of the duration, in tenths of a second
     return {
         "Name": "Poster",
-        "OutputGroupSettings": {"Type": "FILE_GROUP_SETTINGS",
-                                "FileGroupSettings": {"Destination": f"{folder}/{POSTER_NAME}"}},
-        "Outputs": [{
-            "ContainerSettings": {"Container": "RAW"},
-            "VideoDescription": {"CodecSettings": {"Codec": "FRAME_CAPTURE", "FrameCaptureSettings": {
-                "FramerateNumerator": 100, "FramerateDenominator": tenths, "MaxCaptures": 2,
-                "Quality": POSTER_QUALITY,
-            }}},
-        }],
+        "OutputGroupSettings": {
+            "Type": "FILE_GROUP_SETTINGS",
+            "FileGroupSettings": {"Destination": f"{folder}/{POSTER_NAME}"},
+        },
+        "Outputs": [
+            {
+                "ContainerSettings": {"Container": "RAW"},
+                "VideoDescription": {
+                    "CodecSettings": {
+                        "Codec": "FRAME_CAPTURE",
+                        "FrameCaptureSettings": {
+                            "FramerateNumerator": 100,
+                            "FramerateDenominator": tenths,
+                            "MaxCaptures": 2,
+                            "Quality": POSTER_QUALITY,
+                        },
+                    }
+                },
+            }
+        ],
     }
 
 
@@ -168,8 +218,10 @@ def output_base(destination: str, input_uri: str | None) -> str:
 def output_bandwidth(output: Mapping[str, Any]) -> int:
     """Peak bits per second from the output's settings (video max/avg bitrate + audio); 0 if unknown."""
     video = ((output.get("VideoDescription") or {}).get("CodecSettings") or {}).get("H264Settings") or {}
-    audio = sum(((a.get("CodecSettings") or {}).get("AacSettings") or {}).get("Bitrate", 0)
-                for a in output.get("AudioDescriptions") or [])
+    audio = sum(
+        ((a.get("CodecSettings") or {}).get("AacSettings") or {}).get("Bitrate", 0)
+        for a in output.get("AudioDescriptions") or []
+    )
     video_bps = video.get("MaxBitrate") or video.get("Bitrate") or 0
     return int(video_bps + audio) if video_bps else 0
 

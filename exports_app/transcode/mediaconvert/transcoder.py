@@ -16,9 +16,10 @@ import logging
 import math
 import re
 import threading
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
 from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
@@ -74,8 +75,14 @@ class MediaConvertTranscoder:
 
     name = "mediaconvert"
 
-    def __init__(self, settings: MediaConvertSettings, *, clients: Mapping[str, Any] | None = None,
-                 max_attempts: int = 8, max_duration_seconds: float = DEFAULT_MAX_DURATION_SECONDS) -> None:
+    def __init__(
+        self,
+        settings: MediaConvertSettings,
+        *,
+        clients: Mapping[str, Any] | None = None,
+        max_attempts: int = 8,
+        max_duration_seconds: float = DEFAULT_MAX_DURATION_SECONDS,
+    ) -> None:
         self.settings = settings
         self.max_attempts = max_attempts
         self.max_duration_seconds = max_duration_seconds  # the media gate's bound, as at import
@@ -90,7 +97,8 @@ class MediaConvertTranscoder:
         with self._lock:
             if service not in self._clients:
                 self._clients[service] = self._made[service] = make_client(
-                    service, self.settings.region, self._endpoint(service), self.max_attempts)
+                    service, self.settings.region, self._endpoint(service), self.max_attempts
+                )
             return self._clients[service]
 
     def _endpoint(self, service: str) -> str | None:
@@ -124,11 +132,18 @@ class MediaConvertTranscoder:
             # job may exist (and be billed). Look before deciding; within the minute the token still dedupes.
             found = self._find_job(request.idempotency_token, stored.since)
             if found is not None:
-                log.info("CreateJob for media job %s ended in %s; adopted job %s made with its token",
-                         request.media_job_id, type(exc).__name__, found)
+                log.info(
+                    "CreateJob for media job %s ended in %s; adopted job %s made with its token",
+                    request.media_job_id,
+                    type(exc).__name__,
+                    found,
+                )
                 return found
-            log.warning("CreateJob for media job %s ended in %s and no job carries its token; submitting again",
-                        request.media_job_id, type(exc).__name__)
+            log.warning(
+                "CreateJob for media job %s ended in %s and no job carries its token; submitting again",
+                request.media_job_id,
+                type(exc).__name__,
+            )
             return str(mediaconvert.create_job(**params)["Job"]["Id"])
 
     def _create_params(self, request: JobRequest, input_uri: str, probe: VideoProbe) -> dict[str, Any]:
@@ -138,8 +153,12 @@ class MediaConvertTranscoder:
             # MediaConvert answers a token repeated within a minute with the job it already made; later
             # repeats are caught by _find_job, which reads the token back from UserMetadata.
             "ClientRequestToken": request.idempotency_token,
-            "UserMetadata": {"productionId": str(request.production_id), "uploadId": str(request.upload_id),
-                             "mediaJobId": str(request.media_job_id), TOKEN_METADATA: request.idempotency_token},
+            "UserMetadata": {
+                "productionId": str(request.production_id),
+                "uploadId": str(request.upload_id),
+                "mediaJobId": str(request.media_job_id),
+                TOKEN_METADATA: request.idempotency_token,
+            },
             "StatusUpdateInterval": "SECONDS_10",
         }
         if self.settings.queue_arn:
@@ -211,8 +230,12 @@ class MediaConvertTranscoder:
         try:
             self._poll_each(wanted, reports)
         except (ClientError, BotoCoreError) as exc:
-            log.warning("MediaConvert poll stopped early (%s: %s); %d job(s) wait for the next tick",
-                        error_code(exc), exc, len(wanted))
+            log.warning(
+                "MediaConvert poll stopped early (%s: %s); %d job(s) wait for the next tick",
+                error_code(exc),
+                exc,
+                len(wanted),
+            )
         return reports
 
     def _list_pages(self) -> Iterator[list[dict[str, Any]]]:
@@ -253,8 +276,9 @@ class MediaConvertTranscoder:
         # Once per failure, not once per tick: a missing permission would otherwise log every 2 s.
         code = error_code(exc)
         if code != self._list_jobs_failure:
-            log.warning("MediaConvert ListJobs failed (%s: %s); polling %d job(s) with GetJob until it works",
-                        code, exc, left)
+            log.warning(
+                "MediaConvert ListJobs failed (%s: %s); polling %d job(s) with GetJob until it works", code, exc, left
+            )
         self._list_jobs_failure = code
 
     def _poll_each(self, wanted: dict[str, int], reports: list[JobReport]) -> None:
@@ -292,8 +316,9 @@ class MediaConvertTranscoder:
         queue = self.settings.sqs_queue_url
         sqs = self.client("sqs")
         try:
-            answer = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=max(1, min(max_messages, 10)),
-                                         WaitTimeSeconds=wait_seconds)
+            answer = sqs.receive_message(
+                QueueUrl=queue, MaxNumberOfMessages=max(1, min(max_messages, 10)), WaitTimeSeconds=wait_seconds
+            )
         except (ClientError, BotoCoreError) as exc:
             log.warning("reading MediaConvert events failed (%s); polling covers this tick", exc)
             return []
@@ -314,8 +339,11 @@ class MediaConvertTranscoder:
             return
         entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)]
         try:
-            failed = self.client("sqs").delete_message_batch(
-                QueueUrl=self.settings.sqs_queue_url, Entries=entries).get("Failed", [])
+            failed = (
+                self.client("sqs")
+                .delete_message_batch(QueueUrl=self.settings.sqs_queue_url, Entries=entries)
+                .get("Failed", [])
+            )
         except (ClientError, BotoCoreError) as exc:
             failed = [{"Message": str(exc)}]
         if failed:
@@ -337,10 +365,12 @@ class MediaConvertTranscoder:
             if error_code(exc) in HIDDEN_OBJECT and not self._told_hidden_object:
                 # Usually a missing file asked for by its owner; but if every file 404s, this says why.
                 self._told_hidden_object = True
-                log.warning("S3 answered 403 for %s; taken as missing (without s3:ListBucket S3 answers 403 "
-                            "for a missing key). If it exists, the app's role lacks s3:GetObject on it.", uri)
+                log.warning(
+                    "S3 answered 403 for %s; taken as missing (without s3:ListBucket S3 answers 403 "
+                    "for a missing key). If it exists, the app's role lacks s3:GetObject on it.",
+                    uri,
+                )
             raise FileNotFoundError(uri) from exc
-
 
     def close(self) -> None:
         """Close the HTTP pools of the clients made here; a later call makes new ones."""
