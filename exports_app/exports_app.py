@@ -1,4 +1,4 @@
-"""The rx.App: pages, the API routes, and the refresh scheduler's lifespan task (wiring only)."""
+"""The rx.App: pages, the API routes, and the lifespan tasks of the refresh scheduler and tab records (wiring only)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from exports_app.api.guard import Guard, add_cors
 from exports_app.api.observe import Observe
 from exports_app.config import get_settings
 from exports_app.jobs.scheduler import refresh_lifespan
+from exports_app.jobs.tab_records import tab_records_lifespan
 from exports_app.logs import configure as configure_logs
 from exports_app.pages import add_pages
 from exports_app.reflex_bridge import event_name, replace_cors
@@ -50,4 +51,6 @@ app.add_middleware(TabGuard(), index=0)
 # The scheduler pushes through the app's state manager and socket namespace, handed over here so jobs/ never
 # imports the app.
 app.register_lifespan_task(refresh_lifespan, live=app)
+# Every worker writes its tabs' records back when Redis restarted empty (jobs/tab_records.py).
+app.register_lifespan_task(tab_records_lifespan, live=app)
 add_pages(app)

@@ -46,6 +46,7 @@ __all__ = [
     "redis_client",
     "registered_handler",
     "replace_cors",
+    "restore_own_sockets",
     "root_of",
     "running_event",
     "shared_state",
@@ -113,6 +114,26 @@ async def connected(app: LiveApp, tab: str) -> bool:
     """Whether a tab has a socket on any worker."""
     namespace = app.event_namespace
     return namespace is not None and await namespace._token_manager.is_token_connected(tab)
+
+
+async def restore_own_sockets(app: LiveApp) -> list[str]:
+    """Write back into Redis the socket records of the tabs whose websockets this worker holds, where Redis has
+    none (it restarted empty), so other workers can relay to them again; returns those tabs. Reflex itself only
+    restores a record on a deletion it is notified of, and a restart sends none."""
+    from reflex.utils.token_manager import RedisTokenManager
+
+    namespace = app.event_namespace
+    manager = namespace._token_manager if namespace is not None else None
+    if not isinstance(manager, RedisTokenManager):
+        return []
+    own = [
+        (tab, record)
+        for tab, record in list(manager.token_to_socket.items())
+        if record.instance_id == manager.instance_id
+    ]
+    for tab, record in own:
+        await manager._store_socket_record(tab, record, nx=True)
+    return [tab for tab, _ in own]
 
 
 async def emit(app: LiveApp, update: StateUpdate, tab: str) -> None:

@@ -25,7 +25,7 @@ from exports_app.services.secrets import member_token
 from exports_app.state import live_tabs
 
 log = logging.getLogger(__name__)
-__all__ = ["LiveApp", "notify", "send", "write_shared"]
+__all__ = ["LiveApp", "notify", "resend", "send", "write_shared"]
 
 
 def _statuses(changed: Iterable[tuple[int, int]]) -> dict[int, dict[int, HlsStatus]]:
@@ -49,13 +49,13 @@ async def write_shared(
     key = member_token(member_id)
     async with bridge.shared_state(app, key, ExportsLive) as root:
         live = await root.get_state(ExportsLive)
-        live._apply_statuses(statuses)
-        delta = await bridge.sent_delta(root)  # these vars count as sent
         # The tabs Reflex linked and the ones live_tabs recorded, each still this member's under a live session;
         # a tab that changed hands or signed out also leaves Reflex's own fan-out to the member's tabs.
         linked = bridge.linked_from(live)
         tabs = await _owned_tabs(key, await _pruned_links(app, linked) | await live_tabs.of(key))
         linked.intersection_update(tabs)
+        live._apply_statuses(statuses)
+        delta = await bridge.sent_delta(root)  # these vars count as sent
     name = ExportsLive.get_full_name()
     # Only ExportsLive's own vars go out: the shared token's root (its router data) is nobody's tab.
     update = StateUpdate(delta={name: delta[name]}) if delta.get(name) else None
@@ -110,3 +110,37 @@ async def notify(changed: Iterable[tuple[int, int]], app: LiveApp) -> None:
                 await send(app, update, tabs)
         except Exception:  # one member's push must not stop the others'
             log.exception("live push to member %s failed", member_id)
+
+
+def _members(fingerprints: set[str]) -> dict[str, auth.Member]:
+    with session_scope() as session:
+        return auth.members_of_sessions(session=session, fingerprints=fingerprints)
+
+
+async def resend(app: LiveApp, owners: dict[str, tuple[str, str]]) -> None:
+    """Send tabs (tab → its member key and session fingerprint) their member's whole list, read again.
+
+    After Redis restarted empty (jobs/tab_records), a member's shared list is gone, and a push made before the
+    tabs' records were back reached none of them: each tab gets the list as the database has it now.
+    """
+    from exports_app.state.exports import ExportsLive
+
+    members = await asyncio.to_thread(_members, {session for _, session in owners.values()})
+    tabs_of: dict[int, set[str]] = defaultdict(set)
+    member_of: dict[int, auth.Member] = {}
+    for tab, (key, session) in owners.items():
+        member = members.get(session)
+        if member is not None and member_token(member.id) == key:  # still signed in, as the same member
+            tabs_of[member.id].add(tab)
+            member_of[member.id] = member
+    name = ExportsLive.get_full_name()
+    for member_id, tabs in tabs_of.items():
+        try:
+            async with bridge.shared_state(app, member_token(member_id), ExportsLive) as root:
+                live = await root.get_state(ExportsLive)
+                await asyncio.to_thread(live._reload, member_of[member_id])
+                delta = await bridge.sent_delta(root)
+            if delta.get(name):
+                await send(app, StateUpdate(delta={name: delta[name]}), tabs)
+        except Exception:  # one member's resend must not stop the others'
+            log.exception("resend to member %s failed", member_id)

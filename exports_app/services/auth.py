@@ -228,3 +228,19 @@ def live_sessions(*, session: Session, fingerprints: set[str]) -> set[str]:
         )
     ).scalars()
     return set(rows)
+
+
+def members_of_sessions(*, session: Session, fingerprints: set[str]) -> dict[str, Member]:
+    """The member of each of these session fingerprints whose session is neither revoked nor expired."""
+    if not fingerprints:
+        return {}
+    rows = session.execute(
+        select(AuthSession.token_hash, User.id, User.username)
+        .join(User, col(User.id) == AuthSession.user_id)
+        .where(
+            col(AuthSession.token_hash).in_(sorted(fingerprints)),
+            col(AuthSession.revoked_at).is_(None),
+            col(AuthSession.expires_at) > utcnow(),
+        )
+    ).all()
+    return {row[0]: Member(row[1], row[2]) for row in rows}

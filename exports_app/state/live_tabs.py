@@ -6,14 +6,17 @@ and a concurrent link overwrote the set, so 5 tabs silently never got a push (be
 tab is added with one atomic Redis ZADD (or to this process's dict when there is no Redis: one worker), so no
 link is lost, and the push sends to both sets. Closed tabs stay listed until the member's entry expires (the
 state expiry, refreshed on every add) or MAX_TABS newer tabs push them out; the push skips tabs that are not
-connected.
+connected. Under Redis each worker also keeps its own copy of what its tabs recorded, and writes it back when
+Redis restarted empty (`lost`, `restore`; jobs/tab_records.py runs them).
 """
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from collections import defaultdict
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterable
 from typing import cast
 
 from redis.asyncio import Redis
@@ -43,16 +46,18 @@ def _client() -> Redis | None:
 
 async def add(member_key: str, tab: str) -> None:
     """Record that `tab` (a client token) shows the live list of `member_key` (the member's shared token)."""
+    # Kept in this process under Redis too (for the tabs whose events this worker took): Redis run without
+    # persistence forgets everything when it restarts, and `restore` writes these back (see jobs/tab_records).
+    now = time.monotonic()
+    tabs = _local[member_key]
+    tabs.pop(tab, None)
+    tabs[tab] = now  # the newest last
+    for stale in [t for t, seen in tabs.items() if now - seen > _expiry()]:
+        del tabs[stale]
+    while len(tabs) > MAX_TABS:
+        del tabs[next(iter(tabs))]
     redis = _client()
     if redis is None:
-        now = time.monotonic()
-        tabs = _local[member_key]
-        tabs.pop(tab, None)
-        tabs[tab] = now  # the newest last
-        for stale in [t for t, seen in tabs.items() if now - seen > _expiry()]:
-            del tabs[stale]
-        while len(tabs) > MAX_TABS:
-            del tabs[next(iter(tabs))]
         return
     key = KEY_PREFIX + member_key
     async with redis.pipeline(transaction=False) as pipe:  # a sorted set by time: one atomic add, oldest trimmed
@@ -82,22 +87,22 @@ MAX_OWNERS = 100_000  # one worker's record of tabs ever bound stays bounded (th
 
 async def bind(tab: str, member_key: str, session: str) -> None:
     """Record that `tab` now belongs to `member_key`, signed in under the session fingerprint `session`."""
+    _owners.pop(tab, None)  # this process's copy, under Redis too (see add)
+    _owners[tab] = (member_key, session)
+    while len(_owners) > MAX_OWNERS:
+        del _owners[next(iter(_owners))]
     redis = _client()
     if redis is None:
-        _owners.pop(tab, None)
-        _owners[tab] = (member_key, session)
-        while len(_owners) > MAX_OWNERS:
-            del _owners[next(iter(_owners))]
         return
     await redis.set(OWNER_PREFIX + tab, f"{member_key} {session}", ex=_expiry())
 
 
 async def release(tab: str, member_key: str) -> None:
     """`tab` no longer belongs to `member_key`: it leaves the member's tabs and has no owner."""
+    _local.get(member_key, {}).pop(tab, None)
+    _owners.pop(tab, None)
     redis = _client()
     if redis is None:
-        _local.get(member_key, {}).pop(tab, None)
-        _owners.pop(tab, None)
         return
     async with redis.pipeline(transaction=False) as pipe:
         pipe.zrem(KEY_PREFIX + member_key, tab)
@@ -125,3 +130,42 @@ async def owner(tab: str) -> str | None:
     """The member key `tab` is bound to, or None (the upload gate's question)."""
     found = (await owners([tab])).get(tab)
     return found[0] if found else None
+
+
+# This worker's mark in Redis: absent when Redis lost its keys (restarted empty), or after an hour (a harmless
+# restore: every write of `restore` keeps what Redis has). Named by host and process, not at import: the workers
+# are forked from one process that imported this module.
+MARK_PREFIX = "exports_app:tab-records-kept:"
+MARK_SECONDS = 3600
+
+
+async def lost() -> bool:
+    """Whether Redis lost this worker's records since the last call (True the first time); False without Redis."""
+    redis = _client()
+    mark = f"{MARK_PREFIX}{socket.gethostname()}:{os.getpid()}"
+    return redis is not None and bool(await redis.set(mark, "1", nx=True, ex=MARK_SECONDS))
+
+
+async def restore(held: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """Write back into Redis what this worker recorded of the tabs whose websockets it holds (`held`): their owners
+    and the members' lists they show, where Redis has none (after it restarted empty). Tabs not held here are
+    forgotten here: their own worker restores them. Returns the owner (member key, session) of each held tab."""
+    redis = _client()
+    if redis is None:
+        return {}
+    tabs = set(held)
+    for tab in [t for t in _owners if t not in tabs]:
+        del _owners[tab]
+    for member_key in list(_local):
+        for tab in [t for t in _local[member_key] if t not in tabs]:
+            del _local[member_key][tab]
+        if not _local[member_key]:
+            del _local[member_key]
+    async with redis.pipeline(transaction=False) as pipe:
+        for tab, (member_key, session) in _owners.items():
+            pipe.set(OWNER_PREFIX + tab, f"{member_key} {session}", ex=_expiry(), nx=True)
+        for member_key, shown in _local.items():
+            pipe.zadd(KEY_PREFIX + member_key, dict.fromkeys(shown, time.time()), nx=True)
+            pipe.expire(KEY_PREFIX + member_key, _expiry())
+        await pipe.execute()
+    return dict(_owners)

@@ -70,3 +70,34 @@ def test_an_entry_expires_with_the_state_it_addresses(backend: str, monkeypatch:
         assert await live_tabs.of("m-alice") == {"tab-new"}
 
     run_in_own_loop(run())
+
+
+def test_a_worker_writes_its_tabs_back_when_redis_restarts_empty(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Redis without persistence forgets every tab's owner and list when it restarts; each worker writes back
+    those of the tabs whose websockets it holds (jobs/tab_records), and forgets the others."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed (make test installs it)")
+    monkeypatch.setattr(live_tabs, "_local", type(live_tabs._local)(dict))
+    monkeypatch.setattr(live_tabs, "_owners", {})
+    with RedisServer() as server:
+        monkeypatch.setattr(live_tabs, "_client", lambda: Redis.from_url(server.url))
+
+        async def before() -> None:
+            assert await live_tabs.lost()  # the first check: nothing of this worker's was there
+            assert not await live_tabs.lost()
+            for tab in ("tab-here", "tab-closed"):
+                await live_tabs.bind(tab, "m-ann", "session-1")
+                await live_tabs.add("m-ann", tab)
+
+        async def after() -> None:
+            assert await live_tabs.of("m-ann") == set() and await live_tabs.owners(["tab-here"]) == {}
+            assert await live_tabs.lost()
+            await live_tabs.restore(["tab-here"])  # the one tab still connected to this worker
+            assert await live_tabs.of("m-ann") == {"tab-here"}
+            assert await live_tabs.owners(["tab-here", "tab-closed"]) == {"tab-here": ("m-ann", "session-1")}
+            assert not await live_tabs.lost()
+
+        run_in_own_loop(before())
+        server.stop()
+        server.__enter__()  # the same port, empty
+        run_in_own_loop(after())
