@@ -120,7 +120,11 @@ def test_a_long_queue_times_no_waiting_job_out_and_members_take_turns(queue_app:
     for client, name in ((ana, "ana"), (ben, "ben")):
         for upload_id in exports[name]:
             status = f"/api/exports/{upload_id}/hls-status"
-            wait_for("every export ended", lambda c=client, s=status: c.get(s).json()["state"] in ("ready", "failed"))
+
+            def ended(c: httpx.Client = client, s: str = status) -> bool:
+                return c.get(s).json()["state"] in ("ready", "failed")
+
+            wait_for("every export ended", ended)
 
     with sqlite3.connect(app.data_dir / "exports.db") as conn:
         rows = conn.execute(

@@ -77,7 +77,7 @@ def test_a_worker_writes_its_tabs_back_when_redis_restarts_empty(monkeypatch: py
     those of the tabs whose websockets it holds (jobs/tab_records), and forgets the others."""
     if shutil.which("redis-server") is None:
         pytest.skip("redis-server is not installed (make test installs it)")
-    monkeypatch.setattr(live_tabs, "_local", type(live_tabs._local)(dict))
+    monkeypatch.setattr(live_tabs, "_local", defaultdict[str, dict[str, float]](dict))
     monkeypatch.setattr(live_tabs, "_owners", {})
     with RedisServer() as server:
         monkeypatch.setattr(live_tabs, "_client", lambda: Redis.from_url(server.url))
