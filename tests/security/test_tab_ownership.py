@@ -22,8 +22,6 @@ from tests.socketio_client import EventSocket, handler_name, open_page, page_eve
 
 pytestmark = pytest.mark.e2e
 
-NEW_TOKEN = "sessionStorage.removeItem('token')"  # the browser is told to start again under a fresh tab token
-
 
 def cookie_of(client: httpx.Client) -> str:
     return "; ".join(f"{name}={value}" for name, value in client.cookies.items())
@@ -80,7 +78,9 @@ def test_a_signed_out_tab_is_sent_nothing_of_the_member(
         later, pushed_to_alice = watch_alice_change(world, alice_tab, again, fresh_export(world, "signed-out"))
     assert_nothing_of_alices(world, again, on_load, "on reconnecting after her sign-out")
     assert not username_sent(on_load, "alice"), "her username reached the signed-out tab"
-    assert NEW_TOKEN in on_load, "the signed-out tab was not told to start under a new token"
+    # When the server still held the tab's state it hands it over and tells it to start under a new token
+    # (tests/unit/test_reflex_bridge checks that deterministically); Reflex may also have dropped the state already,
+    # and then there is nothing to hand over. Either way nothing of hers may arrive (above).
     assert_nothing_of_alices(world, again, later, "pushed after her sign-out")
     assert pushed_to_alice, "control: alice's own tab got no push"
     assert upload_rows(world.app) == rows + 1  # only the export this test imported
