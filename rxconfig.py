@@ -3,6 +3,7 @@
 import reflex as rx
 
 from exports_app.config import get_settings
+from exports_app.frontend_bundle import SameOriginFrontend
 
 settings = get_settings()
 
@@ -16,7 +17,11 @@ config = rx.Config(
     # origin check is ours (exports_app/api/guard.py): it compares with the request's Host.
     cors_allowed_origins=settings.allowed_origins,
     show_built_with_reflex=False,
-    # Plugins explicit: Radix themes only (no sitemap for a signed-in app; no Tailwind, styles are in Python).
-    plugins=[rx.plugins.RadixThemesPlugin(theme=rx.theme(accent_color="blue", radius="medium"))],
+    # Plugins explicit: Radix themes (no sitemap for a signed-in app; no Tailwind, styles are in Python), and ours
+    # that keeps the port out of the frontend bundle, so one build serves any port (exports_app/frontend_bundle.py).
+    plugins=[
+        rx.plugins.RadixThemesPlugin(theme=rx.theme(accent_color="blue", radius="medium")),
+        SameOriginFrontend(),
+    ],
     disable_plugins=[rx.plugins.SitemapPlugin],
 )

@@ -1,4 +1,5 @@
-"""The command line: create members, import exports, backfill thumbnails, seed the demo; honours the app's env vars."""
+"""The command line: create members, import exports, backfill thumbnails, seed the demo, serve; honours the app's env
+vars."""
 
 from __future__ import annotations
 
@@ -132,6 +133,14 @@ def cmd_seed_demo(_: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """The app in production mode on one port (scripts/serve.sh runs it after the migrations and the seed)."""
+    from exports_app.frontend_bundle import serve
+
+    serve(args.port, args.loglevel)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m exports_app", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -161,6 +170,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     seed = sub.add_parser("seed-demo", help="create the demo member, spaces, project and exports")
     seed.set_defaults(func=cmd_seed_demo)
+
+    serve = sub.add_parser("serve", help="serve the app (`reflex run --env prod --single-port`, built only on change)")
+    serve.add_argument("--port", type=int, default=get_settings().port)
+    serve.add_argument("--loglevel", default="warning")
+    serve.set_defaults(func=cmd_serve)
     return parser
 
 

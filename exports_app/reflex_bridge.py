@@ -2,8 +2,9 @@
 
 The live push, the tab guard, the tab address book and the app wiring need a few things Reflex 0.10 keeps to
 itself: writing a shared state out of band, its linked tabs, the socket namespace's connection table, a tab's
-links and unlinking, the registered handlers and their resolved hints, the Redis client Reflex uses, and the
-CORS set-up it adds. Each is named here once. `tests/unit/test_reflex_bridge.py` runs every function against a
+links and unlinking, the registered handlers and their resolved hints, the Redis client Reflex uses, the
+CORS set-up it adds, and, for the frontend bundle, the backend URLs it bakes in, one line of its frontend and its
+production build step. Each is named here once. `tests/unit/test_reflex_bridge.py` runs every function against a
 real `rx.App` with its memory and Redis state managers, so a Reflex upgrade that renames or reshapes one of
 them fails there, loudly, and nowhere else.
 """
@@ -11,11 +12,13 @@ them fails there, loudly, and nowhere else.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import reflex as rx
 from redis.asyncio import Redis
+from reflex import constants
 from reflex.config import get_config
 from reflex.istate.manager import StateManager
 from reflex.middleware.middleware import Middleware
@@ -32,8 +35,13 @@ if TYPE_CHECKING:
     from reflex.app import EventNamespace
 
 __all__ = [
+    "SAME_HOST_NAMES",
+    "STATE_JS",
     "EventMiddleware",
     "LiveApp",
+    "backend_on_page_port",
+    "backend_urls",
+    "build_frontend_only_when",
     "StateUpdate",
     "client_events",
     "connected",
@@ -48,6 +56,7 @@ __all__ = [
     "replace_cors",
     "restore_own_sockets",
     "root_of",
+    "run_reflex",
     "running_event",
     "shared_state",
     "state_expiry_seconds",
@@ -214,3 +223,49 @@ def state_expiry_seconds() -> int:
 def replace_cors(add_cors: Callable[[Starlette], None]) -> None:
     """Put `add_cors` where rx.App sets up CORS (it calls App._add_cors by name, on every build)."""
     rx.App._add_cors = staticmethod(add_cors)  # type: ignore[method-assign, assignment]
+
+
+# The host names Reflex's frontend takes for "the page's own host" (SAME_DOMAIN_HOSTNAMES in its utils/state.js).
+SAME_HOST_NAMES = ("localhost", "0.0.0.0", "::", "0:0:0:0:0:0:0:0")
+STATE_JS = "utils/state.js"  # Reflex's frontend runtime, in the web dir
+_PAGE_HOST = "    endpoint.hostname = frontend_hostname;\n"
+_PAGE_PORT = '    if (endpoint.port === "") endpoint.port = window.location.port; // added by exports_app\n'
+
+
+def backend_on_page_port(state_js: str) -> str:
+    """Reflex's frontend runtime with one line added where it resolves a backend URL: a URL on a same-host name
+    that names no port takes the page's port too, as it already takes the page's host. Idempotent (Reflex keeps
+    the file between compiles); RuntimeError if Reflex's line is not there."""
+    if _PAGE_PORT in state_js:
+        return state_js
+    if _PAGE_HOST not in state_js:
+        raise RuntimeError(f"Reflex's {STATE_JS} no longer sets the backend's host from the page's")
+    return state_js.replace(_PAGE_HOST, _PAGE_HOST + _PAGE_PORT, 1)
+
+
+def backend_urls() -> dict[str, str]:
+    """The backend URLs Reflex writes into the frontend's env.json, by endpoint name (EVENT, UPLOAD, …)."""
+    return {endpoint.name: endpoint.get_url() for endpoint in constants.Endpoint}
+
+
+def build_frontend_only_when(stale: Callable[[Path], bool], built: Callable[[Path], None]) -> None:
+    """Make the production build step of `reflex run` (Vite, in `reflex.utils.build.build`) run only when
+    `stale(web dir)`, and call `built(web dir)` after it ran; it removes the previous build before building."""
+    from reflex.utils import build
+
+    vite_build: Callable[[], None] = build.build
+
+    def build_when_stale() -> None:
+        web = prerequisites.get_web_dir()
+        if stale(web):
+            vite_build()
+            built(web)
+
+    build.build = build_when_stale
+
+
+def run_reflex(args: Sequence[str]) -> None:
+    """Reflex's own command line (`reflex <args>`) in this process."""
+    from reflex.reflex import cli
+
+    cli.main(args=list(args), prog_name="reflex")

@@ -30,4 +30,6 @@ fi
 # its request.
 export REFLEX_USE_GRANIAN=false
 export GUNICORN_CMD_ARGS="--workers ${EXPORTS_WORKERS:-1} --reuse-port --keep-alive 75 ${GUNICORN_CMD_ARGS:-}"
-exec reflex run --env prod --single-port --frontend-port "$port" --backend-port "$port" --loglevel warning
+# `reflex run --env prod --single-port`, except that the frontend is built only when its compiled sources changed
+# since the last build (exports_app/frontend_bundle.py): a restart serves the build it has.
+exec python -m exports_app serve --port "$port" --loglevel warning

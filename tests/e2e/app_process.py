@@ -33,10 +33,8 @@ CHROMIUM_ARGS = [
     "--disable-quic",
     "--disable-dev-shm-usage",
 ]
-WEB_SEED = ROOT / ".web"  # the repo's frontend work dir, as `make run` leaves it: sources and installed packages
-# What an app's own web dir does not take from the seed: the build it makes itself, generated types, and the
-# packages (hard-linked instead, as bun links them from its own cache).
-_NOT_COPIED = shutil.ignore_patterns("build", ".react-router", "node_modules", "env.json")
+WEB_SEED = ROOT / ".web"  # the repo's frontend work dir, as `make run` leaves it: sources, packages and build
+_PACKAGES = "node_modules"  # hard-linked, not copied (as bun links them from its own cache)
 
 
 def group_pids(pgid: int) -> list[int]:
@@ -158,24 +156,50 @@ class RunningApp:
         shutil.rmtree(self.work_dir, ignore_errors=True)
 
 
-def own_web_dir(web: Path) -> Path:
-    """A web work dir for one app (REFLEX_WEB_WORKDIR): the frontend it builds and serves is its own.
+def _copy_web_dir(source: Path, target: Path) -> None:
+    """A copy of a web work dir: its sources and build copied (about 10 MB), its packages hard-linked (a second)."""
+    shutil.copytree(source, target, symlinks=True, ignore=shutil.ignore_patterns(_PACKAGES))
+    if (source / _PACKAGES).is_dir():
+        shutil.copytree(source / _PACKAGES, target / _PACKAGES, symlinks=True, copy_function=os.link)
 
-    `reflex run --env prod` builds the frontend at every start, with this app's websocket URL (env.json) baked
-    in, and then serves the files from that web dir while it runs. With one shared .web, the next app started
-    rebuilt it for its own port, and every app still running served that build: their tabs opened a websocket
-    to the other app's port (dead once that app stopped) and never got their state. The copy is the seed's
-    sources and install stamp (a few hundred KB) plus its node_modules as hard links (about a second), so Reflex
-    installs nothing unless the packages changed since, and only builds; without a seed, it initialises the dir.
+
+def own_web_dir(web: Path) -> Path:
+    """A web work dir for one app (REFLEX_WEB_WORKDIR), a copy of the seed's: what it builds is its own.
+
+    The bundle names no port (exports_app/frontend_bundle.py), so the seed's build serves any app whose pages
+    compile to the same sources, and its start does not build again; an app whose sources differ builds its own
+    into its own dir, and a running app's files are never replaced under it. Without a seed, the app initialises
+    its dir (installs the packages) and builds; share_build then makes that the seed.
     """
     from reflex.utils.path_ops import file_lock
 
     with file_lock(WEB_SEED):  # the lock `reflex run` holds while it compiles and builds in the seed
         if (WEB_SEED / "reflex.json").is_file():
-            shutil.copytree(WEB_SEED, web, symlinks=True, ignore=_NOT_COPIED)
-            if (WEB_SEED / "node_modules").is_dir():
-                shutil.copytree(WEB_SEED / "node_modules", web / "node_modules", symlinks=True, copy_function=os.link)
+            _copy_web_dir(WEB_SEED, web)
     return web
+
+
+def share_build(web: Path) -> None:
+    """Make an app's web dir the seed when its build is current and the seed has none of the same sources, so the
+    apps started after it need not build."""
+    from reflex.utils.path_ops import file_lock
+
+    from exports_app.frontend_bundle import DIGEST_FILE, build_is_stale
+
+    with file_lock(WEB_SEED):
+        if build_is_stale(web) or not (web / "reflex.json").is_file():
+            return
+        seed_digest = WEB_SEED / DIGEST_FILE
+        if seed_digest.is_file() and seed_digest.read_text() == (web / DIGEST_FILE).read_text():
+            return
+        fresh = WEB_SEED.with_name(f"{WEB_SEED.name}.new-{os.getpid()}")
+        stale = WEB_SEED.with_name(f"{WEB_SEED.name}.old-{os.getpid()}")
+        shutil.rmtree(fresh, ignore_errors=True)
+        _copy_web_dir(web, fresh)
+        if WEB_SEED.exists():
+            WEB_SEED.rename(stale)
+        fresh.rename(WEB_SEED)
+        shutil.rmtree(stale, ignore_errors=True)
 
 
 def _ready(url: str) -> bool:
@@ -231,6 +255,7 @@ def start_app(
             if process.poll() is not None:
                 raise RuntimeError(f"app exited with {process.returncode}:\n{log.read_text()[-4000:]}")
             if _ready(app.url):
+                share_build(web)
                 return app
             time.sleep(1)
         raise RuntimeError(f"app not ready after {deadline_s}s:\n{log.read_text()[-4000:]}")

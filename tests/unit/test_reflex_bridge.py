@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import reflex as rx
+import reflex_base
 from redis.asyncio import Redis
 from reflex.istate.manager import StateManager
 from reflex.istate.manager.memory import StateManagerMemory
@@ -166,3 +167,33 @@ def test_the_tab_guard_hands_a_tab_over_when_its_member_changes(manager: str, al
             assert again is None
 
     run_in_own_loop(run())
+
+
+def test_the_frontend_runtime_takes_the_pages_port_for_a_portless_backend() -> None:
+    template = Path(reflex_base.__file__).parent / ".templates" / "web" / bridge.STATE_JS
+    state_js = template.read_text()
+    patched = bridge.backend_on_page_port(state_js)
+    assert patched != state_js and bridge.backend_on_page_port(patched) == patched  # once, then left alone
+    assert "endpoint.port = window.location.port" in patched
+    for name in bridge.SAME_HOST_NAMES:  # the host names Reflex's runtime replaces with the page's
+        assert f'"{name}"' in state_js.split("SAME_DOMAIN_HOSTNAMES = [", 1)[1].split("]", 1)[0]
+    with pytest.raises(RuntimeError):
+        bridge.backend_on_page_port(state_js.replace("endpoint.hostname = frontend_hostname;", ""))
+
+
+def test_the_backend_urls_and_the_build_step_are_where_reflex_keeps_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    from reflex.utils import build
+
+    urls = bridge.backend_urls()
+    assert {"EVENT", "UPLOAD", "PING"} <= set(urls) and urls["EVENT"].startswith("ws")
+    # The production start builds through the module's `build` (looked up when it runs), so wrapping it holds.
+    assert "build" in build.setup_frontend_prod.__code__.co_names
+    calls: list[str] = []
+    monkeypatch.setattr(build, "build", lambda: calls.append("vite"))
+    monkeypatch.setattr("reflex.utils.prerequisites.get_web_dir", lambda: Path("web"))
+    stale = True
+    bridge.build_frontend_only_when(lambda web: stale, lambda web: calls.append(f"built {web}"))
+    build.build()  # type: ignore[no-untyped-call]
+    stale = False
+    build.build()  # type: ignore[no-untyped-call]
+    assert calls == ["vite", "built web"]

@@ -1,0 +1,98 @@
+"""The frontend bundle: one build serves the app on any port, and a start builds it only when its sources changed.
+
+`reflex run --env prod` compiles the pages into the web dir and then builds the bundle with Vite at every start
+(about 20 s of two cores), with the backend's URL, port included, baked in. The app serves its pages and its
+websocket on one origin, so the port says nothing the page does not know: env.json names the backend without a
+port, and the frontend takes the page's port for it (one line added to Reflex's runtime, see
+reflex_bridge.backend_on_page_port). A build is then good for as long as the compiled sources are the same, so a
+start that compiles the same sources as the last build serves that build (a digest kept beside it) instead of
+building again: a restart of `make run` takes seconds, and the tests' apps share one build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import reflex as rx
+from reflex.config import get_config
+
+# What the digest leaves out: the build itself, the installed packages (package.json and bun.lock stand for
+# them), the route types the build generates, and reflex.json (it holds the time of the last run).
+_NOT_SOURCES = frozenset({"build", "node_modules", ".react-router", "reflex.json"})
+DIGEST_FILE = Path("build") / "exports-sources.sha256"  # beside the served files (build/client), not among them
+
+
+def sources_digest(web: Path) -> str:
+    """A digest of the web dir's compiled sources: every file but the build, its packages and its run stamp."""
+    files = [path for top in web.iterdir() if top.name not in _NOT_SOURCES for path in _files(top)]
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        digest.update(path.relative_to(web).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def _files(path: Path) -> list[Path]:
+    return [path] if path.is_file() else [found for found in path.rglob("*") if found.is_file()]
+
+
+def build_is_stale(web: Path) -> bool:
+    """Whether the web dir's build is missing or was made from other sources than the ones compiled now."""
+    stamp = web / DIGEST_FILE
+    built = (web / "build" / "client").is_dir() and stamp.is_file()
+    return not built or stamp.read_text().strip() != sources_digest(web)
+
+
+def mark_built(web: Path) -> None:
+    """Record which sources the build in the web dir was made from."""
+    (web / DIGEST_FILE).write_text(sources_digest(web) + "\n")
+
+
+def _portless(url: str) -> str:
+    """The URL without its port when its host is one the frontend replaces with the page's own."""
+    from exports_app.reflex_bridge import SAME_HOST_NAMES
+
+    parts = urlsplit(url)
+    if parts.hostname not in SAME_HOST_NAMES or parts.port is None:
+        return url
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return urlunsplit(parts._replace(netloc=host))
+
+
+class SameOriginFrontend(rx.plugins.Plugin):
+    """The Reflex plugin that keeps the port out of the bundle when pages and websocket share one port."""
+
+    def update_env_json(self, **context: Any) -> dict[str, Any] | None:
+        from exports_app.reflex_bridge import backend_urls
+
+        config = get_config()
+        if config.frontend_port != config.backend_port:  # a dev server beside the backend: the port is needed
+            return None
+        return {name: _portless(url) for name, url in backend_urls().items()}
+
+    def pre_compile(self, **context: Any) -> None:
+        from exports_app.reflex_bridge import STATE_JS, backend_on_page_port
+
+        context["add_modify_task"](STATE_JS, backend_on_page_port)
+
+
+def _stale_said(web: Path) -> bool:
+    stale = build_is_stale(web)
+    said = "building (its sources changed)" if stale else "serving the build of these sources"
+    print(f"Frontend: {said}", flush=True)
+    return stale
+
+
+def serve(port: int, loglevel: str) -> None:
+    """`reflex run --env prod --single-port` on `port`, with the Vite build only when the sources changed."""
+    from exports_app.reflex_bridge import build_frontend_only_when, run_reflex
+
+    build_frontend_only_when(_stale_said, mark_built)
+    port_text = str(port)
+    run_reflex(
+        ["run", "--env", "prod", "--single-port", "--frontend-port", port_text, "--backend-port", port_text]
+        + ["--loglevel", loglevel]
+    )
