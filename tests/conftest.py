@@ -51,12 +51,13 @@ if SERVER_DB not in ("sqlite", "mariadb", "postgresql"):
 
 
 # Under pytest-xdist (`make test` runs the SQLite tests in two workers), the tests of a directory whose tests share
-# something costly made once per session (tests/e2e's app_server, tests/security's security_app, tests/hls's
-# transcoded sources) stay in one worker, so it is made once; every other module stays whole in the worker it lands
-# on, so its module-scoped fixtures are made once. (xdist's own --dist loadgroup cannot do it on pytest 9: it renames
-# node ids, which pytest 9 no longer lets it do; the scheduler here sees only node ids, not fixtures, hence
-# directories.)
-SHARED_APP_DIRS = ("tests/e2e/", "tests/security/", "tests/hls/")
+# something costly made once per session (tests/hls's transcoded sources) stay in one worker, so it is made once;
+# every other module stays whole in the worker it lands on, so its module-scoped fixtures are made once. An app
+# (tests/e2e's app_server, tests/security's security_app) is not costly since its start builds no frontend
+# (exports_app/frontend_bundle.py): each worker that needs one starts its own. (xdist's own --dist loadgroup cannot
+# do it on pytest 9: it renames node ids, which pytest 9 no longer lets it do; the scheduler here sees only node
+# ids, not fixtures, hence directories.)
+SHARED_APP_DIRS = ("tests/hls/",)
 
 
 def worker_group(nodeid: str) -> str:
