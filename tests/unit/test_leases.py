@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from exports_app.db import session_scope
+from exports_app.domain import utcnow
 from exports_app.services import leases
 
 pytestmark = pytest.mark.server_db  # re-run on MariaDB and PostgreSQL by `make test`
@@ -31,10 +32,14 @@ def test_concurrent_candidates_elect_exactly_one(data_dir: Path) -> None:
     assert wins.count(True) == 1
 
 
-def test_takeover_after_the_holder_stops_renewing(data_dir: Path) -> None:
-    assert take("dead leader", ttl=0.2)
+def test_takeover_after_the_holder_stops_renewing(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The services' clock, moved by hand: a real 0.2 s lease ran out on a busy machine before the standby's try.
+    now = utcnow()
+    monkeypatch.setattr(leases, "utcnow", lambda: now)
+    assert take("dead leader", ttl=15)
+    now += timedelta(seconds=14)
     assert not take("standby")
-    time.sleep(0.3)
+    now += timedelta(seconds=2)  # 16 s after the leader's last renewal
     assert take("standby")
     assert not take("dead leader")  # it comes back as a standby
 
