@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -26,8 +27,14 @@ CSRF_COOKIE = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 
 _hasher = PasswordHasher()
-# Verifying against this keeps the time of an unknown-username login like a known one.
-_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verifying against this keeps the time of an unknown-username login like a known one. Made on first use, not
+    at import: every process that imports the services (each command-line call, each worker) would pay a hash."""
+    return _hasher.hash(secrets.token_hex(16))
+
 
 # Each argon2 hash takes 64 MiB for its duration: at most this many run at once in a process, so a burst of
 # sign-ins costs at most HASHING_SLOTS * 64 MiB. The rest wait up to HASHING_WAIT_SECONDS for a slot, then are
@@ -106,7 +113,7 @@ def authenticate(*, session: Session, username: str, password: str) -> Member | 
     with hashing_slot():  # taken before the query, so no waiting sign-in holds a database connection
         user = session.exec(select(User).where(User.username == username)).first()
         try:
-            _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+            _hasher.verify(user.password_hash if user else _dummy_hash(), password)
         except (VerificationError, InvalidHashError):
             return None
         if user is None or user.id is None:
