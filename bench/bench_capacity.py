@@ -29,9 +29,9 @@ import tempfile
 from pathlib import Path
 from typing import TypedDict
 
-from bench.capacity import Round, local_aws, make_members, new_data_dir, run_round, running_app, start_jobs
 from bench.common import ROOT, report
 from exports_app.transcode.clips import make_clip
+from tests.support.capacity import Round, local_aws, make_members, new_data_dir, run_round, running_app, start_jobs
 
 MEMBERS = int(os.environ.get("BENCH_CAPACITY_MEMBERS", "250"))
 TABS_PER_MEMBER = int(os.environ.get("BENCH_CAPACITY_TABS_PER_MEMBER", "4"))
@@ -125,7 +125,7 @@ def main() -> None:
     if shutil.which("redis-server") is None:
         print("\n== two workers + Redis: skipped (no redis-server; `make test` installs it)")
         return
-    from tests.redis_server import RedisServer
+    from tests.support.redis_server import RedisServer
 
     with RedisServer() as redis_server:
         extra = {"REFLEX_REDIS_URL": redis_server.url, "EXPORTS_WORKERS": "2"}

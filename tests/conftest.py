@@ -24,7 +24,7 @@ from exports_app import db
 from exports_app.models import Upload
 from exports_app.services import auth
 from exports_app.services.auth import Member
-from tests.database_server import DatabaseServer
+from tests.support.database_server import DatabaseServer
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "correct horse battery"
@@ -82,8 +82,8 @@ def server_db() -> Iterator[DatabaseServer | None]:
     if SERVER_DB == "sqlite":
         yield None
         return
-    from tests.mariadb_server import MariaDB
-    from tests.postgres_server import PostgreSQL
+    from tests.support.mariadb_server import MariaDB
+    from tests.support.postgres_server import PostgreSQL
 
     server_class: type[MariaDB | PostgreSQL] = MariaDB if SERVER_DB == "mariadb" else PostgreSQL
     with server_class() as server:

@@ -126,7 +126,7 @@ def test_the_database_stopped_gives_503_and_readyz_says_so(tmp_path: Path, monke
     """A private PostgreSQL server stopped and started again: members get 503 in words, never 500."""
     from alembic import command
 
-    from tests.postgres_server import PostgreSQL
+    from tests.support.postgres_server import PostgreSQL
 
     with PostgreSQL() as server:
         url = server.create("outage")

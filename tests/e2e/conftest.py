@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
-from tests.e2e.app_process import CHROMIUM, CHROMIUM_ARGS, ROOT, RunningApp, sign_in, start_app  # noqa: F401
-from tests.ports import free_port
+from tests.support.app_process import CHROMIUM, CHROMIUM_ARGS, ROOT, RunningApp, sign_in, start_app  # noqa: F401
+from tests.support.ports import free_port
 
 DEMO_PASSWORD = "demo-password-e2e"
 MEMBER_PASSWORD = "correct horse battery"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.e2e.app_process import RunningApp
+from tests.support.app_process import RunningApp
 
 _SETUP = """
 import json, secrets, sys, tempfile

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.e2e.app_process import RunningApp, start_app
+from tests.support.app_process import RunningApp, start_app
 
 pytestmark = pytest.mark.e2e
 

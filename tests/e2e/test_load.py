@@ -26,8 +26,8 @@ from playwright.sync_api import Browser, BrowserContext, Page, WebSocket, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from exports_app.transcode.clips import make_clip
-from tests.e2e.app_process import RunningApp, sign_in
 from tests.e2e.conftest import ARTIFACTS, MEMBER_PASSWORD
+from tests.support.app_process import RunningApp, sign_in
 
 pytestmark = pytest.mark.e2e
 

@@ -21,9 +21,9 @@ import pytest
 
 from exports_app.state.exports import ExportModalState
 from exports_app.transcode.clips import make_clip
-from tests.e2e.app_process import RunningApp, start_app
 from tests.security import raw_http
-from tests.socketio_client import EventSocket, handler_name, open_page
+from tests.support.app_process import RunningApp, start_app
+from tests.support.socketio_client import EventSocket, handler_name, open_page
 
 MAX_UPLOAD_BYTES = 5_000_000
 APP_ENV = {"EXPORTS_MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES), "EXPORTS_REFRESH_SECONDS": "1"}

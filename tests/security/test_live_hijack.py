@@ -13,7 +13,7 @@ import pytest
 
 from exports_app.state.exports import ExportsLive
 from tests.security.conftest import ALICE_MARK, World, upload_rows
-from tests.socketio_client import EventSocket, open_page
+from tests.support.socketio_client import EventSocket, open_page
 
 pytestmark = pytest.mark.e2e
 

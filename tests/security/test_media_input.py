@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from exports_app.transcode.ffmpeg import ffmpeg_exe
-from tests.e2e.app_process import ROOT
 from tests.security.conftest import World, post_upload, stored_uploads, upload_rows
 from tests.security.raw_http import RawResponse
-from tests.socketio_client import EventSocket
+from tests.support.app_process import ROOT
+from tests.support.socketio_client import EventSocket
 
 pytestmark = pytest.mark.e2e
 

@@ -18,7 +18,7 @@ from tests.security.conftest import (
     stored_uploads,
     upload_rows,
 )
-from tests.socketio_client import EventSocket
+from tests.support.socketio_client import EventSocket
 
 pytestmark = pytest.mark.e2e
 

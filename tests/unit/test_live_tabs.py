@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 
 from exports_app.state import live_tabs
 from tests.conftest import run_in_own_loop
-from tests.redis_server import RedisServer
+from tests.support.redis_server import RedisServer
 
 
 @pytest.fixture(params=["one worker", "redis"])

@@ -19,7 +19,7 @@ from exports_app.transcode.hls_encode import build_ladder_command
 from exports_app.transcode.ladder import choose_renditions
 from exports_app.transcode.local_ffmpeg import LocalFfmpegTranscoder, human_error
 from exports_app.transcode.probe import probe_video
-from tests.media import running_ladder_pids
+from tests.support.media import running_ladder_pids
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 120.0) -> None:

@@ -27,7 +27,7 @@ from exports_app.transcode.base import JobReport, JobRequest, PendingJob
 from exports_app.transcode.clips import make_clip
 from exports_app.transcode.local_ffmpeg import LocalFfmpegTranscoder
 from tests.conftest import run_in_own_loop
-from tests.media import running_ladder_pids
+from tests.support.media import running_ladder_pids
 
 
 class NoApp:
@@ -264,7 +264,7 @@ def test_refresh_survives_the_database_going_away(
 
     from exports_app.jobs import push, scheduler
     from tests.conftest import alembic_config, app_pointed_at, make_member
-    from tests.mariadb_server import MariaDB
+    from tests.support.mariadb_server import MariaDB
 
     pushed: list[set[tuple[int, int]]] = []
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
-from tests.socketio_client import AsyncEventSocket, open_socket_async, page_event
+from tests.support.socketio_client import AsyncEventSocket, open_socket_async, page_event
 
 PAGE = "/exports"
 
