@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from exports_app.transcode.clips import make_clip
-from tests.e2e.conftest import MEMBER_PASSWORD
+from tests.e2e.members import MEMBER_PASSWORD
 from tests.support.app_process import RunningApp, sign_in, start_app
 from tests.support.redis_server import RedisServer
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.security.conftest import World, post_upload, stored_uploads, upload_rows
-from tests.security.test_media_input import run_cli, upload_refused
+from tests.security.refusals import run_cli, upload_refused
+from tests.security.world import World, post_upload, stored_uploads, upload_rows
 from tests.support.media_bombs import make_bombs
 from tests.support.socketio_client import EventSocket
 

@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from tests.security import raw_http
-from tests.security.conftest import (
+from tests.security.world import (
     MAX_UPLOAD_BYTES,
     UPLOAD_HANDLER,
     World,

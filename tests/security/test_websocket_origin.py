@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from exports_app.state.exports import ExportModalState
-from tests.security.conftest import World, upload_rows
+from tests.security.world import World, upload_rows
 from tests.support.ports import free_port
 from tests.support.socketio_client import handler_name, open_page, open_socket, page_event
 

@@ -11,7 +11,7 @@ import pytest
 from redis.asyncio import Redis
 
 from exports_app.state import live_tabs
-from tests.conftest import run_in_own_loop
+from tests.support.event_loop import run_in_own_loop
 from tests.support.redis_server import RedisServer
 
 
