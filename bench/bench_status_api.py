@@ -19,10 +19,11 @@ from pathlib import Path
 import httpx
 import sqlalchemy as sa
 
-from bench.common import ROOT, percentile, report
+from bench.common import ROOT, report
 from bench.setup_db import fresh_data_dir
 from exports_app.db import get_engine, session_scope
 from exports_app.services import auth
+from tests.support.figures import percentile
 from tests.support.ports import free_port
 
 CLIENTS = 32

@@ -86,3 +86,9 @@ def ready_production(member: Member, title: str, renditions: tuple[Rendition, ..
         media_jobs.apply_report(session=s, report=done)
     assert status.production_id is not None
     return status.production_id
+
+
+def flushed_id(row_id: int | None) -> int:
+    """A row's id once the session has flushed it (SQLModel types every primary key as optional)."""
+    assert row_id is not None, "row not flushed"
+    return row_id
