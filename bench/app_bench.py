@@ -10,7 +10,7 @@ from pathlib import Path
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from bench.common import ROOT  # noqa: F401  (puts the repo on sys.path)
-from tests.e2e.app_process import CHROMIUM, CHROMIUM_ARGS, RunningApp, sign_in, start_app
+from tests.support.app_process import CHROMIUM, CHROMIUM_ARGS, RunningApp, sign_in, start_app
 
 PASSWORD = "bench password 1"
 

@@ -1,11 +1,11 @@
 """Live capacity: 250 members × 4 tabs = 1,000 `/exports` tabs on one worker, 20 status changes a second for 60 s.
 
-Tabs are protocol-level socket.io clients (bench/capacity_tabs.py), each signed in with its member's session
+Tabs are protocol-level socket.io clients (tests/support/capacity_tabs.py), each signed in with its member's session
 cookie and holding /exports open as a browser tab does. Figures: push latency from the database commit to the
 receipt at every tab of that member (p50/p95/p99), the app's RSS per connected tab (RSS with the tabs open minus
 RSS just before they opened; with Redis, the Redis server's RSS counts too), the app's CPU while the tabs connect
 and under the load, and the time for all tabs to connect and get their list. How changes are driven and why
-the latency is commit → receipt: bench/capacity.py.
+the latency is commit → receipt: tests/support/capacity.py.
 
 Baseline, in the same run on the same app under the same load (all jobs driven): 20 tabs (5 members × 4).
 The ratio line is p95(N tabs) / p95(20 tabs).
@@ -26,12 +26,13 @@ import math
 import os
 import shutil
 import tempfile
+import uuid
 from pathlib import Path
 from typing import TypedDict
 
-from bench.capacity import Round, local_aws, make_members, new_data_dir, run_round, running_app, start_jobs
 from bench.common import ROOT, report
 from exports_app.transcode.clips import make_clip
+from tests.support.capacity import Round, local_aws, make_members, run_round, running_app, start_jobs
 
 MEMBERS = int(os.environ.get("BENCH_CAPACITY_MEMBERS", "250"))
 TABS_PER_MEMBER = int(os.environ.get("BENCH_CAPACITY_TABS_PER_MEMBER", "4"))
@@ -51,6 +52,11 @@ class RoundPace(TypedDict):
     seconds: float
     refresh_seconds: float
     extra_pids: tuple[int, ...]
+
+
+def new_data_dir(prefix: str) -> Path:
+    """An empty data dir of the round's own (the app migrates it as it starts)."""
+    return Path(tempfile.mkdtemp(prefix=f"{prefix}-{uuid.uuid4().hex[:6]}-"))
 
 
 def measure(
@@ -125,7 +131,7 @@ def main() -> None:
     if shutil.which("redis-server") is None:
         print("\n== two workers + Redis: skipped (no redis-server; `make test` installs it)")
         return
-    from tests.redis_server import RedisServer
+    from tests.support.redis_server import RedisServer
 
     with RedisServer() as redis_server:
         extra = {"REFLEX_REDIS_URL": redis_server.url, "EXPORTS_WORKERS": "2"}

@@ -27,7 +27,7 @@ from exports_app.transcode.base import JobRequest, PendingJob
 from exports_app.transcode.clips import make_clip
 from exports_app.transcode.local_ffmpeg import LocalFfmpegTranscoder
 from exports_app.transcode.probe import probe_video
-from tests.ports import free_port
+from tests.support.ports import free_port
 
 CLIENTS = 8
 CLIP_SECONDS = float(os.environ.get("BENCH_ISOLATION_CLIP_SECONDS", "20"))

@@ -13,11 +13,12 @@ from pathlib import Path
 from sqlmodel import col, select
 
 from bench.app_bench import PASSWORD, browser, running_app, signed_in_page
-from bench.common import percentile, report
+from bench.common import report
 from exports_app.db import session_scope
 from exports_app.models import MediaJob, Production
 from exports_app.services import auth, exports
 from exports_app.transcode.clips import make_clip
+from tests.support.figures import percentile
 
 JOBS = 20
 WATCH = """uploadId => {

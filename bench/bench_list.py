@@ -8,10 +8,11 @@ import time
 from playwright.sync_api import Page
 
 from bench.app_bench import PASSWORD, browser, running_app, signed_in_page
-from bench.common import REPEATS, flushed_id, report
+from bench.common import REPEATS, report
 from exports_app.db import session_scope
 from exports_app.models import Upload
 from exports_app.services import auth
+from tests.support.records import flushed_id
 
 
 def add_exports(username: str, count: int) -> int:

@@ -19,11 +19,12 @@ from pathlib import Path
 import httpx
 import sqlalchemy as sa
 
-from bench.common import ROOT, percentile, report
+from bench.common import ROOT, report
 from bench.setup_db import fresh_data_dir
 from exports_app.db import get_engine, session_scope
 from exports_app.services import auth
-from tests.ports import free_port
+from tests.support.figures import percentile
+from tests.support.ports import free_port
 
 CLIENTS = 32
 SECONDS = float(os.environ.get("BENCH_SECONDS", "8"))
@@ -147,7 +148,7 @@ async def load(url: str, ids: list[int], token: str, *, clients: int = CLIENTS, 
 
 def measure_whole_app(data_dir: Path, ids: list[int], token: str) -> Load:
     """The same load against scripts/serve.sh on the same data dir (no demo seed)."""
-    from tests.e2e.app_process import start_app
+    from tests.support.app_process import start_app
 
     app = start_app(data_dir, {"EXPORTS_SKIP_SEED": "1"})
     try:

@@ -22,9 +22,9 @@ from exports_app.domain import utcnow
 from exports_app.jobs.refresh import tick
 from exports_app.models import MediaJob, Production, Upload, User
 from exports_app.transcode.mediaconvert import MediaConvertTranscoder
-from tests.aws_fixtures import ROLE
-from tests.mediaconvert_server import MediaConvertServer
-from tests.ports import free_port
+from tests.support.aws_fixtures import ROLE
+from tests.support.mediaconvert_server import MediaConvertServer
+from tests.support.ports import free_port
 
 SIZES = (1, 100, 1000)
 

@@ -19,10 +19,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.capacity import rss_kb
 from bench.common import report
-from tests.e2e.app_process import group_pids
-from tests.ports import free_port
+from tests.support.app_process import group_pids
+from tests.support.capacity import rss_kb
+from tests.support.ports import free_port
 
 SOCKETS = int(os.environ.get("BENCH_WS_SOCKETS", "1000"))
 APP = """

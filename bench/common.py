@@ -1,4 +1,5 @@
-"""Shared bits of the benchmarks: timing, medians, percentiles and one printed line per figure."""
+"""Shared bits of the benchmarks: timing, medians and one printed line per figure (percentiles are the testkit's:
+tests/support/figures.py)."""
 
 from __future__ import annotations
 
@@ -26,20 +27,8 @@ def median_of(fn: Callable[[], object], repeats: int = REPEATS) -> float:
     return statistics.median(timed(fn) for _ in range(repeats))
 
 
-def percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
-    return ordered[index]
-
-
 def report(title: str, **figures: object) -> None:
     print(f"\n== {title}")
     for name, value in figures.items():
         text = f"{value:.3f}" if isinstance(value, float) else str(value)
         print(f"  {name}: {text}")
-
-
-def flushed_id(row_id: int | None) -> int:
-    """A row's id once the session has flushed it (SQLModel types every primary key as optional)."""
-    assert row_id is not None, "row not flushed"
-    return row_id

@@ -1,53 +1,28 @@
-"""Shared fixtures: a fresh data dir and migrated database per test, members, an API client."""
+"""Shared fixtures and hooks: a fresh data dir and migrated database per test (SQLite or a private server), members,
+and the pytest-xdist grouping of the tests that share an app."""
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
 import os
 import shutil
 import uuid
-from collections.abc import Coroutine, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from datetime import datetime
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TypedDict, TypeVar, Unpack
 
 import pytest
 from alembic import command
-from alembic.config import Config
 from sqlmodel import Session
 
-from exports_app import config as app_config
 from exports_app import db
-from exports_app.models import Upload
-from exports_app.services import auth
 from exports_app.services.auth import Member
-from tests.database_server import DatabaseServer
+from tests.support.database import SERVER_DB, alembic_config, app_pointed_at
+from tests.support.database_server import DatabaseServer
+from tests.support.records import make_member
 
-ROOT = Path(__file__).resolve().parents[1]
-PASSWORD = "correct horse battery"
 # The suite runs several pytest processes, apps and browsers side by side: a transcode at the production default
 # (EXPORTS_TRANSCODE_NICE=19, below everything else) would wait for all of them. The apps the tests start inherit
 # this; tests of the priority itself (test_local_ffmpeg) and bench/bench_isolation set it.
 os.environ.setdefault("EXPORTS_TRANSCODE_NICE", "0")
-T = TypeVar("T")
-
-
-def alembic_config(url: str) -> Config:
-    cfg = Config(str(ROOT / "alembic.ini"))
-    cfg.set_main_option("script_location", str(ROOT / "alembic"))
-    cfg.attributes["database_url"] = url
-    cfg.attributes["configure_logger"] = False
-    return cfg
-
-
-# EXPORTS_TEST_DB=mariadb or =postgresql runs the database-backed tests on a private server of that kind
-# instead of SQLite.
-SERVER_DB = os.environ.get("EXPORTS_TEST_DB") or "sqlite"
-if SERVER_DB not in ("sqlite", "mariadb", "postgresql"):
-    raise pytest.UsageError(f"EXPORTS_TEST_DB={SERVER_DB}: use mariadb or postgresql (or nothing for SQLite)")
 
 
 # Under pytest-xdist (`make test` runs the SQLite tests in two workers), the tests of a directory whose tests share
@@ -83,8 +58,8 @@ def server_db() -> Iterator[DatabaseServer | None]:
     if SERVER_DB == "sqlite":
         yield None
         return
-    from tests.mariadb_server import MariaDB
-    from tests.postgres_server import PostgreSQL
+    from tests.support.mariadb_server import MariaDB
+    from tests.support.postgres_server import PostgreSQL
 
     server_class: type[MariaDB | PostgreSQL] = MariaDB if SERVER_DB == "mariadb" else PostgreSQL
     with server_class() as server:
@@ -109,24 +84,6 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "exports.db"
     command.upgrade(alembic_config(f"sqlite:///{path}"), "head")
     return path
-
-
-@contextmanager
-def app_pointed_at(monkeypatch: pytest.MonkeyPatch, directory: Path, url: str | None) -> Iterator[None]:
-    """The app's settings and engine on this data dir and database URL (None: SQLite in the data dir)."""
-    monkeypatch.setenv("EXPORTS_DATA_DIR", str(directory))
-    monkeypatch.setenv("EXPORTS_TRANSCODER", "local")
-    if url is None:
-        monkeypatch.delenv("EXPORTS_DATABASE_URL", raising=False)
-    else:
-        monkeypatch.setenv("EXPORTS_DATABASE_URL", url)
-    app_config.get_settings.cache_clear()
-    db.reset_engine()
-    try:
-        yield
-    finally:
-        db.reset_engine()
-        app_config.get_settings.cache_clear()
 
 
 @pytest.fixture(scope="session")
@@ -171,47 +128,6 @@ def data_dir(
 def session(data_dir: Path) -> Iterator[Session]:
     with Session(db.get_engine(), expire_on_commit=False) as s:
         yield s
-
-
-def run_in_own_loop(coroutine: Coroutine[object, object, T]) -> T:
-    """Run an async test body in a thread with its own loop: in the e2e session Playwright's loop owns this one.
-
-    The body sees this thread's context variables (e.g. Reflex's registration of the app's states)."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(contextvars.copy_context().run, asyncio.run, coroutine).result()
-
-
-def make_member(username: str) -> Member:
-    with db.session_scope() as s:
-        return auth.create_user(session=s, username=username, password=PASSWORD)
-
-
-class UploadFields(TypedDict, total=False):
-    """The Upload columns a test may set beyond add_upload's defaults."""
-
-    create_video_project_id: int | None
-    deleted_at: datetime | None
-
-
-def add_upload(member: Member, role: str = "export", title: str = "Clip", **fields: Unpack[UploadFields]) -> int:
-    """An upload row without a file (for routes that never read it)."""
-    with db.session_scope() as s:
-        upload = Upload(
-            user_id=member.id,
-            video_role=role,
-            title=title,
-            filename="clip.mp4",
-            storage_key=f"uploads/{member.id}/x/clip.mp4",
-            size_bytes=1000,
-            duration_seconds=2.0,
-            width=320,
-            height=240,
-            **fields,
-        )
-        s.add(upload)
-        s.flush()
-        assert upload.id is not None
-        return upload.id
 
 
 @pytest.fixture

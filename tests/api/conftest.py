@@ -9,14 +9,7 @@ from fastapi.testclient import TestClient
 
 from exports_app.api.app import create_api
 from exports_app.services.auth import Member
-from tests.conftest import PASSWORD, add_upload  # noqa: F401  (re-exported for API tests)
-
-
-def sign_in(client: TestClient, username: str) -> TestClient:
-    response = client.post("/api/auth/login", json={"username": username, "password": PASSWORD})
-    assert response.status_code == 200, response.text
-    client.headers["X-CSRF-Token"] = client.cookies["csrf_token"]
-    return client
+from tests.support.api_client import sign_in
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from exports_app.db import session_scope
 from exports_app.domain import utcnow
 from exports_app.models import MediaJob, Production
 from exports_app.services.auth import Member
-from tests.conftest import add_upload
+from tests.support.records import add_upload
 
 pytestmark = pytest.mark.server_db  # re-run on MariaDB and PostgreSQL by `make test`
 

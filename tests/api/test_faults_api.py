@@ -13,9 +13,9 @@ from exports_app.db import session_scope
 from exports_app.models import MediaJob
 from exports_app.services.auth import Member
 from exports_app.storage_faults import STORAGE_FULL_MESSAGE
-from tests.api.conftest import sign_in
-from tests.conftest import PASSWORD, add_upload, make_member
-from tests.tmpfs import fill, full_disk_data_dir  # noqa: F401  (a fixture)
+from tests.support.api_client import sign_in
+from tests.support.records import PASSWORD, add_upload, make_member
+from tests.support.tmpfs import fill, full_disk_data_dir  # noqa: F401  (a fixture)
 
 # ruff: noqa: F811  (test parameters named after the fixtures imported above)
 

@@ -13,7 +13,7 @@ from schemathesis.checks import not_a_server_error
 from exports_app.api.app import create_api
 from exports_app.api.guard import Guard
 from exports_app.services.auth import Member
-from tests.conftest import PASSWORD, add_upload
+from tests.support.records import PASSWORD, add_upload
 
 pytestmark = pytest.mark.server_db  # re-run on MariaDB and PostgreSQL by `make test`
 

@@ -22,8 +22,10 @@ from exports_app.services import exports
 from exports_app.services.auth import Member
 from exports_app.transcode.clips import make_clip
 from exports_app.transcode.factory import close_transcoder, get_transcoder
-from tests.api.conftest import sign_in
-from tests.conftest import PASSWORD, alembic_config, app_pointed_at, make_member
+from tests.support.api_client import sign_in
+from tests.support.database import alembic_config, app_pointed_at
+from tests.support.metrics import sample
+from tests.support.records import PASSWORD, make_member
 
 TOKEN = "scrape-me-please"
 
@@ -31,14 +33,6 @@ TOKEN = "scrape-me-please"
 def served() -> TestClient:
     """The API as the app serves it: inside the request-id and metrics middleware."""
     return TestClient(Observe(create_api()), base_url="http://testserver")
-
-
-def sample(text: str, name: str, **labels: str) -> float:
-    """The value of one sample in Prometheus text, 0 when absent."""
-    wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))  # the text format sorts them
-    pattern = rf"^{re.escape(name)}{re.escape('{' + wanted + '}') if wanted else ''} (\S+)$"
-    found = re.search(pattern, text, re.M)
-    return float(found.group(1)) if found else 0.0
 
 
 def test_healthz_and_readyz(data_dir: Path) -> None:
@@ -126,7 +120,7 @@ def test_the_database_stopped_gives_503_and_readyz_says_so(tmp_path: Path, monke
     """A private PostgreSQL server stopped and started again: members get 503 in words, never 500."""
     from alembic import command
 
-    from tests.postgres_server import PostgreSQL
+    from tests.support.postgres_server import PostgreSQL
 
     with PostgreSQL() as server:
         url = server.create("outage")

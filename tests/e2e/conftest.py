@@ -5,14 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, sync_playwright
 
-from tests.e2e.app_process import CHROMIUM, CHROMIUM_ARGS, ROOT, RunningApp, sign_in, start_app  # noqa: F401
-from tests.ports import free_port
-
-DEMO_PASSWORD = "demo-password-e2e"
-MEMBER_PASSWORD = "correct horse battery"
-ARTIFACTS = ROOT / "test-artifacts"
+from tests.e2e.members import DEMO_PASSWORD
+from tests.support.app_process import CHROMIUM, CHROMIUM_ARGS, RunningApp, start_app
+from tests.support.ports import free_port
 
 
 @pytest.fixture(scope="session")
@@ -53,8 +50,3 @@ def context(browser: Browser, app_server: RunningApp) -> Iterator[BrowserContext
     yield ctx
     ctx.close()
     assert refused == [], f"the page broke its own CSP: {refused}"
-
-
-def screenshot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)

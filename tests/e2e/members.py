@@ -1,10 +1,14 @@
-"""What e2e tests set up behind the pages: exports in each state, made through the app's services."""
+"""The e2e app's members and what tests set up behind the pages: the passwords they sign in with, and exports in
+each state, made through the app's services."""
 
 from __future__ import annotations
 
 import json
 
-from tests.e2e.app_process import RunningApp
+from tests.support.app_process import RunningApp
+
+DEMO_PASSWORD = "demo-password-e2e"  # the seeded demo member's, on the e2e session's app
+MEMBER_PASSWORD = "correct horse battery"  # every member a test creates with the CLI
 
 _SETUP = """
 import json, secrets, sys, tempfile

@@ -8,10 +8,9 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from exports_app.transcode.clips import make_clip
-from tests.e2e.app_process import RunningApp, sign_in
 from tests.e2e.axe import axe_violations
-from tests.e2e.conftest import MEMBER_PASSWORD
-from tests.e2e.members import corrupt_export, project_with_export, queue_prep
+from tests.e2e.members import MEMBER_PASSWORD, corrupt_export, project_with_export, queue_prep
+from tests.support.app_process import RunningApp, sign_in
 
 pytestmark = pytest.mark.e2e
 

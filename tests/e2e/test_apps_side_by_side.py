@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser
 
-from tests.e2e.app_process import RunningApp, start_app
+from tests.support.app_process import RunningApp, start_app
 
 pytestmark = pytest.mark.e2e
 

@@ -9,8 +9,9 @@ import pytest
 from playwright.sync_api import BrowserContext, expect
 
 from exports_app.transcode.clips import make_clip
-from tests.e2e.app_process import RunningApp, sign_in
-from tests.e2e.conftest import MEMBER_PASSWORD, screenshot
+from tests.e2e.members import MEMBER_PASSWORD
+from tests.e2e.screenshots import screenshot
+from tests.support.app_process import RunningApp, sign_in
 
 pytestmark = pytest.mark.e2e
 

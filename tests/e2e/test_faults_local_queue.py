@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from exports_app.transcode.clips import make_clip
-from tests.e2e.app_process import RunningApp, start_app
+from tests.support.app_process import RunningApp, start_app
 
 pytestmark = pytest.mark.e2e
 

@@ -15,14 +15,14 @@ import httpx
 import psycopg
 import pytest
 
-from bench.capacity import app_env, local_aws
 from exports_app.transcode.clips import make_clip
-from tests.api.test_operations import sample
-from tests.e2e.app_process import RunningApp, start_app
-from tests.mediaconvert_server import MediaConvertServer
-from tests.ports import free_port
-from tests.postgres_server import PostgreSQL
-from tests.tcp_balancer import TcpBalancer
+from tests.support.app_process import RunningApp, start_app
+from tests.support.capacity import app_env, local_aws
+from tests.support.mediaconvert_server import MediaConvertServer
+from tests.support.metrics import sample
+from tests.support.ports import free_port
+from tests.support.postgres_server import PostgreSQL
+from tests.support.tcp_balancer import TcpBalancer
 
 pytestmark = pytest.mark.e2e
 

@@ -29,8 +29,9 @@ from playwright.sync_api import Browser, BrowserContext, Page, WebSocket, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from exports_app.transcode.clips import make_clip
-from tests.e2e.app_process import RunningApp, sign_in
-from tests.e2e.conftest import ARTIFACTS, MEMBER_PASSWORD
+from tests.e2e.members import MEMBER_PASSWORD
+from tests.support.app_process import RunningApp, sign_in
+from tests.support.paths import ARTIFACTS
 
 pytestmark = pytest.mark.e2e
 

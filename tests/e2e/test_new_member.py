@@ -13,11 +13,12 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from exports_app.transcode.clips import make_clip
-from tests.e2e.app_process import RunningApp, sign_in
 from tests.e2e.axe import axe_violations
-from tests.e2e.conftest import ARTIFACTS, MEMBER_PASSWORD, screenshot
-from tests.e2e.members import corrupt_export
-from tests.media import padded_video
+from tests.e2e.members import MEMBER_PASSWORD, corrupt_export
+from tests.e2e.screenshots import screenshot
+from tests.support.app_process import RunningApp, sign_in
+from tests.support.media import padded_video
+from tests.support.paths import ARTIFACTS
 
 pytestmark = pytest.mark.e2e
 

@@ -14,9 +14,9 @@ import psycopg
 import pytest
 
 from exports_app.transcode.clips import make_clip
-from tests.api.test_operations import sample
-from tests.e2e.app_process import start_app
-from tests.postgres_server import PostgreSQL
+from tests.support.app_process import start_app
+from tests.support.metrics import sample
+from tests.support.postgres_server import PostgreSQL
 
 pytestmark = pytest.mark.e2e
 

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.e2e.app_process import RunningApp
+from tests.support.app_process import RunningApp
 
 pytestmark = pytest.mark.e2e
 TAB_TOKEN = "0f8fad5b-d9cb-469f-a165-70867728950e"  # shaped like the frontend's own tab tokens

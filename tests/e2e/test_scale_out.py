@@ -22,12 +22,12 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from exports_app.transcode.clips import make_clip
-from tests.e2e.app_process import RunningApp, sign_in, start_app
-from tests.e2e.conftest import MEMBER_PASSWORD
-from tests.mariadb_server import MariaDB
-from tests.ports import free_port
-from tests.redis_server import RedisServer
-from tests.tcp_balancer import TcpBalancer
+from tests.e2e.members import MEMBER_PASSWORD
+from tests.support.app_process import RunningApp, sign_in, start_app
+from tests.support.mariadb_server import MariaDB
+from tests.support.ports import free_port
+from tests.support.redis_server import RedisServer
+from tests.support.tcp_balancer import TcpBalancer
 
 pytestmark = pytest.mark.e2e
 

@@ -23,9 +23,9 @@ import pytest
 from playwright.sync_api import Page, sync_playwright
 
 from exports_app.transcode.base import JobReport
-from tests.e2e.app_process import CHROMIUM, CHROMIUM_ARGS, ROOT
 from tests.hls.sources import SOURCES
-from tests.ports import free_port
+from tests.support.app_process import CHROMIUM, CHROMIUM_ARGS, ROOT
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.e2e
 

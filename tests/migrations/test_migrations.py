@@ -12,7 +12,7 @@ from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
 import exports_app.models  # noqa: F401
-from tests.conftest import alembic_config
+from tests.support.database import alembic_config
 
 pytestmark = pytest.mark.server_db  # re-run on MariaDB and PostgreSQL by `make test`
 

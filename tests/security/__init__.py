@@ -1,1 +1,1 @@
-"""Attacker tests against the app started as `make run` starts it (see conftest.py)."""
+"""Attacker tests against the app started as `make run` starts it (the fixtures: conftest.py; the world: world.py)."""

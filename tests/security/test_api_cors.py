@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.security.conftest import World, post_upload, stored_uploads, upload_rows
-from tests.socketio_client import EventSocket
+from tests.security.world import World, post_upload, stored_uploads, upload_rows
+from tests.support.socketio_client import EventSocket
 
 pytestmark = pytest.mark.e2e
 

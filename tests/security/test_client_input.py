@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.security import raw_http
-from tests.security.conftest import UPLOAD_HANDLER, World, upload_rows
+from tests.security.world import UPLOAD_HANDLER, World, upload_rows
 
 pytestmark = pytest.mark.e2e
 

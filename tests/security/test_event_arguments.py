@@ -11,8 +11,8 @@ import pytest
 from exports_app.state.auth import LoginState
 from exports_app.state.exports import ExportModalState
 from exports_app.state.publish import PublishState
-from tests.security.conftest import World, upload_rows
-from tests.socketio_client import EventSocket, handler_name, open_page, page_event
+from tests.security.world import World, upload_rows
+from tests.support.socketio_client import EventSocket, handler_name, open_page, page_event
 
 pytestmark = pytest.mark.e2e
 

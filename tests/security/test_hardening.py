@@ -14,7 +14,7 @@ import re
 import httpx
 import pytest
 
-from tests.security.conftest import World
+from tests.security.world import World
 
 pytestmark = pytest.mark.e2e
 

@@ -14,8 +14,8 @@ import pytest
 from reflex.state import FrontendEventExceptionState
 
 from exports_app.state.auth import LoginState
-from tests.security.conftest import World
-from tests.socketio_client import EventSocket, handler_name, open_page, page_event
+from tests.security.world import World
+from tests.support.socketio_client import EventSocket, handler_name, open_page, page_event
 
 pytestmark = pytest.mark.e2e
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.media_bombs import make_bombs
-from tests.security.conftest import World, post_upload, stored_uploads, upload_rows
-from tests.security.test_media_input import run_cli, upload_refused
-from tests.socketio_client import EventSocket
+from tests.security.refusals import run_cli, upload_refused
+from tests.security.world import World, post_upload, stored_uploads, upload_rows
+from tests.support.media_bombs import make_bombs
+from tests.support.socketio_client import EventSocket
 
 pytestmark = pytest.mark.e2e
 

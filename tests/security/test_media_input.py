@@ -8,34 +8,19 @@ through `/_upload` as alice's page sends it; each must be refused ("not a suppor
 
 from __future__ import annotations
 
-import re
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from exports_app.transcode.ffmpeg import ffmpeg_exe
-from tests.e2e.app_process import ROOT
-from tests.security.conftest import World, post_upload, stored_uploads, upload_rows
-from tests.security.raw_http import RawResponse
-from tests.socketio_client import EventSocket
+from tests.security.refusals import REFUSAL, run_cli, upload_refused
+from tests.security.world import World, post_upload, stored_uploads, upload_rows
+from tests.support.socketio_client import EventSocket
 
 pytestmark = pytest.mark.e2e
 
-REFUSAL = "not a supported video"
 KINDS = ["disguised-playlist", "ffconcat-list", "plain-playlist"]
-
-
-def run_cli(world: World, *args: str) -> subprocess.CompletedProcess[str]:
-    """`python -m exports_app …` against the app's data dir, whatever its exit code."""
-    return subprocess.run(
-        [str(ROOT / ".venv/bin/python"), "-m", "exports_app", *args],
-        cwd=ROOT,
-        env=world.app.env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def playlist(segment: str) -> bytes:
@@ -84,21 +69,6 @@ def hostile_files(world: World, tmp_path_factory: pytest.TempPathFactory) -> dic
         paths[kind] = work / kind / name
         paths[kind].write_bytes(content)
     return paths
-
-
-def upload_refused(answer: RawResponse | None, tab: EventSocket, since: int) -> tuple[bool, str]:
-    """Whether /_upload refused the file saying REFUSAL (or at the gate, with a 4xx), and what it said.
-
-    The upload handler streams the file and then tells the page over its websocket: "Added …" or the refusal.
-    """
-    assert answer is not None, "/_upload never answered"
-    assert answer.status < 500, f"/_upload answered {answer.status}: {answer.body[:200]!r}"
-    if answer.status >= 400:
-        return True, f"{answer.status} {answer.body[:200]!r}"
-    tab.wait_for("supported video", 30, since) or tab.wait_for("Added", 1, since)
-    said = "\n".join(tab.frames[since:])
-    shown = re.findall(r'"(?:upload_error|message)_rx_state_":\s*"([^"]+)"', said)
-    return REFUSAL in said.lower(), "; ".join(shown) or said[-300:]
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.security.conftest import World
+from tests.security.world import World
 
 pytestmark = pytest.mark.e2e
 

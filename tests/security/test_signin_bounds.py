@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from exports_app.services import throttle
-from tests.security.conftest import World
+from tests.security.world import World
 
 pytestmark = pytest.mark.e2e
 

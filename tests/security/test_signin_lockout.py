@@ -9,7 +9,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.security.conftest import World
+from tests.security.world import World
 
 pytestmark = pytest.mark.e2e
 

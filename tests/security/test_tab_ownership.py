@@ -16,9 +16,9 @@ import httpx
 import pytest
 
 from exports_app.state.exports import ExportModalState
-from tests.security.conftest import ALICE_MARK, World, post_upload, sign_in, stored_uploads, upload_rows
-from tests.security.test_live_hijack import alice_data, assert_nothing_of_alices, watch_alice_change
-from tests.socketio_client import EventSocket, handler_name, open_page, page_event
+from tests.security.leaks import alice_data, assert_nothing_of_alices, watch_alice_change
+from tests.security.world import ALICE_MARK, World, post_upload, sign_in, stored_uploads, upload_rows
+from tests.support.socketio_client import EventSocket, handler_name, open_page, page_event
 
 pytestmark = pytest.mark.e2e
 

@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from tests.security import raw_http
-from tests.security.conftest import (
+from tests.security.world import (
     MAX_UPLOAD_BYTES,
     UPLOAD_HANDLER,
     World,
@@ -18,7 +18,7 @@ from tests.security.conftest import (
     stored_uploads,
     upload_rows,
 )
-from tests.socketio_client import EventSocket
+from tests.support.socketio_client import EventSocket
 
 pytestmark = pytest.mark.e2e
 

@@ -12,9 +12,9 @@ from urllib.parse import urlsplit
 import pytest
 
 from exports_app.state.exports import ExportModalState
-from tests.ports import free_port
-from tests.security.conftest import World, upload_rows
-from tests.socketio_client import handler_name, open_page, open_socket, page_event
+from tests.security.world import World, upload_rows
+from tests.support.ports import free_port
+from tests.support.socketio_client import handler_name, open_page, open_socket, page_event
 
 pytestmark = pytest.mark.e2e
 

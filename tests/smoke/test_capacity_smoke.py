@@ -1,7 +1,7 @@
 """The capacity benchmark's client, kept working: 20 tabs of 5 members for a few seconds of live status changes.
 
-The app runs as `make run` starts it, on MediaConvert (the test server and moto S3); bench/capacity.py moves
-each member's job along and the tabs (bench/capacity_tabs.py, raw socket.io in a child process) note what
+The app runs as `make run` starts it, on MediaConvert (the test server and moto S3); tests/support/capacity.py moves
+each member's job along and the tabs (tests/support/capacity_tabs.py, raw socket.io in a child process) note what
 they receive. Correctness only, never timing: every tab gets every change of its own member's and nothing of
 anyone else's, and stays connected. The figures are bench/bench_capacity.py's.
 """
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.capacity import local_aws, make_members, run_round, running_app, start_jobs
 from exports_app.transcode.clips import make_clip
+from tests.support.capacity import local_aws, make_members, run_round, running_app, start_jobs
 
 pytestmark = pytest.mark.e2e
 

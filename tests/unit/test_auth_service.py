@@ -16,7 +16,7 @@ from exports_app.models import AuthSession, LoginFailure, User
 from exports_app.services import auth, throttle
 from exports_app.services.auth import Member
 from exports_app.services.errors import Invalid
-from tests.conftest import PASSWORD
+from tests.support.records import PASSWORD
 
 pytestmark = pytest.mark.server_db  # re-run on MariaDB and PostgreSQL by `make test`
 

@@ -12,7 +12,7 @@ from exports_app.domain import JobStatus
 from exports_app.transcode.base import JobReport, JobRequest, PendingJob
 from exports_app.transcode.local_ffmpeg import LocalFfmpegTranscoder
 from exports_app.transcode.probe import NotAVideoError, probe_video
-from tests.media import bad_inputs
+from tests.support.media import bad_inputs
 
 NAMES = ["zero_byte", "text_renamed", "truncated", "audio_only", "image_only", "odd_dimensions", "uhd_4k"]
 

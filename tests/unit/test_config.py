@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from exports_app import config as app_config
-from tests.conftest import ROOT
+from tests.support.paths import ROOT
 
 
 @pytest.fixture(autouse=True)

@@ -21,7 +21,7 @@ from exports_app import config as app_config
 from exports_app.api.guard import Guard
 from exports_app.api.origins import origin_allowed, same_origin
 from exports_app.services.auth import Member
-from tests.conftest import PASSWORD
+from tests.support.records import PASSWORD
 
 TAB = "0f8fad5b-d9cb-469f-a165-70867728950e"
 BOBS_TAB = "7c9e6679-7425-40de-944b-e07fc1f90ae7"

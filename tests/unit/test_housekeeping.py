@@ -6,7 +6,6 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
-from typing import TypedDict, Unpack
 
 import pytest
 import sqlalchemy as sa
@@ -18,22 +17,9 @@ from exports_app.models import Upload
 from exports_app.services import exports, secrets, storage
 from exports_app.services.auth import Member
 from exports_app.transcode.clips import make_clip
+from tests.support.records import import_clip
 
 pytestmark = pytest.mark.server_db  # re-run on MariaDB and PostgreSQL by `make test`
-
-
-class ImportOptions(TypedDict, total=False):
-    """import_export's options these tests pass."""
-
-    filename: str
-    staged: bool
-
-
-def import_clip(member: Member, path: Path, **kwargs: Unpack[ImportOptions]) -> int:
-    with session_scope() as session:
-        upload = exports.import_export(session=session, member=member, source=path, **kwargs)
-        assert upload.id is not None
-        return upload.id
 
 
 def stored_path(upload_id: int) -> Path:

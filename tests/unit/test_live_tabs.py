@@ -11,8 +11,8 @@ import pytest
 from redis.asyncio import Redis
 
 from exports_app.state import live_tabs
-from tests.conftest import run_in_own_loop
-from tests.redis_server import RedisServer
+from tests.support.event_loop import run_in_own_loop
+from tests.support.redis_server import RedisServer
 
 
 @pytest.fixture(params=["one worker", "redis"])

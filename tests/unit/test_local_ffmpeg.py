@@ -4,53 +4,22 @@ from __future__ import annotations
 
 import os
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import m3u8
 import pytest
 
 from exports_app.domain import JobStatus
-from exports_app.transcode.base import JobReport, JobRequest, PendingJob
+from exports_app.transcode.base import JobRequest
 from exports_app.transcode.clips import make_clip
 from exports_app.transcode.ffmpeg import ffmpeg_exe
 from exports_app.transcode.hls_encode import build_ladder_command
 from exports_app.transcode.ladder import choose_renditions
 from exports_app.transcode.local_ffmpeg import LocalFfmpegTranscoder, human_error
 from exports_app.transcode.probe import probe_video
-from tests.media import running_ladder_pids
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.05)
-
-
-def request(path: Path, job_id: int = 1, production_id: int = 10, token: str = "tok") -> JobRequest:
-    try:
-        probe = probe_video(path)
-        duration, height = probe.duration_seconds, probe.height
-    except Exception:
-        duration, height = None, None
-    return JobRequest(job_id, production_id, 5, f"{token}-{job_id}", path, duration, height)
-
-
-def pending(req: JobRequest) -> PendingJob:
-    return PendingJob(req, f"local-{req.media_job_id}", JobStatus.SUBMITTED)
-
-
-def final_report(tc: LocalFfmpegTranscoder, req: JobRequest) -> JobReport:
-    box: list[JobReport] = []
-
-    def done() -> bool:
-        box[:] = tc.poll([pending(req)])
-        return box[0].status.terminal
-
-    wait_for(done)
-    return box[0]
+from tests.support.local_jobs import final_report, pending, request, wait_for
+from tests.support.media import running_ladder_pids
 
 
 def assert_valid_ladder(master_path: Path, source_seconds: float) -> None:

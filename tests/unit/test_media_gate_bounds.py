@@ -11,7 +11,7 @@ import pytest
 
 from exports_app.transcode.clips import make_clip
 from exports_app.transcode.probe import NotAVideoError, probe_video
-from tests.media_bombs import gap_bomb, make_bombs
+from tests.support.media_bombs import gap_bomb, make_bombs
 
 ROOT = Path(__file__).resolve().parents[2]
 # Probing must not decode the frame: a decoded 8192x4400 frame alone is 54 MB (yuv420p), plus the decoder's own.

@@ -17,7 +17,7 @@ from exports_app.services.auth import Member
 from exports_app.transcode.base import JobReport, JobStatus
 from exports_app.transcode.clips import make_clip
 from exports_app.transcode.mediaconvert import MediaConvertTranscoder
-from tests.aws_fixtures import LocalAws, local_aws, moto_url  # noqa: F401  (fixtures)
+from tests.support.aws_fixtures import LocalAws, local_aws, moto_url  # noqa: F401  (fixtures)
 
 # ruff: noqa: F811  (test parameters named after the fixtures imported above)
 
@@ -180,7 +180,7 @@ def test_throttling_defers_the_submit_and_keeps_the_row_submitted(local_aws: Loc
 
 
 def test_s3_unreachable_during_a_submit_defers_the_job(local_aws: LocalAws, queued: int) -> None:
-    from tests.ports import free_port
+    from tests.support.ports import free_port
 
     nowhere = local_aws.settings.model_copy(update={"s3_endpoint_url": f"http://127.0.0.1:{free_port()}"})
     tick(MediaConvertTranscoder(nowhere, max_attempts=1), 3600)

@@ -32,8 +32,8 @@ from exports_app.state.publish import PublishState
 from exports_app.state.space import SpaceState
 from exports_app.state.timeline import TimelineState
 from exports_app.state.views import ExportRow
-from tests.conftest import add_upload, run_in_own_loop
-from tests.unit.test_spaces import ready_production
+from tests.support.event_loop import run_in_own_loop
+from tests.support.records import add_upload, ready_production
 
 
 def app_states() -> set[type[BaseState]]:

@@ -22,9 +22,9 @@ from exports_app.services.errors import NotFound
 from exports_app.transcode.clips import make_clip
 from exports_app.transcode.poster import poster_jpeg
 from exports_app.transcode.probe import NotAVideoError
-from tests.api.conftest import sign_in
-from tests.media import black_then_white
-from tests.unit.test_housekeeping import import_clip
+from tests.support.api_client import sign_in
+from tests.support.media import black_then_white
+from tests.support.records import import_clip
 
 pytestmark = pytest.mark.server_db  # re-run on MariaDB and PostgreSQL by `make test`
 

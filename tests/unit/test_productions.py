@@ -19,16 +19,11 @@ from exports_app.services.auth import Member
 from exports_app.services.errors import NotFound
 from exports_app.services.hls_status import HlsStatus
 from exports_app.transcode.base import JobReport, Rendition
-from tests.conftest import add_upload
+from tests.support.records import add_upload, prep
 
 T = TypeVar("T")
 
 pytestmark = pytest.mark.server_db  # re-run on MariaDB and PostgreSQL by `make test`
-
-
-def prep(member: Member, upload_id: int) -> HlsStatus:
-    with session_scope() as s:
-        return productions.prep_hls(session=s, member=member, upload_id=upload_id, provider="local")
 
 
 def test_fifty_concurrent_preps_make_one_production_and_one_job(alice: Member) -> None:

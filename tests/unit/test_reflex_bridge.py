@@ -35,8 +35,8 @@ from exports_app.state import live_tabs
 from exports_app.state.auth import LoginState
 from exports_app.state.exports import ExportModalState, ExportsLive
 from exports_app.state.tab_guard import NEW_TAB_TOKEN, TabGuard, TabOwnerState
-from tests.conftest import run_in_own_loop
-from tests.redis_server import RedisServer
+from tests.support.event_loop import run_in_own_loop
+from tests.support.redis_server import RedisServer
 
 TAB = "0f8fad5b-d9cb-469f-a165-70867728950e"
 

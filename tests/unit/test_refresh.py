@@ -26,8 +26,8 @@ from exports_app.services.auth import Member
 from exports_app.transcode.base import JobReport, JobRequest, PendingJob
 from exports_app.transcode.clips import make_clip
 from exports_app.transcode.local_ffmpeg import LocalFfmpegTranscoder
-from tests.conftest import run_in_own_loop
-from tests.media import running_ladder_pids
+from tests.support.event_loop import run_in_own_loop
+from tests.support.media import running_ladder_pids
 
 
 class NoApp:
@@ -123,7 +123,7 @@ def test_tick_takes_an_export_to_ready(alice: Member, data_dir: Path, tmp_path: 
 
 def test_tick_statement_count_does_not_grow_with_jobs(alice: Member, data_dir: Path) -> None:
     """Pending jobs are loaded in one query whatever their number (counted, not timed)."""
-    from tests.conftest import add_upload
+    from tests.support.records import add_upload
 
     class Idle:
         name = "local"
@@ -263,8 +263,9 @@ def test_refresh_survives_the_database_going_away(
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
     from exports_app.jobs import push, scheduler
-    from tests.conftest import alembic_config, app_pointed_at, make_member
-    from tests.mariadb_server import MariaDB
+    from tests.support.database import alembic_config, app_pointed_at
+    from tests.support.mariadb_server import MariaDB
+    from tests.support.records import make_member
 
     pushed: list[set[tuple[int, int]]] = []
 

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from exports_app.transcode.ffmpeg import ffmpeg_exe
-from tests.media import running_ladder_pids
+from tests.support.media import running_ladder_pids
 
 # Starts the command in a session of its own and exits at once, so the process is nobody's child here: as one
 # that another pytest process started, or an app that another test started.

@@ -5,30 +5,13 @@ from __future__ import annotations
 import pytest
 
 from exports_app.db import session_scope
-from exports_app.domain import JobStatus
-from exports_app.services import media_jobs, publish
+from exports_app.services import publish
 from exports_app.services.auth import Member
 from exports_app.services.errors import Invalid, NotFound
-from exports_app.transcode.base import JobReport, Rendition
-from tests.conftest import add_upload
-from tests.unit.test_productions import prep
+from exports_app.transcode.base import Rendition
+from tests.support.records import ready_production
 
 pytestmark = pytest.mark.server_db  # re-run on MariaDB and PostgreSQL by `make test`
-
-
-def ready_production(member: Member, title: str, renditions: tuple[Rendition, ...] = ()) -> int:
-    status = prep(member, add_upload(member, title=title))
-    with session_scope() as s:
-        (job,) = media_jobs.pending_jobs(session=s, provider="local")
-        done = JobReport(
-            job.pending.request.media_job_id,
-            JobStatus.SUCCEEDED,
-            master_playlist_uri=f"hls/{status.production_id}/master.m3u8",
-            renditions=renditions,
-        )
-        media_jobs.apply_report(session=s, report=done)
-    assert status.production_id is not None
-    return status.production_id
 
 
 @pytest.mark.parametrize("blank", ["", "   ", "\n\t"])

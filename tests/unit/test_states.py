@@ -21,7 +21,8 @@ from exports_app.state.views import (
     renditions_text,
     status_view,
 )
-from tests.conftest import add_upload, run_in_own_loop
+from tests.support.event_loop import run_in_own_loop
+from tests.support.records import add_upload
 
 
 def tab(cookie: str = "") -> State:

@@ -16,8 +16,8 @@ from exports_app.services.auth import Member
 from exports_app.storage_faults import STORAGE_FULL_CODE, STORAGE_FULL_MESSAGE, is_storage_error, mentions_storage
 from exports_app.transcode.clips import make_clip
 from exports_app.transcode.local_ffmpeg import LocalFfmpegTranscoder
-from tests.tmpfs import fill, full_disk_data_dir, small_tmpfs  # noqa: F401  (a fixture)
-from tests.unit.test_local_ffmpeg import final_report, request
+from tests.support.local_jobs import final_report, request
+from tests.support.tmpfs import fill, full_disk_data_dir, small_tmpfs  # noqa: F401  (a fixture)
 
 # ruff: noqa: F811  (test parameters named after the fixtures imported above)
 

@@ -11,7 +11,7 @@ from exports_app.state.auth import LoginState
 from exports_app.state.exports import ExportModalState, ExportsLive
 from exports_app.state.publish import PublishState
 from exports_app.state.tab_guard import argument_problem
-from tests.socketio_client import handler_name
+from tests.support.socketio_client import handler_name
 
 
 @pytest.mark.parametrize(

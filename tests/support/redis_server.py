@@ -7,7 +7,7 @@ import time
 
 import redis
 
-from tests.server_process import ServerProcess
+from tests.support.server_process import ServerProcess
 
 
 class RedisServer(ServerProcess):

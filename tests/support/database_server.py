@@ -7,7 +7,7 @@ import subprocess
 import time
 from typing import Self
 
-from tests.server_process import ServerProcess
+from tests.support.server_process import ServerProcess
 
 
 class DatabaseServer(ServerProcess):

@@ -30,7 +30,6 @@ import re
 import statistics
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -43,16 +42,17 @@ import sqlalchemy as sa
 from moto.server import ThreadedMotoServer
 from sqlmodel import col, select
 
-from bench.capacity_tabs import Fleet, Protocol, TabPlan, TabResult
-from bench.common import flushed_id, percentile
 from exports_app import db
 from exports_app.models import MediaJob, Production, User
 from exports_app.services import auth, exports, productions
-from tests.aws_fixtures import ROLE, LocalAws
-from tests.e2e.app_process import RunningApp, group_pids, start_app
-from tests.environment import environ
-from tests.mediaconvert_server import MediaConvertServer
-from tests.ports import free_port
+from tests.support.app_process import RunningApp, group_pids, start_app
+from tests.support.aws_fixtures import ROLE, LocalAws
+from tests.support.capacity_tabs import Fleet, Protocol, TabPlan, TabResult
+from tests.support.environment import environ
+from tests.support.figures import percentile
+from tests.support.mediaconvert_server import MediaConvertServer
+from tests.support.ports import free_port
+from tests.support.records import flushed_id
 
 PASSWORD = "capacity password 1"
 PHASE = "TRANSCODING"
@@ -64,7 +64,7 @@ def protocol() -> Protocol:
 
     from exports_app.state.auth import AuthState
     from exports_app.state.exports import ExportsLive
-    from tests.socketio_client import hydrate_event_name, on_load_event_name
+    from tests.support.socketio_client import hydrate_event_name, on_load_event_name
 
     return Protocol(
         hydrate_event_name(),
@@ -506,9 +506,3 @@ def run_round(
         load_average=(load_before, load_after),
         client_loop_lag_max_ms=max((t.loop_lag_max_ms for t in results), default=0.0),
     )
-
-
-def new_data_dir(prefix: str) -> Path:
-    import tempfile
-
-    return Path(tempfile.mkdtemp(prefix=f"{prefix}-{uuid.uuid4().hex[:6]}-"))

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.database import SERVER_DB, app_pointed_at
+
 
 @contextmanager
 def small_tmpfs(where: Path, size: str) -> Iterator[Path]:
@@ -48,8 +50,6 @@ def fill(folder: Path) -> Path:
 @pytest.fixture
 def full_disk_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, migrated_template: Path) -> Iterator[Path]:
     """The app's data dir, SQLite and all, on a 4 MiB tmpfs of its own (filled by the test)."""
-    from tests.conftest import SERVER_DB, app_pointed_at
-
     if SERVER_DB != "sqlite":
         pytest.skip("the database's own disk fills only with SQLite in the data dir")
     with small_tmpfs(tmp_path / "disk", "4m") as disk:

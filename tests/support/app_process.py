@@ -18,8 +18,8 @@ from pathlib import Path
 
 from playwright.sync_api import Page
 
-from tests.environment import environ
-from tests.ports import free_port
+from tests.support.environment import environ
+from tests.support.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("EXPORTS_CHROMIUM", "/usr/bin/chromium")

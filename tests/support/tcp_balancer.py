@@ -10,7 +10,7 @@ import asyncio
 import itertools
 import threading
 
-from tests.ports import free_port
+from tests.support.ports import free_port
 
 
 class TcpBalancer:

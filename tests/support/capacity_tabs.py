@@ -1,6 +1,6 @@
 """The capacity client: members' `/exports` tabs held open over raw socket.io, many per process (asyncio).
 
-Each tab does what the page does (tests/socketio_client.py): the upgrade with the member's session cookie, the
+Each tab does what the page does (socketio_client.py): the upgrade with the member's session cookie, the
 app's own Origin and a fresh UUID client token, the CONNECT carrying `hydrate_and_load`, then the page's
 on_load event. A tab is ready when its member's list has arrived. From then on it notes, with the time its
 frame arrived, every change of an export's status (percent, phase, state) in the live state's deltas, and
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
-from tests.socketio_client import AsyncEventSocket, open_socket_async, page_event
+from tests.support.socketio_client import AsyncEventSocket, open_socket_async, page_event
 
 PAGE = "/exports"
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import psycopg
 
-from tests.database_server import DatabaseServer
+from tests.support.database_server import DatabaseServer
 
 SUPERUSER = "postgres"
 

@@ -9,7 +9,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from tests.ports import free_port
+from tests.support.ports import free_port
 
 
 class ServerProcess:

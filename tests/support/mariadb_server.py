@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pymysql
 
-from tests.database_server import DatabaseServer
+from tests.support.database_server import DatabaseServer
 
 
 class MariaDB(DatabaseServer):

@@ -17,8 +17,8 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from exports_app.config import MediaConvertSettings
-from tests.mediaconvert_server import MediaConvertServer
-from tests.ports import free_port
+from tests.support.mediaconvert_server import MediaConvertServer
+from tests.support.ports import free_port
 
 ROLE = "arn:aws:iam::123456789012:role/MediaConvertRole"
 

@@ -1,0 +1,1 @@
+"""The testkit: the servers, clips, clients and app processes that the tests and the benchmarks share."""
