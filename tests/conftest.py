@@ -88,9 +88,8 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def migrated_server_template(server_db: DatabaseServer | None) -> str | None:
-    """On PostgreSQL, a database migrated to head once, that each test's database is created from (CREATE DATABASE
-    … TEMPLATE copies it in a fraction of the time the migrations take). MariaDB has no templates: None."""
-    if SERVER_DB != "postgresql" or server_db is None:
+    """On a database server, a database migrated to head once, that each test's database is cloned from."""
+    if server_db is None:
         return None
     name = "migrated_template"
     command.upgrade(alembic_config(server_db.create(name)), "head")  # alembic's engine is disposed when done
@@ -112,12 +111,9 @@ def data_dir(
     if server_db is None:
         shutil.copyfile(migrated_template, directory / "exports.db")
         url = None
-    elif migrated_server_template is not None:
-        server_db.execute(f'CREATE DATABASE "{name}" TEMPLATE "{migrated_server_template}"')
-        url = server_db.url(name)
     else:
-        url = server_db.create(name)
-        command.upgrade(alembic_config(url), "head")
+        assert migrated_server_template is not None
+        url = server_db.clone(migrated_server_template, name)
     with app_pointed_at(monkeypatch, directory, url):
         yield directory
     if server_db is not None:
