@@ -1,4 +1,5 @@
-"""A member's new tab links to their live list without sending anything to the member's tabs already open.
+"""A member's new tab links to their live list without sending anything to the member's tabs already open; what a
+tab's event changes in the list still reaches them.
 
 Each tab of a member links to the member's shared list (ExportsLive) when /exports loads. Reflex marks every var
 of a shared state dirty when a tab links to it and re-sends the whole list to every other linked tab, so a member
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from reflex_base.constants.state import FIELD_MARKER
 
 from exports_app.state.exports import ExportModalState, ExportsLive
 from exports_app.transcode.clips import make_clip
@@ -61,9 +63,15 @@ def test_a_new_tab_of_a_member_sends_nothing_to_their_open_tabs(app_server: Runn
         try:
             first.emit(page_event(handler_name(ExportModalState, "dismiss"), "/exports", {"notice_id": SENTINEL}))
             assert first.wait_for(str(SENTINEL), timeout=60), "the first tab's own event got no answer"
+            during = first.frames[mark:]
+            # What a tab's event does change in the list still reaches the member's other tabs: Show more.
+            shown = len(first.frames)
+            second.emit(page_event(handler_name(ExportsLive, "show_more"), "/exports"))
+            assert first.wait_for(f'"limit{FIELD_MARKER}":200', timeout=60, since=shown), (
+                "the open tab never got the list the other tab changed (Show more)"
+            )
         finally:
             second.close()
-        during = first.frames[mark:]
         answer = next(i for i, frame in enumerate(during) if str(SENTINEL) in frame)
         sent_to_first = [frame for frame in during[:answer] if frame != "2"]  # Engine.IO pings aside
         assert sent_to_first == [], (
