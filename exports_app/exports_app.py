@@ -14,7 +14,7 @@ from exports_app.jobs.scheduler import refresh_lifespan
 from exports_app.jobs.tab_records import tab_records_lifespan
 from exports_app.logs import configure as configure_logs
 from exports_app.pages import add_pages
-from exports_app.reflex_bridge import event_name, replace_cors
+from exports_app.reflex_bridge import event_name, replace_cors, share_changes_only
 from exports_app.services.secrets import member_token
 from exports_app.state import live_tabs
 from exports_app.state.errors import on_backend_exception, on_frontend_exception
@@ -24,6 +24,9 @@ from exports_app.state.tab_guard import TabGuard
 # Reflex adds its CORS middleware outside every transformer; ours grants credentialed CORS to the
 # configured extra origins only.
 replace_cors(add_cors)
+# A member's tabs share one live list: Reflex re-sends it to the member's other tabs only when an event changed it,
+# and a tab linking to it (ExportsLive.load) re-sends nothing.
+share_changes_only()
 
 configure_logs(get_settings().log_format)
 

@@ -2,21 +2,25 @@
 
 The live push, the tab guard, the tab address book and the app wiring need a few things Reflex 0.10 keeps to
 itself: writing a shared state out of band, its linked tabs, the socket namespace's connection table, a tab's
-links and unlinking, the registered handlers and their resolved hints, the Redis client Reflex uses, the
-CORS set-up it adds, and, for the frontend bundle, the backend URLs it bakes in, one line of its frontend and its
-production build step. Each is named here once. `tests/unit/test_reflex_bridge.py` runs every function against a
-real `rx.App` with its memory and Redis state managers, so a Reflex upgrade that renames or reshapes one of
-them fails there, loudly, and nowhere else.
+links and unlinking, the registered handlers and their resolved hints, the Redis client Reflex uses, the event
+being processed, the CORS set-up it adds, its re-send of shared-state changes to the other linked tabs, and, for
+the frontend bundle, the backend URLs it bakes in, one line of its frontend and its production build step. Each is
+named here once. `tests/unit/test_reflex_bridge.py` runs every function against a real `rx.App` with its memory
+and Redis state managers, so a Reflex upgrade that renames or reshapes one of them fails there, loudly, and
+nowhere else.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import reflex as rx
+import reflex.istate.shared as reflex_shared
 from redis.asyncio import Redis
 from reflex import constants
 from reflex.config import get_config
@@ -47,8 +51,10 @@ __all__ = [
     "connected",
     "emit",
     "event_name",
+    "event_in_progress",
     "handler_hints",
     "handler_payload",
+    "keep_to_this_tab",
     "linked_from",
     "linked_tokens",
     "redis_client",
@@ -58,6 +64,7 @@ __all__ = [
     "root_of",
     "run_reflex",
     "running_event",
+    "share_changes_only",
     "shared_state",
     "state_expiry_seconds",
     "tab_token",
@@ -160,6 +167,65 @@ def running_event() -> tuple[str, str] | None:
     headers = context.router_data.get("headers") or {}
     cookie = headers.get("cookie", "") if isinstance(headers, dict) else ""
     return context.token, str(cookie)
+
+
+def event_in_progress() -> object | None:
+    """The event being processed, as one object for the whole of it (the middleware's preprocess and the handler
+    share it; each chained event has its own), or None outside an event."""
+    try:
+        context = EventContext.get()
+    except LookupError:
+        return None
+    return context if context.txid else None  # the processor's root context belongs to no event
+
+
+# Reflex's re-send of a shared state's changes to the other tabs linked to it: after every event of a linked tab,
+# one task per other tab loads that tab's state, patches the shared one in and sends the vars the shared state
+# recorded as changed. It records them when it is cleaned while changed, and only then: in one worker the shared
+# state is one object, so an event that changes nothing in it re-sends what an earlier event (a link: every var,
+# or a push) changed, to every other tab, again and again.
+_reflex_fan_out = reflex_shared._do_update_other_tokens
+_reflex_modify_linked_states = reflex_shared.SharedStateBaseInternal._modify_linked_states
+_kept_to_this_tab: ContextVar[object | None] = ContextVar("kept_to_this_tab", default=None)
+
+
+def keep_to_this_tab() -> None:
+    """What this event changes in a shared state goes to this tab only, not to the other tabs linked to it (a tab
+    linking marks every var of the shared state changed, though the linked tabs already hold them)."""
+    _kept_to_this_tab.set(event_in_progress())
+
+
+@contextlib.asynccontextmanager
+async def _this_events_changes(
+    self: reflex_shared.SharedStateBaseInternal, previous_dirty_vars: dict[str, set[str]] | None = None
+) -> AsyncIterator[None]:
+    """Reflex's _modify_linked_states, with the linked states' record of changes started afresh for the event."""
+    async with _reflex_modify_linked_states(self, previous_dirty_vars):
+        if previous_dirty_vars is None:  # a tab's own event (not Reflex re-sending another tab's changes to it)
+            for linked in self._held_locks_linked_states():
+                if linked._previous_dirty_vars is not None:
+                    linked._previous_dirty_vars.clear()
+        yield
+
+
+def _fan_out_changes(
+    affected_tokens: set[str], previous_dirty_vars: dict[str, set[str]], state_type: type[BaseState]
+) -> list[asyncio.Task[None]]:
+    event = event_in_progress()
+    if event is not None and _kept_to_this_tab.get() is event:
+        return []
+    if not any(previous_dirty_vars.values()):  # the event changed nothing in the shared state
+        return []
+    tasks: list[asyncio.Task[None]] = _reflex_fan_out(affected_tokens, previous_dirty_vars, state_type)
+    return tasks
+
+
+def share_changes_only() -> None:
+    """Re-send to a shared state's other linked tabs only what an event of one of them changed in it: nothing for
+    an event that changed nothing, and nothing for an event that kept its changes to its own tab
+    (keep_to_this_tab)."""
+    reflex_shared.SharedStateBaseInternal._modify_linked_states = _this_events_changes  # type: ignore[method-assign]
+    reflex_shared._do_update_other_tokens = _fan_out_changes
 
 
 def root_of(state: BaseState) -> BaseState:

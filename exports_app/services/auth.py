@@ -185,20 +185,26 @@ def _live_session(session: Session, token: str | None) -> AuthSession | None:
     return row
 
 
+# The session joined to its member: one indexed query on the tables themselves (no ORM entities to load), built
+# once. It runs for every event of every tab, thousands in a connect rush, where building the statement and the ORM's
+# work around it cost four times the query (0.5 ms instead of 2 ms on SQLite).
+_USERS, _SESSIONS = (sa.inspect(model).local_table for model in (User, AuthSession))
+_MEMBER_OF_SESSION = (
+    sa.select(_USERS.c.id, _USERS.c.username)
+    .join(_SESSIONS, _SESSIONS.c.user_id == _USERS.c.id)
+    .where(
+        _SESSIONS.c.token_hash == sa.bindparam("token_hash"),
+        _SESSIONS.c.revoked_at.is_(None),
+        _SESSIONS.c.expires_at > sa.bindparam("now"),
+    )
+)
+
+
 def member_for_token(*, session: Session, token: str | None) -> Member | None:
     """The member a session cookie belongs to, or None if it is unknown, expired or revoked."""
     if not token:
         return None
-    # One indexed query per request: the session joined to its member.
-    found = session.execute(
-        select(User.id, User.username)
-        .join(AuthSession, col(AuthSession.user_id) == User.id)
-        .where(
-            col(AuthSession.token_hash) == token_hash(token),
-            col(AuthSession.revoked_at).is_(None),
-            col(AuthSession.expires_at) > utcnow(),
-        )
-    ).first()
+    found = session.execute(_MEMBER_OF_SESSION, {"token_hash": token_hash(token), "now": utcnow()}).first()
     return Member(found.id, found.username) if found else None
 
 

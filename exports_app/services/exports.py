@@ -41,9 +41,11 @@ def valid_id(value: object, maximum: int = MAX_ID) -> int | None:
     return number if 0 < number <= maximum else None
 
 
-def live_exports_clause(member: Member) -> list[sa.ColumnElement[bool]]:
-    """The member's exports that are not deleted."""
-    return [col(Upload.user_id) == member.id, col(Upload.video_role) == EXPORT_ROLE, col(Upload.deleted_at).is_(None)]
+def live_exports_clause(member: Member | sa.BindParameter[int]) -> list[sa.ColumnElement[bool]]:
+    """The member's exports that are not deleted (or, for a statement built once, those of the member id bound
+    to the parameter)."""
+    member_id = member if isinstance(member, sa.BindParameter) else member.id
+    return [col(Upload.user_id) == member_id, col(Upload.video_role) == EXPORT_ROLE, col(Upload.deleted_at).is_(None)]
 
 
 def owned_export_clause(member: Member, upload_id: int) -> sa.ColumnElement[bool]:

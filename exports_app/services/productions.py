@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -53,12 +54,19 @@ _Found = tuple[Upload, Production | None, MediaJob | None]
 _WithStatus = Select[Upload, Production | None, MediaJob | None]
 
 
+@functools.cache
+def _other_job() -> type[MediaJob]:
+    """The alias _with_status finds a production's newest job with, made once: SQLAlchemy keys its cache of compiled
+    statements on it, and a fresh alias per call made every statement compile again (several ms each on SQLite)."""
+    return aliased(MediaJob, name="newest_job")
+
+
 def _with_status(*where: sa.ColumnElement[bool]) -> _WithStatus:
     """Uploads with the production they point at and that production's newest job: one indexed query.
 
     The status API's hot path and every batch of statuses use it, so it is one query rather than three.
     """
-    other = aliased(MediaJob)
+    other = _other_job()
     newest = sa.select(sa.func.max(other.id)).where(col(other.production_id) == Production.id).scalar_subquery()
     query = (
         select(Upload, Production, MediaJob)
@@ -232,15 +240,22 @@ def export_view(*, session: Session, member: Member, upload_id: object) -> Expor
     return _view(found)
 
 
+@functools.cache
+def _export_views_query() -> _WithStatus:
+    """export_views' statement, built once with the member and the page bound per call: every tab's page load runs
+    it (a connect rush, thousands), and building it each time cost as much as running it."""
+    return (
+        _with_status(*exports.live_exports_clause(sa.bindparam("member_id", type_=sa.Integer)))
+        .order_by(col(Upload.created_at).desc(), col(Upload.id).desc())
+        .offset(sa.bindparam("offset", type_=sa.Integer))
+        .limit(sa.bindparam("limit", type_=sa.Integer))
+    )
+
+
 def export_views(*, session: Session, member: Member, limit: int = 500, offset: int = 0) -> list[ExportView]:
     """The member's exports, newest first, with status: one query whatever the count."""
-    query = (
-        _with_status(*exports.live_exports_clause(member))
-        .order_by(col(Upload.created_at).desc(), col(Upload.id).desc())
-        .offset(offset)
-        .limit(limit)
-    )
-    return [_view(found) for found in session.exec(query)]
+    found = session.exec(_export_views_query(), params={"member_id": member.id, "offset": offset, "limit": limit})
+    return [_view(row) for row in found]
 
 
 def prep_hls(*, session: Session, member: Member, upload_id: object, provider: str) -> HlsStatus:

@@ -6,6 +6,7 @@ import functools
 import inspect
 import json
 from collections.abc import Callable, Coroutine
+from contextvars import ContextVar
 from http.cookies import CookieError, SimpleCookie
 from typing import Any, Concatenate, ParamSpec, TypeVar, overload
 
@@ -13,6 +14,7 @@ import reflex as rx
 from reflex.event import EventSpec
 from reflex.state import BaseState
 
+from exports_app import reflex_bridge
 from exports_app.db import session_scope
 from exports_app.routes import EXPORTS_ROUTE, LOGIN_ROUTE
 from exports_app.services import auth
@@ -21,6 +23,13 @@ from exports_app.services.auth import Member
 S = TypeVar("S", bound=rx.State)
 P = ParamSpec("P")
 Answer = EventSpec | None  # what a member handler returns: nothing, or where the client goes next
+Identity = tuple[Member | None, str]  # the member (None when signed out) and the session's fingerprint
+
+# One session lookup per event: the tab guard asks first (state/tab_guard.py, ahead of every handler), and the
+# handler's own check in the same event (member_event, require_member) gets that answer instead of a second query.
+# Kept with the event it was found for and the cookie it was found from, so it never answers another event (each
+# chained event asks again) or another cookie.
+_event_identity: ContextVar[tuple[object, str, Identity] | None] = ContextVar("event_identity", default=None)
 
 
 def _session_token(raw_cookie: str) -> str | None:
@@ -33,16 +42,25 @@ def _session_token(raw_cookie: str) -> str | None:
     return morsel.value if morsel else None
 
 
-def _identity(raw_cookie: str) -> tuple[Member | None, str]:
+def _identity(raw_cookie: str) -> Identity:
     token = _session_token(raw_cookie)
     with session_scope() as session:
         member = auth.member_for_token(session=session, token=token)
     return member, auth.token_hash(token) if member is not None and token else ""
 
 
-def tab_identity(state: BaseState) -> tuple[Member | None, str]:
-    """The member behind this tab's session cookie and the session's fingerprint ("" when signed out)."""
-    return _identity(state.router.headers.cookie or "")
+def tab_identity(state: BaseState) -> Identity:
+    """The member behind this tab's session cookie and the session's fingerprint ("" when signed out), looked up
+    once per event."""
+    cookie = state.router.headers.cookie or ""
+    event = reflex_bridge.event_in_progress()
+    held = _event_identity.get()
+    if event is not None and held is not None and held[0] is event and held[1] == cookie:
+        return held[2]
+    identity = _identity(cookie)
+    if event is not None:
+        _event_identity.set((event, cookie, identity))
+    return identity
 
 
 def member_for_cookie(raw: str) -> Member | None:

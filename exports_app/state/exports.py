@@ -10,6 +10,7 @@ import reflex as rx
 from reflex.event import EventSpec
 from reflex.vars import ObjectVar
 
+from exports_app import reflex_bridge
 from exports_app.config import get_settings
 from exports_app.db import session_scope
 from exports_app.hls_states import HLS_STATES
@@ -49,6 +50,9 @@ class ExportsLive(rx.SharedState):
     async def load(self, member: Member) -> None:
         key = member_token(member.id)
         live = await self._link_to(key)
+        # The list goes to this tab; the member's other tabs already hold it, and what changed in it since
+        # reached them (the push, their own events): a new tab costs them nothing.
+        reflex_bridge.keep_to_this_tab()
         live._reload(member)
         await live_tabs.add(key, self.router.session.client_token)  # the push's address book (see live_tabs)
 

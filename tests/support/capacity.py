@@ -64,11 +64,10 @@ def protocol() -> Protocol:
 
     from exports_app.state.auth import AuthState
     from exports_app.state.exports import ExportsLive
-    from tests.support.socketio_client import hydrate_event_name, on_load_event_name
+    from tests.support.socketio_client import hydrate_event_name
 
     return Protocol(
         hydrate_event_name(),
-        on_load_event_name(),
         ExportsLive.get_full_name(),
         AuthState.get_full_name(),
         "rows" + FIELD_MARKER,
@@ -337,6 +336,7 @@ class Round:
     app_rss_connected_kb: int
     app_rss_end_kb: int
     app_cpu_connect_pct: float  # % of one core while the tabs connected
+    app_cpu_connect_s: float  # the app's CPU time while they connected: on a shared machine, steadier than the wall
     app_cpu_load_pct: float  # % of one core during the drive and settle
     client_cpu_load_pct: float
     driven: int
@@ -398,6 +398,7 @@ class Round:
             "app_rss_end_mb": self.app_rss_end_kb / 1024,
             "rss_per_tab_kb": self.rss_per_tab_kb,
             "app_cpu_connect_pct_of_core": self.app_cpu_connect_pct,
+            "app_cpu_connect_ms_per_tab": 1000 * self.app_cpu_connect_s / max(1, self.tabs),
             "app_cpu_load_pct_of_core": self.app_cpu_load_pct,
             "client_cpu_load_pct_of_core": self.client_cpu_load_pct,
             "client_loop_lag_max_ms": self.client_loop_lag_max_ms,
@@ -419,10 +420,12 @@ def run_round(
     concurrency: int = 50,
     settle_s: float = 3.0,
     extra_pids: tuple[int, ...] = (),
+    while_connecting: Callable[[], contextlib.AbstractContextManager[None]] = contextlib.nullcontext,
 ) -> Round:
     """Open tabs_per_member tabs for each of `members`, drive `driven_members`' jobs, and match receipts.
 
     The app's memory and CPU are those of its process group plus `extra_pids` (e.g. its Redis server).
+    `while_connecting` wraps the connect rush alone (e.g. a profile of the app's worker: bench/profile_worker.py).
     """
     proto = protocol()
     plans = [
@@ -438,9 +441,10 @@ def run_round(
     fleet = Fleet(app.url, plans, proto, procs=procs, concurrency=concurrency)
     results: list[TabResult] = []
     try:
-        cpu0, wall0 = cpu_seconds(pids), time.monotonic()
-        connected = fleet.connected()
-        cpu1, wall1 = cpu_seconds(pids), time.monotonic()
+        with while_connecting():
+            cpu0, wall0 = cpu_seconds(pids), time.monotonic()
+            connected = fleet.connected()
+            cpu1, wall1 = cpu_seconds(pids), time.monotonic()
         time.sleep(settle_s)  # re-sends to earlier tabs die down before memory is read
         rss_connected = rss_kb(pids)
         client_cpu0 = cpu_seconds(fleet.pids)
@@ -492,6 +496,7 @@ def run_round(
         app_rss_connected_kb=rss_connected,
         app_rss_end_kb=rss_end,
         app_cpu_connect_pct=100 * (cpu1 - cpu0) / max(1e-9, wall1 - wall0),
+        app_cpu_connect_s=cpu1 - cpu0,
         app_cpu_load_pct=100 * (cpu3 - cpu2) / max(1e-9, wall3 - wall2),
         client_cpu_load_pct=100 * (client_cpu1 - client_cpu0) / max(1e-9, wall3 - wall2),
         driven=len(driven),

@@ -1,8 +1,9 @@
 """The capacity client: members' `/exports` tabs held open over raw socket.io, many per process (asyncio).
 
-Each tab does what the page does (socketio_client.py): the upgrade with the member's session cookie, the
-app's own Origin and a fresh UUID client token, the CONNECT carrying `hydrate_and_load`, then the page's
-on_load event. A tab is ready when its member's list has arrived. From then on it notes, with the time its
+Each tab does what the page does (tests/support/socketio_client.py): the upgrade with the member's session cookie, the
+app's own Origin and a fresh UUID client token, and the CONNECT carrying `hydrate_and_load`, which queues the
+page's on_load on the server (Reflex 0.10's page sends no on_load of its own when it connects: it sends one on a
+client-side navigation). A tab is ready when its member's list has arrived. From then on it notes, with the time its
 frame arrived, every change of an export's status (percent, phase, state) in the live state's deltas, and
 anything it was sent that is not its member's (an upload id, a username).
 
@@ -44,7 +45,6 @@ class Protocol:
     """What the parent learns from the app's classes (children import no app code)."""
 
     hydrate_event: str
-    on_load_event: str
     live_state: str  # ExportsLive's full name: its key in a delta
     auth_state: str  # AuthState's full name
     rows_key: str  # the delta keys of ExportsLive.rows, .statuses and AuthState.username
@@ -126,7 +126,6 @@ class _Tab:
             if not await self.sock.join(page_event(self.protocol.hydrate_event, PAGE), timeout):
                 self.result.error = f"namespace connect refused: {self.sock.connect_error}"
                 return
-            self.sock.emit(page_event(self.protocol.on_load_event, PAGE))
             await asyncio.wait_for(self.ready.wait(), timeout)
             self.result.frames_at_ready = self.sock.frames_in
         except TimeoutError:

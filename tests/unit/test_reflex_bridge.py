@@ -11,20 +11,24 @@ from __future__ import annotations
 import shutil
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 import reflex as rx
+import reflex.istate.shared as reflex_shared
 import reflex_base
+import sqlalchemy as sa
 from redis.asyncio import Redis
 from reflex.istate.manager import StateManager
 from reflex.istate.manager.memory import StateManagerMemory
 from reflex.istate.manager.redis import StateManagerRedis
 from reflex.state import BaseState
 from reflex_base.event import Event
+from reflex_base.event.context import EventContext
 
+from exports_app import db
 from exports_app import reflex_bridge as bridge
 from exports_app.db import session_scope
 from exports_app.exports_app import app
@@ -32,13 +36,14 @@ from exports_app.services import auth
 from exports_app.services.auth import Member
 from exports_app.services.secrets import member_token
 from exports_app.state import live_tabs
-from exports_app.state.auth import LoginState
+from exports_app.state.auth import AuthState, LoginState
 from exports_app.state.exports import ExportModalState, ExportsLive
 from exports_app.state.tab_guard import NEW_TAB_TOKEN, TabGuard, TabOwnerState
 from tests.support.event_loop import run_in_own_loop
 from tests.support.redis_server import RedisServer
 
 TAB = "0f8fad5b-d9cb-469f-a165-70867728950e"
+OTHER_TAB = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -71,13 +76,23 @@ async def running(manager: str) -> AsyncIterator[None]:
 
 
 @asynccontextmanager
-async def tab_event(cookie: str = "") -> AsyncIterator[BaseState]:
+async def tab_event(cookie: str = "", tab: str = TAB) -> AsyncIterator[BaseState]:
     """The root of the tab's state for one event, links patched in, as Reflex processes an event."""
     state_manager: StateManager = app.state_manager
-    async with state_manager.modify_state_with_links(rx.BaseStateToken(ident=TAB, cls=ExportsLive)) as root:
-        router = {"token": TAB, "pathname": "/exports", "headers": {"cookie": cookie}}
+    async with state_manager.modify_state_with_links(rx.BaseStateToken(ident=tab, cls=ExportsLive)) as root:
+        router = {"token": tab, "pathname": "/exports", "headers": {"cookie": cookie}}
         root.router_data = root._update_router_vars(router, root.router_data or {})
         yield root
+
+
+@contextmanager
+def own_event(tab: str) -> Iterator[None]:
+    """The event context Reflex gives each event it processes (forked from the processor's)."""
+    reset = EventContext.set(EventContext.get().fork(token=tab))
+    try:
+        yield
+    finally:
+        EventContext.reset(reset)
 
 
 def session_cookie(member: Member) -> str:
@@ -197,3 +212,89 @@ def test_the_backend_urls_and_the_build_step_are_where_reflex_keeps_them(monkeyp
     stale = False
     build.build()  # type: ignore[no-untyped-call]
     assert calls == ["vite", "built web"]
+
+
+def test_an_event_looks_its_session_up_once(manager: str, alice: Member, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tab guard (ahead of every handler) and the handler's own member check share one session lookup: the
+    event Reflex processes is one object for both (bridge.event_in_progress), and each event asks again."""
+    cookie = session_cookie(alice)
+    lookups: list[str] = []
+    events: list[str] = []  # every event the app processed: each passes the guard once
+    guard_preprocess = TabGuard.preprocess
+
+    async def counted(self: TabGuard, **given: Any) -> Any:
+        events.append(given["event"].name)
+        return await guard_preprocess(self, **given)
+
+    monkeypatch.setattr(TabGuard, "preprocess", counted)
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "JOIN sessions" in statement:
+            lookups.append(statement)
+
+    async def run() -> None:
+        async with running(manager):
+            processor = app._event_processor
+            assert processor is not None
+            router = {"pathname": "/no-page-here", "headers": {"cookie": cookie}}  # a page without on_load
+            name = bridge.event_name(AuthState, "require_member")  # a handler that asks who is signed in
+            for _ in range(2):
+                await (await processor.enqueue(TAB, Event(name=name, payload={}, router_data=router)))
+            await processor.join()
+            async with tab_event(cookie) as root:
+                assert (await root.get_state(AuthState)).username == "alice"  # the handler ran, signed in
+
+    sa.event.listen(db.get_engine(), "before_cursor_execute", note)
+    try:
+        run_in_own_loop(run())
+    finally:
+        sa.event.remove(db.get_engine(), "before_cursor_execute", note)
+    assert events.count(bridge.event_name(AuthState, "require_member")) == 2, events
+    assert len(lookups) == len(events), f"{len(lookups)} session lookups for {len(events)} events: {events}"
+    assert bridge.event_in_progress() is None  # outside an event
+
+
+def test_only_what_an_event_changed_in_a_shared_state_goes_to_its_other_tabs(
+    manager: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reflex re-sends a shared state to its other linked tabs after every event of a linked tab; with
+    share_changes_only, after an event that changed it and did not keep the change to its own tab."""
+    resent: list[tuple[set[str], dict[str, set[str]]]] = []
+
+    def reflex_fan_out(tabs: set[str], dirty: dict[str, set[str]], _cls: type[BaseState]) -> list[Any]:
+        resent.append((set(tabs), {name: set(names) for name, names in dirty.items()}))
+        return []
+
+    monkeypatch.setattr(bridge, "_reflex_fan_out", reflex_fan_out)
+    monkeypatch.setattr(reflex_shared, "_do_update_other_tokens", reflex_shared._do_update_other_tokens)
+    shared_base = reflex_shared.SharedStateBaseInternal
+    monkeypatch.setattr(shared_base, "_modify_linked_states", shared_base._modify_linked_states)
+    bridge.share_changes_only()  # as the app does (exports_app.py); undone after the test
+    live_name = ExportsLive.get_full_name()
+
+    async def event(tab: str, link: bool = False, keep: bool = False, total: int | None = None) -> None:
+        """One event of the tab, as Reflex runs it: the handler's work, then its delta sent (which cleans)."""
+        with own_event(tab):
+            async with tab_event(tab=tab) as root:
+                live = await root.get_state(ExportsLive)
+                if link:
+                    live = await live._link_to("mfanout")
+                if keep:
+                    bridge.keep_to_this_tab()
+                if total is not None:
+                    live.total = total
+                await bridge.sent_delta(root)
+
+    async def run() -> None:
+        async with running(manager):
+            await event(OTHER_TAB, link=True, keep=True)
+            await event(TAB, link=True, keep=True)  # the second tab links: nothing for the first
+            await event(TAB)  # reads the shared state, changes nothing
+            await event(OTHER_TAB)
+            assert resent == []
+            await event(TAB, total=5)
+            assert resent == [({OTHER_TAB}, {live_name: {"total", "has_more"}})]
+            await event(OTHER_TAB, total=6, keep=True)
+            assert len(resent) == 1
+
+    run_in_own_loop(run())
