@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request
 from exports_app.api.common import signed_in
 from exports_app.api.schemas import HlsStatusOut, PrepOut, errors
 from exports_app.config import get_settings
-from exports_app.db import get_engine
+from exports_app.db import read_connection
 from exports_app.services import auth, productions
 
 router = APIRouter(prefix="/api/exports", tags=["exports"])
@@ -16,7 +16,7 @@ router = APIRouter(prefix="/api/exports", tags=["exports"])
 @router.get("/{upload_id}/hls-status", response_model=HlsStatusOut, responses=errors(401, 404))
 def hls_status(upload_id: str, request: Request) -> HlsStatusOut:
     # The API's hot path: the session check and the status in one query on one pooled connection.
-    with get_engine().connect() as connection:
+    with read_connection() as connection:
         status = productions.status_for_session(
             connection=connection, token=request.cookies.get(auth.SESSION_COOKIE), upload_id=upload_id
         )
