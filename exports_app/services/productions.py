@@ -182,7 +182,10 @@ def _status_by_session() -> sa.Select[Any]:
             sessions.outerjoin(uploads, uploads.c.id == sa.bindparam("upload_id"))
             # Someone else's export's production and jobs are not even read.
             .outerjoin(prods, sa.and_(prods.c.id == uploads.c.create_video_production_id, owned))
-            .outerjoin(jobs, jobs.c.id == newest)
+            # newest implies production_id, but SQLAlchemy's check for a cartesian product looks for a link outside
+            # the subquery. Written `+ 0` so that it is no index condition: with it, PostgreSQL probed
+            # (production_id, id) instead of the primary key.
+            .outerjoin(jobs, sa.and_(jobs.c.id == newest, jobs.c.production_id + 0 == prods.c.id))
         )
         .where(
             sessions.c.token_hash == sa.bindparam("token_hash"),
