@@ -1,5 +1,5 @@
 """Status API throughput: GET hls-status under 32 concurrent clients, ours vs a bare Starlette route,
-on a small database and on one with 100,000 uploads and 20,000 productions; and on the small one, the
+on a small database and on one with 100,000 uploads, 20,000 productions and 5,000 sessions; and on the small one, the
 route served by the whole app as `make run` starts it (guard, Reflex's mount) vs the FastAPI app alone."""
 
 from __future__ import annotations
@@ -13,69 +13,18 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
-import sqlalchemy as sa
 
 from bench.common import ROOT, percentile, report
 from bench.setup_db import fresh_data_dir
-from exports_app.db import get_engine, session_scope
-from exports_app.services import auth
+from bench.status_data import populate
 from tests.ports import free_port
 
 CLIENTS = 32
 SECONDS = float(os.environ.get("BENCH_SECONDS", "8"))
-
-
-def populate(uploads: int, productions: int) -> tuple[list[int], str]:
-    """Bulk rows for member 1 (+ filler members); returns member 1's export ids and a session cookie."""
-    with session_scope() as s:
-        member = auth.create_user(session=s, username="bench", password="bench password")
-        token = auth.start_session(session=s, member=member, days=1).token
-    engine = get_engine()
-    now = "2026-01-01 00:00:00"
-    with engine.begin() as conn:
-        conn.execute(
-            sa.text(
-                "INSERT INTO users (username, password_hash, created_at) VALUES "
-                + ",".join(f"('filler{i}', 'x', '{now}')" for i in range(2, 101))
-            )
-        )
-        rows = [{"user_id": 1 if i % 50 == 0 else 2 + i % 99, "created_at": now} for i in range(uploads)]
-        conn.execute(
-            sa.text(
-                "INSERT INTO uploads (user_id, video_role, title, filename, storage_key, size_bytes, created_at,"
-                " updated_at) VALUES (:user_id, 'export', 't', 'f.mp4', 'k', 1, :created_at, :created_at)"
-            ),
-            rows,
-        )
-        ids = [r[0] for r in conn.execute(sa.text("SELECT id, user_id FROM uploads ORDER BY id"))]
-        step = max(1, uploads // productions)
-        prod_rows = [{"upload_id": uid, "user_id": 1, "now": now} for uid in ids[::step][:productions]]
-        conn.execute(
-            sa.text(
-                "INSERT INTO productions (user_id, upload_id, hls_master_uri, created_at, updated_at)"
-                " VALUES (:user_id, :upload_id, 'hls/x/master.m3u8', :now, :now)"
-            ),
-            prod_rows,
-        )
-        conn.execute(
-            sa.text(
-                "UPDATE uploads SET create_video_production_id = (SELECT max(p.id) FROM productions p"
-                " WHERE p.upload_id = uploads.id)"
-            )
-        )
-        conn.execute(
-            sa.text(
-                "INSERT INTO media_jobs (production_id, provider, status, percent, attempt, idempotency_token,"
-                " created_at, updated_at) SELECT id, 'local', 'succeeded', 100, 1, 'tok' || id, created_at, created_at"
-                " FROM productions"
-            )
-        )
-        mine = [r[0] for r in conn.execute(sa.text("SELECT id FROM uploads WHERE user_id = 1"))]
-    return mine, token
 
 
 def serve(target: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -120,6 +69,7 @@ class Load:
     p95_ms: float
     p99_ms: float
     errors: int
+    cpu_ms: float = 0.0  # the server's CPU time per request (user + system): what load on a shared machine hides
 
 
 async def load(url: str, ids: list[int], token: str, *, clients: int = CLIENTS, seconds: float = SECONDS) -> Load:
@@ -157,6 +107,19 @@ def measure_whole_app(data_dir: Path, ids: list[int], token: str) -> Load:
         app.stop()
 
 
+def cpu_seconds(group: int) -> float:
+    """User + system CPU time of every process in a process group (the gunicorn arbiter and its worker)."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # a process that ended meanwhile
+            continue
+        if int(fields[2]) == group:  # fields after the name: state, ppid, pgrp, ..., utime (12th), stime (13th)
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def measure(ids: list[int], token: str) -> dict[str, Load]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     results = {}
@@ -165,7 +128,10 @@ def measure(ids: list[int], token: str) -> dict[str, Load]:
         proc = serve(f"bench.status_apps:{name}", port, env)
         try:
             asyncio.run(load(f"http://127.0.0.1:{port}", ids[:200], token))  # warm up briefly
-            results[name] = asyncio.run(load(f"http://127.0.0.1:{port}", ids, token))
+            used = cpu_seconds(proc.pid)
+            result = asyncio.run(load(f"http://127.0.0.1:{port}", ids, token))
+            requests = result.rps * SECONDS
+            results[name] = replace(result, cpu_ms=(cpu_seconds(proc.pid) - used) / requests * 1000)
         finally:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=20)
@@ -175,20 +141,26 @@ def measure(ids: list[int], token: str) -> dict[str, Load]:
 def main() -> None:
     figures: dict[str, object] = {}
     per_size = {}
-    for label, uploads, productions in (("small", 200, 40), ("large", 100_000, 20_000)):
+    for label, uploads, productions, sessions in (("small", 200, 40, 10), ("large", 100_000, 20_000, 5_000)):
         data_dir = fresh_data_dir("bench-status-")
-        ids, token = populate(uploads, productions)
+        ids, token = populate(uploads, productions, sessions)
         results = measure(ids, token)
         if label == "small":
             results["whole_app"] = measure_whole_app(data_dir, ids, token)
             figures["small_ratio_whole_app_vs_fastapi_rps"] = results["whole_app"].rps / results["ours"].rps
         per_size[label] = results
         for name, result in results.items():
-            figures[f"{label}_{name}"] = f"{result.rps:.0f} req/s, p99 {result.p99_ms:.1f} ms, {result.errors} errors"
+            figures[f"{label}_{name}"] = (
+                f"{result.rps:.0f} req/s, p99 {result.p99_ms:.1f} ms, {result.errors} errors"
+                + (f", server CPU {result.cpu_ms:.2f} ms/request" if result.cpu_ms else "")
+            )
         figures[f"{label}_ratio_ours_vs_bare_rps"] = results["ours"].rps / results["bare"].rps
+        # Requests a second a core could serve: the same ratio, without the other work on a shared machine.
+        figures[f"{label}_ratio_ours_vs_bare_cpu"] = results["bare"].cpu_ms / results["ours"].cpu_ms
         shutil.rmtree(data_dir, ignore_errors=True)
     figures["large_vs_small_p99_ours"] = per_size["large"]["ours"].p99_ms / per_size["small"]["ours"].p99_ms
     figures["large_vs_small_time_per_request_ours"] = per_size["small"]["ours"].rps / per_size["large"]["ours"].rps
+    figures["large_vs_small_cpu_per_request_ours"] = per_size["large"]["ours"].cpu_ms / per_size["small"]["ours"].cpu_ms
     report(f"Status API, {CLIENTS} concurrent clients, {SECONDS:.0f} s each", **figures)
 
 
