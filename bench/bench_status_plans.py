@@ -12,11 +12,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from alembic import command
-from alembic.config import Config
-
-from bench.common import ROOT, report
-from bench.setup_db import fresh_data_dir
+from bench.common import report
+from bench.setup_db import fresh_data_dir, migrate_to_head
 from bench.status_data import populate
 from exports_app import config, db
 from exports_app.domain import utcnow
@@ -43,10 +40,7 @@ def database(kind: str) -> Iterator[None]:
             os.environ["EXPORTS_DATABASE_URL"] = server.create("bench")
             config.get_settings.cache_clear()
             db.reset_engine()
-            cfg = Config(str(ROOT / "alembic.ini"))
-            cfg.set_main_option("script_location", str(ROOT / "alembic"))
-            cfg.attributes["configure_logger"] = False
-            command.upgrade(cfg, "head")
+            migrate_to_head()
         yield
     finally:
         db.reset_engine()
