@@ -1,6 +1,8 @@
 """Status API throughput: GET hls-status under 32 concurrent clients, ours vs a bare Starlette route,
 on a small database and on one with 100,000 uploads, 20,000 productions and 5,000 sessions; and on the small one, the
-route served by the whole app as `make run` starts it (guard, Reflex's mount) vs the FastAPI app alone."""
+route served by the whole app as `make run` starts it (guard, Reflex's mount) vs the FastAPI app alone. Beside the
+requests a second, the CPU each request costs: the server's under the load, and each app's called in this process
+one request at a time (the figures a machine shared with other work keeps steady)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import random
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -17,7 +20,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
+from starlette.types import ASGIApp, Message
 
+from bench import status_apps
 from bench.common import ROOT, percentile, report
 from bench.setup_db import fresh_data_dir
 from bench.status_data import populate
@@ -138,12 +143,66 @@ def measure(ids: list[int], token: str) -> dict[str, Load]:
     return results
 
 
+async def _get(app: ASGIApp, path: str, cookie: bytes) -> int:
+    """One GET through an ASGI app in this process, as a server would call it; returns the status code."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"bench"), (b"cookie", cookie)],
+        "client": ("127.0.0.1", 1),
+        "server": ("bench", 80),
+    }
+    status = 0
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    await app(scope, receive, send)
+    return status
+
+
+def cpu_in_process(ids: list[int], token: str, *, rounds: int = 5, requests: int = 400) -> dict[str, float]:
+    """CPU ms per request of each app called in this process, one request at a time: no sockets, no client and no
+    other process in the figure, so a shared machine's load moves it little. Rounds alternate; medians."""
+    apps: dict[str, ASGIApp] = {name: getattr(status_apps, name)() for name in ("bare", "ours")}
+    cookie = f"exports_session={token}".encode()
+    rng = random.Random(5)
+    per_round: dict[str, list[float]] = {name: [] for name in apps}
+
+    async def batch(app: ASGIApp) -> None:
+        for _ in range(requests):
+            assert await _get(app, f"/api/exports/{rng.choice(ids)}/hls-status", cookie) == 200
+
+    for app in apps.values():  # compiled statements, pooled connections, the threadpool: not in the figure
+        asyncio.run(batch(app))
+    for _ in range(rounds):
+        for name, app in apps.items():
+            began = time.process_time()  # every thread's: sync routes run in the threadpool
+            asyncio.run(batch(app))
+            per_round[name].append((time.process_time() - began) / requests * 1000)
+    return {name: statistics.median(values) for name, values in per_round.items()}
+
+
 def main() -> None:
     figures: dict[str, object] = {}
     per_size = {}
+    in_process: dict[str, dict[str, float]] = {}
     for label, uploads, productions, sessions in (("small", 200, 40, 10), ("large", 100_000, 20_000, 5_000)):
         data_dir = fresh_data_dir("bench-status-")
         ids, token = populate(uploads, productions, sessions)
+        in_process[label] = cpu_in_process(ids, token)
         results = measure(ids, token)
         if label == "small":
             results["whole_app"] = measure_whole_app(data_dir, ids, token)
@@ -161,6 +220,10 @@ def main() -> None:
     figures["large_vs_small_p99_ours"] = per_size["large"]["ours"].p99_ms / per_size["small"]["ours"].p99_ms
     figures["large_vs_small_time_per_request_ours"] = per_size["small"]["ours"].rps / per_size["large"]["ours"].rps
     figures["large_vs_small_cpu_per_request_ours"] = per_size["large"]["ours"].cpu_ms / per_size["small"]["ours"].cpu_ms
+    for label, cpu in in_process.items():
+        figures[f"{label}_in_process_cpu_ms"] = f"ours {cpu['ours']:.3f}, bare {cpu['bare']:.3f}"
+        figures[f"{label}_ratio_ours_vs_bare_in_process"] = cpu["bare"] / cpu["ours"]
+    figures["large_vs_small_in_process_ours"] = in_process["large"]["ours"] / in_process["small"]["ours"]
     report(f"Status API, {CLIENTS} concurrent clients, {SECONDS:.0f} s each", **figures)
 
 
