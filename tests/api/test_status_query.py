@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
+from sqlmodel import select
 
+from exports_app.api.schemas import HlsStatusOut
 from exports_app.db import get_engine, session_scope
 from exports_app.domain import JobStatus, utcnow
 from exports_app.models import MediaJob, Production, Upload
@@ -74,6 +78,22 @@ def test_someone_elses_export_with_a_production_is_404(alice_client: TestClient,
     bobs = with_jobs(bob, [JobStatus.SUCCEEDED])
     response = alice_client.get(f"/api/exports/{bobs}/hls-status")
     assert response.status_code == 404 and response.json() == {"error": "Export not found."}
+
+
+def test_the_body_is_the_bytes_fastapi_would_send(alice_client: TestClient, alice: Member) -> None:
+    """The route returns the model's JSON itself (cheaper): the same bytes as FastAPI's JSONResponse of the model,
+    datetimes and a non-ASCII detail included."""
+    upload_id = with_jobs(alice, [JobStatus.FAILED])
+    with session_scope() as s:
+        job = s.exec(select(MediaJob)).one()
+        job.error_message, job.finished_at = "Échec « ffmpeg » ✗", utcnow()
+        s.add(job)
+    response = alice_client.get(f"/api/exports/{upload_id}/hls-status")
+    with session_scope() as s:
+        model = HlsStatusOut.of(productions.export_status(session=s, member=alice, upload_id=upload_id))
+    assert response.headers["content-type"] == "application/json"
+    assert response.content == JSONResponse(jsonable_encoder(model)).body
+    assert response.json()["detail"] == "Échec « ffmpeg » ✗" and response.json()["failedAt"].endswith("Z")
 
 
 def test_postgresql_prepares_the_status_statement_once_per_connection(alice_client: TestClient, alice: Member) -> None:
