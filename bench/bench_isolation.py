@@ -18,9 +18,10 @@ import threading
 import time
 from pathlib import Path
 
-from bench.bench_status_api import Load, load, populate, serve
+from bench.bench_status_api import Load, load, serve
 from bench.common import ROOT, report
 from bench.setup_db import fresh_data_dir
+from bench.status_data import populate
 from exports_app.config import Settings
 from exports_app.domain import JobStatus
 from exports_app.transcode.base import JobRequest, PendingJob

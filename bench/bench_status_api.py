@@ -1,6 +1,8 @@
 """Status API throughput: GET hls-status under 32 concurrent clients, ours vs a bare Starlette route,
-on a small database and on one with 100,000 uploads and 20,000 productions; and on the small one, the
-route served by the whole app as `make run` starts it (guard, Reflex's mount) vs the FastAPI app alone."""
+on a small database and on one with 100,000 uploads, 20,000 productions and 5,000 sessions; and on the small one, the
+route served by the whole app as `make run` starts it (guard, Reflex's mount) vs the FastAPI app alone. Beside the
+requests a second, the CPU each request costs: the server's under the load, and each app's called in this process
+one request at a time (the figures a machine shared with other work keeps steady)."""
 
 from __future__ import annotations
 
@@ -10,73 +12,25 @@ import random
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
-import sqlalchemy as sa
+from starlette.types import ASGIApp, Message
 
+from bench import status_apps
 from bench.common import ROOT, report
 from bench.setup_db import fresh_data_dir
-from exports_app.db import get_engine, session_scope
-from exports_app.services import auth
+from bench.status_data import populate
 from tests.support.figures import percentile
 from tests.support.ports import free_port
 
 CLIENTS = 32
 SECONDS = float(os.environ.get("BENCH_SECONDS", "8"))
-
-
-def populate(uploads: int, productions: int) -> tuple[list[int], str]:
-    """Bulk rows for member 1 (+ filler members); returns member 1's export ids and a session cookie."""
-    with session_scope() as s:
-        member = auth.create_user(session=s, username="bench", password="bench password")
-        token = auth.start_session(session=s, member=member, days=1).token
-    engine = get_engine()
-    now = "2026-01-01 00:00:00"
-    with engine.begin() as conn:
-        conn.execute(
-            sa.text(
-                "INSERT INTO users (username, password_hash, created_at) VALUES "
-                + ",".join(f"('filler{i}', 'x', '{now}')" for i in range(2, 101))
-            )
-        )
-        rows = [{"user_id": 1 if i % 50 == 0 else 2 + i % 99, "created_at": now} for i in range(uploads)]
-        conn.execute(
-            sa.text(
-                "INSERT INTO uploads (user_id, video_role, title, filename, storage_key, size_bytes, created_at,"
-                " updated_at) VALUES (:user_id, 'export', 't', 'f.mp4', 'k', 1, :created_at, :created_at)"
-            ),
-            rows,
-        )
-        ids = [r[0] for r in conn.execute(sa.text("SELECT id, user_id FROM uploads ORDER BY id"))]
-        step = max(1, uploads // productions)
-        prod_rows = [{"upload_id": uid, "user_id": 1, "now": now} for uid in ids[::step][:productions]]
-        conn.execute(
-            sa.text(
-                "INSERT INTO productions (user_id, upload_id, hls_master_uri, created_at, updated_at)"
-                " VALUES (:user_id, :upload_id, 'hls/x/master.m3u8', :now, :now)"
-            ),
-            prod_rows,
-        )
-        conn.execute(
-            sa.text(
-                "UPDATE uploads SET create_video_production_id = (SELECT max(p.id) FROM productions p"
-                " WHERE p.upload_id = uploads.id)"
-            )
-        )
-        conn.execute(
-            sa.text(
-                "INSERT INTO media_jobs (production_id, provider, status, percent, attempt, idempotency_token,"
-                " created_at, updated_at) SELECT id, 'local', 'succeeded', 100, 1, 'tok' || id, created_at, created_at"
-                " FROM productions"
-            )
-        )
-        mine = [r[0] for r in conn.execute(sa.text("SELECT id FROM uploads WHERE user_id = 1"))]
-    return mine, token
 
 
 def serve(target: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -121,6 +75,7 @@ class Load:
     p95_ms: float
     p99_ms: float
     errors: int
+    cpu_ms: float = 0.0  # the server's CPU time per request (user + system): what load on a shared machine hides
 
 
 async def load(url: str, ids: list[int], token: str, *, clients: int = CLIENTS, seconds: float = SECONDS) -> Load:
@@ -158,6 +113,19 @@ def measure_whole_app(data_dir: Path, ids: list[int], token: str) -> Load:
         app.stop()
 
 
+def cpu_seconds(group: int) -> float:
+    """User + system CPU time of every process in a process group (the gunicorn arbiter and its worker)."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # a process that ended meanwhile
+            continue
+        if int(fields[2]) == group:  # fields after the name: state, ppid, pgrp, ..., utime (12th), stime (13th)
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def measure(ids: list[int], token: str) -> dict[str, Load]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     results = {}
@@ -166,30 +134,97 @@ def measure(ids: list[int], token: str) -> dict[str, Load]:
         proc = serve(f"bench.status_apps:{name}", port, env)
         try:
             asyncio.run(load(f"http://127.0.0.1:{port}", ids[:200], token))  # warm up briefly
-            results[name] = asyncio.run(load(f"http://127.0.0.1:{port}", ids, token))
+            used = cpu_seconds(proc.pid)
+            result = asyncio.run(load(f"http://127.0.0.1:{port}", ids, token))
+            requests = result.rps * SECONDS
+            results[name] = replace(result, cpu_ms=(cpu_seconds(proc.pid) - used) / requests * 1000)
         finally:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=20)
     return results
 
 
+async def _get(app: ASGIApp, path: str, cookie: bytes) -> int:
+    """One GET through an ASGI app in this process, as a server would call it; returns the status code."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"bench"), (b"cookie", cookie)],
+        "client": ("127.0.0.1", 1),
+        "server": ("bench", 80),
+    }
+    status = 0
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    await app(scope, receive, send)
+    return status
+
+
+def cpu_in_process(ids: list[int], token: str, *, rounds: int = 5, requests: int = 400) -> dict[str, float]:
+    """CPU ms per request of each app called in this process, one request at a time: no sockets, no client and no
+    other process in the figure, so a shared machine's load moves it little. Rounds alternate; medians."""
+    apps: dict[str, ASGIApp] = {name: getattr(status_apps, name)() for name in ("bare", "ours")}
+    cookie = f"exports_session={token}".encode()
+    rng = random.Random(5)
+    per_round: dict[str, list[float]] = {name: [] for name in apps}
+
+    async def batch(app: ASGIApp) -> None:
+        for _ in range(requests):
+            assert await _get(app, f"/api/exports/{rng.choice(ids)}/hls-status", cookie) == 200
+
+    for app in apps.values():  # compiled statements, pooled connections, the threadpool: not in the figure
+        asyncio.run(batch(app))
+    for _ in range(rounds):
+        for name, app in apps.items():
+            began = time.process_time()  # every thread's: sync routes run in the threadpool
+            asyncio.run(batch(app))
+            per_round[name].append((time.process_time() - began) / requests * 1000)
+    return {name: statistics.median(values) for name, values in per_round.items()}
+
+
 def main() -> None:
     figures: dict[str, object] = {}
     per_size = {}
-    for label, uploads, productions in (("small", 200, 40), ("large", 100_000, 20_000)):
+    in_process: dict[str, dict[str, float]] = {}
+    for label, uploads, productions, sessions in (("small", 200, 40, 10), ("large", 100_000, 20_000, 5_000)):
         data_dir = fresh_data_dir("bench-status-")
-        ids, token = populate(uploads, productions)
+        ids, token = populate(uploads, productions, sessions)
+        in_process[label] = cpu_in_process(ids, token)
         results = measure(ids, token)
         if label == "small":
             results["whole_app"] = measure_whole_app(data_dir, ids, token)
             figures["small_ratio_whole_app_vs_fastapi_rps"] = results["whole_app"].rps / results["ours"].rps
         per_size[label] = results
         for name, result in results.items():
-            figures[f"{label}_{name}"] = f"{result.rps:.0f} req/s, p99 {result.p99_ms:.1f} ms, {result.errors} errors"
+            figures[f"{label}_{name}"] = (
+                f"{result.rps:.0f} req/s, p99 {result.p99_ms:.1f} ms, {result.errors} errors"
+                + (f", server CPU {result.cpu_ms:.2f} ms/request" if result.cpu_ms else "")
+            )
         figures[f"{label}_ratio_ours_vs_bare_rps"] = results["ours"].rps / results["bare"].rps
+        # Requests a second a core could serve: the same ratio, without the other work on a shared machine.
+        figures[f"{label}_ratio_ours_vs_bare_cpu"] = results["bare"].cpu_ms / results["ours"].cpu_ms
         shutil.rmtree(data_dir, ignore_errors=True)
     figures["large_vs_small_p99_ours"] = per_size["large"]["ours"].p99_ms / per_size["small"]["ours"].p99_ms
     figures["large_vs_small_time_per_request_ours"] = per_size["small"]["ours"].rps / per_size["large"]["ours"].rps
+    figures["large_vs_small_cpu_per_request_ours"] = per_size["large"]["ours"].cpu_ms / per_size["small"]["ours"].cpu_ms
+    for label, cpu in in_process.items():
+        figures[f"{label}_in_process_cpu_ms"] = f"ours {cpu['ours']:.3f}, bare {cpu['bare']:.3f}"
+        figures[f"{label}_ratio_ours_vs_bare_in_process"] = cpu["bare"] / cpu["ours"]
+    figures["large_vs_small_in_process_ours"] = in_process["large"]["ours"] / in_process["small"]["ours"]
     report(f"Status API, {CLIENTS} concurrent clients, {SECONDS:.0f} s each", **figures)
 
 

@@ -21,8 +21,13 @@ def fresh_data_dir(prefix: str) -> Path:
     os.environ.pop("EXPORTS_DATABASE_URL", None)
     config.get_settings.cache_clear()
     db.reset_engine()
+    migrate_to_head()
+    return data_dir
+
+
+def migrate_to_head() -> None:
+    """Migrate the database the app's settings point at (EXPORTS_DATABASE_URL, else SQLite in the data dir)."""
     cfg = Config(str(ROOT / "alembic.ini"))
     cfg.set_main_option("script_location", str(ROOT / "alembic"))
     cfg.attributes["configure_logger"] = False
     command.upgrade(cfg, "head")
-    return data_dir

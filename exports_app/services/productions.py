@@ -153,22 +153,28 @@ def _status_by_session() -> sa.Select[Any]:
     """The status API's one statement: the live session, the member's export, its production, its newest job.
 
     Core only and built once: SQLAlchemy caches its compiled form, and no ORM object is made per request.
+    Each table is joined on its own key only (the session's token, the export's id, the production's id, the
+    newest job's id), so no planner can reach a row through a range that grows with the tables: see
+    docs/architecture.md, "The status query's plan".
     """
     # The models' Core tables (their __table__, which SQLModel sets but does not declare).
     sessions, uploads, prods, jobs = (
         sa.inspect(model).local_table for model in (AuthSession, Upload, Production, MediaJob)
     )
-    newer = jobs.alias("newer")
-    newest = sa.select(sa.func.max(newer.c.id)).where(newer.c.production_id == prods.c.id).scalar_subquery()
+    # Ownership is tested on the row the id found, not joined on: with user_id in the join, PostgreSQL without
+    # fresh statistics read the export through (user_id, video_role, created_at), every export of the member.
     owned = sa.and_(
-        uploads.c.id == sa.bindparam("upload_id"),
         uploads.c.user_id == sessions.c.user_id,
         uploads.c.video_role == EXPORT_ROLE,
         uploads.c.deleted_at.is_(None),
     )
+    # The newest job by its primary key: one probe of (production_id, id) for max(id), then one of the key,
+    # however many jobs the production has (joining every job and keeping the newest ran this once per job).
+    newer = jobs.alias("newer")
+    newest = sa.select(sa.func.max(newer.c.id)).where(newer.c.production_id == prods.c.id).scalar_subquery()
     return (
         sa.select(
-            uploads.c.id.label("upload_id"),
+            sa.case((owned, uploads.c.id)).label("upload_id"),  # NULL unless the member's live export
             prods.c.id.label("production_id"),
             prods.c.hls_master_uri,
             prods.c.updated_at.label("production_updated_at"),
@@ -181,15 +187,18 @@ def _status_by_session() -> sa.Select[Any]:
             jobs.c.finished_at,
         )
         .select_from(
-            sessions.outerjoin(uploads, owned)
-            .outerjoin(prods, prods.c.id == uploads.c.create_video_production_id)
-            .outerjoin(jobs, jobs.c.production_id == prods.c.id)
+            sessions.outerjoin(uploads, uploads.c.id == sa.bindparam("upload_id"))
+            # Someone else's export's production and jobs are not even read.
+            .outerjoin(prods, sa.and_(prods.c.id == uploads.c.create_video_production_id, owned))
+            # newest implies production_id, but SQLAlchemy's check for a cartesian product looks for a link outside
+            # the subquery. Written `+ 0` so that it is no index condition: with it, PostgreSQL probed
+            # (production_id, id) instead of the primary key.
+            .outerjoin(jobs, sa.and_(jobs.c.id == newest, jobs.c.production_id + 0 == prods.c.id))
         )
         .where(
             sessions.c.token_hash == sa.bindparam("token_hash"),
             sessions.c.revoked_at.is_(None),
             sessions.c.expires_at > sa.bindparam("now", type_=sessions.c.expires_at.type),
-            sa.or_(jobs.c.id.is_(None), jobs.c.id == newest),
         )
     )
 
