@@ -24,7 +24,8 @@ from playwright.sync_api import Page, sync_playwright
 
 from exports_app.transcode.base import JobReport
 from tests.hls.sources import SOURCES
-from tests.support.app_process import CHROMIUM, CHROMIUM_ARGS, ROOT
+from tests.support.app_process import CHROMIUM, CHROMIUM_ARGS
+from tests.support.paths import ROOT
 from tests.support.ports import free_port
 
 pytestmark = pytest.mark.e2e

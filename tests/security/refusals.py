@@ -8,7 +8,7 @@ import subprocess
 
 from tests.security.raw_http import RawResponse
 from tests.security.world import World
-from tests.support.app_process import ROOT
+from tests.support.paths import ROOT
 from tests.support.socketio_client import EventSocket
 
 REFUSAL = "not a supported video"

@@ -19,9 +19,9 @@ from pathlib import Path
 from playwright.sync_api import Page
 
 from tests.support.environment import environ
+from tests.support.paths import ROOT
 from tests.support.ports import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("EXPORTS_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",

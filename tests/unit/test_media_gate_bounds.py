@@ -12,8 +12,8 @@ import pytest
 from exports_app.transcode.clips import make_clip
 from exports_app.transcode.probe import NotAVideoError, probe_video
 from tests.support.media_bombs import gap_bomb, make_bombs
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 # Probing must not decode the frame: a decoded 8192x4400 frame alone is 54 MB (yuv420p), plus the decoder's own.
 PROBE_MEMORY_LIMIT = 32 * 1024 * 1024
 
