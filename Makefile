@@ -17,5 +17,7 @@ test:
 	@source scripts/env.sh && mypy
 	@scripts/test.sh
 
-bench: setup
+# The benchmarks drive Chromium and the tests' private MariaDB/PostgreSQL servers too: the test set-up installs them.
+bench:
+	@scripts/setup.sh --test-deps
 	@source scripts/env.sh && for b in bench/bench_*.py; do python -m "bench.$$(basename "$$b" .py)" || exit 1; done
