@@ -14,7 +14,6 @@ import signal
 import socket
 import statistics
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -23,7 +22,7 @@ import httpx
 from starlette.types import ASGIApp, Message
 
 from bench import status_apps
-from bench.common import ROOT, report
+from bench.common import ROOT, gunicorn_command, report
 from bench.setup_db import fresh_data_dir
 from bench.status_data import populate
 from tests.support.figures import percentile
@@ -37,20 +36,7 @@ def serve(target: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes
     """Serve an ASGI app factory as `make run` serves the app: gunicorn, one uvicorn worker."""
     # The server `make run` uses (scripts/serve.sh): gunicorn with one uvicorn worker.
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--worker-class",
-            "uvicorn.workers.UvicornH11Worker",
-            "--workers",
-            "1",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-            f"{target}()",
-        ],
+        gunicorn_command(f"{target}()", port),
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import report
+from bench.common import gunicorn_command, report
 from tests.support.app_process import group_pids
 from tests.support.capacity import rss_kb
 from tests.support.ports import free_port
@@ -103,18 +103,7 @@ def main() -> None:
     (work / "wsapp.py").write_text(APP)
     port = free_port()
     ours = measure(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--worker-class",
-            "uvicorn.workers.UvicornH11Worker",
-            "--workers",
-            "1",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "wsapp:app",
-        ],
+        gunicorn_command("wsapp:app", port),
         port,
         work,
     )

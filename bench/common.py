@@ -32,3 +32,21 @@ def report(title: str, **figures: object) -> None:
     for name, value in figures.items():
         text = f"{value:.3f}" if isinstance(value, float) else str(value)
         print(f"  {name}: {text}")
+
+
+def gunicorn_command(target: str, port: int) -> list[str]:
+    """The server `make run` serves with (scripts/serve.sh), for an ASGI app `target`: gunicorn, one uvicorn worker."""
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--worker-class",
+        "uvicorn.workers.UvicornH11Worker",
+        "--workers",
+        "1",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--log-level",
+        "warning",
+        target,
+    ]
