@@ -26,13 +26,13 @@ os.environ.setdefault("EXPORTS_TRANSCODE_NICE", "0")
 
 
 # Under pytest-xdist (`make test` runs the SQLite tests in two workers), the tests of a directory whose tests share
-# something costly made once per session (tests/hls's transcoded sources) stay in one worker, so it is made once;
-# every other module stays whole in the worker it lands on, so its module-scoped fixtures are made once. An app
-# (tests/e2e's app_server, tests/security's security_app) is not costly since its start builds no frontend
-# (exports_app/frontend_bundle.py): each worker that needs one starts its own. (xdist's own --dist loadgroup cannot
-# do it on pytest 9: it renames node ids, which pytest 9 no longer lets it do; the scheduler here sees only node
-# ids, not fixtures, hence directories.)
-SHARED_APP_DIRS = ("tests/hls/",)
+# something costly made once per session stay in one worker, so it is made once: tests/hls's transcoded sources,
+# and tests/security's world (an app, two members, six imports and two transcodes). Every other module stays whole
+# in the worker it lands on, so its module-scoped fixtures are made once. tests/e2e's app_server is cheap to start
+# twice (a start builds no frontend: exports_app/frontend_bundle.py), so the e2e modules spread over both workers.
+# (xdist's own --dist loadgroup cannot do it on pytest 9: it renames node ids, which pytest 9 no longer lets it
+# do; the scheduler here sees only node ids, not fixtures, hence directories.)
+SHARED_APP_DIRS = ("tests/hls/", "tests/security/")
 
 
 def worker_group(nodeid: str) -> str:
