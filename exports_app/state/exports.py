@@ -66,10 +66,10 @@ class ExportsLive(rx.SharedState):
         and this one's member would then be an event argument.
         """
         with session_scope() as session:
-            views = productions.export_views(session=session, member=member, limit=self.limit)
-            self.total = exports.count_exports(session=session, member=member)
-        self.rows = [export_row(v) for v in views]
-        self.statuses = {str(v.id): status_view(v.status) for v in views}
+            page = productions.export_page(session=session, member=member, limit=self.limit)
+        self.total = page.total
+        self.rows = [export_row(v) for v in page.views]
+        self.statuses = {str(v.id): status_view(v.status) for v in page.views}
 
     @rx.event
     @member_event
