@@ -25,7 +25,7 @@ from exports_app.state.tab_guard import TabGuard
 # configured extra origins only.
 replace_cors(add_cors)
 # A member's tabs share one live list: Reflex re-sends it to the member's other tabs only when an event changed it,
-# and a tab linking to it (ExportsLive.load) re-sends nothing.
+# and a tab linking to it (a page's start, ExportModalState.start_page) re-sends nothing.
 share_changes_only()
 
 configure_logs(get_settings().log_format)

@@ -8,8 +8,7 @@ from typing import Any
 
 import reflex as rx
 
-from exports_app.state.auth import AuthState
-from exports_app.state.exports import ExportModalState, ExportsLive
+from exports_app.state.exports import ExportModalState
 
 PageFunction = Callable[[], rx.Component]
 # An event handler or spec, as app.add_page takes them; mypy types @rx.event methods as Reflex's
@@ -30,9 +29,9 @@ class Page:
         app.add_page(self.component, route=self.route, title=self.title, on_load=list(self.on_load))
 
 
-# Every signed-in page first checks the session (else /login), then links the member's live list, so a toast
-# reaches any page, then resets this tab's modal; the page's own on_load runs after these.
-MEMBER_ON_LOAD: tuple[OnLoad, ...] = (AuthState.require_member, ExportsLive.load, ExportModalState.start_page)
+# Every signed-in page first checks the session (else /login), links the member's live list, so a toast reaches
+# any page, and resets this tab's modal, all in one event; the page's own on_load runs after it.
+MEMBER_ON_LOAD: tuple[OnLoad, ...] = (ExportModalState.start_page,)
 
 
 def page(*, route: str, title: str | None, on_load: Sequence[OnLoad] = ()) -> Callable[[PageFunction], Page]:

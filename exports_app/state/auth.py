@@ -26,7 +26,7 @@ Answer = EventSpec | None  # what a member handler returns: nothing, or where th
 Identity = tuple[Member | None, str]  # the member (None when signed out) and the session's fingerprint
 
 # One session lookup per event: the tab guard asks first (state/tab_guard.py, ahead of every handler), and the
-# handler's own check in the same event (member_event, require_member) gets that answer instead of a second query.
+# handler's own check in the same event (member_event) gets that answer instead of a second query.
 # Kept with the event it was found for and the cookie it was found from, so it never answers another event (each
 # chained event asks again) or another cookie.
 _event_identity: ContextVar[tuple[object, str, Identity] | None] = ContextVar("event_identity", default=None)
@@ -118,18 +118,9 @@ def member_event(handler: Callable[..., Any]) -> Callable[..., Any]:
 
 
 class AuthState(rx.State):
-    """The signed-in member's name for the header; pages guard themselves with require_member."""
+    """The signed-in member's name for the header, set by every member page's start (ExportModalState.start_page)."""
 
     username: rx.Field[str] = rx.field("")
-
-    @rx.event
-    def require_member(self) -> EventSpec | None:
-        member = member_of(self)
-        if member is None:
-            self.username = ""
-            return rx.redirect(LOGIN_ROUTE)
-        self.username = member.username
-        return None
 
     @rx.event
     def sign_out(self) -> EventSpec:

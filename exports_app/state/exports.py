@@ -21,7 +21,7 @@ from exports_app.services.errors import ServiceError
 from exports_app.services.hls_status import HlsStatus, prep_finished
 from exports_app.services.secrets import member_token
 from exports_app.state import live_tabs
-from exports_app.state.auth import member_event
+from exports_app.state.auth import AuthState, member_event
 from exports_app.state.views import ExportRow, Notice, StatusView, export_row, notice, status_view
 
 PAGE_SIZE = 100  # rows per page: 1,000 exports render as fast as a few (bench/bench_list.py)
@@ -45,9 +45,11 @@ class ExportsLive(rx.SharedState):
     def has_more(self) -> bool:
         return self.total > len(self.rows)
 
-    @rx.event
-    @member_event
-    async def load(self, member: Member) -> None:
+    async def _join(self, member: Member) -> ExportsLive:
+        """Link this tab to the member's live list, read afresh; returns the member's shared instance.
+
+        Private: it runs inside a page's start (ExportModalState.start_page), whose member the guard checked.
+        """
         key = member_token(member.id)
         live = await self._link_to(key)
         # The list goes to this tab; the member's other tabs already hold it, and what changed in it since
@@ -55,6 +57,7 @@ class ExportsLive(rx.SharedState):
         reflex_bridge.keep_to_this_tab()
         live._reload(member)
         await live_tabs.add(key, self.router.session.client_token)  # the push's address book (see live_tabs)
+        return live
 
     def _reload(self, member: Member) -> None:
         """Re-read the member's list from the database (the source of truth).
@@ -63,10 +66,10 @@ class ExportsLive(rx.SharedState):
         and this one's member would then be an event argument.
         """
         with session_scope() as session:
-            views = productions.export_views(session=session, member=member, limit=self.limit)
-            self.total = exports.count_exports(session=session, member=member)
-        self.rows = [export_row(v) for v in views]
-        self.statuses = {str(v.id): status_view(v.status) for v in views}
+            page = productions.export_page(session=session, member=member, limit=self.limit)
+        self.total = page.total
+        self.rows = [export_row(v) for v in page.views]
+        self.statuses = {str(v.id): status_view(v.status) for v in page.views}
 
     @rx.event
     @member_event
@@ -104,7 +107,7 @@ def status_var(key: rx.Var[str]) -> ObjectVar[StatusView]:
 
 
 class ExportModalState(rx.State):
-    """This tab's modal: which export is open, delete confirmation, upload messages."""
+    """This tab's modal (which export is open, delete confirmation, upload messages) and every member page's start."""
 
     open_id: rx.Field[int] = rx.field(0)
     last_opened: rx.Field[int] = rx.field(0)  # kept after the modal closes: focus goes back to this export's cog
@@ -166,9 +169,18 @@ class ExportModalState(rx.State):
         self.confirming_delete = False
 
     @rx.event
-    async def start_page(self) -> EventSpec | None:
-        """On every page's load: toasts from now on only, and the modal a toast's Open asked for (?open=<id>)."""
-        self.notices_after = (await self._live()).notice_count
+    @member_event
+    async def start_page(self, member: Member) -> EventSpec | None:
+        """Every signed-in page's load, in one event: the member's name in the header, this tab linked to the
+        member's live list (so a toast reaches any page), toasts from now on only, and the modal a toast's Open
+        asked for (?open=<id>). Signed out: /login, and nothing else runs (member_event).
+
+        One event rather than three: each event costs a tab Reflex's state fetch, delta, serialisation and frame,
+        and a session lookup, which a connect rush pays a thousand times over.
+        """
+        (await self.get_state(AuthState)).username = member.username
+        live = await (await self._live())._join(member)
+        self.notices_after = live.notice_count
         self.dismissed = []
         self._close_modal()
         wanted = exports.valid_id(self.router.url.query_parameters.get(OPEN_PARAM, ""))

@@ -132,13 +132,13 @@ def case(
 # Every guarded handler with the arguments its page sends (an on_click with the row's id, an on_submit form, the
 # upload's chunk stream, or none for on_load and plain clicks).
 CASES: dict[str, tuple[EventHandler, Callable[[World], dict[str, object]]]] = {
-    "ExportsLive.load": case(ExportsLive.load, lambda w: {}),
     "ExportsLive.show_more": case(ExportsLive.show_more, lambda w: {}),
     "ExportModalState.open_modal": case(ExportModalState.open_modal, lambda w: {"upload_id": str(w.upload_id)}),
     "ExportModalState.prep": case(ExportModalState.prep, lambda w: {}),
     "ExportModalState.publish": case(ExportModalState.publish, lambda w: {}),
     "ExportModalState.confirm_delete": case(ExportModalState.confirm_delete, lambda w: {}),
     "ExportModalState.upload": case(ExportModalState.upload, lambda w: {"chunks": UploadChunkIterator()}),
+    "ExportModalState.start_page": case(ExportModalState.start_page, lambda w: {}),
     "PublishState.load": case(PublishState.load, lambda w: {}),
     "PublishState.create_space": case(PublishState.create_space, lambda w: {"form": {"name": "Another"}}),
     "PublishState.submit": case(PublishState.submit, lambda w: {}),
@@ -183,7 +183,7 @@ def test_reflex_reads_each_guarded_handler_as_before() -> None:
     assert seen["PublishState.create_space"] == (["self", "form"], {"form": dict[str, str]}, False, False)
     assert seen["ExportModalState.upload"] == (["self", "chunks"], {"chunks": UploadChunkIterator}, True, True)
     assert seen["SpaceState.load"] == (["self"], {}, False, False)
-    assert seen["ExportsLive.load"] == (["self"], {}, True, False)
+    assert seen["ExportModalState.start_page"] == (["self"], {}, True, False)
     # The specs pages build: an on_click with an argument, a callback handed the result, the upload's stream.
     assert str(ExportModalState.open_modal(7).args) == str(  # type: ignore[operator]  # an EventNamespace to mypy
         ExportModalState.open_modal(upload_id=7).args  # type: ignore[operator]
@@ -303,7 +303,6 @@ def test_a_query_page_shows_only_what_its_query_names_for_the_member(alice: Memb
 # member's list): the events are exactly these. Backend-only methods start with "_"; `setvar` reaches only
 # explicit setters (the app has no auto setters).
 CLIENT_EVENTS = {
-    "AuthState.require_member",
     "AuthState.sign_out",
     "ExportModalState.ask_delete",
     "ExportModalState.cancel_delete",
@@ -320,7 +319,6 @@ CLIENT_EVENTS = {
     "ExportModalState.start_upload",
     "ExportModalState.upload",
     "ExportModalState.upload_progress",
-    "ExportsLive.load",
     "ExportsLive.show_more",
     "LoginState.redirect_if_signed_in",
     "LoginState.show_error",

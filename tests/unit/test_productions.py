@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from exports_app.db import session_scope
 from exports_app.domain import JobStatus
 from exports_app.models import MediaJob, Production, Upload
-from exports_app.services import media_jobs, productions
+from exports_app.services import exports, media_jobs, productions
 from exports_app.services.auth import Member
 from exports_app.services.errors import NotFound
 from exports_app.services.hls_status import HlsStatus
@@ -228,6 +228,26 @@ def test_export_views_cost_one_query(alice: Member, data_dir: Path) -> None:
     assert len(views) == 30 and selects == 1
     assert [v.title for v in views] == [f"e{i}" for i in reversed(range(30))]  # newest first
     assert {v.status.state for v in views} == {"not_ready", "in_progress"}
+
+
+def test_export_page_and_its_total_cost_one_query(alice: Member, bob: Member, data_dir: Path) -> None:
+    """The /exports list and its "N total" come from one statement: the total counts every live export of the
+    member's, not just the page's, and nothing of anyone else's."""
+    for i in range(5):
+        add_upload(alice, title=f"a{i}")
+    add_upload(bob)
+    with session_scope() as s:
+        exports.delete_export(session=s, member=alice, upload_id=add_upload(alice, title="gone"))
+    page, selects = count_selects(lambda s: productions.export_page(session=s, member=alice, limit=3))
+    assert selects == 1
+    assert ([v.title for v in page.views], page.total) == (["a4", "a3", "a2"], 5)
+    none, _ = count_selects(lambda s: productions.export_page(session=s, member=bob, limit=0))
+    assert (none.views, none.total) == ([], 1)
+    with session_scope() as s:
+        for view in productions.export_views(session=s, member=bob):
+            exports.delete_export(session=s, member=bob, upload_id=view.id)
+    empty, _ = count_selects(lambda s: productions.export_page(session=s, member=bob, limit=3))
+    assert (empty.views, empty.total) == ([], 0)
 
 
 def test_statuses_for_many_exports_in_one_query(alice: Member, bob: Member, data_dir: Path) -> None:

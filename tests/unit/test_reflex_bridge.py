@@ -24,7 +24,7 @@ from redis.asyncio import Redis
 from reflex.istate.manager import StateManager
 from reflex.istate.manager.memory import StateManagerMemory
 from reflex.istate.manager.redis import StateManagerRedis
-from reflex.state import BaseState
+from reflex.state import BaseState, OnLoadInternalState
 from reflex_base.event import Event
 from reflex_base.event.context import EventContext
 
@@ -237,7 +237,7 @@ def test_an_event_looks_its_session_up_once(manager: str, alice: Member, monkeyp
             processor = app._event_processor
             assert processor is not None
             router = {"pathname": "/no-page-here", "headers": {"cookie": cookie}}  # a page without on_load
-            name = bridge.event_name(AuthState, "require_member")  # a handler that asks who is signed in
+            name = bridge.event_name(ExportModalState, "start_page")  # a handler that asks who is signed in
             for _ in range(2):
                 await (await processor.enqueue(TAB, Event(name=name, payload={}, router_data=router)))
             await processor.join()
@@ -249,9 +249,44 @@ def test_an_event_looks_its_session_up_once(manager: str, alice: Member, monkeyp
         run_in_own_loop(run())
     finally:
         sa.event.remove(db.get_engine(), "before_cursor_execute", note)
-    assert events.count(bridge.event_name(AuthState, "require_member")) == 2, events
+    assert events.count(bridge.event_name(ExportModalState, "start_page")) == 2, events
     assert len(lookups) == len(events), f"{len(lookups)} session lookups for {len(events)} events: {events}"
     assert bridge.event_in_progress() is None  # outside an event
+
+
+def test_a_member_page_loads_in_one_event_of_the_apps(
+    manager: str, alice: Member, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """/exports's on_load is one event of the app's (the header's name, the live list linked and read, the modal
+    reset), between Reflex's own: each event costs a tab Reflex's per-event work, a connect rush a thousand times."""
+    cookie = session_cookie(alice)
+    events: list[str] = []
+    guard_preprocess = TabGuard.preprocess
+
+    async def counted(self: TabGuard, **given: Any) -> Any:
+        events.append(given["event"].name)
+        return await guard_preprocess(self, **given)
+
+    monkeypatch.setattr(TabGuard, "preprocess", counted)
+    on_load = bridge.event_name(OnLoadInternalState, "on_load_internal")
+
+    async def run() -> None:
+        async with running(manager):
+            processor = app._event_processor
+            assert processor is not None
+            router = {"pathname": "/exports", "asPath": "/exports", "headers": {"cookie": cookie}}
+            await (await processor.enqueue(TAB, Event(name=on_load, payload={}, router_data=router)))
+            await processor.join()
+            async with tab_event(cookie) as root:
+                shown.append((await root.get_state(AuthState)).username)
+                shown.append(bridge.linked_tokens(root).get(ExportsLive.get_full_name(), ""))
+
+    shown: list[str] = []
+    run_in_own_loop(run())
+    apps = [name for name in events if not name.startswith(OnLoadInternalState.get_full_name())]
+    assert apps == [bridge.event_name(ExportModalState, "start_page")], events
+    assert events[-1].endswith("set_is_hydrated"), events  # the whole chain ran
+    assert shown == ["alice", member_token(alice.id)]  # the one event did all three
 
 
 def test_only_what_an_event_changed_in_a_shared_state_goes_to_its_other_tabs(
