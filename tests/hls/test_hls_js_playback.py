@@ -33,7 +33,7 @@ pytestmark = pytest.mark.e2e
 PAGE = """<!doctype html><html><body><video id="v" muted playsinline></video>
 <script src="/hls.min.js"></script></body></html>"""
 # Plays src to its end and leaves what happened in window.played: hls.js starts on level 0 (the variant near
-# 2 Mbit/s); once the video plays it is switched to the last (smallest) level and played again from the start.
+# 2 Mbit/s); once level 0 plays it is switched to the last (smallest) level and played again from the start.
 # Which levels' fragments were buffered, the frame sizes the element painted or took on, and any hls.js errors
 # are recorded.
 PLAY = """(src) => {
@@ -43,23 +43,26 @@ PLAY = """(src) => {
   const seen = {buffered: [], sizes: [], errors: [], switchedTo: null};
   const finish = (ok) => { const time = video.currentTime; hls.destroy(); window.played = {...seen, ok, time}; };
   hls.on(Hls.Events.ERROR, (_, d) => { seen.errors.push(d.details); if (d.fatal) finish(false); });
-  hls.on(Hls.Events.FRAG_BUFFERED, (_, d) => seen.buffered.push(d.frag.level));
-  video.onplaying = () => {
-    // The switch flushes the buffer; playing on from the start shows the new level's frames however short the
-    // clip is and however late (on a busy machine) the switch lands.
-    if (seen.switchedTo === null) {
+  // The switch to the last (smallest) level comes once level 0 is buffered, playing, and has shown its size: on a
+  // busy machine 'playing' could come before level 0's FRAG_BUFFERED or its first frame. The switch flushes the
+  // buffer; playing on from the start shows the new level's frames however short the clip is.
+  let playing = false;
+  const maybeSwitch = () => {
+    if (seen.switchedTo === null && playing && seen.buffered.includes(0) && seen.sizes.length > 0) {
       seen.switchedTo = hls.levels.length - 1; hls.currentLevel = seen.switchedTo; video.currentTime = 0;
     }
   };
-  const paint = () => {
+  const note = () => {
     const size = video.videoWidth + 'x' + video.videoHeight;
-    if (!seen.sizes.includes(size)) seen.sizes.push(size);
-    if (!video.ended) video.requestVideoFrameCallback(paint);
+    if (video.videoWidth && !seen.sizes.includes(size)) seen.sizes.push(size);
+    maybeSwitch();
   };
+  hls.on(Hls.Events.FRAG_BUFFERED, (_, d) => { seen.buffered.push(d.frag.level); maybeSwitch(); });
+  video.onplaying = () => { playing = true; maybeSwitch(); };
+  const paint = () => { note(); if (!video.ended) video.requestVideoFrameCallback(paint); };
   video.requestVideoFrameCallback(paint);
-  // A busy machine may paint no frame of a short clip's new level; the element still reports its new size.
-  video.onresize = () => { const size = video.videoWidth + 'x' + video.videoHeight;
-                           if (!seen.sizes.includes(size)) seen.sizes.push(size); };
+  // A busy machine may paint no frame of a short clip's level; the element still reports its new size.
+  video.onresize = note;
   video.onended = () => finish(true);
   // Level 0 chosen by hand, which turns hls.js's ABR off: on a busy machine a slow first fragment made it drop to
   // a lower level on its own before level 0 was ever buffered. The switch below is by hand too.
