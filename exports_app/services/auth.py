@@ -231,16 +231,7 @@ def purge_expired_sessions(*, session: Session) -> int:
 
 def live_sessions(*, session: Session, fingerprints: set[str]) -> set[str]:
     """Which of these session fingerprints (token hashes) belong to sessions that are neither revoked nor expired."""
-    if not fingerprints:
-        return set()
-    rows = session.execute(
-        select(AuthSession.token_hash).where(
-            col(AuthSession.token_hash).in_(sorted(fingerprints)),
-            col(AuthSession.revoked_at).is_(None),
-            col(AuthSession.expires_at) > utcnow(),
-        )
-    ).scalars()
-    return set(rows)
+    return set(members_of_sessions(session=session, fingerprints=fingerprints))
 
 
 def members_of_sessions(*, session: Session, fingerprints: set[str]) -> dict[str, Member]:
