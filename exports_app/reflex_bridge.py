@@ -54,6 +54,7 @@ __all__ = [
     "event_in_progress",
     "handler_hints",
     "handler_payload",
+    "keep_relaying",
     "keep_to_this_tab",
     "linked_from",
     "linked_tokens",
@@ -150,6 +151,23 @@ async def restore_own_sockets(app: LiveApp) -> list[str]:
     for tab, record in own:
         await manager._store_socket_record(tab, record, nx=True)
     return [tab for tab, _ in own]
+
+
+def keep_relaying(app: LiveApp) -> None:
+    """Start Reflex's two Redis listeners of this worker again if they stopped (a no-op while they run).
+
+    They relay to this worker's tabs what other workers send them, and keep its cache of which worker holds which
+    tab. Reflex gives a listener up after five failures within a minute, which is Redis away for five seconds, and
+    starts it again only when a new websocket connects: the tabs already open would never again get a push that
+    another worker makes."""
+    from reflex.utils.token_manager import RedisTokenManager
+
+    namespace = app.event_namespace
+    manager = namespace._token_manager if namespace is not None else None
+    if namespace is None or not isinstance(manager, RedisTokenManager):
+        return
+    manager.ensure_lost_and_found_task(namespace.emit_update)
+    manager._ensure_socket_record_task()
 
 
 async def emit(app: LiveApp, update: StateUpdate, tab: str) -> None:

@@ -28,7 +28,13 @@ async def restore_if_lost(live: LiveApp) -> bool:
     """Write this worker's tab records back if Redis lost them; whether it did."""
     if not await live_tabs.lost():
         return False
-    owners = await live_tabs.restore(await bridge.restore_own_sockets(live))
+    try:
+        owners = await live_tabs.restore(await bridge.restore_own_sockets(live))
+    except BaseException:
+        # lost() has set the mark already: without it taken back, the next check would find nothing lost.
+        with contextlib.suppress(Exception):
+            await live_tabs.forget_mark()
+        raise
     # A push made while the records were gone reached none of these tabs: they get their list again.
     await push.resend(live, owners)
     return True
@@ -40,6 +46,8 @@ async def _keep(live: LiveApp) -> None:
         try:
             if await restore_if_lost(live):
                 log.info("tab records written back to Redis")
+            # Redis answered: Reflex's relay to this worker's tabs listens again if an outage stopped it.
+            bridge.keep_relaying(live)
         except Exception as exc:  # Redis away: Reflex says so already; try again at the next check
             log.debug("tab records not checked: %s", exc)
 

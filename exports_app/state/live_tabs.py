@@ -139,11 +139,21 @@ MARK_PREFIX = "exports_app:tab-records-kept:"
 MARK_SECONDS = 3600
 
 
+def _mark() -> str:
+    return f"{MARK_PREFIX}{socket.gethostname()}:{os.getpid()}"
+
+
 async def lost() -> bool:
     """Whether Redis lost this worker's records since the last call (True the first time); False without Redis."""
     redis = _client()
-    mark = f"{MARK_PREFIX}{socket.gethostname()}:{os.getpid()}"
-    return redis is not None and bool(await redis.set(mark, "1", nx=True, ex=MARK_SECONDS))
+    return redis is not None and bool(await redis.set(_mark(), "1", nx=True, ex=MARK_SECONDS))
+
+
+async def forget_mark() -> None:
+    """Take back the mark lost() set, so that the next call says lost again (a restore that failed)."""
+    redis = _client()
+    if redis is not None:
+        await redis.delete(_mark())
 
 
 async def restore(held: Iterable[str]) -> dict[str, tuple[str, str]]:

@@ -5,6 +5,7 @@ their live pushes once Redis is back, and none is lost."""
 from __future__ import annotations
 
 import pickle
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -20,6 +21,9 @@ pytestmark = pytest.mark.e2e
 MAX_TABS = 12
 SOCKET_RECORD = "token_manager_socket_record_"  # Reflex's RedisTokenManager key prefix
 READY_TIMEOUT_MS = 180_000
+# Longer than Reflex's own listeners keep trying (five failures a second apart), as a restart under load or a
+# failover takes: the workers must start them again.
+AWAY_SECONDS = 8
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +45,9 @@ def redis_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Runnin
 
 
 def restart(redis_server: RedisServer) -> None:
-    """Stop Redis and start it again on its port, empty."""
+    """Stop Redis and start it again on its port, empty, after AWAY_SECONDS."""
     redis_server.stop()
+    time.sleep(AWAY_SECONDS)
     redis_server.__enter__()
 
 

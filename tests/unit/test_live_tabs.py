@@ -6,10 +6,14 @@ import asyncio
 import shutil
 from collections import defaultdict
 from collections.abc import Iterator
+from typing import cast
 
 import pytest
 from redis.asyncio import Redis
 
+from exports_app import reflex_bridge
+from exports_app.jobs import push, tab_records
+from exports_app.reflex_bridge import LiveApp
 from exports_app.state import live_tabs
 from tests.support.event_loop import run_in_own_loop
 from tests.support.redis_server import RedisServer
@@ -101,3 +105,34 @@ def test_a_worker_writes_its_tabs_back_when_redis_restarts_empty(monkeypatch: py
         server.stop()
         server.__enter__()  # the same port, empty
         run_in_own_loop(after())
+
+
+def test_a_restore_that_fails_is_tried_again_at_the_next_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first check after Redis came back sets this worker's mark; if writing the records back then fails (Redis
+    away again a moment later), the mark must not stay, or no later check would ever write them back."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed (make test installs it)")
+    monkeypatch.setattr(live_tabs, "_local", defaultdict[str, dict[str, float]](dict))
+    monkeypatch.setattr(live_tabs, "_owners", {"tab-here": ("m-ann", "session-1")})
+    monkeypatch.setattr(push, "resend", lambda live, owners: asyncio.sleep(0))
+    sockets: list[object] = [ConnectionError("Redis went away"), ["tab-here"]]
+
+    async def restore_own_sockets(live: object) -> list[str]:
+        answer = sockets.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return cast(list[str], answer)
+
+    monkeypatch.setattr(reflex_bridge, "restore_own_sockets", restore_own_sockets)
+    with RedisServer() as server:
+        monkeypatch.setattr(live_tabs, "_client", lambda: Redis.from_url(server.url))
+        live = cast(LiveApp, object())
+
+        async def checks() -> None:
+            with pytest.raises(ConnectionError):
+                await tab_records.restore_if_lost(live)
+            assert await tab_records.restore_if_lost(live)  # tried again, and written back
+            assert await live_tabs.owners(["tab-here"]) == {"tab-here": ("m-ann", "session-1")}
+            assert not await tab_records.restore_if_lost(live)
+
+        run_in_own_loop(checks())
