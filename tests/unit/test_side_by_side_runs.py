@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from exports_app.transcode.ffmpeg import ffmpeg_exe
@@ -44,6 +45,15 @@ def ladder_command(out: Path) -> list[str]:
     ]
 
 
+def shows_its_command(pid: int) -> None:
+    """Wait until /proc shows the ffmpeg's command line: a process started a moment ago may still show none (Popen
+    returns once the exec has begun; the kernel sets the new command line a little later)."""
+    deadline = time.monotonic() + 30
+    while not (Path("/proc") / str(pid) / "cmdline").read_bytes().startswith(ffmpeg_exe().encode()):
+        assert time.monotonic() < deadline, f"process {pid} never showed the ffmpeg command line"
+        time.sleep(0.02)
+
+
 def test_a_ladder_another_process_started_is_not_this_tests(tmp_path: Path) -> None:
     started = subprocess.run(
         [sys.executable, "-c", START_ELSEWHERE, *ladder_command(tmp_path)],
@@ -54,7 +64,7 @@ def test_a_ladder_another_process_started_is_not_this_tests(tmp_path: Path) -> N
     )
     pid = int(started.stdout)
     try:
-        assert (Path("/proc") / str(pid) / "cmdline").read_bytes().startswith(ffmpeg_exe().encode())  # running
+        shows_its_command(pid)  # running
         assert pid not in running_ladder_pids()
     finally:
         os.kill(pid, signal.SIGKILL)
@@ -65,6 +75,7 @@ def test_a_ladder_this_process_started_is_its_own(tmp_path: Path) -> None:
         ladder_command(tmp_path), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
+        shows_its_command(ffmpeg.pid)
         assert ffmpeg.pid in running_ladder_pids()
     finally:
         ffmpeg.kill()
