@@ -83,6 +83,12 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def hash_password(password: str) -> str:
+    """The argon2 hash of a password, made in a hashing slot."""
+    with hashing_slot():
+        return _hasher.hash(password)
+
+
 def create_user(*, session: Session, username: str, password: str) -> Member:
     username = username.strip()
     if not username or len(username) > 64:
@@ -91,9 +97,7 @@ def create_user(*, session: Session, username: str, password: str) -> Member:
         raise Invalid("A password needs at least 8 characters.")
     if session.exec(select(User).where(User.username == username)).first():
         raise Invalid(f"User {username!r} already exists.")
-    with hashing_slot():
-        password_hash = _hasher.hash(password)
-    user = User(username=username, password_hash=password_hash)
+    user = User(username=username, password_hash=hash_password(password))
     session.add(user)
     session.flush()
     assert user.id is not None

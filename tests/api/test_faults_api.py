@@ -13,7 +13,7 @@ from exports_app.db import session_scope
 from exports_app.models import MediaJob
 from exports_app.services.auth import Member
 from exports_app.storage_faults import STORAGE_FULL_MESSAGE
-from tests.support.api_client import sign_in
+from tests.support.api_client import log_in
 from tests.support.records import PASSWORD, add_upload, make_member
 from tests.support.tmpfs import fill, full_disk_data_dir  # noqa: F401  (a fixture)
 
@@ -33,7 +33,7 @@ def test_sign_in_on_a_full_disk_is_503_and_works_once_room_is_back(full_disk_dat
     response = client.post("/api/auth/login", json={"username": "carol", "password": PASSWORD})
     assert_503(response, STORAGE_FULL_MESSAGE)
     ballast.unlink()
-    sign_in(client, "carol")  # nothing was lost: the member is there and signs in
+    log_in(client, "carol")  # nothing was lost: the member is there and signs in
     assert client.get("/api/auth/me").json()["member"]["username"] == "carol"
 
 

@@ -13,7 +13,8 @@ from schemathesis.checks import not_a_server_error
 from exports_app.api.app import create_api
 from exports_app.api.guard import Guard
 from exports_app.services.auth import Member
-from tests.support.records import PASSWORD, add_upload
+from tests.support.api_client import sign_in
+from tests.support.records import add_upload
 
 pytestmark = pytest.mark.server_db  # re-run on MariaDB and PostgreSQL by `make test`
 
@@ -28,9 +29,7 @@ def signed_in(data_dir: Path, alice: Member, bob: Member) -> dict[str, str]:
 
     add_upload(alice)
     add_upload(bob)
-    client = TestClient(create_api())
-    client.post("/api/auth/login", json={"username": "alice", "password": PASSWORD})
-    return dict(client.cookies)
+    return dict(sign_in(TestClient(create_api()), "alice").cookies)
 
 
 @schema.parametrize()

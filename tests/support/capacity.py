@@ -52,9 +52,8 @@ from tests.support.environment import environ
 from tests.support.figures import percentile
 from tests.support.mediaconvert_server import MediaConvertServer
 from tests.support.ports import free_port
-from tests.support.records import flushed_id
+from tests.support.records import PASSWORD, flushed_id, password_hash
 
-PASSWORD = "capacity password 1"
 PHASE = "TRANSCODING"
 
 
@@ -161,12 +160,7 @@ def make_members(app: RunningApp, count: int, exports_per_member: int, clip: Pat
     from exports_app.config import get_settings
 
     with db.session_scope() as s:
-        first = auth.create_user(session=s, username=f"{prefix}0", password=PASSWORD)
-        first_row = s.get(User, first.id)
-        assert first_row is not None  # created just above, in this session
-        password_hash = first_row.password_hash
-        for i in range(1, count):
-            s.add(User(username=f"{prefix}{i}", password_hash=password_hash))
+        s.add_all(User(username=f"{prefix}{i}", password_hash=password_hash()) for i in range(count))
     names = {f"{prefix}{i}" for i in range(count)}
     with db.session_scope() as s:
         users = s.exec(select(User).where(col(User.username).in_(names)).order_by(col(User.id))).all()

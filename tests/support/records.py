@@ -3,13 +3,14 @@ row, or a real file imported), a prep, a production made ready."""
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from pathlib import Path
 from typing import TypedDict, Unpack
 
 from exports_app.db import session_scope
 from exports_app.domain import JobStatus
-from exports_app.models import Upload
+from exports_app.models import Upload, User
 from exports_app.services import auth, exports, media_jobs, productions
 from exports_app.services.auth import Member
 from exports_app.services.hls_status import HlsStatus
@@ -18,9 +19,21 @@ from exports_app.transcode.base import JobReport, Rendition
 PASSWORD = "correct horse battery"
 
 
+@functools.cache
+def password_hash() -> str:
+    """PASSWORD's argon2 hash, made once per test process: each hash costs about a quarter second of CPU, and a run
+    makes hundreds of members. (create_user's own checks and hashing are tested in test_auth_service.)"""
+    return auth.hash_password(PASSWORD)
+
+
 def make_member(username: str) -> Member:
+    """A member signing in with PASSWORD."""
     with session_scope() as s:
-        return auth.create_user(session=s, username=username, password=PASSWORD)
+        user = User(username=username, password_hash=password_hash())
+        s.add(user)
+        s.flush()
+        assert user.id is not None  # flushed just above
+        return Member(user.id, user.username)
 
 
 class UploadFields(TypedDict, total=False):
