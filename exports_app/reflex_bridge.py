@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextvars import ContextVar
 from pathlib import Path
@@ -25,6 +26,7 @@ from redis.asyncio import Redis
 from reflex import constants
 from reflex.config import get_config
 from reflex.istate.manager import StateManager
+from reflex.istate.manager.disk import StateManagerDisk
 from reflex.middleware.middleware import Middleware
 from reflex.state import BaseState, StateUpdate
 from reflex.utils import prerequisites
@@ -58,6 +60,7 @@ __all__ = [
     "keep_to_this_tab",
     "linked_from",
     "linked_tokens",
+    "purge_expired_states_now_and_then",
     "redis_client",
     "registered_handler",
     "replace_cors",
@@ -244,6 +247,31 @@ def share_changes_only() -> None:
     (keep_to_this_tab)."""
     reflex_shared.SharedStateBaseInternal._modify_linked_states = _this_events_changes  # type: ignore[method-assign]
     reflex_shared._do_update_other_tokens = _fan_out_changes
+
+
+# Reflex's disk state manager (one worker without Redis) purges expired tab states by reading the modification time
+# of every state file it holds, a dozen per tab ever opened, after every write it makes: at most two seconds apart,
+# for states kept an hour. With a thousand tabs open that is 12,000 stat calls every two seconds, in a thread that
+# takes the interpreter's lock from the event loop, in a connect rush too. Once a minute is enough for an hour.
+PURGE_EVERY_S = 60.0
+_reflex_purge_expired_states: Callable[[StateManagerDisk], None] = StateManagerDisk._purge_expired_states
+
+
+def _purge_expired_states_now_and_then(self: StateManagerDisk) -> None:
+    now, last = time.monotonic(), _last_purge.get(id(self))
+    if last is not None and now - last < PURGE_EVERY_S:
+        return
+    _last_purge[id(self)] = now
+    _reflex_purge_expired_states(self)
+
+
+_last_purge: dict[int, float] = {}  # state manager → when it last purged (monotonic)
+
+
+def purge_expired_states_now_and_then() -> None:
+    """Make Reflex's disk state manager look for expired tab states at most every PURGE_EVERY_S seconds (it looks
+    after every write it makes, reading every state file's modification time)."""
+    StateManagerDisk._purge_expired_states = _purge_expired_states_now_and_then  # type: ignore[method-assign]
 
 
 def root_of(state: BaseState) -> BaseState:

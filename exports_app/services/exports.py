@@ -78,7 +78,7 @@ def lock_export(*, session: Session, member: Member, upload_id: object) -> Uploa
     return get_export(session=session, member=member, upload_id=uid)
 
 
-def count_exports(*, session: Session, member: Member) -> int:
+def count_exports(*, session: Session | sa.Connection, member: Member) -> int:
     return int(
         session.execute(sa.select(sa.func.count()).select_from(Upload).where(*live_exports_clause(member))).scalar_one()
     )

@@ -6,7 +6,7 @@ import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
@@ -52,6 +52,7 @@ _Found = tuple[Upload, Production | None, MediaJob | None]
 # The outer joins give None for an export never prepped and for a production without a job yet;
 # select() types every entity as present, so _with_status states its row type with this.
 _WithStatus = Select[Upload, Production | None, MediaJob | None]
+_Query = TypeVar("_Query", _WithStatus, sa.Select[Any])  # an ORM or a Core select over uploads
 
 
 @functools.cache
@@ -66,15 +67,19 @@ def _with_status(*where: sa.ColumnElement[bool]) -> _WithStatus:
 
     The status API's hot path and every batch of statuses use it, so it is one query rather than three.
     """
+    return _joined_to_status(select(Upload, Production, MediaJob), *where)
+
+
+def _joined_to_status(query: _Query, *where: sa.ColumnElement[bool]) -> _Query:
+    """`query` over uploads, joined to the production each points at and that production's newest job."""
     other = _other_job()
     newest = sa.select(sa.func.max(other.id)).where(col(other.production_id) == Production.id).scalar_subquery()
-    query = (
-        select(Upload, Production, MediaJob)
+    return (
+        query.select_from(Upload)
         .outerjoin(Production, col(Production.id) == Upload.create_video_production_id)
         .outerjoin(MediaJob, col(MediaJob.production_id) == Production.id)
         .where(*where, sa.or_(col(MediaJob.id).is_(None), col(MediaJob.id) == newest))
     )
-    return cast(_WithStatus, query)
 
 
 def _lookup(session: Session, *where: sa.ColumnElement[bool]) -> _Found | None:
@@ -222,6 +227,11 @@ def status_for_session(*, connection: sa.Connection, token: str | None, upload_i
         raise SignedOut("Not signed in.")
     if row.upload_id is None:
         raise NotFound(exports.NOT_FOUND_MESSAGE)
+    return _row_status(row)
+
+
+def _row_status(row: sa.Row[Any]) -> HlsStatus:
+    """The status of a row of columns labelled as _status_by_session's and _export_page_query's."""
     production = (
         _ProductionRow(row.production_id, row.hls_master_uri, row.production_updated_at)
         if row.production_id is not None
@@ -277,17 +287,63 @@ class ExportPage:
 
 @functools.cache
 def _export_page_query() -> sa.Select[Any]:
-    # The total as a window over the whole filtered set (counted before LIMIT applies), on every row of the page:
-    # the /exports list and its "N total" in one round trip instead of two (every tab's page load runs it).
-    return _export_views_query().add_columns(sa.func.count().over().label("total"))
+    """export_page's statement: columns, not ORM entities, so it runs on a plain connection (every tab's page load
+    runs it: a connect rush, thousands), built once with the member and the limit bound per call."""
+    columns: tuple[Any, ...] = (  # the models' columns (mypy knows them as Mapped) and labels
+        col(Upload.id),
+        col(Upload.title),
+        col(Upload.filename),
+        col(Upload.created_at),
+        col(Upload.duration_seconds),
+        col(Upload.size_bytes),
+        col(Upload.width),
+        col(Upload.height),
+        col(Upload.create_video_project_id),
+        col(Production.id).label("production_id"),
+        col(Production.hls_master_uri),
+        col(Production.updated_at).label("production_updated_at"),
+        col(MediaJob.status),
+        col(MediaJob.percent),
+        col(MediaJob.phase),
+        col(MediaJob.error_message),
+        col(MediaJob.updated_at).label("job_updated_at"),
+        col(MediaJob.attempt),
+        col(MediaJob.finished_at),
+        # The total as a window over the whole filtered set (counted before LIMIT applies), on every row of the
+        # page: the /exports list and its "N total" in one round trip instead of two.
+        sa.func.count().over().label("total"),
+    )
+    return (
+        _joined_to_status(
+            sa.select(*columns), *exports.live_exports_clause(sa.bindparam("member_id", type_=sa.Integer))
+        )
+        .order_by(col(Upload.created_at).desc(), col(Upload.id).desc())
+        .limit(sa.bindparam("limit", type_=sa.Integer))
+    )
 
 
-def export_page(*, session: Session, member: Member, limit: int) -> ExportPage:
-    """The member's newest `limit` exports with status, and their total: one query."""
+def export_page(*, connection: sa.Connection, member: Member, limit: int) -> ExportPage:
+    """The member's newest `limit` exports with status, and their total: one query on a plain connection
+    (db.read_connection), no ORM session and no ORM objects."""
     if limit < 1:
-        return ExportPage([], exports.count_exports(session=session, member=member))
-    rows = session.execute(_export_page_query(), {"member_id": member.id, "offset": 0, "limit": limit}).all()
-    return ExportPage([_view((row[0], row[1], row[2])) for row in rows], int(rows[0].total) if rows else 0)
+        return ExportPage([], exports.count_exports(session=connection, member=member))
+    rows = connection.execute(_export_page_query(), {"member_id": member.id, "limit": limit}).all()
+    views = [
+        ExportView(
+            row.id,
+            row.title,
+            row.filename,
+            row.created_at,
+            row.duration_seconds,
+            row.size_bytes,
+            row.width,
+            row.height,
+            row.create_video_project_id,
+            _row_status(row),
+        )
+        for row in rows
+    ]
+    return ExportPage(views, int(rows[0].total) if rows else 0)
 
 
 def prep_hls(*, session: Session, member: Member, upload_id: object, provider: str) -> HlsStatus:

@@ -15,7 +15,7 @@ from reflex.event import EventSpec
 from reflex.state import BaseState
 
 from exports_app import reflex_bridge
-from exports_app.db import session_scope
+from exports_app.db import read_connection
 from exports_app.routes import EXPORTS_ROUTE, LOGIN_ROUTE
 from exports_app.services import auth
 from exports_app.services.auth import Member
@@ -32,8 +32,12 @@ Identity = tuple[Member | None, str]  # the member (None when signed out) and th
 _event_identity: ContextVar[tuple[object, str, Identity] | None] = ContextVar("event_identity", default=None)
 
 
+@functools.lru_cache(maxsize=4096)
 def _session_token(raw_cookie: str) -> str | None:
-    """The session cookie in a Cookie header (the websocket handshake's, for events), if it has one."""
+    """The session cookie in a Cookie header (the websocket handshake's, for events), if it has one.
+
+    Kept per header text (a tab sends the same header with each event): the parse, not the session's lookup.
+    """
     try:
         jar = SimpleCookie(raw_cookie)
     except CookieError:
@@ -44,9 +48,11 @@ def _session_token(raw_cookie: str) -> str | None:
 
 def _identity(raw_cookie: str) -> Identity:
     token = _session_token(raw_cookie)
-    with session_scope() as session:
-        member = auth.member_for_token(session=session, token=token)
-    return member, auth.token_hash(token) if member is not None and token else ""
+    if not token:
+        return None, ""
+    with read_connection() as connection:
+        member = auth.member_for_token(session=connection, token=token)
+    return member, auth.token_hash(token) if member is not None else ""
 
 
 def tab_identity(state: BaseState) -> Identity:

@@ -12,7 +12,7 @@ from reflex.vars import ObjectVar
 
 from exports_app import reflex_bridge
 from exports_app.config import get_settings
-from exports_app.db import session_scope
+from exports_app.db import read_connection, session_scope
 from exports_app.hls_states import HLS_STATES
 from exports_app.routes import EXPORTS_ROUTE, OPEN_PARAM, publish_url, timeline_url
 from exports_app.services import exports, faults, productions, storage
@@ -65,8 +65,8 @@ class ExportsLive(rx.SharedState):
         Private, as every helper of a state: Reflex makes each public method an event any client can send,
         and this one's member would then be an event argument.
         """
-        with session_scope() as session:
-            page = productions.export_page(session=session, member=member, limit=self.limit)
+        with read_connection() as connection:
+            page = productions.export_page(connection=connection, member=member, limit=self.limit)
         self.total = page.total
         self.rows = [export_row(v) for v in page.views]
         self.statuses = {str(v.id): status_view(v.status) for v in page.views}

@@ -332,6 +332,9 @@ class Round:
     app_cpu_connect_pct: float  # % of one core while the tabs connected
     app_cpu_connect_s: float  # the app's CPU time while they connected: on a shared machine, steadier than the wall
     app_cpu_load_pct: float  # % of one core during the drive and settle
+    # % of one core just before the rush, no tab open: the refresh tick polling every pending job. Not to be taken off
+    # the rush's CPU: a tick that outlasts its interval runs again at once, so on a busy machine it takes all it gets.
+    app_cpu_quiet_pct: float
     client_cpu_load_pct: float
     driven: int
     commits: int
@@ -393,6 +396,7 @@ class Round:
             "rss_per_tab_kb": self.rss_per_tab_kb,
             "app_cpu_connect_pct_of_core": self.app_cpu_connect_pct,
             "app_cpu_connect_ms_per_tab": 1000 * self.app_cpu_connect_s / max(1, self.tabs),
+            "app_cpu_quiet_pct_of_core": self.app_cpu_quiet_pct,
             "app_cpu_load_pct_of_core": self.app_cpu_load_pct,
             "client_cpu_load_pct_of_core": self.client_cpu_load_pct,
             "client_loop_lag_max_ms": self.client_loop_lag_max_ms,
@@ -413,6 +417,7 @@ def run_round(
     procs: int = 1,
     concurrency: int = 50,
     settle_s: float = 3.0,
+    quiet_s: float = 3.0,
     extra_pids: tuple[int, ...] = (),
     while_connecting: Callable[[], contextlib.AbstractContextManager[None]] = contextlib.nullcontext,
 ) -> Round:
@@ -428,7 +433,10 @@ def run_round(
         for i, m in enumerate(members)
     ]
     pids = group_pids(app.process.pid) + list(extra_pids)
-    time.sleep(1.0)
+    # The app's CPU before any tab opens: what it spends anyway (the refresh tick polling the jobs).
+    quiet_cpu0, quiet_wall0 = cpu_seconds(pids), time.monotonic()
+    time.sleep(quiet_s)
+    quiet_cpu1, quiet_wall1 = cpu_seconds(pids), time.monotonic()
     rss_before = rss_kb(pids)
     watcher = CommitWatcher(driven_members)
     watcher.start()
@@ -491,6 +499,7 @@ def run_round(
         app_rss_end_kb=rss_end,
         app_cpu_connect_pct=100 * (cpu1 - cpu0) / max(1e-9, wall1 - wall0),
         app_cpu_connect_s=cpu1 - cpu0,
+        app_cpu_quiet_pct=100 * (quiet_cpu1 - quiet_cpu0) / max(1e-9, quiet_wall1 - quiet_wall0),
         app_cpu_load_pct=100 * (cpu3 - cpu2) / max(1e-9, wall3 - wall2),
         client_cpu_load_pct=100 * (client_cpu1 - client_cpu0) / max(1e-9, wall3 - wall2),
         driven=len(driven),

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypedDict, TypeVar, Unpack
 
 import pytest
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from exports_app.db import session_scope
+from exports_app.db import read_connection, session_scope
 from exports_app.domain import JobStatus
 from exports_app.models import MediaJob, Production, Upload
 from exports_app.services import exports, media_jobs, productions
@@ -22,6 +24,7 @@ from exports_app.transcode.base import JobReport, Rendition
 from tests.support.records import add_upload, prep
 
 T = TypeVar("T")
+R = TypeVar("R")  # what a counted read runs on: an ORM session or a plain connection
 
 pytestmark = pytest.mark.server_db  # re-run on MariaDB and PostgreSQL by `make test`
 
@@ -201,8 +204,15 @@ def test_other_members_export_is_not_found(alice: Member, bob: Member, session: 
 
 def count_selects(run: Callable[[Session], T]) -> tuple[T, int]:
     """(result of run(session), SELECT statements it sent)."""
-    import sqlalchemy as sa
+    return _count_selects(run, session_scope)
 
+
+def count_selects_on_connection(run: Callable[[sa.Connection], T]) -> tuple[T, int]:
+    """(result of run(connection), SELECT statements it sent) on a plain connection: no ORM session at all."""
+    return _count_selects(run, read_connection)
+
+
+def _count_selects(run: Callable[[R], T], opened: Callable[[], AbstractContextManager[R]]) -> tuple[T, int]:
     from exports_app.db import get_engine
 
     statements: list[str] = []
@@ -212,7 +222,7 @@ def count_selects(run: Callable[[Session], T]) -> tuple[T, int]:
 
     sa.event.listen(get_engine(), "before_cursor_execute", listener)
     try:
-        with session_scope() as s:
+        with opened() as s:
             result = run(s)
     finally:
         sa.event.remove(get_engine(), "before_cursor_execute", listener)
@@ -231,22 +241,28 @@ def test_export_views_cost_one_query(alice: Member, data_dir: Path) -> None:
 
 
 def test_export_page_and_its_total_cost_one_query(alice: Member, bob: Member, data_dir: Path) -> None:
-    """The /exports list and its "N total" come from one statement: the total counts every live export of the
-    member's, not just the page's, and nothing of anyone else's."""
+    """The /exports list and its "N total" come from one statement on a plain connection (no ORM session: every tab's
+    page load runs it): the total counts every live export of the member's, not just the page's, and nothing of
+    anyone else's; each row's status is the one derivation's, as export_views gives it."""
     for i in range(5):
-        add_upload(alice, title=f"a{i}")
+        uid = add_upload(alice, title=f"a{i}")
+        if i % 2:
+            prep(alice, uid)
     add_upload(bob)
     with session_scope() as s:
         exports.delete_export(session=s, member=alice, upload_id=add_upload(alice, title="gone"))
-    page, selects = count_selects(lambda s: productions.export_page(session=s, member=alice, limit=3))
+    page, selects = count_selects_on_connection(lambda c: productions.export_page(connection=c, member=alice, limit=3))
     assert selects == 1
     assert ([v.title for v in page.views], page.total) == (["a4", "a3", "a2"], 5)
-    none, _ = count_selects(lambda s: productions.export_page(session=s, member=bob, limit=0))
+    with session_scope() as s:
+        assert page.views == productions.export_views(session=s, member=alice, limit=3)
+    assert [v.status.state for v in page.views] == ["not_ready", "in_progress", "not_ready"]
+    none, _ = count_selects_on_connection(lambda c: productions.export_page(connection=c, member=bob, limit=0))
     assert (none.views, none.total) == ([], 1)
     with session_scope() as s:
         for view in productions.export_views(session=s, member=bob):
             exports.delete_export(session=s, member=bob, upload_id=view.id)
-    empty, _ = count_selects(lambda s: productions.export_page(session=s, member=bob, limit=3))
+    empty, _ = count_selects_on_connection(lambda c: productions.export_page(connection=c, member=bob, limit=3))
     assert (empty.views, empty.total) == ([], 0)
 
 

@@ -8,7 +8,9 @@ through Reflex's own modify_state_with_links, as each event does.
 
 from __future__ import annotations
 
+import os
 import shutil
+import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -22,11 +24,13 @@ import reflex_base
 import sqlalchemy as sa
 from redis.asyncio import Redis
 from reflex.istate.manager import StateManager
+from reflex.istate.manager.disk import StateManagerDisk
 from reflex.istate.manager.memory import StateManagerMemory
 from reflex.istate.manager.redis import StateManagerRedis
 from reflex.state import BaseState, OnLoadInternalState
 from reflex_base.event import Event
 from reflex_base.event.context import EventContext
+from sqlalchemy.orm import Session
 
 from exports_app import db
 from exports_app import reflex_bridge as bridge
@@ -36,7 +40,7 @@ from exports_app.services import auth
 from exports_app.services.auth import Member
 from exports_app.services.secrets import member_token
 from exports_app.state import live_tabs
-from exports_app.state.auth import AuthState, LoginState
+from exports_app.state.auth import AuthState, LoginState, member_for_cookie
 from exports_app.state.exports import ExportModalState, ExportsLive
 from exports_app.state.tab_guard import NEW_TAB_TOKEN, TabGuard, TabOwnerState
 from tests.support.event_loop import run_in_own_loop
@@ -252,6 +256,56 @@ def test_an_event_looks_its_session_up_once(manager: str, alice: Member, monkeyp
     assert events.count(bridge.event_name(ExportModalState, "start_page")) == 2, events
     assert len(lookups) == len(events), f"{len(lookups)} session lookups for {len(events)} events: {events}"
     assert bridge.event_in_progress() is None  # outside an event
+
+
+def test_an_events_session_lookup_is_one_statement_on_a_plain_connection(alice: Member, bob: Member) -> None:
+    """Every event's session lookup (the tab guard's) is the one statement on a pooled connection, with no ORM
+    session around it: in a connect rush it runs four times per tab, and the ORM's work cost more than the query."""
+    orm: list[object] = []
+    statements: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    def note_orm(state: object) -> None:
+        orm.append(state)
+
+    cookies = [session_cookie(alice), session_cookie(bob)]
+    sa.event.listen(Session, "do_orm_execute", note_orm)
+    sa.event.listen(db.get_engine(), "before_cursor_execute", note)
+    try:
+        found = [member_for_cookie(cookie) for cookie in [*cookies, cookies[0], "", "exports_session=nope"]]
+    finally:
+        sa.event.remove(db.get_engine(), "before_cursor_execute", note)
+        sa.event.remove(Session, "do_orm_execute", note_orm)
+    assert found == [alice, bob, alice, None, None]
+    assert orm == []
+    assert len(statements) == 4, statements  # one per cookie with a token (none for a cookie without one)
+
+
+def test_the_disk_state_manager_looks_for_expired_tab_states_once_a_minute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reflex's disk state manager (one worker, no Redis) reads every state file's age after each write it makes; the
+    app has it look once a minute (a thousand tabs are 12,000 files): an expired state still goes, a minute late."""
+    states = tmp_path / "states"
+    monkeypatch.setenv("REFLEX_STATES_WORKDIR", str(states))
+    expired = time.time() - 2 * bridge.state_expiry_seconds()
+
+    def expired_state(name: str) -> Path:
+        path = states / f"{name}.pkl"
+        path.write_bytes(b"")
+        os.utime(path, (expired, expired))
+        return path
+
+    manager = StateManagerDisk()  # it looks once as it starts
+    assert manager.states_directory == states.absolute()
+    first = expired_state("first")
+    manager._purge_expired_states()  # type: ignore[no-untyped-call]  # as after each write: within the minute, no look
+    assert first.exists()
+    monkeypatch.setattr(bridge, "PURGE_EVERY_S", 0.0)  # the minute has passed
+    manager._purge_expired_states()  # type: ignore[no-untyped-call]  # Reflex leaves it unannotated
+    assert not first.exists()
 
 
 def test_a_member_page_loads_in_one_event_of_the_apps(
