@@ -32,7 +32,9 @@ Identity = tuple[Member | None, str]  # the member (None when signed out) and th
 _event_identity: ContextVar[tuple[object, str, Identity] | None] = ContextVar("event_identity", default=None)
 
 
-@functools.lru_cache(maxsize=4096)
+# A client chooses its Cookie header (up to the server's header limit, tens of KB): few enough kept that a client
+# sending a new one each time holds a few MB at most.
+@functools.lru_cache(maxsize=256)
 def _session_token(raw_cookie: str) -> str | None:
     """The session cookie in a Cookie header (the websocket handshake's, for events), if it has one.
 
