@@ -9,7 +9,7 @@ from typing import TypedDict, Unpack
 
 from exports_app.db import session_scope
 from exports_app.domain import JobStatus
-from exports_app.models import Upload
+from exports_app.models import Upload, User
 from exports_app.services import auth, exports, media_jobs, productions
 from exports_app.services.auth import Member
 from exports_app.services.hls_status import HlsStatus
@@ -18,9 +18,28 @@ from exports_app.transcode.base import JobReport, Rendition
 PASSWORD = "correct horse battery"
 
 
+_password_hash: str | None = None  # PASSWORD's hash, as auth.create_user made it for this process's first member
+
+
 def make_member(username: str) -> Member:
+    """A member whose password is PASSWORD.
+
+    The process's first is made by auth.create_user; the rest get a row with that member's hash (argon2 with the
+    app's parameters), not one of their own: a hash costs about 0.26 s of CPU and the suite makes hundreds of
+    members that only need to exist and sign in. Tests of creating a member call auth.create_user themselves.
+    """
+    global _password_hash
     with session_scope() as s:
-        return auth.create_user(session=s, username=username, password=PASSWORD)
+        if _password_hash is not None:
+            user = User(username=username, password_hash=_password_hash)
+            s.add(user)
+            s.flush()
+            return Member(flushed_id(user.id), username)
+        member = auth.create_user(session=s, username=username, password=PASSWORD)
+        row = s.get(User, member.id)
+        assert row is not None  # made just above, in this session
+        _password_hash = row.password_hash
+        return member
 
 
 class UploadFields(TypedDict, total=False):
