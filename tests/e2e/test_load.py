@@ -35,11 +35,11 @@ import sqlalchemy as sa
 from playwright.sync_api import Browser, BrowserContext, Page, WebSocket, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from exports_app.transcode.clips import make_clip
 from tests.e2e.members import MEMBER_PASSWORD
 from tests.support.app_process import RunningApp, sign_in
 from tests.support.capacity import protocol
 from tests.support.capacity_tabs import SocketTab, TabPlan
+from tests.support.clips import make_clip
 from tests.support.paths import ARTIFACTS
 
 pytestmark = pytest.mark.e2e
