@@ -134,7 +134,8 @@ async def open_socket_tabs(url: str, tab_session: TabSession, uploads: list[str]
     member_id, cookies = tab_session
     cookie = "; ".join(f"{name}={value}" for name, value in cookies.items())
     plans = [TabPlan(n, member_id, MEMBER, cookie, frozenset(int(u) for u in uploads)) for n in range(SOCKET_TABS)]
-    tabs = [SocketTab(plan, protocol()) for plan in plans]
+    names = protocol()
+    tabs = [SocketTab(plan, names) for plan in plans]
     await asyncio.gather(*(tab.open(url, PAGE_TIMEOUT_MS / 1000) for tab in tabs))
     return tabs
 
