@@ -20,9 +20,9 @@ from exports_app.jobs.refresh import tick
 from exports_app.logs import JsonFormatter
 from exports_app.services import exports
 from exports_app.services.auth import Member
-from exports_app.transcode.clips import make_clip
 from exports_app.transcode.factory import close_transcoder, get_transcoder
 from tests.support.api_client import sign_in
+from tests.support.clips import make_clip
 from tests.support.database import alembic_config, app_pointed_at
 from tests.support.metrics import sample
 from tests.support.records import PASSWORD, make_member

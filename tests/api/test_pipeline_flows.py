@@ -16,9 +16,9 @@ from exports_app.db import session_scope
 from exports_app.jobs.refresh import tick
 from exports_app.services import exports
 from exports_app.services.auth import Member
-from exports_app.transcode.clips import make_clip
 from exports_app.transcode.factory import close_transcoder, get_transcoder
 from tests.support.aws_fixtures import LocalAws, local_aws, moto_url  # noqa: F401  (fixtures)
+from tests.support.clips import make_clip
 
 # ruff: noqa: F811  (test parameters named after the fixtures imported above)
 

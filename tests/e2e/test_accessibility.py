@@ -7,10 +7,10 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from exports_app.transcode.clips import make_clip
 from tests.e2e.axe import axe_violations
 from tests.e2e.members import MEMBER_PASSWORD, corrupt_export, project_with_export, queue_prep
 from tests.support.app_process import RunningApp, sign_in
+from tests.support.clips import make_clip
 
 pytestmark = pytest.mark.e2e
 

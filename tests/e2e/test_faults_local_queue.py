@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from exports_app.transcode.clips import make_clip
 from tests.support.app_process import RunningApp, start_app
+from tests.support.clips import make_clip
 
 pytestmark = pytest.mark.e2e
 

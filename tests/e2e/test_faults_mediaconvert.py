@@ -15,9 +15,9 @@ import httpx
 import psycopg
 import pytest
 
-from exports_app.transcode.clips import make_clip
 from tests.support.app_process import RunningApp, start_app
 from tests.support.capacity import app_env, local_aws
+from tests.support.clips import make_clip
 from tests.support.mediaconvert_server import MediaConvertServer
 from tests.support.metrics import sample
 from tests.support.ports import free_port

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from exports_app.transcode.clips import make_clip
 from tests.e2e.members import MEMBER_PASSWORD
 from tests.support.app_process import RunningApp, sign_in, start_app
+from tests.support.clips import make_clip
 from tests.support.redis_server import RedisServer
 
 pytestmark = pytest.mark.e2e

@@ -1,4 +1,10 @@
-"""Load: 200 API pollers and 50 live browser tabs, with 50 concurrent Preps of one export in the middle.
+"""Load: 200 API pollers and 50 live tabs, with 50 concurrent Preps of one export in the middle.
+
+Of the 50 tabs, 5 are Chromium pages, which show what a member sees; the other 45 are raw socket.io tabs that do
+what the page does (tests/support/capacity_tabs.py: the member's session cookie, the page's Origin, its connect
+with the page's hydrate event, its list, then every status change of the member's exports). The server holds the
+same 50 live websockets linked to the member's live state and pushes each change to all of them; 50 Chromium
+renderers spent about a minute of CPU just to open, which the socket tabs do not.
 
 The app runs as `make run` runs it (one worker, SQLite). Pollers loop on GET hls-status from before the burst
 until every tab has seen the export Ready, and for at least LOAD_MIN_SECONDS: the whole Prep, from the burst to
@@ -6,7 +12,8 @@ the last tab's push, happens under the load (idle polling after that showed noth
 transport error, or wait of REQUEST_TIMEOUT_S for the server is an error, and there must be none. Five seconds
 in, 50 POST prep-hls for one export go out at once: all must answer 200 with the same production, and the
 database must then hold one production and one media job for that export. Every tab must show that export Ready
-by push, never reloaded. Latencies and times are reported, never asserted.
+by push, never reloaded (a socket tab: its list arrived showing Not started, then Ready came over the same socket,
+never closed), and nothing of the idle export or of anyone else. Latencies and times are reported, never asserted.
 """
 
 from __future__ import annotations
@@ -28,15 +35,19 @@ import sqlalchemy as sa
 from playwright.sync_api import Browser, BrowserContext, Page, WebSocket, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from exports_app.transcode.clips import make_clip
 from tests.e2e.members import MEMBER_PASSWORD
 from tests.support.app_process import RunningApp, sign_in
+from tests.support.capacity import protocol
+from tests.support.capacity_tabs import SocketTab, TabPlan
+from tests.support.clips import make_clip
 from tests.support.paths import ARTIFACTS
 
 pytestmark = pytest.mark.e2e
 
 POLLERS = 200
-PAGES = 50
+PAGES = 50  # live tabs in all
+BROWSER_TABS = 5  # of them in Chromium; the rest are socket tabs
+SOCKET_TABS = PAGES - BROWSER_TABS
 PREP_BURST = 50
 LOAD_MIN_SECONDS = 20.0  # the load runs at least this long, and on until every tab has seen Ready
 BURST_AFTER_S = 5.0  # pollers are all connected and busy before the burst lands
@@ -82,7 +93,10 @@ class LoadRun:
     prep_answers: list[tuple[int, dict[str, object]]] = field(default_factory=list)
     prep_latencies_ms: list[float] = field(default_factory=list)
     prep_errors: Counter[str] = field(default_factory=Counter)
-    burst_at: float = 0.0  # wall clock (time.time), comparable with the tabs' Date.now()
+    socket_tabs: list[SocketTab] = field(default_factory=list)  # finished (their sockets closed) after the load
+    socket_tabs_open_s: float = 0.0
+    socket_states_at_open: list[str | None] = field(default_factory=list)  # the prepped export's, in each list
+    burst_at: float = 0.0  # wall clock (time.time), comparable with the tabs' Date.now() and the socket tabs' frames
     api_seen: dict[str, float] = field(default_factory=dict)  # state → when a poll first answered it (prepped)
     seconds: float = 0.0
 
@@ -107,18 +121,48 @@ def percentiles(values: list[float]) -> dict[str, float]:
     }
 
 
+TabSession = tuple[int, dict[str, str]]  # the member's id and the cookies of the session their tabs share
+
+
+def saw_ready(tab: SocketTab, upload_id: int) -> bool:
+    return any(receipt[0] == upload_id and receipt[3] == "ready" for receipt in tab.result.receipts)
+
+
+async def open_socket_tabs(url: str, tab_session: TabSession, uploads: list[str]) -> list[SocketTab]:
+    """SOCKET_TABS of the member's tabs on /exports, all opening at once, each open once its list has arrived (or
+    with its error)."""
+    member_id, cookies = tab_session
+    cookie = "; ".join(f"{name}={value}" for name, value in cookies.items())
+    plans = [TabPlan(n, member_id, MEMBER, cookie, frozenset(int(u) for u in uploads)) for n in range(SOCKET_TABS)]
+    names = protocol()
+    tabs = [SocketTab(plan, names) for plan in plans]
+    await asyncio.gather(*(tab.open(url, PAGE_TIMEOUT_MS / 1000) for tab in tabs))
+    return tabs
+
+
 async def drive_load(
-    url: str, cookies: dict[str, str], polled: list[str], prepped: str, tabs_done: threading.Event
+    url: str,
+    cookies: dict[str, str],
+    tab_session: TabSession,
+    polled: list[str],
+    prepped: str,
+    tabs_done: threading.Event,
 ) -> LoadRun:
-    """POLLERS closed-loop status pollers, and one burst of PREP_BURST concurrent Preps; the pollers stop once
-    `tabs_done` is set and LOAD_MIN_SECONDS have passed (or at the tabs' own deadline)."""
+    """The socket tabs, POLLERS closed-loop status pollers, and one burst of PREP_BURST concurrent Preps; the pollers
+    stop once `tabs_done` is set, every socket tab has seen the export Ready and LOAD_MIN_SECONDS have passed (or
+    at the tabs' own deadline)."""
     run = LoadRun()
+    opening = time.monotonic()
+    run.socket_tabs = await open_socket_tabs(url, tab_session, polled)
+    run.socket_tabs_open_s = time.monotonic() - opening
+    run.socket_states_at_open = [(tab.status(int(prepped)) or (0, "", None))[2] for tab in run.socket_tabs]
     at_least = time.monotonic() + LOAD_MIN_SECONDS
     at_most = at_least + PAGE_TIMEOUT_MS / 1000
 
     def loading() -> bool:
         now = time.monotonic()
-        return now < at_most and (now < at_least or not tabs_done.is_set())
+        tabs_ready = tabs_done.is_set() and all(saw_ready(tab, int(prepped)) for tab in run.socket_tabs)
+        return now < at_most and (now < at_least or not tabs_ready)
 
     # A client per poller, as 200 separate pollers would be: one shared httpx pool of 200 connections
     # spends more CPU scheduling its queue than the server spends answering. The clients share one TLS
@@ -175,11 +219,15 @@ async def drive_load(
     began = time.monotonic()
     await asyncio.gather(burst(), *(poll(polled[n % len(polled)]) for n in range(POLLERS)))
     run.seconds = time.monotonic() - began
+    for tab in run.socket_tabs:
+        tab.finish()  # before closing: a socket the server dropped shows as closed early
+    await asyncio.gather(*(tab.sock.close() for tab in run.socket_tabs if tab.sock is not None))
     return run
 
 
-def api_cookies(url: str) -> dict[str, str]:
-    """The member's session and CSRF cookies from a plain API sign-in (a separate session from the tabs')."""
+def api_sign_in(url: str) -> TabSession:
+    """The member's id, and the session and CSRF cookies of a plain API sign-in (a separate session from the
+    tabs')."""
     response = httpx.post(
         f"{url}/api/auth/login",
         json={"username": MEMBER, "password": MEMBER_PASSWORD},
@@ -187,12 +235,12 @@ def api_cookies(url: str) -> dict[str, str]:
         timeout=REQUEST_TIMEOUT_S,
     )
     assert response.status_code == 200, response.text
-    return dict(response.cookies)
+    return response.json()["member"]["id"], dict(response.cookies)
 
 
 def open_tabs(context: BrowserContext, row_test_id: str) -> list[Tab]:
-    """PAGES tabs on /exports: the first signs in, the rest open with its cookies, all loading at once."""
-    tabs = [Tab(context.new_page()) for _ in range(PAGES)]
+    """BROWSER_TABS tabs on /exports: the first signs in, the rest open with its cookies, all loading at once."""
+    tabs = [Tab(context.new_page()) for _ in range(BROWSER_TABS)]
     for tab in tabs:
         tab.page.on("websocket", tab.note_socket)
     sign_in(tabs[0].page, MEMBER, MEMBER_PASSWORD)
@@ -267,10 +315,15 @@ def test_pollers_tabs_and_prep_burst(browser: Browser, app_server: RunningApp, e
             tab.page.evaluate(WATCH_BADGE, badge)
         closed_before = sum(tab.closed_sockets() for tab in tabs)
 
-        cookies = api_cookies(app_server.url)
+        member_id, cookies = api_sign_in(app_server.url)
+        # The socket tabs share the browser tabs' session, as more tabs of the same browser would.
+        tab_session = member_id, {c["name"]: c["value"] for c in context.cookies(app_server.url)}
         tabs_done = threading.Event()
         with ThreadPoolExecutor(max_workers=1) as pool:  # its own event loop; Playwright's sync API stays here
-            load = pool.submit(asyncio.run, drive_load(app_server.url, cookies, [prepped, idle], prepped, tabs_done))
+            polled = [prepped, idle]
+            load = pool.submit(
+                asyncio.run, drive_load(app_server.url, cookies, tab_session, polled, prepped, tabs_done)
+            )
             try:
                 wait_for_ready(tabs)  # while the load runs: the status can only arrive by push
             finally:
@@ -292,6 +345,18 @@ def test_pollers_tabs_and_prep_burst(browser: Browser, app_server: RunningApp, e
     tabs_saw = {
         text: [s[text] / 1000 - run.burst_at for s in seen if s and text in s] for text in ("In progress", "Ready")
     }
+    sockets_saw = {
+        state: [
+            min(r[4] for r in tab.result.receipts if r[0] == int(prepped) and r[3] == state) - run.burst_at
+            for tab in run.socket_tabs
+            if any(r[0] == int(prepped) and r[3] == state for r in tab.result.receipts)
+        ]
+        for state in ("in_progress", "ready")
+    }
+    socket_errors = [f"tab {t.plan.tab}: {t.result.error}" for t in run.socket_tabs if t.result.error]
+    socket_closed_early = sum(t.result.closed_early for t in run.socket_tabs)
+    socket_idle = [(t.status(int(idle)), [r for r in t.result.receipts if r[0] == int(idle)]) for t in run.socket_tabs]
+    foreign = [f for t in run.socket_tabs for f in t.result.foreign]
     report = {
         "pollers": POLLERS,
         "seconds": round(run.seconds, 1),
@@ -309,12 +374,17 @@ def test_pollers_tabs_and_prep_burst(browser: Browser, app_server: RunningApp, e
             "media_jobs_in_db": jobs,
         },
         "pages": PAGES,
+        "browser_tabs": BROWSER_TABS,
+        "socket_tabs": SOCKET_TABS,
         "pages_open_s": round(tabs_open_s, 1),
-        "websocket_closes": socket_closes,
-        "pages_ready": len(tabs_saw["Ready"]),
+        "socket_tabs_open_s": round(run.socket_tabs_open_s, 1),
+        "websocket_closes": socket_closes + socket_closed_early,
+        "pages_ready": len(tabs_saw["Ready"]) + len(sockets_saw["ready"]),
         "after_burst_s": {
             "api": {state: round(at - run.burst_at, 2) for state, at in run.api_seen.items() if state != "not_ready"},
             "pages": {text: spread(times) | {"tabs": len(times)} for text, times in tabs_saw.items()},
+            # Read in the pollers' event loop: late by as much as that loop is busy.
+            "socket_tabs": {state: spread(times) | {"tabs": len(times)} for state, times in sockets_saw.items()},
         },
         "server_log_errors": logged_errors[:20],
         "test_runtime_s": round(time.monotonic() - started, 1),
@@ -330,7 +400,15 @@ def test_pollers_tabs_and_prep_burst(browser: Browser, app_server: RunningApp, e
     assert {body["state"] for _, body in run.prep_answers} <= {"in_progress", "ready"}, run.prep_answers
     assert (productions, jobs) == (1, 1)
     assert all(s is not None for s in seen), "a tab was reloaded"
-    assert len(tabs_saw["Ready"]) == PAGES, f"only {len(tabs_saw['Ready'])} of {PAGES} tabs saw Ready"
+    assert len(tabs_saw["Ready"]) == BROWSER_TABS, f"only {len(tabs_saw['Ready'])} of {BROWSER_TABS} tabs saw Ready"
     assert socket_closes == 0 and all(n >= 1 for n in open_sockets), (socket_closes, open_sockets)
-    assert idle_texts == ["Not started"] * PAGES  # the push touched only the prepped export
+    assert idle_texts == ["Not started"] * BROWSER_TABS  # the push touched only the prepped export
+    # The socket tabs: each opened with its list showing the export not started, saw it Ready over the same
+    # socket, never lost it, and got nothing of the idle export or of anyone else.
+    assert socket_errors == [], socket_errors
+    assert run.socket_states_at_open == ["not_ready"] * SOCKET_TABS, run.socket_states_at_open
+    assert len(sockets_saw["ready"]) == SOCKET_TABS, f"only {len(sockets_saw['ready'])} of {SOCKET_TABS} saw Ready"
+    assert socket_closed_early == 0, f"{socket_closed_early} socket tabs lost their socket"
+    assert socket_idle == [((0, "", "not_ready"), [])] * SOCKET_TABS, socket_idle
+    assert foreign == [], foreign
     assert logged_errors == []

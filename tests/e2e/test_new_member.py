@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from exports_app.transcode.clips import make_clip
 from tests.e2e.axe import axe_violations
 from tests.e2e.members import MEMBER_PASSWORD, corrupt_export
 from tests.e2e.screenshots import screenshot
 from tests.support.app_process import RunningApp, sign_in
+from tests.support.clips import make_clip
 from tests.support.media import padded_video
 from tests.support.paths import ARTIFACTS
 

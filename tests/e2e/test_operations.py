@@ -13,8 +13,8 @@ import httpx
 import psycopg
 import pytest
 
-from exports_app.transcode.clips import make_clip
 from tests.support.app_process import start_app
+from tests.support.clips import make_clip
 from tests.support.metrics import sample
 from tests.support.postgres_server import PostgreSQL
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from exports_app.transcode.clips import make_clip
 from tests.e2e.members import DEMO_PASSWORD, MEMBER_PASSWORD
 from tests.e2e.screenshots import screenshot
 from tests.support.app_process import RunningApp, sign_in
+from tests.support.clips import make_clip
 
 pytestmark = pytest.mark.e2e
 

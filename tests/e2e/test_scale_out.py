@@ -21,9 +21,9 @@ import pymysql
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from exports_app.transcode.clips import make_clip
 from tests.e2e.members import MEMBER_PASSWORD
 from tests.support.app_process import RunningApp, sign_in, start_app
+from tests.support.clips import make_clip
 from tests.support.mariadb_server import MariaDB
 from tests.support.ports import free_port
 from tests.support.redis_server import RedisServer

@@ -11,9 +11,9 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from exports_app.storage_faults import STORAGE_FULL_MESSAGE
-from exports_app.transcode.clips import make_clip
 from tests.e2e.axe import axe_violations
 from tests.support.app_process import RunningApp, start_app
+from tests.support.clips import make_clip
 from tests.support.tmpfs import fill, small_tmpfs
 
 pytestmark = pytest.mark.e2e

@@ -22,8 +22,8 @@ import pytest
 from reflex_base.constants.state import FIELD_MARKER
 
 from exports_app.state.exports import ExportModalState, ExportsLive
-from exports_app.transcode.clips import make_clip
 from tests.support.app_process import RunningApp
+from tests.support.clips import make_clip
 from tests.support.socketio_client import EventSocket, handler_name, hydrate_event_name, open_socket, page_event
 
 pytestmark = pytest.mark.e2e

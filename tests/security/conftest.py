@@ -11,9 +11,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from exports_app.transcode.clips import make_clip
 from tests.security.world import ALICE_MARK, APP_ENV, World, create_member, sign_in
 from tests.support.app_process import RunningApp, start_app
+from tests.support.clips import make_clip
 from tests.support.socketio_client import EventSocket, open_page
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from exports_app.transcode.clips import make_clip
 from tests.support.capacity import local_aws, make_members, run_round, running_app, start_jobs
+from tests.support.clips import make_clip
 
 pytestmark = pytest.mark.e2e
 

@@ -71,8 +71,9 @@ class TabResult:
     loop_lag_max_ms: float = 0.0  # set on the first tab of each process: its loop's worst lateness under load
 
 
-class _Tab:
-    """A tab's socket and the bookkeeping of what it received."""
+class SocketTab:
+    """A member's `/exports` tab as a raw socket: its socket and the bookkeeping of what it received (a Fleet's
+    tabs, and the socket tabs that tests/e2e/test_load.py opens beside its browser tabs)."""
 
     def __init__(self, plan: TabPlan, protocol: Protocol) -> None:
         self.plan = plan
@@ -114,6 +115,10 @@ class _Tab:
             self.result.ready_at = at
             self.ready.set()
 
+    def status(self, upload_id: int) -> tuple[int, str, str] | None:
+        """The status (percent, phase, state) of an export as this tab holds it now, or None before its list."""
+        return self._last.get(upload_id)
+
     async def open(self, app_url: str, timeout: float) -> None:
         self.result.opened_at = time.time()
         try:
@@ -148,10 +153,10 @@ async def _serve(
     stop = asyncio.Event()
     # The pipe is read by a thread: the loop stays free for the sockets.
     threading.Thread(target=lambda: (conn.recv(), loop.call_soon_threadsafe(stop.set)), daemon=True).start()
-    tabs = [_Tab(plan, protocol) for plan in plans]
+    tabs = [SocketTab(plan, protocol) for plan in plans]
     gate = asyncio.Semaphore(concurrency)
 
-    async def open_one(tab: _Tab) -> None:
+    async def open_one(tab: SocketTab) -> None:
         async with gate:
             await tab.open(app_url, timeout)
 

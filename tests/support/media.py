@@ -1,4 +1,4 @@
-"""Odd inputs for transcoder tests, made with the bundled ffmpeg (good clips come from exports_app.transcode.clips)."""
+"""Odd inputs for transcoder tests, made with the bundled ffmpeg (good clips come from tests/support/clips.py)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import os
 import subprocess
 from pathlib import Path
 
-from exports_app.transcode.clips import make_clip
 from exports_app.transcode.ffmpeg import ffmpeg_exe
+from tests.support.clips import make_clip
 
 
 def _ffmpeg(*args: str) -> None:

@@ -97,6 +97,24 @@ def _copy(value: Any) -> Any:
     return copy.deepcopy(value)
 
 
+_session_lock = threading.Lock()
+_session: boto3.session.Session | None = None
+
+
+def _sqs_client(region: str, endpoint_url: str) -> Any:
+    """An SQS client from this module's one boto3 session, made under a lock.
+
+    Not boto3's default session: the tests' threads make clients from it, and a session is not safe to make
+    clients from in two threads at once. One session for every server, not one each: a new session reads the
+    service models and endpoint rules from disk again, about 0.3 s of CPU per server (a test module starts dozens).
+    """
+    global _session
+    with _session_lock:
+        if _session is None:
+            _session = boto3.session.Session()
+        return _session.client("sqs", region_name=region, endpoint_url=endpoint_url)
+
+
 @functools.cache
 def model_enum(shape: str) -> frozenset[str]:
     """An enum of botocore's MediaConvert model, the truth for what the service accepts."""
@@ -149,10 +167,7 @@ class MediaConvertServer:
     def start(self) -> MediaConvertServer:
         if self.events_queue_url:
             parts = urlsplit(self.events_queue_url)
-            # Its own session: boto3's default one is not safe to share with the threads of the tests.
-            self._sqs = boto3.session.Session().client(
-                "sqs", region_name=self.region, endpoint_url=f"{parts.scheme}://{parts.netloc}"
-            )
+            self._sqs = _sqs_client(self.region, f"{parts.scheme}://{parts.netloc}")
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._httpd.daemon_threads = True
         # A short poll interval makes stop() quick (shutdown waits for the serve loop to notice).

@@ -32,8 +32,7 @@ def make_member(username: str) -> Member:
         user = User(username=username, password_hash=password_hash())
         s.add(user)
         s.flush()
-        assert user.id is not None  # flushed just above
-        return Member(user.id, user.username)
+        return Member(flushed_id(user.id), username)
 
 
 class UploadFields(TypedDict, total=False):

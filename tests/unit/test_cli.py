@@ -10,7 +10,7 @@ from sqlmodel import select
 from exports_app.cli import main
 from exports_app.db import session_scope
 from exports_app.models import Space, Upload, User, VideoProject
-from exports_app.transcode.clips import make_clip
+from tests.support.clips import make_clip
 
 pytestmark = pytest.mark.server_db  # re-run on MariaDB and PostgreSQL by `make test`
 

@@ -16,7 +16,7 @@ from exports_app.domain import utcnow
 from exports_app.models import Upload
 from exports_app.services import exports, secrets, storage
 from exports_app.services.auth import Member
-from exports_app.transcode.clips import make_clip
+from tests.support.clips import make_clip
 from tests.support.records import import_clip
 
 pytestmark = pytest.mark.server_db  # re-run on MariaDB and PostgreSQL by `make test`

@@ -12,12 +12,12 @@ import pytest
 
 from exports_app.domain import JobStatus
 from exports_app.transcode.base import JobRequest
-from exports_app.transcode.clips import make_clip
 from exports_app.transcode.ffmpeg import ffmpeg_exe
 from exports_app.transcode.hls_encode import build_ladder_command
 from exports_app.transcode.ladder import choose_renditions
 from exports_app.transcode.local_ffmpeg import LocalFfmpegTranscoder, human_error
 from exports_app.transcode.probe import probe_video
+from tests.support.clips import make_clip
 from tests.support.local_jobs import final_report, pending, request, wait_for
 from tests.support.media import running_ladder_pids
 

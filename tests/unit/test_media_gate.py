@@ -10,11 +10,11 @@ import pytest
 from exports_app.services import exports
 from exports_app.services.auth import Member
 from exports_app.services.errors import Invalid
-from exports_app.transcode.clips import make_clip
 from exports_app.transcode.ffmpeg import ffmpeg_exe
 from exports_app.transcode.hls_encode import build_ladder_command
 from exports_app.transcode.ladder import choose_renditions
 from exports_app.transcode.probe import NotAVideoError, probe_video
+from tests.support.clips import make_clip
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from exports_app.transcode.clips import make_clip
 from exports_app.transcode.probe import NotAVideoError, probe_video
+from tests.support.clips import make_clip
 from tests.support.media_bombs import gap_bomb, make_bombs
 from tests.support.paths import ROOT
 

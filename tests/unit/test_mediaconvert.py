@@ -21,9 +21,9 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from exports_app.transcode.base import JobRequest, JobStatus, PendingJob
-from exports_app.transcode.clips import make_clip
 from exports_app.transcode.mediaconvert import MediaConvertTranscoder, report_from_event
 from tests.support.aws_fixtures import ROLE, LocalAws, local_aws, moto_url, s3_without_list_bucket  # noqa: F401  (fixtures)
+from tests.support.clips import make_clip
 
 # ruff: noqa: F811  (test parameters named after the fixtures imported above)
 

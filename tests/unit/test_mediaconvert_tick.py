@@ -15,9 +15,9 @@ from exports_app.models import MediaJob, Production
 from exports_app.services import exports, media_jobs, productions
 from exports_app.services.auth import Member
 from exports_app.transcode.base import JobReport, JobStatus
-from exports_app.transcode.clips import make_clip
 from exports_app.transcode.mediaconvert import MediaConvertTranscoder
 from tests.support.aws_fixtures import LocalAws, local_aws, moto_url  # noqa: F401  (fixtures)
+from tests.support.clips import make_clip
 
 # ruff: noqa: F811  (test parameters named after the fixtures imported above)
 

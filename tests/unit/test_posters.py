@@ -19,10 +19,10 @@ from exports_app.models import Production, Upload
 from exports_app.services import exports, media_files, posters, storage
 from exports_app.services.auth import Member
 from exports_app.services.errors import NotFound
-from exports_app.transcode.clips import make_clip
 from exports_app.transcode.poster import poster_jpeg
 from exports_app.transcode.probe import NotAVideoError
 from tests.support.api_client import sign_in
+from tests.support.clips import make_clip
 from tests.support.media import black_then_white
 from tests.support.records import import_clip
 

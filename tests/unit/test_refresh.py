@@ -24,8 +24,8 @@ from exports_app.reflex_bridge import LiveApp
 from exports_app.services import exports, productions
 from exports_app.services.auth import Member
 from exports_app.transcode.base import JobReport, JobRequest, PendingJob
-from exports_app.transcode.clips import make_clip
 from exports_app.transcode.local_ffmpeg import LocalFfmpegTranscoder
+from tests.support.clips import make_clip
 from tests.support.event_loop import run_in_own_loop
 from tests.support.media import running_ladder_pids
 

@@ -14,8 +14,8 @@ from exports_app.domain import JobStatus
 from exports_app.services import faults
 from exports_app.services.auth import Member
 from exports_app.storage_faults import STORAGE_FULL_CODE, STORAGE_FULL_MESSAGE, is_storage_error, mentions_storage
-from exports_app.transcode.clips import make_clip
 from exports_app.transcode.local_ffmpeg import LocalFfmpegTranscoder
+from tests.support.clips import make_clip
 from tests.support.local_jobs import final_report, request
 from tests.support.tmpfs import fill, full_disk_data_dir, small_tmpfs  # noqa: F401  (a fixture)
 

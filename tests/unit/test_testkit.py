@@ -1,0 +1,65 @@
+"""The testkit's shortcuts keep what the tests rely on: members made with one shared hash still sign in (and only
+with their password), a running app's command line runs in the test's process, on the app's data, and a clip asked
+for again is a copy of the one encoded first."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from exports_app.db import session_scope
+from exports_app.models import User
+from exports_app.services import auth
+from tests.support.app_process import RunningApp
+from tests.support.clips import make_clip
+from tests.support.records import PASSWORD, make_member
+
+
+def no_new_process(*args: object, **kwargs: object) -> None:
+    raise AssertionError(f"a new process: {args}")
+
+
+def test_members_share_one_argon2_hash_and_each_signs_in_with_the_password(data_dir: Path) -> None:
+    ann, ben = make_member("ann"), make_member("ben")
+    with session_scope() as s:
+        hashes = {user.username: user.password_hash for user in s.exec(select(User))}
+        assert hashes["ann"] == hashes["ben"] and hashes["ann"].startswith("$argon2id$")
+        for member in (ann, ben):
+            assert auth.authenticate(session=s, username=member.username, password=PASSWORD) == member
+            assert auth.authenticate(session=s, username=member.username, password="not the password") is None
+
+
+def test_a_running_apps_command_line_runs_in_this_process_on_the_apps_data(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    finished = subprocess.Popen(["true"])  # stands for the app's server process, which cli() never touches
+    finished.wait()
+    app = RunningApp(
+        "http://127.0.0.1:9", data_dir, {"EXPORTS_DATA_DIR": str(data_dir)}, tmp_path / "log", finished, tmp_path
+    )
+
+    monkeypatch.setattr(subprocess, "run", no_new_process)
+    monkeypatch.setattr(subprocess, "Popen", no_new_process)
+    made = app.cli("user", "create", "carl", "--password", PASSWORD)
+    with session_scope() as s:
+        (carl,) = s.exec(select(User).where(User.username == "carl"))
+    assert made == f"created user carl (id {carl.id})"
+    # A refusal fails the caller with the command's one line, as a non-zero exit did.
+    with pytest.raises(AssertionError, match="A password needs at least 8 characters"):
+        app.cli("user", "create", "dana", "--password", "short")
+
+
+def test_a_clip_is_encoded_once_per_process_and_each_caller_gets_a_copy_of_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = make_clip(tmp_path / "first.mp4", seconds=0.2, width=64, height=48)
+    monkeypatch.setattr(subprocess, "run", no_new_process)
+    again = make_clip(tmp_path / "again" / "again.mp4", 0.2, 64, 48)  # the same arguments, given by position
+    assert again.read_bytes() == first.read_bytes() and again.stat().st_ino != first.stat().st_ino
+    again.write_bytes(b"a test's own change")
+    assert make_clip(tmp_path / "third.mp4", seconds=0.2, width=64, height=48).read_bytes() == first.read_bytes()
+    with pytest.raises(AssertionError, match="a new process"):  # other arguments: another clip, encoded anew
+        make_clip(tmp_path / "silent.mp4", seconds=0.2, width=64, height=48, audio=False)
