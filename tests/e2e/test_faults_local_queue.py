@@ -137,7 +137,15 @@ def test_a_long_queue_times_no_waiting_job_out_and_members_take_turns(queue_app:
     ] * 4 + [("ben", "succeeded", 1, None)], "no job timed out or ran twice"
     longest = max(life for *_, life in rows)
     assert longest > TIMEOUT_S, f"the scene holds: a job ended {longest:.1f} s after its submit, past the timeout"
-    owner = {job_id: name for job_id, name, *_ in rows}
+    # One job runs at a time (EXPORTS_LOCAL_CONCURRENCY=1), so the order they finished in is the order they ran in
+    # (the ladders the test caught and held are a part of them: a tiny clip's may end before it is seen).
+    with sqlite3.connect(app.data_dir / "exports.db") as conn:
+        ran = [
+            name
+            for (name,) in conn.execute(
+                "SELECT u.username FROM media_jobs j JOIN productions p ON p.id = j.production_id "
+                "JOIN users u ON u.id = p.user_id ORDER BY j.finished_at, j.id"
+            )
+        ]
     # First come, first served would run Ben's one job after all four of Ana's: his turn comes within three.
-    ran = [owner[job] for job in held.values()]
-    assert ran[0] == "ana" and "ben" in ran, ran
+    assert ran[0] == "ana" and "ben" in ran[:3], ran
