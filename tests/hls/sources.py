@@ -6,12 +6,11 @@ ratio and the rotation), whether it has audio, and the frame rate the ladder mus
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from exports_app.transcode.ffmpeg import ffmpeg_exe
+from tests.support.media import X264, run_ffmpeg
 
 
 @dataclass(frozen=True)
@@ -24,10 +23,6 @@ class Source:
     hdr: bool = False
 
 
-def _ffmpeg(*args: str) -> None:
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", *args], check=True, capture_output=True, timeout=300)
-
-
 def _pattern(size: str, rate: int | str, seconds: float) -> list[str]:
     return ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}:duration={seconds}"]
 
@@ -37,7 +32,6 @@ def _tone(seconds: float, rate: int = 48000, layout: str = "stereo") -> list[str
     return ["-f", "lavfi", "-i", tone]
 
 
-X264 = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
 AAC = ["-c:a", "aac", "-b:a", "96k"]
 
 SOURCES = (
@@ -57,7 +51,7 @@ def make_sources(work: Path) -> dict[str, Path]:
     """Write every source into work; returns name → path."""
     out = {s.name: work / s.file for s in SOURCES}
     # 7 s, so the variants hold two segments (one 6 s) and the 2 s GOPs show.
-    _ffmpeg(
+    run_ffmpeg(
         *_pattern("640x360", 30, 7),
         *_tone(7),
         "-c:v",
@@ -75,7 +69,7 @@ def make_sources(work: Path) -> dict[str, Path]:
         "-shortest",
         str(out["webm_vp9_opus"]),
     )
-    _ffmpeg(
+    run_ffmpeg(
         *_pattern("640x360", 25, 3),
         *_tone(3),
         "-c:v",
@@ -96,10 +90,10 @@ def make_sources(work: Path) -> dict[str, Path]:
         str(out["mkv_vp8_opus"]),
     )
     landscape = work / "phone-landscape.mp4"
-    _ffmpeg(*_pattern("640x360", 30, 3), *_tone(3), *X264, *AAC, "-shortest", str(landscape))
+    run_ffmpeg(*_pattern("640x360", 30, 3), *_tone(3), *X264, *AAC, "-shortest", str(landscape))
     # The camera's landscape frames plus a display matrix, as phones write portrait video.
-    _ffmpeg("-display_rotation:v:0", "90", "-i", str(landscape), "-c", "copy", str(out["portrait_phone"]))
-    _ffmpeg(
+    run_ffmpeg("-display_rotation:v:0", "90", "-i", str(landscape), "-c", "copy", str(out["portrait_phone"]))
+    run_ffmpeg(
         *_pattern("640x360", 30, 3),
         *_tone(3),
         "-vf",
@@ -123,7 +117,7 @@ def make_sources(work: Path) -> dict[str, Path]:
         str(out["hdr_hlg_10bit"]),
     )
     # 60 fps timestamps with two frames of every five missing: about 36 fps on average, as screen recorders write.
-    _ffmpeg(
+    run_ffmpeg(
         *_pattern("640x360", 60, 3),
         "-vf",
         "select='lt(mod(n\\,5)\\,3)'",
@@ -132,7 +126,7 @@ def make_sources(work: Path) -> dict[str, Path]:
         *X264,
         str(out["vfr_screen"]),
     )
-    _ffmpeg(
+    run_ffmpeg(
         *_pattern("1280x720", 50, 2),
         *_tone(2, 44100, "mono"),
         *X264,
@@ -145,7 +139,7 @@ def make_sources(work: Path) -> dict[str, Path]:
         str(out["p50_mono_44k"]),
     )
     # 5 s: one segment holding three GOPs.
-    _ffmpeg(
+    run_ffmpeg(
         *_pattern("720x576", 25, 5),
         *_tone(5),
         "-vf",
@@ -155,6 +149,6 @@ def make_sources(work: Path) -> dict[str, Path]:
         "-shortest",
         str(out["anamorphic_pal"]),
     )
-    _ffmpeg(*_pattern("320x240", 25, 2), *X264, str(out["no_audio"]))
-    _ffmpeg(*_pattern("640x360", 30, 1), *_tone(1), *X264, *AAC, "-shortest", str(out["one_second"]))
+    run_ffmpeg(*_pattern("320x240", 25, 2), *X264, str(out["no_audio"]))
+    run_ffmpeg(*_pattern("640x360", 30, 1), *_tone(1), *X264, *AAC, "-shortest", str(out["one_second"]))
     return out

@@ -9,18 +9,21 @@ from pathlib import Path
 from exports_app.transcode.ffmpeg import ffmpeg_exe
 from tests.support.clips import make_clip
 
+X264 = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]  # fast H.264 that every player decodes
 
-def _ffmpeg(*args: str) -> None:
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", *args], check=True, capture_output=True, timeout=120)
+
+def run_ffmpeg(*args: str) -> None:
+    """The bundled ffmpeg with these arguments, quiet, overwriting its output; raises if it fails."""
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", *args], check=True, capture_output=True, timeout=300)
 
 
 def audio_only(path: Path) -> Path:
-    _ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:duration=2", "-c:a", "aac", "-f", "mp4", str(path))
+    run_ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:duration=2", "-c:a", "aac", "-f", "mp4", str(path))
     return path
 
 
 def image_only(path: Path) -> Path:
-    _ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x240", "-frames:v", "1", "-f", "image2", "-c:v", "png", str(path))
+    run_ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x240", "-frames:v", "1", "-f", "image2", "-c:v", "png", str(path))
     return path
 
 
@@ -86,7 +89,7 @@ def running_ladder_pids() -> list[int]:
 def black_then_white(path: Path, seconds: float, black_seconds: float) -> Path:
     """A silent H.264 clip, black for black_seconds and white after (for telling which frame a still shows)."""
     white = seconds - black_seconds
-    _ffmpeg(
+    run_ffmpeg(
         "-f",
         "lavfi",
         "-i",
@@ -99,12 +102,7 @@ def black_then_white(path: Path, seconds: float, black_seconds: float) -> Path:
         "[0:v][1:v]concat=n=2:v=1[v]",
         "-map",
         "[v]",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-pix_fmt",
-        "yuv420p",
+        *X264,
         "-g",
         "25",
         str(path),

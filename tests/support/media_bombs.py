@@ -6,31 +6,21 @@ frames with the last one stamped hours later (a constant-rate encode fills the g
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
-from exports_app.transcode.ffmpeg import ffmpeg_exe
-
-
-def _ffmpeg(*args: str) -> None:
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", *args], check=True, capture_output=True, timeout=300)
+from tests.support.media import X264, run_ffmpeg
 
 
 def pixel_bomb(path: Path, width: int, height: int) -> Path:
     """One flat frame of width x height in H.264/MP4: a few kB on disk, width*height*1.5 bytes once decoded."""
-    _ffmpeg(
+    run_ffmpeg(
         "-f",
         "lavfi",
         "-i",
         f"color=c=gray:size={width}x{height}:rate=1:duration=1",
         "-frames:v",
         "1",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-pix_fmt",
-        "yuv420p",
+        *X264,
         str(path),
     )
     return path
@@ -39,7 +29,7 @@ def pixel_bomb(path: Path, width: int, height: int) -> Path:
 def gap_bomb(path: Path, gap_seconds: float, frames: int = 51) -> Path:
     """`frames` frames at 25 fps, the last stamped gap_seconds later (as in the report: 51 frames, 20,000 s)."""
     last = frames - 1
-    _ffmpeg(
+    run_ffmpeg(
         "-f",
         "lavfi",
         "-i",
@@ -48,12 +38,7 @@ def gap_bomb(path: Path, gap_seconds: float, frames: int = 51) -> Path:
         f"setpts='if(eq(N\\,{last})\\,{gap_seconds}/TB\\,PTS)'",
         "-fps_mode",
         "passthrough",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-pix_fmt",
-        "yuv420p",
+        *X264,
         str(path),
     )
     return path

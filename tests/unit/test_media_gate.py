@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -10,11 +9,11 @@ import pytest
 from exports_app.services import exports
 from exports_app.services.auth import Member
 from exports_app.services.errors import Invalid
-from exports_app.transcode.ffmpeg import ffmpeg_exe
 from exports_app.transcode.hls_encode import build_ladder_command
 from exports_app.transcode.ladder import choose_renditions
 from exports_app.transcode.probe import NotAVideoError, probe_video
 from tests.support.clips import make_clip
+from tests.support.media import run_ffmpeg
 
 
 @pytest.fixture(scope="module")
@@ -22,14 +21,11 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     work = tmp_path_factory.mktemp("gate")
     mp4 = make_clip(work / "clip.mp4", seconds=1.0, width=160, height=120)
 
-    def ffmpeg(*args: str) -> None:
-        subprocess.run([ffmpeg_exe(), "-v", "error", "-y", *args], check=True, capture_output=True, timeout=120)
-
-    ffmpeg("-i", str(mp4), "-c", "copy", str(work / "clip.mkv"))
-    ffmpeg("-i", str(mp4), "-c:v", "libvpx-vp9", "-an", "-t", "0.5", str(work / "clip.webm"))
-    ffmpeg("-i", str(mp4), "-c", "copy", "-f", "mov", str(work / "clip.mov"))
-    ffmpeg("-i", str(mp4), "-c", "copy", "-f", "mpegts", str(work / "clip.ts"))
-    ffmpeg("-i", str(mp4), "-an", "-c:v", "copy", "-f", "h264", str(work / "raw.h264"))
+    run_ffmpeg("-i", str(mp4), "-c", "copy", str(work / "clip.mkv"))
+    run_ffmpeg("-i", str(mp4), "-c:v", "libvpx-vp9", "-an", "-t", "0.5", str(work / "clip.webm"))
+    run_ffmpeg("-i", str(mp4), "-c", "copy", "-f", "mov", str(work / "clip.mov"))
+    run_ffmpeg("-i", str(mp4), "-c", "copy", "-f", "mpegts", str(work / "clip.ts"))
+    run_ffmpeg("-i", str(mp4), "-an", "-c:v", "copy", "-f", "h264", str(work / "raw.h264"))
     raw = (work / "raw.h264").read_bytes()
     secret = work / "other-member-segment.ts"
     secret.write_bytes((work / "clip.ts").read_bytes())
