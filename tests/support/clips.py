@@ -29,14 +29,16 @@ def encoded_once(make: Callable[Concatenate[Path, P], Path]) -> Callable[Concate
     def copy_of(path: Path, /, *args: P.args, **kwargs: P.kwargs) -> Path:
         bound = signature.bind(path, *args, **kwargs)
         bound.apply_defaults()
-        key = repr(sorted((name, value) for name, value in bound.arguments.items() if name != "path"))
+        # The path's suffix picks ffmpeg's container, so it is a part of what makes a clip.
+        key = repr(sorted((name, value) for name, value in bound.arguments.items() if name != "path")) + path.suffix
         with lock:
             if not folder:
                 folder.append(Path(tempfile.mkdtemp(prefix="exports-test-clips-")))
                 atexit.register(shutil.rmtree, folder[0], True)
-            made = folder[0] / f"{hashlib.sha256(key.encode()).hexdigest()[:16]}.mp4"
+            name = hashlib.sha256(key.encode()).hexdigest()[:16]
+            made = folder[0] / f"{name}{path.suffix}"
             if not made.is_file():  # written beside it, then renamed: a failed encode leaves no clip behind
-                make(made.with_suffix(".partial.mp4"), *args, **kwargs).rename(made)
+                make(folder[0] / f"{name}.partial{path.suffix}", *args, **kwargs).rename(made)
         path.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(made, path)
         return path
