@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 _ACTIVE = [s.value for s in ACTIVE_STATUSES]
 _wake_hooks: list[Callable[[], None]] = []
 _wake_lock = threading.Lock()
+# The job whose submit was put off last by a transient error: the next tick tries it after the others, so one job
+# that keeps failing (a file S3 keeps dropping) cannot hold back every job queued behind it.
+_put_off_first: int | None = None
 
 
 def register_wake(hook: Callable[[], None]) -> Callable[[], None]:
@@ -151,20 +154,33 @@ def submit_queued(*, session: Session, transcoder: Transcoder, rows: Iterable[Pe
     """Hand queued jobs without a provider id to the transcoder; returns the rows that changed.
 
     A transient error leaves the job queued (the next tick retries with the same idempotency token,
-    so nothing is duplicated); any other error fails the job with a short detail.
+    so nothing is duplicated), and the jobs after it too: the provider that throttled or was unreachable for one
+    would be for the next, and each try would hold the tick (and every job's status) through its retries. Any other
+    error fails the job with a short detail.
     """
+    global _put_off_first
     changed: list[PendingRow] = []
-    for row in rows:
+    queued = sorted(
+        (row for row in rows if row.pending.provider_job_id is None and row.pending.status is JobStatus.QUEUED),
+        key=lambda row: row.pending.request.media_job_id == _put_off_first,  # stable: otherwise in their order
+    )
+    _put_off_first = None
+    for position, row in enumerate(queued):
         job = row.pending
-        if job.provider_job_id is not None or job.status is not JobStatus.QUEUED:
-            continue
         try:
             provider_id = transcoder.submit(job.request)
         except Exception as exc:  # the transcoder's errors are many; each is recorded, none escapes
             if transcoder.is_transient(exc):
-                log.warning("submit of media job %s deferred: %s", job.request.media_job_id, exc)
-                metrics.SUBMITS_DEFERRED.labels(transcoder.name).inc()
-                continue
+                put_off = len(queued) - position
+                log.warning(
+                    "submit of media job %s deferred (%d queued put off to the next tick): %s",
+                    job.request.media_job_id,
+                    put_off,
+                    exc,
+                )
+                metrics.SUBMITS_DEFERRED.labels(transcoder.name).inc(put_off)
+                _put_off_first = job.request.media_job_id
+                break
             log.exception("submit of media job %s failed", job.request.media_job_id)
             report = JobReport(
                 job.request.media_job_id,

@@ -22,17 +22,23 @@ from tests.support.clips import make_clip
 # ruff: noqa: F811  (test parameters named after the fixtures imported above)
 
 
+def queue_job(member: Member, clip: Path) -> int:
+    """The id of a new queued MediaConvert media job for a fresh export of clip."""
+    with session_scope() as s:
+        upload = exports.import_export(session=s, member=member, source=clip, title="MC")
+        productions.prep_hls(session=s, member=member, upload_id=upload.id, provider="mediaconvert")
+        upload_id = upload.id
+    with session_scope() as s:
+        query = select(MediaJob.id).join(Production).where(Production.upload_id == upload_id)
+        job_id = s.exec(query).one()
+    assert job_id is not None
+    return job_id
+
+
 @pytest.fixture
 def queued(alice: Member, tmp_path: Path) -> int:
     """The id of a queued MediaConvert media job for a fresh export of alice's."""
-    clip = make_clip(tmp_path / "export.mp4", seconds=1.0, width=640, height=360)
-    with session_scope() as s:
-        upload = exports.import_export(session=s, member=alice, source=clip, title="MC")
-        productions.prep_hls(session=s, member=alice, upload_id=upload.id, provider="mediaconvert")
-    with session_scope() as s:
-        job_id = s.exec(select(MediaJob.id)).one()
-    assert job_id is not None
-    return job_id
+    return queue_job(alice, make_clip(tmp_path / "export.mp4", seconds=1.0, width=640, height=360))
 
 
 def job_row(media_job_id: int) -> MediaJob:
@@ -177,6 +183,30 @@ def test_throttling_defers_the_submit_and_keeps_the_row_submitted(local_aws: Loc
     tick(throttled, 3600)
     assert job_row(queued).status == JobStatus.SUCCEEDED.value
     assert list(server.jobs) == [job_id]
+
+
+def test_a_throttled_submit_puts_off_the_rest_of_the_tick_and_goes_last_at_the_next(
+    local_aws: LocalAws, queued: int, alice: Member, tmp_path: Path
+) -> None:
+    """The jobs queued behind a submit throttled past its retries are put off untried (each would hold the tick,
+    and every job's status with it, through retries of its own); the next tick tries the put-off job last, so one
+    job that keeps failing cannot hold back the others."""
+    from exports_app import metrics
+
+    behind = queue_job(alice, make_clip(tmp_path / "behind.mp4", seconds=1.0, width=640, height=360))
+    server = local_aws.mediaconvert
+    deferred = metrics.SUBMITS_DEFERRED.labels("mediaconvert")._value.get()
+    throttled = MediaConvertTranscoder(local_aws.settings, max_attempts=1)
+    server.throttle(100)
+    tick(throttled, 3600)
+    assert server.calls["CreateJob"] == 2, "the first job's try and its one retry; the job behind it untried"
+    assert metrics.SUBMITS_DEFERRED.labels("mediaconvert")._value.get() == deferred + 2
+    assert [job_row(j).status for j in (queued, behind)] == [JobStatus.QUEUED.value] * 2
+    server.throttle(0)
+    tick(throttled, 3600)
+    made_for = [int(job["userMetadata"]["mediaJobId"]) for job in server.jobs.values()]
+    assert made_for == [behind, queued]
+    assert [job_row(j).status for j in (queued, behind)] == [JobStatus.SUBMITTED.value] * 2
 
 
 def test_s3_unreachable_during_a_submit_defers_the_job(local_aws: LocalAws, queued: int) -> None:

@@ -16,7 +16,14 @@ MISSING_OBJECT = frozenset({"404", "NoSuchKey", "NotFound", "NoSuchBucket"})
 HIDDEN_OBJECT = frozenset({"403", "AccessDenied", "Forbidden"})
 
 
-def client_config(max_attempts: int = 8) -> Config:
+# Retries after the first try of one call. Few on purpose: the refresh tick that makes the call is shared by every
+# job, and botocore's backoff doubles up to 20 s a retry (8 retries held a throttled tick for about a minute). A
+# call still failing after these is put off to the next tick as a whole (services/media_jobs.submit_queued), which
+# is the long backoff.
+RETRIES = 3
+
+
+def client_config(max_attempts: int = RETRIES) -> Config:
     """Adaptive retries: botocore backs off on throttling and 5xx and rate-limits the client itself.
 
     max_attempts counts retries after the first try (botocore's meaning of the key).

@@ -28,6 +28,7 @@ from exports_app.config import MediaConvertSettings
 from exports_app.transcode.base import JobReport, JobRequest, PendingJob, utcnow
 from exports_app.transcode.mediaconvert.client import (
     HIDDEN_OBJECT,
+    RETRIES,
     error_code,
     make_client,
     object_missing,
@@ -80,7 +81,7 @@ class MediaConvertTranscoder:
         settings: MediaConvertSettings,
         *,
         clients: Mapping[str, Any] | None = None,
-        max_attempts: int = 8,
+        max_attempts: int = RETRIES,
         max_duration_seconds: float = DEFAULT_MAX_DURATION_SECONDS,
     ) -> None:
         self.settings = settings
