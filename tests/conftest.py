@@ -1,5 +1,5 @@
 """Shared fixtures and hooks: a fresh data dir and migrated database per test (SQLite or a private server), members,
-and the pytest-xdist grouping of the tests that share an app."""
+and the pytest-xdist work units and their order (tests/support/scheduling.py)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from exports_app.services.auth import Member
 from tests.support.database import SERVER_DB, alembic_config, app_pointed_at
 from tests.support.database_server import DatabaseServer
 from tests.support.records import make_member
+from tests.support.scheduling import known_durations, longest_first, store_durations, worker_group
 
 # The suite runs several pytest processes, apps and browsers side by side: a transcode at the production default
 # (EXPORTS_TRANSCODE_NICE=19, below everything else) would wait for all of them. The apps the tests start inherit
@@ -25,31 +26,42 @@ from tests.support.records import make_member
 os.environ.setdefault("EXPORTS_TRANSCODE_NICE", "0")
 
 
-# Under pytest-xdist (`make test` runs the SQLite tests in two workers), the tests of a directory whose tests share
-# something costly made once per session stay in one worker, so it is made once: tests/hls's transcoded sources,
-# and tests/security's world (an app, two members, six imports and two transcodes). Every other module stays whole
-# in the worker it lands on, so its module-scoped fixtures are made once. tests/e2e's app_server is cheap to start
-# twice (a start builds no frontend: exports_app/frontend_bundle.py), so the e2e modules spread over both workers.
-# (xdist's own --dist loadgroup cannot do it on pytest 9: it renames node ids, which pytest 9 no longer lets it
-# do; the scheduler here sees only node ids, not fixtures, hence directories.)
-SHARED_APP_DIRS = ("tests/hls/", "tests/security/")
-
-
-def worker_group(nodeid: str) -> str:
-    """The xdist work unit of a test: its shared-app directory, or else its module."""
-    module = nodeid.split("::")[0]
-    return next((directory for directory in SHARED_APP_DIRS if module.startswith(directory)), module)
-
-
 @pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist: the server-database runs go without it
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """Work units as tests/support/scheduling.py groups them, handed out in the order collected (longest first)."""
     from xdist.scheduler import LoadScopeScheduling
 
     class SharedAppScheduling(LoadScopeScheduling):  # type: ignore[misc]  # xdist ships no types: its class is Any
         def _split_scope(self, nodeid: str) -> str:
             return worker_group(nodeid)
 
+    config.option.loadscopereorder = False  # xdist's reorder is by number of tests
     return SharedAppScheduling(config, log)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--store-durations",
+        action="store_true",
+        help="write the seconds each work unit took to tests/durations.json (the next runs hand out the longest first)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    items[:] = longest_first(items, known_durations())
+
+
+_seconds_per_test: list[tuple[str, float]] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    _seconds_per_test.append((report.nodeid, report.duration))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    # Under xdist, the workers' reports reach the controller too: only it (or a run without xdist) writes.
+    if session.config.getoption("store_durations") and not hasattr(session.config, "workerinput"):
+        store_durations(_seconds_per_test)
 
 
 @pytest.fixture(scope="session")

@@ -35,7 +35,7 @@ def upload_refused(answer: RawResponse | None, tab: EventSocket, since: int) -> 
     assert answer.status < 500, f"/_upload answered {answer.status}: {answer.body[:200]!r}"
     if answer.status >= 400:
         return True, f"{answer.status} {answer.body[:200]!r}"
-    tab.wait_for("supported video", 30, since) or tab.wait_for("Added", 1, since)
+    tab.wait_for(("supported video", "Added"), 30, since)  # whichever the handler says
     said = "\n".join(tab.frames[since:])
     shown = re.findall(r'"(?:upload_error|message)_rx_state_":\s*"([^"]+)"', said)
     return REFUSAL in said.lower(), "; ".join(shown) or said[-300:]

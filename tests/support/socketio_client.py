@@ -225,11 +225,13 @@ class EventSocket:
             self._pump(time.monotonic() + seconds)
         return self.received
 
-    def wait_for(self, text: str, timeout: float, since: int = 0) -> bool:
-        """Receive until `text` appears in a frame (from frame number `since` on), or the timeout."""
+    def wait_for(self, text: str | tuple[str, ...], timeout: float, since: int = 0) -> bool:
+        """Receive until `text` (or any one of several) appears in a frame (from frame number `since` on), or the
+        timeout."""
+        texts = (text,) if isinstance(text, str) else text
 
         def seen() -> bool:
-            return any(text in frame for frame in self.frames[since:])
+            return any(t in frame for frame in self.frames[since:] for t in texts)
 
         deadline = time.monotonic() + timeout
         while not seen() and not self.closed and time.monotonic() < deadline:

@@ -1,10 +1,11 @@
 """The testkit's shortcuts keep what the tests rely on: members made with one shared hash still sign in (and only
-with their password), a running app's command line runs in the test's process, on the app's data, and a clip asked
-for again is a copy of the one encoded first."""
+with their password), a running app's command line runs in the test's process, on the app's data, a clip asked
+for again is a copy of the one encoded first, and xdist's work units go out whole, longest first."""
 
 from __future__ import annotations
 
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from sqlmodel import select
 from exports_app.db import session_scope
 from exports_app.models import User
 from exports_app.services import auth
+from tests.support import scheduling
 from tests.support.app_process import RunningApp
 from tests.support.clips import make_clip
 from tests.support.records import PASSWORD, make_member
@@ -63,3 +65,41 @@ def test_a_clip_is_encoded_once_per_process_and_each_caller_gets_a_copy_of_its_o
     assert make_clip(tmp_path / "third.mp4", seconds=0.2, width=64, height=48).read_bytes() == first.read_bytes()
     with pytest.raises(AssertionError, match="a new process"):  # other arguments: another clip, encoded anew
         make_clip(tmp_path / "silent.mp4", seconds=0.2, width=64, height=48, audio=False)
+
+
+def test_work_units_go_out_longest_first_each_whole_and_in_its_order(tmp_path: Path) -> None:
+    @dataclass(frozen=True)
+    class Test:
+        nodeid: str
+
+    collected = [
+        Test("tests/unit/test_a.py::one"),
+        Test("tests/security/test_x.py::one"),
+        Test("tests/unit/test_a.py::two"),
+        Test("tests/e2e/test_slow.py::one"),
+        Test("tests/security/test_y.py::one"),
+        Test("tests/unit/test_new.py::one"),  # unknown: UNKNOWN_SECONDS_PER_TEST (3 s) a test
+    ]
+    stored = tmp_path / "durations.json"
+    scheduling.store_durations(
+        [
+            ("tests/unit/test_a.py::one", 0.5),
+            ("tests/unit/test_a.py::two", 0.5),
+            ("tests/security/test_x.py::one", 30.0),
+            ("tests/security/test_y.py::one", 40.0),
+            ("tests/e2e/test_slow.py::one", 60.0),
+        ],
+        stored,
+    )
+    durations = scheduling.known_durations(stored)
+    assert durations == {"tests/security/": 70.0, "tests/e2e/test_slow.py": 60.0, "tests/unit/test_a.py": 1.0}
+    assert [t.nodeid for t in scheduling.longest_first(collected, durations)] == [
+        "tests/security/test_x.py::one",
+        "tests/security/test_y.py::one",
+        "tests/e2e/test_slow.py::one",
+        "tests/unit/test_new.py::one",
+        "tests/unit/test_a.py::one",
+        "tests/unit/test_a.py::two",
+    ]
+    stored.write_text("not json")
+    assert scheduling.known_durations(stored) == {} == scheduling.known_durations(tmp_path / "absent.json")
