@@ -164,7 +164,7 @@ def test_throttling_defers_the_submit_and_keeps_the_row_submitted(local_aws: Loc
 
     server = local_aws.mediaconvert
     deferred = metrics.SUBMITS_DEFERRED.labels("mediaconvert")._value.get()
-    throttled = MediaConvertTranscoder(local_aws.settings, max_attempts=2)
+    throttled = MediaConvertTranscoder(local_aws.settings, max_attempts=1)
     server.throttle(100)
     tick(throttled, 3600)
     row = job_row(queued)
