@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# The pytest runs of `make test`, side by side: every test on SQLite (in two pytest-xdist workers; tests/conftest.py
-# keeps the tests that share an app in one), and the database-backed tests (marker server_db) again on a private
-# MariaDB server and on a private PostgreSQL server. Much of each run is waiting (for an app to start, a browser, a
-# transcode, a database), so running them together takes little more than the longest one alone. The server runs'
-# output is printed after the SQLite run's; the exit status is non-zero if any run failed. Arguments go to the
-# SQLite run (e.g. -x, --durations=30).
+# The pytest runs of `make test`, side by side: every test on SQLite (in three pytest-xdist workers;
+# tests/support/scheduling.py keeps the tests that share an app in one and hands the longest out first), and the
+# database-backed tests (marker server_db) again on a private MariaDB server and on a private PostgreSQL server. Much
+# of each run is waiting (for an app to start, a browser, a transcode, a database), so running them together takes
+# little more than the longest one alone. The server runs' output is printed after the SQLite run's; the exit status
+# is non-zero if any run failed. Arguments go to the SQLite run (e.g. -x, --durations=30, --store-durations).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -24,7 +24,8 @@ for kind in mariadb postgresql; do
   runs[$kind]=$!
 done
 
-python -m pytest -q -n 2 "$@" &
+# Three workers on two cores: most of a test is waiting (for an app, a browser, a transcode, a push).
+python -m pytest -q -n 3 "$@" &
 runs[sqlite]=$!
 wait "${runs[sqlite]}"
 failed=$?

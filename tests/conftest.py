@@ -8,6 +8,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from alembic import command
@@ -19,6 +20,9 @@ from tests.support.database import SERVER_DB, alembic_config, app_pointed_at
 from tests.support.database_server import DatabaseServer
 from tests.support.records import make_member
 from tests.support.scheduling import known_durations, longest_first, store_durations, worker_group
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Playwright
 
 # The suite runs several pytest processes, apps and browsers side by side: a transcode at the production default
 # (EXPORTS_TRANSCODE_NICE=19, below everything else) would wait for all of them. The apps the tests start inherit
@@ -62,6 +66,16 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     # Under xdist, the workers' reports reach the controller too: only it (or a run without xdist) writes.
     if session.config.getoption("store_durations") and not hasattr(session.config, "workerinput"):
         store_durations(_seconds_per_test)
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    """The process's one Playwright: its sync API keeps an asyncio loop running while it is open, so a second
+    sync_playwright() in the same process (another folder's browser) would refuse to start."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        yield pw
 
 
 @pytest.fixture(scope="session")

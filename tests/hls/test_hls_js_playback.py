@@ -20,7 +20,7 @@ from typing import Any
 
 import m3u8
 import pytest
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page, Playwright
 
 from exports_app.transcode.base import JobReport
 from tests.hls.sources import SOURCES
@@ -114,15 +114,14 @@ class QuietHandler(SimpleHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def page(site: str) -> Iterator[Page]:
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_ARGS, "--autoplay-policy=no-user-gesture-required"]
-        )
-        tab = browser.new_page()
-        tab.goto(f"{site}/index.html")
-        yield tab
-        browser.close()
+def page(site: str, playwright: Playwright) -> Iterator[Page]:
+    browser = playwright.chromium.launch(
+        executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_ARGS, "--autoplay-policy=no-user-gesture-required"]
+    )
+    tab = browser.new_page()
+    tab.goto(f"{site}/index.html")
+    yield tab
+    browser.close()
 
 
 @pytest.mark.parametrize("name", [s.name for s in SOURCES])

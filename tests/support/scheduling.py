@@ -1,13 +1,13 @@
 """How the SQLite run's tests are shared between pytest-xdist workers: which tests go together, and in what order.
 
-Under pytest-xdist (`make test` runs the SQLite tests in two workers), the tests of a directory whose tests share
+Under pytest-xdist (`make test` runs the SQLite tests in three workers), the tests of a directory whose tests share
 something costly made once per session stay in one worker, so it is made once: tests/hls's transcoded sources, and
 tests/security's world (an app, two members, six imports and two transcodes). Every other module stays whole in the
 worker it lands on, so its module-scoped fixtures are made once. (xdist's own --dist loadgroup cannot do it on
 pytest 9: it renames node ids, which pytest 9 no longer lets it do; the scheduler sees only node ids, not fixtures,
 hence directories.)
 
-The work units are handed out longest first, so that a long one does not start last and leave the other worker idle
+The work units are handed out longest first, so that a long one does not start last and leave the other workers idle
 at the end (xdist's own order is by the number of tests, which puts a module of three minute-long tests last). How
 long each unit takes comes from tests/durations.json, written by `scripts/test.sh --store-durations`; a unit it
 does not know yet counts as a few seconds a test.

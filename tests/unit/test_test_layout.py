@@ -4,6 +4,7 @@ tests/support/ is the testkit. bench/ takes from tests/ only through it, and tes
 a benchmark can change without breaking a test and the reverse. No module imports a test module (test_*.py) or a
 conftest: pytest loads those itself, and a helper kept in one would be collected, or its fixtures re-registered,
 where it is imported. The tests/ root holds only the package and its conftest; helpers live in tests/support/.
+One Playwright per process, from the root conftest.
 """
 
 from __future__ import annotations
@@ -95,6 +96,22 @@ def test_no_module_imports_a_test_module_or_a_conftest() -> None:
 def test_the_tests_root_holds_only_the_package_and_its_conftest() -> None:
     helpers = sorted(p.name for p in (ROOT / "tests").glob("*.py") if p.name not in ("__init__.py", "conftest.py"))
     assert helpers == [], f"helpers belong in tests/support/: {helpers}"
+
+
+def test_only_the_root_conftest_starts_playwright() -> None:
+    # Playwright's sync API keeps an asyncio loop running while it is open, so a second sync_playwright() in one
+    # process fails; which folders share a worker depends on the run's order. Every browser comes from the root
+    # conftest's session fixture `playwright`.
+    starters = [
+        str(path.relative_to(ROOT))
+        for path in sorted((ROOT / "tests").rglob("*.py"))
+        if path != ROOT / "tests" / "conftest.py"
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ImportFrom)
+        and (node.module or "").startswith("playwright")
+        and any(alias.name == "sync_playwright" for alias in node.names)
+    ]
+    assert starters == [], f"use the `playwright` fixture of tests/conftest.py: {starters}"
 
 
 def test_the_import_reading_sees_every_form_of_import() -> None:
