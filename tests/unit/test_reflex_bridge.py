@@ -397,3 +397,45 @@ def test_only_what_an_event_changed_in_a_shared_state_goes_to_its_other_tabs(
             assert len(resent) == 1
 
     run_in_own_loop(run())
+
+
+def test_the_redis_listeners_a_worker_gave_up_are_started_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """keep_relaying against Reflex's own event namespace and its Redis token manager: the lost-and-found relay and
+    the socket-record watcher run after it; once they end (as Reflex ends them after five failures), the next call
+    starts them again, and while they run it leaves them be."""
+    from reflex.app import EventNamespace
+    from reflex.utils.token_manager import RedisTokenManager
+    from reflex_base.config import get_config
+
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed (make test installs it)")
+
+    def listeners(manager: RedisTokenManager) -> tuple[asyncio.Task[Any], asyncio.Task[Any]]:
+        tasks = (manager._lost_and_found_task, manager._socket_record_task)
+        assert tasks[0] is not None and tasks[1] is not None, "keep_relaying started no listener"
+        return tasks[0], tasks[1]
+
+    async def scene() -> None:
+        namespace = EventNamespace("/_event", app)  # as Reflex makes it, its token manager from the config
+        manager = namespace._token_manager
+        assert isinstance(manager, RedisTokenManager)
+        monkeypatch.setattr(app, "_event_namespace", namespace)  # where Reflex keeps the one it serves
+        bridge.keep_relaying(app)
+        first = listeners(manager)
+        assert not any(task.done() for task in first)
+        bridge.keep_relaying(app)
+        assert listeners(manager) == first, "a running listener was started twice"
+        for task in first:
+            task.cancel()
+        await asyncio.gather(*first, return_exceptions=True)
+        bridge.keep_relaying(app)
+        again = listeners(manager)
+        assert not any(task.done() for task in again) and set(again).isdisjoint(first)
+        for task in again:
+            task.cancel()
+        await asyncio.gather(*again, return_exceptions=True)
+        await manager.redis.aclose()
+
+    with RedisServer() as server:
+        monkeypatch.setattr(get_config(), "redis_url", server.url)
+        run_in_own_loop(scene())
