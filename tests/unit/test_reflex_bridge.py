@@ -30,6 +30,7 @@ from reflex.istate.manager.disk import StateManagerDisk
 from reflex.istate.manager.memory import StateManagerMemory
 from reflex.istate.manager.redis import StateManagerRedis
 from reflex.state import BaseState, OnLoadInternalState
+from reflex_base.constants.state import FIELD_MARKER
 from reflex_base.event import Event
 from reflex_base.event.context import EventContext
 from sqlalchemy.orm import Session
@@ -316,34 +317,42 @@ def test_the_disk_state_manager_looks_for_expired_tab_states_once_a_minute(
 
 @dataclass
 class PageLoad:
-    """A page load as a tab's socket sends it (on_load_internal), run by the app's event processor to its end."""
+    """A page load as a tab's socket makes it (the boot event, hydrate_and_load), run by the app's event processor
+    to its end."""
 
     events: list[str]  # the events of the chain the tab guard saw, in order
     seen: list[str]  # every event it saw (the processor may run a chain once more: see load_page)
+    deltas: list[tuple[str, dict[str, Any]]]  # the deltas the chain sent the tab, by the event that sent each
     username: str  # what the tab holds afterwards
     link: str
     hydrated: bool
 
 
 def load_page(manager: str, cookie: str, path: str, last: str, monkeypatch: pytest.MonkeyPatch) -> PageLoad:
-    """Send the page's on_load and run its chain to the event named `last` (then drain what follows)."""
+    """Connect a tab to the page (hydrate_and_load) and run its chain to the event named `last` (then drain)."""
     events: list[str] = []
+    sent: list[tuple[int, dict[str, Any]]] = []
     guard_preprocess = TabGuard.preprocess
 
     async def counted(self: TabGuard, **given: Any) -> Any:
         events.append(given["event"].name)
         return await guard_preprocess(self, **given)
 
+    async def emit_update(_namespace: Any, update: bridge.StateUpdate, token: str) -> None:
+        if token == TAB and update.delta:
+            sent.append((len(events) - 1, dict(update.delta)))
+
     monkeypatch.setattr(TabGuard, "preprocess", counted)
-    on_load = bridge.event_name(OnLoadInternalState, "on_load_internal")
+    boot = bridge.event_name(rx.State, "hydrate_and_load")
     shown: list[PageLoad] = []
 
     async def run() -> None:
         async with running(manager):
             processor = app._event_processor
-            assert processor is not None
+            assert processor is not None and app.event_namespace is not None
+            monkeypatch.setattr(type(app.event_namespace), "emit_update", emit_update)
             router = {"pathname": path, "asPath": path, "headers": {"cookie": cookie}}
-            await (await processor.enqueue(TAB, Event(name=on_load, payload={}, router_data=router)))
+            await (await processor.enqueue(TAB, Event(name=boot, payload={}, router_data=router)))
             # The chain's next event is queued as the one before it ends: join() can return in between.
             deadline = time.monotonic() + 30
             while last not in events and time.monotonic() < deadline:
@@ -354,10 +363,11 @@ def load_page(manager: str, cookie: str, path: str, last: str, monkeypatch: pyte
                 username = (await root.get_state(AuthState)).username
                 link = bridge.linked_tokens(root).get(ExportsLive.get_full_name(), "")
                 hydrated = bool(getattr(root, "is_hydrated", False))
-            # The chain of the one on_load sent, to its end (a processor driven by hand, as here, may run it once
-            # more after join() returned; a page's socket sends the chain once).
+            # The chain of the one boot event sent, to its end (a processor driven by hand, as here, may run it
+            # once more after join() returned; a page's socket sends the chain once).
             chain = events[: events.index(last) + 1] if last in events else list(events)
-            shown.append(PageLoad(chain, list(events), username, link, hydrated))
+            deltas = [(events[at], delta) for at, delta in sent if 0 <= at < len(chain)]
+            shown.append(PageLoad(chain, list(events), deltas, username, link, hydrated))
 
     run_in_own_loop(run())
     return shown[0]
@@ -367,13 +377,23 @@ def test_a_member_page_loads_in_one_event_of_the_apps(
     manager: str, alice: Member, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """/exports's on_load is one event of the app's (the header's name, the live list linked and read, the modal
-    reset), after Reflex's own on_load_internal, and that event ends the page's hydration: Reflex's set_is_hydrated
-    event after it would cost each tab one more event, a connect rush a thousand times."""
+    reset), after Reflex's own hydrate and on_load_internal, and that event ends the page's hydration: Reflex's
+    set_is_hydrated event after it, and on_load_internal's frame flagging the page not hydrated yet, would cost each
+    tab one more event and two more frames, a connect rush a thousand times."""
     start_page = bridge.event_name(ExportModalState, "start_page")
+    boot, on_load = (
+        bridge.event_name(rx.State, "hydrate_and_load"),
+        bridge.event_name(OnLoadInternalState, "on_load_internal"),
+    )
     load = load_page(manager, session_cookie(alice), EXPORTS_ROUTE, start_page, monkeypatch)
-    assert load.events == [bridge.event_name(OnLoadInternalState, "on_load_internal"), start_page]
+    assert load.events == [boot, on_load, start_page]
     assert not [name for name in load.seen if name.endswith("set_is_hydrated")]
     assert (load.username, load.link, load.hydrated) == ("alice", member_token(alice.id), True)
+    # Two frames: the hydrate's snapshot, then the page's start with the list and the hydrated flag.
+    assert [name for name, _ in load.deltas] == [boot, start_page], load.deltas
+    root = rx.State.get_full_name()
+    assert load.deltas[1][1][root]["is_hydrated" + FIELD_MARKER] is True
+    assert load.deltas[1][1][ExportsLive.get_full_name()]["rows" + FIELD_MARKER] == []  # alice has no exports
 
 
 def test_a_page_with_more_on_load_events_is_hydrated_after_the_last(
@@ -382,7 +402,8 @@ def test_a_page_with_more_on_load_events_is_hydrated_after_the_last(
     """/publish runs its own on_load after the member page's start: Reflex's set_is_hydrated still ends that chain."""
     hydrated = bridge.event_name(OnLoadInternalState, "set_is_hydrated")
     load = load_page(manager, session_cookie(alice), PUBLISH_ROUTE, hydrated, monkeypatch)
-    apps = [name for name in load.events if not name.startswith(OnLoadInternalState.get_full_name())]
+    reflex_own = (OnLoadInternalState.get_full_name(), bridge.event_name(rx.State, "hydrate_and_load"))
+    apps = [name for name in load.events if not name.startswith(reflex_own)]
     assert apps == [bridge.event_name(ExportModalState, "start_page"), bridge.event_name(PublishState, "load")]
     assert load.events[-1] == hydrated and load.hydrated
 
