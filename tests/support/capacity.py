@@ -441,7 +441,9 @@ def run_round(
         for i, m in enumerate(members)
     ]
     pids = group_pids(app.process.pid) + list(extra_pids)
-    # The app's CPU before any tab opens: what it spends anyway (the refresh tick polling the jobs).
+    # The app's CPU before any tab opens: what it spends anyway (the refresh tick polling the jobs), once the push of
+    # the jobs' start (start_jobs waits for its commit, not for its push) has died down.
+    time.sleep(settle_s)
     quiet_cpu0, quiet_wall0 = cpu_seconds(pids), time.monotonic()
     time.sleep(quiet_s)
     quiet_cpu1, quiet_wall1 = cpu_seconds(pids), time.monotonic()
