@@ -5,7 +5,10 @@ The app never loads it: bench_capacity passes it (`GUNICORN_CMD_ARGS=--config py
 it SIGUSR2 to start profiling and SIGUSR2 again to stop and write `<pid>.prof` (pstats), so the profile holds the
 connect rush and not the set-up before it. SIGUSR2 goes to the workers only: gunicorn's master re-executes on it.
 The worker's event loop (every event handler, the hydrate, the list read) runs in its main thread, which is the
-one cProfile sees; work handed to threads (asyncio.to_thread) shows only as the wait for it.
+one cProfile sees; work handed to threads (asyncio.to_thread) shows only as the wait for it. Times are that thread's
+CPU time, not the wall clock: a call that gives up the interpreter's lock (a SQLite statement, a socket write)
+waits for it to come back while another thread (the refresh tick) runs, and by the wall clock that wait showed as
+the call's own cost.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ timeout = 600
 def post_worker_init(worker: Any) -> None:
     """gunicorn's hook in each worker, before its loop starts: note the pid, arm the toggle."""
     folder = Path(os.environ[FOLDER_ENV])
-    profiler = cProfile.Profile()
+    profiler = cProfile.Profile(time.thread_time)
     running = False
 
     def toggle(_signum: int, _frame: FrameType | None) -> None:

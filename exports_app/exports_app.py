@@ -14,7 +14,13 @@ from exports_app.jobs.scheduler import refresh_lifespan
 from exports_app.jobs.tab_records import tab_records_lifespan
 from exports_app.logs import configure as configure_logs
 from exports_app.pages import add_pages
-from exports_app.reflex_bridge import event_name, purge_expired_states_now_and_then, replace_cors, share_changes_only
+from exports_app.reflex_bridge import (
+    event_name,
+    hydrate_with_the_page_load,
+    purge_expired_states_now_and_then,
+    replace_cors,
+    share_changes_only,
+)
 from exports_app.services.secrets import member_token
 from exports_app.state import live_tabs
 from exports_app.state.errors import on_backend_exception, on_frontend_exception
@@ -29,6 +35,8 @@ replace_cors(add_cors)
 share_changes_only()
 # One worker keeps tab states on disk: it looks for expired ones once a minute, not after every write.
 purge_expired_states_now_and_then()
+# /exports loads in the one event of its on_load, which also ends its hydration: no set_is_hydrated event after it.
+hydrate_with_the_page_load(ExportModalState, "start_page")
 
 configure_logs(get_settings().log_format)
 

@@ -18,10 +18,11 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextvars import ContextVar
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import reflex as rx
 import reflex.istate.shared as reflex_shared
+import reflex.state as reflex_state
 from redis.asyncio import Redis
 from reflex import constants
 from reflex.config import get_config
@@ -56,6 +57,8 @@ __all__ = [
     "event_in_progress",
     "handler_hints",
     "handler_payload",
+    "hydrated_by_its_one_load_event",
+    "hydrate_with_the_page_load",
     "keep_relaying",
     "keep_to_this_tab",
     "linked_from",
@@ -272,6 +275,45 @@ def purge_expired_states_now_and_then() -> None:
     """Make Reflex's disk state manager look for expired tab states at most every PURGE_EVERY_S seconds (it looks
     after every write it makes, reading every state file's modification time)."""
     StateManagerDisk._purge_expired_states = _purge_expired_states_now_and_then  # type: ignore[method-assign]
+
+
+# Reflex's on_load_internal queues a page's on_load handlers and then set_is_hydrated(True), an event of its own: the
+# tab's lock, the guard's session lookup, a delta and a frame, only to flip one flag the frontend reads for its
+# browser storage writes (this app keeps nothing there). It also sets the flag False first, which costs a frame of its
+# own (an assignment marks a var changed, equal or not). A handler named here ends its page's hydration itself when it
+# is the page's one on_load event, in its own delta: on_load_internal then queues that event alone and sends nothing.
+_reflex_load_events_for_page = reflex_state._load_events_for_page
+_hydrating: set[str] = set()  # full event names of the handlers that end a page's hydration themselves
+
+
+def _hydrating_load_event(state: BaseState) -> list[Event] | None:
+    """[the event] when the page the tab is on has one on_load event and it is a handler named here, else None."""
+    path = cast(reflex_state.State, root_of(state)).rx_router_url.path
+    events = Event.from_event_type(RegistrationContext.get().app.get_load_events(path))
+    return events if len(events) == 1 and events[0].name in _hydrating else None
+
+
+def _page_load_events(state: reflex_state.State) -> list[Any] | None:
+    hydrating = _hydrating_load_event(state)
+    if hydrating is not None:
+        return list(hydrating)  # no is_hydrated False now and no set_is_hydrated after: the handler sets it
+    events: list[Any] | None = _reflex_load_events_for_page(state)
+    return events
+
+
+def hydrate_with_the_page_load(state: type[BaseState], handler: str) -> None:
+    """A page whose one on_load event is `state.handler` is hydrated by that handler (hydrated_by_its_one_load_event),
+    not by one more event Reflex queues after it."""
+    _hydrating.add(event_name(state, handler))
+    reflex_state._load_events_for_page = _page_load_events
+
+
+def hydrated_by_its_one_load_event(state: BaseState, handler: str) -> None:
+    """Mark the tab's page hydrated, from `handler` of `state` (named with hydrate_with_the_page_load), when it is the
+    page's one on_load event: Reflex then queued no set_is_hydrated after it."""
+    hydrating = _hydrating_load_event(state)
+    if hydrating is not None and hydrating[0].name == event_name(type(state), handler):
+        cast(reflex_state.State, root_of(state)).is_hydrated = True
 
 
 def root_of(state: BaseState) -> BaseState:

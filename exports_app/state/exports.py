@@ -176,13 +176,15 @@ class ExportModalState(rx.State):
         asked for (?open=<id>). Signed out: /login, and nothing else runs (member_event).
 
         One event rather than three: each event costs a tab Reflex's state fetch, delta, serialisation and frame,
-        and a session lookup, which a connect rush pays a thousand times over.
+        and a session lookup, which a connect rush pays a thousand times over. For the same reason, where it is the
+        page's one on_load (/exports) it ends the page's hydration too (reflex_bridge.hydrate_with_the_page_load).
         """
         (await self.get_state(AuthState)).username = member.username
         live = await (await self._live())._join(member)
         self.notices_after = live.notice_count
         self.dismissed = []
         self._close_modal()
+        reflex_bridge.hydrated_by_its_one_load_event(self, "start_page")
         wanted = exports.valid_id(self.router.url.query_parameters.get(OPEN_PARAM, ""))
         if wanted is not None and self.router.url.path.rstrip("/") == EXPORTS_ROUTE:
             # mypy types an @rx.event handler as rx.event's own class (EventNamespace.__new__ returns another).

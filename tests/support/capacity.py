@@ -332,8 +332,9 @@ class Round:
     app_cpu_connect_pct: float  # % of one core while the tabs connected
     app_cpu_connect_s: float  # the app's CPU time while they connected: on a shared machine, steadier than the wall
     app_cpu_load_pct: float  # % of one core during the drive and settle
-    # % of one core just before the rush, no tab open: the refresh tick polling every pending job. Not to be taken off
-    # the rush's CPU: a tick that outlasts its interval runs again at once, so on a busy machine it takes all it gets.
+    # % of one core just before the rush, no tab open: the refresh tick polling every pending job. The rush's CPU
+    # holds it too; taken off, it is an estimate only: a tick that outlasts its interval runs again at once, so on a
+    # busy machine the tick takes more than its quiet share while the tabs connect.
     app_cpu_quiet_pct: float
     client_cpu_load_pct: float
     driven: int
@@ -347,6 +348,12 @@ class Round:
     samples: list[tuple[float, float]] = field(default_factory=list)  # (commit time, latency ms) per receipt
     load_average: tuple[float, float] = (0.0, 0.0)  # the machine's 1-minute load, before and after the drive
     client_loop_lag_max_ms: float = 0.0  # the tab processes' worst event-loop lateness during the load
+
+    @property
+    def connect_ms_per_tab_beyond_quiet(self) -> float:
+        """The app's CPU per connecting tab less what it spent anyway at its quiet rate over the same seconds."""
+        quiet_s = self.app_cpu_quiet_pct / 100 * self.app_cpu_connect_s / max(1e-9, self.app_cpu_connect_pct / 100)
+        return 1000 * max(0.0, self.app_cpu_connect_s - quiet_s) / max(1, self.tabs)
 
     @property
     def rss_per_tab_kb(self) -> float:
@@ -396,6 +403,7 @@ class Round:
             "rss_per_tab_kb": self.rss_per_tab_kb,
             "app_cpu_connect_pct_of_core": self.app_cpu_connect_pct,
             "app_cpu_connect_ms_per_tab": 1000 * self.app_cpu_connect_s / max(1, self.tabs),
+            "app_cpu_connect_ms_per_tab_beyond_quiet": self.connect_ms_per_tab_beyond_quiet,
             "app_cpu_quiet_pct_of_core": self.app_cpu_quiet_pct,
             "app_cpu_load_pct_of_core": self.app_cpu_load_pct,
             "client_cpu_load_pct_of_core": self.client_cpu_load_pct,
@@ -433,7 +441,9 @@ def run_round(
         for i, m in enumerate(members)
     ]
     pids = group_pids(app.process.pid) + list(extra_pids)
-    # The app's CPU before any tab opens: what it spends anyway (the refresh tick polling the jobs).
+    # The app's CPU before any tab opens: what it spends anyway (the refresh tick polling the jobs), once the push of
+    # the jobs' start (start_jobs waits for its commit, not for its push) has died down.
+    time.sleep(settle_s)
     quiet_cpu0, quiet_wall0 = cpu_seconds(pids), time.monotonic()
     time.sleep(quiet_s)
     quiet_cpu1, quiet_wall1 = cpu_seconds(pids), time.monotonic()

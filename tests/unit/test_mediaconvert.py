@@ -340,6 +340,27 @@ def test_many_pending_jobs_are_read_from_list_pages(
     assert pages == {("20", "DESCENDING")}
 
 
+def test_list_pages_carry_the_settings_of_finished_jobs_only(
+    local_aws: LocalAws, tc: MediaConvertTranscoder, clip: Path
+) -> None:
+    """botocore parsing every running job's Settings was most of a refresh tick's CPU; only finished jobs' are read."""
+    running, running_id = submitted(tc, clip, 1)
+    done = request(clip, 2, height=720)
+    done_id = tc.submit(done)
+    local_aws.mediaconvert.advance(running_id, "PROGRESSING", percent=5, phase="TRANSCODING")
+    master = local_aws.mediaconvert.complete(done_id, local_aws.s3)
+    page = {job["Id"]: job for job in tc.client("mediaconvert").list_jobs(MaxResults=20)["Jobs"]}
+    assert "Settings" not in page[running_id] and page[done_id]["Settings"]["OutputGroups"]
+    assert (page[running_id]["Status"], page[running_id]["JobPercentComplete"]) == ("PROGRESSING", 5)
+    assert page[running_id]["UserMetadata"]["idempotencyToken"] == "token-1"  # what the token lookup reads
+    others = [created(tc, clip, i) for i in (3, 4, 5)]  # more than GET_JOB_LIMIT: the poll reads list pages
+    local_aws.mediaconvert.reset_counts()
+    reports = {r.media_job_id: r for r in tc.poll([running, pending(done, done_id), *others])}
+    assert (reports[1].status, reports[1].percent) == (JobStatus.RUNNING, 5)
+    assert (reports[2].status, reports[2].master_playlist_uri) == (JobStatus.SUCCEEDED, master)
+    assert local_aws.mediaconvert.calls == {"ListJobs": 1}
+
+
 def test_old_jobs_beyond_the_pages_fall_back_to_get_job(
     local_aws: LocalAws, tc: MediaConvertTranscoder, clip: Path
 ) -> None:

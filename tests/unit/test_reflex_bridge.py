@@ -15,6 +15,7 @@ import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -29,6 +30,7 @@ from reflex.istate.manager.disk import StateManagerDisk
 from reflex.istate.manager.memory import StateManagerMemory
 from reflex.istate.manager.redis import StateManagerRedis
 from reflex.state import BaseState, OnLoadInternalState
+from reflex_base.constants.state import FIELD_MARKER
 from reflex_base.event import Event
 from reflex_base.event.context import EventContext
 from sqlalchemy.orm import Session
@@ -37,12 +39,14 @@ from exports_app import db
 from exports_app import reflex_bridge as bridge
 from exports_app.db import session_scope
 from exports_app.exports_app import app
+from exports_app.routes import EXPORTS_ROUTE, PUBLISH_ROUTE
 from exports_app.services import auth
 from exports_app.services.auth import Member
 from exports_app.services.secrets import member_token
 from exports_app.state import live_tabs
 from exports_app.state.auth import AuthState, LoginState, member_for_cookie
 from exports_app.state.exports import ExportModalState, ExportsLive
+from exports_app.state.publish import PublishState
 from exports_app.state.tab_guard import NEW_TAB_TOKEN, TabGuard, TabOwnerState
 from tests.support.event_loop import run_in_own_loop
 from tests.support.redis_server import RedisServer
@@ -311,46 +315,97 @@ def test_the_disk_state_manager_looks_for_expired_tab_states_once_a_minute(
     assert not first.exists()
 
 
-def test_a_member_page_loads_in_one_event_of_the_apps(
-    manager: str, alice: Member, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """/exports's on_load is one event of the app's (the header's name, the live list linked and read, the modal
-    reset), between Reflex's own: each event costs a tab Reflex's per-event work, a connect rush a thousand times."""
-    cookie = session_cookie(alice)
+@dataclass
+class PageLoad:
+    """A page load as a tab's socket makes it (the boot event, hydrate_and_load), run by the app's event processor
+    to its end."""
+
+    events: list[str]  # the events of the chain the tab guard saw, in order
+    seen: list[str]  # every event it saw (the processor may run a chain once more: see load_page)
+    deltas: list[tuple[str, dict[str, Any]]]  # the deltas the chain sent the tab, by the event that sent each
+    username: str  # what the tab holds afterwards
+    link: str
+    hydrated: bool
+
+
+def load_page(manager: str, cookie: str, path: str, last: str, monkeypatch: pytest.MonkeyPatch) -> PageLoad:
+    """Connect a tab to the page (hydrate_and_load) and run its chain to the event named `last` (then drain)."""
     events: list[str] = []
+    sent: list[tuple[int, dict[str, Any]]] = []
     guard_preprocess = TabGuard.preprocess
 
     async def counted(self: TabGuard, **given: Any) -> Any:
         events.append(given["event"].name)
         return await guard_preprocess(self, **given)
 
+    async def emit_update(_namespace: Any, update: bridge.StateUpdate, token: str) -> None:
+        if token == TAB and update.delta:
+            sent.append((len(events) - 1, dict(update.delta)))
+
     monkeypatch.setattr(TabGuard, "preprocess", counted)
-    on_load = bridge.event_name(OnLoadInternalState, "on_load_internal")
+    boot = bridge.event_name(rx.State, "hydrate_and_load")
+    shown: list[PageLoad] = []
 
     async def run() -> None:
         async with running(manager):
             processor = app._event_processor
-            assert processor is not None
-            router = {"pathname": "/exports", "asPath": "/exports", "headers": {"cookie": cookie}}
-            await (await processor.enqueue(TAB, Event(name=on_load, payload={}, router_data=router)))
+            assert processor is not None and app.event_namespace is not None
+            monkeypatch.setattr(type(app.event_namespace), "emit_update", emit_update)
+            router = {"pathname": path, "asPath": path, "headers": {"cookie": cookie}}
+            await (await processor.enqueue(TAB, Event(name=boot, payload={}, router_data=router)))
             # The chain's next event is queued as the one before it ends: join() can return in between.
             deadline = time.monotonic() + 30
-            while not (events and events[-1].endswith("set_is_hydrated")) and time.monotonic() < deadline:
+            while last not in events and time.monotonic() < deadline:
                 await processor.join()
                 await asyncio.sleep(0.01)
+            await processor.join()
             async with tab_event(cookie) as root:
-                shown.append((await root.get_state(AuthState)).username)
-                shown.append(bridge.linked_tokens(root).get(ExportsLive.get_full_name(), ""))
+                username = (await root.get_state(AuthState)).username
+                link = bridge.linked_tokens(root).get(ExportsLive.get_full_name(), "")
+                hydrated = bool(getattr(root, "is_hydrated", False))
+            # The chain of the one boot event sent, to its end (a processor driven by hand, as here, may run it
+            # once more after join() returned; a page's socket sends the chain once).
+            chain = events[: events.index(last) + 1] if last in events else list(events)
+            deltas = [(events[at], delta) for at, delta in sent if 0 <= at < len(chain)]
+            shown.append(PageLoad(chain, list(events), deltas, username, link, hydrated))
 
-    shown: list[str] = []
     run_in_own_loop(run())
-    # The chain of the one on_load sent, to its end (a processor driven by hand, as here, may run it once more
-    # after join() returned; a page's socket sends the chain once).
-    chain = next((events[: n + 1] for n, name in enumerate(events) if name.endswith("set_is_hydrated")), events)
-    assert chain[-1].endswith("set_is_hydrated"), events  # the whole chain ran
-    apps = [name for name in chain if not name.startswith(OnLoadInternalState.get_full_name())]
-    assert apps == [bridge.event_name(ExportModalState, "start_page")], events
-    assert shown == ["alice", member_token(alice.id)]  # the one event did all three
+    return shown[0]
+
+
+def test_a_member_page_loads_in_one_event_of_the_apps(
+    manager: str, alice: Member, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """/exports's on_load is one event of the app's (the header's name, the live list linked and read, the modal
+    reset), after Reflex's own hydrate and on_load_internal, and that event ends the page's hydration: Reflex's
+    set_is_hydrated event after it, and on_load_internal's frame flagging the page not hydrated yet, would cost each
+    tab one more event and two more frames, a connect rush a thousand times."""
+    start_page = bridge.event_name(ExportModalState, "start_page")
+    boot, on_load = (
+        bridge.event_name(rx.State, "hydrate_and_load"),
+        bridge.event_name(OnLoadInternalState, "on_load_internal"),
+    )
+    load = load_page(manager, session_cookie(alice), EXPORTS_ROUTE, start_page, monkeypatch)
+    assert load.events == [boot, on_load, start_page]
+    assert not [name for name in load.seen if name.endswith("set_is_hydrated")]
+    assert (load.username, load.link, load.hydrated) == ("alice", member_token(alice.id), True)
+    # Two frames: the hydrate's snapshot, then the page's start with the list and the hydrated flag.
+    assert [name for name, _ in load.deltas] == [boot, start_page], load.deltas
+    root = rx.State.get_full_name()
+    assert load.deltas[1][1][root]["is_hydrated" + FIELD_MARKER] is True
+    assert load.deltas[1][1][ExportsLive.get_full_name()]["rows" + FIELD_MARKER] == []  # alice has no exports
+
+
+def test_a_page_with_more_on_load_events_is_hydrated_after_the_last(
+    manager: str, alice: Member, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """/publish runs its own on_load after the member page's start: Reflex's set_is_hydrated still ends that chain."""
+    hydrated = bridge.event_name(OnLoadInternalState, "set_is_hydrated")
+    load = load_page(manager, session_cookie(alice), PUBLISH_ROUTE, hydrated, monkeypatch)
+    reflex_own = (OnLoadInternalState.get_full_name(), bridge.event_name(rx.State, "hydrate_and_load"))
+    apps = [name for name in load.events if not name.startswith(reflex_own)]
+    assert apps == [bridge.event_name(ExportModalState, "start_page"), bridge.event_name(PublishState, "load")]
+    assert load.events[-1] == hydrated and load.hydrated
 
 
 def test_only_what_an_event_changed_in_a_shared_state_goes_to_its_other_tabs(
