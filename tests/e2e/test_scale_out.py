@@ -19,7 +19,7 @@ from typing import cast
 
 import pymysql
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, WebSocket, expect
 
 from tests.e2e.members import MEMBER_PASSWORD
 from tests.support.app_process import RunningApp, sign_in, start_app
@@ -126,8 +126,20 @@ def signed_in_context(browser: Browser, cluster: Cluster) -> BrowserContext:
 
 def open_tab(context: BrowserContext, upload_id: str) -> Page:
     page = context.new_page()
+    seen: list[str] = []  # what the tab's console and websocket did, told if its list never shows
+
+    def watch(socket: WebSocket) -> None:
+        seen.append(f"websocket to {socket.url}")
+        socket.on("framereceived", lambda frame: seen.append(f"frame of {len(frame)} characters"))
+        socket.on("close", lambda _: seen.append("websocket closed"))
+
+    page.on("console", lambda message: seen.append(f"console {message.type}: {message.text[:200]}"))
+    page.on("websocket", watch)
     page.goto("/exports")
-    expect(page.get_by_test_id(f"export-row-{upload_id}")).to_be_visible(timeout=30_000)
+    try:
+        expect(page.get_by_test_id(f"export-row-{upload_id}")).to_be_visible(timeout=30_000)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\nwhat the tab saw: {seen[-40:]}") from None
     return page
 
 
