@@ -51,13 +51,17 @@ def known_durations(path: Path = DURATIONS) -> dict[str, float]:
 
 def longest_first(items: Sequence[T], durations: dict[str, float]) -> list[T]:
     """items with each work unit's tests together, the units longest first; the tests of a unit keep their order."""
-    tests_per_unit = Counter(worker_group(item.nodeid) for item in items)
+    units = [worker_group(item.nodeid) for item in items]
+    tests_per_unit = Counter(units)
+    first_seen: dict[str, int] = {}
+    for position, unit in enumerate(units):
+        first_seen.setdefault(unit, position)
 
     def weight(unit: str) -> float:
         return durations.get(unit, UNKNOWN_SECONDS_PER_TEST * tests_per_unit[unit])
 
-    first_seen = {unit: n for n, unit in reversed(list(enumerate(worker_group(i.nodeid) for i in items)))}
-    return sorted(items, key=lambda item: (-weight(unit := worker_group(item.nodeid)), first_seen[unit]))
+    order = sorted(range(len(items)), key=lambda n: (-weight(units[n]), first_seen[units[n]], n))
+    return [items[n] for n in order]
 
 
 def store_durations(seconds_per_test: Iterable[tuple[str, float]], path: Path = DURATIONS) -> None:
