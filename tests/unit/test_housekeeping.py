@@ -84,3 +84,27 @@ def test_a_staged_upload_is_moved_not_copied(data_dir: Path, alice: Member, tmp_
     inode = staged.stat().st_ino
     upload_id = import_clip(alice, staged, filename="holiday.mov", staged=True)
     assert not staged.exists() and stored_path(upload_id).stat().st_ino == inode
+
+
+@pytest.mark.parametrize("key", ["../outside.mp4", "uploads/../../outside.mp4", "/etc/passwd", "uploads/a\x00b"])
+def test_a_key_that_leaves_the_data_dir_is_refused_every_time(data_dir: Path, key: str) -> None:
+    for _ in range(2):  # a refusal is not remembered as an answer
+        with pytest.raises(FileNotFoundError):
+            storage.path_for(key)
+
+
+def test_a_stored_keys_path_is_resolved_once(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The refresh tick asks for the export of every job in progress on every tick; each resolve walks the path.
+    resolved: list[Path] = []
+    real_resolve = Path.resolve
+
+    def counting_resolve(self: Path, strict: bool = False) -> Path:
+        resolved.append(self)
+        return real_resolve(self, strict)
+
+    monkeypatch.setattr(Path, "resolve", counting_resolve)
+    key = "uploads/7/0123456789abcdef/source.mp4"
+    first = storage.path_for(key)
+    calls = len(resolved)
+    assert storage.path_for(key) == first == (data_dir / key).resolve()
+    assert len(resolved) == calls + 1  # only the check's own resolve above
