@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -71,3 +72,27 @@ def test_make_run_stops_with_that_line(tmp_path: Path) -> None:
         "EXPORTS_MEDIACONVERT_ROLE_ARN, EXPORTS_S3_INPUT_BUCKET, EXPORTS_S3_OUTPUT_BUCKET"
     )
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "manager"),
+    [
+        ({}, "StateManagerMemory"),  # one worker: tabs' states in memory, not pickled to files after every event
+        ({"REFLEX_REDIS_URL": "redis://127.0.0.1:1"}, "StateManagerRedis"),  # several workers share them there
+        ({"REFLEX_STATE_MANAGER_MODE": "disk"}, "StateManagerDisk"),  # the operator's choice wins
+    ],
+)
+def test_the_state_manager_follows_the_deployment(tmp_path: Path, env: dict[str, str], manager: str) -> None:
+    import os
+
+    base = {k: v for k, v in os.environ.items() if k not in ("REFLEX_REDIS_URL", "REFLEX_STATE_MANAGER_MODE")}
+    says_which = "from reflex.istate.manager import StateManager; print(type(StateManager.create()).__name__)"
+    made = subprocess.run(
+        [sys.executable, "-c", says_which],
+        cwd=ROOT,
+        env={**base, "EXPORTS_DATA_DIR": str(tmp_path), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert made.stdout.strip().splitlines()[-1] == manager, made.stderr
