@@ -33,7 +33,8 @@ replace_cors(add_cors)
 # A member's tabs share one live list: Reflex re-sends it to the member's other tabs only when an event changed it,
 # and a tab linking to it (a page's start, ExportModalState.start_page) re-sends nothing.
 share_changes_only()
-# One worker keeps tab states on disk: it looks for expired ones once a minute, not after every write.
+# When tab states are kept on disk (REFLEX_STATE_MANAGER_MODE=disk), expired ones are looked for once a minute, not
+# after every write.
 purge_expired_states_now_and_then()
 # /exports loads in the one event of its on_load, which also ends its hydration: no set_is_hydrated event after it.
 hydrate_with_the_page_load(ExportModalState, "start_page")
