@@ -26,12 +26,18 @@ def safe_filename(name: str) -> str:
 
 def path_for(key: str) -> Path:
     """The absolute path of a storage key; refuses keys that would leave the data dir (or hold a NUL)."""
-    return _resolved(get_settings().data_dir, key)
+    data_dir = get_settings().data_dir
+    return _resolved(data_dir, key) if len(key) <= CACHED_KEY_CHARS else _resolved.__wrapped__(data_dir, key)
 
 
 # Resolving walks every component of the path with a system call each: about 50 µs, and the refresh tick asks for
 # the export of every job in progress, every tick (a thousand jobs: 5 % of a core). A stored key's place does not
 # change, and this app makes no links in the data dir; a key that would leave the data dir raises, which is not cached.
+# Keys also come from clients (a file of an HLS ladder, by its name in the URL): only short ones are kept, so the
+# cache holds a few MB at most, however long the names a client makes up (the app's own keys are under 100 chars).
+CACHED_KEY_CHARS = 256
+
+
 @lru_cache(maxsize=4096)
 def _resolved(data_dir: Path, key: str) -> Path:
     root = data_dir.resolve()

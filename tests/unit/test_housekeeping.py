@@ -93,8 +93,7 @@ def test_a_key_that_leaves_the_data_dir_is_refused_every_time(data_dir: Path, ke
             storage.path_for(key)
 
 
-def test_a_stored_keys_path_is_resolved_once(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # The refresh tick asks for the export of every job in progress on every tick; each resolve walks the path.
+def counted_resolves(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     resolved: list[Path] = []
     real_resolve = Path.resolve
 
@@ -103,8 +102,24 @@ def test_a_stored_keys_path_is_resolved_once(data_dir: Path, monkeypatch: pytest
         return real_resolve(self, strict)
 
     monkeypatch.setattr(Path, "resolve", counting_resolve)
+    return resolved
+
+
+def test_a_stored_keys_path_is_resolved_once(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The refresh tick asks for the export of every job in progress on every tick; each resolve walks the path.
+    resolved = counted_resolves(monkeypatch)
     key = "uploads/7/0123456789abcdef/source.mp4"
     first = storage.path_for(key)
     calls = len(resolved)
     assert storage.path_for(key) == first == (data_dir / key).resolve()
     assert len(resolved) == calls + 1  # only the check's own resolve above
+
+
+def test_a_long_key_from_a_client_is_not_kept(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A made-up HLS file name reaches path_for from the URL: thousands of long ones must not fill memory.
+    resolved = counted_resolves(monkeypatch)
+    key = "hls/1/" + "a" * (storage.CACHED_KEY_CHARS + 1) + ".ts"
+    storage.path_for(key)
+    calls = len(resolved)
+    storage.path_for(key)
+    assert len(resolved) > calls  # resolved again: nothing of it was kept
