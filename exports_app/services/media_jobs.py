@@ -9,8 +9,10 @@ import uuid
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Mapped
 from sqlmodel import Session, col, select
 
 from exports_app import metrics
@@ -108,24 +110,31 @@ class PendingRow:
         )
 
 
-def _request(job: MediaJob, upload: Upload) -> JobRequest:
-    assert job.id is not None and upload.id is not None
-    return JobRequest(
-        media_job_id=job.id,
-        production_id=job.production_id,
-        upload_id=upload.id,
-        idempotency_token=job.idempotency_token,
-        input_path=storage.path_for(upload.storage_key),
-        duration_seconds=upload.duration_seconds,
-        source_height=upload.height,
-        owner_id=upload.user_id,
-    )
+# What the tick reads of a pending job and its export: columns, not ORM objects. Building two SQLModel objects per
+# row was most of the query's cost (about 50 µs a row, 250 pending jobs every tick, in the web worker's process).
+_PENDING_COLUMNS: tuple[Mapped[Any] | sa.Label[Any], ...] = (
+    col(MediaJob.id),
+    col(MediaJob.production_id),
+    col(MediaJob.idempotency_token),
+    col(MediaJob.provider_job_id),
+    col(MediaJob.status),
+    col(MediaJob.percent),
+    col(MediaJob.phase),
+    col(MediaJob.started_at),
+    col(MediaJob.submitted_at),
+    col(MediaJob.created_at),
+    col(Upload.id).label("upload_id"),
+    col(Upload.user_id),
+    col(Upload.storage_key),
+    col(Upload.duration_seconds),
+    col(Upload.height),
+)
 
 
 def pending_jobs(*, session: Session, provider: str, job_ids: Iterable[int] | None = None) -> list[PendingRow]:
     """Every non-terminal job of provider (or just job_ids), with its request, in one query."""
     query = (
-        select(MediaJob, Upload)
+        sa.select(*_PENDING_COLUMNS)
         .join(Production, col(Production.id) == MediaJob.production_id)
         .join(Upload, col(Upload.id) == Production.upload_id)
         .where(col(MediaJob.status).in_(_ACTIVE), col(MediaJob.provider) == provider)
@@ -134,17 +143,26 @@ def pending_jobs(*, session: Session, provider: str, job_ids: Iterable[int] | No
     if job_ids is not None:
         query = query.where(col(MediaJob.id).in_(list(job_ids)))
     rows: list[PendingRow] = []
-    for job, upload in session.exec(query):
-        request = _request(job, upload)  # the request carries the stored (so not None) upload id
+    for row in session.execute(query):
+        request = JobRequest(
+            media_job_id=row.id,
+            production_id=row.production_id,
+            upload_id=row.upload_id,
+            idempotency_token=row.idempotency_token,
+            input_path=storage.path_for(row.storage_key),
+            duration_seconds=row.duration_seconds,
+            source_height=row.height,
+            owner_id=row.user_id,
+        )
         rows.append(
             PendingRow(
-                PendingJob(request, job.provider_job_id, JobStatus(job.status)),
-                upload.user_id,
-                request.upload_id,
-                job.started_at or job.submitted_at or job.created_at,
-                job.percent,
-                job.phase,
-                job.started_at is not None,
+                PendingJob(request, row.provider_job_id, JobStatus(row.status)),
+                row.user_id,
+                row.upload_id,
+                row.started_at or row.submitted_at or row.created_at,
+                row.percent,
+                row.phase,
+                row.started_at is not None,
             )
         )
     return rows
