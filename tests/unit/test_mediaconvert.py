@@ -361,6 +361,34 @@ def test_list_pages_carry_the_settings_of_finished_jobs_only(
     assert local_aws.mediaconvert.calls == {"ListJobs": 1}
 
 
+def test_unfinished_jobs_on_list_pages_keep_only_what_the_poll_reads_and_report_as_get_job_does(
+    local_aws: LocalAws, tc: MediaConvertTranscoder, clip: Path
+) -> None:
+    """botocore parsed every field of every running job on every tick; the hook keeps the ones reports are made of."""
+    jobs = [submitted(tc, clip, i)[0] for i in (1, 2, 3, 4)]
+    ids = [job.provider_job_id or "" for job in jobs]
+    local_aws.mediaconvert.advance(ids[0], "PROGRESSING", percent=5, phase="TRANSCODING")
+    local_aws.mediaconvert.advance(ids[1], "ERROR", error_code=1010, error_message="Demuxer: end of file hit")
+    local_aws.mediaconvert.complete(ids[2], local_aws.s3)
+    page = {job["Id"]: job for job in tc.client("mediaconvert").list_jobs(MaxResults=20)["Jobs"]}
+    kept = {"Id", "Status", "Timing", "JobPercentComplete", "CurrentPhase", "ErrorCode", "ErrorMessage"}
+    kept |= {"UserMetadata", "CreatedAt"}
+    for unfinished in (ids[0], ids[1], ids[3]):
+        assert set(page[unfinished]) <= kept and page[unfinished]["UserMetadata"]
+    assert {"Settings", "OutputGroupDetails", "Arn", "Role"} <= set(page[ids[2]])  # a finished job keeps everything
+    local_aws.mediaconvert.reset_counts()
+    from_pages = {r.media_job_id: r for r in tc.poll(jobs)}  # more than GET_JOB_LIMIT: one ListJobs page
+    assert local_aws.mediaconvert.calls == {"ListJobs": 1}
+    from_get_job = {r.media_job_id: r for job in jobs for r in tc.poll([job])}
+    assert from_pages == from_get_job
+    assert [from_pages[i].status for i in (1, 2, 3, 4)] == [
+        JobStatus.RUNNING,
+        JobStatus.FAILED,
+        JobStatus.SUCCEEDED,
+        JobStatus.SUBMITTED,
+    ]
+
+
 def test_old_jobs_beyond_the_pages_fall_back_to_get_job(
     local_aws: LocalAws, tc: MediaConvertTranscoder, clip: Path
 ) -> None:

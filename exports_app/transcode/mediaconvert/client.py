@@ -49,17 +49,34 @@ def make_client(service: str, region: str, endpoint_url: str | None, max_attempt
             service, region_name=region, endpoint_url=endpoint_url, config=client_config(max_attempts)
         )
     if service == "mediaconvert":
-        client.meta.events.register("before-parse.mediaconvert.ListJobs", drop_settings_of_unfinished_jobs)
+        client.meta.events.register("before-parse.mediaconvert.ListJobs", trim_unfinished_jobs)
     return client
 
 
-def drop_settings_of_unfinished_jobs(response_dict: dict[str, Any], **_: Any) -> None:
-    """botocore's before-parse hook for ListJobs: the jobs that have not finished lose their Settings.
+# What is read of a job that has not finished (ListJobs, wire names): the poll's report (reports.report_from_job)
+# and the token lookup (transcoder._find_job). A finished job keeps everything: its Settings and OutputGroupDetails
+# give the master playlist and the renditions.
+UNFINISHED_JOB_FIELDS = frozenset(
+    {
+        "id",
+        "status",
+        "timing",
+        "jobPercentComplete",
+        "currentPhase",
+        "errorCode",
+        "errorMessage",
+        "userMetadata",
+        "createdAt",
+    }
+)
+
+
+def trim_unfinished_jobs(response_dict: dict[str, Any], **_: Any) -> None:
+    """botocore's before-parse hook for ListJobs: a job that has not finished keeps only what the app reads of it.
 
     A job's Settings (every output of the ladder, a few KB of nested JSON) is most of a ListJobs page, and botocore
-    walks it member by member against the service model: with 250 jobs in progress that was three quarters of a
-    refresh tick's CPU, every tick, in the web worker's process. The poll reads Settings of finished jobs only (the
-    master playlist's place); the token lookup reads Id, CreatedAt and UserMetadata.
+    walks what is left member by member against the service model, timestamps and all: with 250 jobs in progress
+    that was most of a refresh tick's CPU, every tick, in the web worker's process.
     """
     if response_dict.get("status_code") != 200:
         return
@@ -69,10 +86,11 @@ def drop_settings_of_unfinished_jobs(response_dict: dict[str, Any], **_: Any) ->
     except (KeyError, TypeError, ValueError, AttributeError):
         return  # not a page this hook understands: botocore parses (or refuses) it as it is
     unfinished = [job for job in jobs if isinstance(job, dict) and job.get("status") != "COMPLETE"]
-    if not any("settings" in job for job in unfinished):
+    if all(UNFINISHED_JOB_FIELDS.issuperset(job) for job in unfinished):
         return
     for job in unfinished:
-        job.pop("settings", None)
+        for name in [name for name in job if name not in UNFINISHED_JOB_FIELDS]:
+            del job[name]
     response_dict["body"] = json.dumps(page).encode()
 
 
