@@ -340,45 +340,29 @@ def test_many_pending_jobs_are_read_from_list_pages(
     assert pages == {("20", "DESCENDING")}
 
 
-def test_list_pages_carry_the_settings_of_finished_jobs_only(
-    local_aws: LocalAws, tc: MediaConvertTranscoder, clip: Path
-) -> None:
-    """botocore parsing every running job's Settings was most of a refresh tick's CPU; only finished jobs' are read."""
-    running, running_id = submitted(tc, clip, 1)
-    done = request(clip, 2, height=720)
-    done_id = tc.submit(done)
-    local_aws.mediaconvert.advance(running_id, "PROGRESSING", percent=5, phase="TRANSCODING")
-    master = local_aws.mediaconvert.complete(done_id, local_aws.s3)
-    page = {job["Id"]: job for job in tc.client("mediaconvert").list_jobs(MaxResults=20)["Jobs"]}
-    assert "Settings" not in page[running_id] and page[done_id]["Settings"]["OutputGroups"]
-    assert (page[running_id]["Status"], page[running_id]["JobPercentComplete"]) == ("PROGRESSING", 5)
-    assert page[running_id]["UserMetadata"]["idempotencyToken"] == "token-1"  # what the token lookup reads
-    others = [created(tc, clip, i) for i in (3, 4, 5)]  # more than GET_JOB_LIMIT: the poll reads list pages
-    local_aws.mediaconvert.reset_counts()
-    reports = {r.media_job_id: r for r in tc.poll([running, pending(done, done_id), *others])}
-    assert (reports[1].status, reports[1].percent) == (JobStatus.RUNNING, 5)
-    assert (reports[2].status, reports[2].master_playlist_uri) == (JobStatus.SUCCEEDED, master)
-    assert local_aws.mediaconvert.calls == {"ListJobs": 1}
-
-
 def test_unfinished_jobs_on_list_pages_keep_only_what_the_poll_reads_and_report_as_get_job_does(
     local_aws: LocalAws, tc: MediaConvertTranscoder, clip: Path
 ) -> None:
-    """botocore parsed every field of every running job on every tick; the hook keeps the ones reports are made of."""
+    """botocore parsed every field (Settings above all) of every running job on every tick; the hook keeps the ones
+    reports and the token lookup are made of, and a finished job whole."""
     jobs = [submitted(tc, clip, i)[0] for i in (1, 2, 3, 4)]
     ids = [job.provider_job_id or "" for job in jobs]
     local_aws.mediaconvert.advance(ids[0], "PROGRESSING", percent=5, phase="TRANSCODING")
     local_aws.mediaconvert.advance(ids[1], "ERROR", error_code=1010, error_message="Demuxer: end of file hit")
-    local_aws.mediaconvert.complete(ids[2], local_aws.s3)
+    master = local_aws.mediaconvert.complete(ids[2], local_aws.s3)
     page = {job["Id"]: job for job in tc.client("mediaconvert").list_jobs(MaxResults=20)["Jobs"]}
     kept = {"Id", "Status", "Timing", "JobPercentComplete", "CurrentPhase", "ErrorCode", "ErrorMessage"}
     kept |= {"UserMetadata", "CreatedAt"}
     for unfinished in (ids[0], ids[1], ids[3]):
         assert set(page[unfinished]) <= kept and page[unfinished]["UserMetadata"]
+    assert (page[ids[0]]["Status"], page[ids[0]]["JobPercentComplete"]) == ("PROGRESSING", 5)
+    assert page[ids[0]]["UserMetadata"]["idempotencyToken"] == "token-1"  # what the token lookup reads
     assert {"Settings", "OutputGroupDetails", "Arn", "Role"} <= set(page[ids[2]])  # a finished job keeps everything
+    assert page[ids[2]]["Settings"]["OutputGroups"]
     local_aws.mediaconvert.reset_counts()
     from_pages = {r.media_job_id: r for r in tc.poll(jobs)}  # more than GET_JOB_LIMIT: one ListJobs page
     assert local_aws.mediaconvert.calls == {"ListJobs": 1}
+    assert (from_pages[1].percent, from_pages[3].master_playlist_uri) == (5, master)
     from_get_job = {r.media_job_id: r for job in jobs for r in tc.poll([job])}
     assert from_pages == from_get_job
     assert [from_pages[i].status for i in (1, 2, 3, 4)] == [
