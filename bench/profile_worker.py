@@ -8,12 +8,14 @@ The worker's event loop (every event handler, the hydrate, the list read) runs i
 one cProfile sees; work handed to threads (asyncio.to_thread) shows only as the wait for it. Times are that thread's
 CPU time, not the wall clock: a call that gives up the interpreter's lock (a SQLite statement, a socket write)
 waits for it to come back while another thread (the refresh tick) runs, and by the wall clock that wait showed as
-the call's own cost.
+the call's own cost. Beside it, `<pid>.gc.json` holds the garbage collector's passes over the same span (Collector).
 """
 
 from __future__ import annotations
 
 import cProfile
+import gc
+import json
 import os
 import signal
 import time
@@ -33,18 +35,48 @@ def post_worker_init(worker: Any) -> None:
     folder = Path(os.environ[FOLDER_ENV])
     profiler = cProfile.Profile(time.thread_time)
     running = False
+    passes = Collector()
 
     def toggle(_signum: int, _frame: FrameType | None) -> None:
         nonlocal running
         if not running:
+            passes.start()
             profiler.enable()
         else:
             profiler.disable()
             profiler.dump_stats(folder / f"{os.getpid()}.prof")
+            (folder / f"{os.getpid()}.gc.json").write_text(json.dumps(passes.stop()))
         running = not running
 
     signal.signal(signal.SIGUSR2, toggle)
     (folder / f"{os.getpid()}.pid").write_text("ready")
+
+
+class Collector:
+    """The garbage collector's passes while the profile runs, by generation: how many, and their wall time in s.
+
+    cProfile charges a pass to whichever function allocated when it began, so it never shows as one entry.
+    """
+
+    def __init__(self) -> None:
+        self.counts = [0, 0, 0]
+        self.seconds = [0.0, 0.0, 0.0]
+        self._began = 0.0
+
+    def start(self) -> None:
+        gc.callbacks.append(self._on_pass)
+
+    def stop(self) -> dict[str, list[float]]:
+        gc.callbacks.remove(self._on_pass)
+        return {"passes": [float(n) for n in self.counts], "seconds": self.seconds}
+
+    def _on_pass(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._began = time.perf_counter()
+            return
+        generation = info["generation"]
+        self.counts[generation] += 1
+        self.seconds[generation] += time.perf_counter() - self._began
 
 
 @contextmanager
@@ -81,4 +113,9 @@ def top(folder: Path, count: int = 15) -> str:
     stats = pstats.Stats(*files, stream=out)
     stats.sort_stats("tottime").print_stats(count)
     stats.sort_stats("cumulative").print_stats(count)
+    for path in sorted(folder.glob("*.gc.json")):
+        passes = json.loads(path.read_text())
+        counts = " / ".join(f"{n:.0f}" for n in passes["passes"])
+        seconds = " / ".join(f"{s:.3f}" for s in passes["seconds"])
+        print(f"garbage collector in {path.name}: passes {counts}, seconds {seconds} (young / middle / full)", file=out)
     return out.getvalue()

@@ -26,6 +26,7 @@ from exports_app.state import live_tabs
 from exports_app.state.errors import on_backend_exception, on_frontend_exception
 from exports_app.state.exports import ExportModalState
 from exports_app.state.tab_guard import TabGuard
+from exports_app.worker_heap import settle_heap
 
 # Reflex adds its CORS middleware outside every transformer; ours grants credentialed CORS to the
 # configured extra origins only.
@@ -68,3 +69,5 @@ app.register_lifespan_task(refresh_lifespan, live=app)
 # Every worker writes its tabs' records back when Redis restarted empty (jobs/tab_records.py).
 app.register_lifespan_task(tab_records_lifespan, live=app)
 add_pages(app)
+# Last, once the rest has started: the loaded worker is frozen out of the collector's passes (worker_heap.py).
+app.register_lifespan_task(settle_heap)
