@@ -7,8 +7,13 @@ about 0.2 s each, a sixth of the worker's CPU in the rush (measured with gc.call
 
 Two standard settings, applied once in each worker when it starts serving (a Reflex lifespan task):
 - the loaded app is frozen (`gc.freeze`): it lives as long as the process, and a full pass skips it from then on;
-- a young collection waits for 10,000 new objects instead of 700. Garbage in cycles waits a little longer for its
-  collection (at most that many objects); everything else is freed as before, by reference counting.
+- a young collection waits for 10,000 new objects instead of 700 (the older generations keep CPython's spacing, so a
+  full pass comes about every million). Only garbage in reference cycles waits longer for the pass that finds it;
+  everything else is freed at once, as before, by reference counting. The passes are counted, not timed, so a client
+  making garbage faster only brings them sooner.
+
+Past 10,000 the rush gained a tenth of a second more while cycles waited longer still (docs/benchmarks.md, round
+seven).
 """
 
 from __future__ import annotations
