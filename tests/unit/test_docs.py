@@ -16,7 +16,7 @@ CODE_PATH = re.compile(r"`(\.\./[^`]*|/[a-z]+/[^`\s]*\.md)`")  # a file named ou
 
 def test_the_readme_links_the_docs() -> None:
     readme = (ROOT / "README.md").read_text()
-    for name in ("docs/architecture.md", "docs/api.md", "docs/ui.md"):
+    for name in ("docs/architecture.md", "docs/api.md", "docs/ui.md", "docs/benchmarks.md"):
         assert f"]({name})" in readme and (ROOT / name).is_file(), name
 
 
