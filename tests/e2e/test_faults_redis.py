@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.e2e.members import MEMBER_PASSWORD
-from tests.support.app_process import RunningApp, sign_in, start_app
+from tests.support.app_process import RunningApp, csrf_of, sign_in, start_app
 from tests.support.clips import make_clip
 from tests.support.redis_server import RedisServer
 
@@ -83,7 +83,7 @@ def test_tabs_regain_their_pushes_after_redis_restarts(
         while len(tabs) < MAX_TABS and (len(tabs) < 2 or len({worker_of(redis_server, t) for t in tabs}) < 2):
             tabs.append(open_tab(context, before))
         assert len({worker_of(redis_server, t) for t in tabs}) == 2, f"{len(tabs)} tabs all on one worker"
-        csrf = next(c["value"] for c in context.cookies() if c["name"] == "csrf_token")
+        csrf = csrf_of(context)
 
         # Pushes reach every tab while Redis is up.
         assert context.request.post(f"/api/exports/{before}/prep-hls", headers={"X-CSRF-Token": csrf}).ok

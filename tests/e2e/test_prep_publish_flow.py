@@ -10,7 +10,7 @@ from playwright.sync_api import BrowserContext, Page, expect
 
 from tests.e2e.members import DEMO_PASSWORD, MEMBER_PASSWORD
 from tests.e2e.screenshots import screenshot
-from tests.support.app_process import RunningApp, sign_in
+from tests.support.app_process import RunningApp, csrf_of, sign_in
 from tests.support.clips import make_clip
 
 pytestmark = pytest.mark.e2e
@@ -181,7 +181,7 @@ def test_another_member_cannot_see_or_act(
     sign_in(page, "hank", MEMBER_PASSWORD)
     expect(page.get_by_test_id(f"export-row-{member['good']}")).to_have_count(0)
     # Hank's own session cannot read or prep Gina's export through the API either.
-    csrf = next(c["value"] for c in context.cookies() if c["name"] == "csrf_token")
+    csrf = csrf_of(context)
     status = page.request.get(f"/api/exports/{member['good']}/hls-status")
     assert status.status == 404
     prep = page.request.post(f"/api/exports/{member['good']}/prep-hls", headers={"X-CSRF-Token": csrf})

@@ -22,7 +22,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, WebSocket, expect
 
 from tests.e2e.members import MEMBER_PASSWORD
-from tests.support.app_process import RunningApp, sign_in, start_app
+from tests.support.app_process import RunningApp, csrf_of, sign_in, start_app
 from tests.support.clips import make_clip
 from tests.support.mariadb_server import MariaDB
 from tests.support.ports import free_port
@@ -189,7 +189,7 @@ def test_leader_dies_and_another_host_takes_over(cluster: Cluster, member: list[
     context = signed_in_context(browser, cluster)
     contexts = [context]
     try:
-        csrf = next(c["value"] for c in context.cookies() if c["name"] == "csrf_token")
+        csrf = csrf_of(context)
         prep = context.request.post(f"/api/exports/{member[1]}/prep-hls", headers={"X-CSRF-Token": csrf})
         assert prep.ok, prep.text()
         os.killpg(dead.process.pid, signal.SIGKILL)  # leader, its workers and any ffmpeg: no lease release
@@ -211,7 +211,7 @@ def test_leader_dies_and_another_host_takes_over(cluster: Cluster, member: list[
         contexts.append(after)
         tab = open_tab(after, member[1])
         expect(tab.get_by_test_id(f"export-badge-{member[1]}")).to_have_text("Ready", timeout=TRANSCODE_TIMEOUT)
-        csrf = next(c["value"] for c in after.cookies() if c["name"] == "csrf_token")
+        csrf = csrf_of(after)
         prep = tab.request.post(f"/api/exports/{member[2]}/prep-hls", headers={"X-CSRF-Token": csrf})
         assert prep.ok, prep.text()
         expect(tab.get_by_test_id(f"export-badge-{member[2]}")).to_have_text("Ready", timeout=TRANSCODE_TIMEOUT)

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from playwright.sync_api import Page
+from playwright.sync_api import BrowserContext, Page
 
 from tests.support.environment import environ
 from tests.support.paths import ROOT
@@ -258,3 +258,8 @@ def sign_in(page: Page, username: str, password: str) -> None:
     page.get_by_test_id("login-submit").click()
     page.wait_for_url("**/exports**", timeout=30_000)
     page.get_by_test_id("member-name").wait_for(timeout=30_000)
+
+
+def csrf_of(context: BrowserContext) -> str:
+    """The CSRF token a signed-in browser sends back in X-CSRF-Token (its csrf_token cookie)."""
+    return next(c["value"] for c in context.cookies() if c["name"] == "csrf_token")
