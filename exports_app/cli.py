@@ -141,6 +141,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_build_frontend(args: argparse.Namespace) -> int:
+    """The frontend `serve` would serve, compiled and built into the web dir, without serving it."""
+    from exports_app.frontend_bundle import build
+
+    build(args.loglevel)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m exports_app", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -175,6 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=get_settings().port)
     serve.add_argument("--loglevel", default="warning")
     serve.set_defaults(func=cmd_serve)
+    built = sub.add_parser("build-frontend", help="compile and build the frontend `serve` serves, then end")
+    built.add_argument("--loglevel", default="warning")
+    built.set_defaults(func=cmd_build_frontend)
     return parser
 
 

@@ -12,6 +12,7 @@ building again: a restart of `make run` takes seconds, and the tests' apps share
 from __future__ import annotations
 
 import hashlib
+import socket
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -81,15 +82,30 @@ class SameOriginFrontend(rx.plugins.Plugin):
 
 def _stale_said(web: Path) -> bool:
     stale = build_is_stale(web)
-    said = "building (its sources changed)" if stale else "serving the build of these sources"
+    said = "building (its sources changed)" if stale else "the build of these sources is current"
     print(f"Frontend: {said}", flush=True)
     return stale
 
 
+def build(loglevel: str) -> None:
+    """What `serve` does before it serves: compile the pages into the web dir and build the bundle when its sources
+    changed, under the lock Reflex holds on the web dir, and then end. `make test` prepares the frontend with it
+    once, before any test starts an app (tests/support/app_process.py copies this web dir, the seed). The port is
+    any free one: the bundle names none, and a `make run` already on its port must not stop the build."""
+    from exports_app.reflex_bridge import build_without_serving
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    build_without_serving()
+    serve(port, loglevel)
+
+
 def serve(port: int, loglevel: str) -> None:
     """`reflex run --env prod --single-port` on `port`, with the Vite build only when the sources changed."""
-    from exports_app.reflex_bridge import build_frontend_only_when, run_reflex
+    from exports_app.reflex_bridge import build_frontend_only_when, persist_lockfiles_whole, run_reflex
 
+    persist_lockfiles_whole()
     build_frontend_only_when(_stale_said, mark_built)
     port_text = str(port)
     run_reflex(

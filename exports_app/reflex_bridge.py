@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextvars import ContextVar
@@ -49,6 +50,8 @@ __all__ = [
     "backend_on_page_port",
     "backend_urls",
     "build_frontend_only_when",
+    "build_without_serving",
+    "persist_lockfiles_whole",
     "StateUpdate",
     "client_events",
     "connected",
@@ -423,3 +426,44 @@ def run_reflex(args: Sequence[str]) -> None:
     from reflex.reflex import cli
 
     cli.main(args=list(args), prog_name="reflex")
+
+
+def build_without_serving() -> None:
+    """Make `reflex run --env prod` end after it compiled the pages and built the bundle, instead of serving them.
+    It neither announces an app that will not run nor compares the database with the models (the pages do not
+    depend on it, and a checkout that never ran the migrations has no database)."""
+    from reflex.utils import exec as reflex_exec
+
+    def nothing(*args: object, **kwargs: object) -> None:
+        return None
+
+    for name in ("run_backend_prod", "notify_app_running", "notify_frontend"):
+        setattr(reflex_exec, name, nothing)
+    prerequisites.check_schema_up_to_date = nothing
+
+
+def persist_lockfiles_whole() -> None:
+    """Make Reflex's copy of the web dir's lockfiles back to `<cwd>/reflex.lock/` write a file only when its bytes
+    changed, and then whole: written beside it and renamed over it.
+
+    Reflex copies bun.lock and package.json back after every compile (`frontend_skeleton.sync_web_lockfile_to_root`)
+    by truncating and writing the tracked files. Starts at once from one checkout (the test suite's apps, `make run`
+    beside `make test`) then raced: one read the empty bun.lock another was writing, installed against it and
+    refused to start, or persisted the empty file, and the checkout could not `make run` again.
+    """
+    from reflex.utils import frontend_skeleton
+
+    def sync_web_lockfile_to_root(filename: str) -> None:
+        web = frontend_skeleton.get_web_lockfile_path(filename)
+        if not web.is_file():
+            return
+        content = web.read_bytes()
+        root = frontend_skeleton.get_root_lockfile_path(filename)
+        if root.is_file() and root.read_bytes() == content:
+            return
+        root.parent.mkdir(parents=True, exist_ok=True)
+        staged = root.with_name(f".{root.name}.{os.getpid()}.new")
+        staged.write_bytes(content)
+        os.replace(staged, root)
+
+    frontend_skeleton.sync_web_lockfile_to_root = sync_web_lockfile_to_root

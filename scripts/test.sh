@@ -9,6 +9,10 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 
+# The frontend is compiled and built once, here, into the checkout's web dir (the seed), as `make run` builds it:
+# every app a test starts serves a copy of it, and no test installs frontend packages or writes reflex.lock/.
+python -m exports_app build-frontend >/dev/null || { echo "the frontend build failed" >&2; exit 1; }
+
 logs=$(mktemp -d)
 declare -A runs=()
 stop_runs() {
@@ -38,4 +42,13 @@ for kind in mariadb postgresql; do
   [ "$status" = 0 ] || failed=1
 done
 rm -rf "$logs"
+
+# What `make test` leaves behind: a checkout that `make run` still serves, and no tracked file changed.
+scripts/serves_from_checkout.sh || failed=1
+changed=$(git status --porcelain --untracked-files=no 2>/dev/null)
+if [ -n "$changed" ]; then
+  echo "the test run changed tracked files:" >&2
+  echo "$changed" >&2
+  failed=1
+fi
 exit "$failed"

@@ -9,6 +9,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -150,43 +151,28 @@ def _copy_web_dir(source: Path, target: Path) -> None:
         shutil.copytree(source / _PACKAGES, target / _PACKAGES, symlinks=True, copy_function=os.link)
 
 
+def prepare_seed() -> None:
+    """Compile and build the seed, the checkout's own web dir, as `make run` does, unless it is current: the one
+    place a test run makes a frontend. `make test` runs the same command before any test; this covers a test run
+    on its own. Reflex holds its lock on the web dir while it compiles and builds, so starts at once take turns."""
+    subprocess.run([sys.executable, "-m", "exports_app", "build-frontend"], cwd=ROOT, check=True, capture_output=True)
+
+
 def own_web_dir(web: Path) -> Path:
     """A web work dir for one app (REFLEX_WEB_WORKDIR), a copy of the seed's: what it builds is its own.
 
     The bundle names no port (exports_app/frontend_bundle.py), so the seed's build serves any app whose pages
     compile to the same sources, and its start does not build again; an app whose sources differ builds its own
-    into its own dir, and a running app's files are never replaced under it. Without a seed, the app initialises
-    its dir (installs the packages) and builds; share_build then makes that the seed.
+    into its own dir, from the seed's packages, and a running app's files are never replaced under it. No test
+    writes the seed: prepare_seed makes it when it is missing.
     """
     from reflex.utils.path_ops import file_lock
 
+    if not (WEB_SEED / "reflex.json").is_file():
+        prepare_seed()
     with file_lock(WEB_SEED):  # the lock `reflex run` holds while it compiles and builds in the seed
-        if (WEB_SEED / "reflex.json").is_file():
-            _copy_web_dir(WEB_SEED, web)
+        _copy_web_dir(WEB_SEED, web)
     return web
-
-
-def share_build(web: Path) -> None:
-    """Make an app's web dir the seed when its build is current and the seed has none of the same sources, so the
-    apps started after it need not build."""
-    from reflex.utils.path_ops import file_lock
-
-    from exports_app.frontend_bundle import DIGEST_FILE, build_is_stale
-
-    with file_lock(WEB_SEED):
-        if build_is_stale(web) or not (web / "reflex.json").is_file():
-            return
-        seed_digest = WEB_SEED / DIGEST_FILE
-        if seed_digest.is_file() and seed_digest.read_text() == (web / DIGEST_FILE).read_text():
-            return
-        fresh = WEB_SEED.with_name(f"{WEB_SEED.name}.new-{os.getpid()}")
-        stale = WEB_SEED.with_name(f"{WEB_SEED.name}.old-{os.getpid()}")
-        shutil.rmtree(fresh, ignore_errors=True)
-        _copy_web_dir(web, fresh)
-        if WEB_SEED.exists():
-            WEB_SEED.rename(stale)
-        fresh.rename(WEB_SEED)
-        shutil.rmtree(stale, ignore_errors=True)
 
 
 def _ready(url: str) -> bool:
@@ -242,7 +228,6 @@ def start_app(
             if process.poll() is not None:
                 raise RuntimeError(f"app exited with {process.returncode}:\n{log.read_text()[-4000:]}")
             if _ready(app.url):
-                share_build(web)
                 return app
             time.sleep(1)
         raise RuntimeError(f"app not ready after {deadline_s}s:\n{log.read_text()[-4000:]}")

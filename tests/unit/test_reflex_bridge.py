@@ -223,6 +223,47 @@ def test_the_backend_urls_and_the_build_step_are_where_reflex_keeps_them(monkeyp
     assert calls == ["vite", "built web"]
 
 
+def test_the_lockfiles_go_back_to_the_checkout_whole_and_only_when_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reflex.utils import frontend_skeleton
+
+    web, checkout = tmp_path / "web", tmp_path / "checkout"
+    web.mkdir()
+    (checkout / "reflex.lock").mkdir(parents=True)
+    monkeypatch.chdir(checkout)
+    monkeypatch.setenv("REFLEX_WEB_WORKDIR", str(web))
+    monkeypatch.setattr(frontend_skeleton, "sync_web_lockfile_to_root", frontend_skeleton.sync_web_lockfile_to_root)
+    bridge.persist_lockfiles_whole()
+    root = checkout / "reflex.lock" / "bun.lock"
+    (web / "bun.lock").write_text("one")
+    frontend_skeleton.sync_web_lockfiles_to_root()  # Reflex's own caller reaches the replacement
+    assert root.read_text() == "one"
+    written = root.stat()
+    frontend_skeleton.sync_web_lockfiles_to_root()
+    assert root.stat().st_ino == written.st_ino and root.stat().st_mtime_ns == written.st_mtime_ns  # same bytes: kept
+    (web / "bun.lock").write_text("two")
+    frontend_skeleton.sync_web_lockfiles_to_root()
+    assert root.read_text() == "two" and root.stat().st_ino != written.st_ino  # renamed over, never truncated
+    assert sorted(path.name for path in root.parent.iterdir()) == ["bun.lock"]  # nothing staged is left
+
+
+def test_a_build_without_serving_stops_where_reflex_would_serve(monkeypatch: pytest.MonkeyPatch) -> None:
+    from reflex.utils import exec as reflex_exec
+    from reflex.utils import prerequisites
+
+    for name in ("run_backend_prod", "notify_app_running", "notify_frontend"):
+        monkeypatch.setattr(reflex_exec, name, getattr(reflex_exec, name))
+    monkeypatch.setattr(prerequisites, "check_schema_up_to_date", prerequisites.check_schema_up_to_date)
+    # The production start looks each of them up on its module when it runs, so replacing them holds.
+    import reflex.reflex as reflex_cli
+
+    assert {"run_backend_prod", "notify_app_running", "notify_frontend"} <= set(reflex_cli._run_prod.__code__.co_names)
+    bridge.build_without_serving()
+    assert reflex_exec.run_backend_prod("127.0.0.1", 1, "warning", True) is None
+    assert prerequisites.check_schema_up_to_date() is None
+
+
 def test_an_event_looks_its_session_up_once(manager: str, alice: Member, monkeypatch: pytest.MonkeyPatch) -> None:
     """The tab guard (ahead of every handler) and the handler's own member check share one session lookup: the
     event Reflex processes is one object for both (bridge.event_in_progress), and each event asks again."""

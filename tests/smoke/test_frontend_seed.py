@@ -1,0 +1,128 @@
+"""App starts at once from a checkout that has no frontend yet: every one serves, and none changes reflex.lock/.
+
+Each start initialises Reflex's frontend in a web dir of its own, with the checkout as its working directory, so
+each copies bun.lock and package.json back to the checkout's reflex.lock/ after its install. Reflex's plain copy
+truncates and then writes: a start that read the file in between installed against an empty lockfile and refused
+to start ("The persisted lockfile is out of sync"), or persisted the empty file, and the checkout could not
+`make run` any more (exports_app/reflex_bridge.persist_lockfiles_whole). The starts run in a copy of the checkout's
+tracked files, so the checkout itself is never at stake.
+
+Three starts rarely meet in that window (the truncation lasts microseconds), so beside them a fourth process plays
+many more starts: it runs the step every start runs after its install, the copy of its web dir's lockfiles back to
+the checkout, in a loop, with the checkout's own set-up of that step (on e9dc3c6, Reflex's plain copy).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.support.app_process import group_pids
+from tests.support.paths import ROOT
+from tests.support.ports import free_port
+
+STARTS = 3
+LOCKFILES = ("bun.lock", "package.json")
+# Another start's copy-back of its lockfiles, over and over, as the checkout sets that step up for a start.
+MANY_STARTS_PERSISTING = """
+from reflex.utils import frontend_skeleton
+from exports_app import reflex_bridge
+getattr(reflex_bridge, "persist_lockfiles_whole", lambda: None)()
+while True:
+    frontend_skeleton.sync_web_lockfiles_to_root()
+"""
+
+
+def _tracked_copy(target: Path) -> Path:
+    """The checkout's tracked files as they are on disk now (no .web, .venv or data), in `target`."""
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+    for name in filter(None, listed.decode().split("\0")):
+        source = ROOT / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+    return target
+
+
+def _serves(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=5) as page:
+            return bool(page.status == 200)
+    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+        return False
+
+
+@pytest.mark.skipif(not (ROOT / ".git").exists(), reason="needs the checkout's git index to copy its tracked files")
+def test_starts_at_once_without_a_seed_all_serve_and_leave_the_lockfiles_alone(tmp_path: Path) -> None:
+    checkout = _tracked_copy(tmp_path / "checkout")
+    committed = {name: (checkout / "reflex.lock" / name).read_bytes() for name in LOCKFILES}
+    assert not (checkout / ".web").exists()
+    starts: list[tuple[int, subprocess.Popen[bytes], Path]] = []
+    persisting_web = tmp_path / "persisting-web"
+    persisting_web.mkdir()
+    for name in LOCKFILES:
+        shutil.copy2(checkout / "reflex.lock" / name, persisting_web / name)
+    persisting = subprocess.Popen(
+        [sys.executable, "-c", MANY_STARTS_PERSISTING],
+        cwd=checkout,
+        env={**os.environ, "REFLEX_WEB_WORKDIR": str(persisting_web)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for number in range(STARTS):
+            port, work = free_port(), tmp_path / f"start-{number}"
+            work.mkdir()
+            env = {
+                **os.environ,
+                "EXPORTS_DATA_DIR": str(work / "data"),
+                "EXPORTS_PORT": str(port),
+                "EXPORTS_SKIP_SEED": "1",
+                "REFLEX_WEB_WORKDIR": str(work / "web"),
+                "REFLEX_STATES_WORKDIR": str(work / "states"),
+            }
+            env.pop("EXPORTS_DATABASE_URL", None)
+            log = (work / "serve.log").open("wb")
+            process = subprocess.Popen(
+                [str(checkout / "scripts/serve.sh")],
+                cwd=checkout,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            starts.append((port, process, work / "serve.log"))
+        waiting = {port for port, _, _ in starts}
+        deadline = time.monotonic() + 600
+        while waiting and time.monotonic() < deadline:
+            for port, process, _ in starts:
+                if port in waiting and (_serves(port) or process.poll() is not None):
+                    waiting.discard(port)
+            time.sleep(1)
+        refused = [log.read_text()[-1500:] for port, process, log in starts if process.poll() is not None]
+        assert not refused, "a start refused to run:\n" + "\n---\n".join(refused)
+        assert not waiting, f"{len(waiting)} of {STARTS} starts did not serve within the deadline"
+    finally:
+        persisting.kill()
+        persisting.wait(timeout=10)
+        for _, process, _ in starts:
+            for pid in group_pids(process.pid):
+                try:
+                    os.kill(pid, 15)
+                except ProcessLookupError:
+                    pass
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, 9)
+                process.wait(timeout=10)
+    for name in LOCKFILES:
+        assert (checkout / "reflex.lock" / name).read_bytes() == committed[name], f"reflex.lock/{name} was changed"
