@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from functools import lru_cache
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlmodel import Session
 
 from exports_app.config import get_settings
@@ -73,3 +77,37 @@ def reset_engine() -> None:
     if get_engine.cache_info().currsize:
         get_engine().dispose()
     get_engine.cache_clear()
+
+
+class utc_now_plus(sa.sql.expression.FunctionElement[datetime]):  # noqa: N801  (an SQL function, named like one)
+    """The database server's clock, in UTC, `seconds` from now, as a value of a DateTime column.
+
+    Times that several hosts compare (a lease's expiry) are taken from the one clock they share, the database's:
+    two hosts whose own clocks differ would otherwise each judge the lease by their own.
+    """
+
+    type = sa.DateTime()
+    inherit_cache = True
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(sa.literal(int(round(seconds * 1_000_000)), sa.BigInteger()))
+
+
+@compiles(utc_now_plus, "sqlite")
+def _sqlite_utc_now_plus(element: utc_now_plus, compiler: SQLCompiler, **kw: Any) -> str:
+    # SQLAlchemy keeps SQLite datetimes as UTC ISO text with microseconds, so the text compares in time order.
+    micros = compiler.process(element.clauses, **kw)
+    return f"strftime('%Y-%m-%d %H:%M:%f000', 'now', (({micros}) / 1000000.0) || ' seconds')"
+
+
+@compiles(utc_now_plus, "postgresql")
+def _postgresql_utc_now_plus(element: utc_now_plus, compiler: SQLCompiler, **kw: Any) -> str:
+    micros = compiler.process(element.clauses, **kw)
+    return f"(clock_timestamp() + ({micros}) * interval '1 microsecond')"  # timestamptz, as the columns are
+
+
+@compiles(utc_now_plus, "mysql")
+@compiles(utc_now_plus, "mariadb")
+def _mysql_utc_now_plus(element: utc_now_plus, compiler: SQLCompiler, **kw: Any) -> str:
+    micros = compiler.process(element.clauses, **kw)
+    return f"(UTC_TIMESTAMP(6) + INTERVAL ({micros}) MICROSECOND)"  # the columns hold UTC without an offset

@@ -173,8 +173,8 @@ def _status_by_session() -> sa.Select[Any]:
         uploads.c.video_role == EXPORT_ROLE,
         uploads.c.deleted_at.is_(None),
     )
-    # The newest job by its primary key: one probe of (production_id, id) for max(id), then one of the key,
-    # however many jobs the production has (joining every job and keeping the newest ran this once per job).
+    # The newest job by its primary key: one probe of ix_media_jobs_production_id_id for max(id), then one of the
+    # key, however many jobs the production has (joining every job and keeping the newest ran this once per job).
     newer = jobs.alias("newer")
     newest = sa.select(sa.func.max(newer.c.id)).where(newer.c.production_id == prods.c.id).scalar_subquery()
     return (
