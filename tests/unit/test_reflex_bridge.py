@@ -30,6 +30,7 @@ from reflex.istate.manager.disk import StateManagerDisk
 from reflex.istate.manager.memory import StateManagerMemory
 from reflex.istate.manager.redis import StateManagerRedis
 from reflex.state import BaseState, OnLoadInternalState
+from reflex_base.constants.base import LogLevel
 from reflex_base.constants.state import FIELD_MARKER
 from reflex_base.event import Event
 from reflex_base.event.context import EventContext
@@ -237,13 +238,13 @@ def test_the_lockfiles_go_back_to_the_checkout_whole_and_only_when_changed(
     bridge.persist_lockfiles_whole()
     root = checkout / "reflex.lock" / "bun.lock"
     (web / "bun.lock").write_text("one")
-    frontend_skeleton.sync_web_lockfiles_to_root()  # Reflex's own caller reaches the replacement
+    frontend_skeleton.sync_web_lockfiles_to_root()  # type: ignore[no-untyped-call]  # Reflex's caller reaches it
     assert root.read_text() == "one"
     written = root.stat()
-    frontend_skeleton.sync_web_lockfiles_to_root()
+    frontend_skeleton.sync_web_lockfiles_to_root()  # type: ignore[no-untyped-call]
     assert root.stat().st_ino == written.st_ino and root.stat().st_mtime_ns == written.st_mtime_ns  # same bytes: kept
     (web / "bun.lock").write_text("two")
-    frontend_skeleton.sync_web_lockfiles_to_root()
+    frontend_skeleton.sync_web_lockfiles_to_root()  # type: ignore[no-untyped-call]
     assert root.read_text() == "two" and root.stat().st_ino != written.st_ino  # renamed over, never truncated
     assert sorted(path.name for path in root.parent.iterdir()) == ["bun.lock"]  # nothing staged is left
 
@@ -260,8 +261,8 @@ def test_a_build_without_serving_stops_where_reflex_would_serve(monkeypatch: pyt
 
     assert {"run_backend_prod", "notify_app_running", "notify_frontend"} <= set(reflex_cli._run_prod.__code__.co_names)
     bridge.build_without_serving()
-    assert reflex_exec.run_backend_prod("127.0.0.1", 1, "warning", True) is None
-    assert prerequisites.check_schema_up_to_date() is None
+    assert reflex_exec.run_backend_prod("127.0.0.1", 1, LogLevel.WARNING, True) is None
+    assert prerequisites.check_schema_up_to_date() is None  # type: ignore[no-untyped-call]
 
 
 def test_an_event_looks_its_session_up_once(manager: str, alice: Member, monkeypatch: pytest.MonkeyPatch) -> None:
