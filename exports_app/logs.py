@@ -2,6 +2,9 @@
 
 Each line written while a request is served carries that request's id, the one also returned to the client in
 the X-Request-ID header (api/observe.py sets it), so an operator can find a member's failed call in the logs.
+
+The server writes a fixed warning for each malformed request or odd upgrade a client sends; those lines are let
+through once a minute per worker, with how many were held back (RepeatedLines), so no client can fill the log.
 """
 
 from __future__ import annotations
@@ -10,11 +13,47 @@ import contextvars
 import json
 import logging
 import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 APP_LOGGER = "exports_app"
+SERVER_LOGGER = "uvicorn.error"
+# uvicorn's fixed warnings that any client can cause, once per request: a request it cannot parse, an Upgrade
+# other than a websocket's.
+CLIENT_CAUSED = ("Invalid HTTP request received.", "Unsupported upgrade request.")
+REPEAT_SECONDS = 60.0
 _configured = False
+
+
+class RepeatedLines(logging.Filter):
+    """Lets each of some fixed messages through at most once per interval; the next one let through says how many
+    were held back since ("Invalid HTTP request received. (41 more since the last such line)")."""
+
+    def __init__(
+        self, messages: Iterable[str], interval: float = REPEAT_SECONDS, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        super().__init__()
+        self.interval, self.clock = interval, clock
+        self._due = dict.fromkeys(messages, float("-inf"))  # when each may next be written
+        self._held = dict.fromkeys(messages, 0)
+        self._lock = threading.Lock()  # the server logs from its event loop, the app's threads may too
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.msg
+        if not isinstance(message, str) or message not in self._due or record.args:
+            return True
+        with self._lock:
+            now = self.clock()
+            if now < self._due[message]:
+                self._held[message] += 1
+                return False
+            held, self._held[message], self._due[message] = self._held[message], 0, now + self.interval
+        if held:
+            record.msg = f"{message} ({held} more since the last such line)"
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -39,15 +78,19 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure(log_format: str) -> None:
-    """Route the app's loggers to stderr as log_format says ("json" or "text"); once per process.
+    """Route the app's loggers to stderr as log_format says ("json" or "text"), and bound the server's lines that
+    clients cause (RepeatedLines); once per process.
 
     Text keeps the server's own set-up (warnings and up). JSON adds info lines (one per HTTP request, from
     api/observe.py) and stops them going up to the server's plain handlers, so each line is JSON.
     """
     global _configured
-    if _configured or log_format != "json":
+    if _configured:
         return
     _configured = True
+    logging.getLogger(SERVER_LOGGER).addFilter(RepeatedLines(CLIENT_CAUSED))
+    if log_format != "json":
+        return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     app_logger = logging.getLogger(APP_LOGGER)

@@ -15,7 +15,8 @@ fi
 # gunicorn restarts a worker that dies. --reuse-port gives each worker its own listening socket, so the kernel
 # spreads new connections evenly: on one shared socket the same idle worker kept winning the accept race, and
 # long-lived websockets piled up on it. Proxy headers are trusted from loopback only (gunicorn's
-# FORWARDED_ALLOW_IPS), i.e. from a reverse proxy on the same host.
+# FORWARDED_ALLOW_IPS), i.e. from a reverse proxy on the same host. The worker is Reflex's uvicorn worker with that
+# rule's verdict kept for the app (exports_app/server_worker.py): a client's own X-Request-ID counts only from there.
 # With /metrics on (EXPORTS_METRICS_TOKEN), the workers share their counters through files in one folder
 # (prometheus-client's multiprocess mode), emptied at each start so a previous run's counts do not add up; in the
 # temp dir, not the data dir, so a full data disk does not stop the counting of it.
@@ -29,7 +30,8 @@ fi
 # pauses a few seconds between requests (a status poller on a busy machine) does not race the close and lose
 # its request.
 export REFLEX_USE_GRANIAN=false
-export GUNICORN_CMD_ARGS="--workers ${EXPORTS_WORKERS:-1} --reuse-port --keep-alive 75 ${GUNICORN_CMD_ARGS:-}"
+export GUNICORN_CMD_ARGS="--workers ${EXPORTS_WORKERS:-1} --worker-class exports_app.server_worker.Worker \
+--reuse-port --keep-alive 75 ${GUNICORN_CMD_ARGS:-}"
 # `reflex run --env prod --single-port`, except that the frontend is built only when its compiled sources changed
 # since the last build (exports_app/frontend_bundle.py): a restart serves the build it has.
 exec python -m exports_app serve --port "$port" --loglevel warning

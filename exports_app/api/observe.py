@@ -2,7 +2,11 @@
 
 It sits outside the guard (exports_app.py's api_transformer list), so refusals the guard answers itself are
 counted and carry a request id too. Metrics are labelled by the matched route's template ("/api/exports/
-{upload_id}/hls-status"), never the path itself, so no id reaches a label.
+{upload_id}/hls-status"), never the path itself, so no id reaches a label; the method and the status by
+metrics.method_label and metrics.status_label, so no client's made-up method does either.
+
+A request id a client sends is kept only from a trusted proxy (api/proxy_trust.py, the FORWARDED_ALLOW_IPS rule);
+anyone else's request gets a fresh one, so no client can give its requests another request's id in the log.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any
 from starlette.routing import Route, WebSocketRoute
 
 from exports_app import metrics
+from exports_app.api.proxy_trust import from_trusted_proxy
 from exports_app.logs import REQUEST_ID
 from exports_app.services.faults import RETRY_AFTER_SECONDS, member_fault
 
@@ -28,7 +33,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 REQUEST_ID_HEADER = b"x-request-id"
-# A caller's (e.g. a proxy's) id is kept when it is short and plain; anything else gets a fresh one.
+# A trusted proxy's id is kept when it is short and plain; anything else gets a fresh one.
 _GOOD_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 access = logging.getLogger("exports_app.access")
 
@@ -42,6 +47,8 @@ def route_label(scope: Scope) -> str:
 
 
 def _request_id(scope: Scope) -> str:
+    if not from_trusted_proxy(scope):
+        return uuid.uuid4().hex
     for name, value in scope.get("headers", []):
         if name.lower() == REQUEST_ID_HEADER:
             sent = value.decode("latin-1")
@@ -105,8 +112,8 @@ class Observe:
             await send({"type": "http.response.body", "body": body})
         finally:
             elapsed = time.perf_counter() - started
-            route, method = route_label(scope), str(scope.get("method", ""))
-            metrics.HTTP_REQUESTS.labels(route, method, str(status)).inc()
+            route, method = route_label(scope), metrics.method_label(str(scope.get("method", "")))
+            metrics.HTTP_REQUESTS.labels(route, method, metrics.status_label(status)).inc()
             metrics.HTTP_SECONDS.labels(route).observe(elapsed)
             access.info(
                 "%s %s %s",

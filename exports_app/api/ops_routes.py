@@ -1,7 +1,8 @@
 """The operator's endpoints: /healthz (liveness), /readyz (readiness) and /metrics (Prometheus, when turned on).
 
 None of them needs a sign-in and none says anything about members; /metrics answers only the bearer of
-EXPORTS_METRICS_TOKEN, and is not there at all without one.
+EXPORTS_METRICS_TOKEN, and is not there at all without one. /readyz tells anyone its verdict (the status code and
+"ready" or "not ready"); what each check found (free bytes, errors) only that same bearer.
 """
 
 from __future__ import annotations
@@ -35,14 +36,13 @@ def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-def readyz() -> JSONResponse:
-    """Readiness: 200 when every check passes, else 503; each check says what it found, in words."""
+def readyz(request: Request) -> JSONResponse:
+    """Readiness: 200 when every check passes, else 503; to the metrics token's bearer, each check's findings."""
     found = readiness.checks()
     ready = all(check.ok for check in found.values())
-    body = {
-        "status": "ready" if ready else "not ready",
-        "checks": {name: {"ok": check.ok, "detail": check.detail} for name, check in found.items()},
-    }
+    body: dict[str, object] = {"status": "ready" if ready else "not ready"}
+    if _authorized(request, get_settings().metrics_token):
+        body["checks"] = {name: {"ok": check.ok, "detail": check.detail} for name, check in found.items()}
     return JSONResponse(body, status_code=200 if ready else 503, headers={"Cache-Control": "no-store"})
 
 
@@ -75,6 +75,7 @@ class _StateCollector(Collector):
 
 
 def _authorized(request: Request, token: str) -> bool:
+    """Whether the request carries the operator's bearer token (never, while none is set)."""
     sent = request.headers.get("authorization", "")
     return bool(token) and hmac.compare_digest(sent.encode(), f"Bearer {token}".encode())
 

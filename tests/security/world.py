@@ -1,8 +1,9 @@
 """The attacker suite's world: one app started as `make run` starts it, two members with exports, their sign-ins.
 
-One app serves the whole suite (EXPORTS_MAX_UPLOAD_BYTES=5 MB, EXPORTS_REFRESH_SECONDS=1, same-origin by
-default). Members and exports are made with the app's CLI, as an operator would; sign-in goes through
-POST /api/auth/login. Every alice string an attacker could see carries ALICE_MARK, so a leak is unambiguous.
+One app serves the whole suite (EXPORTS_MAX_UPLOAD_BYTES=5 MB, EXPORTS_REFRESH_SECONDS=1, metrics on with
+METRICS_TOKEN, uploads that stop moving cut after UPLOAD_CUT_SECONDS, same-origin by default). Members and
+exports are made with the app's CLI, as an operator would; sign-in goes through POST /api/auth/login. Every alice
+string an attacker could see carries ALICE_MARK, so a leak is unambiguous.
 """
 
 from __future__ import annotations
@@ -22,7 +23,18 @@ from tests.support.app_process import RunningApp
 from tests.support.socketio_client import handler_name
 
 MAX_UPLOAD_BYTES = 5_000_000
-APP_ENV = {"EXPORTS_MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES), "EXPORTS_REFRESH_SECONDS": "1"}
+UPLOAD_CUT_SECONDS = 6  # EXPORTS_UPLOAD_IDLE_SECONDS and EXPORTS_UPLOAD_RATE_WINDOW_SECONDS
+METRICS_TOKEN = f"operator-{secrets.token_hex(16)}"  # /metrics on, and /readyz's details, as an operator has them
+APP_ENV = {
+    "EXPORTS_MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES),
+    "EXPORTS_REFRESH_SECONDS": "1",
+    "EXPORTS_METRICS_TOKEN": METRICS_TOKEN,
+    # An upload that stops moving is cut after seconds, not the default 30 and 60, so a test sees it happen: far
+    # longer than any other test leaves an upload quiet, and 1,000 B/s is far below a local upload's pace.
+    "EXPORTS_UPLOAD_IDLE_SECONDS": str(UPLOAD_CUT_SECONDS),
+    "EXPORTS_UPLOAD_RATE_WINDOW_SECONDS": str(UPLOAD_CUT_SECONDS),
+    "EXPORTS_UPLOAD_MIN_RATE": "1000",
+}
 RUN = secrets.token_hex(4)
 ALICE_MARK = f"AlicePrivate{RUN}"  # in every title and file name of alice's; never anywhere else
 UPLOAD_HANDLER = handler_name(ExportModalState, "upload")
