@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sqlmodel import col
 
 from exports_app.db import session_scope
 from exports_app.domain import utcnow
@@ -47,7 +48,7 @@ def test_hosts_whose_clocks_differ_by_more_than_the_lease_do_not_both_lead(
 ) -> None:
     assert take("leader", ttl=15)
     with session_scope() as s:
-        stored = s.exec(sa.select(Lease.expires_at)).one()[0]
+        stored = s.execute(sa.select(col(Lease.expires_at))).scalar_one()
     # The lease runs out by the database's clock: about 15 s from now, as this host's clock sees it too here.
     assert abs((stored - utcnow()).total_seconds() - 15) < 5
     # A standby whose own clock runs a minute ahead sees the leader's renewal as long expired by its clock; the
