@@ -10,13 +10,15 @@ through once a minute per worker, with how many were held back (RepeatedLines), 
 from __future__ import annotations
 
 import contextvars
-import json
 import logging
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from typing import Any
+
+from pythonjsonlogger import json as jsonlogger
 
 REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 APP_LOGGER = "exports_app"
@@ -56,25 +58,30 @@ class RepeatedLines(logging.Filter):
         return True
 
 
-class JsonFormatter(logging.Formatter):
-    """One JSON object per record: time, level, logger, message, request id, and the exception if any."""
+class JsonFormatter(jsonlogger.JsonFormatter):
+    """One JSON object per record, all ASCII so that no character in it ends the line: time, level, logger,
+    message, the request id, every `extra` the call gave (api/observe.py's method, route, status, duration_ms),
+    and the exception if any.
 
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, object] = {
+    Extras are written as given, so client text goes through text.log_text before it reaches one, as before it
+    reaches a message.
+    """
+
+    def __init__(self) -> None:
+        super().__init__((), rename_fields={"exc_info": "exception"}, json_ensure_ascii=True)
+
+    def add_fields(self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]) -> None:
+        fixed = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": record.message,  # format() has just set it
         }
-        request_id = getattr(record, "request_id", "") or REQUEST_ID.get()
-        if request_id:
-            entry["request_id"] = request_id
-        for name in ("method", "route", "status", "duration_ms"):
-            if hasattr(record, name):
-                entry[name] = getattr(record, name)
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False)
+        if request_id := getattr(record, "request_id", "") or REQUEST_ID.get():
+            fixed["request_id"] = request_id
+        log_data.update(fixed)  # first in each line, in this order (one test looks for lines starting '{"time"')
+        super().add_fields(log_data, record, message_dict)  # every extra, and the exception
+        log_data.update(fixed)  # an extra of the same name does not replace them
 
 
 def configure(log_format: str) -> None:
