@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from exports_app.transcode.interlace import Interlace
 from exports_app.transcode.ladder import AUDIO_CHANNELS, AUDIO_SAMPLE_RATE, GOP_SECONDS, SEGMENT_SECONDS, Rung
 from exports_app.transcode.probe import VideoProbe, input_args
 
@@ -27,12 +28,21 @@ def tone_map(hdr: str) -> str:
     )
 
 
-def _source_chain(probe: VideoProbe) -> str:
-    """What every rung shares, done once before the split: tone mapping, then the constant output rate.
+def deinterlace(interlace: Interlace) -> str:
+    """bwdif on every frame, in the probe's field order: one frame per field (29.97i → 59.94p) where the
+    probe doubled the rate, else one per frame. The parity is named, as frames idet found may say progressive."""
+    mode = "send_field" if interlace.per_field else "send_frame"
+    return f"bwdif=mode={mode}:parity={interlace.field_order}:deint=all"
 
+
+def _source_chain(probe: VideoProbe) -> str:
+    """What every rung shares, done once before the split: de-interlacing, tone mapping, the constant output rate.
+
+    Fields are made frames first, at the source's size, so no later filter blends one field into the other.
     ffmpeg's autorotate turns the frames before this graph, so the probe's display size is what arrives.
     """
-    chain = [tone_map(probe.hdr)] if probe.hdr else []
+    chain = [deinterlace(probe.interlace)] if probe.interlace else []
+    chain += [tone_map(probe.hdr)] if probe.hdr else []
     chain.append(f"fps={probe.frame_rate}")
     return ",".join(chain)
 
@@ -55,8 +65,9 @@ def build_ladder_command(
     """One ffmpeg process: split + scale the video once per rung, H.264/AAC, VOD HLS in out_dir/v<i>/.
 
     The input is read with the demuxer the probe found and the file protocol only (probe.input_args).
-    Keyframes are forced every GOP_SECONDS of output time, and scene cuts add none, so every variant has
-    its IDRs at the same instants and the 6 s segments line up across the ladder.
+    Keyframes are forced every GOP_SECONDS of output time (twice the frames of a de-interlaced 30i source
+    as of a 30p one), and scene cuts add none, so every variant has its IDRs at the same instants and the
+    6 s segments line up across the ladder.
     """
     n = len(renditions)
     splits = "".join(f"[s{i}]" for i in range(n))

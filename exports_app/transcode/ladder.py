@@ -8,7 +8,7 @@ suggests about 145 kbit/s at 416x234), and the master lists the variant nearest 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 
 SEGMENT_SECONDS = 6
@@ -51,6 +51,7 @@ class Step:
 # Apple's authoring spec and AWS's VOD templates, trimmed to five rungs: every step roughly halves the pixels.
 LADDER = (Step(1080, 5000), Step(720, 3000), Step(540, 2000), Step(360, 730), Step(234, 145, 64))
 CELLULAR = LADDER[-1]
+MIN_VIDEO_KBPS = 16  # the least the half of a tiny source gets (the 96x72 half of 192x144 gets 36)
 HIGH_PROFILE_FROM = 720
 
 
@@ -72,7 +73,8 @@ def choose_renditions(width: int | None, height: int | None) -> list[Rung]:
     """The rungs for a source displayed at width x height, highest first: never above the source, at least two.
 
     A source smaller than two reference rungs gets its own size (at a bitrate scaled by its pixels from
-    the 360p step) and half that size at the cellular bitrate. An unknown size gets 720p and 360p at 16:9.
+    the 360p step, at least the cellular rung's) and half that size at a bitrate scaled by its pixels from
+    its own size's: a quarter, so the smaller variant costs less. An unknown size gets 720p and 360p at 16:9.
     """
     if not width or not height:
         return [_fit(LADDER[1], 16, 9), _fit(LADDER[3], 16, 9)]
@@ -84,7 +86,8 @@ def choose_renditions(width: int | None, height: int | None) -> list[Rung]:
     scaled = max(CELLULAR.video_kbps, round(reference.video_kbps * (short / reference.short_side) ** 2))
     own = _fit(Step(short, min(scaled, reference.video_kbps), reference.audio_kbps), width, height)
     half = _fit(CELLULAR, width, height, short_side=max(2, short // 2))
-    return [own, half]
+    share = (half.width * half.height) / (own.width * own.height)
+    return [own, replace(half, video_kbps=max(MIN_VIDEO_KBPS, round(own.video_kbps * share)))]
 
 
 def master_order(rungs: list[Rung]) -> list[int]:

@@ -9,7 +9,8 @@ Before anything is decoded, the headers must promise bounded work: frame size (e
 count), duration, and the frames a constant-rate output would have against the frames the file really
 holds (a "gap bomb" of a few frames stamped hours apart would otherwise be filled with copies). The
 decoder is told the same pixel cap, so the stream analysis PyAV runs on open cannot allocate a huge frame
-either. Only then is one frame decoded: it proves the stream decodes and carries the rotation.
+either. Only then is one frame decoded: it proves the stream decodes and carries the rotation. A stream
+that declares no field order has a few more decoded, for idet (transcode/interlace.py).
 """
 
 from __future__ import annotations
@@ -18,13 +19,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
+from itertools import chain
 from pathlib import Path
 
 import av
 import av.container
+import av.video.frame
 import av.video.stream
 
 from exports_app.text import one_line
+from exports_app.transcode.interlace import Interlace, field_order
 
 # ISO base media boxes a real MP4/MOV may start with (QuickTime files often begin with wide/free/mdat).
 _ISO_BOXES = {b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot"}
@@ -59,11 +63,12 @@ class VideoProbe:
     has_audio: bool
     video_codec: str
     container: str  # the ffmpeg demuxer: "mov" or "matroska"
-    frame_rate: Fraction = Fraction(25)  # the constant rate the output gets (nominal, ≤ 60)
+    frame_rate: Fraction = Fraction(25)  # the constant rate the output gets (nominal, ≤ 60; per field if interlaced)
     hdr: str | None = None  # "hlg" | "pq" for HDR sources, None for SDR
     rotation: int = 0  # degrees the player turns the coded frames (display matrix)
     color_matrix: str = "bt709"  # the source's YUV matrix (scale's in_color_matrix)
     audio_channels: int = 0
+    interlace: Interlace | None = None  # None for progressive video
 
     @property
     def extension(self) -> str:
@@ -192,6 +197,9 @@ def probe_video(path: Path, *, max_duration_seconds: float = DEFAULT_MAX_DURATIO
             raise NotAVideoError("no video frame could be decoded")
         if duration is None and next(container.decode(video=0), None) is None:
             raise NotAVideoError("the file is a still image, not a video")
+        interlace = _interlace(video, chain([frame], container.decode(video=0)), rate)
+        if interlace is not None and interlace.per_field:
+            rate *= 2
         rotation = int(frame.rotation) % 360
         width, height = display_size(frame.width, frame.height, video.sample_aspect_ratio, rotation)
         hdr = HDR_TRANSFERS.get(int(video.codec_context.color_trc or 0))
@@ -211,7 +219,18 @@ def probe_video(path: Path, *, max_duration_seconds: float = DEFAULT_MAX_DURATIO
             rotation=rotation,
             color_matrix=matrix,
             audio_channels=audio.channels if audio is not None else 0,
+            interlace=interlace,
         )
+
+
+def _interlace(
+    video: av.video.stream.VideoStream, frames: Iterator[av.video.frame.VideoFrame], rate: Fraction
+) -> Interlace | None:
+    """How an interlaced stream is made progressive: one frame per field when twice its rate is within the cap."""
+    order = field_order(video, frames)
+    if order is None:
+        return None
+    return Interlace(order[0], declared=order[1], per_field=rate * 2 <= MAX_FRAME_RATE)
 
 
 def display_size(width: int, height: int, sample_aspect: Fraction | None, rotation: int) -> tuple[int, int]:

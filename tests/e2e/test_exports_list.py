@@ -50,3 +50,39 @@ def test_member_sees_exactly_their_rows(context: BrowserContext, app_server: Run
     expect(page.get_by_test_id(f"export-row-{daves}")).to_have_count(0)
     expect(page.get_by_test_id(f"export-row-{carols[0]}")).to_contain_text(re.compile("Not started"))
     screenshot(page, "01-exports-list")
+
+
+LONG_TITLE = (
+    "Quarterly all-hands recording with the full product roadmap walkthrough, customer stories from three regions "
+    "and the questions and answers session that ran well past the hour"
+)
+
+
+def test_a_long_title_stays_inside_its_card_on_a_phone(
+    context: BrowserContext, app_server: RunningApp, tmp_path: Path
+) -> None:
+    """At 375 px each export is a card; a title of many lines is cut to three, with the whole of it kept as its
+    text (the accessible name) and its hover title, and the card holds what it shows."""
+    app_server.cli("user", "create", "erin", "--password", MEMBER_PASSWORD)
+    clip = make_clip(tmp_path / "e.mp4", seconds=1.0)
+    upload = app_server.cli("export", "import", "--user", "erin", str(clip), "--title", LONG_TITLE)
+    page = context.new_page()
+    page.set_viewport_size({"width": 375, "height": 800})
+    sign_in(page, "erin", MEMBER_PASSWORD)
+    card = page.get_by_test_id(f"export-row-{upload}")
+    title = card.locator(".export-title")
+    expect(title).to_have_text(LONG_TITLE)
+    expect(title).to_have_attribute("title", LONG_TITLE)
+    card_box, title_box, cell_box = card.bounding_box(), title.bounding_box(), card.locator(".col-title").bounding_box()
+    assert card_box and title_box and cell_box
+    for inner in (title_box, cell_box):
+        assert card_box["x"] <= inner["x"] and inner["x"] + inner["width"] <= card_box["x"] + card_box["width"]
+        assert card_box["y"] <= inner["y"] and inner["y"] + inner["height"] <= card_box["y"] + card_box["height"], (
+            f"{inner} inside the card {card_box}"
+        )
+    lines = page.evaluate(
+        "(el) => Math.round(el.getBoundingClientRect().height / parseFloat(getComputedStyle(el).lineHeight))",
+        title.element_handle(),
+    )
+    assert lines == 3, "cut to three lines"
+    screenshot(page, "02-exports-list-phone-long-title")

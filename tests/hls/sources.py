@@ -1,7 +1,8 @@
 """The kinds of files members bring, made small with the bundled ffmpeg (lavfi): each a few seconds, a few pixels.
 
 Each source says what its output must keep: the display size a player shows (after the sample aspect
-ratio and the rotation), whether it has audio, and the frame rate the ladder must come out at.
+ratio and the rotation), whether it has audio, and the frame rate the ladder must come out at (an interlaced
+source's field rate: Apple's authoring spec makes 30i 60p).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from tests.support.media import X264, run_ffmpeg
+from tests.support.media import X264, interlaced_clip, run_ffmpeg
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class Source:
     audio: bool
     frame_rate: Fraction  # what FRAME-RATE must say
     hdr: bool = False
+    field_order: str | None = None  # "tff" | "bff" for an interlaced source
 
 
 def _pattern(size: str, rate: int | str, seconds: float) -> list[str]:
@@ -44,6 +46,10 @@ SOURCES = (
     Source("anamorphic_pal", "pal.mp4", (1024, 576), True, Fraction(25)),
     Source("no_audio", "silent.mp4", (320, 240), False, Fraction(25)),
     Source("one_second", "short.mp4", (640, 360), True, Fraction(30)),
+    Source("qcif_tiny", "qcif.mp4", (192, 144), False, Fraction(25)),
+    # Broadcast and camera material: 1080i29.97 top field first with MP3 audio, PAL 576i25 (16:9) bottom first.
+    Source("i1080_tff_mp3", "i1080.mp4", (1920, 1080), True, Fraction(60000, 1001), field_order="tff"),
+    Source("i576_pal_bff", "i576.mkv", (1024, 576), True, Fraction(50), field_order="bff"),
 )
 
 
@@ -151,4 +157,13 @@ def make_sources(work: Path) -> dict[str, Path]:
     )
     run_ffmpeg(*_pattern("320x240", 25, 2), *X264, str(out["no_audio"]))
     run_ffmpeg(*_pattern("640x360", 30, 1), *_tone(1), *X264, *AAC, "-shortest", str(out["one_second"]))
+    # QCIF with its 12:11 pixels (192x144 as shown): its ladder is its own size and half of it.
+    run_ffmpeg(*_pattern("176x144", 25, 2), "-vf", "setsar=12/11", *X264, str(out["qcif_tiny"]))
+    interlaced_clip(
+        out["i1080_tff_mp3"], size=(1920, 1080), field_rate="60000/1001", seconds=2, audio_codec="libmp3lame"
+    )
+    # 3 s: two GOPs and the start of a third.
+    interlaced_clip(
+        out["i576_pal_bff"], size=(720, 576), field_rate="50", order="bff", seconds=3, audio_codec="aac", sar="64/45"
+    )
     return out

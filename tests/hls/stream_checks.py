@@ -1,4 +1,4 @@
-"""Reading HLS output back: IDRs and keyframes in MPEG-TS segments, I-frame byte ranges, waiting for jobs."""
+"""Reading HLS output back: IDRs and keyframes in MPEG-TS segments, I-frame byte ranges, fields, waiting for jobs."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import av
 import m3u8
 
 from exports_app.transcode.base import JobReport, PendingJob, Transcoder
+from exports_app.transcode.interlace import idet_counts
 
 IDR = 5  # H.264 NAL unit type of an IDR slice
 SLICE = 1
@@ -82,3 +83,14 @@ def wait_terminal(transcoder: Transcoder, jobs: Sequence[PendingJob], timeout: f
             return reports
         assert time.monotonic() < deadline, "transcodes did not finish"
         time.sleep(0.1)
+
+
+def idet_totals(paths: Sequence[Path]) -> tuple[int, int, int]:
+    """ffmpeg's idet over every frame of the files, each read on its own: (TFF, BFF, progressive) frames."""
+    totals = [0, 0, 0]
+    for path in paths:
+        with av.open(str(path)) as container:
+            video = container.streams.video[0]
+            counts = idet_counts(video, container.decode(video), limit=None)
+        totals = [a + b for a, b in zip(totals, counts, strict=True)]
+    return totals[0], totals[1], totals[2]

@@ -42,3 +42,12 @@ def test_master_starts_near_two_megabits() -> None:
     order = master_order(rungs)
     assert rungs[order[0]].name == "540p" and sorted(order) == list(range(len(rungs)))
     assert [rungs[i].name for i in order[1:]] == ["1080p", "720p", "360p", "234p"]
+
+
+@pytest.mark.parametrize(("width", "height"), [(192, 144), (320, 240), (300, 200)])  # 192x144: QCIF 176x144 at 12:11
+def test_the_half_of_a_small_source_costs_its_share_of_pixels(width: int, height: int) -> None:
+    own, half = choose_renditions(width, height)
+    assert (half.width, half.height) == (own.width // 2, own.height // 2)
+    assert half.video_kbps < own.video_kbps and half.bandwidth < own.bandwidth
+    share = (half.width * half.height) / (own.width * own.height)
+    assert half.video_kbps == pytest.approx(own.video_kbps * share, abs=1), "bitrate scales with the pixels"

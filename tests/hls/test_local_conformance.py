@@ -20,7 +20,12 @@ import pytest
 from exports_app.domain import JobStatus
 from exports_app.transcode.base import JobReport
 from tests.hls.sources import SOURCES, Source
-from tests.hls.stream_checks import assert_iframe_playlist_points_at_keyframes, keyframe_times, starts_with_idr
+from tests.hls.stream_checks import (
+    assert_iframe_playlist_points_at_keyframes,
+    idet_totals,
+    keyframe_times,
+    starts_with_idr,
+)
 
 GOP_SECONDS = 2.0
 SEGMENT_SECONDS = 6
@@ -74,6 +79,12 @@ def test_master_playlist(outputs: dict[str, tuple[JobReport, Path]], name: str) 
     assert min(bandwidths) < 400_000, "a low-bitrate variant for cellular"
     by_resolution = {v.stream_info.resolution for v in master.playlists}
     assert {i.iframe_stream_info.resolution for i in master.iframe_playlists} == by_resolution
+    by_pixels = sorted(master.playlists, key=lambda v: v.stream_info.resolution[0] * v.stream_info.resolution[1])
+    for smaller, larger in zip(by_pixels, by_pixels[1:], strict=False):
+        cost, more = smaller.stream_info, larger.stream_info
+        assert cost.bandwidth < more.bandwidth and cost.average_bandwidth < more.average_bandwidth, (
+            f"the smaller variant costs less: {cost.resolution} {cost.bandwidth} vs {more.resolution} {more.bandwidth}"
+        )
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -153,3 +164,25 @@ def test_renditions_report_sizes_and_rate(outputs: dict[str, tuple[JobReport, Pa
     sizes = {v.stream_info.resolution for v in master.playlists}
     assert {(r.width, r.height) for r in report.renditions} == sizes
     assert all(math.isclose(r.frame_rate, float(source.frame_rate), abs_tol=0.001) for r in report.renditions)
+
+
+INTERLACED = [s.name for s in SOURCES if s.field_order]
+# idet reads a starved encoder's blocking as combing: below this many lines (the cellular rung gets 145 kbit/s
+# for 60 frames a second) progressive frames need only be the clear majority.
+IDET_EXACT_FROM = 360
+
+
+@pytest.mark.parametrize("name", INTERLACED)
+def test_interlaced_sources_come_out_progressive(outputs: dict[str, tuple[JobReport, Path]], name: str) -> None:
+    """Apple's authoring spec 1.10 and 1.11: interlaced content de-interlaced, 30i made 60p (FRAME-RATE and the
+    frame count are checked above for every source); idet, which finds the source's fields, finds none left."""
+    source = _source(name)
+    _, folder = outputs[name]
+    tff, bff, progressive = idet_totals([folder.parents[1] / source.file])  # the sources sit beside hls/
+    assert (tff > 10 * (bff + progressive)) if source.field_order == "tff" else (bff > 10 * (tff + progressive))
+    for variant, _, segments in variants(folder):
+        tff, bff, progressive = idet_totals(segments)
+        counts = f"{variant.stream_info.resolution}: TFF {tff}, BFF {bff}, progressive {progressive}"
+        assert progressive > 2 * (tff + bff), counts
+        if min(variant.stream_info.resolution) >= IDET_EXACT_FROM:
+            assert tff + bff <= progressive // 50, counts

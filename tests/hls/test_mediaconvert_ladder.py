@@ -9,6 +9,7 @@ import botocore.session
 import pytest
 from botocore.validate import validate_parameters
 
+from exports_app.transcode.interlace import Interlace
 from exports_app.transcode.ladder import SEGMENT_SECONDS, choose_renditions, master_order
 from exports_app.transcode.mediaconvert.settings import ladder_settings
 from exports_app.transcode.probe import VideoProbe
@@ -25,6 +26,18 @@ PROBES = {
     "anamorphic_pal": VideoProbe(3.0, 1024, 576, True, "h264", "mov", Fraction(25)),
     "no_audio": VideoProbe(2.0, 320, 240, False, "h264", "mov", Fraction(25)),
     "one_second": VideoProbe(1.0, 640, 360, True, "h264", "mov", Fraction(30)),
+    "qcif_tiny": VideoProbe(2.0, 192, 144, False, "h264", "mov", Fraction(25)),
+    # Interlaced: the probe's rate is the field rate (29.97i → 59.94p, 25i → 50p).
+    "i1080_tff_mp3": VideoProbe(
+        2.0, 1920, 1080, True, "h264", "mov", Fraction(60000, 1001), interlace=Interlace("tff", True, True)
+    ),
+    "i576_pal_bff": VideoProbe(
+        3.0, 1024, 576, True, "h264", "matroska", Fraction(50), interlace=Interlace("bff", True, True)
+    ),
+    # A stream that declares no field order, which idet found interlaced: its frames may say progressive.
+    "i480_found_by_idet": VideoProbe(
+        2.0, 640, 480, False, "mpeg4", "mov", Fraction(60000, 1001), interlace=Interlace("bff", False, True)
+    ),
 }
 
 
@@ -81,6 +94,14 @@ def test_rotation_colour_and_audio(name: str) -> None:
         corrector = description["VideoPreprocessors"]["ColorCorrector"]
         assert corrector["ColorSpaceConversion"] == "FORCE_709" and description["ColorMetadata"] == "INSERT"
         assert ("HdrToSdrToneMapper" in corrector) == bool(probe.hdr)
+        # Interlaced video is de-interlaced on every output, one frame per field at the probe's (doubled) rate.
+        deinterlacer = description["VideoPreprocessors"].get("Deinterlacer")
+        assert bool(deinterlacer) == bool(probe.interlace)
+        if probe.interlace:
+            control = "NORMAL" if probe.interlace.declared else "FORCE_ALL_FRAMES"
+            assert deinterlacer == {"Mode": "DEINTERLACE", "Algorithm": "INTERPOLATE", "Control": control}
+            video = h264(output)
+            assert Fraction(video["FramerateNumerator"], video["FramerateDenominator"]) in (Fraction(60000, 1001), 50)
         audio = output.get("AudioDescriptions") or []
         assert bool(audio) == probe.has_audio
         for description in audio:

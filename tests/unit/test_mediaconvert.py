@@ -24,6 +24,7 @@ from exports_app.transcode.base import JobRequest, JobStatus, PendingJob
 from exports_app.transcode.mediaconvert import MediaConvertTranscoder, report_from_event
 from tests.support.aws_fixtures import ROLE, LocalAws, local_aws, moto_url, s3_without_list_bucket  # noqa: F401  (fixtures)
 from tests.support.clips import make_clip
+from tests.support.media import interlaced_clip
 
 # ruff: noqa: F811  (test parameters named after the fixtures imported above)
 
@@ -133,6 +134,29 @@ def test_the_strict_server_takes_every_ladder_with_and_without_audio(
     assert all("audioDescriptions" in o for o in outputs_of(local_aws, with_audio))
     assert not any("audioDescriptions" in o for o in outputs_of(local_aws, without))
     assert "audioSelectors" not in local_aws.mediaconvert.jobs[without]["settings"]["inputs"][0]
+
+
+def test_an_interlaced_export_is_deinterlaced_to_one_frame_per_field(
+    local_aws: LocalAws, tc: MediaConvertTranscoder, tmp_path: Path, clip: Path
+) -> None:
+    """The probe's interlacing reaches the job: 480i29.97 (bottom field first, as coded) becomes 59.94p."""
+    fields = interlaced_clip(tmp_path / "480i.mp4", size=(640, 480), field_rate="60000/1001", order="bff")
+    interlaced = outputs_of(local_aws, tc.submit(request(fields, 1)))
+    progressive = outputs_of(local_aws, tc.submit(request(clip, 2)))
+    for output in interlaced:
+        video = output["videoDescription"]
+        assert video["videoPreprocessors"]["deinterlacer"] == {
+            "mode": "DEINTERLACE",
+            "algorithm": "INTERPOLATE",
+            "control": "NORMAL",
+        }
+        h264 = video["codecSettings"]["h264Settings"]
+        assert (h264["framerateControl"], h264["framerateNumerator"], h264["framerateDenominator"]) == (
+            "SPECIFIED",
+            60000,
+            1001,
+        )
+    assert not any("deinterlacer" in o["videoDescription"]["videoPreprocessors"] for o in progressive)
 
 
 def test_a_repeated_submit_is_one_job_and_one_upload(

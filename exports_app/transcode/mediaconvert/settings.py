@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any
 
+from exports_app.transcode.interlace import Interlace
 from exports_app.transcode.ladder import (
     AUDIO_SAMPLE_RATE,
     GOP_SECONDS,
@@ -21,25 +22,36 @@ from exports_app.transcode.probe import VideoProbe
 AUDIO_SELECTOR = "Audio Selector 1"
 
 
-def _color(hdr: bool) -> dict[str, Any]:
-    """Every output is SDR BT.709: HDR (HLG, PQ) is tone-mapped, SDR converted and tagged.
+def _preprocessing(hdr: bool, interlace: Interlace | None) -> dict[str, Any]:
+    """Every output is progressive SDR BT.709: HDR (HLG, PQ) is tone-mapped, SDR converted and tagged, and
+    interlaced video de-interlaced.
 
     MediaConvert's documented HDR-to-SDR path is the color corrector's color space conversion to Rec. 709
     (it applies PRESERVE_DETAILS to HLG regardless); ColorMetadata INSERT writes the tags into the stream.
+    The deinterlacer (motion-adaptive interpolation) makes one frame per field where the output's rate is
+    the field rate (the probe doubled it, as the local encoder does). Its NORMAL control spares frames tagged
+    progressive, so a source only idet found interlaced has every frame converted.
     """
     corrector: dict[str, Any] = {"ColorSpaceConversion": "FORCE_709"}
     if hdr:
         corrector["HdrToSdrToneMapper"] = "PRESERVE_DETAILS"
-    return {"ColorMetadata": "INSERT", "VideoPreprocessors": {"ColorCorrector": corrector}}
+    preprocessors: dict[str, Any] = {"ColorCorrector": corrector}
+    if interlace is not None:
+        preprocessors["Deinterlacer"] = {
+            "Mode": "DEINTERLACE",
+            "Algorithm": "INTERPOLATE",
+            "Control": "NORMAL" if interlace.declared else "FORCE_ALL_FRAMES",
+        }
+    return {"ColorMetadata": "INSERT", "VideoPreprocessors": preprocessors}
 
 
-def _video_output(rung: Rung, frame_rate: Fraction, hdr: bool) -> dict[str, Any]:
+def _video_output(rung: Rung, frame_rate: Fraction, hdr: bool, interlace: Interlace | None) -> dict[str, Any]:
     """One rung: its exact display size with square pixels, closed 2 s GOPs at a constant rate, no scene-cut IDRs."""
     return {
         "Width": rung.width,
         "Height": rung.height,
         "ScalingBehavior": "DEFAULT",
-        **_color(hdr),
+        **_preprocessing(hdr, interlace),
         "CodecSettings": {
             "Codec": "H_264",
             "H264Settings": {
@@ -92,7 +104,8 @@ def ladder_settings(input_uri: str, destination: str, probe: VideoProbe | None) 
     """Job settings for the app's ladder (the local transcoder's too): H.264/AAC renditions in one HLS group.
 
     The rungs come from the probed display size, so the input is turned by its rotation metadata
-    (Rotate AUTO: MediaConvert ignores it by default) before it is scaled to them. Outputs are listed in
+    (Rotate AUTO: MediaConvert ignores it by default) before it is scaled to them; an interlaced input is
+    de-interlaced at the probe's output rate (59.94p from 29.97i). Outputs are listed in
     the master's order, the one nearest 2 Mbit/s first, each with its I-frame playlist.
     """
     rungs = choose_renditions(probe.width, probe.height) if probe else choose_renditions(None, None)
@@ -104,7 +117,7 @@ def ladder_settings(input_uri: str, destination: str, probe: VideoProbe | None) 
         output: dict[str, Any] = {
             "NameModifier": f"_{rung.name}",
             "ContainerSettings": {"Container": "M3U8", "M3u8Settings": {}},
-            "VideoDescription": _video_output(rung, frame_rate, hdr),
+            "VideoDescription": _video_output(rung, frame_rate, hdr, probe.interlace if probe else None),
             "OutputSettings": {"HlsSettings": {"IFrameOnlyManifest": "INCLUDE"}},
         }
         if has_audio:
