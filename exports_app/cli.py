@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 from exports_app.config import get_settings
 from exports_app.db import session_scope
 from exports_app.models import Space, Upload, VideoProject
-from exports_app.services import auth, exports, posters, projects, publish
+from exports_app.services import auth, exports, faults, posters, projects, publish
 from exports_app.services.auth import Member
 from exports_app.services.errors import ServiceError
 from exports_app.services.faults import member_fault
@@ -87,8 +87,14 @@ def _demo_password() -> str:
 def cmd_seed_demo(_: argparse.Namespace) -> int:
     """Idempotent: adds only what is missing; prints the demo password only on the run that creates the member.
 
-    `make run` seeds on every start, so printing it each time would put it in every start's log.
+    `make run` seeds on every start, so printing it each time would put it in every start's log. With less room
+    than new work needs, it seeds nothing and says so in one line: the start goes on, and the app serves what it
+    has (faults.ensure_room refuses only new uploads and preps).
     """
+    short = faults.room_short()
+    if short is not None:
+        print(f"warning: demo seed skipped: {short}", file=sys.stderr)
+        return 0
     password = _demo_password()
     with session_scope() as session:
         member = auth.find_member(session=session, username=DEMO_USER)

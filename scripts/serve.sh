@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Migrate, seed the demo and serve the app in production mode on EXPORTS_PORT (one port for UI, websocket, API).
+# With less free space than EXPORTS_MIN_FREE_BYTES the seed says so in one line and seeds nothing: the app starts.
 # The e2e tests start the app through this same script.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -6,10 +6,13 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import socket
+import threading
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
+from types import FrameType
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -121,6 +124,39 @@ async def housekeeping() -> None:
 LEASE = "refresh-leader"
 LEASE_SECONDS = 15.0  # a leader that stops renewing is replaced after this long
 RENEW_SECONDS = 5.0
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def on_stop_signal(stop: Callable[[], None]) -> Callable[[], None]:
+    """Call stop at SIGTERM or SIGINT, then the handler that was there; returns the undo.
+
+    The server's own handler (uvicorn's) starts a graceful shutdown, which waits for the requests under way (an
+    upload can take minutes) before the lifespan ends: the transcodes must not wait for that, nor be left to the
+    SIGKILL that ends a shutdown taking too long. Only the main thread may set handlers; elsewhere (a test's own
+    event loop) nothing is set.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    before = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
+
+    def handler(sig: int, frame: FrameType | None) -> None:
+        stop()
+        earlier = before[signal.Signals(sig)]
+        if callable(earlier):
+            earlier(sig, frame)
+        elif earlier in (signal.SIG_DFL, None):  # what the process would have done without this handler: end
+            signal.signal(sig, signal.SIG_DFL)
+            signal.raise_signal(sig)
+
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, handler)
+
+    def undo() -> None:
+        for sig, earlier in before.items():
+            if signal.getsignal(sig) is handler and earlier is not None:
+                signal.signal(sig, earlier)
+
+    return undo
 
 
 @contextlib.asynccontextmanager
@@ -128,13 +164,35 @@ async def refresh_lifespan(live: push.LiveApp) -> AsyncIterator[None]:
     """Start the scheduler inside the running loop; only the lease holder ticks, the others stand by.
 
     The lease lives in the database, so one leader runs across workers and hosts sharing it, and
-    another takes over within LEASE_SECONDS when the leader dies.
+    another takes over within LEASE_SECONDS when the leader dies. At SIGTERM or SIGINT the process stands down at
+    once (its ffmpeg stopped), not when the server's graceful shutdown is through.
     """
     settings = get_settings()
     holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    loop = asyncio.get_running_loop()
     scheduler = AsyncIOScheduler(timezone=UTC)
-    runner = RefreshRunner(scheduler, asyncio.get_running_loop(), live)
+    runner = RefreshRunner(scheduler, loop, live)
     unregister = media_jobs.register_wake(runner.wake)
+    stopping: list[asyncio.Task[None]] = []
+
+    async def stand_down() -> None:
+        """No more ticks; every transcode stopped and waited for (its job stays pending, for whoever leads next to
+        start over); then the lease given up, so the next leader never runs beside an ffmpeg of this one."""
+        unregister()
+        scheduler.shutdown(wait=False)
+        await asyncio.to_thread(close_transcoder)
+        try:
+            with session_scope() as session:
+                leases.release(session=session, name=LEASE, holder=holder)
+        except Exception:  # the lease simply expires
+            log.exception("releasing the refresh lease failed")
+
+    def stand_down_soon() -> None:
+        if not stopping:
+            stopping.append(loop.create_task(stand_down()))
+
+    def signalled() -> None:  # in a signal handler: the loop takes it from there
+        loop.call_soon_threadsafe(stand_down_soon)
 
     def hold_lease() -> bool:
         with session_scope() as session:
@@ -176,14 +234,10 @@ async def refresh_lifespan(live: push.LiveApp) -> AsyncIterator[None]:
         next_run_time=datetime.now(UTC),
     )
     scheduler.start()
+    undo = on_stop_signal(signalled)
     try:
         yield
     finally:
-        unregister()
-        scheduler.shutdown(wait=False)
-        await asyncio.to_thread(close_transcoder)
-        try:
-            with session_scope() as session:
-                leases.release(session=session, name=LEASE, holder=holder)
-        except Exception:  # the lease simply expires
-            log.exception("releasing the refresh lease failed")
+        undo()
+        stand_down_soon()
+        await stopping[0]

@@ -7,6 +7,7 @@ member, so each fault has one message; `ensure_room` refuses new work up front w
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 
 import sqlalchemy.exc
@@ -83,12 +84,29 @@ def _written_where(exc: BaseException) -> Path | None:
     return None
 
 
+def room_short(path: Path | None = None) -> str | None:
+    """Why new uploads and preps are refused now, in an operator's words, or None when the data dir has at least
+    EXPORTS_MIN_FREE_BYTES free. Only new work waits for room: the app starts and serves what it has."""
+    free, minimum = free_bytes(path or get_settings().data_dir), get_settings().min_free_bytes
+    return f"{free} bytes free, below EXPORTS_MIN_FREE_BYTES ({minimum})" if free < minimum else None
+
+
+_told_short = threading.Event()  # the shortage is logged once while it lasts, not at every refusal
+
+
 def ensure_room(path: Path | None = None) -> None:
     """StorageFull before new work starts when the data dir has less than EXPORTS_MIN_FREE_BYTES free.
 
     Refusing at the start beats filling the disk halfway through an upload or a transcode.
     """
     where = path or get_settings().data_dir
-    if free_bytes(where) < get_settings().min_free_bytes:
-        log_storage_fault("free space below EXPORTS_MIN_FREE_BYTES: new work refused", where)
-        raise StorageFull()
+    if room_short(where) is None:
+        _told_short.clear()
+        return
+    if not _told_short.is_set():
+        _told_short.set()
+        minimum = get_settings().min_free_bytes  # the free bytes are in the line already
+        log_storage_fault(
+            f"below EXPORTS_MIN_FREE_BYTES ({minimum}): new uploads and preps refused until there is room", where
+        )
+    raise StorageFull()

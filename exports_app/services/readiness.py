@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from exports_app.config import get_settings
 from exports_app.db import get_engine
+from exports_app.services.faults import room_short
 from exports_app.storage_faults import free_bytes, write_fails
 from exports_app.transcode import factory
 
@@ -84,13 +85,13 @@ def data_dir() -> Check:
     folder = settings.data_dir
     try:
         refused = write_refused(folder) if folder.is_dir() else OSError("missing")
-        free = free_bytes(folder)
+        free, short = free_bytes(folder), room_short(folder)
     except OSError as exc:
         return Check(False, f"unusable ({type(exc).__name__})")
     if refused is not None:
         return Check(False, f"not writable ({refused.strerror or 'refused'})")
-    if free < settings.min_free_bytes:
-        return Check(False, f"{free} bytes free, below EXPORTS_MIN_FREE_BYTES ({settings.min_free_bytes})")
+    if short is not None:  # new uploads and preps are refused; the app serves what it has
+        return Check(False, short)
     return Check(True, f"{free} bytes free")
 
 

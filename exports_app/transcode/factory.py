@@ -64,7 +64,7 @@ def configuration() -> tuple[bool, str]:
     if settings.transcoder == "mediaconvert":
         missing = settings.mediaconvert.missing()
         return not missing, f"mediaconvert needs {', '.join(missing)}" if missing else "mediaconvert configured"
-    from exports_app.transcode.local_ffmpeg import ffmpeg_problem
+    from exports_app.transcode.ffmpeg_run import ffmpeg_problem
 
     problem = ffmpeg_problem()
     return problem is None, problem or "local ffmpeg present"

@@ -1,14 +1,14 @@
-"""The local transcoder: one ffmpeg process per job encodes the whole HLS ladder under EXPORTS_DATA_DIR."""
+"""The local transcoder's pool: jobs queued (each member's in turn) and run by worker threads, one ffmpeg each.
+
+Each job's ffmpeg encodes the whole HLS ladder under EXPORTS_DATA_DIR; running, watching and judging that one
+process is ffmpeg_run.py's. The pool owns the jobs' states, the work dirs and their promotion to the final folder.
+"""
 
 from __future__ import annotations
 
 import collections
-import contextlib
 import logging
-import os
-import re
 import shutil
-import signal
 import subprocess
 import threading
 from collections.abc import Sequence
@@ -17,18 +17,9 @@ from datetime import datetime
 from pathlib import Path
 
 import av
-import m3u8
 
-from exports_app.storage_faults import (
-    STORAGE_FULL_CODE,
-    STORAGE_FULL_MESSAGE,
-    describe,
-    is_storage_error,
-    log_storage_fault,
-    mentions_storage,
-    write_fails,
-)
-from exports_app.text import one_line
+from exports_app.storage_faults import describe, is_storage_error, log_storage_fault
+from exports_app.transcode import ffmpeg_run, pid_files
 from exports_app.transcode.base import (
     JobReport,
     JobRequest,
@@ -40,6 +31,7 @@ from exports_app.transcode.base import (
 )
 from exports_app.transcode.fair_queue import FairQueue
 from exports_app.transcode.ffmpeg import ffmpeg_exe as bundled_ffmpeg
+from exports_app.transcode.ffmpeg_run import Ending, human_error
 from exports_app.transcode.hls_encode import build_ladder_command
 from exports_app.transcode.hls_playlists import write_playlists
 from exports_app.transcode.ladder import choose_renditions, frame_rate_text
@@ -48,29 +40,10 @@ from exports_app.transcode.probe import DEFAULT_MAX_DURATION_SECONDS, NotAVideoE
 log = logging.getLogger(__name__)
 
 KEEP_FINISHED = 500  # finished jobs remembered for late polls; older ones are forgotten
-STDERR_TAIL = 40
-_BRACKET = re.compile(r"^\[[^\]]*\]\s*")
-_MEANINGFUL = re.compile(r"error|invalid|no such|not found|unsupported|could not|failed|denied|corrupt", re.I)
 
 
 def provider_job_id(media_job_id: int) -> str:
     return f"local-{media_job_id}"
-
-
-def human_error(stderr_lines: Sequence[str], input_path: Path | None = None) -> str:
-    """The most telling line of ffmpeg's stderr, without log prefixes or file paths, ≤ 200 chars."""
-    cleaned = []
-    for raw in stderr_lines:
-        line = _BRACKET.sub("", raw.strip())
-        if input_path is not None:
-            line = line.replace(f"{input_path}: ", "").replace(str(input_path), "the input")
-        line = re.sub(r"^Error opening input( files?)?:\s*", "", line)
-        if line:
-            cleaned.append(line)
-    telling = [line for line in cleaned if _MEANINGFUL.search(line) and not line.startswith("Conversion failed")]
-    chosen = telling[-1] if telling else (cleaned[-1] if cleaned else "ffmpeg failed without a message")
-    chosen = one_line(chosen) or "ffmpeg failed without a message"
-    return chosen[0].upper() + chosen[1:]
 
 
 @dataclass
@@ -100,6 +73,10 @@ class _Job:
             provider_job_id=provider_job_id(self.request.media_job_id),
             reported_at=self.reported_at,
         )
+
+
+class ShutDown(RuntimeError):
+    """A submit to a pool that is shutting down."""
 
 
 class LocalFfmpegTranscoder:
@@ -132,13 +109,16 @@ class LocalFfmpegTranscoder:
         self._cond = threading.Condition()
         self._workers: list[threading.Thread] = []
         self._closed = False
+        # Built by the leader before its first tick, so before any job is resumed: whatever ffmpeg an earlier run
+        # left writing (each job's own is checked again as it starts, see _run) has ended.
+        pid_files.end_left_behind(hls_dir)
 
     # -- the protocol -------------------------------------------------------------------------------
 
     def submit(self, request: JobRequest) -> str:
         with self._cond:
             if self._closed:
-                raise RuntimeError("the local transcoder is shut down")
+                raise ShutDown("the local transcoder is shut down")
             known = self._jobs.get(request.media_job_id)
             if known is None or known.request.idempotency_token != request.idempotency_token:
                 self._jobs[request.media_job_id] = _Job(request)
@@ -152,6 +132,8 @@ class LocalFfmpegTranscoder:
         for pending in jobs:
             with self._cond:
                 job = self._jobs.get(pending.request.media_job_id)
+                if job is None and self._closed:  # shutting down: the next leader resumes it
+                    continue
             if job is None:
                 # Pending in the database but unknown here: the app restarted mid-job. Start it over.
                 log.info("resuming media job %s after a restart", pending.request.media_job_id)
@@ -167,8 +149,9 @@ class LocalFfmpegTranscoder:
         return []
 
     def is_transient(self, exc: Exception) -> bool:
-        """A local submit only queues: nothing it raises gets better by waiting."""
-        return False
+        """A local submit only queues: nothing it raises gets better by waiting, except a shutdown (the job
+        stays queued for the next leader)."""
+        return isinstance(exc, ShutDown)
 
     def open_output(self, uri: str) -> bytes:
         """An output by its key ("hls/<production>/…", under the folder that holds the HLS folder)."""
@@ -185,27 +168,33 @@ class LocalFfmpegTranscoder:
                 return
             known.cancel_requested = True
             if self._queue.remove(job.request.media_job_id):
-                self._finish(known, JobStatus.CANCELED, "canceled", "The transcode was canceled.")
+                self._finish(known, ffmpeg_run.CANCELED)
                 return
             process = known.process
         if process is not None:
-            _kill(process)
+            ffmpeg_run.stop(process)
 
     def close(self) -> None:
+        """Stop every ffmpeg and wait for it (on the app's shutdown). The jobs they ran are not failed: they stay
+        pending in the database, and the next leader (this app started again, or another host) starts them over."""
         with self._cond:
             self._closed = True
             processes = [j.process for j in self._jobs.values() if j.process is not None]
             self._queue.clear()
             self._cond.notify_all()
         for process in processes:
-            _kill(process)
+            ffmpeg_run.stop(process)
         for worker in self._workers:
             worker.join(timeout=10)
 
     # -- workers ------------------------------------------------------------------------------------
 
     def _start_workers(self) -> None:
-        """Start worker threads lazily (never at import) up to the concurrency limit."""
+        """Start worker threads lazily (never at import) up to the concurrency limit.
+
+        A worker starts each ffmpeg and waits for it in the same thread: ffmpeg dies when the thread that started
+        it ends (bound_child.py), and a worker's thread ends only after its ffmpeg has, or with the process.
+        """
         while len(self._workers) < self.concurrency:
             worker = threading.Thread(target=self._work, name=f"ffmpeg-worker-{len(self._workers)}", daemon=True)
             self._workers.append(worker)
@@ -226,11 +215,11 @@ class LocalFfmpegTranscoder:
                 if is_storage_error(exc):  # e.g. the work dir could not be made: the disk, not the input
                     log_storage_fault(describe(exc), self.hls_dir)
                     with self._cond:
-                        self._finish(job, JobStatus.FAILED, STORAGE_FULL_CODE, STORAGE_FULL_MESSAGE)
+                        self._finish(job, ffmpeg_run.OUT_OF_SPACE)
                 else:
                     log.exception("local transcode of media job %s crashed", job.request.media_job_id)
                     with self._cond:
-                        self._finish(job, JobStatus.FAILED, "internal_error", f"The transcoder failed: {exc}")
+                        self._finish(job, Ending(JobStatus.FAILED, "internal_error", f"The transcoder failed: {exc}"))
             if self.wake is not None:
                 self.wake()
 
@@ -238,24 +227,30 @@ class LocalFfmpegTranscoder:
         request = job.request
         if not request.input_path.is_file():
             with self._cond:
-                self._finish(job, JobStatus.FAILED, "input_missing", "The export's video file is missing.")
+                self._finish(job, Ending(JobStatus.FAILED, "input_missing", "The export's video file is missing."))
             return
         try:
             probe = probe_video(request.input_path, max_duration_seconds=self.max_duration_seconds)
         except NotAVideoError as exc:
             with self._cond:
-                self._finish(job, JobStatus.FAILED, "input_invalid", human_error([str(exc)], request.input_path))
+                message = human_error([str(exc)], request.input_path)
+                self._finish(job, Ending(JobStatus.FAILED, "input_invalid", message))
             return
         rungs = choose_renditions(probe.width, probe.height)
         final_dir = self.hls_dir / str(request.production_id)
         work_dir = self.hls_dir / f"{request.production_id}.tmp-{request.media_job_id}"
+        pid_files.end_recorded(work_dir)  # never two encoders in one folder: an earlier run's goes first
         shutil.rmtree(work_dir, ignore_errors=True)
-        for i in range(len(rungs)):
-            (work_dir / f"v{i}").mkdir(parents=True, exist_ok=True)
         cmd = build_ladder_command(self.ffmpeg, request.input_path, work_dir, rungs, probe)
         duration = request.duration_seconds or probe.duration_seconds or 0.0
-        rc, stderr = self._run_ffmpeg(job, cmd, duration)
-        problem = _ladder_problem(work_dir) if rc == 0 else None
+        try:
+            for i in range(len(rungs)):
+                (work_dir / f"v{i}").mkdir(parents=True, exist_ok=True)
+            rc, stderr = self._run_ffmpeg(job, cmd, duration, work_dir)
+        except BaseException:  # e.g. no room for the folders or the pid file: the job fails (_work), tidily
+            shutil.rmtree(work_dir, ignore_errors=True)
+            raise
+        problem = ffmpeg_run.ladder_problem(work_dir) if rc == 0 else None
         rate = frame_rate_text(probe.frame_rate)
         bandwidths = [r.bandwidth for r in rungs]
         if rc == 0 and not problem:
@@ -263,95 +258,61 @@ class LocalFfmpegTranscoder:
                 bandwidths = [v.bandwidth for v in write_playlists(work_dir, rungs, rate)]
             except (OSError, ValueError, av.error.FFmpegError) as exc:
                 problem = f"The transcode's playlists could not be written ({type(exc).__name__})."
-        out_of_space = (
-            (rc != 0 or problem is not None)
-            and not job.cancel_requested
-            and self._out_of_space(request.media_job_id, work_dir, stderr)
-        )
-        with self._cond:
-            if out_of_space:
-                shutil.rmtree(work_dir, ignore_errors=True)
-                self._finish(job, JobStatus.FAILED, STORAGE_FULL_CODE, STORAGE_FULL_MESSAGE)
-                return
-            if rc == 0 and problem:
-                shutil.rmtree(work_dir, ignore_errors=True)
-                self._finish(job, JobStatus.FAILED, "no_playable_output", problem)
-                return
-            if rc == 0 and not job.cancel_requested:
-                shutil.rmtree(final_dir, ignore_errors=True)
-                work_dir.rename(final_dir)
-                output = f"{self.hls_dir.name}/{request.production_id}"
-                job.master = f"{output}/master.m3u8"
-                job.renditions = tuple(
-                    Rendition(f"{output}/v{i}/index.m3u8", rung.height, bandwidth, rung.width, float(rate))
-                    for i, (rung, bandwidth) in enumerate(zip(rungs, bandwidths, strict=True))
-                )
-                self._finish(job, JobStatus.SUCCEEDED, None, None)
-                return
+        failed = rc != 0 or problem is not None
+        if failed and not job.cancel_requested and self._closed:  # stopped by close(): resumed by the next leader
             shutil.rmtree(work_dir, ignore_errors=True)
-            if job.cancel_requested:  # canceled, or stopped by the refresh tick's timeout
-                self._finish(job, JobStatus.CANCELED, "canceled", "The transcode was canceled.")
-            elif rc < 0:  # killed from outside (OOM killer, an operator): say so rather than quote stderr
-                self._finish(
-                    job,
-                    JobStatus.FAILED,
-                    f"ffmpeg_signal_{-rc}",
-                    f"The transcode was interrupted (ffmpeg stopped by signal {-rc}). Retry available.",
-                )
-            else:
-                self._finish(job, JobStatus.FAILED, f"ffmpeg_exit_{rc}", human_error(stderr, request.input_path))
+            return
+        what = f"transcode of media job {request.media_job_id}"
+        if failed and not job.cancel_requested and ffmpeg_run.out_of_space(what, work_dir, self.hls_dir, stderr):
+            ending = ffmpeg_run.OUT_OF_SPACE
+        else:
+            ending = ffmpeg_run.ending(
+                rc, stderr, problem=problem, canceled=job.cancel_requested, input_path=request.input_path
+            )
+        with self._cond:
+            if ending is not ffmpeg_run.SUCCEEDED:
+                shutil.rmtree(work_dir, ignore_errors=True)
+                self._finish(job, ending)
+                return
+            shutil.rmtree(final_dir, ignore_errors=True)
+            work_dir.rename(final_dir)
+            output = f"{self.hls_dir.name}/{request.production_id}"
+            job.master = f"{output}/master.m3u8"
+            job.renditions = tuple(
+                Rendition(f"{output}/v{i}/index.m3u8", rung.height, bandwidth, rung.width, float(rate))
+                for i, (rung, bandwidth) in enumerate(zip(rungs, bandwidths, strict=True))
+            )
+            self._finish(job, ending)
 
-    def _out_of_space(self, media_job_id: int, work_dir: Path, stderr: Sequence[str]) -> bool:
-        """Whether a failed ladder is the disk's fault, not the input's (logged once for the operator if so).
-
-        ffmpeg says so in its stderr only sometimes: its HLS muxer exits 0 without a word after segments
-        failed to be written. So the work dir is also asked to take a small write itself.
-        """
-        refused = write_fails(work_dir) if work_dir.is_dir() else write_fails(self.hls_dir)
-        if refused is None and not mentions_storage(stderr):
-            return False
-        what = describe(refused) if refused is not None else human_error(stderr)
-        log_storage_fault(f"transcode of media job {media_job_id}: {what}", self.hls_dir)
-        return True
-
-    def _run_ffmpeg(self, job: _Job, cmd: list[str], duration: float) -> tuple[int, list[str]]:
-        """Run ffmpeg, turning -progress lines into percent. Returns (rc, stderr tail).
+    def _run_ffmpeg(self, job: _Job, cmd: list[str], duration: float, work_dir: Path) -> tuple[int, list[str]]:
+        """Run ffmpeg into work_dir, its progress kept as the job's percent. Returns (rc, stderr tail).
 
         Stuck jobs are stopped by the refresh tick's one timeout (media_jobs.timed_out), which cancels them here.
         """
-        process = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
-        )  # its own process group: killed as a whole
-        if self.nice:
-            lower_priority(process.pid, self.nice)
+        process = ffmpeg_run.start(cmd, nice=self.nice, output_dir=work_dir)
         with self._cond:
             job.process, job.phase, job.reported_at = process, "TRANSCODING", utcnow()
             cancel_now = job.cancel_requested or self._closed
         if cancel_now:
-            _kill(process)
-        tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL)
-        drain = threading.Thread(target=lambda: tail.extend(process.stderr or ()), daemon=True)  # never blocks
-        drain.start()
+            ffmpeg_run.stop(process)
+
+        def progressed(percent: int) -> None:
+            with self._cond:
+                if percent > job.percent:
+                    job.percent, job.reported_at = percent, utcnow()
+
         try:
-            for line in process.stdout or ():
-                key, _, value = line.strip().partition("=")
-                if key in ("out_time_us", "out_time_ms") and value.isdigit() and duration > 0:
-                    percent = min(99, int(int(value) / 1_000_000 / duration * 100))
-                    with self._cond:
-                        if percent > job.percent:
-                            job.percent, job.reported_at = percent, utcnow()
-            rc = process.wait()
+            return ffmpeg_run.watch(process, duration, progressed)
         finally:
-            drain.join(timeout=5)
             with self._cond:
                 job.process = None
-        return rc, list(tail)
+            pid_files.forget(work_dir)
 
-    def _finish(self, job: _Job, status: JobStatus, code: str | None, message: str | None) -> None:
+    def _finish(self, job: _Job, ending: Ending) -> None:
         """Record the terminal state (caller holds the lock) and forget the oldest finished jobs."""
-        job.status, job.error_code, job.error_message = status, code, message
-        job.phase = "COMPLETE" if status is JobStatus.SUCCEEDED else status.value.upper()
-        if status is JobStatus.SUCCEEDED:
+        job.status, job.error_code, job.error_message = ending.status, ending.code, ending.message
+        job.phase = "COMPLETE" if ending.status is JobStatus.SUCCEEDED else ending.status.value.upper()
+        if ending.status is JobStatus.SUCCEEDED:
             job.percent = 100
         job.reported_at = utcnow()
         self._finished.append(job.request.media_job_id)
@@ -359,56 +320,3 @@ class LocalFfmpegTranscoder:
             old = self._finished.popleft()
             if self._jobs.get(old) is not None and self._jobs[old].status.terminal:
                 del self._jobs[old]
-
-
-def _ladder_problem(out_dir: Path) -> str | None:
-    """Why the written ladder is not playable (ffmpeg can exit 0 on a still image), or None if it is."""
-    try:
-        master = m3u8.load(str(out_dir / "master.m3u8"))
-        if not master.playlists:
-            return "The input has no playable video (no HLS variant could be written)."
-        for variant in master.playlists:
-            playlist = m3u8.load(str(out_dir / variant.uri))
-            if not playlist.segments or not playlist.is_endlist:
-                return "The transcode wrote an incomplete HLS playlist."
-    except (OSError, ValueError) as exc:
-        return f"The transcode wrote no readable HLS master playlist ({type(exc).__name__})."
-    return None
-
-
-def _kill(process: subprocess.Popen[str]) -> None:
-    """Kill ffmpeg and anything it started; ignore a process that already ended."""
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        log.warning("ffmpeg %s did not exit after SIGKILL", process.pid)
-
-
-def ffmpeg_problem() -> str | None:
-    """Why the bundled ffmpeg cannot run here, or None."""
-    try:
-        exe = bundled_ffmpeg()
-    except Exception as exc:  # imageio-ffmpeg found no binary
-        return f"local: no ffmpeg ({type(exc).__name__})"
-    found = os.path.isfile(exe) and os.access(exe, os.X_OK) or shutil.which(exe) is not None
-    return None if found else "local: ffmpeg is not executable"
-
-
-def lower_priority(pid: int, nice: int) -> None:
-    """Run a child (ffmpeg, in a session of its own) below the app: its threads and, where the kernel groups a
-    session's tasks for scheduling (autogroup), its whole group. Without the group's nice, a session of its own
-    competes with the app's session as an equal, whatever its threads' nice. Best effort: a platform without
-    these files keeps the child's priority."""
-    with contextlib.suppress(OSError):
-        Path(f"/proc/{pid}/autogroup").write_text(str(nice))
-    try:
-        threads = [int(tid) for tid in os.listdir(f"/proc/{pid}/task")]
-    except OSError:
-        threads = [pid]
-    for tid in threads:  # the ones ffmpeg starts later inherit the nice of the thread that starts them
-        with contextlib.suppress(OSError):
-            os.setpriority(os.PRIO_PROCESS, tid, nice)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 from pathlib import Path
@@ -64,25 +65,30 @@ def _descends_from_this_process(pid: int) -> bool:
     return False
 
 
-def running_ladder_pids() -> list[int]:
-    """PIDs of ffmpeg processes writing an HLS ladder that this test process started (read from /proc: `ps`
-    truncates long command lines). Only this process's own: the other test processes `make test` runs side by
-    side, and the apps they start, transcode at the same time with the same ffmpeg."""
-    pids = []
+def ffmpeg_processes() -> list[tuple[int, list[bytes]]]:
+    """The running processes of the bundled ffmpeg, each with its command line, read from /proc (`ps` truncates long
+    command lines; a process that has ended, a zombie, has none)."""
+    found = []
     for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            args = (proc / "cmdline").read_bytes().split(b"\0")
-            if (
-                args
-                and args[0].decode(errors="replace") == ffmpeg_exe()
-                and b"master.m3u8" in args
-                and _descends_from_this_process(int(proc.name))
-            ):
-                pids.append(int(proc.name))
-        except (OSError, ValueError, IndexError):
-            continue  # the process ended while being read
+        if proc.name.isdigit():
+            try:
+                args = (proc / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue  # the process ended while being read
+            if args[0] == ffmpeg_exe().encode():
+                found.append((int(proc.name), args))
+    return found
+
+
+def running_ladder_pids() -> list[int]:
+    """PIDs of ffmpeg processes writing an HLS ladder that this test process started. Only this process's own: the
+    other test processes `make test` runs side by side, and the apps they start, transcode at the same time with the
+    same ffmpeg."""
+    pids = []
+    for pid, args in ffmpeg_processes():
+        with contextlib.suppress(OSError, ValueError, IndexError):  # the process ended while being read
+            if b"master.m3u8" in args and _descends_from_this_process(pid):
+                pids.append(pid)
     return pids
 
 

@@ -13,9 +13,10 @@ import pytest
 from exports_app.domain import JobStatus
 from exports_app.transcode.base import JobRequest
 from exports_app.transcode.ffmpeg import ffmpeg_exe
+from exports_app.transcode.ffmpeg_run import human_error
 from exports_app.transcode.hls_encode import build_ladder_command
 from exports_app.transcode.ladder import choose_renditions
-from exports_app.transcode.local_ffmpeg import LocalFfmpegTranscoder, human_error
+from exports_app.transcode.local_ffmpeg import LocalFfmpegTranscoder
 from exports_app.transcode.probe import probe_video
 from tests.support.clips import make_clip
 from tests.support.local_jobs import final_report, pending, request, wait_for
@@ -127,6 +128,20 @@ def test_cancel_kills_ffmpeg(tmp_path: Path, hls_dir: Path, transcoder: LocalFfm
     report = final_report(transcoder, req)
     assert report.status is JobStatus.CANCELED
     assert running_ladder_pids() == [] and not list(hls_dir.glob("*.tmp-*"))
+
+
+def test_close_stops_ffmpeg_and_leaves_its_job_to_the_next_leader(tmp_path: Path, hls_dir: Path) -> None:
+    """The app's shutdown: ffmpeg is killed and waited for, but its job is not failed (a tick still under way would
+    write that down); it stays pending, and whoever leads next starts it over. A submit now is put off, not failed."""
+    tc = LocalFfmpegTranscoder(hls_dir)
+    req = transcoder_submit(tc, request(make_clip(tmp_path / "long.mp4", seconds=30.0, width=1280, height=720)))
+    wait_for(lambda: tc.poll([pending(req)])[0].phase == "TRANSCODING")
+    tc.close()
+    assert not tc.poll([pending(req)])[0].status.terminal
+    assert running_ladder_pids() == [] and not list(hls_dir.glob("*.tmp-*"))
+    with pytest.raises(RuntimeError) as refused:
+        tc.submit(request(tmp_path / "long.mp4", job_id=2))
+    assert tc.is_transient(refused.value)
 
 
 def test_unknown_pending_job_is_resumed_and_wake_is_called(tmp_path: Path, hls_dir: Path) -> None:
