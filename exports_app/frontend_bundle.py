@@ -12,6 +12,7 @@ building again: a restart of `make run` takes seconds, and the tests' apps share
 from __future__ import annotations
 
 import hashlib
+import os
 import socket
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import reflex as rx
 from reflex.config import get_config
+
+from exports_app.server_process import STARTER
 
 # What the digest leaves out: the build itself, the installed packages (package.json and bun.lock stand for
 # them), the route types the build generates, and reflex.json (it holds the time of the last run).
@@ -107,6 +110,7 @@ def serve(port: int, loglevel: str) -> None:
 
     persist_lockfiles_whole()
     build_frontend_only_when(_stale_said, mark_built)
+    os.environ[STARTER] = str(os.getpid())  # the server binds itself to this process (server_process.py)
     port_text = str(port)
     run_reflex(
         ["run", "--env", "prod", "--single-port", "--frontend-port", port_text, "--backend-port", port_text]

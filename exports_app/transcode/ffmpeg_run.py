@@ -38,7 +38,7 @@ from exports_app.transcode.ffmpeg import ffmpeg_exe as bundled_ffmpeg
 log = logging.getLogger(__name__)
 
 STDERR_TAIL = 40
-BOUND_CHILD = Path(__file__).with_name("bound_child.py")
+BOUND_CHILD = Path(__file__).parents[1] / "bound_child.py"
 _BRACKET = re.compile(r"^\[[^\]]*\]\s*")
 _MEANINGFUL = re.compile(r"error|invalid|no such|not found|unsupported|could not|failed|denied|corrupt", re.I)
 

@@ -1,7 +1,7 @@
 """ffmpeg ends with the app that started it. The app as `make run` starts it is stopped in the middle of a transcode,
 once by SIGTERM to its process group (a clean shutdown, slowed by a request still arriving) and once by SIGKILL (a
 crash): no ffmpeg of it is left either time. Started again on the same data dir, it takes both preps to Ready with a
-complete HLS, and the member never sees Failed."""
+complete HLS, and the member never sees Failed. Then a SIGTERM to its main process alone ends its server too."""
 
 from __future__ import annotations
 
@@ -135,5 +135,10 @@ def test_ffmpeg_ends_with_the_app_and_the_prep_still_ends_ready(tmp_path: Path) 
             assert body["state"] == "ready", body
             assert_complete_hls(client, body["hlsUrl"], CLIP_S)
         assert "failed" not in states
+        # A SIGTERM to the app's main process alone (`kill PID`, a supervisor that signals only it): its server does
+        # not serve on as an orphan (it did: server_process.py).
+        os.kill(app.process.pid, signal.SIGTERM)
+        app.process.wait(timeout=STOP_GRACE_S)
+        wait_for(lambda: not group_pids(app.process.pid), timeout=STOP_GRACE_S)
     finally:
         app.stop()
