@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from exports_app.transcode import ffmpeg_run, pid_files
 from exports_app.bound_child import PARENT_GONE
+from exports_app.transcode import ffmpeg_run, pid_files
 from exports_app.transcode.ffmpeg import ffmpeg_exe
 from exports_app.transcode.local_ffmpeg import LocalFfmpegTranscoder
 from tests.support.local_jobs import wait_for
