@@ -76,6 +76,31 @@ class Settings(BaseSettings):
     # Uploads in flight at once in one server process, per member and in all (more get 429 before their body).
     max_uploads_per_member: int = Field(2, ge=1)
     max_uploads: int = Field(16, ge=1)
+    # The websocket's event budget (state/socket_guard.py): a burst, then a sustained rate per second, for each tab
+    # and for each member's tabs together (an address's, for tabs without a session). Past it events are dropped.
+    tab_event_burst: int = Field(30, ge=1)
+    tab_events_per_second: float = Field(10.0, gt=0)
+    member_event_burst: int = Field(120, ge=1)
+    member_events_per_second: float = Field(20.0, gt=0)
+    # Live tabs (websockets) per member, and per client address for tabs without a session, in one server process:
+    # past it the oldest is told it was closed and disconnected.
+    max_tabs_per_member: int = Field(20, ge=1)
+    max_tabs_per_address: int = Field(50, ge=1)
+    # An upload that stops moving is cut off (408) and frees its slot (api/upload_body.py): nothing arrives for
+    # upload_idle_seconds; or a window of upload_rate_window_seconds spent waiting for the client (the first one
+    # is the grace period) brings less than upload_min_rate bytes a second (0: no rate check); or the whole
+    # body takes longer than upload_time_floor_seconds plus its declared size at upload_total_rate bytes a second.
+    upload_idle_seconds: float = Field(30.0, gt=0)
+    upload_min_rate: int = Field(4096, ge=0)
+    upload_rate_window_seconds: float = Field(60.0, gt=0)
+    upload_time_floor_seconds: float = Field(300.0, gt=0)
+    upload_total_rate: int = Field(65536, ge=1)
+    # Rows one member can make (SECURITY.md, "Caps"): spaces; exports kept (not deleted); exports made in the last
+    # hour, uploaded or imported, deleted or not; sign-in sessions (a new one ends the oldest beyond the cap).
+    max_spaces_per_member: int = Field(500, ge=1)
+    max_exports_per_member: int = Field(5000, ge=1)
+    max_exports_per_hour: int = Field(60, ge=1)
+    max_sessions_per_member: int = Field(20, ge=1)
     # Longer videos are refused at import (and before a transcode): bounds the work one file can cause.
     max_duration_seconds: float = Field(4 * 3600.0, gt=0)
     # Stored files of exports deleted longer ago than this are removed by the leader (rows stay).

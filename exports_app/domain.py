@@ -33,3 +33,8 @@ NO_MASTER_PLAYLIST = "The transcode finished without an HLS master playlist."
 def utcnow() -> datetime:
     """Aware UTC now: SQLModel stores aware datetimes and returns them in UTC."""
     return datetime.now(UTC)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """A moment read back from the database as aware UTC (SQLite and naive columns return it without a zone)."""
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)

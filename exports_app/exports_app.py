@@ -20,11 +20,13 @@ from exports_app.reflex_bridge import (
     purge_expired_states_now_and_then,
     replace_cors,
     share_changes_only,
+    watch_sockets,
 )
 from exports_app.services.secrets import member_token
 from exports_app.state import live_tabs
 from exports_app.state.errors import on_backend_exception, on_frontend_exception
 from exports_app.state.exports import ExportModalState
+from exports_app.state.socket_guard import SocketGuard
 from exports_app.state.tab_guard import TabGuard
 from exports_app.worker_heap import settle_heap
 
@@ -39,6 +41,10 @@ share_changes_only()
 purge_expired_states_now_and_then()
 # /exports loads in the one event of its on_load, which also ends its hydration: no set_is_hydrated event after it.
 hydrate_with_the_page_load(ExportModalState, "start_page")
+# Every websocket and every event a tab sends is counted before Reflex takes it: live tabs per member (or address)
+# and an event budget per tab and per member (state/socket_guard.py).
+_sockets = SocketGuard(get_settings())
+watch_sockets(opened=_sockets.opened, admitted=_sockets.admitted, closed=_sockets.closed)
 
 configure_logs(get_settings().log_format)
 

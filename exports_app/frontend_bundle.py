@@ -7,12 +7,18 @@ port, and the frontend takes the page's port for it (one line added to Reflex's 
 reflex_bridge.backend_on_page_port). A build is then good for as long as the compiled sources are the same, so a
 start that compiles the same sources as the last build serves that build (a digest kept beside it) instead of
 building again: a restart of `make run` takes seconds, and the tests' apps share one build.
+
+The pages are static files, so the Content-Security-Policy's hashes of their inline scripts are made here too, once
+per build, into a record beside it that the guard (api/guard.py) reads: it never reads the pages it serves.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import os
+import re
 import socket
 from pathlib import Path
 from typing import Any
@@ -27,6 +33,11 @@ from exports_app.server_process import STARTER
 # them), the route types the build generates, and reflex.json (it holds the time of the last run).
 _NOT_SOURCES = frozenset({"build", "node_modules", ".react-router", "reflex.json"})
 DIGEST_FILE = Path("build") / "exports-sources.sha256"  # beside the served files (build/client), not among them
+SCRIPT_HASHES_FILE = Path("build") / "csp-hashes.json"  # the CSP hashes of the built pages' inline scripts
+_SERVED = Path("build") / "client"
+# An inline <script> of a page (not one with src=): its text is what a CSP hash covers.
+_INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.S | re.I)
+_SCRIPT_HASH = re.compile(r"'sha256-[A-Za-z0-9+/]{43}='")
 
 
 def sources_digest(web: Path) -> str:
@@ -44,15 +55,51 @@ def _files(path: Path) -> list[Path]:
 
 
 def build_is_stale(web: Path) -> bool:
-    """Whether the web dir's build is missing or was made from other sources than the ones compiled now."""
+    """Whether the web dir's build is missing, has no record of its scripts' hashes (one made before they were
+    recorded), or was made from other sources than the ones compiled now."""
     stamp = web / DIGEST_FILE
-    built = (web / "build" / "client").is_dir() and stamp.is_file()
+    built = (web / _SERVED).is_dir() and stamp.is_file() and (web / SCRIPT_HASHES_FILE).is_file()
     return not built or stamp.read_text().strip() != sources_digest(web)
 
 
 def mark_built(web: Path) -> None:
-    """Record which sources the build in the web dir was made from."""
+    """Record the CSP hashes of the build's inline scripts, then which sources the build was made from (last: a
+    build whose record was not written stays stale)."""
+    (web / SCRIPT_HASHES_FILE).write_text(json.dumps({"script-src": built_script_hashes(web)}, indent=1) + "\n")
     (web / DIGEST_FILE).write_text(sources_digest(web) + "\n")
+
+
+def inline_script_hashes(html: bytes) -> list[str]:
+    """The CSP sources ('sha256-…') of every inline script in a page, in order, without repeats."""
+    hashes = [
+        "'sha256-" + base64.b64encode(hashlib.sha256(body).digest()).decode() + "'"
+        for body in _INLINE_SCRIPT.findall(html)
+    ]
+    return list(dict.fromkeys(hashes))
+
+
+def built_script_hashes(web: Path) -> list[str]:
+    """The hashes of the inline scripts of every page in the build, in one list.
+
+    One list serves every page: the pages share their inline scripts but the one that imports the route's own
+    module (and the not-found page's context), and allowing those on another page allows nothing new ('self'
+    already lets any of the build's files run). So the server needs no map from a request's path to the file
+    Reflex will answer it with."""
+    pages = sorted((web / _SERVED).rglob("*.html"))
+    return list(dict.fromkeys(found for page in pages for found in inline_script_hashes(page.read_bytes())))
+
+
+def recorded_script_hashes(web: Path) -> list[str] | None:
+    """The hashes mark_built recorded for the web dir's build, or None when it has no (readable) record."""
+    try:
+        record = json.loads((web / SCRIPT_HASHES_FILE).read_text())
+        listed = record["script-src"]
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    if not isinstance(listed, list):
+        return None
+    # Only well-formed sources go into a policy: nothing in the file can add a directive or a wildcard.
+    return [source for source in listed if isinstance(source, str) and _SCRIPT_HASH.fullmatch(source)]
 
 
 def _portless(url: str) -> str:

@@ -3,7 +3,8 @@
 The live push, the tab guard, the tab address book and the app wiring need a few things Reflex 0.10 keeps to
 itself: writing a shared state out of band, its linked tabs, the socket namespace's connection table, a tab's
 links and unlinking, the registered handlers and their resolved hints, the Redis client Reflex uses, the event
-being processed, the CORS set-up it adds, its re-send of shared-state changes to the other linked tabs, and, for
+being processed, the CORS set-up it adds, its re-send of shared-state changes to the other linked tabs, its event
+socket's connect, message and disconnect (and closing one socket), and, for
 the frontend bundle, the backend URLs it bakes in, one line of its frontend and its production build step. Each is
 named here once. `tests/unit/test_reflex_bridge.py` runs every function against a real `rx.App` with its memory
 and Redis state managers, so a Reflex upgrade that renames or reshapes one of them fails there, loudly, and
@@ -16,7 +17,7 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, cast
@@ -51,6 +52,7 @@ __all__ = [
     "backend_urls",
     "build_frontend_only_when",
     "build_without_serving",
+    "close_socket",
     "persist_lockfiles_whole",
     "StateUpdate",
     "client_events",
@@ -79,6 +81,8 @@ __all__ = [
     "state_expiry_seconds",
     "tab_token",
     "unlink",
+    "watch_sockets",
+    "web_dir",
 ]
 
 EventMiddleware = Middleware  # Reflex's event middleware base: preprocess(app, state, event) before each handler
@@ -405,6 +409,11 @@ def backend_urls() -> dict[str, str]:
     return {endpoint.name: endpoint.get_url() for endpoint in constants.Endpoint}
 
 
+def web_dir() -> Path:
+    """The frontend work dir Reflex compiles into, builds in and serves the pages from (REFLEX_WEB_WORKDIR)."""
+    return prerequisites.get_web_dir()
+
+
 def build_frontend_only_when(stale: Callable[[Path], bool], built: Callable[[Path], None]) -> None:
     """Make the production build step of `reflex run` (Vite, in `reflex.utils.build.build`) run only when
     `stale(web dir)`, and call `built(web dir)` after it ran; it removes the previous build before building."""
@@ -467,3 +476,69 @@ def persist_lockfiles_whole() -> None:
         os.replace(staged, root)
 
     frontend_skeleton.sync_web_lockfile_to_root = sync_web_lockfile_to_root
+
+
+# The event socket's three moments, for the socket guard (state/socket_guard.py): a socket opens (its sid, the
+# Cookie header and client address of its handshake), a tab's event or ping arrives (its sid and tab token: True
+# lets Reflex have it), a socket ends (its sid).
+SocketOpened = Callable[[LiveApp, str, str, str], Awaitable[None]]
+EventAdmitted = Callable[[LiveApp, str, str], Awaitable[bool]]
+SocketClosed = Callable[[str], None]
+
+
+def watch_sockets(*, opened: SocketOpened, admitted: EventAdmitted, closed: SocketClosed) -> None:
+    """Hook Reflex's event socket: `opened` before Reflex takes a new socket, `admitted` before it parses or queues
+    anything a tab sends (the boot event that comes with a connect too; False drops it), `closed` when a socket
+    ends, a connect Reflex refused included. The socket's receive loop runs them in turn (Reflex handles socket
+    messages inline), so a dropped event costs no task, no state load and no lock."""
+    from reflex.app import EventNamespace, _decode_asgi_headers
+
+    reflex_connect, reflex_disconnect = EventNamespace.on_connect, EventNamespace.on_disconnect
+    reflex_event, reflex_ping = EventNamespace.on_event, EventNamespace.on_ping
+
+    async def on_connect(self: EventNamespace, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        scope = environ.get("asgi.scope") or {}
+        cookie = _decode_asgi_headers(scope.get("headers", [])).get("cookie", "")
+        client = scope.get("client") or ("",)  # the peer, or the client a trusted proxy named (uvicorn's rule)
+        await opened(self.app, sid, cookie, str(client[0]))
+        try:
+            await reflex_connect(self, sid, environ, auth)
+        except BaseException:
+            closed(sid)  # a refused connect never reaches on_disconnect
+            raise
+
+    async def on_event(self: EventNamespace, sid: str, data: Any) -> None:
+        tab = self.sid_to_token.get(sid)
+        if tab is None or await admitted(self.app, sid, tab):
+            await reflex_event(self, sid, data)
+
+    async def on_ping(self: EventNamespace, sid: str) -> None:
+        tab = self.sid_to_token.get(sid)
+        if tab is None or await admitted(self.app, sid, tab):
+            await reflex_ping(self, sid)
+
+    def on_disconnect(self: EventNamespace, sid: str) -> asyncio.Task[None] | None:
+        closed(sid)
+        task: asyncio.Task[None] | None = reflex_disconnect(self, sid)
+        return task
+
+    EventNamespace.on_connect = on_connect  # type: ignore[method-assign]
+    EventNamespace.on_event = on_event  # type: ignore[method-assign]
+    EventNamespace.on_ping = on_ping  # type: ignore[method-assign]
+    EventNamespace.on_disconnect = on_disconnect  # type: ignore[method-assign]
+
+
+async def close_socket(app: LiveApp, sid: str, update: StateUpdate) -> None:
+    """Send `update` to the socket `sid` (not to its tab token, which a newer socket may hold now), then end it:
+    the namespace first (the page's socket.io client does not reconnect after the server's disconnect; Reflex then
+    cleans up as for any disconnect), then its connection, so a client that ignores the disconnect holds nothing."""
+    namespace = app.event_namespace
+    if namespace is None:
+        return
+    server = namespace.server
+    connection = server.manager.eio_sid_from_sid(sid, namespace.namespace)
+    if connection is None:  # already gone
+        return
+    await namespace.emit(str(constants.SocketEvent.EVENT), update, to=sid)
+    await namespace.disconnect(sid)
+    await server.eio.disconnect(connection)

@@ -11,8 +11,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from exports_app.api import auth_routes, export_routes, media_routes, ops_routes
+from exports_app.api.common import limit_status
+from exports_app.api.docs_page import OPENAPI_PATH, add_docs_page
 from exports_app.config import get_settings
-from exports_app.services.errors import Conflict, Invalid, NotFound, ServiceError, SignedOut
+from exports_app.services.errors import Conflict, Invalid, LimitReached, NotFound, ServiceError, SignedOut
 from exports_app.services.faults import RETRY_AFTER_SECONDS, StorageFull, Unavailable, member_fault
 from exports_app.text import log_error, log_text
 
@@ -33,10 +35,12 @@ def create_api(*, docs: bool | None = None) -> FastAPI:
     api = FastAPI(
         title="exports_app API",
         version="1.0",
-        docs_url="/api/docs" if docs else None,
+        docs_url=None,  # FastAPI's page starts Swagger UI with an inline script: ours has none (api/docs_page.py)
         redoc_url=None,
-        openapi_url="/api/openapi.json" if docs else None,
+        openapi_url=OPENAPI_PATH if docs else None,
     )
+    if docs:
+        add_docs_page(api)
     api.include_router(auth_routes.router)
     api.include_router(export_routes.router)
     api.include_router(media_routes.router)
@@ -57,6 +61,9 @@ def create_api(*, docs: bool | None = None) -> FastAPI:
 
     @api.exception_handler(ServiceError)
     async def _service_error(_: Request, exc: ServiceError) -> JSONResponse:
+        if isinstance(exc, LimitReached):
+            status, headers = limit_status(exc)
+            return JSONResponse({"error": exc.message}, status_code=status, headers=headers)
         return _error(_STATUS.get(type(exc), 400), exc.message)
 
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -17,6 +17,7 @@ from exports_app.config import get_settings
 from exports_app.db import session_scope
 from exports_app.services import auth
 from exports_app.services.auth import Member
+from exports_app.services.errors import LimitReached
 
 
 class ApiError(HTTPException):
@@ -24,6 +25,13 @@ class ApiError(HTTPException):
 
     def __init__(self, status_code: int, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(status_code=status_code, detail=message, headers=headers)
+
+
+def limit_status(exc: LimitReached) -> tuple[int, dict[str, str]]:
+    """A reached quota as HTTP: 429 with Retry-After while it frees up by itself, else 409 (a delete frees one)."""
+    if exc.retry_after is None:
+        return 409, {}
+    return 429, {"Retry-After": str(exc.retry_after)}
 
 
 def require_origin(request: Request) -> None:

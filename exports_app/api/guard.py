@@ -7,10 +7,9 @@ It wraps everything Reflex serves on the one port (pages, the `/_event` websocke
 from __future__ import annotations
 
 import asyncio
-import base64
-import gzip
-import hashlib
+import contextlib
 import json
+import logging
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -20,11 +19,18 @@ from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import HTTPConnection
 
+from exports_app.api.common import limit_status
+from exports_app.api.docs_page import DOCS_PATH
 from exports_app.api.origins import origin_allowed
+from exports_app.api.upload_body import UploadBody, UploadCut, declared_size, too_large
 from exports_app.config import get_settings
 from exports_app.db import session_scope
-from exports_app.services import auth
+from exports_app.frontend_bundle import SCRIPT_HASHES_FILE, recorded_script_hashes
+from exports_app.reflex_bridge import web_dir
+from exports_app.services import auth, exports
+from exports_app.services.errors import LimitReached
 
+log = logging.getLogger(__name__)
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -38,11 +44,8 @@ CLIENT_TOKEN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9
 
 
 HEALTH_PATH = "/_health"
-DOCS_PATH = "/api/docs"
 SWAGGER_CDN = "https://cdn.jsdelivr.net"
-# An inline <script> of a page (not one with src=): its text is what a CSP hash covers.
-_INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.S | re.I)
-# Everything but script-src, which carries the hashes of the page's own inline scripts (SECURITY.md says why
+# Everything but script-src, which carries the hashes of the pages' own inline scripts (SECURITY.md says why
 # 'unsafe-eval' stays). 'self' covers the same-origin websocket (ws:/wss:) in connect-src; hls.js plays through
 # MediaSource blob: URLs and may start a blob: worker; Radix and emotion inject <style> elements at run time.
 _POLICY = (
@@ -52,19 +55,11 @@ _POLICY = (
 )
 
 
-def inline_script_hashes(html: bytes) -> list[str]:
-    """The CSP sources ('sha256-…') of every inline script in a page, in order, without repeats."""
-    hashes = [
-        "'sha256-" + base64.b64encode(hashlib.sha256(body).digest()).decode() + "'"
-        for body in _INLINE_SCRIPT.findall(html)
-    ]
-    return list(dict.fromkeys(hashes))
-
-
 def content_security_policy(script_hashes: list[str], *, docs_page: bool = False) -> bytes:
-    """The policy of an answer: scripts from this origin, plus the page's own inline scripts by their hash.
+    """The policy of an answer: scripts from this origin, plus the pages' own inline scripts by their hash.
 
-    docs_page: FastAPI's /api/docs (only with EXPORTS_API_DOCS=1) loads Swagger UI's script and style from jsDelivr.
+    docs_page: /api/docs (api/docs_page.py, only with EXPORTS_API_DOCS=1) loads Swagger UI's script and style from
+    jsDelivr.
     """
     scripts = " ".join(["'self'", "'unsafe-eval'", *script_hashes, *([SWAGGER_CDN] if docs_page else [])])
     policy = f"script-src {scripts}; {_POLICY}"
@@ -76,7 +71,7 @@ def content_security_policy(script_hashes: list[str], *, docs_page: bool = False
 def security_headers(
     *, hsts: bool, script_hashes: list[str] | None = None, docs_page: bool = False
 ) -> list[tuple[bytes, bytes]]:
-    """The headers every HTTP answer carries (SECURITY.md); a page's CSP names its inline scripts."""
+    """The headers every HTTP answer carries (SECURITY.md); a page's CSP names the pages' inline scripts."""
     headers = [
         (b"content-security-policy", content_security_policy(script_hashes or [], docs_page=docs_page)),
         (b"x-frame-options", b"DENY"),
@@ -115,6 +110,17 @@ async def _answer(send: Send, status: int, message: str, extra: list[tuple[bytes
 def _member(token: str | None) -> auth.Member | None:
     with session_scope() as session:
         return auth.member_for_token(session=session, token=token)
+
+
+def _over_quota(member: auth.Member) -> tuple[int, str, list[tuple[bytes, bytes]]] | None:
+    """(status, words, headers) when the member may not add an export now (services/exports.check_export_quota)."""
+    try:
+        with session_scope() as session:
+            exports.check_export_quota(session=session, member=member)
+    except LimitReached as exc:
+        status, headers = limit_status(exc)
+        return status, exc.message, [(name.lower().encode(), value.encode()) for name, value in headers.items()]
+    return None
 
 
 TabOwner = Callable[[str], Awaitable[str | None]]
@@ -166,6 +172,7 @@ class Guard:
         self.upload_handlers, self.tab_owner, self.member_key = upload_handlers, tab_owner, member_key
         settings = get_settings()
         self.uploads = UploadSlots(per_member=settings.max_uploads_per_member, total=settings.max_uploads)
+        self._page_scripts: list[str] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
@@ -214,7 +221,8 @@ class Guard:
     async def _upload(
         self, connection: HTTPConnection, scope: Scope, receive: Receive, send: Send, extra: list[tuple[bytes, bytes]]
     ) -> None:
-        """An upload runs only once its member, tab, handler and size pass, and while a slot is free."""
+        """An upload runs only once its member, tab, handler and size pass, and while a slot is free; its body is
+        cut off when it grows past the limit or stops moving (api/upload_body.py), and its slot is free again."""
         member = await asyncio.to_thread(_member, connection.cookies.get(auth.SESSION_COOKIE))
         if member is None:
             await _answer(send, 401, "Not signed in.", extra)
@@ -224,51 +232,65 @@ class Guard:
         if refusal is not None:
             await _answer(send, *refusal, extra)
             return
+        over = await asyncio.to_thread(_over_quota, member) if scope.get("method") == "POST" else None
+        if over is not None:  # the member's export quota: no disk spent on a file that cannot be kept
+            await _answer(send, over[0], over[1], [*extra, *over[2]])
+            return
         if not self.uploads.take(member.id):
             await _answer(
                 send, 429, "Too many uploads at once. Wait for one to finish.", [*extra, (b"retry-after", b"5")]
             )
             return
+
+        async def refuse(status: int, why: str) -> None:
+            # The rest of a cut-off body is never read: the connection ends with the answer (the server would
+            # otherwise keep it open for as long as the client trickles on).
+            await _answer(send, status, why, [*extra, (b"connection", b"close")])
+
+        body = UploadBody.start(receive, send, content_length=connection.headers.get("content-length"), refuse=refuse)
         try:
-            body = BodyLimit(receive, send, limit, extra)
-            await self._forward(scope, body.receive, body.send, extra)
+            # Reflex hands an UploadCut to the upload handler; should one come back up, the client is still told.
+            with contextlib.suppress(UploadCut):
+                await self._forward(scope, body.receive, body.send, extra)
             await body.finish()
         finally:
             self.uploads.give_back(member.id)
 
     async def _forward(self, scope: Scope, receive: Receive, send: Send, extra: list[tuple[bytes, bytes]]) -> None:
+        """The app's answer with the security headers in its start; its body passes through unread."""
         names = {name for name, _ in extra}
         hsts = any(name == b"strict-transport-security" for name in names)
-        held: Message | None = None  # a page's start, held until its body is known (the CSP hashes its scripts)
-        body = b""
 
         async def with_headers(message: Message) -> None:
-            nonlocal held, body
             if message["type"] == "http.response.start":
                 kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
-                message = {**message, "headers": kept}
-                if _is_html(kept):
-                    held = message
-                    return
                 if message.get("status") == 304:
-                    # The browser keeps the stored answer's headers but takes the 304's over them: a policy
-                    # without that page's script hashes would block its scripts. The stored one fits the content.
-                    message["headers"] = [*kept, *((k, v) for k, v in extra if k != b"content-security-policy")]
+                    # The browser keeps the stored answer's headers but takes the 304's over them: the stored
+                    # page's policy is the one made for its content.
+                    headers = [(k, v) for k, v in extra if k != b"content-security-policy"]
+                elif _is_html(kept):
+                    docs_page = scope.get("path") == DOCS_PATH
+                    headers = security_headers(hsts=hsts, script_hashes=self.page_scripts(), docs_page=docs_page)
                 else:
-                    message["headers"] = [*kept, *extra]
-            elif message["type"] == "http.response.body" and held is not None:
-                body += message.get("body", b"")
-                if message.get("more_body", False):
-                    return
-                page = _decoded(body, held["headers"])
-                headers = security_headers(
-                    hsts=hsts, script_hashes=inline_script_hashes(page), docs_page=scope.get("path") == DOCS_PATH
-                )
-                await send({**held, "headers": [*held["headers"], *headers]})
-                message, held = {**message, "body": body}, None
+                    headers = extra
+                message = {**message, "headers": [*kept, *headers]}
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+    def page_scripts(self) -> list[str]:
+        """The CSP hashes of the built pages' inline scripts, from the record the build left beside it
+        (frontend_bundle.mark_built), read at the first page this process serves."""
+        if self._page_scripts is None:
+            recorded = recorded_script_hashes(web_dir())
+            if recorded is None:
+                log.warning(
+                    "the frontend build has no %s: its pages' inline scripts will be refused; build it again "
+                    "(python -m exports_app build-frontend)",
+                    SCRIPT_HASHES_FILE,
+                )
+            self._page_scripts = recorded or []
+        return self._page_scripts
 
     async def _health(self, scope: Scope, receive: Receive, send: Send, extra: list[tuple[bytes, bytes]]) -> None:
         """Reflex's health check, answered as ok or unavailable only: which backend failed is nobody's business."""
@@ -309,61 +331,14 @@ class Guard:
         if await self.tab_owner(token) != self.member_key(member.id):
             # Identity is the request's own cookie: a tab token of another member's (or of no one) is refused.
             return 403, "This upload does not come from your own page. Reload it and try again."
-        declared = connection.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
-            return 413, _too_large(limit)
+        declared = declared_size(connection.headers.get("content-length"))
+        if declared is not None and declared > limit:
+            return 413, too_large(limit)
         return None
 
 
 def _is_html(headers: list[tuple[bytes, bytes]]) -> bool:
     return any(k.lower() == b"content-type" and v.lower().startswith(b"text/html") for k, v in headers)
-
-
-def _decoded(body: bytes, headers: list[tuple[bytes, bytes]]) -> bytes:
-    """A page's markup: Reflex serves its prebuilt pages gzipped when the client accepts it."""
-    encoding = next((v.lower() for k, v in headers if k.lower() == b"content-encoding"), b"")
-    if encoding == b"gzip":
-        try:
-            return gzip.decompress(body)
-        except (OSError, EOFError):
-            return b""
-    return body
-
-
-def _too_large(limit: int) -> str:
-    return f"The file is larger than the limit of {limit / 1024**2:.0f} MB."
-
-
-class BodyLimit:
-    """Counts body bytes as they arrive: past the limit the app sees a disconnect and the client gets 413."""
-
-    def __init__(self, receive: Receive, send: Send, limit: int, extra: list[tuple[bytes, bytes]]) -> None:
-        self._receive, self._send, self.limit, self._extra = receive, send, limit, extra
-        self.read = 0
-        self.over = False
-        self.answered = False
-
-    async def receive(self) -> Message:
-        if self.over:
-            return {"type": "http.disconnect"}
-        message = await self._receive()
-        if message["type"] == "http.request":
-            self.read += len(message.get("body", b""))
-            if self.read > self.limit:
-                self.over = True
-                return {"type": "http.disconnect"}
-        return message
-
-    async def send(self, message: Message) -> None:
-        if self.over:
-            await self.finish()  # whatever the app answers to the cut-off body, the client learns why
-        else:
-            await self._send(message)
-
-    async def finish(self) -> None:
-        if self.over and not self.answered:
-            self.answered = True
-            await _answer(self._send, 413, _too_large(self.limit), self._extra)
 
 
 def add_cors(api: Starlette) -> None:

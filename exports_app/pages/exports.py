@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, cast
 
 import reflex as rx
@@ -15,12 +16,28 @@ from exports_app.components.table import items_table
 from exports_app.components.vars import icon
 from exports_app.pages.registry import member_page
 from exports_app.routes import EXPORTS_ROUTE
-from exports_app.state.exports import UPLOAD_ID, UPLOADING, ExportModalState, ExportsLive, status_var
+from exports_app.state.exports import (
+    MORE_ROWS,
+    MORE_STATUSES,
+    UPLOAD_ID,
+    UPLOADING,
+    ExportModalState,
+    ExportsLive,
+    rows_var,
+    status_var,
+    statuses_var,
+)
 from exports_app.state.views import ExportRow
 
 
 def status_badge(row: ObjectVar[ExportRow]) -> rx.Component:
-    status = status_var(row.id.to_string())
+    """The status badge of a row of the list's first page."""
+    return badge_in(row, "statuses")
+
+
+def badge_in(row: ObjectVar[ExportRow], store: str) -> rx.Component:
+    """The row's status badge; store: the ExportsLive status var of the row's page."""
+    status = status_var(row.id.to_string(), statuses_var(store))
     return rx.badge(
         status.badge,
         color_scheme=look_of(status.state).badge_color,
@@ -42,19 +59,34 @@ def thumbnail(row: ObjectVar[ExportRow]) -> rx.Component:
 
 
 def export_row(row: ObjectVar[ExportRow]) -> rx.Component:
-    """A table row; below 640 px wide the same row is a card (assets/styles.css): thumbnail, title, badge, cog."""
+    """A row of the list's first page (ExportsLive.rows)."""
+    return export_row_in(row, "statuses")
+
+
+def rows_of(store: str) -> Callable[[ObjectVar[ExportRow]], rx.Component]:
+    """The rows of a page Show more added, whose statuses are in `store` (one of MORE_STATUSES)."""
+    return lambda row: export_row_in(row, store)
+
+
+def export_row_in(row: ObjectVar[ExportRow], store: str) -> rx.Component:
+    """A table row; below 640 px wide the same row is a card (assets/styles.css): thumbnail, title, badge, cog.
+    store: the ExportsLive status var of the row's page (rx.foreach hands a second parameter the row's index)."""
     return rx.table.row(
         rx.table.cell(thumbnail(row), class_name="col-thumb"),
         rx.table.cell(
             rx.vstack(
-                rx.text(row.title, weight="medium"), rx.text(row.filename, size="1", color=TEXT_MUTED), spacing="0"
+                # On a phone's card the title is cut to three lines (assets/styles.css); the whole of it stays
+                # the text (and so the accessible name) and shows on hover.
+                rx.text(row.title, weight="medium", title=row.title, class_name="export-title"),
+                rx.text(row.filename, size="1", color=TEXT_MUTED),
+                spacing="0",
             ),
             class_name="col-title",
         ),
         rx.table.cell(rx.text(row.created, size="2"), class_name="col-created"),
         rx.table.cell(rx.text(row.duration, size="2"), class_name="col-duration"),
         rx.table.cell(rx.text(row.size, size="2"), class_name="col-size"),
-        rx.table.cell(status_badge(row), class_name="col-status"),
+        rx.table.cell(badge_in(row, store), class_name="col-status"),
         rx.table.cell(
             rx.icon_button(
                 icon("settings", size=16),
@@ -104,6 +136,9 @@ def upload_feedback() -> rx.Component:
     )
 
 
+PROGRESS_EVERY_MS = 250
+
+
 def upload_control() -> rx.Component:
     control = rx.upload.root(
         rx.hstack(
@@ -121,7 +156,12 @@ def upload_control() -> rx.Component:
             # mypy types rx.event(background=True)'s result as an unresolved EventCallback, not callable.
             ExportModalState.upload(
                 rx.upload_files_chunk(  # type: ignore[misc]
-                    upload_id=UPLOAD_ID, on_upload_progress=ExportModalState.upload_progress
+                    upload_id=UPLOAD_ID,
+                    # A count at most every PROGRESS_EVERY_MS: the browser reports up to 20 a second, which a long
+                    # upload would keep up past the tab's event budget (state/socket_guard.py); 4 move the bar as well.
+                    on_upload_progress=lambda progress: ExportModalState.upload_progress(progress).throttle(
+                        PROGRESS_EVERY_MS
+                    ),
                 )
             ),
         ],
@@ -164,6 +204,11 @@ def exports_page() -> rx.Component:
                 ("", "Title", "Created", "Duration", "Size", "HLS", ""),
                 ExportsLive.rows,
                 export_row,
+                # The pages Show more added, the oldest first, each row with its page's statuses (MORE_ROWS).
+                more=[
+                    (rows_var(rows), rows_of(statuses))
+                    for rows, statuses in reversed(list(zip(MORE_ROWS, MORE_STATUSES, strict=True)))
+                ],
                 variant="surface",
                 class_name="exports-table",
                 data_testid="exports-table",

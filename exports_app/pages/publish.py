@@ -2,32 +2,53 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import reflex as rx
-from reflex.vars import ObjectVar
+from reflex.vars import ArrayVar, ObjectVar
 
 from exports_app.components.layout import query_page
 from exports_app.components.styles import BLUE, DARK_GRAY, TEXT_MUTED, filled
 from exports_app.components.vars import cond_str
 from exports_app.pages.registry import member_page
 from exports_app.routes import PUBLISH_ROUTE, space_url
-from exports_app.state.publish import PublishState, SpaceOption
+from exports_app.state.publish import ADDED, PublishState, SpaceOption
 
 
-def space_option(space: ObjectVar[SpaceOption]) -> rx.Component:
+def space_option(space: ObjectVar[SpaceOption], *, made_here: bool = False) -> rx.Component:
+    """A space to tick; made_here: one made on this page since it loaded (ticked unless unticked)."""
+    published = ids(PublishState.published_ids).contains(space.id)
+    ticked = (
+        ~ids(PublishState.unticked).contains(space.id) if made_here else ids(PublishState.chosen).contains(space.id)
+    )
     return rx.hstack(
         rx.checkbox(
-            checked=space.chosen,
-            disabled=space.published,
+            checked=published | ticked,
+            disabled=published,
             # mypy types an @rx.event handler as rx.event's own class (EventNamespace).
             on_change=lambda value: PublishState.toggle(space.id, value),  # type: ignore[operator]
             aria_label=space.name,
             data_testid=f"space-{space.id}",
         ),
         rx.text(space.name),
-        rx.cond(space.published, rx.badge("Published", color_scheme="green", variant="soft")),
+        rx.cond(published, rx.badge("Published", color_scheme="green", variant="soft")),
         align="center",
         spacing="2",
     )
+
+
+def made_here_option(space: ObjectVar[SpaceOption]) -> rx.Component:
+    return space_option(space, made_here=True)
+
+
+def ids(field: object) -> ArrayVar[list[int]]:
+    """A list-of-ids field of PublishState as the Var it is (mypy types a list field's class access otherwise)."""
+    return cast(ArrayVar[list[int]], field)
+
+
+def added(name: str) -> ArrayVar[list[SpaceOption]]:
+    """One of PublishState's buckets of spaces made on the page (ADDED)."""
+    return cast(ArrayVar[list[SpaceOption]], getattr(PublishState, name))
 
 
 def new_space_form() -> rx.Component:
@@ -86,10 +107,12 @@ def publish_page() -> rx.Component:
         ),
         rx.text("Choose spaces", weight="medium"),
         rx.cond(
-            PublishState.spaces.length() == 0,
+            PublishState.space_count == 0,
             rx.text("You have no spaces yet. Create one to publish to:", data_testid="no-spaces"),
         ),
+        # The list as loaded, then the spaces made here since, the oldest first (state/growing_list.py).
         rx.foreach(PublishState.spaces, space_option),
+        *(rx.foreach(added(name), made_here_option) for name in reversed(ADDED)),
         new_space_form(),
         rx.button(
             "Publish to selected spaces",

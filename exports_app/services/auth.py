@@ -10,16 +10,17 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, col, select
 
+from exports_app.config import get_settings
 from exports_app.domain import utcnow
 from exports_app.models import AuthSession, User
-from exports_app.services import throttle
+from exports_app.services import quotas, throttle
 from exports_app.services.errors import Invalid
 
 SESSION_COOKIE = "exports_session"
@@ -163,9 +164,13 @@ def sign_in(
 
 
 def start_session(*, session: Session, member: Member, days: int) -> SignIn:
-    """A new session for member; a new token every sign-in, so a planted cookie is never adopted."""
+    """A new session for member; a new token every sign-in, so a planted cookie is never adopted.
+
+    The member keeps their newest EXPORTS_MAX_SESSIONS_PER_MEMBER live sessions: this one ends the oldest beyond.
+    """
     token = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(24)
+    quotas.lock_member(session=session, member_id=member.id)  # sign-ins at once count one after another
     now = utcnow()
     session.add(
         AuthSession(
@@ -177,7 +182,23 @@ def start_session(*, session: Session, member: Member, days: int) -> SignIn:
         )
     )
     session.flush()
+    _end_sessions_beyond(session, member, get_settings().max_sessions_per_member, now)
     return SignIn(member, token, csrf, days * 86400)
+
+
+def _end_sessions_beyond(session: Session, member: Member, kept: int, now: datetime) -> None:
+    """Revoke the member's live sessions but the newest `kept` (their tabs are signed out at their next event)."""
+    live = (
+        col(AuthSession.user_id) == member.id,
+        col(AuthSession.revoked_at).is_(None),
+        col(AuthSession.expires_at) > now,
+    )
+    newest_first = col(AuthSession.created_at).desc(), col(AuthSession.id).desc()
+    oldest = session.exec(
+        quotas.latest(session, select(AuthSession.id).where(*live).order_by(*newest_first).offset(kept))
+    ).all()
+    if oldest:
+        session.execute(sa.update(AuthSession).where(col(AuthSession.id).in_(oldest)).values(revoked_at=now))
 
 
 def _live_session(session: Session, token: str | None) -> AuthSession | None:

@@ -23,3 +23,15 @@ class Invalid(ServiceError):
 
 class Conflict(ServiceError):
     """The thing exists but is not in a state that allows the action (e.g. publish before ready)."""
+
+
+class LimitReached(ServiceError):
+    """The member has as many of something as a member may have (services/quotas.py).
+
+    retry_after: seconds until the count frees up by itself (a count over a time window); None when only the
+    member's own deletes free one.
+    """
+
+    def __init__(self, message: str, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

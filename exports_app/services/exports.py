@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 from pathlib import Path
 from typing import SupportsIndex, SupportsInt
@@ -10,11 +11,11 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from exports_app.config import get_settings
-from exports_app.domain import EXPORT_ROLE, utcnow
+from exports_app.domain import EXPORT_ROLE, as_utc, utcnow
 from exports_app.models import Upload, VideoProject
-from exports_app.services import faults, posters, storage
+from exports_app.services import faults, posters, quotas, storage
 from exports_app.services.auth import Member
-from exports_app.services.errors import Invalid, NotFound
+from exports_app.services.errors import Invalid, LimitReached, NotFound
 from exports_app.transcode.probe import NotAVideoError, VideoProbe, probe_video, sniff_container
 
 NOT_FOUND_MESSAGE = "Export not found."
@@ -84,6 +85,49 @@ def count_exports(*, session: Session | sa.Connection, member: Member) -> int:
     )
 
 
+HOUR = timedelta(hours=1)
+
+
+def check_export_quota(*, session: Session, member: Member, lock: bool = False) -> None:
+    """LimitReached when the member may not add an export now: EXPORTS_MAX_EXPORTS_PER_MEMBER kept (not deleted),
+    or EXPORTS_MAX_EXPORTS_PER_HOUR made in the last hour (deleted ones too: a delete gives no upload back).
+
+    lock: count under the member's row lock (held until the caller's transaction ends), as the import does right
+    before it adds the row, so uploads at once on any worker cannot pass the caps together.
+    """
+    if lock:
+        quotas.lock_member(session=session, member_id=member.id)
+    settings = get_settings()
+    kept = sa.select(sa.func.count()).select_from(Upload).where(*live_exports_clause(member))
+    if session.execute(quotas.latest(session, kept, locked=lock)).scalar_one() >= settings.max_exports_per_member:
+        raise LimitReached(quotas.at_most(settings.max_exports_per_member, "export") + " Delete one to add another.")
+    cap, now = settings.max_exports_per_hour, utcnow()
+    # The cap-th newest export of the last hour: while there is one, the hour is full, until it is an hour old.
+    recent = (
+        col(Upload.user_id) == member.id,
+        col(Upload.video_role) == EXPORT_ROLE,
+        col(Upload.created_at) > now - HOUR,
+    )
+    full_since = session.execute(
+        quotas.latest(
+            session,
+            sa.select(col(Upload.created_at))
+            .where(*recent)
+            .order_by(col(Upload.created_at).desc())
+            .offset(cap - 1)
+            .limit(1),
+            locked=lock,
+        )
+    ).scalar_one_or_none()
+    if full_since is not None:
+        left = (as_utc(full_since) + HOUR - now).total_seconds()
+        raise LimitReached(
+            f"You have uploaded {quotas.count_of(cap, 'video')} in the last hour, the most a member can. "
+            + quotas.come_back_in(left),
+            retry_after=max(1, math.ceil(left)),
+        )
+
+
 def import_export(
     *,
     session: Session,
@@ -102,6 +146,7 @@ def import_export(
     removes it on failure). allow_undecodable is for the demo seed only: it stores a corrupt export (its
     container is still sniffed) so the failure path shows.
     """
+    check_export_quota(session=session, member=member)  # before the probe and the copy; again under the lock below
     if not staged:  # a staged upload was let in by storage.staging_path's check already
         faults.ensure_room()
     try:
@@ -121,7 +166,9 @@ def import_export(
     name = storage.safe_filename(filename or source.name)
     extension = probe.extension if probe else ".mp4"
     key, size = storage.store_file(source, member.id, extension, move=staged)
+    upload: Upload | None = None
     try:
+        check_export_quota(session=session, member=member, lock=True)  # what landed while this one was probed
         upload = Upload(
             user_id=member.id,
             video_role=EXPORT_ROLE,
@@ -138,7 +185,8 @@ def import_export(
         session.flush()
         posters.ensure_poster(session=session, upload=upload)
     except Exception:
-        posters.remove_poster(upload)
+        if upload is not None:
+            posters.remove_poster(upload)
         storage.remove(key)
         raise
     return upload

@@ -319,15 +319,16 @@ def _export_page_query() -> sa.Select[Any]:
         )
         .order_by(col(Upload.created_at).desc(), col(Upload.id).desc())
         .limit(sa.bindparam("limit", type_=sa.Integer))
+        .offset(sa.bindparam("offset", type_=sa.Integer))
     )
 
 
-def export_page(*, connection: sa.Connection, member: Member, limit: int) -> ExportPage:
-    """The member's newest `limit` exports with status, and their total: one query on a plain connection
-    (db.read_connection), no ORM session and no ORM objects."""
+def export_page(*, connection: sa.Connection, member: Member, limit: int, offset: int = 0) -> ExportPage:
+    """The member's newest `limit` exports with status (after the newest `offset`: a later page), and their total:
+    one query on a plain connection (db.read_connection), no ORM session and no ORM objects."""
     if limit < 1:
         return ExportPage([], exports.count_exports(session=connection, member=member))
-    rows = connection.execute(_export_page_query(), {"member_id": member.id, "limit": limit}).all()
+    rows = connection.execute(_export_page_query(), {"member_id": member.id, "limit": limit, "offset": offset}).all()
     views = [
         ExportView(
             row.id,

@@ -10,10 +10,12 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from exports_app.config import get_settings
 from exports_app.domain import utcnow
 from exports_app.models import Production, Publication, Space, Upload
+from exports_app.services import quotas
 from exports_app.services.auth import Member
-from exports_app.services.errors import Conflict, Invalid, NotFound
+from exports_app.services.errors import Conflict, Invalid, LimitReached, NotFound
 from exports_app.services.exports import valid_id
 from exports_app.services.hls_status import HlsStatus
 from exports_app.services.media_jobs import stored_renditions
@@ -59,11 +61,20 @@ def _ready_production(session: Session, member: Member, production_id: object) -
 SPACE_NAME_MAX = 128
 
 
+def count_spaces(*, session: Session, member: Member) -> int:
+    counted = sa.select(sa.func.count()).select_from(Space).where(col(Space.user_id) == member.id)
+    return int(session.execute(quotas.latest(session, counted)).scalar_one())
+
+
 def create_space(*, session: Session, member: Member, name: str) -> Space:
-    """A new space of the member's; Invalid for a blank name."""
+    """A new space of the member's; Invalid for a blank name, LimitReached at EXPORTS_MAX_SPACES_PER_MEMBER."""
     cleaned = " ".join(str(name).split())[:SPACE_NAME_MAX]
     if not cleaned:
         raise Invalid("Give the space a name.")
+    quotas.lock_member(session=session, member_id=member.id)  # concurrent creates count one after another
+    cap = get_settings().max_spaces_per_member
+    if count_spaces(session=session, member=member) >= cap:
+        raise LimitReached(quotas.at_most(cap, "space"))
     space = Space(user_id=member.id, name=cleaned)
     session.add(space)
     session.flush()

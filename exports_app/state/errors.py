@@ -14,9 +14,6 @@ Wired into rx.App in exports_app.py (frontend_exception_handler, backend_excepti
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from dataclasses import dataclass, field
 
 import reflex as rx
 from reflex.event import EventSpec
@@ -25,6 +22,7 @@ from exports_app import reflex_bridge
 from exports_app.services.errors import ServiceError
 from exports_app.state.auth import member_for_cookie
 from exports_app.text import log_error, log_text, one_line
+from exports_app.token_buckets import TokenBuckets
 
 log = logging.getLogger(__name__)
 
@@ -32,31 +30,6 @@ REPORTS_PER_MEMBER = 5
 REPORTS_IN_TOTAL = 30
 REFILL_SECONDS = 60.0
 UNEXPECTED = "That did not work. Reload the page and try again; if it keeps happening, tell the site's admin."
-
-
-@dataclass
-class TokenBuckets:
-    """Per key, at most `capacity` events in a burst, refilled evenly over `refill_seconds` (in this process)."""
-
-    capacity: int
-    refill_seconds: float
-    _levels: dict[object, tuple[float, float]] = field(default_factory=dict)  # key -> (tokens, at)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def take(self, key: object) -> bool:
-        """Spend one token of key's bucket; False when it is empty."""
-        now = time.monotonic()
-        rate = self.capacity / self.refill_seconds
-        with self._lock:
-            tokens, at = self._levels.get(key, (float(self.capacity), now))
-            tokens = min(float(self.capacity), tokens + (now - at) * rate)
-            if tokens < 1:
-                self._levels[key] = (tokens, now)
-                return False
-            self._levels[key] = (tokens - 1, now)
-            if len(self._levels) > 10_000:  # full buckets carry no information: forget them
-                self._levels = {k: v for k, v in self._levels.items() if v[0] + (now - v[1]) * rate < self.capacity}
-            return True
 
 
 _per_member = TokenBuckets(REPORTS_PER_MEMBER, REFILL_SECONDS)

@@ -8,7 +8,7 @@ from typing import cast
 
 import reflex as rx
 from reflex.event import EventSpec
-from reflex.vars import ObjectVar
+from reflex.vars import ArrayVar, ObjectVar
 
 from exports_app import reflex_bridge
 from exports_app.config import get_settings
@@ -20,7 +20,7 @@ from exports_app.services.auth import Member
 from exports_app.services.errors import ServiceError
 from exports_app.services.hls_status import HlsStatus, prep_finished
 from exports_app.services.secrets import member_token
-from exports_app.state import live_tabs
+from exports_app.state import growing_list, live_tabs
 from exports_app.state.auth import AuthState, member_event
 from exports_app.state.views import ExportRow, Notice, StatusView, export_row, notice, status_view
 
@@ -31,11 +31,36 @@ UPLOADING, CHECKING = "uploading", "checking"  # ExportModalState.upload_phase w
 ONE_FILE = "Add one video at a time."
 
 
+# The pages Show more added since the list was last read whole, in state/growing_list.py's buckets (bucket i holds
+# 2**i pages: their rows and their statuses): a click sends the new page, not every row shown, and a status change
+# sends the statuses of its bucket only. 63 pages past the first; beyond, they all join the first page, once.
+MORE_LEVELS = 6
+MORE_ROWS = tuple(f"more_rows_{level}" for level in range(MORE_LEVELS))
+MORE_STATUSES = tuple(f"more_statuses_{level}" for level in range(MORE_LEVELS))
+
+
 class ExportsLive(rx.SharedState):
-    """The member's exports and their statuses; linked per member, so every tab sees each change."""
+    """The member's exports and their statuses; linked per member, so every tab sees each change.
+
+    `rows` and `statuses` hold the list as last read whole (its first `limit` rows); the pages Show more added since
+    are in MORE_ROWS and MORE_STATUSES. Each export's status is in exactly one of the status stores.
+    """
 
     rows: rx.Field[list[ExportRow]] = rx.field(default_factory=list)
     statuses: rx.Field[dict[str, StatusView]] = rx.field(default_factory=dict)
+    more_rows_0: rx.Field[list[ExportRow]] = rx.field(default_factory=list)
+    more_rows_1: rx.Field[list[ExportRow]] = rx.field(default_factory=list)
+    more_rows_2: rx.Field[list[ExportRow]] = rx.field(default_factory=list)
+    more_rows_3: rx.Field[list[ExportRow]] = rx.field(default_factory=list)
+    more_rows_4: rx.Field[list[ExportRow]] = rx.field(default_factory=list)
+    more_rows_5: rx.Field[list[ExportRow]] = rx.field(default_factory=list)
+    more_statuses_0: rx.Field[dict[str, StatusView]] = rx.field(default_factory=dict)
+    more_statuses_1: rx.Field[dict[str, StatusView]] = rx.field(default_factory=dict)
+    more_statuses_2: rx.Field[dict[str, StatusView]] = rx.field(default_factory=dict)
+    more_statuses_3: rx.Field[dict[str, StatusView]] = rx.field(default_factory=dict)
+    more_statuses_4: rx.Field[dict[str, StatusView]] = rx.field(default_factory=dict)
+    more_statuses_5: rx.Field[dict[str, StatusView]] = rx.field(default_factory=dict)
+    shown: rx.Field[int] = rx.field(0)  # rows listed, in all
     total: rx.Field[int] = rx.field(0)
     limit: rx.Field[int] = rx.field(PAGE_SIZE)
     notices: rx.Field[list[Notice]] = rx.field(default_factory=list)
@@ -43,7 +68,7 @@ class ExportsLive(rx.SharedState):
 
     @rx.var
     def has_more(self) -> bool:
-        return self.total > len(self.rows)
+        return self.total > self.shown
 
     async def _join(self, member: Member) -> ExportsLive:
         """Link this tab to the member's live list, read afresh; returns the member's shared instance.
@@ -60,7 +85,7 @@ class ExportsLive(rx.SharedState):
         return live
 
     def _reload(self, member: Member) -> None:
-        """Re-read the member's list from the database (the source of truth).
+        """Re-read the member's list from the database (the source of truth), whole.
 
         Private, as every helper of a state: Reflex makes each public method an event any client can send,
         and this one's member would then be an event argument.
@@ -70,27 +95,70 @@ class ExportsLive(rx.SharedState):
         self.total = page.total
         self.rows = [export_row(v) for v in page.views]
         self.statuses = {str(v.id): status_view(v.status) for v in page.views}
+        self.shown = len(self.rows)
+        for rows, statuses in zip(MORE_ROWS, MORE_STATUSES, strict=True):
+            if getattr(self, rows):  # set only what held something: each var set is sent
+                setattr(self, rows, [])
+                setattr(self, statuses, {})
 
     @rx.event
     @member_event
     def show_more(self, member: Member) -> None:
-        self.limit += PAGE_SIZE
-        self._reload(member)
+        """The next page, added after the rows shown (and sent alone); nothing at all once every row is shown."""
+        if self.shown >= self.total:
+            return
+        with read_connection() as connection:
+            page = productions.export_page(connection=connection, member=member, limit=PAGE_SIZE, offset=self.shown)
+        self.limit = self.shown + PAGE_SIZE
+        listed = {key for _, store in self._status_stores() for key in store}
+        # A list changed where no event of the member's reloaded it (an import from the command line) may repeat
+        # the last row shown: it stays where it is.
+        views = [v for v in page.views if str(v.id) not in listed]
+        if not views:  # the list shrank under the page: read it whole
+            self._reload(member)
+            return
+        self.total = page.total
+        self._append([export_row(v) for v in views], {str(v.id): status_view(v.status) for v in views})
+
+    def _append(self, rows: list[ExportRow], statuses: dict[str, StatusView]) -> None:
+        known = {**{key: view for _, store in self._status_stores() for key, view in store.items()}, **statuses}
+        changed = growing_list.carried([getattr(self, name) for name in MORE_ROWS], rows)
+        if changed is None:  # every bucket full: all of them join the first page, once
+            self.rows, self.statuses = self._listed_rows() + rows, known
+            changed = {level: [] for level in range(MORE_LEVELS)}
+        for level, bucket in changed.items():
+            setattr(self, MORE_ROWS[level], bucket)
+            setattr(self, MORE_STATUSES[level], {str(row.id): known[str(row.id)] for row in bucket})
+        self.shown += len(rows)
+
+    def _listed_rows(self) -> list[ExportRow]:
+        return growing_list.in_order(self.rows, [getattr(self, name) for name in MORE_ROWS])
+
+    def _status_stores(self) -> list[tuple[str, dict[str, StatusView]]]:
+        """Each status var (by name) with what it holds: the first page's, then each bucket's."""
+        return [(name, getattr(self, name)) for name in ("statuses", *MORE_STATUSES)]
 
     def _apply_statuses(self, changes: dict[int, HlsStatus]) -> None:
-        """Apply new statuses of listed exports: the one status store the badges and the modal read.
+        """Apply new statuses of listed exports: the status stores the badges and the modal read.
 
         A prep that ended (in progress → ready or failed) also becomes a notice, the toast of the tabs
         whose modal of that export is closed.
         """
-        listed = {uid: s for uid, s in changes.items() if str(uid) in self.statuses}
-        ended = [(uid, s) for uid, s in listed.items() if prep_finished(self.statuses[str(uid)].state, s)]
+        stores = self._status_stores()
+        where: dict[str, tuple[str, StatusView]] = {}  # each listed export's store and status now
+        for key in map(str, changes):  # a look-up per store, not a walk of every status: the push's hot path
+            found = next(((name, store[key]) for name, store in stores if key in store), None)
+            if found is not None:
+                where[key] = found
+        listed = {uid: s for uid, s in changes.items() if str(uid) in where}
+        ended = [(uid, s) for uid, s in listed.items() if prep_finished(where[str(uid)][1].state, s)]
         views = {str(uid): status_view(s) for uid, s in listed.items()}
-        if any(self.statuses[key] != view for key, view in views.items()):
-            # Only the statuses (and notices) go out to the tabs, not the rows; an unchanged status, nothing.
-            self.statuses = {**self.statuses, **views}
+        # Only the stores of changed statuses (and notices) go out to the tabs, not the rows; unchanged, nothing.
+        for name in {where[key][0] for key, view in views.items() if where[key][1] != view}:
+            mine = {key: view for key, view in views.items() if where[key][0] == name}
+            setattr(self, name, {**getattr(self, name), **mine})
         if ended:
-            titles = {row.id: row.title for row in self.rows}
+            titles = {row.id: row.title for row in self._listed_rows()}
             fresh = [
                 notice(self.notice_count + n, uid, titles.get(uid, "Your export"), s)
                 for n, (uid, s) in enumerate(ended, start=1)
@@ -99,11 +167,25 @@ class ExportsLive(rx.SharedState):
             self.notices = [*self.notices, *fresh][-NOTICES_KEPT:]
 
 
-def status_var(key: rx.Var[str]) -> ObjectVar[StatusView]:
-    """ExportsLive.statuses[key]: the StatusView Var of one export, for the badge and the modal."""
+def statuses_var(name: str = "statuses") -> ObjectVar[dict[str, StatusView]]:
+    """One of ExportsLive's status stores as the Var it is: `statuses` (the first page's) or one of MORE_STATUSES."""
     # Under mypy rx.Field's class access types every list, dict or dataclass field as ArrayVar[Never]: named here once.
-    statuses = cast(ObjectVar[dict[str, StatusView]], ExportsLive.statuses)
-    return cast(ObjectVar[StatusView], statuses[key])
+    return cast(ObjectVar[dict[str, StatusView]], getattr(ExportsLive, name))
+
+
+def rows_var(name: str) -> ArrayVar[list[ExportRow]]:
+    """One of MORE_ROWS as the Var it is."""
+    return cast(ArrayVar[list[ExportRow]], getattr(ExportsLive, name))
+
+
+def status_var(key: rx.Var[str], store: ObjectVar[dict[str, StatusView]] | None = None) -> ObjectVar[StatusView]:
+    """The StatusView Var of one export: in `store` (a row's badge: the store of the row's page), or, without one,
+    in all the stores at once (the modal: one export, wherever it is listed)."""
+    if store is None:
+        store = statuses_var()
+        for name in MORE_STATUSES:
+            store = store.merge(statuses_var(name))
+    return cast(ObjectVar[StatusView], store[key])
 
 
 class ExportModalState(rx.State):
@@ -256,9 +338,20 @@ class ExportModalState(rx.State):
         (await self._live())._reload(member)
 
     @rx.event
-    def start_upload(self) -> None:
-        """The dropped file starts on its way (sent just before the upload itself, so no progress is missed)."""
+    @member_event
+    def start_upload(self, member: Member) -> None:
+        """The dropped file starts on its way (sent just before the upload itself, so no progress is missed).
+
+        A member at their export quota is told so here, in the upload's refusal line: the guard refuses the upload
+        itself before its body (and the import counts again, under the member's lock, for uploads at once).
+        """
         self.message = self.upload_error = ""
+        try:
+            with session_scope() as session:
+                exports.check_export_quota(session=session, member=member)
+        except ServiceError as exc:
+            self.upload_phase, self.upload_error = "", exc.message
+            return
         self.upload_phase, self.upload_percent = UPLOADING, 0
 
     @rx.event

@@ -22,6 +22,8 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]
             "EXPORTS_DEMO_PASSWORD": DEMO_PASSWORD,
             "EXPORTS_REFRESH_SECONDS": "1",
             "EXPORTS_ALLOWED_ORIGINS": f"http://127.0.0.1:{port},http://localhost:{port}",
+            # test_load holds 50 live tabs of one member, past the default cap of 20.
+            "EXPORTS_MAX_TABS_PER_MEMBER": "60",
         },
         port=port,
     )

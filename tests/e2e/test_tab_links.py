@@ -15,15 +15,15 @@ any length decides the result.
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 
 import httpx
 import pytest
 from reflex_base.constants.state import FIELD_MARKER
 
-from exports_app.state.exports import ExportModalState, ExportsLive
+from exports_app.services.auth import Member
+from exports_app.state.exports import PAGE_SIZE, ExportModalState, ExportsLive
 from tests.support.app_process import RunningApp
-from tests.support.clips import make_clip
+from tests.support.records import add_upload
 from tests.support.socketio_client import EventSocket, handler_name, hydrate_event_name, open_socket, page_event
 
 pytestmark = pytest.mark.e2e
@@ -47,12 +47,15 @@ def open_exports_tab(app: RunningApp, cookie: str, title: str) -> EventSocket:
     return tab
 
 
-def test_a_new_tab_of_a_member_sends_nothing_to_their_open_tabs(app_server: RunningApp, tmp_path: Path) -> None:
+def test_a_new_tab_of_a_member_sends_nothing_to_their_open_tabs(app_server: RunningApp) -> None:
     name = f"links-{uuid.uuid4().hex[:8]}"
-    app_server.cli("user", "create", name, "--password", PASSWORD)
-    clip = make_clip(tmp_path / "clip.mp4", seconds=1.0, width=160, height=120)
+    made = app_server.cli("user", "create", name, "--password", PASSWORD)
+    member = Member(int(made.rsplit("(id ", 1)[1].rstrip(")")), name)
     title = f"Linked list {uuid.uuid4().hex[:6]}"
-    app_server.cli("export", "import", "--user", name, str(clip), "--title", title)
+    with app_server.in_this_process():  # a page more than the list shows (the newest one titled): Show more adds
+        for older in range(PAGE_SIZE):
+            add_upload(member, title=f"Older {older}")
+        add_upload(member, title=title)
     cookie = signed_in_cookie(app_server, name)
 
     first = open_exports_tab(app_server, cookie, title)

@@ -1,4 +1,4 @@
-"""Raw HTTP/1.1 requests for the attacker: any target bytes, any declared length, a body that stops half-way.
+"""Raw HTTP/1.1 requests for the attacker: any target bytes, any declared length, a body that stops or trickles.
 
 httpx normalizes paths (`..`) and always sends the whole body, so the tests that need the exact bytes on the
 wire (hostile path parameters, a huge declared upload that is never sent, an early 401/413) use this instead.
@@ -10,6 +10,7 @@ import contextlib
 import json
 import select
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -172,3 +173,31 @@ def held_request(
 def answer_of(sock: socket.socket, timeout: float = 15.0) -> RawResponse | None:
     """The answer on a held request's socket, if one comes within the timeout."""
     return _read_response(sock, time.monotonic() + timeout)
+
+
+@contextlib.contextmanager
+def trickled_request(
+    app_url: str, method: str, target: str, *, headers: dict[str, str], body: bytes, at_once: int, per_second: int
+) -> Iterator[socket.socket]:
+    """A request whose first `at_once` body bytes are sent at once and the rest `per_second` bytes a second (by a
+    thread), until the body is sent, the server answers or closes, or the block exits; then the socket closes."""
+    stop = threading.Event()
+    with held_request(app_url, method, target, headers=headers, body=body, send_limit=at_once) as sock:
+
+        def trickle() -> None:
+            sent = at_once
+            while sent < len(body) and not stop.wait(1.0):
+                if select.select([sock], [], [], 0)[0]:
+                    return  # answered (or closed): the reader takes it from here
+                try:
+                    sent += sock.send(body[sent : sent + per_second])
+                except OSError:
+                    return
+
+        thread = threading.Thread(target=trickle, daemon=True)
+        thread.start()
+        try:
+            yield sock
+        finally:
+            stop.set()
+            thread.join()

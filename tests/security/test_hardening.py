@@ -9,16 +9,24 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
+from pathlib import Path
 
 import httpx
 import pytest
 
+from exports_app.frontend_bundle import SCRIPT_HASHES_FILE
 from tests.security.world import World
 
 pytestmark = pytest.mark.e2e
 
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.S)
+
+
+def hash_source(script: str) -> str:
+    """How a CSP names an inline script: 'sha256-' and the base64 of its text's SHA-256."""
+    return f"'sha256-{base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()}'"
 
 
 def policy_of(answer: httpx.Response) -> dict[str, list[str]]:
@@ -35,10 +43,23 @@ def test_pages_run_only_their_own_scripts(world: World, path: str) -> None:
     assert scripts, f"{path}: no script-src in {answer.headers.get('content-security-policy')!r}"
     assert "'unsafe-inline'" not in scripts and "*" not in scripts and "data:" not in scripts
     for body in INLINE_SCRIPT.findall(answer.text):  # each inline script the page needs is allowed by its hash
-        digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
-        assert f"'sha256-{digest}'" in scripts, f"{path}: inline script {body[:60]!r} is not allowed"
+        assert hash_source(body) in scripts, f"{path}: inline script {body[:60]!r} is not allowed"
     assert policy.get("object-src") == ["'none'"] and policy.get("base-uri") == ["'none'"]
     assert policy.get("frame-ancestors") == ["'none'"]
+
+
+def test_the_hashes_are_the_builds_record_of_its_pages(world: World) -> None:
+    """Made once, when the bundle was built (frontend_bundle.mark_built): the record beside the app's build names
+    every inline script of every page file it serves, and a page's policy names what the record holds."""
+    web = Path(world.app.env["REFLEX_WEB_WORKDIR"])
+    recorded = json.loads((web / SCRIPT_HASHES_FILE).read_text())["script-src"]
+    pages = sorted((web / "build" / "client").rglob("*.html"))
+    assert pages and recorded
+    for page in pages:
+        for body in INLINE_SCRIPT.findall(page.read_text()):
+            assert hash_source(body) in recorded, f"{page.name}: inline script {body[:60]!r} is not in the record"
+    served = policy_of(world.alice.http.get("/login", follow_redirects=True))["script-src"]
+    assert [source for source in served if source.startswith("'sha256-")] == recorded
 
 
 @pytest.mark.parametrize("path", ["/api/docs", "/api/openapi.json"])

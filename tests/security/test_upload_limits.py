@@ -1,4 +1,5 @@
-"""Uploads: no session -> 401 before the body is read; over EXPORTS_MAX_UPLOAD_BYTES -> 413; nothing left on disk."""
+"""Uploads: no session -> 401 before the body is read; over EXPORTS_MAX_UPLOAD_BYTES -> 413; slots per member,
+freed by uploads that stop moving (408); nothing left on disk."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import uuid
 
 import pytest
 
+from exports_app.api.upload_body import STALLED
 from tests.security import raw_http
 from tests.security.world import (
     MAX_UPLOAD_BYTES,
+    UPLOAD_CUT_SECONDS,
     UPLOAD_HANDLER,
     World,
     data_files,
@@ -149,3 +152,46 @@ def test_uploads_at_once_are_capped_per_member(world: World, alice_tab: EventSoc
     while upload_rows(world.app) == rows and time.monotonic() < deadline:
         alice_tab.listen(0.2)
     assert upload_rows(world.app) == rows + 1, "the upload after the refusal was not added"
+
+
+CUT_WITHIN = 3 * UPLOAD_CUT_SECONDS + 10  # seconds: an upload still open then was never cut (the issue saw 90)
+
+
+def test_uploads_that_stop_moving_are_cut_and_free_their_slots(world: World, alice_tab: EventSocket) -> None:
+    """One upload stalls after its part headers and one sends 10 bytes a second: they hold alice's two slots until
+    the server cuts them, each tells the page why, nothing of them is stored, and the next upload goes through."""
+    rows, files, since = upload_rows(world.app), stored_uploads(world.app), len(alice_tab.frames)
+    form_type, body = raw_http.multipart([("crawling.mp4", world.clip.read_bytes(), "video/mp4")])
+    headers = upload_headers(world, alice_tab.token, form_type)
+    part_headers = body.index(b"\r\n\r\n") + 4  # the file's part headers: the page's handler starts on them
+    started = time.monotonic()
+    with (
+        raw_http.held_request(
+            world.url, "POST", "/_upload", headers=headers, body=body, send_limit=part_headers
+        ) as stalled,
+        raw_http.trickled_request(
+            world.url, "POST", "/_upload", headers=headers, body=body, at_once=part_headers, per_second=10
+        ) as trickling,
+    ):
+        alice_tab.listen(1)  # both reach the server and take their slots
+        busy = raw_http.request(world.url, "POST", "/_upload", headers=headers, body=body, timeout=10)
+        cut: list[raw_http.RawResponse | None] = []
+        held: list[int] = []
+        for sock in (stalled, trickling):
+            cut.append(raw_http.answer_of(sock, timeout=max(0.1, started + CUT_WITHIN - time.monotonic())))
+            held.append(round(time.monotonic() - started))
+    assert busy is not None and busy.status == 429, f"the two slow uploads did not hold alice's slots: {busy}"
+    for name, answer, seconds in zip(("stalled", "trickling"), cut, held, strict=True):
+        assert answer is not None, f"the {name} upload still held its slot after {seconds} s (not cut)"
+        assert (answer.status, answer.json_error()) == (408, STALLED), f"{name}: {answer}"
+        assert answer.headers.get("connection") == "close", f"{name}: the connection was left open"
+    assert alice_tab.wait_for("stopped moving", timeout=10, since=since), "the page was not told why"
+    after = post_upload(world, alice_tab.token, "after.mp4", world.clip.read_bytes(), cookie=world.alice.cookie)
+    assert after is not None and after.status == 202, f"the slots did not come back: {after}"
+    deadline = time.monotonic() + 30
+    while upload_rows(world.app) == rows and time.monotonic() < deadline:
+        alice_tab.listen(0.2)
+    assert upload_rows(world.app) == rows + 1, "the upload after the cut ones was not added (or a cut one was)"
+    stored = set(stored_uploads(world.app)) - set(files)
+    assert len({name.rpartition("/")[0] for name in stored}) == 1, f"a cut upload's file was stored: {stored}"
+    assert not any((world.data_dir / "staging").glob("*")), "a cut upload left its staged part"

@@ -14,6 +14,7 @@ Two flavours speak the same protocol: `EventSocket` (blocking, one socket at a t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import time
@@ -160,6 +161,12 @@ class EventSocket:
         assert self._sock is not None and self._ws is not None
         self._sock.sendall(self._ws.send(TextMessage(data=text)))
 
+    def _answer(self, text: str) -> None:
+        """Answer a ping; a server that has closed the connection meanwhile may still have sent frames after the
+        ping that the same read brought in, so a failed answer does not stop their handling."""
+        with contextlib.suppress(OSError):
+            self._send_text(text)
+
     def _handle(self, event: Event) -> None:
         if isinstance(event, TextMessage):
             self._buffer += event.data
@@ -169,7 +176,7 @@ class EventSocket:
             self.frames.append(text)
             kind = packet_kind(text)
             if kind == PING:
-                self._send_text("3")
+                self._answer("3")
             elif kind == CONNECTED:
                 self.connected = True
             elif kind == CONNECT_ERROR:
@@ -178,7 +185,8 @@ class EventSocket:
                 self.closed = True
         elif isinstance(event, Ping):
             assert self._sock is not None and self._ws is not None
-            self._sock.sendall(self._ws.send(event.response()))
+            with contextlib.suppress(OSError):
+                self._sock.sendall(self._ws.send(event.response()))
         elif isinstance(event, CloseConnection):
             self.closed = True
 
@@ -415,6 +423,14 @@ class AsyncEventSocket:
     def emit(self, event: dict[str, Any]) -> None:
         if self.connected:
             self._send_text(event_packet(event))
+
+    async def drain(self) -> None:
+        """Wait until what was emitted fits the connection's send buffer again (a sender's pace, not the loop's)."""
+        if self._writer is not None and not self.closed:
+            try:
+                await self._writer.drain()
+            except (OSError, RuntimeError):
+                self._end()
 
     async def close(self) -> None:
         if self._writer is None:

@@ -15,6 +15,7 @@ from exports_app.services.auth import Member
 from exports_app.services.errors import Invalid
 from exports_app.state import errors
 from exports_app.text import LOG_TEXT_LIMIT, log_error, log_text
+from exports_app.token_buckets import TokenBuckets
 
 TAB = "0f8fad5b-d9cb-469f-a165-70867728950e"
 FORGED = "boom\nFORGED 2026-12-02 [INFO] exports_app: member admin signed in\r\x1b[2J\u2028\u202e"
@@ -59,8 +60,8 @@ class _Context:
 
 @pytest.fixture
 def fresh_buckets(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(errors, "_per_member", errors.TokenBuckets(errors.REPORTS_PER_MEMBER, 3600))
-    monkeypatch.setattr(errors, "_in_total", errors.TokenBuckets(errors.REPORTS_IN_TOTAL, 3600))
+    monkeypatch.setattr(errors, "_per_member", TokenBuckets(errors.REPORTS_PER_MEMBER, 3600))
+    monkeypatch.setattr(errors, "_in_total", TokenBuckets(errors.REPORTS_IN_TOTAL, 3600))
 
 
 def reports(caplog: pytest.LogCaptureFixture) -> list[str]:

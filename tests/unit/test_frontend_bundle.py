@@ -1,13 +1,26 @@
-"""The frontend bundle: built only when the compiled sources changed, and naming no port for the page's own host."""
+"""The frontend bundle: built only when the compiled sources changed, naming no port for the page's own host, with
+a record of its pages' inline scripts for the Content-Security-Policy."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
+import shutil
 from pathlib import Path
 
 import pytest
 from reflex.config import get_config
 
-from exports_app.frontend_bundle import DIGEST_FILE, SameOriginFrontend, build_is_stale, mark_built, sources_digest
+from exports_app.frontend_bundle import (
+    DIGEST_FILE,
+    SCRIPT_HASHES_FILE,
+    SameOriginFrontend,
+    build_is_stale,
+    mark_built,
+    recorded_script_hashes,
+    sources_digest,
+)
 
 
 def web_dir(root: Path) -> Path:
@@ -25,8 +38,27 @@ def web_dir(root: Path) -> Path:
     return web
 
 
+# The built pages as Vite leaves them: inline scripts shared by every page, one of each page's own (its route's
+# module), a script file, and a page in a folder of its own (Reflex copies each index.html up beside its folder).
+SHARED = ["\n// the colour mode\nconst theme = 1;\n", 'window.__reactRouterContext = {"ssr":false};']
+OWN = {"login.html": 'import * as route1 from "/assets/_login_.js";', "exports/index.html": 'import "/assets/x.js";'}
+
+
+def page(own: str) -> str:
+    inline = "".join(f"<script>{script}</script>" for script in SHARED)
+    return f'<html><head>{inline}<script src="/assets/root.js"></script><script type="module">{own}</script></head>'
+
+
+def sha256_source(script: str) -> str:
+    return f"'sha256-{base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()}'"
+
+
 def build(web: Path) -> None:
     (web / "build" / "client").mkdir(parents=True)
+    for name, own in OWN.items():
+        (web / "build" / "client" / name).parent.mkdir(parents=True, exist_ok=True)
+        (web / "build" / "client" / name).write_text(page(own))
+    (web / "build" / "client" / "styles.css").write_text("<script>not a page</script>")
     mark_built(web)
 
 
@@ -50,15 +82,41 @@ def test_a_changed_or_added_source_makes_the_build_stale(tmp_path: Path, change:
     assert build_is_stale(web)
 
 
-def test_a_build_without_its_digest_or_its_files_is_stale(tmp_path: Path) -> None:
+def test_a_build_without_its_digest_its_script_record_or_its_files_is_stale(tmp_path: Path) -> None:
     web = web_dir(tmp_path)
     build(web)
     (web / DIGEST_FILE).unlink()
     assert build_is_stale(web)
     mark_built(web)
-    (web / "build" / "client").rmdir()
+    (web / SCRIPT_HASHES_FILE).unlink()  # a build made before the record was: its pages would get no hashes
+    assert build_is_stale(web)
+    mark_built(web)
+    assert not build_is_stale(web)
+    shutil.rmtree(web / "build" / "client")
     assert build_is_stale(web)
     assert sources_digest(web) == sources_digest(web)
+
+
+def test_the_build_records_the_hashes_of_its_pages_inline_scripts(tmp_path: Path) -> None:
+    """Beside the build, out of what it serves: every inline script of every page, each once, and nothing else."""
+    web = web_dir(tmp_path)
+    build(web)
+    assert SCRIPT_HASHES_FILE.parent == DIGEST_FILE.parent  # beside the digest: not a file the server serves
+    recorded = recorded_script_hashes(web) or []
+    assert sorted(recorded) == sorted(sha256_source(script) for script in [*SHARED, *OWN.values()])
+    assert json.loads((web / SCRIPT_HASHES_FILE).read_text()) == {"script-src": recorded}
+
+
+def test_a_missing_or_tampered_record_adds_nothing_to_the_policy(tmp_path: Path) -> None:
+    web = web_dir(tmp_path)
+    assert recorded_script_hashes(web) is None  # not built
+    build(web)
+    good = sha256_source(SHARED[0])
+    tampered = [good, "*", "'unsafe-inline'", "'sha256-x'; script-src *", 3]
+    (web / SCRIPT_HASHES_FILE).write_text(json.dumps({"script-src": tampered}))
+    assert recorded_script_hashes(web) == [good]
+    (web / SCRIPT_HASHES_FILE).write_text("not json")
+    assert recorded_script_hashes(web) is None
 
 
 def test_the_bundle_names_no_port_for_the_pages_own_host(monkeypatch: pytest.MonkeyPatch) -> None:

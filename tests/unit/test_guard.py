@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import gzip
 import hashlib
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,8 +20,9 @@ from starlette.testclient import TestClient
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from exports_app import config as app_config
-from exports_app.api.guard import Guard
+from exports_app.api.guard import Guard, Message, Receive, Scope, Send
 from exports_app.api.origins import origin_allowed, same_origin
+from exports_app.frontend_bundle import mark_built
 from exports_app.services.auth import Member
 from tests.support.records import PASSWORD
 
@@ -133,7 +136,18 @@ def inner() -> Inner:
 
 
 @pytest.fixture
-def guard(data_dir: Path, inner: Inner) -> Guard:
+def built_web(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The app's web dir (REFLEX_WEB_WORKDIR), built: its one page is PAGE, whose scripts the build recorded."""
+    web = tmp_path / "web"
+    (web / "build" / "client").mkdir(parents=True)
+    (web / "build" / "client" / "page.html").write_bytes(PAGE)
+    mark_built(web)
+    monkeypatch.setenv("REFLEX_WEB_WORKDIR", str(web))
+    return web
+
+
+@pytest.fixture
+def guard(data_dir: Path, built_web: Path, inner: Inner) -> Guard:
     return Guard(
         inner.app(),
         upload_handlers=frozenset({HANDLER}),
@@ -185,15 +199,51 @@ def test_a_page_may_run_its_own_inline_scripts_and_nothing_else(client: TestClie
     assert policy["frame-ancestors"] == "'none'"
 
 
+def test_a_page_passes_through_unread(data_dir: Path, built_web: Path) -> None:
+    """The policy goes into the page's start, and each part of its body goes on as it comes, as it is: the first
+    reaches the client before the app makes the last (a guard that reads the page holds them all until the end)."""
+    parts = [gzip.compress(b"<html><script>made()</script>"), b"not gzip at all", b"</html>"]
+    to_client: list[Message] = []
+    sent_before_the_last: list[int] = []
+
+    async def page(scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(b"content-type", b"text/html; charset=utf-8"), (b"content-encoding", b"gzip")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        for number, part in enumerate(parts, start=1):
+            if number == len(parts):
+                sent_before_the_last.append(len(to_client))
+            await send({"type": "http.response.body", "body": part, "more_body": number < len(parts)})
+
+    async def client(message: Message) -> None:
+        to_client.append(message)
+
+    async def disconnected() -> Message:
+        return {"type": "http.disconnect"}
+
+    scope: Scope = {"type": "http", "method": "GET", "path": "/", "raw_path": b"/", "query_string": b""}
+    asyncio.run(Guard(page)({**scope, "headers": [(b"host", b"testserver")]}, disconnected, client))
+    assert sent_before_the_last == [len(parts)]  # the start and every part but the last were at the client
+    assert [message.get("body") for message in to_client[1:]] == parts
+    policy = dict(to_client[0]["headers"])[b"content-security-policy"].decode()
+    for script in INLINE:  # the build's record, not this answer's body (whose script is not in the build)
+        assert f"'sha256-{base64.b64encode(hashlib.sha256(script).digest()).decode()}'" in policy
+    assert policy.count("'sha256-") == len(INLINE)
+
+
 def test_the_api_docs_page_may_load_swagger_ui_when_enabled(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from exports_app.api.app import create_api
 
     monkeypatch.setenv("EXPORTS_API_DOCS", "1")
     app_config.get_settings.cache_clear()
-    page = TestClient(Guard(create_api()), base_url="http://testserver").get("/api/docs")
+    docs = TestClient(Guard(create_api()), base_url="http://testserver")
+    page, start = docs.get("/api/docs"), docs.get("/api/docs.js")
     app_config.get_settings.cache_clear()
     policy = page.headers["content-security-policy"]
     assert page.status_code == 200 and "https://cdn.jsdelivr.net" in policy.split("script-src")[1].split(";")[0]
+    # Its scripts are files ('self' and the CDN): no inline one that the build's hashes would have to name.
+    assert re.findall(r"<script(?![^>]*\bsrc=)", page.text) == [] and '<script src="/api/docs.js">' in page.text
+    assert start.status_code == 200 and "SwaggerUIBundle(" in start.text
+    assert start.headers["content-type"].startswith("text/javascript")
     assert (
         "jsdelivr"
         not in TestClient(Guard(create_api()), base_url="http://testserver")

@@ -137,6 +137,7 @@ CASES: dict[str, tuple[EventHandler, Callable[[World], dict[str, object]]]] = {
     "ExportModalState.prep": case(ExportModalState.prep, lambda w: {}),
     "ExportModalState.publish": case(ExportModalState.publish, lambda w: {}),
     "ExportModalState.confirm_delete": case(ExportModalState.confirm_delete, lambda w: {}),
+    "ExportModalState.start_upload": case(ExportModalState.start_upload, lambda w: {}),
     "ExportModalState.upload": case(ExportModalState.upload, lambda w: {"chunks": UploadChunkIterator()}),
     "ExportModalState.start_page": case(ExportModalState.start_page, lambda w: {}),
     "PublishState.load": case(PublishState.load, lambda w: {}),
@@ -245,7 +246,6 @@ def test_a_live_session_gives_each_handler_its_member(
         "owned_project",
         "publish_target",
         "create_space",
-        "publish_target",
         "export_view",
     ]
     assert {member for _, member in members} == {alice}
@@ -256,7 +256,8 @@ def test_a_live_session_gives_each_handler_its_member(
     assert [(e.id, e.title, e.duration, e.size) for e in timeline.exports] == [
         (world.upload_id, "Launch teaser", "0:02", "1000 B")
     ]
-    assert [s.name for s in page.spaces] == ["Another", "Channel"] and page.error == ""
+    assert [s.name for s in page.spaces] == ["Channel"] and page.error == ""
+    assert [s.name for s in page.added_0] == ["Another"] and page.chosen_count == 1  # made here: shown last, ticked
     assert state_of(root, ExportModalState).open_title == "Launch teaser"
 
 

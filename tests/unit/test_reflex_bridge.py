@@ -224,6 +224,15 @@ def test_the_backend_urls_and_the_build_step_are_where_reflex_keeps_them(monkeyp
     assert calls == ["vite", "built web"]
 
 
+def test_the_web_dir_is_the_one_reflex_builds_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from reflex.utils import prerequisites
+
+    monkeypatch.delenv("REFLEX_WEB_WORKDIR", raising=False)
+    assert bridge.web_dir() == prerequisites.get_web_dir() == Path(".web")
+    monkeypatch.setenv("REFLEX_WEB_WORKDIR", str(tmp_path / "web"))  # a test app's own (tests/support/app_process)
+    assert bridge.web_dir() == prerequisites.get_web_dir() == tmp_path / "web"
+
+
 def test_the_lockfiles_go_back_to_the_checkout_whole_and_only_when_changed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
