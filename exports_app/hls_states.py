@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Final, Literal, get_args
 
 HlsState = Literal["not_ready", "in_progress", "ready", "failed"]
 # What Prep answers: it starts a job (in progress) or finds the production ready; never not_ready or failed.
 PrepState = Literal["in_progress", "ready"]
+PREP_STATES: tuple[PrepState, ...] = get_args(PrepState)
+# The states by name: the app's code says these, never the words themselves (tests/unit/test_state_words.py).
+NOT_READY: Final = "not_ready"
+IN_PROGRESS: Final = "in_progress"
+READY: Final = "ready"
+FAILED: Final = "failed"
+# The states in which a prep has ended: a change into one from IN_PROGRESS is told to the member (a toast).
+ENDED_STATES: tuple[HlsState, ...] = (READY, FAILED)
 
 PREP_LABEL = "Prep for Publish (HLS)"
 RETRY_LABEL = "Retry Prep (HLS)"
@@ -30,10 +38,10 @@ class StateLook:
 # One row per state; the columns are StateLook's fields in order: text, badge, badge_color, prep_enabled,
 # prep_label, publish_enabled, shows_progress, shows_preview.
 HLS_STATES: dict[HlsState, StateLook] = {
-    "not_ready": StateLook("HLS: Not started", "Not started", "gray", True, PREP_LABEL, False, False, False),
-    "in_progress": StateLook("HLS: In progress\u2026", "In progress", "amber", False, PREP_LABEL, False, True, False),
-    "ready": StateLook("HLS: Ready", "Ready", "green", False, PREP_LABEL, True, False, True),
-    "failed": StateLook("HLS: Failed (Retry available)", "Failed", "red", True, RETRY_LABEL, False, False, False),
+    NOT_READY: StateLook("HLS: Not started", "Not started", "gray", True, PREP_LABEL, False, False, False),
+    IN_PROGRESS: StateLook("HLS: In progress\u2026", "In progress", "amber", False, PREP_LABEL, False, True, False),
+    READY: StateLook("HLS: Ready", "Ready", "green", False, PREP_LABEL, True, False, True),
+    FAILED: StateLook("HLS: Failed (Retry available)", "Failed", "red", True, RETRY_LABEL, False, False, False),
 }
 
 

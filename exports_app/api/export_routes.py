@@ -8,6 +8,7 @@ from exports_app.api.common import signed_in
 from exports_app.api.schemas import HlsStatusOut, PrepOut, errors
 from exports_app.config import get_settings
 from exports_app.db import read_connection
+from exports_app.hls_states import PREP_STATES
 from exports_app.services import auth, productions
 
 router = APIRouter(prefix="/api/exports", tags=["exports"])
@@ -31,5 +32,5 @@ def prep_hls(upload_id: str, request: Request) -> PrepOut:
         status = productions.prep_hls(
             session=session, member=member, upload_id=upload_id, provider=get_settings().transcoder
         )
-    assert status.production_id is not None and status.state in ("in_progress", "ready")
+    assert status.production_id is not None and status.state in PREP_STATES
     return PrepOut(production_id=status.production_id, state=status.state)

@@ -21,12 +21,16 @@ from exports_app import metrics
 from exports_app.api.common import ApiError
 from exports_app.config import get_settings
 from exports_app.db import session_scope
+from exports_app.domain import JobStatus
 from exports_app.services import media_jobs, readiness
 from exports_app.storage_faults import free_bytes
 
 router = APIRouter(tags=["operations"], include_in_schema=False)
 
-QUEUED_STATUSES = ("queued", "submitted")  # waiting for a transcoder's worker: the queue's depth
+QUEUED_STATUSES = (
+    JobStatus.QUEUED.value,
+    JobStatus.SUBMITTED.value,
+)  # waiting for a transcoder's worker: the queue's depth
 
 
 @router.get("/healthz")

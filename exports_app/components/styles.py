@@ -17,7 +17,7 @@ PAGE_BG = token("page")
 TEXT_MUTED = token("muted")
 ERROR_RED = token("error")  # error lines: 6.5:1 on white (CSS red is 4:1, under WCAG AA)
 THUMB_BG = token("thumb")  # behind a thumbnail while it loads, or when an export has no frame
-READY_GREEN = token("ready")  # a "ready to publish" notice
+READY_GREEN = token("success")  # a "ready to publish" notice
 BORDER = token("border")
 BORDER_STRONG = token("border-strong")
 

@@ -7,6 +7,7 @@ from reflex.vars import ObjectVar
 
 from exports_app.components.styles import BLUE, BORDER_STRONG, ERROR_RED, READY_GREEN
 from exports_app.components.vars import cond_str, icon
+from exports_app.hls_states import READY
 from exports_app.state.exports import ExportModalState, ExportsLive
 from exports_app.state.views import Notice
 
@@ -21,9 +22,9 @@ def toast(item: ObjectVar[Notice]) -> rx.Component:
         shown,
         rx.hstack(
             icon(
-                cond_str(item.kind == "ready", "circle-check", "circle-alert"),
+                cond_str(item.kind == READY, "circle-check", "circle-alert"),
                 size=18,
-                color=cond_str(item.kind == "ready", READY_GREEN, ERROR_RED),
+                color=cond_str(item.kind == READY, READY_GREEN, ERROR_RED),
             ),
             rx.text(item.text, size="2", weight="medium"),
             rx.link(

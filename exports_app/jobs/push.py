@@ -20,7 +20,7 @@ from exports_app import reflex_bridge as bridge
 from exports_app.db import session_scope
 from exports_app.reflex_bridge import LiveApp, StateUpdate
 from exports_app.services import auth, productions
-from exports_app.services.hls_status import NOT_READY, HlsStatus
+from exports_app.services.hls_status import NOT_STARTED, HlsStatus
 from exports_app.services.secrets import member_token
 from exports_app.state import live_tabs
 
@@ -35,7 +35,7 @@ def _statuses(changed: Iterable[tuple[int, int]]) -> dict[int, dict[int, HlsStat
         found = productions.statuses_for(session=session, member=None, upload_ids=[upload_id for _, upload_id in pairs])
     by_member: dict[int, dict[int, HlsStatus]] = defaultdict(dict)
     for member_id, upload_id in pairs:
-        by_member[member_id][upload_id] = found.get(upload_id, NOT_READY)
+        by_member[member_id][upload_id] = found.get(upload_id, NOT_STARTED)
     return by_member
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Protocol
 
 from exports_app.domain import ACTIVE_STATUSES, NO_MASTER_PLAYLIST, JobStatus
-from exports_app.hls_states import HlsState
+from exports_app.hls_states import ENDED_STATES, FAILED, IN_PROGRESS, NOT_READY, READY, HlsState
 from exports_app.services.posters import production_poster_url
 from exports_app.text import one_line
 
@@ -37,7 +37,7 @@ class HlsStatus:
     failed_at: datetime | None = None
 
 
-NOT_READY = HlsStatus(state="not_ready")
+NOT_STARTED = HlsStatus(state=NOT_READY)
 
 
 def short_detail(message: str | None) -> str | None:
@@ -87,15 +87,15 @@ def derive_hls_status(production: ProductionFacts | None, latest_job: JobFacts |
     queued job of rule 3; a production without any job is not_ready.
     """
     if production is None or production.id is None:
-        return NOT_READY
+        return NOT_STARTED
     pid = production.id
     if latest_job is None:
-        return HlsStatus(state="not_ready", production_id=pid, updated_at=production.updated_at)
+        return HlsStatus(state=NOT_READY, production_id=pid, updated_at=production.updated_at)
     status = JobStatus(latest_job.status)
     updated = latest_job.updated_at
     if status is JobStatus.SUCCEEDED and production.hls_master_uri:
         return HlsStatus(
-            state="ready",
+            state=READY,
             production_id=pid,
             percent=100,
             phase="COMPLETE",
@@ -105,7 +105,7 @@ def derive_hls_status(production: ProductionFacts | None, latest_job: JobFacts |
         )
     if status in ACTIVE_STATUSES:
         return HlsStatus(
-            state="in_progress",
+            state=IN_PROGRESS,
             production_id=pid,
             percent=latest_job.percent,
             phase=latest_job.phase or status.value.upper(),
@@ -113,7 +113,7 @@ def derive_hls_status(production: ProductionFacts | None, latest_job: JobFacts |
         )
     detail = short_detail(latest_job.error_message) or _DEFAULT_DETAIL.get(status, NO_MASTER_PLAYLIST)
     return HlsStatus(
-        state="failed",
+        state=FAILED,
         production_id=pid,
         detail=detail,
         updated_at=updated,
@@ -124,4 +124,4 @@ def derive_hls_status(production: ProductionFacts | None, latest_job: JobFacts |
 
 def prep_finished(before: HlsState | None, after: HlsStatus) -> bool:
     """True when a status change is a prep ending: in progress before, ready or failed now (worth telling)."""
-    return before == "in_progress" and after.state in ("ready", "failed")
+    return before == IN_PROGRESS and after.state in ENDED_STATES

@@ -14,12 +14,12 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select
 
 from exports_app.domain import EXPORT_ROLE, utcnow
-from exports_app.hls_states import HLS_STATES
+from exports_app.hls_states import HLS_STATES, NOT_READY
 from exports_app.models import AuthSession, MediaJob, Production, Upload
 from exports_app.services import auth, exports, faults, media_jobs
 from exports_app.services.auth import Member
 from exports_app.services.errors import NotFound, SignedOut
-from exports_app.services.hls_status import NOT_READY, HlsStatus, derive_hls_status
+from exports_app.services.hls_status import NOT_STARTED, HlsStatus, derive_hls_status
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,7 @@ def find_by_export_upload_id(*, session: Session, upload_id: int) -> ProductionL
 def load_production_status(*, session: Session, production_id: int) -> HlsStatus:
     production = session.get(Production, production_id)
     if production is None:
-        return NOT_READY
+        return NOT_STARTED
     return derive_hls_status(production, _latest_job(session, production_id))
 
 
@@ -362,7 +362,7 @@ def prep_hls(*, session: Session, member: Member, upload_id: object, provider: s
         session.commit()
         return current.hls_status
     faults.ensure_room()  # a new transcode only with room for its ladder: refused now, not halfway through
-    if current is not None and current.hls_status.state == "not_ready":
+    if current is not None and current.hls_status.state == NOT_READY:
         production = current.production  # a production with no job yet: give it its first job
     else:
         production = Production(user_id=member.id, upload_id=upload.id)

@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 
 from exports_app.config import get_settings
 from exports_app.domain import utcnow
+from exports_app.hls_states import HLS_STATES
 from exports_app.models import Production, Publication, Space, Upload
 from exports_app.services import quotas
 from exports_app.services.auth import Member
@@ -53,7 +54,7 @@ def _ready_production(session: Session, member: Member, production_id: object) -
     production = owned_production(session=session, member=member, production_id=production_id)
     assert production.id is not None
     status = load_production_status(session=session, production_id=production.id)
-    if status.state != "ready":
+    if not HLS_STATES[status.state].publish_enabled:
         raise Conflict("This production is not ready to publish yet.")
     return production, status
 

@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from exports_app.hls_states import HLS_STATES, HlsState
+from exports_app.hls_states import FAILED, HLS_STATES, NOT_READY, READY, HlsState
 from exports_app.routes import exports_url, publish_url
 from exports_app.services.hls_status import HlsStatus
 from exports_app.services.posters import export_poster_url
@@ -17,9 +17,9 @@ from exports_app.services.productions import ExportView
 class StatusView:
     """An export's HLS status as the modal shows it."""
 
-    state: HlsState = "not_ready"
-    text: str = HLS_STATES["not_ready"].text
-    badge: str = HLS_STATES["not_ready"].badge
+    state: HlsState = NOT_READY
+    text: str = HLS_STATES[NOT_READY].text
+    badge: str = HLS_STATES[NOT_READY].badge
     detail: str = ""
     production_id: int = 0
     percent: int = 0
@@ -112,7 +112,7 @@ class Notice:
 
     id: int = 0  # increasing per member's live list; a tab shows only those after its page loaded
     upload_id: int = 0
-    kind: str = ""  # "ready" | "failed"
+    kind: str = ""  # the state the prep ended in: READY or FAILED (hls_states.ENDED_STATES)
     text: str = ""
     action: str = ""  # the link's label
     href: str = ""
@@ -120,15 +120,13 @@ class Notice:
 
 def notice(number: int, upload_id: int, title: str, status: HlsStatus) -> Notice:
     """“Launch teaser” is ready to publish (with Publish), or “Launch teaser” failed (with Open)."""
-    if status.state == "ready":
+    if status.state == READY:
         return Notice(
             number,
             upload_id,
-            "ready",
+            READY,
             f"\u201c{title}\u201d is ready to publish",
             "Publish",
             publish_url(status.production_id or 0),
         )
-    return Notice(
-        number, upload_id, "failed", f"\u201c{title}\u201d failed", "Open", exports_url(open_upload=upload_id)
-    )
+    return Notice(number, upload_id, FAILED, f"\u201c{title}\u201d failed", "Open", exports_url(open_upload=upload_id))

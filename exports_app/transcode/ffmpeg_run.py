@@ -153,7 +153,7 @@ class Ending:
 
 
 SUCCEEDED = Ending(JobStatus.SUCCEEDED)
-CANCELED = Ending(JobStatus.CANCELED, "canceled", "The transcode was canceled.")
+CANCELED = Ending(JobStatus.CANCELED, JobStatus.CANCELED.value, "The transcode was canceled.")
 OUT_OF_SPACE = Ending(JobStatus.FAILED, STORAGE_FULL_CODE, STORAGE_FULL_MESSAGE)
 
 
