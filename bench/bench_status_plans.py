@@ -17,7 +17,7 @@ from bench.setup_db import fresh_data_dir, migrate_to_head
 from bench.status_data import populate
 from exports_app import config, db
 from exports_app.domain import utcnow
-from exports_app.services import auth, productions
+from exports_app.services import auth, productions, queries
 from tests.support.database_server import DatabaseServer
 from tests.support.query_plans import explain, summary
 
@@ -56,7 +56,7 @@ def measure(kind: str) -> dict[str, object]:
         ids, token = populate(UPLOADS, PRODUCTIONS, SESSIONS)
         params = {"token_hash": auth.token_hash(token), "now": utcnow(), "upload_id": ids[len(ids) // 2]}
         with db.read_connection() as connection:
-            reads = explain(connection, productions._STATUS_BY_SESSION, params)
+            reads = explain(connection, queries.STATUS_BY_SESSION, params)
         rng = random.Random(7)
         rounds = []
         for _ in range(3):  # the status API's own connection handling, one pooled connection per read

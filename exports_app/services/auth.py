@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 from exports_app.config import get_settings
 from exports_app.domain import utcnow
 from exports_app.models import AuthSession, User
-from exports_app.services import quotas, throttle
+from exports_app.services import queries, quotas, throttle
 from exports_app.services.errors import Invalid
 
 SESSION_COOKIE = "exports_session"
@@ -188,11 +188,7 @@ def start_session(*, session: Session, member: Member, days: int) -> SignIn:
 
 def _end_sessions_beyond(session: Session, member: Member, kept: int, now: datetime) -> None:
     """Revoke the member's live sessions but the newest `kept` (their tabs are signed out at their next event)."""
-    live = (
-        col(AuthSession.user_id) == member.id,
-        col(AuthSession.revoked_at).is_(None),
-        col(AuthSession.expires_at) > now,
-    )
+    live = (col(AuthSession.user_id) == member.id, queries.live_session(now))
     newest_first = col(AuthSession.created_at).desc(), col(AuthSession.id).desc()
     oldest = session.exec(
         quotas.latest(session, select(AuthSession.id).where(*live).order_by(*newest_first).offset(kept))
@@ -204,25 +200,9 @@ def _end_sessions_beyond(session: Session, member: Member, kept: int, now: datet
 def _live_session(session: Session, token: str | None) -> AuthSession | None:
     if not token:
         return None
-    row = session.exec(select(AuthSession).where(AuthSession.token_hash == token_hash(token))).first()
-    if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
-        return None
-    return row
-
-
-# The session joined to its member: one indexed query on the tables themselves (no ORM entities to load), built
-# once. It runs for every event of every tab, thousands in a connect rush, where building the statement and the ORM's
-# work around it cost four times the query (0.5 ms instead of 2 ms on SQLite).
-_USERS, _SESSIONS = (sa.inspect(model).local_table for model in (User, AuthSession))
-_MEMBER_OF_SESSION = (
-    sa.select(_USERS.c.id, _USERS.c.username)
-    .join(_SESSIONS, _SESSIONS.c.user_id == _USERS.c.id)
-    .where(
-        _SESSIONS.c.token_hash == sa.bindparam("token_hash"),
-        _SESSIONS.c.revoked_at.is_(None),
-        _SESSIONS.c.expires_at > sa.bindparam("now"),
-    )
-)
+    return session.exec(
+        select(AuthSession).where(AuthSession.token_hash == token_hash(token), queries.live_session(utcnow()))
+    ).first()
 
 
 def member_for_token(*, session: Session | sa.Connection, token: str | None) -> Member | None:
@@ -233,7 +213,9 @@ def member_for_token(*, session: Session | sa.Connection, token: str | None) -> 
     """
     if not token:
         return None
-    found = session.execute(_MEMBER_OF_SESSION, {"token_hash": token_hash(token), "now": utcnow()}).first()
+    # One statement built once (queries.MEMBER_OF_SESSION): it runs for every event of every tab, thousands in a
+    # connect rush, where building it and the ORM's work around it cost four times the query.
+    found = session.execute(queries.MEMBER_OF_SESSION, {"token_hash": token_hash(token), "now": utcnow()}).first()
     return Member(found.id, found.username) if found else None
 
 
@@ -267,13 +249,5 @@ def members_of_sessions(*, session: Session, fingerprints: set[str]) -> dict[str
     """The member of each of these session fingerprints whose session is neither revoked nor expired."""
     if not fingerprints:
         return {}
-    rows = session.execute(
-        select(AuthSession.token_hash, User.id, User.username)
-        .join(User, col(User.id) == AuthSession.user_id)
-        .where(
-            col(AuthSession.token_hash).in_(sorted(fingerprints)),
-            col(AuthSession.revoked_at).is_(None),
-            col(AuthSession.expires_at) > utcnow(),
-        )
-    ).all()
-    return {row[0]: Member(row[1], row[2]) for row in rows}
+    rows = session.execute(queries.MEMBERS_OF_SESSIONS, {"token_hashes": sorted(fingerprints), "now": utcnow()})
+    return {row.token_hash: Member(row.id, row.username) for row in rows}

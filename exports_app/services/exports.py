@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 from exports_app.config import get_settings
 from exports_app.domain import EXPORT_ROLE, as_utc, utcnow
 from exports_app.models import Upload, VideoProject
-from exports_app.services import faults, posters, quotas, storage
+from exports_app.services import faults, posters, queries, quotas, storage
 from exports_app.services.auth import Member
 from exports_app.services.errors import Invalid, LimitReached, NotFound
 from exports_app.transcode.probe import NotAVideoError, VideoProbe, probe_video, sniff_container
@@ -42,15 +42,8 @@ def valid_id(value: object, maximum: int = MAX_ID) -> int | None:
     return number if 0 < number <= maximum else None
 
 
-def live_exports_clause(member: Member | sa.BindParameter[int]) -> list[sa.ColumnElement[bool]]:
-    """The member's exports that are not deleted (or, for a statement built once, those of the member id bound
-    to the parameter)."""
-    member_id = member if isinstance(member, sa.BindParameter) else member.id
-    return [col(Upload.user_id) == member_id, col(Upload.video_role) == EXPORT_ROLE, col(Upload.deleted_at).is_(None)]
-
-
 def owned_export_clause(member: Member, upload_id: int) -> sa.ColumnElement[bool]:
-    return sa.and_(col(Upload.id) == upload_id, *live_exports_clause(member))
+    return sa.and_(col(Upload.id) == upload_id, queries.members_export(member.id))
 
 
 def get_export(*, session: Session, member: Member, upload_id: object) -> Upload:
@@ -81,7 +74,9 @@ def lock_export(*, session: Session, member: Member, upload_id: object) -> Uploa
 
 def count_exports(*, session: Session | sa.Connection, member: Member) -> int:
     return int(
-        session.execute(sa.select(sa.func.count()).select_from(Upload).where(*live_exports_clause(member))).scalar_one()
+        session.execute(
+            sa.select(sa.func.count()).select_from(Upload).where(queries.members_export(member.id))
+        ).scalar_one()
     )
 
 
@@ -98,7 +93,7 @@ def check_export_quota(*, session: Session, member: Member, lock: bool = False) 
     if lock:
         quotas.lock_member(session=session, member_id=member.id)
     settings = get_settings()
-    kept = sa.select(sa.func.count()).select_from(Upload).where(*live_exports_clause(member))
+    kept = sa.select(sa.func.count()).select_from(Upload).where(queries.members_export(member.id))
     if session.execute(quotas.latest(session, kept, locked=lock)).scalar_one() >= settings.max_exports_per_member:
         raise LimitReached(quotas.at_most(settings.max_exports_per_member, "export") + " Delete one to add another.")
     cap, now = settings.max_exports_per_hour, utcnow()

@@ -8,7 +8,6 @@ from typing import Protocol
 
 from exports_app.domain import ACTIVE_STATUSES, NO_MASTER_PLAYLIST, JobStatus
 from exports_app.hls_states import ENDED_STATES, FAILED, IN_PROGRESS, NOT_READY, READY, HlsState
-from exports_app.services.posters import production_poster_url
 from exports_app.text import one_line
 
 DETAIL_MAX = 200
@@ -43,6 +42,11 @@ NOT_STARTED = HlsStatus(state=NOT_READY)
 def short_detail(message: str | None) -> str | None:
     """One line of at most DETAIL_MAX characters without server paths, or None for an empty message."""
     return one_line(message, DETAIL_MAX)
+
+
+def production_poster_url(production_id: int) -> str:
+    """Where the owner's browser fetches a production's poster (its frame capture, or its export's poster)."""
+    return f"/media/posters/productions/{production_id}"
 
 
 def hls_url_for(production_id: int) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
 from exports_app import metrics
 from exports_app.domain import ACTIVE_STATUSES, NO_MASTER_PLAYLIST, JobStatus, utcnow
@@ -72,21 +72,6 @@ def new_job(*, session: Session, production: Production, provider: str) -> Media
     session.add(job)
     session.flush()
     return job
-
-
-def latest_jobs(*, session: Session, production_ids: Iterable[int]) -> dict[int, MediaJob]:
-    """The newest job of each production, in one query."""
-    ids = list({pid for pid in production_ids if pid is not None})
-    if not ids:
-        return {}
-    newest = (
-        sa.select(col(MediaJob.production_id), sa.func.max(MediaJob.id).label("job_id"))
-        .where(col(MediaJob.production_id).in_(ids))
-        .group_by(col(MediaJob.production_id))
-        .subquery()
-    )
-    rows = session.exec(select(MediaJob).join(newest, col(MediaJob.id) == newest.c.job_id))
-    return {job.production_id: job for job in rows}
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
-from exports_app.domain import EXPORT_ROLE
 from exports_app.models import Upload
-from exports_app.services import storage
+from exports_app.services import queries, storage
 from exports_app.transcode.poster import POSTER_EXTENSION, poster_jpeg
 from exports_app.transcode.probe import NotAVideoError
 
@@ -17,11 +16,6 @@ BACKFILL_BATCH = 50
 def export_poster_url(upload_id: int) -> str:
     """Where the owner's browser fetches an export's poster (the media route, which makes it if missing)."""
     return f"/media/posters/exports/{upload_id}"
-
-
-def production_poster_url(production_id: int) -> str:
-    """Where the owner's browser fetches a production's poster (its frame capture, or its export's poster)."""
-    return f"/media/posters/productions/{production_id}"
 
 
 def ensure_poster(*, session: Session, upload: Upload) -> str | None:
@@ -64,8 +58,7 @@ def backfill(*, session: Session) -> tuple[int, int]:
                 select(Upload)
                 .where(
                     col(Upload.id) > after,
-                    col(Upload.video_role) == EXPORT_ROLE,
-                    col(Upload.deleted_at).is_(None),
+                    queries.live_export(),
                     col(Upload.poster_key).is_(None),
                 )
                 .order_by(col(Upload.id))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
-from exports_app.domain import EXPORT_ROLE
 from exports_app.models import Upload, VideoProject
+from exports_app.services import queries
 from exports_app.services.auth import Member
 from exports_app.services.errors import NotFound
 from exports_app.services.exports import valid_id
@@ -33,8 +33,7 @@ def project_exports(*, session: Session, project: VideoProject) -> list[Upload]:
             select(Upload)
             .where(
                 Upload.create_video_project_id == project.id,
-                Upload.video_role == EXPORT_ROLE,
-                col(Upload.deleted_at).is_(None),
+                queries.live_export(),
             )
             .order_by(col(Upload.created_at).desc())
         )

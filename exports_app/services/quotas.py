@@ -34,7 +34,7 @@ Statement = TypeVar("Statement", bound=sa.Select[Any])
 
 
 def latest(session: Session, statement: Statement, *, locked: bool = True) -> Statement:
-    """statement read as of now, under the member's lock, not as of the transaction's first read.
+    """statement read as of now, under a lock (the member's, an export's row), not as of the transaction's first read.
 
     MySQL and MariaDB (REPEATABLE READ by default) read the snapshot of a transaction's first read, so a count made
     after waiting for the lock would miss the rows the lock's previous holder added; a locking read (LOCK IN SHARE

@@ -14,7 +14,7 @@ from exports_app.api.schemas import HlsStatusOut
 from exports_app.db import get_engine, session_scope
 from exports_app.domain import JobStatus, utcnow
 from exports_app.models import MediaJob, Production, Upload
-from exports_app.services import auth, productions
+from exports_app.services import auth, productions, queries
 from exports_app.services.auth import Member
 from tests.support.query_plans import explain, summary
 from tests.support.records import add_upload
@@ -62,7 +62,7 @@ def test_each_table_is_read_through_its_own_key(alice: Member, bob: Member) -> N
         if connection.dialect.name == "postgresql":
             # Its few rows would rather be scanned: the question here is whether a key serves each read.
             connection.exec_driver_sql("SET enable_seqscan = off")
-        reads = explain(connection, productions._STATUS_BY_SESSION, params)
+        reads = explain(connection, queries.STATUS_BY_SESSION, params)
         status = productions.status_for_session(connection=connection, token=token, upload_id=upload_id)
     # "newer" is max(id) of the production's jobs, one probe of (production_id, id); MariaDB answers it while
     # planning and lists no read for it.
@@ -71,6 +71,24 @@ def test_each_table_is_read_through_its_own_key(alice: Member, bob: Member) -> N
     assert all(read.how == "key" for read in by_key), summary(reads)
     assert all(read.how == "index" for read in reads if read.table == "newer"), summary(reads)
     assert status.state == "in_progress"  # the newest of the three jobs
+
+
+@pytest.mark.parametrize("statement", ["EXPORT_PAGE", "MEMBERS_EXPORT_BY_ID"])
+def test_the_list_and_the_modal_read_each_production_and_newest_job_by_its_key(
+    alice: Member, bob: Member, statement: str
+) -> None:
+    """The /exports list and the modal's lookup (and the push's statuses, the same join: queries.with_status) are
+    made of the same pieces as the status API's statement: each production and its newest job through their primary
+    keys, whatever the number of jobs. Before: the jobs were joined by production and the newest kept in WHERE."""
+    ids = [with_jobs(member, [JobStatus.FAILED, JobStatus.SUCCEEDED]) for member in (alice, bob) for _ in range(10)]
+    params = {"member_id": alice.id, "limit": 100, "offset": 0, "upload_id": ids[0]}
+    with get_engine().connect() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql("SET enable_seqscan = off")
+        reads = explain(connection, getattr(queries, statement), params)
+    by_key = [read for read in reads if read.table in ("productions", "media_jobs")]
+    assert {read.table for read in by_key} == {"productions", "media_jobs"}, summary(reads)
+    assert all(read.how == "key" for read in by_key), summary(reads)
 
 
 def test_someone_elses_export_with_a_production_is_404(alice_client: TestClient, bob: Member) -> None:
