@@ -14,14 +14,7 @@ from exports_app.jobs.scheduler import refresh_lifespan
 from exports_app.jobs.tab_records import tab_records_lifespan
 from exports_app.logs import configure as configure_logs
 from exports_app.pages import add_pages
-from exports_app.reflex_bridge import (
-    event_name,
-    hydrate_with_the_page_load,
-    purge_expired_states_now_and_then,
-    replace_cors,
-    share_changes_only,
-    watch_sockets,
-)
+from exports_app.reflex_bridge import event_name, patches
 from exports_app.services.secrets import member_token
 from exports_app.state import live_tabs
 from exports_app.state.errors import on_backend_exception, on_frontend_exception
@@ -30,21 +23,22 @@ from exports_app.state.socket_guard import SocketGuard
 from exports_app.state.tab_guard import TabGuard
 from exports_app.worker_heap import settle_heap
 
-# Reflex adds its CORS middleware outside every transformer; ours grants credentialed CORS to the
-# configured extra origins only.
-replace_cors(add_cors)
-# A member's tabs share one live list: Reflex re-sends it to the member's other tabs only when an event changed it,
-# and a tab linking to it (a page's start, ExportModalState.start_page) re-sends nothing.
-share_changes_only()
-# When tab states are kept on disk (REFLEX_STATE_MANAGER_MODE=disk), expired ones are looked for once a minute, not
-# after every write.
-purge_expired_states_now_and_then()
-# /exports loads in the one event of its on_load, which also ends its hydration: no set_is_hydrated event after it.
-hydrate_with_the_page_load(ExportModalState, "start_page")
-# Every websocket and every event a tab sends is counted before Reflex takes it: live tabs per member (or address)
-# and an event budget per tab and per member (state/socket_guard.py).
-_sockets = SocketGuard(get_settings())
-watch_sockets(opened=_sockets.opened, admitted=_sockets.admitted, closed=_sockets.closed)
+# Reflex's own code as this app changes it (reflex_bridge/patches.py), before the app is built. Besides what is named
+# here: a member's tabs share one live list, which Reflex re-sends to the member's other tabs only when an event
+# changed it (a tab linking to it re-sends nothing); and tab states kept on disk (REFLEX_STATE_MANAGER_MODE=disk) are
+# looked through for expired ones once a minute, not after every write.
+patches.install(
+    server=patches.Server(
+        # Reflex adds its CORS middleware outside every transformer; ours grants credentialed CORS to the
+        # configured extra origins only.
+        cors=add_cors,
+        # Every websocket and every event a tab sends is counted before Reflex takes it: live tabs per member (or
+        # address) and an event budget per tab and per member (state/socket_guard.py).
+        sockets=SocketGuard(get_settings()),
+        # /exports loads in the one event of its on_load, which also ends its hydration: no set_is_hydrated after it.
+        hydrating=[(ExportModalState, "start_page")],
+    )
+)
 
 configure_logs(get_settings().log_format)
 

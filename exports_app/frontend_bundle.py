@@ -4,7 +4,7 @@
 (about 20 s of two cores), with the backend's URL, port included, baked in. The app serves its pages and its
 websocket on one origin, so the port says nothing the page does not know: env.json names the backend without a
 port, and the frontend takes the page's port for it (one line added to Reflex's runtime, see
-reflex_bridge.backend_on_page_port). A build is then good for as long as the compiled sources are the same, so a
+reflex_bridge/patches.backend_on_page_port). A build is then good for as long as the compiled sources are the same, so a
 start that compiles the same sources as the last build serves that build (a digest kept beside it) instead of
 building again: a restart of `make run` takes seconds, and the tests' apps share one build.
 
@@ -125,7 +125,7 @@ class SameOriginFrontend(rx.plugins.Plugin):
         return {name: _portless(url) for name, url in backend_urls().items()}
 
     def pre_compile(self, **context: Any) -> None:
-        from exports_app.reflex_bridge import STATE_JS, backend_on_page_port
+        from exports_app.reflex_bridge.patches import STATE_JS, backend_on_page_port
 
         context["add_modify_task"](STATE_JS, backend_on_page_port)
 
@@ -142,21 +142,18 @@ def build(loglevel: str) -> None:
     changed, under the lock Reflex holds on the web dir, and then end. `make test` prepares the frontend with it
     once, before any test starts an app (tests/support/app_process.py copies this web dir, the seed). The port is
     any free one: the bundle names none, and a `make run` already on its port must not stop the build."""
-    from exports_app.reflex_bridge import build_without_serving
-
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    build_without_serving()
-    serve(port, loglevel)
+    serve(port, loglevel, serving=False)
 
 
-def serve(port: int, loglevel: str) -> None:
-    """`reflex run --env prod --single-port` on `port`, with the Vite build only when the sources changed."""
-    from exports_app.reflex_bridge import build_frontend_only_when, persist_lockfiles_whole, run_reflex
+def serve(port: int, loglevel: str, *, serving: bool = True) -> None:
+    """`reflex run --env prod --single-port` on `port`, with the Vite build only when the sources changed (and,
+    with serving=False, nothing served after it)."""
+    from exports_app.reflex_bridge import patches, run_reflex
 
-    persist_lockfiles_whole()
-    build_frontend_only_when(_stale_said, mark_built)
+    patches.install(frontend=patches.FrontendBuild(stale=_stale_said, built=mark_built, serve=serving))
     os.environ[STARTER] = str(os.getpid())  # the server binds itself to this process (server_process.py)
     port_text = str(port)
     run_reflex(

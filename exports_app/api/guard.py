@@ -26,7 +26,7 @@ from exports_app.api.upload_body import UploadBody, UploadCut, declared_size, to
 from exports_app.config import get_settings
 from exports_app.db import session_scope
 from exports_app.frontend_bundle import SCRIPT_HASHES_FILE, recorded_script_hashes
-from exports_app.reflex_bridge import web_dir
+from exports_app.reflex_bridge import CLIENT_TOKEN_HEADER, HANDLER_HEADER, HEALTH_PATH, UPLOAD_PATH, web_dir
 from exports_app.services import auth, exports
 from exports_app.services.errors import LimitReached
 
@@ -37,13 +37,10 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-EVENT_PATH = "/_event"
-UPLOAD_PATH = "/_upload"
 # Reflex's frontend names each tab with a random UUID; anything else (e.g. a guessed shared-state token) is refused.
 CLIENT_TOKEN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
-HEALTH_PATH = "/_health"
 SWAGGER_CDN = "https://cdn.jsdelivr.net"
 # Everything but script-src, which carries the hashes of the pages' own inline scripts (SECURITY.md says why
 # 'unsafe-eval' stays). 'self' covers the same-origin websocket (ws:/wss:) in connect-src; hls.js plays through
@@ -323,10 +320,10 @@ class Guard:
         """Why a signed-in member's upload is refused before its body is read, or None."""
         if connection.scope.get("method") != "POST":
             return None
-        token = connection.headers.get("reflex-client-token", "")
+        token = connection.headers.get(CLIENT_TOKEN_HEADER, "")
         if not CLIENT_TOKEN.fullmatch(token):
             return 400, "Missing or malformed client token."
-        if connection.headers.get("reflex-event-handler", "") not in self.upload_handlers:
+        if connection.headers.get(HANDLER_HEADER, "") not in self.upload_handlers:
             return 400, "This is not an upload."
         if await self.tab_owner(token) != self.member_key(member.id):
             # Identity is the request's own cookie: a tab token of another member's (or of no one) is refused.

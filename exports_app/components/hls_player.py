@@ -6,10 +6,9 @@ Its package is the one react-player already plays HLS with.
 
 from __future__ import annotations
 
-import dataclasses
-
 import reflex as rx
-from reflex.utils.imports import ImportVar
+
+from exports_app.reflex_bridge import ImportVar, imported_from
 
 
 class HlsVideo(rx.Component):
@@ -26,8 +25,8 @@ class HlsVideo(rx.Component):
 
     @property
     def import_var(self) -> ImportVar:
-        base: ImportVar = super().import_var
-        return dataclasses.replace(base, package_path="/react")
+        # The package's default export is the custom element's class; its React component is under /react.
+        return imported_from(super().import_var, "/react")
 
 
 hls_video = HlsVideo.create

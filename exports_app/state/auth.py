@@ -12,10 +12,10 @@ from typing import Any, Concatenate, ParamSpec, TypeVar, overload
 
 import reflex as rx
 from reflex.event import EventSpec
-from reflex.state import BaseState
 
 from exports_app import reflex_bridge
 from exports_app.db import read_connection
+from exports_app.reflex_bridge import FORGET_TAB_TOKEN, BaseState
 from exports_app.routes import EXPORTS_ROUTE, LOGIN_ROUTE
 from exports_app.services import auth
 from exports_app.services.auth import Member
@@ -137,7 +137,7 @@ class AuthState(rx.State):
         return rx.call_script(
             "fetch('/api/auth/logout', {method: 'POST', credentials: 'same-origin', headers: "
             "{'X-CSRF-Token': (document.cookie.match(/(?:^|; )csrf_token=([^;]*)/) || [])[1] || ''}})"
-            f".finally(() => {{ window.sessionStorage.removeItem('token'); window.location.assign('{LOGIN_ROUTE}'); }})"
+            f".finally(() => {{ {FORGET_TAB_TOKEN} window.location.assign('{LOGIN_ROUTE}'); }})"
         )
 
 
@@ -168,7 +168,7 @@ class LoginState(rx.State):
         return rx.call_script(
             "fetch('/api/auth/login', {method: 'POST', credentials: 'same-origin', "
             f"headers: {{'Content-Type': 'application/json'}}, body: JSON.stringify({body})}})"
-            f".then(r => {{ if (r.ok) {{ window.sessionStorage.removeItem('token');"
+            f".then(r => {{ if (r.ok) {{ {FORGET_TAB_TOKEN}"
             f" window.location.assign('{EXPORTS_ROUTE}'); return ''; }}"
             " return r.json().then(b => b.error || 'Sign-in failed.', () => 'Sign-in failed.'); })"
             ".catch(() => 'The server cannot be reached.')",

@@ -259,7 +259,7 @@ class ExportModalState(rx.State):
 
         One event rather than three: each event costs a tab Reflex's state fetch, delta, serialisation and frame,
         and a session lookup, which a connect rush pays a thousand times over. For the same reason, where it is the
-        page's one on_load (/exports) it ends the page's hydration too (reflex_bridge.hydrate_with_the_page_load).
+        page's one on_load (/exports) it ends the page's hydration too (reflex_bridge.patches.Server's hydrating).
         """
         (await self.get_state(AuthState)).username = member.username
         live = await (await self._live())._join(member)

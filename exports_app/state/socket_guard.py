@@ -1,8 +1,8 @@
 """What one member (or one address) may hold and send over the event websocket: live tabs, and an event budget.
 
-Both are counted where every socket message arrives (reflex_bridge.watch_sockets), before Reflex parses an event,
-queues it, loads the tab's state or takes its lock; the tab guard (state/tab_guard.py) runs later, on the events
-let through.
+Both are counted where every socket message arrives (the hooks of reflex_bridge/patches.py), before Reflex parses
+an event, queues it, loads the tab's state or takes its lock; the tab guard (state/tab_guard.py) runs later, on the
+events let through.
 
 - **Live tabs.** A socket counts for the member of its handshake's session cookie, or, without one, for its client
   address (an IPv6 client by its /64, as the sign-in throttle counts it). Past `max_tabs_per_member` (or
@@ -62,7 +62,8 @@ def _told(notice: EventSpec) -> StateUpdate:
 
 @dataclass
 class SocketGuard:
-    """The live tabs and event budgets of this process's sockets; its three methods are watch_sockets' hooks."""
+    """The live tabs and event budgets of this process's sockets; its three methods are the socket's hooks (a
+    reflex_bridge.patches.SocketWatch)."""
 
     settings: Settings
     _whose: dict[str, str] = field(default_factory=dict)  # sid -> "member <id>" or "address <client key>"

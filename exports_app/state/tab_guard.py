@@ -17,27 +17,22 @@ from __future__ import annotations
 import inspect
 import logging
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import reflex as rx
 from pydantic import ConfigDict, TypeAdapter, ValidationError
-from reflex.state import BaseState
-from reflex_base.event import Event
 
 from exports_app import reflex_bridge as bridge
-from exports_app.reflex_bridge import StateUpdate
+from exports_app.reflex_bridge import FORGET_TAB_TOKEN, BaseState, Event, StateUpdate
 from exports_app.services.secrets import member_token
 from exports_app.state import live_tabs
 from exports_app.state.auth import tab_identity
-
-if TYPE_CHECKING:
-    from reflex.app import App
 
 log = logging.getLogger(__name__)
 
 NOT_UNDERSTOOD = "That request was not understood, so nothing changed. Reload the page and try again."
 # The browser forgets its tab token and loads the page again: the next token is a fresh one, with nothing in it.
-NEW_TAB_TOKEN = "window.sessionStorage.removeItem('token'); window.location.reload();"
+NEW_TAB_TOKEN = f"{FORGET_TAB_TOKEN} window.location.reload();"
 # The app sets no var from the client by name: it declares no setters, so `setvar` events are refused whole.
 SETVAR = "setvar"
 
@@ -55,7 +50,7 @@ def _app_states() -> list[type[BaseState]]:
     pending: list[type[BaseState]] = [rx.State]
     while pending:
         cls = pending.pop()
-        for sub in cls.get_substates():
+        for sub in bridge.substates_of(cls):
             pending.append(sub)
             if sub.__module__.startswith("exports_app.") and sub is not TabOwnerState:
                 found.append(sub)
@@ -81,7 +76,7 @@ async def hand_over(root: BaseState, previous_key: str) -> None:
 class TabGuard(bridge.EventMiddleware):
     """Reflex event middleware (ahead of the hydrate): tab ownership, then argument shapes."""
 
-    async def preprocess(self, app: App, state: BaseState, event: Event) -> StateUpdate | None:
+    async def preprocess(self, app: rx.App, state: BaseState, event: Event) -> StateUpdate | None:
         root = bridge.root_of(state)
         handed_over = await self._bind(root)
         if handed_over:
@@ -112,7 +107,7 @@ class TabGuard(bridge.EventMiddleware):
 
 def _handler_label(event: Event) -> str:
     handler = bridge.registered_handler(event.name)
-    return handler.fn.__qualname__ if handler is not None else "(unknown)"
+    return bridge.handler_function(handler).__qualname__ if handler is not None else "(unknown)"
 
 
 @lru_cache(maxsize=1024)
@@ -125,7 +120,7 @@ def argument_problem(event: Event) -> str | None:
     handler = bridge.registered_handler(event.name)
     if handler is None:
         return None  # not a handler: Reflex answers unknown names itself
-    fn = handler.fn
+    fn = bridge.handler_function(handler)
     if fn.__name__ == SETVAR:
         return "setvar is not used by this app"
     if not getattr(fn, "__module__", "").startswith("exports_app."):

@@ -4,8 +4,8 @@ Each start initialises Reflex's frontend in a web dir of its own, with the check
 each copies bun.lock and package.json back to the checkout's reflex.lock/ after its install. Reflex's plain copy
 truncates and then writes: a start that read the file in between installed against an empty lockfile and refused
 to start ("The persisted lockfile is out of sync"), or persisted the empty file, and the checkout could not
-`make run` any more (exports_app/reflex_bridge.persist_lockfiles_whole). The starts run in a copy of the checkout's
-tracked files, so the checkout itself is never at stake.
+`make run` any more (the frontend's part of exports_app/reflex_bridge/patches.py). The starts run in a copy of the
+checkout's tracked files, so the checkout itself is never at stake.
 
 Three starts rarely meet in that window (the truncation lasts microseconds), so beside them a fourth process plays
 many more starts: it runs the step every start runs after its install, the copy of its web dir's lockfiles back to
@@ -35,7 +35,9 @@ LOCKFILES = ("bun.lock", "package.json")
 MANY_STARTS_PERSISTING = """
 from reflex.utils import frontend_skeleton
 from exports_app import reflex_bridge
-getattr(reflex_bridge, "persist_lockfiles_whole", lambda: None)()
+patches = getattr(reflex_bridge, "patches", None)  # none on e9dc3c6: Reflex's plain copy
+if patches is not None:
+    patches.install(frontend=patches.FrontendBuild(stale=lambda web: False, built=lambda web: None))
 while True:
     frontend_skeleton.sync_web_lockfiles_to_root()
 """

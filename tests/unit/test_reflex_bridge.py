@@ -1,119 +1,88 @@
-"""The contract of exports_app.reflex_bridge with Reflex itself: every function against the real rx.App, its event
-processor and its state manager (in memory, and on Redis as several workers run it).
+"""The contract of exports_app.reflex_bridge's surface with Reflex itself: every name it exports, run against the real
+rx.App, its event processor, its event socket and its state manager (in memory, and on Redis as several workers run
+it).
 
 A Reflex upgrade that renames or reshapes an internal the app leans on (linking, shared-state writes, the
-connection table, handler registration) fails here, in one place. The tab guard's hand-over runs here too,
-through Reflex's own modify_state_with_links, as each event does.
+connection table, handler registration, its names on the wire) fails here, in one place. The tab guard's hand-over
+runs here too, through Reflex's own modify_state_with_links, as each event does. What the app changes in Reflex's
+own code (reflex_bridge/patches.py) has its contract in test_reflex_patches.py; the first test here holds both
+files to every name the bridge exports.
 """
 
 from __future__ import annotations
 
+import ast
 import asyncio
-import os
+import inspect
+import json
 import shutil
-import time
-from collections import defaultdict
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
 import reflex as rx
-import reflex.istate.shared as reflex_shared
 import reflex_base
 import sqlalchemy as sa
-from redis.asyncio import Redis
-from reflex.istate.manager import StateManager
-from reflex.istate.manager.disk import StateManagerDisk
-from reflex.istate.manager.memory import StateManagerMemory
-from reflex.istate.manager.redis import StateManagerRedis
-from reflex.state import BaseState, OnLoadInternalState
-from reflex_base.constants.base import LogLevel
-from reflex_base.constants.state import FIELD_MARKER
-from reflex_base.event import Event
-from reflex_base.event.context import EventContext
+from reflex.compiler.utils import compile_imports
+from reflex_components_core.core import _upload
 from sqlalchemy.orm import Session
 
 from exports_app import db
 from exports_app import reflex_bridge as bridge
-from exports_app.db import session_scope
+from exports_app.components.hls_player import HlsVideo
 from exports_app.exports_app import app
-from exports_app.routes import EXPORTS_ROUTE, PUBLISH_ROUTE
-from exports_app.services import auth
+from exports_app.reflex_bridge import patches
 from exports_app.services.auth import Member
 from exports_app.services.secrets import member_token
 from exports_app.state import live_tabs
 from exports_app.state.auth import AuthState, LoginState, member_for_cookie
 from exports_app.state.exports import ExportModalState, ExportsLive
-from exports_app.state.publish import PublishState
 from exports_app.state.tab_guard import NEW_TAB_TOKEN, TabGuard, TabOwnerState
 from tests.support.event_loop import run_in_own_loop
 from tests.support.redis_server import RedisServer
+from tests.support.reflex_app import (
+    OTHER_TAB,
+    TAB,
+    in_memory,
+    running,
+    session_cookie,
+    sid_of,
+    tab_event,
+    tab_socket,
+    until,
+)
+from tests.support.reflex_app import state_manager as state_manager  # the fixture `manager`
 
-TAB = "0f8fad5b-d9cb-469f-a165-70867728950e"
-OTHER_TAB = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
-
-
-@pytest.fixture(params=["memory", "redis"])
-def manager(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, data_dir: Path) -> Iterator[str]:
-    """The app's state manager for the test: Reflex's memory one, or its Redis one on a private server."""
-    monkeypatch.setattr(live_tabs, "_local", defaultdict[str, dict[str, float]](dict))
-    monkeypatch.setattr(live_tabs, "_redis_checked", True)
-    monkeypatch.setattr(live_tabs, "_redis", None)
-    if request.param == "memory":
-        monkeypatch.setattr(app, "_state_manager", StateManagerMemory())  # type: ignore[abstract]  # as below
-        yield request.param
-        return
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed (make test installs it)")
-    with RedisServer() as server:
-        monkeypatch.setattr(app, "_state_manager", None)  # made per event loop below
-        monkeypatch.setattr(live_tabs, "_client", lambda: Redis.from_url(server.url))
-        yield server.url
+PATCHES_CONTRACT = Path(__file__).with_name("test_reflex_patches.py")
+REFLEX_WEB = Path(reflex_base.__file__).parent / ".templates" / "web"
 
 
-@asynccontextmanager
-async def running(manager: str) -> AsyncIterator[None]:
-    """The app's event processor and contexts, as a worker runs them (the Redis manager made in this loop)."""
-    if manager != "memory":
-        # mypy takes Reflex's overloaded state methods for abstract ones ("get_state-redefinition").
-        app._state_manager = StateManagerRedis(redis=Redis.from_url(manager))  # type: ignore[abstract]
-    async with app._setup_event_processor():
-        with app.set_contexts():
-            yield
+def names_taken_from(module: str, test: Path) -> set[str]:
+    """The names a test module takes from `module` (by its alias there: `bridge.x`, `patches.y`)."""
+    return {
+        node.attr
+        for node in ast.walk(ast.parse(test.read_text()))
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == module
+    }
 
 
-@asynccontextmanager
-async def tab_event(cookie: str = "", tab: str = TAB) -> AsyncIterator[BaseState]:
-    """The root of the tab's state for one event, links patched in, as Reflex processes an event."""
-    state_manager: StateManager = app.state_manager
-    async with state_manager.modify_state_with_links(rx.BaseStateToken(ident=tab, cls=ExportsLive)) as root:
-        router = {"token": tab, "pathname": "/exports", "headers": {"cookie": cookie}}
-        root.router_data = root._update_router_vars(router, root.router_data or {})
-        yield root
-
-
-@contextmanager
-def own_event(tab: str) -> Iterator[None]:
-    """The event context Reflex gives each event it processes (forked from the processor's)."""
-    reset = EventContext.set(EventContext.get().fork(token=tab))
-    try:
-        yield
-    finally:
-        EventContext.reset(reset)
-
-
-def session_cookie(member: Member) -> str:
-    with session_scope() as session:
-        return f"{auth.SESSION_COOKIE}={auth.start_session(session=session, member=member, days=1).token}"
+def test_every_name_the_bridge_exports_is_run_by_its_contract_tests() -> None:
+    """The bridge's promise: a Reflex upgrade that breaks any name it exports fails in its contract tests. The
+    surface's names are run here, the patches' (and those the surface hands on from them) in test_reflex_patches."""
+    surface = set(bridge.__all__) - set(patches.__all__)
+    unrun = {
+        "test_reflex_bridge.py": surface - names_taken_from("bridge", Path(__file__)),
+        "test_reflex_patches.py": set(patches.__all__) - names_taken_from("patches", PATCHES_CONTRACT),
+    }
+    assert unrun == {"test_reflex_bridge.py": set(), "test_reflex_patches.py": set()}, "add a test for each"
+    assert all(hasattr(bridge, name) for name in bridge.__all__) and all(hasattr(patches, n) for n in patches.__all__)
 
 
 def test_handlers_are_found_by_the_names_clients_send(data_dir: Path) -> None:
     name = bridge.event_name(ExportModalState, "open_modal")
     handler = bridge.registered_handler(name)
-    assert handler is not None and handler.fn.__name__ == "open_modal"
+    assert handler is not None and bridge.handler_function(handler).__name__ == "open_modal"
+    assert list(inspect.signature(bridge.handler_function(handler)).parameters) == ["self", "upload_id"]
     assert bridge.handler_hints(handler)["upload_id"] is int
     assert bridge.registered_handler(name + "_nope") is None
     assert bridge.event_name(ExportModalState, "upload").endswith(".upload")
@@ -124,12 +93,16 @@ def test_handlers_are_found_by_the_names_clients_send(data_dir: Path) -> None:
     assert bridge.handler_payload(submit, {"form": {"__reflex_form_data__": [["username", "a"]]}}) == {
         "form": {"username": "a"}
     }
+    assert bridge.Event(name=name, payload={"upload_id": 1}).name == name  # the event a middleware is handed
+    assert issubclass(TabGuard, bridge.EventMiddleware)
+    assert AuthState in bridge.substates_of(rx.State) and bridge.substates_of(AuthState) == set()
 
 
 def test_linking_writing_and_unlinking_a_shared_state(manager: str) -> None:
     async def run() -> None:
         async with running(manager):
             async with tab_event() as root:
+                assert isinstance(root, bridge.BaseState) and bridge.root_of(root) is root
                 assert bridge.tab_token(root) == TAB
                 linked = await (await root.get_state(ExportsLive))._link_to("mcontract")
                 linked.total = 3
@@ -163,7 +136,7 @@ def test_the_tab_guard_hands_a_tab_over_when_its_member_changes(manager: str, al
 
     async def preprocess(cookie: str) -> Any:
         async with tab_event(cookie) as root:
-            return await guard.preprocess(app, root, Event(name="state.no_handler", payload={})), root
+            return await guard.preprocess(app, root, bridge.Event(name="state.no_handler", payload={})), root
 
     async def run() -> None:
         async with running(manager):
@@ -194,34 +167,116 @@ def test_the_tab_guard_hands_a_tab_over_when_its_member_changes(manager: str, al
     run_in_own_loop(run())
 
 
-def test_the_frontend_runtime_takes_the_pages_port_for_a_portless_backend() -> None:
-    template = Path(reflex_base.__file__).parent / ".templates" / "web" / bridge.STATE_JS
-    state_js = template.read_text()
-    patched = bridge.backend_on_page_port(state_js)
-    assert patched != state_js and bridge.backend_on_page_port(patched) == patched  # once, then left alone
-    assert "endpoint.port = window.location.port" in patched
-    for name in bridge.SAME_HOST_NAMES:  # the host names Reflex's runtime replaces with the page's
-        assert f'"{name}"' in state_js.split("SAME_DOMAIN_HOSTNAMES = [", 1)[1].split("]", 1)[0]
-    with pytest.raises(RuntimeError):
-        bridge.backend_on_page_port(state_js.replace("endpoint.hostname = frontend_hostname;", ""))
+def test_a_worker_writes_its_tabs_socket_records_back_into_an_emptied_redis(monkeypatch: pytest.MonkeyPatch) -> None:
+    """restore_own_sockets against Reflex's Redis token manager, two workers: the record of a tab whose socket this
+    worker holds, gone with a Redis restart, is written back, so the other worker sees the tab connected again and
+    relays to it; it lives as long as a tab's state. Without Redis there is nothing to restore."""
+    from reflex.app import EventNamespace
+    from reflex.utils.token_manager import RedisTokenManager
+    from reflex_base.config import get_config
+
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed (make test installs it)")
+    assert bridge.redis_client() is None  # one worker: states and socket records in memory
+    assert run_in_own_loop(bridge.restore_own_sockets(app)) == []
+
+    async def scene() -> None:
+        here, there = EventNamespace("/_event", app), EventNamespace("/_event", app)  # two workers' namespaces
+        assert isinstance(here._token_manager, RedisTokenManager)
+        assert isinstance(there._token_manager, RedisTokenManager)
+        monkeypatch.setattr(app, "_event_namespace", here)  # this worker's
+        redis = bridge.redis_client()
+        assert redis is not None
+        try:
+            await here._token_manager.link_token_to_sid(TAB, "sid-here")  # the tab's socket opens on this worker
+            assert await there._token_manager.is_token_connected(TAB)
+            await redis.flushall()  # Redis restarts empty
+            assert not await there._token_manager.is_token_connected(TAB)
+            assert await bridge.restore_own_sockets(app) == [TAB]
+            assert await there._token_manager.is_token_connected(TAB)  # relayed to again
+            assert 0 < await redis.ttl(here._token_manager._get_redis_key(TAB)) <= bridge.state_expiry_seconds()
+        finally:
+            for namespace in (here, there):
+                await namespace._token_manager.close()
+            await redis.aclose()
+
+    with RedisServer() as server:
+        monkeypatch.setattr(get_config(), "redis_url", server.url)
+        run_in_own_loop(scene())
 
 
-def test_the_backend_urls_and_the_build_step_are_where_reflex_keeps_them(monkeypatch: pytest.MonkeyPatch) -> None:
-    from reflex.utils import build
+def test_a_tab_on_a_socket_is_reached_and_its_socket_closed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """connected, emit and close_socket over a real socket to Reflex's event endpoint, its hooks as the app installs
+    them: the tab is connected while its socket is open, an update reaches it, and close_socket sends the socket its
+    last update and ends it, after which the tab is no longer connected and a second close does nothing."""
+    in_memory(monkeypatch)
+    frames: list[str] = []
 
+    def note(payload: Any, _at: float) -> None:
+        frames.append(json.dumps(payload))
+
+    def told(script: str) -> bridge.StateUpdate:
+        return bridge.StateUpdate(events=bridge.client_events(rx.call_script(script)))
+
+    async def scene() -> None:
+        live: bridge.LiveApp = app
+        async with tab_socket(note) as socket:
+            assert await bridge.connected(live, TAB) and not await bridge.connected(live, OTHER_TAB)
+            await bridge.emit(live, told("first()"), TAB)
+            await until(lambda: any("first()" in frame for frame in frames), "the tab gets the update")
+            sid = sid_of(TAB)
+            await bridge.close_socket(live, sid, told("last()"))
+            await until(lambda: socket.closed, "the socket ends")
+            assert "last()" in frames[-1]
+            await until(lambda: not live_connected(), "Reflex forgets the tab")
+            await bridge.close_socket(live, sid, told("again()"))  # gone already: nothing, no error
+        assert not any("again()" in frame for frame in frames)
+
+    def live_connected() -> bool:
+        namespace = app.event_namespace
+        return namespace is not None and TAB in namespace.sid_to_token.values()
+
+    run_in_own_loop(scene())
+
+
+def test_reflexs_names_on_the_wire_are_the_ones_it_uses() -> None:
+    """The upload route and its two headers as Reflex's frontend sends them and its route reads them, its health
+    route, the browser's key of the tab token, and the host names its frontend takes for the page's own."""
+    upload_js = (REFLEX_WEB / "utils" / "helpers" / "upload.js").read_text().lower()
+    upload_route = inspect.getsource(_upload).lower()
+    for header in (bridge.CLIENT_TOKEN_HEADER, bridge.HANDLER_HEADER):
+        assert f'setrequestheader("{header}"' in upload_js and f'headers.get("{header}")' in upload_route
     urls = bridge.backend_urls()
     assert {"EVENT", "UPLOAD", "PING"} <= set(urls) and urls["EVENT"].startswith("ws")
-    # The production start builds through the module's `build` (looked up when it runs), so wrapping it holds.
-    assert "build" in build.setup_frontend_prod.__code__.co_names
-    calls: list[str] = []
-    monkeypatch.setattr(build, "build", lambda: calls.append("vite"))
-    monkeypatch.setattr("reflex.utils.prerequisites.get_web_dir", lambda: Path("web"))
-    stale = True
-    bridge.build_frontend_only_when(lambda web: stale, lambda web: calls.append(f"built {web}"))
-    build.build()  # type: ignore[no-untyped-call]
-    stale = False
-    build.build()  # type: ignore[no-untyped-call]
-    assert calls == ["vite", "built web"]
+    assert urls["UPLOAD"].endswith(bridge.UPLOAD_PATH)
+    assert app._api is not None and bridge.HEALTH_PATH in [getattr(route, "path", None) for route in app._api.routes]
+    state_js = (REFLEX_WEB / "utils" / "state.js").read_text()
+    token_key = state_js.split("const TOKEN_KEY = ", 1)[1].split(";", 1)[0]
+    assert "window.sessionStorage.getItem(TOKEN_KEY)" in state_js
+    assert bridge.FORGET_TAB_TOKEN == f"window.sessionStorage.removeItem({token_key.replace(chr(34), chr(39))});"
+    assert NEW_TAB_TOKEN.startswith(bridge.FORGET_TAB_TOKEN)
+    same_hosts = state_js.split("SAME_DOMAIN_HOSTNAMES = [", 1)[1].split("]", 1)[0]
+    assert sorted(f'"{name}"' for name in bridge.SAME_HOST_NAMES) == sorted(
+        name.strip() for name in same_hosts.split(",") if name.strip()
+    )
+
+
+def test_a_component_is_imported_from_a_subpath_of_its_package() -> None:
+    imported = bridge.imported_from(bridge.ImportVar(tag="HlsVideo", is_default=True), "/react")
+    assert compile_imports({"hls-video-element@1.5.11": [imported]}) == [
+        {"lib": "hls-video-element/react", "default": "HlsVideo", "rest": []}
+    ]
+    player = HlsVideo.create(src="/media/master.m3u8")
+    assert isinstance(player.import_var, bridge.ImportVar)
+    assert player._get_all_imports() == {"hls-video-element@1.5.11": [player.import_var]}
+    assert player.import_var.package_path == "/react"
+
+
+def test_reflexs_command_line_runs_in_this_process(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as ended:
+        bridge.run_reflex(["--version"])
+    assert ended.value.code == 0
+    assert capsys.readouterr().out.strip() == rx.constants.Reflex.VERSION
 
 
 def test_the_web_dir_is_the_one_reflex_builds_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -231,47 +286,6 @@ def test_the_web_dir_is_the_one_reflex_builds_in(tmp_path: Path, monkeypatch: py
     assert bridge.web_dir() == prerequisites.get_web_dir() == Path(".web")
     monkeypatch.setenv("REFLEX_WEB_WORKDIR", str(tmp_path / "web"))  # a test app's own (tests/support/app_process)
     assert bridge.web_dir() == prerequisites.get_web_dir() == tmp_path / "web"
-
-
-def test_the_lockfiles_go_back_to_the_checkout_whole_and_only_when_changed(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from reflex.utils import frontend_skeleton
-
-    web, checkout = tmp_path / "web", tmp_path / "checkout"
-    web.mkdir()
-    (checkout / "reflex.lock").mkdir(parents=True)
-    monkeypatch.chdir(checkout)
-    monkeypatch.setenv("REFLEX_WEB_WORKDIR", str(web))
-    monkeypatch.setattr(frontend_skeleton, "sync_web_lockfile_to_root", frontend_skeleton.sync_web_lockfile_to_root)
-    bridge.persist_lockfiles_whole()
-    root = checkout / "reflex.lock" / "bun.lock"
-    (web / "bun.lock").write_text("one")
-    frontend_skeleton.sync_web_lockfiles_to_root()  # type: ignore[no-untyped-call]  # Reflex's caller reaches it
-    assert root.read_text() == "one"
-    written = root.stat()
-    frontend_skeleton.sync_web_lockfiles_to_root()  # type: ignore[no-untyped-call]
-    assert root.stat().st_ino == written.st_ino and root.stat().st_mtime_ns == written.st_mtime_ns  # same bytes: kept
-    (web / "bun.lock").write_text("two")
-    frontend_skeleton.sync_web_lockfiles_to_root()  # type: ignore[no-untyped-call]
-    assert root.read_text() == "two" and root.stat().st_ino != written.st_ino  # renamed over, never truncated
-    assert sorted(path.name for path in root.parent.iterdir()) == ["bun.lock"]  # nothing staged is left
-
-
-def test_a_build_without_serving_stops_where_reflex_would_serve(monkeypatch: pytest.MonkeyPatch) -> None:
-    from reflex.utils import exec as reflex_exec
-    from reflex.utils import prerequisites
-
-    for name in ("run_backend_prod", "notify_app_running", "notify_frontend"):
-        monkeypatch.setattr(reflex_exec, name, getattr(reflex_exec, name))
-    monkeypatch.setattr(prerequisites, "check_schema_up_to_date", prerequisites.check_schema_up_to_date)
-    # The production start looks each of them up on its module when it runs, so replacing them holds.
-    import reflex.reflex as reflex_cli
-
-    assert {"run_backend_prod", "notify_app_running", "notify_frontend"} <= set(reflex_cli._run_prod.__code__.co_names)
-    bridge.build_without_serving()
-    assert reflex_exec.run_backend_prod("127.0.0.1", 1, LogLevel.WARNING, True) is None
-    assert prerequisites.check_schema_up_to_date() is None  # type: ignore[no-untyped-call]
 
 
 def test_an_event_looks_its_session_up_once(manager: str, alice: Member, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -299,7 +313,7 @@ def test_an_event_looks_its_session_up_once(manager: str, alice: Member, monkeyp
             router = {"pathname": "/no-page-here", "headers": {"cookie": cookie}}  # a page without on_load
             name = bridge.event_name(ExportModalState, "start_page")  # a handler that asks who is signed in
             for _ in range(2):
-                await (await processor.enqueue(TAB, Event(name=name, payload={}, router_data=router)))
+                await (await processor.enqueue(TAB, bridge.Event(name=name, payload={}, router_data=router)))
             await processor.join()
             async with tab_event(cookie) as root:
                 assert (await root.get_state(AuthState)).username == "alice"  # the handler ran, signed in
@@ -337,172 +351,6 @@ def test_an_events_session_lookup_is_one_statement_on_a_plain_connection(alice: 
     assert found == [alice, bob, alice, None, None]
     assert orm == []
     assert len(statements) == 4, statements  # one per cookie with a token (none for a cookie without one)
-
-
-def test_the_disk_state_manager_looks_for_expired_tab_states_once_a_minute(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Reflex's disk state manager (one worker, no Redis) reads every state file's age after each write it makes; the
-    app has it look once a minute (a thousand tabs are 12,000 files): an expired state still goes, a minute late."""
-    states = tmp_path / "states"
-    monkeypatch.setenv("REFLEX_STATES_WORKDIR", str(states))
-    expired = time.time() - 2 * bridge.state_expiry_seconds()
-
-    def expired_state(name: str) -> Path:
-        path = states / f"{name}.pkl"
-        path.write_bytes(b"")
-        os.utime(path, (expired, expired))
-        return path
-
-    # Reflex's base class declares these methods as abstract overloads: a cold mypy run takes the disk manager for
-    # abstract ("get_state-redefinition"; a warm cache did not), so it is built through Any.
-    manager: StateManagerDisk = cast(Any, StateManagerDisk)()  # it looks once as it starts
-    assert manager.states_directory == states.absolute()
-    first = expired_state("first")
-    manager._purge_expired_states()  # type: ignore[no-untyped-call]  # as after each write: within the minute, no look
-    assert first.exists()
-    monkeypatch.setattr(bridge, "PURGE_EVERY_S", 0.0)  # the minute has passed
-    manager._purge_expired_states()  # type: ignore[no-untyped-call]  # Reflex leaves it unannotated
-    assert not first.exists()
-
-
-@dataclass
-class PageLoad:
-    """A page load as a tab's socket makes it (the boot event, hydrate_and_load), run by the app's event processor
-    to its end."""
-
-    events: list[str]  # the events of the chain the tab guard saw, in order
-    seen: list[str]  # every event it saw (the processor may run a chain once more: see load_page)
-    deltas: list[tuple[str, dict[str, Any]]]  # the deltas the chain sent the tab, by the event that sent each
-    username: str  # what the tab holds afterwards
-    link: str
-    hydrated: bool
-
-
-def load_page(manager: str, cookie: str, path: str, last: str, monkeypatch: pytest.MonkeyPatch) -> PageLoad:
-    """Connect a tab to the page (hydrate_and_load) and run its chain to the event named `last` (then drain)."""
-    events: list[str] = []
-    sent: list[tuple[int, dict[str, Any]]] = []
-    guard_preprocess = TabGuard.preprocess
-
-    async def counted(self: TabGuard, **given: Any) -> Any:
-        events.append(given["event"].name)
-        return await guard_preprocess(self, **given)
-
-    async def emit_update(_namespace: Any, update: bridge.StateUpdate, token: str) -> None:
-        if token == TAB and update.delta:
-            sent.append((len(events) - 1, dict(update.delta)))
-
-    monkeypatch.setattr(TabGuard, "preprocess", counted)
-    boot = bridge.event_name(rx.State, "hydrate_and_load")
-    shown: list[PageLoad] = []
-
-    async def run() -> None:
-        async with running(manager):
-            processor = app._event_processor
-            assert processor is not None and app.event_namespace is not None
-            monkeypatch.setattr(type(app.event_namespace), "emit_update", emit_update)
-            router = {"pathname": path, "asPath": path, "headers": {"cookie": cookie}}
-            await (await processor.enqueue(TAB, Event(name=boot, payload={}, router_data=router)))
-            # The chain's next event is queued as the one before it ends: join() can return in between.
-            deadline = time.monotonic() + 30
-            while last not in events and time.monotonic() < deadline:
-                await processor.join()
-                await asyncio.sleep(0.01)
-            await processor.join()
-            async with tab_event(cookie) as root:
-                username = (await root.get_state(AuthState)).username
-                link = bridge.linked_tokens(root).get(ExportsLive.get_full_name(), "")
-                hydrated = bool(getattr(root, "is_hydrated", False))
-            # The chain of the one boot event sent, to its end (a processor driven by hand, as here, may run it
-            # once more after join() returned; a page's socket sends the chain once).
-            chain = events[: events.index(last) + 1] if last in events else list(events)
-            deltas = [(events[at], delta) for at, delta in sent if 0 <= at < len(chain)]
-            shown.append(PageLoad(chain, list(events), deltas, username, link, hydrated))
-
-    run_in_own_loop(run())
-    return shown[0]
-
-
-def test_a_member_page_loads_in_one_event_of_the_apps(
-    manager: str, alice: Member, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """/exports's on_load is one event of the app's (the header's name, the live list linked and read, the modal
-    reset), after Reflex's own hydrate and on_load_internal, and that event ends the page's hydration: Reflex's
-    set_is_hydrated event after it, and on_load_internal's frame flagging the page not hydrated yet, would cost each
-    tab one more event and two more frames, a connect rush a thousand times."""
-    start_page = bridge.event_name(ExportModalState, "start_page")
-    boot, on_load = (
-        bridge.event_name(rx.State, "hydrate_and_load"),
-        bridge.event_name(OnLoadInternalState, "on_load_internal"),
-    )
-    load = load_page(manager, session_cookie(alice), EXPORTS_ROUTE, start_page, monkeypatch)
-    assert load.events == [boot, on_load, start_page]
-    assert not [name for name in load.seen if name.endswith("set_is_hydrated")]
-    assert (load.username, load.link, load.hydrated) == ("alice", member_token(alice.id), True)
-    # Two frames: the hydrate's snapshot, then the page's start with the list and the hydrated flag.
-    assert [name for name, _ in load.deltas] == [boot, start_page], load.deltas
-    root = rx.State.get_full_name()
-    assert load.deltas[1][1][root]["is_hydrated" + FIELD_MARKER] is True
-    assert load.deltas[1][1][ExportsLive.get_full_name()]["rows" + FIELD_MARKER] == []  # alice has no exports
-
-
-def test_a_page_with_more_on_load_events_is_hydrated_after_the_last(
-    manager: str, alice: Member, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """/publish runs its own on_load after the member page's start: Reflex's set_is_hydrated still ends that chain."""
-    hydrated = bridge.event_name(OnLoadInternalState, "set_is_hydrated")
-    load = load_page(manager, session_cookie(alice), PUBLISH_ROUTE, hydrated, monkeypatch)
-    reflex_own = (OnLoadInternalState.get_full_name(), bridge.event_name(rx.State, "hydrate_and_load"))
-    apps = [name for name in load.events if not name.startswith(reflex_own)]
-    assert apps == [bridge.event_name(ExportModalState, "start_page"), bridge.event_name(PublishState, "load")]
-    assert load.events[-1] == hydrated and load.hydrated
-
-
-def test_only_what_an_event_changed_in_a_shared_state_goes_to_its_other_tabs(
-    manager: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Reflex re-sends a shared state to its other linked tabs after every event of a linked tab; with
-    share_changes_only, after an event that changed it and did not keep the change to its own tab."""
-    resent: list[tuple[set[str], dict[str, set[str]]]] = []
-
-    def reflex_fan_out(tabs: set[str], dirty: dict[str, set[str]], _cls: type[BaseState]) -> list[Any]:
-        resent.append((set(tabs), {name: set(names) for name, names in dirty.items()}))
-        return []
-
-    monkeypatch.setattr(bridge, "_reflex_fan_out", reflex_fan_out)
-    monkeypatch.setattr(reflex_shared, "_do_update_other_tokens", reflex_shared._do_update_other_tokens)
-    shared_base = reflex_shared.SharedStateBaseInternal
-    monkeypatch.setattr(shared_base, "_modify_linked_states", shared_base._modify_linked_states)
-    bridge.share_changes_only()  # as the app does (exports_app.py); undone after the test
-    live_name = ExportsLive.get_full_name()
-
-    async def event(tab: str, link: bool = False, keep: bool = False, total: int | None = None) -> None:
-        """One event of the tab, as Reflex runs it: the handler's work, then its delta sent (which cleans)."""
-        with own_event(tab):
-            async with tab_event(tab=tab) as root:
-                live = await root.get_state(ExportsLive)
-                if link:
-                    live = await live._link_to("mfanout")
-                if keep:
-                    bridge.keep_to_this_tab()
-                if total is not None:
-                    live.total = total
-                await bridge.sent_delta(root)
-
-    async def run() -> None:
-        async with running(manager):
-            await event(OTHER_TAB, link=True, keep=True)
-            await event(TAB, link=True, keep=True)  # the second tab links: nothing for the first
-            await event(TAB)  # reads the shared state, changes nothing
-            await event(OTHER_TAB)
-            assert resent == []
-            await event(TAB, total=5)
-            assert resent == [({OTHER_TAB}, {live_name: {"total", "has_more"}})]
-            await event(OTHER_TAB, total=6, keep=True)
-            assert len(resent) == 1
-
-    run_in_own_loop(run())
 
 
 def test_the_redis_listeners_a_worker_gave_up_are_started_again(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -80,7 +80,7 @@ def test_the_bridge_hooks_the_socket_where_reflex_receives_each_message() -> Non
         "on_disconnect": ["self", "sid"],
     }.items():
         hook = getattr(EventNamespace, name)
-        assert hook.__module__ == reflex_bridge.__name__, f"{name} is not hooked"
+        assert hook.__module__ == reflex_bridge.patches.__name__, f"{name} is not hooked"
         assert list(inspect.signature(hook).parameters) == params
         assert inspect.iscoroutinefunction(hook) == (name != "on_disconnect")
     from reflex.app import _decode_asgi_headers

@@ -5,6 +5,10 @@ a benchmark can change without breaking a test and the reverse. No module import
 conftest: pytest loads those itself, and a helper kept in one would be collected, or its fixtures re-registered,
 where it is imported. The tests/ root holds only the package and its conftest; helpers live in tests/support/.
 One Playwright per process, from the root conftest.
+
+The app holds to one rule of the same kind: Reflex's internals (reflex_base, reflex.state, reflex.utils, reflex.istate,
+and any name starting with `_` from a Reflex module) are reached only through exports_app/reflex_bridge/, so a Reflex
+upgrade that changes them fails in the bridge's contract test and nowhere else.
 """
 
 from __future__ import annotations
@@ -14,6 +18,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 TESTKIT = "tests.support"
+BRIDGE = "exports_app.reflex_bridge"
+# Reflex's internals: the modules the bridge alone imports (public Reflex is rx.*, reflex.vars, reflex.event,
+# reflex.config and the component packages' classes).
+REFLEX_INTERNALS = ("reflex_base", "reflex.state", "reflex.utils", "reflex.istate")
+# Reflex's names on the wire and in the browser, which the bridge names once (reflex_bridge/wire.py).
+REFLEX_WIRE_NAMES = ("/_event", "/_upload", "/_health", "reflex-client-token", "reflex-event-handler", "sessionStorage")
 
 
 def module_name(path: Path) -> str:
@@ -65,6 +75,78 @@ def imports_under(folder: str) -> list[tuple[str, str]]:
 
 def within(name: str, package: str) -> bool:
     return name == package or name.startswith(f"{package}.")
+
+
+def is_reflex(name: str) -> bool:
+    """Whether a dotted name is Reflex's: reflex, reflex_base, a reflex_components_* package, or inside one."""
+    top = name.partition(".")[0]
+    return top == "reflex" or top.startswith("reflex_")
+
+
+def reflex_internals_named(source: str, package: str) -> set[str]:
+    """The Reflex internals a source imports: modules inside REFLEX_INTERNALS, and names (a module, a class, a
+    function) that start with `_`, imported from a Reflex module or reached as an attribute of `rx`."""
+    found = {
+        name
+        for name in imported_modules(source, package)
+        if any(within(name, internal) for internal in REFLEX_INTERNALS)
+    }
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found.update(
+                alias.name
+                for alias in node.names
+                if is_reflex(alias.name) and any(part.startswith("_") for part in alias.name.split("."))
+            )
+        elif isinstance(node, ast.ImportFrom) and not node.level and is_reflex(node.module or ""):
+            found.update(f"{node.module}.{alias.name}" for alias in node.names if alias.name.startswith("_"))
+        elif isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.endswith("__"):
+            root = node.value
+            while isinstance(root, ast.Attribute):
+                root = root.value
+            if isinstance(root, ast.Name) and root.id == "rx":
+                found.add(f"{ast.unparse(node.value)}.{node.attr}")
+    return found
+
+
+def test_only_the_bridge_reaches_reflex_internals() -> None:
+    wrong = [
+        f"{path.relative_to(ROOT)} uses {name}"
+        for path in sorted((ROOT / "exports_app").rglob("*.py"))
+        if not within(module_name(path), BRIDGE)
+        for name in sorted(reflex_internals_named(path.read_text(), package_of(path)))
+    ]
+    assert wrong == [], "give the bridge (exports_app/reflex_bridge/) a typed name for it:\n" + "\n".join(wrong)
+
+
+def wire_names_written(source: str) -> set[str]:
+    """The Reflex wire names that the source's strings spell out (docstrings aside: they may say where things are)."""
+    tree = ast.parse(source)
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    return {
+        name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+        for name in REFLEX_WIRE_NAMES
+        if name.lower() in node.value.lower()
+    }
+
+
+def test_only_the_bridge_spells_reflex_wire_names() -> None:
+    wrong = [
+        f"{path.relative_to(ROOT)} spells {name!r}"
+        for path in sorted((ROOT / "exports_app").rglob("*.py"))
+        if not within(module_name(path), BRIDGE)
+        for name in sorted(wire_names_written(path.read_text()))
+    ]
+    assert wrong == [], "take the name from the bridge (exports_app/reflex_bridge/wire.py):\n" + "\n".join(wrong)
 
 
 def test_bench_takes_from_the_tests_only_their_testkit() -> None:
@@ -139,3 +221,32 @@ def test_the_import_reading_sees_every_form_of_import() -> None:
         "tests.e2e.members",
         "tests.unit.test_spaces",
     }
+
+
+def test_the_reflex_internals_reading_sees_every_form_of_reaching_them() -> None:
+    source = (
+        "import reflex as rx\n"
+        "import reflex_base.event\n"
+        "from reflex.state import BaseState\n"
+        "from reflex.utils import prerequisites\n"
+        "from reflex.app import _decode_asgi_headers, App\n"
+        "from reflex.vars import ObjectVar\n"
+        "from reflex.event import EventSpec\n"
+        "from reflex_components_lucide.icon import Icon\n"
+        "from exports_app.state._hidden import x\n"
+        "def f(state):\n"
+        "    from reflex.istate.manager import StateManager\n"
+        "    rx.App._add_cors = None\n"
+        "    return state._member_key, rx.State.__name__\n"
+    )
+    assert reflex_internals_named(source, "exports_app.state") == {
+        "reflex_base.event",
+        "reflex.state",
+        "reflex.utils",
+        "reflex.app._decode_asgi_headers",
+        "reflex.istate.manager",
+        "rx.App._add_cors",
+    }
+    wire = '"""Says /_upload."""\nPATH = "/_upload"\nH = ("Reflex-Client-Token", f"{x}sessionStorage")\n'
+    assert wire_names_written(wire) == {"/_upload", "reflex-client-token", "sessionStorage"}
+    assert wire_names_written('"""Only a docstring says /_event."""\n') == set()
