@@ -42,7 +42,8 @@ import httpx
 
 from bench.common import report
 from exports_app.config import get_settings
-from exports_app.state.exports import ExportModalState, ExportsLive
+from exports_app.state.exports import ExportModalState
+from exports_app.state.exports_live import ExportsLive
 from exports_app.state.socket_guard import TOO_FAST
 from tests.support.app_process import RunningApp, start_app
 from tests.support.figures import percentile

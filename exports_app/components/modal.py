@@ -8,7 +8,8 @@ from exports_app.components.hls_look import look_of
 from exports_app.components.hls_player import hls_video
 from exports_app.components.styles import BLUE, BURGUNDY, DARK_GRAY, ERROR_RED, TEXT_MUTED, filled
 from exports_app.components.vars import cond_str
-from exports_app.state.exports import ExportModalState, status_var
+from exports_app.state.exports import ExportModalState
+from exports_app.state.exports_live import status_var
 
 status = status_var(ExportModalState.open_key)  # the open export's StatusView
 look = look_of(status.state)  # what its state shows and allows

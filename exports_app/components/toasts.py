@@ -8,7 +8,8 @@ from reflex.vars import ObjectVar
 from exports_app.components.styles import BLUE, BORDER_STRONG, ERROR_RED, READY_GREEN
 from exports_app.components.vars import cond_str, icon
 from exports_app.hls_states import READY
-from exports_app.state.exports import ExportModalState, ExportsLive
+from exports_app.state.exports import ExportModalState
+from exports_app.state.exports_live import ExportsLive
 from exports_app.state.views import Notice
 
 

@@ -44,7 +44,7 @@ async def write_shared(
 ) -> tuple[StateUpdate | None, set[str]]:
     """Apply the statuses to the member's shared ExportsLive: (the tabs' update if anything changed, the member's
     tabs to send it to)."""
-    from exports_app.state.exports import ExportsLive
+    from exports_app.state.exports_live import ExportsLive
 
     key = member_token(member_id)
     async with bridge.shared_state(app, key, ExportsLive) as root:
@@ -123,7 +123,7 @@ async def resend(app: LiveApp, owners: dict[str, tuple[str, str]]) -> None:
     After Redis restarted empty (jobs/tab_records), a member's shared list is gone, and a push made before the
     tabs' records were back reached none of them: each tab gets the list as the database has it now.
     """
-    from exports_app.state.exports import ExportsLive
+    from exports_app.state.exports_live import ExportsLive
 
     members = await asyncio.to_thread(_members, {session for _, session in owners.values()})
     tabs_of: dict[int, set[str]] = defaultdict(set)

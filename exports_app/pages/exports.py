@@ -16,17 +16,8 @@ from exports_app.components.table import items_table
 from exports_app.components.vars import icon
 from exports_app.pages.registry import member_page
 from exports_app.routes import EXPORTS_ROUTE
-from exports_app.state.exports import (
-    MORE_ROWS,
-    MORE_STATUSES,
-    UPLOAD_ID,
-    UPLOADING,
-    ExportModalState,
-    ExportsLive,
-    rows_var,
-    status_var,
-    statuses_var,
-)
+from exports_app.state.exports import UPLOAD_ID, UPLOADING, ExportModalState
+from exports_app.state.exports_live import MORE_ROWS, MORE_STATUSES, ExportsLive, rows_var, status_var, statuses_var
 from exports_app.state.views import ExportRow
 
 

@@ -21,7 +21,8 @@ import pytest
 from reflex_base.constants.state import FIELD_MARKER
 
 from exports_app.services.auth import Member
-from exports_app.state.exports import PAGE_SIZE, ExportModalState, ExportsLive
+from exports_app.state.exports import ExportModalState
+from exports_app.state.exports_live import PAGE_SIZE, ExportsLive
 from tests.support.app_process import RunningApp
 from tests.support.records import add_upload
 from tests.support.socketio_client import EventSocket, handler_name, hydrate_event_name, open_socket, page_event

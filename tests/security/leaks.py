@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from exports_app.state.exports import ExportsLive
+from exports_app.state.exports_live import ExportsLive
 from tests.security.world import ALICE_MARK, World
 from tests.support.socketio_client import EventSocket
 

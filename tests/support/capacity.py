@@ -62,7 +62,7 @@ def protocol() -> Protocol:
     from reflex_base.constants.state import FIELD_MARKER
 
     from exports_app.state.auth import AuthState
-    from exports_app.state.exports import ExportsLive
+    from exports_app.state.exports_live import ExportsLive
     from tests.support.socketio_client import hydrate_event_name
 
     return Protocol(

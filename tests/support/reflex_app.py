@@ -30,7 +30,7 @@ from exports_app.exports_app import app
 from exports_app.services import auth
 from exports_app.services.auth import Member
 from exports_app.state import live_tabs
-from exports_app.state.exports import ExportsLive
+from exports_app.state.exports_live import ExportsLive
 from tests.support.ports import free_port
 from tests.support.redis_server import RedisServer
 from tests.support.socketio_client import AsyncEventSocket, FrameHandler, open_socket_async

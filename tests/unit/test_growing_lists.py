@@ -22,7 +22,8 @@ from exports_app.services import auth, publish
 from exports_app.services.auth import Member
 from exports_app.services.hls_status import HlsStatus
 from exports_app.state import growing_list
-from exports_app.state.exports import PAGE_SIZE, ExportModalState, ExportsLive
+from exports_app.state.exports import ExportModalState
+from exports_app.state.exports_live import PAGE_SIZE, ExportsLive
 from exports_app.state.publish import ADDED, PublishState
 from tests.support.clips import make_clip
 from tests.support.records import import_clip, ready_production

@@ -62,7 +62,7 @@ def test_the_badge_and_modal_read_the_table_not_state_names() -> None:
 
     from exports_app.components.modal import export_modal
     from exports_app.pages.exports import status_badge
-    from exports_app.state.exports import ExportsLive
+    from exports_app.state.exports_live import ExportsLive
 
     rendered = str(export_modal()) + str(rx.foreach(ExportsLive.rows, status_badge))
     compared = re.findall(r'===\s*"(not_ready|in_progress|ready|failed)"', rendered)

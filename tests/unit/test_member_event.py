@@ -27,7 +27,8 @@ from exports_app.routes import LOGIN_ROUTE
 from exports_app.services import auth, productions, projects, publish
 from exports_app.services.auth import Member
 from exports_app.state.auth import AuthState, LoginState
-from exports_app.state.exports import ExportModalState, ExportsLive
+from exports_app.state.exports import ExportModalState
+from exports_app.state.exports_live import ExportsLive
 from exports_app.state.publish import PublishState
 from exports_app.state.space import SpaceState
 from exports_app.state.timeline import TimelineState

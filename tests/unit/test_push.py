@@ -26,7 +26,7 @@ from exports_app.services.auth import Member
 from exports_app.services.hls_status import HlsStatus
 from exports_app.services.secrets import member_token
 from exports_app.state import live_tabs
-from exports_app.state.exports import ExportsLive
+from exports_app.state.exports_live import ExportsLive
 from tests.support.event_loop import run_in_own_loop
 from tests.support.records import add_upload
 

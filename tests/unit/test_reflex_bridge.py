@@ -36,7 +36,8 @@ from exports_app.services.auth import Member
 from exports_app.services.secrets import member_token
 from exports_app.state import live_tabs
 from exports_app.state.auth import AuthState, LoginState, member_for_cookie
-from exports_app.state.exports import ExportModalState, ExportsLive
+from exports_app.state.exports import ExportModalState
+from exports_app.state.exports_live import ExportsLive
 from exports_app.state.tab_guard import NEW_TAB_TOKEN, TabGuard, TabOwnerState
 from tests.support.event_loop import run_in_own_loop
 from tests.support.redis_server import RedisServer

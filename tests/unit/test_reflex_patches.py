@@ -30,7 +30,8 @@ from exports_app.routes import EXPORTS_ROUTE, PUBLISH_ROUTE
 from exports_app.services.auth import Member
 from exports_app.services.secrets import member_token
 from exports_app.state.auth import AuthState
-from exports_app.state.exports import ExportModalState, ExportsLive
+from exports_app.state.exports import ExportModalState
+from exports_app.state.exports_live import ExportsLive
 from exports_app.state.publish import PublishState
 from exports_app.state.socket_guard import SocketGuard
 from exports_app.state.tab_guard import TabGuard

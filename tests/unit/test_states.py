@@ -13,7 +13,8 @@ from exports_app.db import session_scope
 from exports_app.services import auth, productions
 from exports_app.services.auth import Member
 from exports_app.services.hls_status import HlsStatus
-from exports_app.state.exports import ExportModalState, ExportsLive
+from exports_app.state.exports import ExportModalState
+from exports_app.state.exports_live import ExportsLive
 from exports_app.state.views import (
     export_row,
     human_duration,

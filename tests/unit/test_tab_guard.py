@@ -8,7 +8,8 @@ import pytest
 from reflex_base.event import Event
 
 from exports_app.state.auth import LoginState
-from exports_app.state.exports import ExportModalState, ExportsLive
+from exports_app.state.exports import ExportModalState
+from exports_app.state.exports_live import ExportsLive
 from exports_app.state.publish import PublishState
 from exports_app.state.tab_guard import argument_problem
 from tests.support.socketio_client import handler_name

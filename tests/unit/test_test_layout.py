@@ -8,7 +8,8 @@ One Playwright per process, from the root conftest.
 
 The app holds to one rule of the same kind: Reflex's internals (reflex_base, reflex.state, reflex.utils, reflex.istate,
 and any name starting with `_` from a Reflex module) are reached only through exports_app/reflex_bridge/, so a Reflex
-upgrade that changes them fails in the bridge's contract test and nowhere else.
+upgrade that changes them fails in the bridge's contract test and nowhere else. And every module of the app stays
+small: under MAX_MODULE_LINES lines, so that one does not grow into two jobs.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ BRIDGE = "exports_app.reflex_bridge"
 # reflex.config and the component packages' classes).
 REFLEX_INTERNALS = ("reflex_base", "reflex.state", "reflex.utils", "reflex.istate")
 # Reflex's names on the wire and in the browser, which the bridge names once (reflex_bridge/wire.py).
+MAX_MODULE_LINES = 400  # an app module longer than this has grown a second job: split it
 REFLEX_WIRE_NAMES = ("/_event", "/_upload", "/_health", "reflex-client-token", "reflex-event-handler", "sessionStorage")
 
 
@@ -147,6 +149,15 @@ def test_only_the_bridge_spells_reflex_wire_names() -> None:
         for name in sorted(wire_names_written(path.read_text()))
     ]
     assert wrong == [], "take the name from the bridge (exports_app/reflex_bridge/wire.py):\n" + "\n".join(wrong)
+
+
+def test_every_app_module_is_under_the_line_limit() -> None:
+    long = {
+        path.relative_to(ROOT).as_posix(): lines
+        for path in (ROOT / "exports_app").rglob("*.py")
+        if (lines := len(path.read_text().splitlines())) >= MAX_MODULE_LINES
+    }
+    assert long == {}
 
 
 def test_bench_takes_from_the_tests_only_their_testkit() -> None:
