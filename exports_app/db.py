@@ -33,7 +33,12 @@ def make_engine(url: str) -> sa.Engine:
             cur.close()
 
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, pool_recycle=3600)
+    # READ COMMITTED on every server: PostgreSQL's default, and MySQL/MariaDB's REPEATABLE READ would otherwise read
+    # a transaction's snapshot of its first read, so a read made after waiting for a row lock (prep_hls under the
+    # export's, a quota under the member's) missed what the lock's previous holder had committed.
+    return sa.create_engine(
+        url, pool_pre_ping=True, pool_size=10, max_overflow=20, pool_recycle=3600, isolation_level="READ COMMITTED"
+    )
 
 
 @lru_cache(maxsize=1)

@@ -190,9 +190,7 @@ def _end_sessions_beyond(session: Session, member: Member, kept: int, now: datet
     """Revoke the member's live sessions but the newest `kept` (their tabs are signed out at their next event)."""
     live = (col(AuthSession.user_id) == member.id, queries.live_session(now))
     newest_first = col(AuthSession.created_at).desc(), col(AuthSession.id).desc()
-    oldest = session.exec(
-        quotas.latest(session, select(AuthSession.id).where(*live).order_by(*newest_first).offset(kept))
-    ).all()
+    oldest = session.exec(select(AuthSession.id).where(*live).order_by(*newest_first).offset(kept)).all()
     if oldest:
         session.execute(sa.update(AuthSession).where(col(AuthSession.id).in_(oldest)).values(revoked_at=now))
 

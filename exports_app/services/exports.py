@@ -94,7 +94,7 @@ def check_export_quota(*, session: Session, member: Member, lock: bool = False) 
         quotas.lock_member(session=session, member_id=member.id)
     settings = get_settings()
     kept = sa.select(sa.func.count()).select_from(Upload).where(queries.members_export(member.id))
-    if session.execute(quotas.latest(session, kept, locked=lock)).scalar_one() >= settings.max_exports_per_member:
+    if session.execute(kept).scalar_one() >= settings.max_exports_per_member:
         raise LimitReached(quotas.at_most(settings.max_exports_per_member, "export") + " Delete one to add another.")
     cap, now = settings.max_exports_per_hour, utcnow()
     # The cap-th newest export of the last hour: while there is one, the hour is full, until it is an hour old.
@@ -104,15 +104,11 @@ def check_export_quota(*, session: Session, member: Member, lock: bool = False) 
         col(Upload.created_at) > now - HOUR,
     )
     full_since = session.execute(
-        quotas.latest(
-            session,
-            sa.select(col(Upload.created_at))
-            .where(*recent)
-            .order_by(col(Upload.created_at).desc())
-            .offset(cap - 1)
-            .limit(1),
-            locked=lock,
-        )
+        sa.select(col(Upload.created_at))
+        .where(*recent)
+        .order_by(col(Upload.created_at).desc())
+        .offset(cap - 1)
+        .limit(1)
     ).scalar_one_or_none()
     if full_since is not None:
         left = (as_utc(full_since) + HOUR - now).total_seconds()

@@ -13,7 +13,7 @@ from sqlmodel import Session
 from exports_app.domain import utcnow
 from exports_app.hls_states import HLS_STATES, NOT_READY
 from exports_app.models import Production
-from exports_app.services import auth, exports, faults, media_jobs, queries, quotas
+from exports_app.services import auth, exports, faults, media_jobs, queries
 from exports_app.services.auth import Member
 from exports_app.services.errors import NotFound, SignedOut
 from exports_app.services.hls_status import NOT_STARTED, HlsStatus, derive_hls_status
@@ -42,9 +42,8 @@ class ExportView:
 
 
 def find_by_export_upload_id(*, session: Session, upload_id: int) -> ProductionLookup | None:
-    """The export's current production (the pointer) and its status, or None before the first prep. Read as of now
-    (quotas.latest): prep_hls asks it under the export's row lock, after the lock's previous holder committed."""
-    row = session.execute(quotas.latest(session, queries.EXPORT_BY_ID), {"upload_id": upload_id}).first()
+    """The export's current production (the pointer) and its status, or None before the first prep."""
+    row = session.execute(queries.EXPORT_BY_ID, {"upload_id": upload_id}).first()
     production = session.get(Production, row.production_id) if row is not None and row.production_id else None
     if row is None or production is None:
         return None

@@ -64,7 +64,7 @@ SPACE_NAME_MAX = 128
 
 def count_spaces(*, session: Session, member: Member) -> int:
     counted = sa.select(sa.func.count()).select_from(Space).where(col(Space.user_id) == member.id)
-    return int(session.execute(quotas.latest(session, counted)).scalar_one())
+    return int(session.execute(counted).scalar_one())
 
 
 def create_space(*, session: Session, member: Member, name: str) -> Space:

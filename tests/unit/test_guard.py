@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import gzip
 import hashlib
@@ -24,6 +23,7 @@ from exports_app.api.guard import Guard, Message, Receive, Scope, Send
 from exports_app.api.origins import origin_allowed, same_origin
 from exports_app.frontend_bundle import mark_built
 from exports_app.services.auth import Member
+from tests.support.event_loop import run_in_own_loop
 from tests.support.records import PASSWORD
 
 TAB = "0f8fad5b-d9cb-469f-a165-70867728950e"
@@ -221,7 +221,7 @@ def test_a_page_passes_through_unread(data_dir: Path, built_web: Path) -> None:
         return {"type": "http.disconnect"}
 
     scope: Scope = {"type": "http", "method": "GET", "path": "/", "raw_path": b"/", "query_string": b""}
-    asyncio.run(Guard(page)({**scope, "headers": [(b"host", b"testserver")]}, disconnected, client))
+    run_in_own_loop(Guard(page)({**scope, "headers": [(b"host", b"testserver")]}, disconnected, client))
     assert sent_before_the_last == [len(parts)]  # the start and every part but the last were at the client
     assert [message.get("body") for message in to_client[1:]] == parts
     policy = dict(to_client[0]["headers"])[b"content-security-policy"].decode()

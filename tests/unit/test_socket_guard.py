@@ -7,7 +7,6 @@ rules over real sockets against the app as `make run` starts it.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 from collections.abc import Coroutine
 from typing import Any
@@ -21,6 +20,7 @@ from exports_app.exports_app import app
 from exports_app.services import auth
 from exports_app.services.auth import Member
 from exports_app.state.socket_guard import SocketGuard
+from tests.support.event_loop import run_in_own_loop
 
 TAB, OTHER_TAB = "0f8fad5b-d9cb-469f-a165-70867728950e", "7c9e6679-7425-40de-944b-e07fc1f90ae7"
 
@@ -30,7 +30,8 @@ def guard(**limits: int) -> SocketGuard:
 
 
 def run(step: Coroutine[Any, Any, Any]) -> Any:
-    return asyncio.run(step)
+    # On a loop of its own: in a worker that also drives Chromium, Playwright's loop owns this thread's.
+    return run_in_own_loop(step)
 
 
 def cookie_of(member: Member) -> str:
