@@ -19,7 +19,7 @@ from reflex_base.constants.state import FIELD_MARKER
 from exports_app.config import Settings
 from exports_app.state.exports import ExportModalState
 from exports_app.state.socket_guard import TOO_FAST, TOO_MANY_TABS
-from tests.security.world import RUN, Member, World, create_member
+from tests.security.world import MAX_ANONYMOUS_TABS, RUN, Member, World, create_member
 from tests.support.socketio_client import EVENT, EventSocket, handler_name, open_page, packet_kind, page_event
 
 pytestmark = pytest.mark.e2e
@@ -30,7 +30,6 @@ TAB_RATE = float(DEFAULTS["tab_events_per_second"].default)
 MEMBER_BURST = int(DEFAULTS["member_event_burst"].default)
 MEMBER_RATE = float(DEFAULTS["member_events_per_second"].default)
 MAX_TABS = int(DEFAULTS["max_tabs_per_member"].default)
-MAX_ANONYMOUS_TABS = int(DEFAULTS["max_tabs_per_address"].default)
 EXTRA_TABS = 3
 
 DISMISS = handler_name(ExportModalState, "dismiss")  # cheap, and every one changes the tab's state: one frame each

@@ -25,6 +25,9 @@ from tests.support.socketio_client import handler_name
 MAX_UPLOAD_BYTES = 5_000_000
 UPLOAD_CUT_SECONDS = 6  # EXPORTS_UPLOAD_IDLE_SECONDS and EXPORTS_UPLOAD_RATE_WINDOW_SECONDS
 MAX_SPACES, MAX_EXPORTS_PER_HOUR = 12, 30
+# Live tabs without a session per address: the suite's own anonymous tabs are one or two at a time, and the cap's
+# test opens this many and 3 more, about one a second (at the default 50 it took a minute).
+MAX_ANONYMOUS_TABS = 12
 METRICS_TOKEN = f"operator-{secrets.token_hex(16)}"  # /metrics on, and /readyz's details, as an operator has them
 APP_ENV = {
     "EXPORTS_MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES),
@@ -38,6 +41,7 @@ APP_ENV = {
     # Quotas low enough that a test reaches them in seconds (test_row_quotas, with a member of its own), far above
     # what the other tests make: alice's exports of the hour number about ten, and no one else makes spaces.
     "EXPORTS_MAX_SPACES_PER_MEMBER": str(MAX_SPACES),
+    "EXPORTS_MAX_TABS_PER_ADDRESS": str(MAX_ANONYMOUS_TABS),
     "EXPORTS_MAX_EXPORTS_PER_HOUR": str(MAX_EXPORTS_PER_HOUR),
 }
 RUN = secrets.token_hex(4)
