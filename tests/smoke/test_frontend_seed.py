@@ -19,13 +19,11 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.support.app_process import group_pids
+from tests.support.app_process import ready, spawn_serve, stop_group
 from tests.support.paths import ROOT
 from tests.support.ports import free_port
 
@@ -52,14 +50,6 @@ def _tracked_copy(target: Path) -> Path:
             (target / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target / name)
     return target
-
-
-def _serves(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=5) as page:
-            return bool(page.status == 200)
-    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
-        return False
 
 
 @pytest.mark.skipif(not (ROOT / ".git").exists(), reason="needs the checkout's git index to copy its tracked files")
@@ -92,21 +82,12 @@ def test_starts_at_once_without_a_seed_all_serve_and_leave_the_lockfiles_alone(t
                 "REFLEX_STATES_WORKDIR": str(work / "states"),
             }
             env.pop("EXPORTS_DATABASE_URL", None)
-            log = (work / "serve.log").open("wb")
-            process = subprocess.Popen(
-                [str(checkout / "scripts/serve.sh")],
-                cwd=checkout,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-            starts.append((port, process, work / "serve.log"))
+            starts.append((port, spawn_serve(checkout, env, work / "serve.log"), work / "serve.log"))
         waiting = {port for port, _, _ in starts}
         deadline = time.monotonic() + 600
         while waiting and time.monotonic() < deadline:
             for port, process, _ in starts:
-                if port in waiting and (_serves(port) or process.poll() is not None):
+                if port in waiting and (ready(f"http://127.0.0.1:{port}") or process.poll() is not None):
                     waiting.discard(port)
             time.sleep(1)
         refused = [log.read_text()[-1500:] for port, process, log in starts if process.poll() is not None]
@@ -116,15 +97,6 @@ def test_starts_at_once_without_a_seed_all_serve_and_leave_the_lockfiles_alone(t
         persisting.kill()
         persisting.wait(timeout=10)
         for _, process, _ in starts:
-            for pid in group_pids(process.pid):
-                try:
-                    os.kill(pid, 15)
-                except ProcessLookupError:
-                    pass
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, 9)
-                process.wait(timeout=10)
+            stop_group(process)
     for name in LOCKFILES:
         assert (checkout / "reflex.lock" / name).read_bytes() == committed[name], f"reflex.lock/{name} was changed"

@@ -133,15 +133,34 @@ class RunningApp:
         return found.group(1)
 
     def stop(self) -> None:
-        try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
-        except ProcessLookupError:
-            pass
+        stop_group(self.process)
         shutil.rmtree(self.work_dir, ignore_errors=True)
+
+
+def spawn_serve(root: Path, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """scripts/serve.sh of the checkout at root, as `make run` runs it, leading a process group of its own (so that
+    its workers can be stopped with it), its output in log."""
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [str(root / "scripts/serve.sh")],
+            cwd=root,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def stop_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the process group a server leads, as a supervisor sends it; SIGKILL if it has not ended in 20 s."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+    except ProcessLookupError:
+        pass
 
 
 def _copy_web_dir(source: Path, target: Path) -> None:
@@ -175,7 +194,8 @@ def own_web_dir(web: Path) -> Path:
     return web
 
 
-def _ready(url: str) -> bool:
+def ready(url: str) -> bool:
+    """Whether the app at url serves its sign-in page and its API (which answers 401 to no session)."""
     try:
         with urllib.request.urlopen(url + "/login", timeout=5) as page:
             if page.status != 200:
@@ -212,22 +232,14 @@ def start_app(
     # The disk state manager's dir is the app's own too: each start empties it.
     env.update(REFLEX_WEB_WORKDIR=str(web), REFLEX_STATES_WORKDIR=str(work_dir / "states"))
     log = data_dir / "server.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [str(ROOT / "scripts/serve.sh")],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    process = spawn_serve(ROOT, env, log)
     app = RunningApp(f"http://127.0.0.1:{port}", data_dir, env, log, process, work_dir)
     deadline = time.monotonic() + deadline_s
     try:
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 raise RuntimeError(f"app exited with {process.returncode}:\n{log.read_text()[-4000:]}")
-            if _ready(app.url):
+            if ready(app.url):
                 return app
             time.sleep(1)
         raise RuntimeError(f"app not ready after {deadline_s}s:\n{log.read_text()[-4000:]}")
