@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     refresh_seconds: float = Field(2.0, gt=0)
     # A job with no terminal report after this many seconds is failed as timed out.
     job_timeout_seconds: float = Field(3600.0, gt=0)
+    # Sources above 540p are encoded in two passes: the low rungs first (the production is ready when they are), then
+    # the HD rungs, added to the same master. Off: every source in one pass, ready only when its whole ladder is.
+    two_pass: bool = True
     # Parallel ffmpeg jobs; one ffmpeg already uses every core for the whole ladder.
     local_concurrency: int = Field(1, ge=1)
     # How much lower than the app ffmpeg runs (a nice value for its session's scheduling group and its threads):

@@ -26,6 +26,20 @@ class JobStatus(str, enum.Enum):  # noqa: UP042 (StrEnum would change str(status
 
 TERMINAL_STATUSES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED, JobStatus.TIMED_OUT})
 ACTIVE_STATUSES = frozenset({JobStatus.QUEUED, JobStatus.SUBMITTED, JobStatus.RUNNING})
+
+
+class Pass(str, enum.Enum):  # noqa: UP042 (as JobStatus: stored and compared as its value)
+    """Which rungs of the ladder a media job encodes (media_jobs.pass_name).
+
+    A source above 540p is encoded in two passes: the fast one (the low rungs) makes the production ready, the HD one
+    adds the rest to the same master later. A smaller source is encoded whole, in one pass.
+    """
+
+    FULL = "full"
+    FAST = "fast"
+    HD = "hd"
+
+
 # A job that reports success without a master playlist has nothing to serve: it is stored, and shown, as failed.
 NO_MASTER_PLAYLIST = "The transcode finished without an HLS master playlist."
 

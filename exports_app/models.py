@@ -10,7 +10,7 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.ext.compiler import compiles
 from sqlmodel import Field, SQLModel
 
-from exports_app.domain import utcnow
+from exports_app.domain import Pass, utcnow
 
 
 @compiles(sa.DateTime, "mysql")
@@ -114,6 +114,9 @@ class Production(SQLModel, table=True):
     renditions: list[dict[str, Any]] | None = Field(
         default=None, sa_column=sa.Column(sa.JSON(none_as_null=True), nullable=True)
     )
+    # The master playlist as the app serves it when the app itself merged it from its passes' masters (MediaConvert,
+    # whose output bucket the app never writes); NULL when the file at hls_master_uri is served as it is.
+    master_playlist: str | None = Field(default=None, sa_column=sa.Column(sa.Text(), nullable=True))
     created_at: datetime = Field(default_factory=utcnow, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, nullable=False)
 
@@ -127,6 +130,11 @@ class MediaJob(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     production_id: int = Field(sa_column=sa.Column(BigId, sa.ForeignKey("productions.id"), nullable=False))
     provider: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))
+    # Which rungs it encodes (domain.Pass): the whole ladder, or the fast or the HD pass of a two-pass production.
+    pass_name: str = Field(
+        default=Pass.FULL.value,
+        sa_column=sa.Column(sa.String(8), nullable=False, default=Pass.FULL.value, server_default=Pass.FULL.value),
+    )
     provider_job_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(128), nullable=True))
     status: str = Field(sa_column=sa.Column(sa.String(16), nullable=False, index=True))
     percent: int = Field(default=0, nullable=False)

@@ -34,6 +34,14 @@ class HlsStatusOut(_Out):
     updated_at: datetime | None = Field(None, serialization_alias="updatedAt")
     attempt: int | None = Field(None, description="When failed: the attempt that failed (1 for the first prep).")
     failed_at: datetime | None = Field(None, serialization_alias="failedAt")
+    hd_state: HlsState | None = Field(
+        None,
+        serialization_alias="hdState",
+        description="A source above 540p is encoded in two passes: the state of its HD pass (in_progress, ready or "
+        "failed), which never changes `state`; null for a production of one pass.",
+    )
+    hd_percent: int | None = Field(None, serialization_alias="hdPercent")
+    hd_detail: str | None = Field(None, serialization_alias="hdDetail", description="Why the HD pass failed.")
 
     @classmethod
     def of(cls, status: HlsStatus) -> HlsStatusOut:
@@ -48,6 +56,9 @@ class HlsStatusOut(_Out):
             updated_at=status.updated_at,
             attempt=status.attempt,
             failed_at=status.failed_at,
+            hd_state=status.hd.state if status.hd else None,
+            hd_percent=status.hd.percent if status.hd else None,
+            hd_detail=status.hd.detail if status.hd else None,
         )
 
 

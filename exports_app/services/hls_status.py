@@ -34,6 +34,18 @@ class HlsStatus:
     # When failed: which attempt (counted across the export's productions) failed, and when.
     attempt: int | None = None
     failed_at: datetime | None = None
+    # A production of two passes: its HD pass, as one of the same four states (never the export's state), its
+    # percent while it runs and why it failed; None for a production of one pass.
+    hd: HdPass | None = None
+
+
+@dataclass(frozen=True)
+class HdPass:
+    """The HD pass of a production made in two passes: extra information, beside the state the fast pass gives."""
+
+    state: HlsState
+    percent: int | None = None
+    detail: str | None = None
 
 
 NOT_STARTED = HlsStatus(state=NOT_READY)
@@ -84,17 +96,44 @@ class JobFacts(Protocol):
     def finished_at(self) -> datetime | None: ...
 
 
-def derive_hls_status(production: ProductionFacts | None, latest_job: JobFacts | None) -> HlsStatus:
+class HdJobFacts(Protocol):
+    """What the derivation reads of the production's newest HD pass."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def percent(self) -> int: ...
+    @property
+    def error_message(self) -> str | None: ...
+
+
+def derive_hd_pass(hd_job: HdJobFacts | None) -> HdPass | None:
+    """The HD pass's state: in progress (with its percent) while it is queued or runs, ready, or failed (why)."""
+    if hd_job is None:
+        return None
+    status = JobStatus(hd_job.status)
+    if status in ACTIVE_STATUSES:
+        return HdPass(IN_PROGRESS, hd_job.percent)
+    if status is JobStatus.SUCCEEDED:
+        return HdPass(READY, 100)
+    return HdPass(FAILED, detail=short_detail(hd_job.error_message) or _DEFAULT_DETAIL.get(status))
+
+
+def derive_hls_status(
+    production: ProductionFacts | None, latest_job: JobFacts | None, hd_job: HdJobFacts | None = None
+) -> HlsStatus:
     """The derivation, in order (docs/api.md): no production; ready; in progress; failed; production without a job.
 
     Prep writes a production together with its queued job, so "a job being submitted" (rule 5) is the
-    queued job of rule 3; a production without any job is not_ready.
+    queued job of rule 3; a production without any job is not_ready. latest_job is the newest job that makes the
+    production ready (a whole ladder or a fast pass); an HD pass (hd_job) adds to the status, never changes its state.
     """
     if production is None or production.id is None:
         return NOT_STARTED
     pid = production.id
     if latest_job is None:
         return HlsStatus(state=NOT_READY, production_id=pid, updated_at=production.updated_at)
+    hd = derive_hd_pass(hd_job)
     status = JobStatus(latest_job.status)
     updated = latest_job.updated_at
     if status is JobStatus.SUCCEEDED and production.hls_master_uri:
@@ -106,6 +145,7 @@ def derive_hls_status(production: ProductionFacts | None, latest_job: JobFacts |
             hls_url=hls_url_for(pid),
             poster_url=production_poster_url(pid),
             updated_at=updated,
+            hd=hd,
         )
     if status in ACTIVE_STATUSES:
         return HlsStatus(
@@ -114,6 +154,7 @@ def derive_hls_status(production: ProductionFacts | None, latest_job: JobFacts |
             percent=latest_job.percent,
             phase=latest_job.phase or status.value.upper(),
             updated_at=updated,
+            hd=hd,
         )
     detail = short_detail(latest_job.error_message) or _DEFAULT_DETAIL.get(status, NO_MASTER_PLAYLIST)
     return HlsStatus(
@@ -123,6 +164,7 @@ def derive_hls_status(production: ProductionFacts | None, latest_job: JobFacts |
         updated_at=updated,
         attempt=latest_job.attempt,
         failed_at=latest_job.finished_at or updated,
+        hd=hd,
     )
 
 

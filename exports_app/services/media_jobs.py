@@ -16,9 +16,9 @@ from sqlalchemy.orm import Mapped
 from sqlmodel import Session, col
 
 from exports_app import metrics
-from exports_app.domain import ACTIVE_STATUSES, NO_MASTER_PLAYLIST, JobStatus, utcnow
+from exports_app.domain import ACTIVE_STATUSES, NO_MASTER_PLAYLIST, JobStatus, Pass, utcnow
 from exports_app.models import MediaJob, Production, Upload
-from exports_app.services import storage
+from exports_app.services import pass_outputs, storage
 from exports_app.transcode.base import JobReport, JobRequest, PendingJob, Rendition, Transcoder
 
 log = logging.getLogger(__name__)
@@ -52,17 +52,20 @@ def request_refresh() -> None:
         hook()
 
 
-def new_job(*, session: Session, production: Production, provider: str) -> MediaJob:
-    """A queued job for production; attempt numbers count across the export's productions."""
+def new_job(*, session: Session, production: Production, provider: str, pass_name: Pass = Pass.FULL) -> MediaJob:
+    """A queued job for production; attempt numbers count across the export's productions (the HD pass's apart:
+    the attempt a member is told of is the one that makes the export ready)."""
     assert production.id is not None
+    hd = col(MediaJob.pass_name) == Pass.HD.value
     previous = session.execute(
         sa.select(sa.func.count(col(MediaJob.id)))
         .join(Production, col(Production.id) == MediaJob.production_id)
-        .where(col(Production.upload_id) == production.upload_id)
+        .where(col(Production.upload_id) == production.upload_id, hd if pass_name is Pass.HD else ~hd)
     ).scalar_one()
     job = MediaJob(
         production_id=production.id,
         provider=provider,
+        pass_name=pass_name.value,
         status=JobStatus.QUEUED.value,
         percent=0,
         phase="QUEUED",
@@ -85,6 +88,12 @@ class PendingRow:
     percent: int = 0
     phase: str | None = None
     started: bool = False  # the transcoder began work on it (media_jobs.started_at is set)
+    fast_done: bool = True  # for an HD pass: its production's fast pass has succeeded (always True for others)
+
+    def waits_for_fast(self, transcoder: Transcoder) -> bool:
+        """An HD pass held back until its fast pass has succeeded (transcoder.hd_after_fast): not submitted, and not
+        timed out while it waits."""
+        return transcoder.hd_after_fast and not self.fast_done
 
     def is_news(self, report: JobReport) -> bool:
         """False for a report that repeats what the row already says (nothing to write or push)."""
@@ -113,13 +122,25 @@ _PENDING_COLUMNS: tuple[Mapped[Any] | sa.Label[Any], ...] = (
     col(Upload.storage_key),
     col(Upload.duration_seconds),
     col(Upload.height),
+    col(MediaJob.pass_name),
+)
+_FAST = MediaJob.__table__.alias("fast")  # type: ignore[attr-defined]  # SQLModel sets __table__ without declaring it
+# Whether the job's production has a fast pass that succeeded (read for HD passes, which wait for it on one machine).
+_FAST_DONE = (
+    sa.exists()
+    .where(
+        _FAST.c.production_id == MediaJob.production_id,
+        _FAST.c.pass_name == Pass.FAST.value,
+        _FAST.c.status == JobStatus.SUCCEEDED.value,
+    )
+    .label("fast_done")
 )
 
 
 def pending_jobs(*, session: Session, provider: str, job_ids: Iterable[int] | None = None) -> list[PendingRow]:
     """Every non-terminal job of provider (or just job_ids), with its request, in one query."""
     query = (
-        sa.select(*_PENDING_COLUMNS)
+        sa.select(*_PENDING_COLUMNS, _FAST_DONE)
         .join(Production, col(Production.id) == MediaJob.production_id)
         .join(Upload, col(Upload.id) == Production.upload_id)
         .where(col(MediaJob.status).in_(_ACTIVE), col(MediaJob.provider) == provider)
@@ -138,6 +159,7 @@ def pending_jobs(*, session: Session, provider: str, job_ids: Iterable[int] | No
             duration_seconds=row.duration_seconds,
             source_height=row.height,
             owner_id=row.user_id,
+            pass_name=Pass(row.pass_name),
         )
         rows.append(
             PendingRow(
@@ -148,6 +170,7 @@ def pending_jobs(*, session: Session, provider: str, job_ids: Iterable[int] | No
                 row.percent,
                 row.phase,
                 row.started_at is not None,
+                row.pass_name != Pass.HD.value or bool(row.fast_done),
             )
         )
     return rows
@@ -164,7 +187,13 @@ def submit_queued(*, session: Session, transcoder: Transcoder, rows: Iterable[Pe
     global _put_off_first
     changed: list[PendingRow] = []
     queued = sorted(
-        (row for row in rows if row.pending.provider_job_id is None and row.pending.status is JobStatus.QUEUED),
+        (
+            row
+            for row in rows
+            if row.pending.provider_job_id is None
+            and row.pending.status is JobStatus.QUEUED
+            and not row.waits_for_fast(transcoder)
+        ),
         key=lambda row: row.pending.request.media_job_id == _put_off_first,  # stable: otherwise in their order
     )
     _put_off_first = None
@@ -207,7 +236,7 @@ def submit_queued(*, session: Session, transcoder: Transcoder, rows: Iterable[Pe
     return changed
 
 
-def apply_report(*, session: Session, report: JobReport) -> bool:
+def apply_report(*, session: Session, report: JobReport, open_output: Callable[[str], bytes] | None = None) -> bool:
     """Apply one report if it moves the job forward: never back from terminal, never older than the last.
 
     One conditional UPDATE per report, so two appliers racing cannot reorder history.
@@ -216,7 +245,9 @@ def apply_report(*, session: Session, report: JobReport) -> bool:
     of 12:00:05.400. A report of the same second as the last applies, so a terminal one beats a progress
     one of equal time, and the status filter keeps the terminal one after that. The stored time is cut
     to the second too, so every database compares the same values (MySQL's DATETIME rounds fractions).
-    The success that applies gives the production its master playlist, poster and renditions, all at once.
+    The success that applies gives the production its master playlist, poster and renditions, all at once; a pass's
+    success merges its master into the production's (pass_outputs.py; open_output reads the pass's master, by default
+    through the configured transcoder). A pass whose master cannot be merged is failed, and nothing of it is served.
     """
     now = utcnow()
     moment = _aware(report.reported_at).replace(microsecond=0)
@@ -233,12 +264,18 @@ def apply_report(*, session: Session, report: JobReport) -> bool:
         values["finished_at"] = now
         values["error_code"] = report.error_code[:64] if report.error_code else None
         values["error_message"] = report.error_message[:1024] if report.error_message else None
+    merged: pass_outputs.Merged | None = None
     if report.status is JobStatus.SUCCEEDED:
         values["percent"] = 100
         if not report.master_playlist_uri:
             values.update(
                 status=JobStatus.FAILED.value, error_code="no_master_playlist", error_message=NO_MASTER_PLAYLIST
             )
+        elif report.production_master_uri:
+            try:
+                merged = pass_outputs.merge(session=session, report=report, open_output=open_output)
+            except pass_outputs.NotMerged as exc:
+                values.update(status=JobStatus.FAILED.value, error_code="merge_failed", error_message=str(exc))
     result = session.exec(
         sa.update(MediaJob)
         .where(
@@ -253,7 +290,9 @@ def apply_report(*, session: Session, report: JobReport) -> bool:
     )
     if not result.rowcount:
         return False
-    if values["status"] == JobStatus.SUCCEEDED.value:
+    if merged is not None:
+        pass_outputs.store(session=session, merged=merged)
+    elif values["status"] == JobStatus.SUCCEEDED.value:
         production_id = session.execute(
             sa.select(col(MediaJob.production_id)).where(col(MediaJob.id) == report.media_job_id)
         ).scalar_one()

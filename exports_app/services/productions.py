@@ -11,9 +11,9 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from exports_app.domain import utcnow
-from exports_app.hls_states import HLS_STATES, NOT_READY
+from exports_app.hls_states import FAILED, HLS_STATES, NOT_READY
 from exports_app.models import Production
-from exports_app.services import auth, exports, faults, media_jobs, queries
+from exports_app.services import auth, exports, faults, media_jobs, passes, queries
 from exports_app.services.auth import Member
 from exports_app.services.errors import NotFound, SignedOut
 from exports_app.services.hls_status import NOT_STARTED, HlsStatus, derive_hls_status
@@ -144,9 +144,10 @@ def prep_hls(*, session: Session, member: Member, upload_id: object, provider: s
     """Prep for Publish: queue an HLS transcode of the member's export, at most one at a time.
 
     Under the upload's row lock: ready or in progress → nothing new; failed → a new production
-    (pointer moved, old rows kept); none yet → a new production. Commits, then wakes the refresh
-    tick, which submits the queued job to the transcoder. StorageFull (nothing written) when a new
-    transcode would start with the data dir below EXPORTS_MIN_FREE_BYTES.
+    (pointer moved, old rows kept), unless its HD pass succeeded or still runs: then only its fast pass is queued
+    again; none yet → a new production. A source above 540p gets two jobs, its fast and its HD pass
+    (services/passes.py). Commits, then wakes the refresh tick, which submits the queued jobs to the transcoder.
+    StorageFull (nothing written) when a new transcode would start with the data dir below EXPORTS_MIN_FREE_BYTES.
     """
     upload = exports.lock_export(session=session, member=member, upload_id=upload_id)
     assert upload.id is not None
@@ -155,8 +156,13 @@ def prep_hls(*, session: Session, member: Member, upload_id: object, provider: s
         session.commit()
         return current.hls_status
     faults.ensure_room()  # a new transcode only with room for its ladder: refused now, not halfway through
-    if current is not None and current.hls_status.state == NOT_READY:
-        production = current.production  # a production with no job yet: give it its first job
+    retry = (
+        current is not None
+        and current.hls_status.state == FAILED
+        and passes.hd_lives_on(session=session, production_id=current.hls_status.production_id or 0)
+    )
+    if current is not None and (retry or current.hls_status.state == NOT_READY):
+        production = current.production  # no job yet, or a fast pass to try again beside an HD pass that lives on
     else:
         production = Production(user_id=member.id, upload_id=upload.id)
         session.add(production)
@@ -165,7 +171,7 @@ def prep_hls(*, session: Session, member: Member, upload_id: object, provider: s
     production.updated_at = utcnow()
     session.add(production)
     session.add(upload)
-    job = media_jobs.new_job(session=session, production=production, provider=provider)
+    job = passes.queue(session=session, production=production, upload=upload, provider=provider, retry=retry)
     status = derive_hls_status(production, job)
     session.commit()
     media_jobs.request_refresh()

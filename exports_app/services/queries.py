@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
-from exports_app.domain import EXPORT_ROLE
+from exports_app.domain import EXPORT_ROLE, Pass
 from exports_app.models import AuthSession, MediaJob, Production, Upload, User
 from exports_app.services.hls_status import HlsStatus, derive_hls_status
 
@@ -27,6 +27,8 @@ SESSIONS, USERS, UPLOADS, PRODUCTIONS, JOBS = (
     sa.inspect(model).local_table for model in (AuthSession, User, Upload, Production, MediaJob)
 )
 _NEWER = JOBS.alias("newer")
+# A production's HD pass (of two): extra information beside its status, read by the same statements.
+HD_JOBS = JOBS.alias("hd")
 
 
 def live_session(now: sa.ColumnElement[datetime] | datetime) -> sa.ColumnElement[bool]:
@@ -44,17 +46,26 @@ def members_export(member_id: sa.ColumnElement[int] | int) -> sa.ColumnElement[b
     return sa.and_(UPLOADS.c.user_id == member_id, live_export())
 
 
-def newest_job() -> sa.ScalarSelect[Any]:
-    """The id of the newest job of the production in the statement: one probe of (production_id, id)."""
-    return sa.select(sa.func.max(_NEWER.c.id)).where(_NEWER.c.production_id == PRODUCTIONS.c.id).scalar_subquery()
+def newest_job(hd: bool = False) -> sa.ScalarSelect[Any]:
+    """The id of the newest job of the production in the statement that makes it ready (a whole ladder or a fast
+    pass), or with hd, of its newest HD pass: one probe of (production_id, id)."""
+    is_hd = _NEWER.c.pass_name == Pass.HD.value
+    return (
+        sa.select(sa.func.max(_NEWER.c.id))
+        .where(_NEWER.c.production_id == PRODUCTIONS.c.id, is_hd if hd else ~is_hd)
+        .scalar_subquery()
+    )
 
 
 def with_newest_job(productions: sa.FromClause) -> sa.Join:
-    """`productions` (or a join that holds them) joined to each production's newest job, by its primary key."""
+    """`productions` (or a join that holds them) joined to each production's newest job, and to its newest HD pass
+    if it has one, by their primary keys."""
     # The newest job implies its production, but SQLAlchemy's check for a cartesian product looks for a link outside
     # the subquery. Written `+ 0` so that it is no index condition: with it, PostgreSQL probed (production_id, id)
     # instead of the primary key.
-    return productions.outerjoin(JOBS, sa.and_(JOBS.c.id == newest_job(), JOBS.c.production_id + 0 == PRODUCTIONS.c.id))
+    return productions.outerjoin(
+        JOBS, sa.and_(JOBS.c.id == newest_job(), JOBS.c.production_id + 0 == PRODUCTIONS.c.id)
+    ).outerjoin(HD_JOBS, sa.and_(HD_JOBS.c.id == newest_job(hd=True), HD_JOBS.c.production_id + 0 == PRODUCTIONS.c.id))
 
 
 def with_status(exports: sa.FromClause, production_too: sa.ColumnElement[bool] | None = None) -> sa.Join:
@@ -78,6 +89,9 @@ STATUS_COLUMNS = (
     JOBS.c.updated_at.label("job_updated_at"),
     JOBS.c.attempt,
     JOBS.c.finished_at,
+    HD_JOBS.c.status.label("hd_status"),
+    HD_JOBS.c.percent.label("hd_percent"),
+    HD_JOBS.c.error_message.label("hd_error_message"),
 )
 # What a row of the /exports list shows besides its status.
 EXPORT_COLUMNS = (
@@ -172,6 +186,12 @@ class _JobRow(NamedTuple):
     finished_at: datetime | None
 
 
+class _HdRow(NamedTuple):
+    status: str
+    percent: int
+    error_message: str | None
+
+
 def row_status(row: sa.Row[*tuple[Any, ...]]) -> HlsStatus:
     """The status of a row that carries STATUS_COLUMNS: the one derivation's (services/hls_status.py)."""
     production = (
@@ -184,4 +204,5 @@ def row_status(row: sa.Row[*tuple[Any, ...]]) -> HlsStatus:
         if row.status is not None
         else None
     )
-    return derive_hls_status(production, job)
+    hd = _HdRow(row.hd_status, row.hd_percent, row.hd_error_message) if row.hd_status is not None else None
+    return derive_hls_status(production, job, hd)

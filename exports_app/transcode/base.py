@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from exports_app.domain import ACTIVE_STATUSES, TERMINAL_STATUSES, JobStatus, utcnow
+from exports_app.domain import ACTIVE_STATUSES, TERMINAL_STATUSES, JobStatus, Pass, utcnow
 
 # The statuses and the clock live on the ground floor; adapters and their callers may name them from here too.
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "JobReport",
     "JobRequest",
     "JobStatus",
+    "Pass",
     "PendingJob",
     "Rendition",
     "Transcoder",
@@ -37,6 +38,7 @@ class JobRequest:
     duration_seconds: float | None  # probed at import; drives percent
     source_height: int | None  # the ladder never upscales past this
     owner_id: int = 0  # the member whose job it is: the local queue gives each member's jobs a fair turn
+    pass_name: Pass = Pass.FULL  # the rungs it encodes: the whole ladder, or one pass of two (ladder.pass_rungs)
 
 
 @dataclass(frozen=True)
@@ -69,8 +71,11 @@ class JobReport:
     phase: str | None = None  # e.g. QUEUED, PROBING, TRANSCODING, UPLOADING
     error_code: str | None = None
     error_message: str | None = None
-    # Local: a key under EXPORTS_DATA_DIR ("hls/12/master.m3u8"); MediaConvert: "s3://bucket/key".
+    # Local: a key under EXPORTS_DATA_DIR ("hls/12/master.m3u8"); MediaConvert: "s3://bucket/key". A pass's job
+    # names its pass's own master here, and in production_master_uri where the master that merges the production's
+    # passes is served from (the folder both passes' outputs share).
     master_playlist_uri: str | None = None
+    production_master_uri: str | None = None
     renditions: tuple[Rendition, ...] = ()
     # A poster frame the transcoder made beside the HLS (MediaConvert's frame capture), on success.
     poster_uri: str | None = None
@@ -83,6 +88,9 @@ class Transcoder(Protocol):
     """Submits, polls and cancels media jobs; implementations must be thread-safe."""
 
     name: str  # "local" | "mediaconvert" (media_jobs.provider)
+    # Whether a production's HD pass is submitted only once its fast pass has succeeded (local: one machine's cores
+    # go to the fast pass first), or with it (MediaConvert: the two run side by side).
+    hd_after_fast: bool
 
     def submit(self, request: JobRequest) -> str:
         """Start the job; returns the provider job id. Idempotent per request.idempotency_token."""

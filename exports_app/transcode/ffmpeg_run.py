@@ -114,6 +114,14 @@ def stop(process: subprocess.Popen[str]) -> None:
         log.warning("ffmpeg %s did not exit after SIGKILL", process.pid)
 
 
+def pause(process: subprocess.Popen[str], paused: bool) -> None:
+    """Stop ffmpeg where it is (SIGSTOP), or let it go on (SIGCONT); a stopped ffmpeg can still be killed."""
+    try:
+        os.killpg(process.pid, signal.SIGSTOP if paused else signal.SIGCONT)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
 def ladder_problem(out_dir: Path) -> str | None:
     """Why the written ladder is not playable (ffmpeg can exit 0 on a still image), or None if it is."""
     try:

@@ -61,8 +61,12 @@ def build_ladder_command(
     probe: VideoProbe,
     *,
     progress: bool = True,
+    names: list[str] | None = None,
 ) -> list[str]:
-    """One ffmpeg process: split + scale the video once per rung, H.264/AAC, VOD HLS in out_dir/v<i>/.
+    """One ffmpeg process: split + scale the video once per rung, H.264/AAC, VOD HLS in out_dir/<name>/.
+
+    names: each rung's folder (and variant) name, v<i> by default; a pass names its rungs by their place in the
+    whole ladder (ladder.pass_rungs).
 
     The input is read with the demuxer the probe found and the file protocol only (probe.input_args).
     Keyframes are forced every GOP_SECONDS of output time (twice the frames of a de-interlaced 30i source
@@ -117,7 +121,10 @@ def build_ladder_command(
     if probe.has_audio:
         # AAC-LC at 48 kHz, stereo: mono is upmixed, 44.1 kHz resampled (what Apple's and AWS's ladders ship).
         cmd += ["-c:a", "aac", "-ar", str(AUDIO_SAMPLE_RATE), "-ac", str(AUDIO_CHANNELS)]
-    stream_map = " ".join(f"v:{i},a:{i}" if probe.has_audio else f"v:{i}" for i in range(n))
+    named = names or [f"v{i}" for i in range(n)]
+    stream_map = " ".join(
+        f"v:{i},a:{i},name:{named[i]}" if probe.has_audio else f"v:{i},name:{named[i]}" for i in range(n)
+    )
     cmd += [
         "-f",
         "hls",
@@ -128,11 +135,11 @@ def build_ladder_command(
         "-hls_flags",
         "independent_segments",
         "-hls_segment_filename",
-        str(out_dir / "v%v" / "seg%03d.ts"),
+        str(out_dir / "%v" / "seg%03d.ts"),
         "-master_pl_name",
         "master.m3u8",
         "-var_stream_map",
         stream_map,
-        str(out_dir / "v%v" / "index.m3u8"),
+        str(out_dir / "%v" / "index.m3u8"),
     ]
     return cmd

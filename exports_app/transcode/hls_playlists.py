@@ -34,7 +34,7 @@ class IFrame:
 class MeasuredVariant:
     """One variant as written: its rung, playlist, measured bit rates, CODECS and keyframes."""
 
-    index: int
+    index: int  # its place in the whole ladder: its folder is v<index>
     rung: Rung
     bandwidth: int
     average_bandwidth: int
@@ -121,13 +121,16 @@ def _iframe_playlist(variant: MeasuredVariant, map_length: int) -> tuple[str, in
     return "\n".join(lines) + "\n", math.ceil(peak)
 
 
-def write_playlists(out_dir: Path, rungs: list[Rung], frame_rate: str) -> list[MeasuredVariant]:
-    """Measure the variants in out_dir, write each one's I-frame playlist, and replace ffmpeg's master."""
+def write_playlists(
+    out_dir: Path, rungs: list[tuple[int, Rung]], frame_rate: str, master_name: str = "master.m3u8"
+) -> list[MeasuredVariant]:
+    """Measure the variants in out_dir (each rung with its place in the ladder: its folder v<index>), write each
+    one's I-frame playlist, and replace ffmpeg's master (master_name: where the master is written)."""
     codecs = _ffmpeg_codecs(out_dir)
-    variants = [measure_variant(out_dir, i, rung, codecs.get(f"v{i}/index.m3u8", "")) for i, rung in enumerate(rungs)]
+    variants = [measure_variant(out_dir, i, rung, codecs.get(f"v{i}/index.m3u8", "")) for i, rung in rungs]
     lines = ["#EXTM3U", "#EXT-X-VERSION:6", "#EXT-X-INDEPENDENT-SEGMENTS"]
     iframe_lines = []
-    for variant in (variants[i] for i in master_order(rungs)):
+    for variant in (variants[i] for i in master_order([rung for _, rung in rungs])):
         rung = variant.rung
         resolution = f"{rung.width}x{rung.height}"
         lines += [
@@ -145,5 +148,5 @@ def write_playlists(out_dir: Path, rungs: list[Rung], frame_rate: str) -> list[M
             f"RESOLUTION={resolution},VIDEO-RANGE={VIDEO_RANGE},"
             f'URI="v{variant.index}/{IFRAME_PLAYLIST}"'
         )
-    (out_dir / "master.m3u8").write_text("\n".join([*lines, *iframe_lines]) + "\n")
+    (out_dir / master_name).write_text("\n".join([*lines, *iframe_lines]) + "\n")
     return variants

@@ -78,6 +78,14 @@ def test_local_flow(alice_client: TestClient, alice: Member, tmp_path: Path, tra
         time.sleep(0.05)
     assert body["state"] == "ready" and body["hlsUrl"] == f"/media/hls/{body['productionId']}/master.m3u8"
     assert any(0 < p < 100 for p in seen_percent)
+    # A 720p source is made in two passes: ready with the fast pass's 360p and 234p, then the HD pass adds the rest.
+    assert body["hdState"] == "in_progress"
+    assert len(m3u8.loads(alice_client.get(body["hlsUrl"]).text).playlists) == 2
+    while (body := status(alice_client, good))["hdState"] == "in_progress" and time.monotonic() < deadline:
+        assert body["state"] == "ready"
+        tick(get_transcoder(), 3600)
+        time.sleep(0.05)
+    assert body["state"] == "ready" and body["hdState"] == "ready" and body["hdPercent"] == 100
 
     master_text = alice_client.get(body["hlsUrl"])  # httpx asks for gzip (and inflates it)
     assert master_text.headers["content-type"] == "application/vnd.apple.mpegurl"

@@ -67,7 +67,7 @@ def test_each_table_is_read_through_its_own_key(alice: Member, bob: Member) -> N
     # "newer" is max(id) of the production's jobs, one probe of (production_id, id); MariaDB answers it while
     # planning and lists no read for it.
     by_key = [read for read in reads if read.table != "newer"]
-    assert {read.table for read in by_key} == {"sessions", "uploads", "productions", "media_jobs"}, summary(reads)
+    assert {read.table for read in by_key} == {"sessions", "uploads", "productions", "media_jobs", "hd"}, summary(reads)
     assert all(read.how == "key" for read in by_key), summary(reads)
     assert all(read.how == "index" for read in reads if read.table == "newer"), summary(reads)
     assert status.state == "in_progress"  # the newest of the three jobs

@@ -127,6 +127,7 @@ def test_tick_statement_count_does_not_grow_with_jobs(alice: Member, data_dir: P
 
     class Idle:
         name = "local"
+        hd_after_fast = False
 
         def submit(self, request: JobRequest) -> str:
             return f"idle-{request.media_job_id}"
@@ -187,7 +188,8 @@ def test_queued_job_is_timed_from_its_start_not_its_submit(alice: Member, data_d
 
 
 def test_stuck_job_times_out(alice: Member, data_dir: Path, tmp_path: Path) -> None:
-    with prepped_clip(alice, data_dir, tmp_path / "long.mp4", seconds=30.0, width=1280, height=720) as (upload_id, tc):
+    # 540p: one pass, one job (two passes time out alike, each its own job)
+    with prepped_clip(alice, data_dir, tmp_path / "long.mp4", seconds=30.0, width=960, height=540) as (upload_id, tc):
         tick(tc, timeout_seconds=3600)  # submitted
         while not job_started():  # the job's clock starts when ffmpeg does (the tick that hears it run)
             tick(tc, timeout_seconds=3600)
@@ -220,7 +222,8 @@ def test_killed_ffmpeg_fails_with_detail_and_retry_works(alice: Member, data_dir
     import os
     import signal
 
-    with prepped_clip(alice, data_dir, tmp_path / "long.mp4", seconds=30.0, width=1280, height=720) as (upload_id, tc):
+    # 540p: one pass, one job (two passes time out alike, each its own job)
+    with prepped_clip(alice, data_dir, tmp_path / "long.mp4", seconds=30.0, width=960, height=540) as (upload_id, tc):
         tick(tc, 3600)
         deadline = time.monotonic() + 60
         while not running_ladder_pids():

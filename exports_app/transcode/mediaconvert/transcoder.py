@@ -75,6 +75,7 @@ class MediaConvertTranscoder:
     """
 
     name = "mediaconvert"
+    hd_after_fast = False
 
     def __init__(
         self,
