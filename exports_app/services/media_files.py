@@ -38,7 +38,11 @@ class MediaFile:
 
 
 def hls_file(*, session: Session, member: Member, production_id: object, relative: str) -> MediaFile:
-    """The file `relative` next to the production's master playlist; NotFound for anything else."""
+    """The file `relative` next to the production's master playlist; NotFound for anything else.
+
+    A master the app merged from the production's passes (productions.master_playlist) is served from the row, at
+    the master's own name; the files it lists are the passes' outputs, in their folders beside it.
+    """
     production = owned_production(session=session, member=member, production_id=production_id)
     master = production.hls_master_uri
     suffix = posixpath.splitext(relative)[1].lower()
@@ -51,6 +55,8 @@ def hls_file(*, session: Session, member: Member, production_id: object, relativ
         or "\x00" in relative
     ):
         raise NotFound("File not found.")
+    if production.master_playlist is not None and clean == posixpath.basename(master):
+        return MediaFile(CONTENT_TYPES[suffix], body=production.master_playlist.encode())
     base = posixpath.dirname(master)
     target = posixpath.join(base, clean)
     if is_remote(master):

@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
-from exports_app.domain import utcnow
+from exports_app.domain import Pass, utcnow
 from exports_app.models import MediaJob, Production, Upload
 from exports_app.services import storage
 from exports_app.transcode.base import JobReport
@@ -37,6 +37,8 @@ class Merged:
 
     production_id: int
     master_uri: str  # where the production's master is served from
+    makes_ready: bool  # the fast pass: only it gives the production a master to serve (an HD pass that ends first
+    # on MediaConvert is merged, and served once the fast pass is too)
     text: str | None  # the merged master to store there; None when the pass's own master is the production's
     renditions: list[dict[str, Any]]
     poster_uri: str | None
@@ -59,18 +61,17 @@ def merge(*, session: Session, report: JobReport, open_output: Callable[[str], b
     """The production's master and renditions once the pass `report` tells of has succeeded; NotMerged if its master
     cannot be read or does not belong beside the production's."""
     assert report.master_playlist_uri and report.production_master_uri
-    production = session.get(
-        Production,
-        session.execute(
-            sa.select(col(MediaJob.production_id)).where(col(MediaJob.id) == report.media_job_id)
-        ).scalar_one(),
-    )
+    production_id, pass_name = session.execute(
+        sa.select(col(MediaJob.production_id), col(MediaJob.pass_name)).where(col(MediaJob.id) == report.media_job_id)
+    ).one()
+    production = session.get(Production, production_id)
     assert production is not None and production.id is not None
+    makes_ready = pass_name != Pass.HD.value
     served, own = report.production_master_uri, report.master_playlist_uri
     renditions = _renditions(production.renditions, report)
     poster = production.poster_uri or report.poster_uri
     if own == served:
-        return Merged(production.id, served, None, renditions, poster)
+        return Merged(production.id, served, makes_ready, None, renditions, poster)
     read = open_output or read_output
     try:
         masters = [PassMaster(read(own).decode(), relative_folder(own, served))]
@@ -85,7 +86,7 @@ def merge(*, session: Session, report: JobReport, open_output: Callable[[str], b
         text = merge_masters(masters, _ladder_sizes(session.get(Upload, production.upload_id)))
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise NotMerged(NOT_MERGED) from exc
-    return Merged(production.id, served, text, renditions, poster)
+    return Merged(production.id, served, makes_ready, text, renditions, poster)
 
 
 def store(*, session: Session, merged: Merged) -> None:
@@ -96,14 +97,12 @@ def store(*, session: Session, merged: Merged) -> None:
             kept = merged.text
         else:
             storage.write_whole(merged.master_uri, merged.text.encode())
-    session.execute(
-        sa.update(Production)
-        .where(col(Production.id) == merged.production_id)
-        .values(
-            hls_master_uri=merged.master_uri,
-            master_playlist=kept,
-            renditions=merged.renditions or None,
-            poster_uri=merged.poster_uri,
-            updated_at=utcnow(),
-        )
-    )
+    values: dict[str, Any] = {
+        "master_playlist": kept,
+        "renditions": merged.renditions or None,
+        "poster_uri": merged.poster_uri,
+        "updated_at": utcnow(),
+    }
+    if merged.makes_ready:
+        values["hls_master_uri"] = merged.master_uri
+    session.execute(sa.update(Production).where(col(Production.id) == merged.production_id).values(**values))

@@ -111,10 +111,12 @@ def passes_for(width: int | None, height: int | None) -> tuple[Pass, ...]:
 def pass_rungs(rungs: list[Rung], which: Pass) -> list[tuple[int, Rung]]:
     """The rungs a pass encodes, each with its index in the whole ladder (its variant's name, v<index>, whichever
     pass makes it, so the merged master names every variant as a one-pass master would)."""
-    if which is Pass.FULL:
-        return list(enumerate(rungs))
-    fast = which is Pass.FAST
-    return [(i, rung) for i, rung in enumerate(rungs) if (rung.short_side <= FAST_UP_TO) == fast]
+    return [(i, rung) for i, rung in enumerate(rungs) if in_pass(rung.short_side, which)]
+
+
+def in_pass(short_side: int, which: Pass) -> bool:
+    """Whether the pass `which` encodes a rendition of this short side (the whole ladder: every one)."""
+    return which is Pass.FULL or (short_side <= FAST_UP_TO) == (which is Pass.FAST)
 
 
 def master_order(rungs: list[Rung]) -> list[int]:

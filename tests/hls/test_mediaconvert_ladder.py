@@ -1,4 +1,5 @@
-"""The MediaConvert job the app builds, against the same HLS points as the local ladder and botocore's model."""
+"""The MediaConvert job the app builds, against the same HLS points as the local ladder and botocore's model: the
+whole ladder's job, and each pass's job for a source made in two passes."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import botocore.session
 import pytest
 from botocore.validate import validate_parameters
 
+from exports_app.domain import Pass
 from exports_app.transcode.interlace import Interlace
-from exports_app.transcode.ladder import SEGMENT_SECONDS, choose_renditions, master_order
+from exports_app.transcode.ladder import SEGMENT_SECONDS, choose_renditions, master_order, pass_rungs, passes_for
 from exports_app.transcode.mediaconvert.settings import ladder_settings
 from exports_app.transcode.probe import VideoProbe
 
@@ -41,8 +43,16 @@ PROBES = {
 }
 
 
-def settings_for(name: str) -> dict[str, Any]:
-    return ladder_settings("s3://in/exports/1/source.mp4", "s3://out/hls/1/1/master", PROBES[name])
+# Every source's job as one pass, and each pass's job of the sources made in two (those above 540p).
+CASES = [
+    pytest.param(name, which, id=f"{name}-{which.value}")
+    for name, probe in PROBES.items()
+    for which in dict.fromkeys((Pass.FULL, *passes_for(probe.width, probe.height)))
+]
+
+
+def settings_for(name: str, which: Pass = Pass.FULL) -> dict[str, Any]:
+    return ladder_settings("s3://in/exports/1/source.mp4", "s3://out/hls/1/1/master", PROBES[name], which)
 
 
 def outputs(settings: dict[str, Any]) -> list[dict[str, Any]]:
@@ -53,24 +63,26 @@ def h264(output: dict[str, Any]) -> dict[str, Any]:
     return dict(output["VideoDescription"]["CodecSettings"]["H264Settings"])
 
 
-@pytest.mark.parametrize("name", PROBES)
-def test_settings_validate_against_botocores_model(name: str) -> None:
+@pytest.mark.parametrize(("name", "which"), CASES)
+def test_settings_validate_against_botocores_model(name: str, which: Pass) -> None:
     model = botocore.session.get_session().get_service_model("mediaconvert")
     shape = model.operation_model("CreateJob").input_shape
-    validate_parameters({"Role": ROLE, "Settings": settings_for(name)}, shape)  # raises ParamValidationError
+    validate_parameters({"Role": ROLE, "Settings": settings_for(name, which)}, shape)  # raises ParamValidationError
 
 
-@pytest.mark.parametrize("name", PROBES)
-def test_the_ladder_matches_the_local_one(name: str) -> None:
+@pytest.mark.parametrize(("name", "which"), CASES)
+def test_the_ladder_matches_the_local_one(name: str, which: Pass) -> None:
     probe = PROBES[name]
-    rungs = choose_renditions(probe.width, probe.height)
+    rungs = [rung for _, rung in pass_rungs(choose_renditions(probe.width, probe.height), which)]
     expected = [rungs[i] for i in master_order(rungs)]
-    found = outputs(settings_for(name))
+    found = outputs(settings_for(name, which))
     sizes = [(o["VideoDescription"]["Width"], o["VideoDescription"]["Height"]) for o in found]
     assert sizes == [(r.width, r.height) for r in expected]
+    assert [o["NameModifier"] for o in found] == [f"_{r.name}" for r in expected]  # named as in the whole ladder
     assert [h264(o)["MaxBitrate"] for o in found] == [r.video_kbps * 1000 for r in expected]
     assert [h264(o)["CodecProfile"] for o in found] == ["HIGH" if min(s) >= 720 else "MAIN" for s in sizes]
-    assert len(found) >= 2 and min(h264(o)["MaxBitrate"] for o in found) <= 200_000
+    if which is not Pass.HD:  # the job that makes the production ready: two variants at least, one for cellular
+        assert len(found) >= 2 and min(h264(o)["MaxBitrate"] for o in found) <= 200_000
     assert abs(h264(found[0])["MaxBitrate"] - 2_000_000) == min(abs(h264(o)["MaxBitrate"] - 2_000_000) for o in found)
     for output in found:
         video = h264(output)
@@ -83,10 +95,10 @@ def test_the_ladder_matches_the_local_one(name: str) -> None:
         assert output["OutputSettings"]["HlsSettings"]["IFrameOnlyManifest"] == "INCLUDE"
 
 
-@pytest.mark.parametrize("name", PROBES)
-def test_rotation_colour_and_audio(name: str) -> None:
+@pytest.mark.parametrize(("name", "which"), CASES)
+def test_rotation_colour_and_audio(name: str, which: Pass) -> None:
     probe = PROBES[name]
-    settings = settings_for(name)
+    settings = settings_for(name, which)
     assert settings["Inputs"][0]["VideoSelector"]["Rotate"] == "AUTO"  # MediaConvert's default ignores the flag
     assert settings["OutputGroups"][0]["OutputGroupSettings"]["HlsGroupSettings"]["SegmentLength"] == SEGMENT_SECONDS
     for output in outputs(settings):
@@ -108,3 +120,17 @@ def test_rotation_colour_and_audio(name: str) -> None:
             aac = description["CodecSettings"]["AacSettings"]
             assert (aac["SampleRate"], aac["CodingMode"], aac["CodecProfile"]) == (48000, "CODING_MODE_2_0", "LC")
             assert ("RemixSettings" in description) == (probe.audio_channels == 1)
+
+
+@pytest.mark.parametrize(
+    "name", [name for name, probe in PROBES.items() if len(passes_for(probe.width, probe.height)) > 1]
+)
+def test_the_two_passes_share_the_ladder_out_between_them(name: str) -> None:
+    """The fast pass's rungs up to 360p and the HD pass's above, neither twice: together the whole ladder."""
+    whole = {o["NameModifier"] for o in outputs(settings_for(name))}
+    fast, hd = ({o["NameModifier"] for o in outputs(settings_for(name, which))} for which in (Pass.FAST, Pass.HD))
+    assert fast | hd == whole and not fast & hd
+    assert all(
+        min(o["VideoDescription"]["Width"], o["VideoDescription"]["Height"]) <= 360
+        for o in outputs(settings_for(name, Pass.FAST))
+    )

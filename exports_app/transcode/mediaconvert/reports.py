@@ -7,13 +7,15 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from exports_app.transcode.base import JobReport, JobStatus, Rendition, utcnow
+from exports_app.transcode.base import JobReport, JobStatus, Pass, Rendition, utcnow
 from exports_app.transcode.mediaconvert.settings import (
+    PASS_METADATA,
     hls_group,
     output_bandwidth,
     output_base,
     output_frame_rate,
     poster_uri,
+    production_master_uri,
 )
 
 MESSAGE_LIMIT = 200  # the UI's detail line
@@ -77,11 +79,20 @@ def _job_outputs(job: Mapping[str, Any]) -> Outputs:
     return None, ()
 
 
+def _pass_of(metadata: object) -> Pass:
+    """The pass a job encodes, from the UserMetadata it was created with (the whole ladder when it says none)."""
+    try:
+        return Pass(metadata.get(PASS_METADATA, Pass.FULL.value) if isinstance(metadata, Mapping) else Pass.FULL)
+    except (ValueError, TypeError):  # not a pass this app names
+        return Pass.FULL
+
+
 def _report(
     media_job_id: int,
     provider_status: str,
     status: JobStatus,
     *,
+    pass_name: Pass,
     percent: Any,
     phase: Any,
     error_code: Any,
@@ -94,8 +105,11 @@ def _report(
 
     A finished job is at 100 % and its outputs (read only then) give the master, renditions and poster;
     like the local transcoder, a terminal job's phase is its final status ("COMPLETE", "ERROR", ...).
+    A pass's job names its own master, and the production's that merges both passes (the folder above its
+    own); the HD pass makes no poster (the fast pass does).
     """
     master, renditions = outputs() if status is JobStatus.SUCCEEDED else (None, ())
+    production_master = production_master_uri(master) if master and pass_name is not Pass.FULL else None
     return JobReport(
         media_job_id=media_job_id,
         status=status,
@@ -104,7 +118,8 @@ def _report(
         error_code=str(error_code) if error_code is not None else None,
         error_message=short_message(error_message),
         master_playlist_uri=master,
-        poster_uri=poster_uri(master) if master else None,
+        production_master_uri=production_master,
+        poster_uri=poster_uri(master) if master and pass_name is not Pass.HD else None,
         renditions=renditions,
         provider_job_id=provider_job_id,
         reported_at=reported_at,
@@ -120,6 +135,7 @@ def report_from_job(job: Mapping[str, Any], media_job_id: int) -> JobReport:
         media_job_id,
         provider_status,
         STATUS.get(provider_status, JobStatus.SUBMITTED),
+        pass_name=_pass_of(job.get("UserMetadata")),
         percent=job.get("JobPercentComplete"),
         phase=job.get("CurrentPhase"),
         error_code=job.get("ErrorCode"),
@@ -177,8 +193,9 @@ def report_from_event(event: Mapping[str, Any]) -> JobReport | None:
     detail = event.get("detail") or {}
     provider_status = str(detail.get("status", ""))
     status = EVENT_STATUS.get(provider_status)
+    metadata = detail.get("userMetadata") or {}
     try:
-        media_job_id = int((detail.get("userMetadata") or {})["mediaJobId"])
+        media_job_id = int(metadata["mediaJobId"])
     except (KeyError, TypeError, ValueError):
         return None  # not one of ours (every job the app creates carries mediaJobId)
     if status is None:
@@ -188,6 +205,7 @@ def report_from_event(event: Mapping[str, Any]) -> JobReport | None:
         media_job_id,
         provider_status,
         status,
+        pass_name=_pass_of(metadata),
         percent=progress.get("jobPercentComplete"),
         phase=progress.get("currentPhase"),
         error_code=detail.get("errorCode"),

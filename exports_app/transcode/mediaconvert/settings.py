@@ -1,4 +1,5 @@
-"""CreateJob settings for MediaConvert: our H.264/AAC HLS ladder (or a template's groups re-aimed) and a poster."""
+"""CreateJob settings for MediaConvert: our H.264/AAC HLS ladder or a pass's part of it (or a template's groups
+re-aimed), and a poster."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any
 
+from exports_app.domain import Pass
 from exports_app.transcode.interlace import Interlace
 from exports_app.transcode.ladder import (
     AUDIO_SAMPLE_RATE,
@@ -15,11 +17,32 @@ from exports_app.transcode.ladder import (
     SEGMENT_SECONDS,
     Rung,
     choose_renditions,
+    in_pass,
     master_order,
+    pass_rungs,
 )
 from exports_app.transcode.probe import VideoProbe
 
 AUDIO_SELECTOR = "Audio Selector 1"
+MASTER_NAME = "master"  # each job's HLS destination's base name: its master is <job folder>/master.m3u8
+# The UserMetadata key naming the pass a job encodes (Pass values); a job without it encodes the whole ladder. Its
+# reports read it back (reports.py), from GetJob, ListJobs and events alike.
+PASS_METADATA = "pass"
+
+
+def job_destination(bucket: str, production_id: int, media_job_id: int) -> str:
+    """A media job's HLS destination: a folder of its own in its production's, s3://<bucket>/hls/<p>/<job>/master."""
+    return f"s3://{bucket}/hls/{production_id}/{media_job_id}/{MASTER_NAME}"
+
+
+def production_master_uri(job_master_uri: str) -> str:
+    """Where the master merging a production's passes is served from: in the folder above each job's own,
+    s3://<bucket>/hls/<p>/master.m3u8. Never written to S3: the app keeps it in productions.master_playlist."""
+    return f"{posixpath.dirname(posixpath.dirname(job_master_uri))}/{MASTER_NAME}.m3u8"
+
+
+class PassWithoutOutputs(ValueError):
+    """A pass that would encode none of the job's HLS outputs (its submit fails and says so)."""
 
 
 def _preprocessing(hdr: bool, interlace: Interlace | None) -> dict[str, Any]:
@@ -100,15 +123,21 @@ def _audio_output(rung: Rung, mono: bool) -> dict[str, Any]:
     return audio
 
 
-def ladder_settings(input_uri: str, destination: str, probe: VideoProbe | None) -> dict[str, Any]:
+def ladder_settings(
+    input_uri: str, destination: str, probe: VideoProbe | None, pass_name: Pass = Pass.FULL
+) -> dict[str, Any]:
     """Job settings for the app's ladder (the local transcoder's too): H.264/AAC renditions in one HLS group.
 
     The rungs come from the probed display size, so the input is turned by its rotation metadata
     (Rotate AUTO: MediaConvert ignores it by default) before it is scaled to them; an interlaced input is
-    de-interlaced at the probe's output rate (59.94p from 29.97i). Outputs are listed in
-    the master's order, the one nearest 2 Mbit/s first, each with its I-frame playlist.
+    de-interlaced at the probe's output rate (59.94p from 29.97i). A pass's job gets only its pass's rungs
+    (ladder.pass_rungs), named as in the whole ladder. Outputs are listed in the master's order, the one
+    nearest 2 Mbit/s first, each with its I-frame playlist.
     """
-    rungs = choose_renditions(probe.width, probe.height) if probe else choose_renditions(None, None)
+    whole = choose_renditions(probe.width, probe.height) if probe else choose_renditions(None, None)
+    rungs = [rung for _, rung in pass_rungs(whole, pass_name)]
+    if not rungs:
+        raise PassWithoutOutputs(f"the {pass_name.value} pass has no rendition for this video")
     frame_rate = probe.frame_rate if probe else Fraction(30)
     hdr = bool(probe and probe.hdr)
     has_audio = bool(probe and probe.has_audio)
@@ -198,11 +227,16 @@ def poster_uri(master_uri: str) -> str:
     return f"{posixpath.dirname(master_uri)}/{POSTER_NAME}.0000001.jpg"
 
 
-def template_settings(template: Mapping[str, Any], input_uri: str, destination: str) -> dict[str, Any]:
+def template_settings(
+    template: Mapping[str, Any], input_uri: str, destination: str, pass_name: Pass = Pass.FULL
+) -> dict[str, Any]:
     """A job template's settings with our input and our destinations.
 
     A job's OutputGroups replace its template's, so they are copied from the template and only their
     destinations change: the HLS group must land where the app serves it from, other groups beside it.
+    A pass's job keeps the HLS outputs of its pass (by their short side, as ladder.pass_rungs splits the ladder;
+    an output without a size follows the source, which is HD when there are two passes); the other groups go
+    with the fast pass only, which makes the production ready.
     """
     settings = copy.deepcopy(dict(template.get("Settings") or {}))
     inputs = settings.get("Inputs") or [{}]
@@ -213,7 +247,30 @@ def template_settings(template: Mapping[str, Any], input_uri: str, destination: 
             if isinstance(group_settings, dict):
                 other = f"{folder}/{kind.removesuffix('GroupSettings').lower()}/"
                 group_settings["Destination"] = destination if kind == "HlsGroupSettings" else other
+    if pass_name is not Pass.FULL:
+        settings["OutputGroups"] = [_pass_group(g, pass_name) for g in settings.get("OutputGroups") or []]
+        settings["OutputGroups"] = [g for g in settings["OutputGroups"] if g is not None]
+        if not any(hls_group(g) for g in settings["OutputGroups"]):
+            raise PassWithoutOutputs(f"the job template has no HLS output for the {pass_name.value} pass")
     return settings
+
+
+def _pass_group(group: dict[str, Any], pass_name: Pass) -> dict[str, Any] | None:
+    """A template's output group as a pass's job has it: an HLS group with the pass's outputs (None if no video is
+    left), any other group in the fast pass only."""
+    if not hls_group(group):
+        return group if pass_name is Pass.FAST else None
+    kept = [output for output in group.get("Outputs") or [] if _output_in_pass(output, pass_name)]
+    return {**group, "Outputs": kept} if any(output.get("VideoDescription") for output in kept) else None
+
+
+def _output_in_pass(output: Mapping[str, Any], pass_name: Pass) -> bool:
+    video = output.get("VideoDescription")
+    if not video:
+        return True  # audio only (an audio rendition group): the variants of every pass play it
+    sides = [side for side in (video.get("Width"), video.get("Height")) if side]
+    # Without a size an output follows the source's, which is above 540p when a source has two passes.
+    return in_pass(min(sides), pass_name) if sides else pass_name is Pass.HD
 
 
 def hls_group(group: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -25,7 +25,7 @@ from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 
 from exports_app.config import MediaConvertSettings
-from exports_app.transcode.base import JobReport, JobRequest, PendingJob, utcnow
+from exports_app.transcode.base import JobReport, JobRequest, Pass, PendingJob, utcnow
 from exports_app.transcode.mediaconvert.client import (
     HIDDEN_OBJECT,
     RETRIES,
@@ -38,7 +38,13 @@ from exports_app.transcode.mediaconvert.client import (
     transient,
 )
 from exports_app.transcode.mediaconvert.reports import event_from_body, report_from_event, report_from_job
-from exports_app.transcode.mediaconvert.settings import frame_capture_group, ladder_settings, template_settings
+from exports_app.transcode.mediaconvert.settings import (
+    PASS_METADATA,
+    frame_capture_group,
+    job_destination,
+    ladder_settings,
+    template_settings,
+)
 from exports_app.transcode.probe import DEFAULT_MAX_DURATION_SECONDS, VideoProbe, probe_video
 
 # report_from_event stays importable from here, where callers have always found it.
@@ -149,7 +155,10 @@ class MediaConvertTranscoder:
             return str(mediaconvert.create_job(**params)["Job"]["Id"])
 
     def _create_params(self, request: JobRequest, input_uri: str, probe: VideoProbe) -> dict[str, Any]:
-        destination = f"s3://{self.settings.output_bucket}/hls/{request.production_id}/{request.media_job_id}/master"
+        """CreateJob's parameters. A pass's job encodes its pass's outputs in its own folder, and says which pass it
+        is in its UserMetadata, which its reports read back; the fast pass (or the whole ladder) makes the poster."""
+        destination = job_destination(self.settings.output_bucket, request.production_id, request.media_job_id)
+        which = request.pass_name
         params: dict[str, Any] = {
             "Role": self.settings.role_arn,
             # MediaConvert answers a token repeated within a minute with the job it already made; later
@@ -160,6 +169,7 @@ class MediaConvertTranscoder:
                 "uploadId": str(request.upload_id),
                 "mediaJobId": str(request.media_job_id),
                 TOKEN_METADATA: request.idempotency_token,
+                **({PASS_METADATA: which.value} if which is not Pass.FULL else {}),
             },
             "StatusUpdateInterval": "SECONDS_10",
         }
@@ -167,11 +177,13 @@ class MediaConvertTranscoder:
             params["Queue"] = self.settings.queue_arn
         if self.settings.job_template:
             params["JobTemplate"] = self.settings.job_template
-            params["Settings"] = template_settings(self._template(self.settings.job_template), input_uri, destination)
+            template = self._template(self.settings.job_template)
+            params["Settings"] = template_settings(template, input_uri, destination, which)
         else:
-            params["Settings"] = ladder_settings(input_uri, destination, probe)
-        poster = frame_capture_group(destination, request.duration_seconds)
-        params["Settings"].setdefault("OutputGroups", []).append(poster)
+            params["Settings"] = ladder_settings(input_uri, destination, probe, which)
+        if which is not Pass.HD:
+            poster = frame_capture_group(destination, request.duration_seconds)
+            params["Settings"].setdefault("OutputGroups", []).append(poster)
         return params
 
     def _find_job(self, token: str, since: datetime) -> str | None:
