@@ -19,6 +19,10 @@ def _send(found: media_files.MediaFile, max_age: int, accept_encoding: str = "")
     compressed = media_files.gzipped(found, accept_encoding)
     if compressed is not None:
         return Response(compressed, media_type=found.content_type, headers={**headers, "Content-Encoding": "gzip"})
+    if found.path is not None and found.content_type in media_files.COMPRESSIBLE:
+        # A playlist goes out as read, once: a master replaced meanwhile (renamed over as the HD pass is merged) would
+        # go out of a FileResponse with the old file's length and the new file's bytes.
+        return Response(found.path.read_bytes(), media_type=found.content_type, headers=headers)
     if found.path is not None:
         return FileResponse(found.path, media_type=found.content_type, headers=headers)
     if found.body is not None:

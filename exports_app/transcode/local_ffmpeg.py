@@ -141,7 +141,9 @@ class LocalFfmpegTranscoder:
                 self._jobs[request.media_job_id] = _Job(request)
                 self._queues[is_hd(request)].append(request.owner_id, request.media_job_id)
                 self._start_workers()
-                self._cond.notify()
+                # Every worker: both lanes wait on the one condition, and a lone notify could wake the other lane's
+                # worker, which finds its own line empty and waits on, leaving this job queued with no one to run it.
+                self._cond.notify_all()
         return provider_job_id(request.media_job_id)
 
     def poll(self, jobs: Sequence[PendingJob]) -> list[JobReport]:

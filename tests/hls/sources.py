@@ -2,7 +2,8 @@
 
 Each source says what its output must keep: the display size a player shows (after the sample aspect
 ratio and the rotation), whether it has audio, and the frame rate the ladder must come out at (an interlaced
-source's field rate: Apple's authoring spec makes 30i 60p).
+source's field rate: Apple's authoring spec makes 30i 60p). And the passes its production is made in: one, or
+(above 540p) the fast pass alone, as a member gets it at Ready, or both, their masters merged as the app merges them.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+from exports_app.domain import Pass
 from tests.support.media import X264, interlaced_clip, run_ffmpeg
 
 
@@ -23,6 +25,7 @@ class Source:
     frame_rate: Fraction  # what FRAME-RATE must say
     hdr: bool = False
     field_order: str | None = None  # "tff" | "bff" for an interlaced source
+    passes: tuple[Pass, ...] = (Pass.FULL,)
 
 
 def _pattern(size: str, rate: int | str, seconds: float) -> list[str]:
@@ -50,6 +53,10 @@ SOURCES = (
     # Broadcast and camera material: 1080i29.97 top field first with MP3 audio, PAL 576i25 (16:9) bottom first.
     Source("i1080_tff_mp3", "i1080.mp4", (1920, 1080), True, Fraction(60000, 1001), field_order="tff"),
     Source("i576_pal_bff", "i576.mkv", (1024, 576), True, Fraction(50), field_order="bff"),
+    # A 1080p export made in two passes: its fast pass's production on its own (ready, HD to come), and a production
+    # of both passes (the ladder a one-pass production of 1080p has).
+    Source("fast_pass_1080p", "hd.mp4", (1920, 1080), True, Fraction(25), passes=(Pass.FAST,)),
+    Source("two_pass_1080p", "hd.mp4", (1920, 1080), True, Fraction(25), passes=(Pass.FAST, Pass.HD)),
 )
 
 
@@ -166,4 +173,5 @@ def make_sources(work: Path) -> dict[str, Path]:
     interlaced_clip(
         out["i576_pal_bff"], size=(720, 576), field_rate="50", order="bff", seconds=3, audio_codec="aac", sar="64/45"
     )
+    run_ffmpeg(*_pattern("1920x1080", 25, 2), *_tone(2), *X264, *AAC, "-shortest", str(out["two_pass_1080p"]))
     return out

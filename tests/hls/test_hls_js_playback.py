@@ -2,7 +2,8 @@
 
 One page on a local HTTP server that serves the outputs and hls.js: for each master, hls.js starts on the first
 variant (the one near 2 Mbit/s), then is switched to the smallest; the test waits until the video element shows
-the new variant's frame size and the clock has moved, with no fatal hls.js error.
+the new variant's frame size and the clock has moved, with no fatal hls.js error. A production made in two passes
+plays before its HD pass is merged into its master and after: a new load of the same master gets every variant.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import functools
 import json
 import os
 import re
+import shutil
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -38,6 +40,7 @@ PAGE = """<!doctype html><html><body><video id="v" muted playsinline></video>
 # are recorded.
 PLAY = """(src) => {
   window.played = undefined;
+  window.levels = undefined;
   const video = document.getElementById('v');
   const hls = new Hls({startLevel: 0, capLevelToPlayerSize: false});
   const seen = {buffered: [], sizes: [], errors: [], switchedTo: null};
@@ -66,7 +69,7 @@ PLAY = """(src) => {
   video.onended = () => finish(true);
   // Level 0 chosen by hand, which turns hls.js's ABR off: on a busy machine a slow first fragment made it drop to
   // a lower level on its own before level 0 was ever buffered. The switch below is by hand too.
-  hls.on(Hls.Events.MANIFEST_PARSED, () => { hls.currentLevel = 0; video.play(); });
+  hls.on(Hls.Events.MANIFEST_PARSED, () => { window.levels = hls.levels.length; hls.currentLevel = 0; video.play(); });
   hls.loadSource(src);
   hls.attachMedia(video);
 }"""
@@ -109,6 +112,12 @@ class QuietHandler(SimpleHTTPRequestHandler):
         ".ts": "video/mp2t",
     }
 
+    def end_headers(self) -> None:
+        # Never from the browser's cache: a master replaced within the second it was last fetched in would be
+        # revalidated against a Last-Modified of whole seconds, and kept.
+        self.send_header("Cache-Control", "no-store")
+        super().end_headers()
+
     def log_message(self, *args: Any) -> None:
         pass
 
@@ -124,6 +133,15 @@ def page(site: str, playwright: Playwright) -> Iterator[Page]:
     browser.close()
 
 
+def play(page: Page, url: str) -> dict[str, Any]:
+    """What PLAY left once hls.js played the master at url to its end."""
+    page.evaluate(PLAY, url)
+    # Only keeps a stalled player from hanging the suite; nothing here is timed.
+    page.wait_for_function("window.played !== undefined", timeout=120_000)
+    played: dict[str, Any] = page.evaluate("window.played")
+    return played
+
+
 @pytest.mark.parametrize("name", [s.name for s in SOURCES])
 def test_hls_js_plays_and_switches_levels(
     outputs: dict[str, tuple[JobReport, Path]], page: Page, site: str, name: str
@@ -131,13 +149,35 @@ def test_hls_js_plays_and_switches_levels(
     _, folder = outputs[name]
     master = m3u8.load(str(folder / "master.m3u8"))
     width, height = master.playlists[-1].stream_info.resolution
-    page.evaluate(PLAY, f"{site}/hls/{folder.name}/master.m3u8")
-    # Only keeps a stalled player from hanging the suite; nothing here is timed.
-    page.wait_for_function("window.played !== undefined", timeout=120_000)
-    played = page.evaluate("window.played")
+    played = play(page, f"{site}/hls/{folder.name}/master.m3u8")
     assert played["ok"], played
     last = len(master.playlists) - 1
     assert 0 in played["buffered"] and last in played["buffered"], played
     assert f"{width}x{height}" in played["sizes"], played
     duration = sum(s.duration for s in m3u8.load(str(folder / master.playlists[0].uri)).segments)
     assert played["time"] >= duration - 0.5, played
+
+
+def test_hls_js_gets_the_hd_variants_on_a_new_load(
+    outputs: dict[str, tuple[JobReport, Path]], page: Page, site: str
+) -> None:
+    """Issue 33: a production served with its fast pass's master plays its two variants; the master is replaced (as
+    the HD pass's merge replaces it: written beside, renamed over) while that player is under way, which plays on to
+    the end; a new load of the same URL gets all five variants and plays them."""
+    made = outputs["two_pass_1080p"][1]
+    folder = made.parent / "before-and-after-hd"  # a production of its own, so the shared outputs stay as made
+    shutil.copytree(made, folder)
+    merged = (made / "master.m3u8").read_text()
+    (folder / "master.m3u8").write_text((outputs["fast_pass_1080p"][1] / "master.m3u8").read_text())
+    url = f"{site}/hls/{folder.name}/master.m3u8"
+    page.evaluate(PLAY, url)
+    page.wait_for_function("window.levels !== undefined", timeout=120_000)
+    (folder / "master.staged").write_text(merged)
+    (folder / "master.staged").replace(folder / "master.m3u8")
+    page.wait_for_function("window.played !== undefined", timeout=120_000)
+    before = page.evaluate("window.played")
+    assert before["ok"] and page.evaluate("window.levels") == 2, before
+    assert {0, 1} <= set(before["buffered"]) and before["time"] >= 1.5, before
+    after = play(page, url)
+    assert after["ok"] and page.evaluate("window.levels") == 5, after
+    assert {0, 4} <= set(after["buffered"]) and "416x234" in after["sizes"], after

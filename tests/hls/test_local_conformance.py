@@ -186,3 +186,20 @@ def test_interlaced_sources_come_out_progressive(outputs: dict[str, tuple[JobRep
         assert progressive > 2 * (tff + bff), counts
         if min(variant.stream_info.resolution) >= IDET_EXACT_FROM:
             assert tff + bff <= progressive // 50, counts
+
+
+def listing(master: m3u8.M3U8) -> list[tuple[str, tuple[int, int]]]:
+    """The master's variants and then its I-frame playlists: (URI, resolution) each, in the master's order."""
+    return [(v.uri, tuple(v.stream_info.resolution)) for v in master.playlists] + [
+        (i.uri, tuple(i.iframe_stream_info.resolution)) for i in master.iframe_playlists
+    ]
+
+
+def test_two_passes_list_the_ladder_as_one_pass_does(outputs: dict[str, tuple[JobReport, Path]]) -> None:
+    """Issue 33: once the HD pass is merged, the master lists every rung of a 1080p source, variants and I-frame
+    playlists, in the order and under the names a one-pass master of 1080p has (the one near 2 Mbit/s first)."""
+    one_pass = m3u8.load(str(outputs["i1080_tff_mp3"][1] / "master.m3u8"))
+    two_pass = m3u8.load(str(outputs["two_pass_1080p"][1] / "master.m3u8"))
+    fast_pass = m3u8.load(str(outputs["fast_pass_1080p"][1] / "master.m3u8"))
+    assert len(two_pass.playlists) == 5 and listing(two_pass) == listing(one_pass)
+    assert [size for _, size in listing(fast_pass)] == [(640, 360), (416, 234)] * 2

@@ -1,4 +1,4 @@
-"""Jobs handed to the local transcoder as the refresh tick hands them over, and polled until they end."""
+"""Jobs handed to the local transcoder as the refresh tick hands them over, and polled (or ticked) until they end."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from exports_app.domain import JobStatus
+from exports_app.jobs.refresh import tick
 from exports_app.transcode.base import JobReport, JobRequest, PendingJob
 from exports_app.transcode.local_ffmpeg import LocalFfmpegTranscoder
 from exports_app.transcode.probe import probe_video
@@ -45,3 +46,16 @@ def final_report(tc: LocalFfmpegTranscoder, req: JobRequest) -> JobReport:
 
     wait_for(done)
     return box[0]
+
+
+def run_until_terminal(tc: LocalFfmpegTranscoder, timeout: float = 120) -> set[tuple[int, int]]:
+    """Refresh ticks against tc until no job of the database is pending; the (member, upload) pairs they changed."""
+    changed: set[tuple[int, int]] = set()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = tick(tc, timeout_seconds=3600)
+        changed |= result.changed
+        if result.pending == 0:
+            return changed
+        time.sleep(0.1)
+    raise AssertionError("jobs still pending")

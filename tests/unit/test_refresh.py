@@ -27,6 +27,7 @@ from exports_app.transcode.base import JobReport, JobRequest, PendingJob
 from exports_app.transcode.local_ffmpeg import LocalFfmpegTranscoder
 from tests.support.clips import make_clip
 from tests.support.event_loop import run_in_own_loop
+from tests.support.local_jobs import run_until_terminal
 from tests.support.media import running_ladder_pids
 
 
@@ -89,18 +90,6 @@ def prepped_clip(
 def state_of(member: Member, upload_id: int) -> str:
     with session_scope() as s:
         return productions.export_status(session=s, member=member, upload_id=upload_id).state
-
-
-def run_until_terminal(tc: LocalFfmpegTranscoder, timeout: float = 120) -> set[tuple[int, int]]:
-    changed: set[tuple[int, int]] = set()
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = tick(tc, timeout_seconds=3600)
-        changed |= result.changed
-        if result.pending == 0:
-            return changed
-        time.sleep(0.1)
-    raise AssertionError("jobs still pending")
 
 
 def test_tick_takes_an_export_to_ready(alice: Member, data_dir: Path, tmp_path: Path) -> None:
