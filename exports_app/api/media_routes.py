@@ -13,7 +13,8 @@ router = APIRouter(tags=["media"])
 
 
 def _send(found: media_files.MediaFile, max_age: int, accept_encoding: str = "") -> Response:
-    headers = {"Cache-Control": f"private, max-age={max_age}"}
+    # A master that may still grow (its HD pass) is asked for again on every load, so a new load gets HD.
+    headers = {"Cache-Control": "private, no-cache" if found.changes else f"private, max-age={max_age}"}
     if found.content_type in media_files.COMPRESSIBLE:
         headers["Vary"] = "Accept-Encoding"
     compressed = media_files.gzipped(found, accept_encoding)

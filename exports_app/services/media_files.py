@@ -35,6 +35,8 @@ class MediaFile:
     path: Path | None = None  # a local file
     remote_uri: str | None = None  # e.g. MediaConvert's output bucket
     body: bytes | None = None  # already read
+    # Replaced in place at times (a production's master grows when its HD pass lands): caches must ask again.
+    changes: bool = False
 
 
 def hls_file(*, session: Session, member: Member, production_id: object, relative: str) -> MediaFile:
@@ -55,12 +57,13 @@ def hls_file(*, session: Session, member: Member, production_id: object, relativ
         or "\x00" in relative
     ):
         raise NotFound("File not found.")
-    if production.master_playlist is not None and clean == posixpath.basename(master):
-        return MediaFile(CONTENT_TYPES[suffix], body=production.master_playlist.encode())
+    is_master = clean == posixpath.basename(master)
+    if production.master_playlist is not None and is_master:
+        return MediaFile(CONTENT_TYPES[suffix], body=production.master_playlist.encode(), changes=True)
     base = posixpath.dirname(master)
     target = posixpath.join(base, clean)
     if is_remote(master):
-        return MediaFile(CONTENT_TYPES[suffix], remote_uri=target)
+        return MediaFile(CONTENT_TYPES[suffix], remote_uri=target, changes=is_master)
     try:
         path = storage.path_for(target)
     except FileNotFoundError as exc:
@@ -71,7 +74,7 @@ def hls_file(*, session: Session, member: Member, production_id: object, relativ
         found = False
     if not found:
         raise NotFound("File not found.")
-    return MediaFile(CONTENT_TYPES[suffix], path=path)
+    return MediaFile(CONTENT_TYPES[suffix], path=path, changes=is_master)
 
 
 def _poster_of(session: Session, upload: Upload | None) -> MediaFile:

@@ -94,11 +94,13 @@ def test_local_flow(alice_client: TestClient, alice: Member, tmp_path: Path, tra
     assert "content-encoding" not in plain.headers and plain.text == master_text.text
     refused = alice_client.get(body["hlsUrl"], headers={"Accept-Encoding": "br, gzip;q=0"})
     assert "content-encoding" not in refused.headers
+    # The master grows when the HD pass lands: never kept by a cache without asking; its variants are.
+    assert master_text.headers["cache-control"] == plain.headers["cache-control"] == "private, no-cache"
     master = m3u8.loads(master_text.text)
     assert len(master.playlists) == 4  # 720p source: 720, 540, 360 and 234 for cellular
     for variant in [*master.playlists, *master.iframe_playlists]:
         got = alice_client.get(f"/media/hls/{body['productionId']}/{variant.uri}")
-        assert got.headers["content-encoding"] == "gzip"
+        assert got.headers["content-encoding"] == "gzip" and got.headers["cache-control"] == "private, max-age=60"
         assert got.headers["content-type"] == "application/vnd.apple.mpegurl"
         playlist = m3u8.loads(got.text)
         assert playlist.is_endlist
