@@ -1,4 +1,4 @@
-"""The cog modal: status line, detail, progress or preview, then Open Timeline, Prep, Publish, Delete."""
+"""The cog modal: status line, HD line, detail, progress or preview, then Open Timeline, Prep, Publish, Delete."""
 
 from __future__ import annotations
 
@@ -120,6 +120,8 @@ def export_modal() -> rx.Component:
                 rx.vstack(
                     rx.dialog.title(ExportModalState.open_title),
                     rx.text(status.text, weight="medium", data_testid="hls-status"),
+                    # A ready production of two passes: its HD pass on the way, or why it has none.
+                    rx.cond(status.hd != "", rx.text(status.hd, size="1", color=TEXT_MUTED, data_testid="hls-hd")),
                     rx.cond(
                         status.detail != "",
                         rx.text(

@@ -9,6 +9,7 @@ from typing import Protocol
 from exports_app.domain import ACTIVE_STATUSES, NO_MASTER_PLAYLIST, JobStatus
 from exports_app.hls_states import ENDED_STATES, FAILED, IN_PROGRESS, NOT_READY, READY, HlsState
 from exports_app.text import one_line
+from exports_app.transcode.ladder import FAST_UP_TO
 
 DETAIL_MAX = 200
 
@@ -49,6 +50,8 @@ class HdPass:
 
 
 NOT_STARTED = HlsStatus(state=NOT_READY)
+# What a production made in two passes plays without its HD pass: the fast pass's rungs, up to this size.
+WITHOUT_HD_UP_TO = f"{FAST_UP_TO}p"
 
 
 def short_detail(message: str | None) -> str | None:

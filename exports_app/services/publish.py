@@ -11,17 +11,18 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from exports_app.config import get_settings
-from exports_app.domain import utcnow
-from exports_app.hls_states import HLS_STATES
+from exports_app.domain import Pass, utcnow
+from exports_app.hls_states import HLS_STATES, IN_PROGRESS
 from exports_app.models import Production, Publication, Space, Upload
 from exports_app.services import quotas
 from exports_app.services.auth import Member
 from exports_app.services.errors import Conflict, Invalid, LimitReached, NotFound
 from exports_app.services.exports import valid_id
-from exports_app.services.hls_status import HlsStatus
+from exports_app.services.hls_status import HdPass, HlsStatus
 from exports_app.services.media_jobs import stored_renditions
 from exports_app.services.productions import load_production_status, owned_production
 from exports_app.transcode.base import Rendition
+from exports_app.transcode.ladder import Rung, choose_renditions, pass_rungs
 
 
 @dataclass(frozen=True)
@@ -42,11 +43,23 @@ class PublishTarget:
     # The ladder's distinct sizes as a member reads them, largest first: "1080×1920" (portrait shows as portrait),
     # or "720p" for renditions stored before their widths were; empty when not known.
     rendition_sizes: list[str] = dataclasses.field(default_factory=list)
+    # The sizes the production's HD pass is still making while it runs, largest first; empty otherwise.
+    coming_sizes: list[str] = dataclasses.field(default_factory=list)
 
 
-def rendition_size(rendition: Rendition) -> str:
+def rendition_size(rendition: Rendition | Rung) -> str:
     """ "1920×1080", "1080×1920"; "720p" when only the height is known."""
     return f"{rendition.width}×{rendition.height}" if rendition.width else f"{rendition.height}p"
+
+
+def coming_sizes(*, width: int | None, height: int | None, stored: list[str], hd: HdPass | None) -> list[str]:
+    """While a production's HD pass runs: the sizes of the HD rungs of the ladder of its source (width x height) that
+    it does not have yet, largest first. Nothing once the HD pass ended (its rungs are in, or it failed) or for one
+    pass."""
+    if hd is None or hd.state != IN_PROGRESS:
+        return []
+    rungs = pass_rungs(choose_renditions(width, height), Pass.HD)
+    return [size for size in (rendition_size(rung) for _, rung in rungs) if size not in stored]
 
 
 def _ready_production(session: Session, member: Member, production_id: object) -> tuple[Production, HlsStatus]:
@@ -123,12 +136,15 @@ def publish_target(*, session: Session, member: Member, production_id: object) -
     ladder = sorted(
         stored_renditions(production), key=lambda r: (r.width * r.height or r.height, r.bandwidth), reverse=True
     )
+    sizes = list(dict.fromkeys(rendition_size(r) for r in ladder))
+    coming = coming_sizes(width=upload.width, height=upload.height, stored=sizes, hd=status.hd) if upload else []
     return PublishTarget(
         production_id=production.id,
         export_title=upload.title if upload else f"Production {production.id}",
         hls_url=status.hls_url or "",
         spaces=[SpaceChoice(s.id, s.name, s.id in published) for s in spaces if s.id is not None],
-        rendition_sizes=list(dict.fromkeys(rendition_size(r) for r in ladder)),
+        rendition_sizes=sizes,
+        coming_sizes=coming,
     )
 
 

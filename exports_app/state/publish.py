@@ -38,7 +38,8 @@ class PublishState(rx.State):
     production_id: rx.Field[int] = rx.field(0)
     export_title: rx.Field[str] = rx.field("")
     hls_url: rx.Field[str] = rx.field("")
-    renditions: rx.Field[str] = rx.field("")  # "Renditions: 1080×1920 · 720×1280"; "" when not known
+    # "Renditions: 640×360 · 416×234 · 1280×720 and 960×540 on their way"; "" when not known
+    renditions: rx.Field[str] = rx.field("")
     spaces: rx.Field[list[SpaceOption]] = rx.field(default_factory=list)  # as the page loaded them, by name
     added_0: rx.Field[list[SpaceOption]] = rx.field(default_factory=list)
     added_1: rx.Field[list[SpaceOption]] = rx.field(default_factory=list)
@@ -74,7 +75,7 @@ class PublishState(rx.State):
         self.production_id = target.production_id
         self.export_title = target.export_title
         self.hls_url = target.hls_url
-        self.renditions = renditions_text(target.rendition_sizes)
+        self.renditions = renditions_text(target.rendition_sizes, target.coming_sizes)
         options = [SpaceOption(s.id, s.name) for s in target.spaces]
         self._show_spaces(options, [o for o, s in zip(options, target.spaces, strict=True) if s.published])
 

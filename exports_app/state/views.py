@@ -6,9 +6,9 @@ import dataclasses
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from exports_app.hls_states import FAILED, HLS_STATES, NOT_READY, READY, HlsState
+from exports_app.hls_states import FAILED, HLS_STATES, IN_PROGRESS, NOT_READY, READY, HlsState
 from exports_app.routes import exports_url, publish_url
-from exports_app.services.hls_status import HlsStatus
+from exports_app.services.hls_status import WITHOUT_HD_UP_TO, HlsStatus
 from exports_app.services.posters import export_poster_url
 from exports_app.services.productions import ExportView
 
@@ -27,6 +27,7 @@ class StatusView:
     hls_url: str = ""
     poster_url: str = ""
     attempt: str = ""  # "Attempt 2 failed at 21:04 UTC", shown before the detail
+    hd: str = ""  # under a ready status line: "HD on its way · 42 %", or why there is no HD (hd_line)
 
 
 @dataclasses.dataclass
@@ -57,7 +58,27 @@ def status_view(status: HlsStatus) -> StatusView:
         hls_url=status.hls_url or "",
         poster_url=status.poster_url or "",
         attempt=attempt_text(status.attempt, status.failed_at),
+        hd=hd_line(status),
     )
+
+
+def hd_line(status: HlsStatus) -> str:
+    """The line under a ready production's status line about its HD pass: "HD on its way · 42 %" while it waits or
+    runs, why there is no HD once it failed (after its one retry); "" once HD is in, for one pass, or not ready."""
+    hd = status.hd
+    if status.state != READY or hd is None:
+        return ""
+    if hd.state == IN_PROGRESS:
+        return f"HD on its way · {hd.percent or 0} %"
+    if hd.state == FAILED:
+        why = f": {sentence(hd.detail)}" if hd.detail else "."
+        return f"HD versions could not be made{why} It plays up to {WITHOUT_HD_UP_TO}."
+    return ""
+
+
+def sentence(text: str) -> str:
+    """text ending as a sentence does (a full stop added unless it has one, or another end)."""
+    return text if text.endswith((".", "!", "?", "…")) else text + "."
 
 
 def attempt_text(attempt: int | None, failed_at: datetime | None) -> str:
@@ -68,8 +89,12 @@ def attempt_text(attempt: int | None, failed_at: datetime | None) -> str:
     return f"Attempt {attempt} failed at {moment:%H:%M} UTC"
 
 
-def renditions_text(sizes: Sequence[str]) -> str:
-    """ "Renditions: 1920×1080 · 1280×720" for a ladder's sizes (given largest first); "" when none is known."""
+def renditions_text(sizes: Sequence[str], coming: Sequence[str] = ()) -> str:
+    """ "Renditions: 1920×1080 · 1280×720" for a ladder's sizes (given largest first), then the sizes still to come:
+    "Renditions: 640×360 · 416×234 · 1280×720 and 960×540 on their way"; "" when none is known."""
+    if coming:
+        listed = " and ".join([", ".join(coming[:-1]), coming[-1]]) if len(coming) > 1 else coming[0]
+        sizes = [*sizes, f"{listed} on {'their' if len(coming) > 1 else 'its'} way"]
     return "Renditions: " + " · ".join(sizes) if sizes else ""
 
 

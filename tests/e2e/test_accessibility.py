@@ -8,27 +8,41 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.e2e.axe import axe_violations
-from tests.e2e.members import MEMBER_PASSWORD, corrupt_export, project_with_export, queue_prep
+from tests.e2e.members import (
+    MEMBER_PASSWORD,
+    corrupt_export,
+    fail_hd,
+    project_with_export,
+    queue_prep,
+    queue_prep_hd_held,
+)
 from tests.support.app_process import RunningApp, sign_in
 from tests.support.clips import make_clip
 
 pytestmark = pytest.mark.e2e
 
 TRANSCODE_TIMEOUT = 180_000
+HD_CLIPS = (("hd_coming", "Wide clip, HD on its way"), ("hd_failed", "Wide clip without HD"))
 
 
 @pytest.fixture(scope="module")
 def world(app_server: RunningApp, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """ally: an export in each of the four states and a timeline project; nell: no exports at all; otto: a
-    production and a space that are not ally's."""
+    """ally: an export in each of the four states, two ready above 540p whose HD pass is on its way or failed, and a
+    timeline project; nell: no exports at all; otto: a production and a space that are not ally's."""
     for name in ("ally", "nell", "otto"):
         app_server.cli("user", "create", name, "--password", MEMBER_PASSWORD)
-    clip = str(make_clip(tmp_path_factory.mktemp("a11y") / "a11y.mp4", seconds=1.0, width=320, height=180))
+    clips = tmp_path_factory.mktemp("a11y")
+    clip = str(make_clip(clips / "a11y.mp4", seconds=1.0, width=320, height=180))
+    wide = str(make_clip(clips / "wide.mp4", seconds=1.0, width=1280, height=720))
     ottos = app_server.cli("export", "import", "--user", "otto", clip, "--title", "Otto's clip")
-    made = {
-        state: app_server.cli("export", "import", "--user", "ally", clip, "--title", f"Clip {state}")
-        for state in ("not_ready", "ready", "in_progress")
-    }
+    # The oldest exports, listed last: the keyboard walk to the not_ready row's cog passes none of them.
+    made = {hd: app_server.cli("export", "import", "--user", "ally", wide, "--title", title) for hd, title in HD_CLIPS}
+    made.update(
+        {
+            state: app_server.cli("export", "import", "--user", "ally", clip, "--title", f"Clip {state}")
+            for state in ("not_ready", "ready", "in_progress")
+        }
+    )
     made["failed"] = corrupt_export(app_server, "ally", "Clip failed")
     made.update(
         {
@@ -39,6 +53,9 @@ def world(app_server: RunningApp, tmp_path_factory: pytest.TempPathFactory) -> d
         }
     )
     made["production"] = queue_prep(app_server, "ally", made["ready"])
+    for hd, _ in HD_CLIPS:
+        made[f"{hd}_production"] = queue_prep_hd_held(app_server, "ally", made[hd])
+    fail_hd(app_server, made["hd_failed_production"])
     queue_prep(app_server, "ally", made["failed"])
     queue_prep(app_server, "ally", made["in_progress"], provider="mediaconvert")
     made["others_production"] = queue_prep(app_server, "otto", ottos, provider="mediaconvert")
@@ -93,13 +110,53 @@ def test_modal(ally: Page, world: dict[str, str], state: str, status: str) -> No
     assert axe_violations(ally, f"modal ({state})") == []
 
 
-def test_publish_page(ally: Page, world: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    "export,line",
+    [
+        ("hd_coming", "HD on its way · 0 %"),
+        ("hd_failed", "HD versions could not be made: The transcode timed out. It plays up to 360p."),
+    ],
+)
+def test_modal_with_the_hd_line(ally: Page, world: dict[str, str], export: str, line: str) -> None:
+    """A ready export above 540p: the HD line under the status line passes axe, and the keyboard works as ever (Tab
+    stays in the modal, Esc closes it and focus is back on the cog)."""
     ally.goto("/exports")
-    expect(ally.get_by_test_id(f"export-row-{world['ready']}")).to_contain_text("Ready", timeout=TRANSCODE_TIMEOUT)
-    ally.goto(f"/publish?production={world['production']}")
-    expect(ally.get_by_test_id("publish-title")).to_contain_text("Clip ready")
-    expect(ally.get_by_test_id("publish-renditions")).to_have_text("Renditions: 320×180 · 160×90")  # axe checks it
-    assert axe_violations(ally, "/publish") == []
+    expect(ally.get_by_test_id(f"export-row-{world[export]}")).to_contain_text("Ready", timeout=TRANSCODE_TIMEOUT)
+    cog = ally.get_by_test_id(f"export-cog-{world[export]}")
+    cog.click()
+    expect(ally.get_by_test_id("hls-status")).to_have_text("HLS: Ready")
+    expect(ally.get_by_test_id("hls-hd")).to_have_text(line)
+    assert axe_violations(ally, f"modal (ready, {export})") == []
+    ally.keyboard.press("Tab")
+    assert ally.evaluate("() => !!document.activeElement?.closest('[role=dialog]')"), ally.evaluate(
+        "() => 'focus outside the modal, on ' + document.activeElement?.outerHTML.slice(0, 200)"
+    )
+    ally.keyboard.press("Escape")
+    expect(ally.get_by_test_id("export-modal")).to_have_count(0)
+    expect(cog).to_be_focused()
+
+
+@pytest.mark.parametrize(
+    "export,production,title,renditions",
+    [
+        ("ready", "production", "Clip ready", "Renditions: 320×180 · 160×90"),
+        (
+            "hd_coming",
+            "hd_coming_production",
+            HD_CLIPS[0][1],
+            "Renditions: 640×360 · 416×234 · 1280×720 and 960×540 on their way",
+        ),
+    ],
+)
+def test_publish_page(
+    ally: Page, world: dict[str, str], export: str, production: str, title: str, renditions: str
+) -> None:
+    ally.goto("/exports")
+    expect(ally.get_by_test_id(f"export-row-{world[export]}")).to_contain_text("Ready", timeout=TRANSCODE_TIMEOUT)
+    ally.goto(f"/publish?production={world[production]}")
+    expect(ally.get_by_test_id("publish-title")).to_contain_text(title)
+    expect(ally.get_by_test_id("publish-renditions")).to_have_text(renditions)  # axe checks it
+    assert axe_violations(ally, f"/publish ({export})") == []
 
 
 @pytest.mark.parametrize(

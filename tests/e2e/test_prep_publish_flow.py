@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.e2e.members import DEMO_PASSWORD, MEMBER_PASSWORD
+from tests.e2e.members import DEMO_PASSWORD, MEMBER_PASSWORD, queue_prep_hd_held, release_hd
 from tests.e2e.screenshots import screenshot
 from tests.support.app_process import RunningApp, csrf_of, sign_in
 from tests.support.clips import make_clip
@@ -117,6 +117,42 @@ def test_checklist_prep_ready_publish(context: BrowserContext, member: dict[str,
     page.goto(publish_url)
     expect(page.get_by_test_id(f"space-{member['space']}")).to_be_disabled()  # published once, not twice
     expect(page.get_by_test_id("btn-publish-confirm")).to_be_disabled()
+
+
+def test_hd_comes_after_ready(context: BrowserContext, app_server: RunningApp, tmp_path: Path) -> None:
+    """A source above 540p is ready with its fast pass: under HLS: Ready the modal says HD is on its way, and /publish
+    names the sizes still to come. When the HD pass lands, the push takes the line away and /publish lists them."""
+    app_server.cli("user", "create", "hedy", "--password", MEMBER_PASSWORD)
+    clip = make_clip(tmp_path / "wide.mp4", seconds=2.0, width=1280, height=720)
+    upload = app_server.cli("export", "import", "--user", "hedy", str(clip), "--title", "Wide export")
+    production = queue_prep_hd_held(app_server, "hedy", upload)  # the fast pass runs; the HD pass waits for us
+    page = context.new_page()
+    sign_in(page, "hedy", MEMBER_PASSWORD)
+    open_modal(page, upload)
+    expect(page.get_by_test_id("hls-status")).to_have_text("HLS: Ready", timeout=TRANSCODE_TIMEOUT)
+    expect(page.get_by_test_id("hls-hd")).to_have_text("HD on its way · 0 %")
+    expect(page.get_by_test_id("btn-publish")).to_be_enabled()
+    screenshot(page, "17-modal-hd-on-its-way")
+    publish = context.new_page()
+    publish.goto(f"/publish?production={production}")
+    renditions = publish.get_by_test_id("publish-renditions")
+    expect(renditions).to_have_text("Renditions: 640×360 · 416×234 · 1280×720 and 960×540 on their way")
+
+    # Every text the HD line shows from now on, as the push brings the HD pass's percent and then its end.
+    page.get_by_test_id("export-modal").evaluate(
+        """el => { window.__hd = [];
+                   new MutationObserver(() => window.__hd.push(
+                       document.querySelector('[data-testid="hls-hd"]')?.textContent ?? ''))
+                     .observe(el, {childList: true, characterData: true, subtree: true}); }"""
+    )
+    release_hd(app_server, production)
+    expect(page.get_by_test_id("hls-hd")).to_have_count(0, timeout=TRANSCODE_TIMEOUT)  # pushed: no reload
+    expect(page.get_by_test_id("hls-status")).to_have_text("HLS: Ready")
+    assert page.request.get(f"/api/exports/{upload}/hls-status").json()["hdState"] == "ready"
+    seen: list[str] = page.evaluate("() => window.__hd")
+    assert all(re.fullmatch(r"HD on its way · \d{1,3} %|", text) for text in seen), seen
+    publish.reload()
+    expect(renditions).to_have_text("Renditions: 1280×720 · 960×540 · 640×360 · 416×234")
 
 
 def test_publish_refuses_unready_and_foreign_productions(context: BrowserContext, member: dict[str, str]) -> None:

@@ -40,10 +40,13 @@ class UploadFields(TypedDict, total=False):
 
     create_video_project_id: int | None
     deleted_at: datetime | None
+    width: int  # 320 unless set (with height: a source above 540p is made in two passes)
+    height: int  # 240 unless set
 
 
 def add_upload(member: Member, role: str = "export", title: str = "Clip", **fields: Unpack[UploadFields]) -> int:
     """An upload row without a file (for routes that never read it)."""
+    sized: UploadFields = {"width": 320, "height": 240, **fields}
     with session_scope() as s:
         upload = Upload(
             user_id=member.id,
@@ -53,9 +56,7 @@ def add_upload(member: Member, role: str = "export", title: str = "Clip", **fiel
             storage_key=f"uploads/{member.id}/x/clip.mp4",
             size_bytes=1000,
             duration_seconds=2.0,
-            width=320,
-            height=240,
-            **fields,
+            **sized,
         )
         s.add(upload)
         s.flush()

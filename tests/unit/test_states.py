@@ -12,11 +12,12 @@ from reflex.state import State
 from exports_app.db import session_scope
 from exports_app.services import auth, productions
 from exports_app.services.auth import Member
-from exports_app.services.hls_status import HlsStatus
+from exports_app.services.hls_status import HdPass, HlsStatus
 from exports_app.state.exports import ExportModalState
 from exports_app.state.exports_live import ExportsLive
 from exports_app.state.views import (
     export_row,
+    hd_line,
     human_duration,
     human_size,
     renditions_text,
@@ -75,6 +76,65 @@ def test_human_size(size: int, text: str) -> None:
 def test_renditions_text() -> None:
     assert renditions_text(["1920×1080", "1280×720", "720p"]) == "Renditions: 1920×1080 · 1280×720 · 720p"
     assert (renditions_text(["1080×1920"]), renditions_text([])) == ("Renditions: 1080×1920", "")
+
+
+def test_renditions_text_names_the_sizes_on_their_way() -> None:
+    stored = ["640×360", "416×234"]
+    assert renditions_text(stored, ["1920×1080", "1280×720", "960×540"]) == (
+        "Renditions: 640×360 · 416×234 · 1920×1080, 1280×720 and 960×540 on their way"
+    )
+    assert renditions_text(stored, ["1280×720", "960×540"]) == (
+        "Renditions: 640×360 · 416×234 · 1280×720 and 960×540 on their way"
+    )
+    assert renditions_text(stored, ["1280×720"]) == "Renditions: 640×360 · 416×234 · 1280×720 on its way"
+    assert renditions_text([], ["1280×720"]) == "Renditions: 1280×720 on its way"
+
+
+def ready_with(hd: HdPass | None) -> HlsStatus:
+    return HlsStatus(state="ready", production_id=3, percent=100, hd=hd)
+
+
+@pytest.mark.parametrize(
+    ("status", "line"),
+    [
+        (ready_with(HdPass("in_progress", 42)), "HD on its way · 42 %"),
+        (ready_with(HdPass("in_progress")), "HD on its way · 0 %"),  # queued behind others' fast passes
+        (
+            ready_with(HdPass("failed", detail="The transcode timed out.")),
+            "HD versions could not be made: The transcode timed out. It plays up to 360p.",
+        ),
+        (
+            ready_with(HdPass("failed", detail="Conversion failed!")),
+            "HD versions could not be made: Conversion failed! It plays up to 360p.",
+        ),
+        (
+            ready_with(HdPass("failed", detail="ffmpeg exited with status 1")),
+            "HD versions could not be made: ffmpeg exited with status 1. It plays up to 360p.",
+        ),
+        (ready_with(HdPass("failed")), "HD versions could not be made. It plays up to 360p."),
+        (ready_with(HdPass("ready", 100)), ""),  # HD is in
+        (ready_with(None), ""),  # one pass
+        # Not ready: the status line and detail say it all (a fast pass that failed cancels the HD pass).
+        (HlsStatus(state="in_progress", production_id=3, hd=HdPass("in_progress", 0)), ""),
+        (HlsStatus(state="failed", production_id=3, detail="Bad", hd=HdPass("failed", detail="Canceled.")), ""),
+    ],
+)
+def test_the_hd_line_under_a_ready_status(status: HlsStatus, line: str) -> None:
+    assert hd_line(status) == line == status_view(status).hd
+
+
+def test_an_hd_percent_that_moved_changes_the_status_the_push_sends(alice: Member, data_dir: Path) -> None:
+    live = live_of(tab())
+    uid = add_upload(alice)
+    live._reload(alice)
+    live._apply_statuses({uid: ready_with(HdPass("in_progress", 10))})
+    live.dirty_vars.clear()
+    live._apply_statuses({uid: ready_with(HdPass("in_progress", 10))})  # the same: nothing to send
+    assert live.dirty_vars == set()
+    live._apply_statuses({uid: ready_with(HdPass("in_progress", 42))})
+    assert "statuses" in live.dirty_vars and live.statuses[str(uid)].hd == "HD on its way · 42 %"
+    live._apply_statuses({uid: ready_with(HdPass("ready", 100))})  # HD landed: the line goes
+    assert live.statuses[str(uid)].hd == "" and live.statuses[str(uid)].text == "HLS: Ready"
 
 
 def test_human_duration() -> None:
