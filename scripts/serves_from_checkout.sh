@@ -9,13 +9,16 @@ port=$(python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); 
 EXPORTS_DATA_DIR="$data" EXPORTS_PORT="$port" EXPORTS_SKIP_SEED=1 setsid scripts/serve.sh >"$data/serve.log" 2>&1 &
 server=$!
 served=1
-for _ in $(seq 1 120); do
-  if python -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=5)" "http://127.0.0.1:$port/login" 2>/dev/null; then
+# Every quarter second (this is the run's last step, and nothing else runs beside it): bash's own connect says
+# whether the port takes connections yet, and only then does a Python start ask for the page.
+for _ in $(seq 1 480); do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null \
+    && python -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=5)" "http://127.0.0.1:$port/login" 2>/dev/null; then
     served=0
     break
   fi
   kill -0 "$server" 2>/dev/null || break
-  sleep 1
+  sleep 0.25
 done
 kill -TERM -- "-$server" 2>/dev/null
 wait "$server" 2>/dev/null

@@ -8,6 +8,10 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
+# The run keeps Python's bytecode (in __pycache__ folders, which git ignores): each of its five pytest processes (three
+# workers and the two server runs) collects every test module, and rewriting and compiling them anew each time cost
+# about 3.5 s of CPU a process (the next run reads them back, as the apps do their modules).
+unset PYTHONDONTWRITEBYTECODE
 
 # Each tracked file that differs from the commit, with a digest of its difference: taken before and after the run, so a
 # change the run makes is caught on a checkout with edits of its own too (on a clean clone, any change at all).

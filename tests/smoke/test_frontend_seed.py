@@ -9,7 +9,9 @@ checkout's tracked files, so the checkout itself is never at stake.
 
 Three starts rarely meet in that window (the truncation lasts microseconds), so beside them a fourth process plays
 many more starts: it runs the step every start runs after its install, the copy of its web dir's lockfiles back to
-the checkout, in a loop, with the checkout's own set-up of that step (on e9dc3c6, Reflex's plain copy).
+the checkout, in a loop, with the checkout's own set-up of that step (on e9dc3c6, Reflex's plain copy). It loops
+until every start is past its last lockfile step (it says which build it serves, after the compile's install): then
+no start reads or writes reflex.lock/ any more, and the loop would only take a core from the starts' builds.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ from tests.support.ports import free_port
 
 STARTS = 3
 LOCKFILES = ("bun.lock", "package.json")
+# What a start logs once its compile (and the package install in it) is done, as its build step begins
+# (exports_app/frontend_bundle.py): it touches reflex.lock/ no more.
+PAST_THE_LOCKFILES = "Frontend: "
 # Another start's copy-back of its lockfiles, over and over, as the checkout sets that step up for a start.
 MANY_STARTS_PERSISTING = """
 from reflex.utils import frontend_skeleton
@@ -86,6 +91,11 @@ def test_starts_at_once_without_a_seed_all_serve_and_leave_the_lockfiles_alone(t
         waiting = {port for port, _, _ in starts}
         deadline = time.monotonic() + 600
         while waiting and time.monotonic() < deadline:
+            if persisting.poll() is None and all(
+                process.poll() is not None or PAST_THE_LOCKFILES in log.read_text(errors="replace")
+                for _, process, log in starts
+            ):
+                persisting.kill()
             for port, process, _ in starts:
                 if port in waiting and (ready(f"http://127.0.0.1:{port}") or process.poll() is not None):
                     waiting.discard(port)

@@ -37,7 +37,11 @@ CHROMIUM_ARGS = [
     "--disable-dev-shm-usage",
 ]
 WEB_SEED = ROOT / ".web"  # the repo's frontend work dir, as `make run` leaves it: sources, packages and build
-_PACKAGES = "node_modules"  # hard-linked, not copied (as bun links them from its own cache)
+# Hard-linked, not copied: the packages (as bun links them from its own cache) and the build (3,300 files, over a
+# second of CPU to copy at every start). Neither is written in place: no start installs packages, and Reflex's
+# build removes the build dir before it writes a new one (reflex/utils/build.py), so an app that builds its own
+# unlinks the names it shares and the seed's files stay as they are.
+_LINKED = ("node_modules", "build")
 
 
 def group_pids(pgid: int) -> list[int]:
@@ -164,10 +168,12 @@ def stop_group(process: subprocess.Popen[bytes]) -> None:
 
 
 def _copy_web_dir(source: Path, target: Path) -> None:
-    """A copy of a web work dir: its sources and build copied (about 10 MB), its packages hard-linked (a second)."""
-    shutil.copytree(source, target, symlinks=True, ignore=shutil.ignore_patterns(_PACKAGES))
-    if (source / _PACKAGES).is_dir():
-        shutil.copytree(source / _PACKAGES, target / _PACKAGES, symlinks=True, copy_function=os.link)
+    """A copy of a web work dir: its sources copied (a few hundred KB), its packages and build hard-linked."""
+    top = str(source)
+    shutil.copytree(source, target, symlinks=True, ignore=lambda folder, names: _LINKED if folder == top else ())
+    for name in _LINKED:
+        if (source / name).is_dir():
+            shutil.copytree(source / name, target / name, symlinks=True, copy_function=os.link)
 
 
 def prepare_seed() -> None:
@@ -241,7 +247,7 @@ def start_app(
                 raise RuntimeError(f"app exited with {process.returncode}:\n{log.read_text()[-4000:]}")
             if ready(app.url):
                 return app
-            time.sleep(1)
+            time.sleep(0.25)  # a refused connect costs next to nothing; a second's poll kept each start half a second
         raise RuntimeError(f"app not ready after {deadline_s}s:\n{log.read_text()[-4000:]}")
     except BaseException:
         app.stop()  # its workers and its work dir too
