@@ -210,7 +210,11 @@ def test_ffmpeg_runs_below_the_app_and_its_session_group_too(tmp_path: Path, hls
         wait_for(lambda: tc._jobs[req.media_job_id].process is not None, timeout=30)
         process = tc._jobs[req.media_job_id].process
         assert process is not None
-        nice, group = scheduling(process.pid)
+        # Read once the child has become the (slow-starting) ffmpeg: before its exec it may still be starting
+        # Python, its priority not set yet (a loaded machine makes that moment long).
+        pid = process.pid
+        wait_for(lambda: "bound_child" not in Path(f"/proc/{pid}/cmdline").read_text(), timeout=30)
+        nice, group = scheduling(pid)
         assert final_report(tc, req).status is JobStatus.SUCCEEDED  # and it still finishes
     finally:
         tc.close()
