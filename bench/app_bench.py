@@ -16,9 +16,11 @@ PASSWORD = "bench password 1"
 
 
 @contextmanager
-def running_app() -> Iterator[RunningApp]:
-    """The app on a free port with a fresh data dir; this process's services point at the same data."""
-    app = start_app(Path(tempfile.mkdtemp(prefix="bench-app-")), {"EXPORTS_DEMO_PASSWORD": PASSWORD})
+def running_app(extra_env: dict[str, str] | None = None, data_dir: Path | None = None) -> Iterator[RunningApp]:
+    """The app on a free port with a fresh data dir (or data_dir) and extra_env; this process's services point at
+    the same data."""
+    data_dir = data_dir or Path(tempfile.mkdtemp(prefix="bench-app-"))
+    app = start_app(data_dir, {"EXPORTS_DEMO_PASSWORD": PASSWORD, **(extra_env or {})})
     try:
         with app.in_this_process():
             yield app
