@@ -65,7 +65,8 @@ def measure(kind: str) -> dict[str, object]:
                 with db.read_connection() as connection:
                     productions.status_for_session(connection=connection, token=token, upload_id=rng.choice(ids))
             rounds.append((time.perf_counter() - began) / READS)
-    grows = [str(read) for read in reads if read.how == "scan" or (read.how == "index" and read.table != "newer")]
+    newest = ("newer", "newer_hd")  # max(id) of the production's jobs: one probe of (production_id, id) each
+    grows = [str(read) for read in reads if read.how == "scan" or (read.how == "index" and read.table not in newest)]
     return {
         f"{kind}_plan": summary(reads),
         f"{kind}_each_table_by_its_key": not grows,
@@ -79,7 +80,8 @@ def main() -> None:
         figures.update(measure(kind))
     report(
         f"Status statement with {UPLOADS:,} uploads, {PRODUCTIONS:,} productions, {SESSIONS:,} sessions "
-        f"(key: a unique-key lookup; index: a range of another index; newer: max(id) of the production's jobs)",
+        "(key: a unique-key lookup; index: a range of another index; newer, newer_hd: max(id) of the production's "
+        "jobs, of its HD passes)",
         **figures,
     )
 

@@ -27,6 +27,7 @@ SESSIONS, USERS, UPLOADS, PRODUCTIONS, JOBS = (
     sa.inspect(model).local_table for model in (AuthSession, User, Upload, Production, MediaJob)
 )
 _NEWER = JOBS.alias("newer")
+_NEWER_HD = JOBS.alias("newer_hd")
 # A production's HD pass (of two): extra information beside its status, read by the same statements.
 HD_JOBS = JOBS.alias("hd")
 
@@ -49,10 +50,11 @@ def members_export(member_id: sa.ColumnElement[int] | int) -> sa.ColumnElement[b
 def newest_job(hd: bool = False) -> sa.ScalarSelect[Any]:
     """The id of the newest job of the production in the statement that makes it ready (a whole ladder or a fast
     pass), or with hd, of its newest HD pass: one probe of (production_id, id)."""
-    is_hd = _NEWER.c.pass_name == Pass.HD.value
+    newer = _NEWER_HD if hd else _NEWER
+    is_hd = newer.c.pass_name == Pass.HD.value
     return (
-        sa.select(sa.func.max(_NEWER.c.id))
-        .where(_NEWER.c.production_id == PRODUCTIONS.c.id, is_hd if hd else ~is_hd)
+        sa.select(sa.func.max(newer.c.id))
+        .where(newer.c.production_id == PRODUCTIONS.c.id, is_hd if hd else ~is_hd)
         .scalar_subquery()
     )
 

@@ -82,21 +82,22 @@ def test_operations_and_a_database_outage_mid_job(tmp_path_factory: pytest.TempP
                 lambda: sample(client.get("/metrics", headers=scrape).text, "exports_refresh_tick_failures_total") >= 1,
             )
             server.start()
-            wait_for(
-                "the job ready",
-                lambda: client.get(f"/api/exports/{upload_id}/hls-status").json().get("state") == "ready",
+            wait_for(  # a 720p source: ready with its fast pass, then its HD pass's rungs are added
+                "both passes done",
+                lambda: client.get(f"/api/exports/{upload_id}/hls-status").json().get("hdState") == "ready",
             )
+            assert client.get(f"/api/exports/{upload_id}/hls-status").json()["state"] == "ready"
             with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as conn:
-                jobs = conn.execute("SELECT status, attempt FROM media_jobs").fetchall()
-            assert jobs == [("succeeded", 1)], "no job lost or made twice"
+                jobs = conn.execute("SELECT pass_name, status, attempt FROM media_jobs ORDER BY id").fetchall()
+            assert jobs == [("fast", "succeeded", 1), ("hd", "succeeded", 1)], "no job lost or made twice"
 
             after = client.get("/metrics", headers=scrape).text
             done = {"provider": "local", "status": "succeeded"}
             assert (
                 sample(after, "exports_media_jobs_finished_total", **done)
-                == sample(before, "exports_media_jobs_finished_total", **done) + 1
+                == sample(before, "exports_media_jobs_finished_total", **done) + 2
             )
-            assert sample(after, "exports_media_jobs", status="succeeded") == 1
+            assert sample(after, "exports_media_jobs", status="succeeded") == 2
             assert (
                 sample(
                     after,
