@@ -24,10 +24,11 @@ log = logging.getLogger(__name__)
 CHECK_SECONDS = 2.0  # how soon after Redis is back the open tabs get their pushes again
 
 
-async def restore_if_lost(live: LiveApp) -> bool:
-    """Write this worker's tab records back if Redis lost them; whether it did."""
+async def restore_if_lost(live: LiveApp) -> dict[str, tuple[str, str]] | None:
+    """Write this worker's tab records back if Redis lost them: the owners of the tabs it wrote back, None if it had
+    nothing to do."""
     if not await live_tabs.lost():
-        return False
+        return None
     try:
         owners = await live_tabs.restore(await bridge.restore_own_sockets(live))
     except BaseException:
@@ -37,14 +38,21 @@ async def restore_if_lost(live: LiveApp) -> bool:
         raise
     # A push made while the records were gone reached none of these tabs: they get their list again.
     await push.resend(live, owners)
-    return True
+    return owners
 
 
 async def _keep(live: LiveApp) -> None:
+    owed: dict[str, tuple[str, str]] | None = None
     while True:
         await asyncio.sleep(CHECK_SECONDS)
         try:
-            if await restore_if_lost(live):
+            if owed:
+                # Once more, a check after the write-back: a push relayed from another worker before this worker's
+                # relay listened again (it starts just after the write-back, below) reached none of these tabs.
+                await push.resend(live, owed)
+                owed = None
+            owed = await restore_if_lost(live)
+            if owed is not None:
                 log.info("tab records written back to Redis")
             # Redis answered: Reflex's relay to this worker's tabs listens again if an outage stopped it.
             bridge.keep_relaying(live)
