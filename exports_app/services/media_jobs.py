@@ -18,7 +18,7 @@ from sqlmodel import Session, col
 from exports_app import metrics
 from exports_app.domain import ACTIVE_STATUSES, NO_MASTER_PLAYLIST, JobStatus, Pass, utcnow
 from exports_app.models import MediaJob, Production, Upload
-from exports_app.services import pass_outputs, storage
+from exports_app.services import pass_outputs, queries, storage
 from exports_app.transcode.base import JobReport, JobRequest, PendingJob, Rendition, Transcoder
 
 log = logging.getLogger(__name__)
@@ -124,7 +124,7 @@ _PENDING_COLUMNS: tuple[Mapped[Any] | sa.Label[Any], ...] = (
     col(Upload.height),
     col(MediaJob.pass_name),
 )
-_FAST = MediaJob.__table__.alias("fast")  # type: ignore[attr-defined]  # SQLModel sets __table__ without declaring it
+_FAST = queries.JOBS.alias("fast")
 # Whether the job's production has a fast pass that succeeded (read for HD passes, which wait for it on one machine).
 _FAST_DONE = (
     sa.exists()

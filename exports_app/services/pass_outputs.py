@@ -9,6 +9,7 @@ local disk (written beside, then renamed), or kept in the productions row for an
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -47,7 +48,7 @@ class Merged:
 def _renditions(stored: list[dict[str, Any]] | None, report: JobReport) -> list[dict[str, Any]]:
     """The production's renditions with the pass's added (a variant made again replaces its earlier entry)."""
     by_uri = {str(entry.get("uri")): entry for entry in stored or () if isinstance(entry, dict)}
-    by_uri.update({r.uri: {**vars(r)} for r in report.renditions})
+    by_uri.update({r.uri: dataclasses.asdict(r) for r in report.renditions})
     return list(by_uri.values())
 
 
@@ -96,7 +97,7 @@ def store(*, session: Session, merged: Merged) -> None:
         if is_remote(merged.master_uri):
             kept = merged.text
         else:
-            storage.write_whole(merged.master_uri, merged.text.encode())
+            storage.write_bytes(merged.master_uri, merged.text.encode())
     values: dict[str, Any] = {
         "master_playlist": kept,
         "renditions": merged.renditions or None,

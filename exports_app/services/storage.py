@@ -87,19 +87,6 @@ def store_file(source: Path, user_id: int, extension: str, *, move: bool = False
     return key, target.stat().st_size
 
 
-def write_whole(key: str, data: bytes) -> None:
-    """Replace the file at key atomically: written beside it, then renamed over it, so a reader gets the old bytes or
-    the new ones, never part of them (a player fetching a master playlist while the HD pass is added to it)."""
-    target = path_for(key)
-    staged = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")
-    try:
-        staged.write_bytes(data)
-        staged.replace(target)
-    except OSError:
-        staged.unlink(missing_ok=True)
-        raise
-
-
 def _discard(path: Path) -> None:
     """Remove a partly written file and its folder if that is now empty."""
     path.unlink(missing_ok=True)
@@ -115,7 +102,8 @@ def beside(key: str, name: str) -> str:
 
 
 def write_bytes(key: str, data: bytes) -> None:
-    """Write data at key, all at once (a reader never sees half a file)."""
+    """Write data at key, all at once: written beside it, then renamed over it, so a reader gets the old bytes or the
+    new ones, never part of them (a poster; a master playlist replaced as the HD pass is added to it)."""
     target = path_for(key)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f"{target.name}.{uuid.uuid4().hex}.part")

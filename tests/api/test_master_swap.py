@@ -1,7 +1,7 @@
 """The master playlist swapped under a player that keeps fetching it (issue 33).
 
 When the HD pass ends, its master is merged into the production's and written beside it, then renamed over it
-(storage.write_whole). A reader fetching the master in a loop through /media/hls meanwhile gets the fast pass's
+(storage.write_bytes). A reader fetching the master in a loop through /media/hls meanwhile gets the fast pass's
 master or the merged one, each whole: never a 404, never a part of one.
 """
 
@@ -106,7 +106,7 @@ def test_hd_pass_swaps_the_master_whole_under_a_reader(alice_client: TestClient,
 
 
 def in_place(key: str, data: bytes, meanwhile: Callable[[], None]) -> None:
-    """Replace the file where it is, half first, `meanwhile` between the halves: what write_whole must never do."""
+    """Replace the file where it is, half first, `meanwhile` between the halves: what write_bytes must never do."""
     with storage.path_for(key).open("wb") as out:
         out.write(data[: len(data) // 2])
         out.flush()
@@ -122,21 +122,21 @@ def master_text(variants: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-@pytest.mark.parametrize("writer", ["write_whole", "in_place"])
+@pytest.mark.parametrize("writer", ["write_bytes", "in_place"])
 def test_the_master_route_sends_each_master_whole(alice: Member, data_dir: Path, writer: str) -> None:
     """The master rewritten over and over, between a short and a long text, while the reader fetches it: written as
-    write_whole writes it, every answer is one of the two, whole, with its own length (gzipped or not); written in
+    write_bytes writes it, every answer is one of the two, whole, with its own length (gzipped or not); written in
     place, the same checks catch the half-written master the reader was sent (so the HD pass's test can fail)."""
     production_id = ready_production(alice, "Swapped")
     key = f"hls/{production_id}/master.m3u8"
     short, long = master_text(2), master_text(5)
     storage.path_for(key).parent.mkdir(parents=True, exist_ok=True)
-    storage.write_whole(key, short.encode())
+    storage.write_bytes(key, short.encode())
     with Reader(f"/media/hls/{production_id}/master.m3u8").running() as reader:
-        if writer == "write_whole":
+        if writer == "write_bytes":
             rounds = 0
             while reader.fetched() < 200:
-                storage.write_whole(key, (long if rounds % 2 == 0 else short).encode())
+                storage.write_bytes(key, (long if rounds % 2 == 0 else short).encode())
                 rounds += 1
         else:
             for text in (long, short):
