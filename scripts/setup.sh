@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Idempotent set-up: .venv with pinned requirements, bun from the npm package, optionally Debian chromium.
+# Idempotent set-up: .venv with pinned requirements, bun from the npm package, optionally Debian chromium-headless-shell.
 # Each step leaves a stamp keyed on its inputs, so a second run takes seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,10 +29,10 @@ if [ ! -x .tools/node_modules/.bin/bun ] || [ "$(.tools/node_modules/.bin/bun --
 fi
 
 if [ "${1:-}" = "--test-deps" ]; then
-  # Debian's chromium for the e2e tests (never a downloaded browser build), MariaDB and PostgreSQL for the
-  # server-database runs of the migration, service and API tests, Redis for the multi-worker tests.
+  # Debian's chromium, as its headless shell, for the e2e tests (never a downloaded browser build), MariaDB and
+  # PostgreSQL for the server-database runs of the migration, service and API tests, Redis for the multi-worker tests.
   missing=()
-  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  [ -x /usr/bin/chromium-headless-shell ] || missing+=(chromium-headless-shell)
   command -v mariadbd >/dev/null || missing+=(mariadb-server)
   # Debian keeps PostgreSQL's server off PATH, under /usr/lib/postgresql/<major>/bin (with a postgres user).
   { compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null && id -u postgres >/dev/null 2>&1; } \

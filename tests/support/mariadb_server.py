@@ -45,8 +45,13 @@ class MariaDB(DatabaseServer):
             "--innodb-doublewrite=0",
         ]
 
+    def connect(self, database: str | None = None) -> pymysql.Connection[pymysql.cursors.Cursor]:
+        # Without TLS, as the server has none: PyMySQL otherwise builds a TLS context with the system's CA bundle
+        # at every connect before it finds that out (35 ms of CPU each; 20 s of the MariaDB run's 82).
+        return pymysql.connect(host="127.0.0.1", port=self.port, user="root", database=database, ssl_disabled=True)
+
     def execute(self, sql: str) -> None:
-        with pymysql.connect(host="127.0.0.1", port=self.port, user="root") as conn, conn.cursor() as cur:
+        with self.connect() as conn, conn.cursor() as cur:
             cur.execute(sql)
 
     def clone(self, template: str, name: str) -> str:
@@ -54,7 +59,7 @@ class MariaDB(DatabaseServer):
         off meanwhile, so the order does not matter) and its rows copied."""
         self.execute(self.create_sql(name))
         with (
-            pymysql.connect(host="127.0.0.1", port=self.port, user="root", database=name) as conn,
+            self.connect(name) as conn,
             conn.cursor() as cur,
         ):
             cur.execute("SET FOREIGN_KEY_CHECKS = 0")
@@ -77,4 +82,4 @@ class MariaDB(DatabaseServer):
         return f"DROP DATABASE IF EXISTS `{name}`"
 
     def url(self, name: str) -> str:
-        return f"mysql+pymysql://root@127.0.0.1:{self.port}/{name}?charset=utf8mb4"
+        return f"mysql+pymysql://root@127.0.0.1:{self.port}/{name}?charset=utf8mb4&ssl_disabled=true"
