@@ -41,11 +41,15 @@ CHROMIUM_ARGS = [
     "--disable-dev-shm-usage",
 ]
 WEB_SEED = ROOT / ".web"  # the repo's frontend work dir, as `make run` leaves it: sources, packages and build
-# Hard-linked, not copied: the packages (as bun links them from its own cache) and the build (3,300 files, over a
-# second of CPU to copy at every start). Neither is written in place: no start installs packages, and Reflex's
-# build removes the build dir before it writes a new one (reflex/utils/build.py), so an app that builds its own
-# unlinks the names it shares and the seed's files stay as they are.
-_LINKED = ("node_modules", "build")
+# Not copied: the build is hard-linked (3,300 files, over a second of CPU to copy at every start), and each package
+# is a symlink to the seed's (13,500 files in all: hard-linking them, and removing the links when the app stopped,
+# cost about 1.5 s of CPU a start). Neither is written in place: no start installs packages, and Reflex's build
+# removes the build dir before it writes a new one (reflex/utils/build.py), so an app that builds its own unlinks
+# the names it shares and the seed's files stay as they are. Vite's scratch folders in node_modules (.vite-temp,
+# where a build bundles its config) are left out, so a build writes its own.
+_BUILD = "build"
+_PACKAGES = "node_modules"
+_SCRATCH = frozenset({".vite", ".vite-temp", ".cache"})
 
 
 def group_pids(pgid: int) -> list[int]:
@@ -172,12 +176,18 @@ def stop_group(process: subprocess.Popen[bytes]) -> None:
 
 
 def _copy_web_dir(source: Path, target: Path) -> None:
-    """A copy of a web work dir: its sources copied (a few hundred KB), its packages and build hard-linked."""
+    """A copy of a web work dir: its sources copied (a few hundred KB), its build hard-linked, its packages linked."""
     top = str(source)
-    shutil.copytree(source, target, symlinks=True, ignore=lambda folder, names: _LINKED if folder == top else ())
-    for name in _LINKED:
-        if (source / name).is_dir():
-            shutil.copytree(source / name, target / name, symlinks=True, copy_function=os.link)
+    shutil.copytree(
+        source, target, symlinks=True, ignore=lambda folder, names: (_BUILD, _PACKAGES) if folder == top else ()
+    )
+    if (source / _BUILD).is_dir():
+        shutil.copytree(source / _BUILD, target / _BUILD, symlinks=True, copy_function=os.link)
+    if (source / _PACKAGES).is_dir():
+        (target / _PACKAGES).mkdir()
+        for package in (source / _PACKAGES).iterdir():
+            if package.name not in _SCRATCH:
+                (target / _PACKAGES / package.name).symlink_to(package)
 
 
 def prepare_seed() -> None:
