@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -75,6 +76,15 @@ def read_connection() -> Iterator[sa.Connection]:
         if connection.dialect.name == "postgresql":
             connection.execution_options(isolation_level="AUTOCOMMIT")
         yield connection
+
+
+def upgrade_to_head() -> None:
+    """The database migrated to Alembic's newest revision, as `alembic upgrade head` migrates it (the same alembic.ini
+    and env.py, so the same URL and the same log lines)."""
+    from alembic import command
+    from alembic.config import Config
+
+    command.upgrade(Config(str(Path(__file__).resolve().parents[1] / "alembic.ini")), "head")
 
 
 def reset_engine() -> None:

@@ -6,13 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 port=${EXPORTS_PORT:-3000}
-alembic upgrade head
-if [ "${EXPORTS_SKIP_SEED:-0}" != 1 ]; then
-  python -m exports_app seed-demo
-fi
 # The server is gunicorn with uvicorn workers, Reflex's other production server: a live tab's websocket costs about
 # 20 KB there against about 150 KB in Granian (bench_capacity: 84 KB per tab in the whole app, 215 KB on Granian).
-# EXPORTS_WORKERS worker processes (more than one needs REFLEX_REDIS_URL; the settings check says so above);
+# EXPORTS_WORKERS worker processes (more than one needs REFLEX_REDIS_URL; the settings check refuses the start without it);
 # gunicorn restarts a worker that dies. --reuse-port gives each worker its own listening socket, so the kernel
 # spreads new connections evenly: on one shared socket the same idle worker kept winning the accept race, and
 # long-lived websockets piled up on it. Proxy headers are trusted from loopback only (gunicorn's
@@ -36,4 +32,6 @@ export GUNICORN_CMD_ARGS="--workers ${EXPORTS_WORKERS:-1} --worker-class exports
 --config python:exports_app.server_process --reuse-port --keep-alive 75 ${GUNICORN_CMD_ARGS:-}"
 # `reflex run --env prod --single-port`, except that the frontend is built only when its compiled sources changed
 # since the last build (exports_app/frontend_bundle.py): a restart serves the build it has.
-exec python -m exports_app serve --port "$port" --loglevel warning
+# The migrations (`alembic upgrade head`) and the demo seed (`seed-demo`, unless EXPORTS_SKIP_SEED=1) run first, in
+# the same process: as commands of their own, each imported the app again.
+exec python -m exports_app start --port "$port" --loglevel warning

@@ -1,4 +1,4 @@
-"""The command line: user create, export import (refusing non-videos, storing nothing), seed-demo."""
+"""The command line: user create, export import (refusing non-videos, storing nothing), seed-demo, start."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
+from exports_app import cli
 from exports_app.cli import main
 from exports_app.db import session_scope
 from exports_app.models import Space, Upload, User, VideoProject
 from tests.support.clips import make_clip
+from tests.support.database import app_pointed_at
 
 pytestmark = pytest.mark.server_db  # re-run on MariaDB and PostgreSQL by `make test`
 
@@ -73,3 +75,23 @@ def test_seed_demo_is_idempotent(
         assert len(s.exec(select(VideoProject)).all()) == 1
         uploads = s.exec(select(Upload)).all()
         assert len(uploads) == 3 and sum(u.width is None for u in uploads) == 1  # one corrupt export
+
+
+@pytest.mark.parametrize("skip_seed", ["0", "1"])
+def test_start_migrates_an_empty_database_and_seeds_before_it_serves(
+    blank_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, skip_seed: str
+) -> None:
+    """`start` (what `make run` runs) does in one process what `alembic upgrade head` and `seed-demo` did before
+    `serve`: the server starts on a migrated (and, unless told not to, seeded) database."""
+    monkeypatch.setenv("EXPORTS_SKIP_SEED", skip_seed)
+    served: list[tuple[int, int]] = []
+
+    def serve(args: object) -> int:  # the server itself is the e2e tests' (each starts the app through `start`)
+        with session_scope() as s:
+            served.append((len(s.exec(select(User)).all()), len(s.exec(select(Upload)).all())))
+        return 0
+
+    monkeypatch.setattr(cli, "cmd_serve", serve)
+    with app_pointed_at(monkeypatch, tmp_path / "data", blank_database):
+        assert main(["start", "--port", "1"]) == 0
+    assert served == ([(0, 0)] if skip_seed == "1" else [(1, 3)])
