@@ -16,6 +16,7 @@ import pytest
 
 from tests.support.app_process import RunningApp, start_app
 from tests.support.clips import make_clip
+from tests.support.http import app_client
 
 pytestmark = pytest.mark.e2e
 
@@ -56,7 +57,7 @@ def active_jobs(app: RunningApp) -> int:
 
 def sign_in(app: RunningApp, name: str) -> httpx.Client:
     app.cli("user", "create", name, "--password", PASSWORD)
-    client = httpx.Client(base_url=app.url, timeout=60)
+    client = app_client(base_url=app.url, timeout=60)
     assert client.post("/api/auth/login", json={"username": name, "password": PASSWORD}).status_code == 200
     client.headers["X-CSRF-Token"] = client.cookies["csrf_token"]
     return client

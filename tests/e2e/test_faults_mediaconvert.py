@@ -18,6 +18,7 @@ import pytest
 from tests.support.app_process import RunningApp, start_app
 from tests.support.capacity import app_env, local_aws
 from tests.support.clips import make_clip
+from tests.support.http import app_client
 from tests.support.mediaconvert_server import MediaConvertServer
 from tests.support.metrics import sample
 from tests.support.ports import free_port
@@ -120,7 +121,7 @@ def aws_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AwsApp]:
             )
             try:
                 app.cli("user", "create", "mona", "--password", PASSWORD)
-                with httpx.Client(base_url=app.url, timeout=60) as client:
+                with app_client(base_url=app.url, timeout=60) as client:
                     login = client.post("/api/auth/login", json={"username": "mona", "password": PASSWORD})
                     assert login.status_code == 200, login.text
                     client.headers["X-CSRF-Token"] = client.cookies["csrf_token"]

@@ -40,6 +40,7 @@ from tests.support.app_process import RunningApp, sign_in
 from tests.support.capacity import protocol
 from tests.support.capacity_tabs import SocketTab, TabPlan
 from tests.support.clips import make_clip
+from tests.support.http import app_async_client
 from tests.support.paths import ARTIFACTS
 
 pytestmark = pytest.mark.e2e
@@ -165,17 +166,15 @@ async def drive_load(
         return now < at_most and (now < at_least or not tabs_ready)
 
     # A client per poller, as 200 separate pollers would be: one shared httpx pool of 200 connections
-    # spends more CPU scheduling its queue than the server spends answering. The clients share one TLS
-    # context (unused on http://) because building 200 of them costs seconds of the same CPU.
-    tls = httpx.create_ssl_context()
+    # spends more CPU scheduling its queue than the server spends answering (the clients share one TLS context:
+    # tests/support/http.py).
 
     def client(connections: int = 1, headers: dict[str, str] | None = None) -> httpx.AsyncClient:
-        return httpx.AsyncClient(
+        return app_async_client(
             base_url=url,
             cookies=cookies,
             headers=headers,
             timeout=REQUEST_TIMEOUT_S,
-            verify=tls,
             limits=httpx.Limits(max_connections=connections),
         )
 

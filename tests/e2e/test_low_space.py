@@ -19,6 +19,7 @@ from exports_app.storage_faults import STORAGE_FULL_MESSAGE
 from tests.support.app_process import RunningApp, sign_in, start_app
 from tests.support.clips import make_clip
 from tests.support.environment import environ
+from tests.support.http import app_client
 from tests.support.tmpfs import small_tmpfs
 
 pytestmark = pytest.mark.e2e
@@ -107,7 +108,7 @@ def test_the_app_starts_and_serves_with_less_room_than_the_minimum(
     finally:
         ctx.close()
 
-    client = httpx.Client(base_url=app.url, timeout=30)
+    client = app_client(base_url=app.url, timeout=30)
     assert client.post("/api/auth/login", json={"username": "ida", "password": PASSWORD}).status_code == 200
     client.headers["X-CSRF-Token"] = client.cookies["csrf_token"]
     refused = client.post(f"/api/exports/{ids['Refused a prep']}/prep-hls")

@@ -9,12 +9,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import psycopg
 import pytest
 
 from tests.support.app_process import start_app
 from tests.support.clips import make_clip
+from tests.support.http import app_client
 from tests.support.metrics import sample
 from tests.support.postgres_server import PostgreSQL
 
@@ -50,7 +50,7 @@ def test_operations_and_a_database_outage_mid_job(tmp_path_factory: pytest.TempP
         try:
             app.cli("user", "create", "olga", "--password", PASSWORD)
             upload_id = app.cli("export", "import", "--user", "olga", str(clip))
-            client = httpx.Client(base_url=app.url, timeout=30)
+            client = app_client(base_url=app.url, timeout=30)
             scrape = {"Authorization": f"Bearer {TOKEN}"}
 
             assert client.get("/healthz").json() == {"status": "ok"}

@@ -20,6 +20,7 @@ import pytest
 
 from tests.support.app_process import RunningApp, group_pids, start_app
 from tests.support.clips import make_clip
+from tests.support.http import app_client
 from tests.support.local_jobs import wait_for
 from tests.support.media import ffmpeg_processes
 
@@ -38,7 +39,7 @@ def app_ladders(data_dir: Path) -> list[int]:
 
 
 def signed_in(app: RunningApp) -> httpx.Client:
-    client = httpx.Client(base_url=app.url, timeout=60)
+    client = app_client(base_url=app.url, timeout=60)
     assert client.post("/api/auth/login", json={"username": "ida", "password": PASSWORD}).status_code == 200
     client.headers["X-CSRF-Token"] = client.cookies["csrf_token"]
     return client

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import uuid
 
-import httpx
 import pytest
 from reflex_base.constants.state import FIELD_MARKER
 
@@ -24,6 +23,7 @@ from exports_app.services.auth import Member
 from exports_app.state.exports import ExportModalState
 from exports_app.state.exports_live import PAGE_SIZE, ExportsLive
 from tests.support.app_process import RunningApp
+from tests.support.http import app_client
 from tests.support.records import add_upload
 from tests.support.socketio_client import EventSocket, handler_name, hydrate_event_name, open_socket, page_event
 
@@ -35,7 +35,7 @@ LIVE_STATE = ExportsLive.get_full_name()
 
 
 def signed_in_cookie(app: RunningApp, name: str) -> str:
-    with httpx.Client(base_url=app.url, timeout=60) as client:
+    with app_client(base_url=app.url, timeout=60) as client:
         client.post("/api/auth/login", json={"username": name, "password": PASSWORD}).raise_for_status()
         return "; ".join(f"{k}={v}" for k, v in client.cookies.items())
 

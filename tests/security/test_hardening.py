@@ -18,6 +18,7 @@ import pytest
 
 from exports_app.frontend_bundle import SCRIPT_HASHES_FILE
 from tests.security.world import World
+from tests.support.http import app_client
 
 pytestmark = pytest.mark.e2e
 
@@ -64,7 +65,7 @@ def test_the_hashes_are_the_builds_record_of_its_pages(world: World) -> None:
 
 @pytest.mark.parametrize("path", ["/api/docs", "/api/openapi.json"])
 def test_the_api_map_is_not_public(world: World, path: str) -> None:
-    for client in (httpx.Client(base_url=world.url, timeout=30), world.alice.http):
+    for client in (app_client(base_url=world.url, timeout=30), world.alice.http):
         answer = client.get(path)
         assert answer.status_code == 404, f"{path} answered {answer.status_code}"
         assert "openapi" not in answer.text.lower() and "swagger" not in answer.text.lower()

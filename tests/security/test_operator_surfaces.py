@@ -24,6 +24,7 @@ from exports_app.services.readiness import WRITE_CHECK_SECONDS
 from tests.security import raw_http
 from tests.security.world import METRICS_TOKEN
 from tests.support.app_process import RunningApp
+from tests.support.http import app_client, app_transport
 
 pytestmark = pytest.mark.e2e
 
@@ -69,9 +70,9 @@ def test_made_up_methods_add_no_metric_series(app: RunningApp) -> None:
 
 def answered_id(app: RunningApp, sent: str, *, address: str | None, forwarded_for: str | None = None) -> str:
     """The X-Request-ID the app answers a request with that carried `sent`, from `address` (a local one)."""
-    transport = httpx.HTTPTransport(local_address=address) if address else None
+    transport = app_transport(local_address=address) if address else None
     headers = {"X-Request-ID": sent} | ({"X-Forwarded-For": forwarded_for} if forwarded_for else {})
-    with httpx.Client(base_url=app.url, timeout=30, transport=transport) as client:
+    with app_client(base_url=app.url, timeout=30, transport=transport) as client:
         return client.get("/healthz", headers=headers).headers["x-request-id"]
 
 
@@ -116,7 +117,7 @@ def test_readyz_tells_anonymous_callers_the_verdict_only(app: RunningApp) -> Non
 
 
 def test_a_burst_of_readiness_probes_writes_the_disk_a_couple_of_times(app: RunningApp) -> None:
-    with httpx.Client(base_url=app.url, timeout=30) as client:
+    with app_client(base_url=app.url, timeout=30) as client:
         client.get("/readyz")
         before, started = written_bytes(app), time.monotonic()
         answers = {client.get("/readyz").status_code for _ in range(BURST)}

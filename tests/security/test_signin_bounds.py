@@ -16,6 +16,7 @@ import pytest
 
 from exports_app.services import throttle
 from tests.security.world import World
+from tests.support.http import app_client, app_transport
 
 pytestmark = pytest.mark.e2e
 
@@ -36,8 +37,8 @@ def test_parallel_wrong_passwords_are_bounded_in_checks_and_memory(world: World)
     start = threading.Barrier(GUESSES)
 
     def guess(n: int) -> httpx.Response:
-        with httpx.Client(
-            base_url=world.url, timeout=60, transport=httpx.HTTPTransport(local_address=ATTACKER_ADDRESS)
+        with app_client(
+            base_url=world.url, timeout=60, transport=app_transport(local_address=ATTACKER_ADDRESS)
         ) as client:
             start.wait()
             return client.post("/api/auth/login", json={"username": world.alice.name, "password": f"guess-{n}"})
@@ -62,7 +63,7 @@ def test_parallel_wrong_passwords_are_bounded_in_checks_and_memory(world: World)
 
 def test_guesses_spread_over_one_ipv6_64_count_as_one_client(world: World) -> None:
     """Behind the trusted local proxy, each guess claims another address of the same /64: still one client."""
-    proxy = httpx.Client(base_url=world.url, timeout=30)
+    proxy = app_client(base_url=world.url, timeout=30)
     statuses = []
     for n in range(throttle.MAX_FAILURES_PER_ACCOUNT_ADDRESS + 1):
         statuses.append(

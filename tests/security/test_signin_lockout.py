@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tests.security.world import World
+from tests.support.http import app_client, app_transport
 
 pytestmark = pytest.mark.e2e
 
@@ -19,9 +20,7 @@ MAX_ATTEMPTS = 60  # past any sane per-address limit (50 today)
 
 
 def test_wrong_passwords_from_another_address_do_not_lock_alice_out(world: World) -> None:
-    attacker = httpx.Client(
-        base_url=world.url, timeout=30, transport=httpx.HTTPTransport(local_address=ATTACKER_ADDRESS)
-    )
+    attacker = app_client(base_url=world.url, timeout=30, transport=app_transport(local_address=ATTACKER_ADDRESS))
 
     def guess(n: int) -> int:
         return attacker.post(
@@ -47,7 +46,7 @@ def test_wrong_passwords_from_another_address_do_not_lock_alice_out(world: World
 def test_a_forged_forwarded_for_header_does_not_spread_guesses_over_addresses(world: World) -> None:
     """The server trusts no proxy header by default: each guess claiming another client address in
     X-Forwarded-For (and Forwarded, X-Real-IP) still counts against the address the connection comes from."""
-    attacker = httpx.Client(base_url=world.url, timeout=30, transport=httpx.HTTPTransport(local_address="127.0.0.3"))
+    attacker = app_client(base_url=world.url, timeout=30, transport=app_transport(local_address="127.0.0.3"))
     attempts: list[int] = []
     while 429 not in attempts and len(attempts) < MAX_ATTEMPTS:
         n = len(attempts)
@@ -65,7 +64,7 @@ def test_a_forged_forwarded_for_header_does_not_spread_guesses_over_addresses(wo
 def test_behind_a_proxy_on_this_host_each_client_keeps_its_own_address(world: World) -> None:
     """A reverse proxy on the same host (loopback, trusted by default) passes the client in X-Forwarded-For:
     a guesser behind it is throttled by its own address, and the member behind the same proxy is not."""
-    proxy = httpx.Client(base_url=world.url, timeout=30)  # from 127.0.0.1, as a local proxy connects
+    proxy = app_client(base_url=world.url, timeout=30)  # from 127.0.0.1, as a local proxy connects
     guesser, member = {"X-Forwarded-For": "198.51.100.7"}, {"X-Forwarded-For": "203.0.113.9"}
     attempts: list[int] = []
     while 429 not in attempts and len(attempts) < MAX_ATTEMPTS:

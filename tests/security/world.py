@@ -20,6 +20,7 @@ import httpx
 from exports_app.state.exports import ExportModalState
 from tests.security import raw_http
 from tests.support.app_process import RunningApp
+from tests.support.http import app_client
 from tests.support.socketio_client import handler_name
 
 MAX_UPLOAD_BYTES = 5_000_000
@@ -111,7 +112,7 @@ class World:
 
 
 def sign_in(app: RunningApp, name: str, password: str) -> httpx.Client:
-    client = httpx.Client(base_url=app.url, timeout=30)
+    client = app_client(base_url=app.url, timeout=30)
     answer = client.post("/api/auth/login", json={"username": name, "password": password})
     assert answer.status_code == 200, answer.text
     return client

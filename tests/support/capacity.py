@@ -37,7 +37,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import boto3
-import httpx
 import sqlalchemy as sa
 from moto.server import ThreadedMotoServer
 from sqlmodel import col, select
@@ -50,6 +49,7 @@ from tests.support.aws_fixtures import ROLE, LocalAws
 from tests.support.capacity_tabs import Fleet, Protocol, TabPlan, TabResult
 from tests.support.environment import environ
 from tests.support.figures import percentile
+from tests.support.http import app_client
 from tests.support.mediaconvert_server import MediaConvertServer
 from tests.support.ports import free_port
 from tests.support.records import PASSWORD, flushed_id, password_hash
@@ -148,7 +148,7 @@ class Member:
 
 
 def _sign_in(app: RunningApp, name: str) -> str:
-    with httpx.Client(base_url=app.url, timeout=120) as client:
+    with app_client(base_url=app.url, timeout=120) as client:
         answer = client.post("/api/auth/login", json={"username": name, "password": PASSWORD})
         answer.raise_for_status()
         return "; ".join(f"{k}={v}" for k, v in client.cookies.items())
