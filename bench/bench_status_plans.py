@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from bench.common import report
-from bench.setup_db import fresh_data_dir, migrate_to_head
+from bench.setup_db import fresh_data_dir
 from bench.status_data import populate
 from exports_app import config, db
 from exports_app.domain import utcnow
@@ -40,7 +40,7 @@ def database(kind: str) -> Iterator[None]:
             os.environ["EXPORTS_DATABASE_URL"] = server.create("bench")
             config.get_settings.cache_clear()
             db.reset_engine()
-            migrate_to_head()
+            db.upgrade_to_head(logs=False)
         yield
     finally:
         db.reset_engine()

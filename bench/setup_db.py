@@ -6,11 +6,6 @@ import os
 import tempfile
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-
-from bench.common import ROOT
-
 
 def fresh_data_dir(prefix: str) -> Path:
     """Point the app at a new temp EXPORTS_DATA_DIR, migrated to head."""
@@ -21,13 +16,5 @@ def fresh_data_dir(prefix: str) -> Path:
     os.environ.pop("EXPORTS_DATABASE_URL", None)
     config.get_settings.cache_clear()
     db.reset_engine()
-    migrate_to_head()
+    db.upgrade_to_head(logs=False)
     return data_dir
-
-
-def migrate_to_head() -> None:
-    """Migrate the database the app's settings point at (EXPORTS_DATABASE_URL, else SQLite in the data dir)."""
-    cfg = Config(str(ROOT / "alembic.ini"))
-    cfg.set_main_option("script_location", str(ROOT / "alembic"))
-    cfg.attributes["configure_logger"] = False
-    command.upgrade(cfg, "head")

@@ -150,7 +150,7 @@ def cmd_start(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """The app in production mode on one port (scripts/serve.sh runs it after the migrations and the seed)."""
+    """The app in production mode on one port, on a database already migrated (`start` migrates it first)."""
     from exports_app.frontend_bundle import serve
 
     serve(args.port, args.loglevel)
@@ -195,14 +195,14 @@ def build_parser() -> argparse.ArgumentParser:
     seed = sub.add_parser("seed-demo", help="create the demo member, spaces, project and exports")
     seed.set_defaults(func=cmd_seed_demo)
 
-    serve = sub.add_parser("serve", help="serve the app (`reflex run --env prod --single-port`, built only on change)")
-    serve.add_argument("--port", type=int, default=get_settings().port)
-    serve.add_argument("--loglevel", default="warning")
-    serve.set_defaults(func=cmd_serve)
-    start = sub.add_parser("start", help="migrate, seed the demo (unless EXPORTS_SKIP_SEED=1) and serve: `make run`")
-    start.add_argument("--port", type=int, default=get_settings().port)
-    start.add_argument("--loglevel", default="warning")
-    start.set_defaults(func=cmd_start)
+    for name, func, what in (
+        ("serve", cmd_serve, "serve the app (`reflex run --env prod --single-port`, built only on change)"),
+        ("start", cmd_start, "migrate, seed the demo (unless EXPORTS_SKIP_SEED=1) and serve: `make run`"),
+    ):
+        serving = sub.add_parser(name, help=what)
+        serving.add_argument("--port", type=int, default=get_settings().port)
+        serving.add_argument("--loglevel", default="warning")
+        serving.set_defaults(func=func)
     built = sub.add_parser("build-frontend", help="compile and build the frontend `serve` serves, then end")
     built.add_argument("--loglevel", default="warning")
     built.set_defaults(func=cmd_build_frontend)

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine.interfaces import DBAPIConnection
@@ -17,6 +17,9 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlmodel import Session
 
 from exports_app.config import get_settings
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 
 def make_engine(url: str) -> sa.Engine:
@@ -78,13 +81,23 @@ def read_connection() -> Iterator[sa.Connection]:
         yield connection
 
 
-def upgrade_to_head() -> None:
-    """The database migrated to Alembic's newest revision, as `alembic upgrade head` migrates it (the same alembic.ini
-    and env.py, so the same URL and the same log lines)."""
-    from alembic import command
+def alembic_config(url: str | None = None, *, logs: bool = True) -> Config:
+    """Alembic's config for this app (alembic.ini beside the package, its env.py): the settings' database, or url.
+    logs=False leaves the process's logging as it is (alembic.ini's set-up is for the command line)."""
     from alembic.config import Config
 
-    command.upgrade(Config(str(Path(__file__).resolve().parents[1] / "alembic.ini")), "head")
+    config = Config(str(Path(__file__).resolve().parents[1] / "alembic.ini"))
+    if url is not None:
+        config.attributes["database_url"] = url
+    config.attributes["configure_logger"] = logs
+    return config
+
+
+def upgrade_to_head(url: str | None = None, *, logs: bool = True) -> None:
+    """The database migrated to Alembic's newest revision, as `alembic upgrade head` migrates it."""
+    from alembic import command
+
+    command.upgrade(alembic_config(url, logs=logs), "head")
 
 
 def reset_engine() -> None:

@@ -13,7 +13,6 @@ from alembic.config import Config
 
 from exports_app import config as app_config
 from exports_app import db
-from tests.support.paths import ROOT
 
 # EXPORTS_TEST_DB=mariadb or =postgresql runs the database-backed tests on a private server of that kind
 # instead of SQLite.
@@ -23,11 +22,8 @@ if SERVER_DB not in ("sqlite", "mariadb", "postgresql"):
 
 
 def alembic_config(url: str) -> Config:
-    cfg = Config(str(ROOT / "alembic.ini"))
-    cfg.set_main_option("script_location", str(ROOT / "alembic"))
-    cfg.attributes["database_url"] = url
-    cfg.attributes["configure_logger"] = False
-    return cfg
+    """The app's Alembic config on url, leaving the test process's logging alone."""
+    return db.alembic_config(url, logs=False)
 
 
 @contextmanager
