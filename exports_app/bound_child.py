@@ -1,4 +1,4 @@
-"""Child processes that die with the process that started them: a transcode's ffmpeg, and the server itself.
+"""Child processes that die with the process that started them: a transcode's ffmpeg.
 
 A transcode's child runs this as a script before it becomes ffmpeg: bound to die with the app, lowered below it,
 then exec'd (`python -I -S bound_child.py PARENT NICE FFMPEG ARG…`, see transcode/ffmpeg_run.start) rather than as
@@ -28,12 +28,11 @@ PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 PARENT_GONE = 3  # the exit code when the app ended before this process was bound to it
 
 
-def die_with_parent(parent: int, signal_number: int = signal.SIGKILL) -> None:
-    """Be sent signal_number (killed, by default) when the thread that started this process ends; exit now if the
-    process `parent` already did."""
+def die_with_parent(parent: int) -> None:
+    """Be killed when the thread that started this process ends; exit now if the process `parent` already did."""
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
-        if libc.prctl(PR_SET_PDEATHSIG, signal_number, 0, 0, 0) != 0:
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
             failed = ctypes.get_errno()
             raise OSError(failed, os.strerror(failed))
     if os.getppid() != parent:

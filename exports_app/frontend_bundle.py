@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import re
 import socket
 from pathlib import Path
@@ -26,8 +25,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 import reflex as rx
 from reflex.config import get_config
-
-from exports_app.server_process import STARTER
 
 # What the digest leaves out: the build itself, the installed packages (package.json and bun.lock stand for
 # them), the route types the build generates, and reflex.json (it holds the time of the last run).
@@ -154,7 +151,6 @@ def serve(port: int, loglevel: str, *, serving: bool = True) -> None:
     from exports_app.reflex_bridge import patches, run_reflex
 
     patches.install(frontend=patches.FrontendBuild(stale=_stale_said, built=mark_built, serve=serving))
-    os.environ[STARTER] = str(os.getpid())  # the server binds itself to this process (server_process.py)
     port_text = str(port)
     run_reflex(
         ["run", "--env", "prod", "--single-port", "--frontend-port", port_text, "--backend-port", port_text]

@@ -27,9 +27,9 @@ fi
 # pauses a few seconds between requests (a status poller on a busy machine) does not race the close and lose
 # its request.
 export REFLEX_USE_GRANIAN=false
-# The server's hooks (exports_app/server_process.py) make it end with the process that starts it.
+# gunicorn runs in the start process itself, as its master (exports_app/reflex_bridge/patches.py).
 export GUNICORN_CMD_ARGS="--workers ${EXPORTS_WORKERS:-1} --worker-class exports_app.server_worker.Worker \
---config python:exports_app.server_process --reuse-port --keep-alive 75 ${GUNICORN_CMD_ARGS:-}"
+--reuse-port --keep-alive 75 ${GUNICORN_CMD_ARGS:-}"
 # `reflex run --env prod --single-port`, except that the frontend is built only when its compiled sources changed
 # since the last build (exports_app/frontend_bundle.py): a restart serves the build it has.
 # The migrations (`alembic upgrade head`) and the demo seed (`seed-demo`, unless EXPORTS_SKIP_SEED=1) run first, in

@@ -96,7 +96,9 @@ def install(*, server: Server | None = None, frontend: FrontendBuild | None = No
     if frontend is not None:
         _persist_lockfiles_whole()
         _build_only_when(frontend.stale, frontend.built)
-        if not frontend.serve:
+        if frontend.serve:
+            _serve_in_this_process()
+        else:
             _build_without_serving()
 
 
@@ -275,6 +277,47 @@ def _build_without_serving() -> None:
     for name in ("run_backend_prod", "notify_app_running", "notify_frontend"):
         setattr(reflex_exec, name, nothing)
     prerequisites.check_schema_up_to_date = nothing
+
+
+def _serve_in_this_process() -> None:
+    """`reflex run --env prod` serves with gunicorn in its own process, which becomes gunicorn's master, instead of
+    starting gunicorn as a child process with the same command line and waiting for it.
+
+    The child imported the whole app again (about 1.1 s of CPU a start) to load what this process already holds,
+    and it served on as an orphan when only its starter was stopped. Here the process a supervisor starts is the
+    server: its SIGTERM is gunicorn's graceful stop, and gunicorn forks the workers from it. Reflex still makes the
+    command (options, GUNICORN_CMD_ARGS, the app's target, the skipped compile); only where it runs changes.
+    """
+    from reflex.utils import exec as reflex_exec
+    from reflex.utils import processes
+
+    reflex_run: Callable[..., None] = _reflex_own(reflex_exec, "run_uvicorn_backend_prod")
+
+    def run_uvicorn_backend_prod(*args: Any, **kwargs: Any) -> None:
+        reflex_new_process = processes.new_process
+        processes.new_process = _gunicorn_in_this_process  # type: ignore[assignment]
+        try:
+            reflex_run(*args, **kwargs)
+        finally:
+            processes.new_process = reflex_new_process
+
+    _put(reflex_exec, "run_uvicorn_backend_prod", run_uvicorn_backend_prod, reflex_run)
+
+
+def _gunicorn_in_this_process(
+    command: list[str], run: bool = False, env: dict[str, str] | None = None, **_: Any
+) -> None:
+    """Reflex's `python -m gunicorn ARG…` (run to its end, with env added), run by gunicorn's own command line in
+    this process: it returns, or raises SystemExit, when the server stops."""
+    import sys
+
+    from gunicorn.app.wsgiapp import run as gunicorn
+
+    if command[:3] != [sys.executable, "-m", "gunicorn"] or not run:
+        raise RuntimeError(f"Reflex no longer starts its server as `python -m gunicorn`: {command[:3]}")
+    os.environ.update(env or {})
+    sys.argv = ["gunicorn", *command[3:]]
+    gunicorn(prog="gunicorn")
 
 
 def _persist_lockfiles_whole() -> None:

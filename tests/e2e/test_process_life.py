@@ -85,6 +85,15 @@ def stop_mid_transcode(app: RunningApp, how: signal.Signals) -> list[int]:
     return sorted(left)
 
 
+def forked_children(pid: int) -> int:
+    """How many child processes `pid` has, each running its program (a fork); AssertionError for any other."""
+    children = (Path(f"/proc/{pid}/task/{pid}/children").read_text()).split()
+    program = Path(f"/proc/{pid}/cmdline").read_bytes()
+    for child in children:
+        assert Path(f"/proc/{child}/cmdline").read_bytes() == program, f"{pid} started another program: {child}"
+    return len(children)
+
+
 def assert_complete_hls(client: httpx.Client, hls_url: str, seconds: float) -> None:
     master = m3u8.loads(client.get(hls_url).text)
     assert master.playlists
@@ -121,6 +130,9 @@ def test_ffmpeg_ends_with_the_app_and_the_prep_still_ends_ready(tmp_path: Path) 
 
     app = start_app(data_dir, ENV)
     try:
+        # The process `make run` starts is the server: gunicorn's master, its one worker forked from it. (Reflex starts
+        # gunicorn as a program of its own, which imported the whole app again and could outlive its starter.)
+        assert forked_children(app.process.pid) == 1
         client = signed_in(app)
         states: set[str] = set()  # every state the member was shown, both exports
         for upload in uploads:
@@ -137,7 +149,7 @@ def test_ffmpeg_ends_with_the_app_and_the_prep_still_ends_ready(tmp_path: Path) 
             assert_complete_hls(client, body["hlsUrl"], CLIP_S)
         assert "failed" not in states
         # A SIGTERM to the app's main process alone (`kill PID`, a supervisor that signals only it): its server does
-        # not serve on as an orphan (it did: server_process.py).
+        # not serve on as an orphan (its gunicorn, once a child process, did; it now runs in that process).
         os.kill(app.process.pid, signal.SIGTERM)
         app.process.wait(timeout=STOP_GRACE_S)
         wait_for(lambda: not group_pids(app.process.pid), timeout=STOP_GRACE_S)
