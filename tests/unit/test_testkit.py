@@ -14,9 +14,12 @@ from sqlmodel import select
 from exports_app.db import session_scope
 from exports_app.models import User
 from exports_app.services import auth
+from exports_app.transcode import clips
+from exports_app.transcode.ffmpeg import ffmpeg_exe
+from tests.support import clips as test_clips
 from tests.support import scheduling
 from tests.support.app_process import RunningApp
-from tests.support.clips import make_clip
+from tests.support.clips import CLIPS_CACHE_ENV, encoded_once, make_clip
 from tests.support.records import PASSWORD, make_member
 
 
@@ -54,17 +57,30 @@ def test_a_running_apps_command_line_runs_in_this_process_on_the_apps_data(
         app.cli("user", "create", "dana", "--password", "short")
 
 
-def test_a_clip_is_encoded_once_per_process_and_each_caller_gets_a_copy_of_its_own(
+def test_a_clip_is_encoded_once_on_the_machine_and_each_caller_gets_a_copy_of_its_own(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    cache = tmp_path / "cache"
+    monkeypatch.setenv(CLIPS_CACHE_ENV, str(cache))  # an empty cache, as a new machine has
     first = make_clip(tmp_path / "first.mp4", seconds=0.2, width=64, height=48)
-    monkeypatch.setattr(subprocess, "run", no_new_process)
-    again = make_clip(tmp_path / "again" / "again.mp4", 0.2, 64, 48)  # the same arguments, given by position
-    assert again.read_bytes() == first.read_bytes() and again.stat().st_ino != first.stat().st_ino
-    again.write_bytes(b"a test's own change")
-    assert make_clip(tmp_path / "third.mp4", seconds=0.2, width=64, height=48).read_bytes() == first.read_bytes()
-    with pytest.raises(AssertionError, match="a new process"):  # other arguments: another clip, encoded anew
-        make_clip(tmp_path / "silent.mp4", seconds=0.2, width=64, height=48, audio=False)
+    assert [found.suffix for found in cache.iterdir()] == [".mp4"]  # the clip alone: no partial file left
+    with monkeypatch.context() as no_encoder:
+        no_encoder.setattr(subprocess, "run", no_new_process)
+        again = make_clip(tmp_path / "again" / "again.mp4", 0.2, 64, 48)  # the same arguments, given by position
+        assert again.read_bytes() == first.read_bytes() and again.stat().st_ino != first.stat().st_ino
+        again.write_bytes(b"a test's own change")
+        assert make_clip(tmp_path / "third.mp4", seconds=0.2, width=64, height=48).read_bytes() == first.read_bytes()
+        with pytest.raises(AssertionError, match="a new process"):  # other arguments: another clip, encoded anew
+            make_clip(tmp_path / "silent.mp4", seconds=0.2, width=64, height=48, audio=False)
+        # Another process, or a later run, finds it in the cache too: a fresh wrapper has nothing of its own.
+        later_run = encoded_once(clips.make_clip)
+        assert later_run(tmp_path / "later.mp4", 0.2, 64, 48).read_bytes() == first.read_bytes()
+    # A clip that another ffmpeg binary would make is made anew.
+    (tmp_path / "other-ffmpeg").symlink_to(ffmpeg_exe())
+    monkeypatch.setattr(clips, "ffmpeg_exe", lambda: str(tmp_path / "other-ffmpeg"))
+    monkeypatch.setattr(test_clips, "ffmpeg_exe", lambda: str(tmp_path / "other-ffmpeg"))
+    make_clip(tmp_path / "other.mp4", seconds=0.2, width=64, height=48)
+    assert len(list(cache.iterdir())) == 2
 
 
 def test_work_units_go_out_longest_first_each_whole_and_in_its_order(tmp_path: Path) -> None:
