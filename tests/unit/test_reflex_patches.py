@@ -215,6 +215,43 @@ def test_a_build_without_serving_stops_where_reflex_would_serve(monkeypatch: pyt
     assert prerequisites.check_schema_up_to_date() is None  # type: ignore[no-untyped-call]
 
 
+def test_the_production_server_runs_in_the_starting_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With serving on, Reflex's production backend is gunicorn's own command line run in this process (which becomes
+    gunicorn's master), with the command Reflex makes, and no child process; any other command is refused."""
+    import subprocess
+    import sys
+
+    import gunicorn.app.wsgiapp
+    from reflex.environment import environment
+    from reflex.utils import exec as reflex_exec
+    from reflex.utils import processes
+
+    undo_patches_after(monkeypatch)
+    monkeypatch.setenv("REFLEX_USE_GRANIAN", "false")
+    monkeypatch.delenv(environment.REFLEX_SKIP_COMPILE.name, raising=False)
+    monkeypatch.setattr(sys, "argv", list(sys.argv))
+    served: list[tuple[list[str], bool]] = []
+    monkeypatch.setattr(
+        gunicorn.app.wsgiapp, "run", lambda prog: served.append((sys.argv, environment.REFLEX_SKIP_COMPILE.get()))
+    )
+
+    def no_child(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the server was started as a child process")
+
+    monkeypatch.setattr(subprocess, "Popen", no_child)
+    reflex_new_process = processes.new_process
+    patches.install(frontend=patches.FrontendBuild(stale=lambda web: False, built=lambda web: None))
+    reflex_exec.run_backend_prod("127.0.0.1", 1, LogLevel.WARNING, True)
+    [(argv, skip_compile)] = served
+    assert (
+        argv[:2] == ["gunicorn", "--preload"] and "127.0.0.1:1" in argv and argv[-3] == "exports_app.exports_app:app()"
+    )
+    assert skip_compile  # the pages are compiled already: the server only loads them
+    assert processes.new_process is reflex_new_process  # put back once the server has stopped
+    with pytest.raises(RuntimeError, match="no longer starts its server"):
+        patches._gunicorn_in_this_process(["granian", "app:app"], run=True)
+
+
 def test_the_disk_state_manager_looks_for_expired_tab_states_once_a_minute(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
