@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import sys
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextvars import ContextVar
@@ -309,8 +310,6 @@ def _gunicorn_in_this_process(
 ) -> None:
     """Reflex's `python -m gunicorn ARG…` (run to its end, with env added), run by gunicorn's own command line in
     this process: it returns, or raises SystemExit, when the server stops."""
-    import sys
-
     from gunicorn.app.wsgiapp import run as gunicorn
 
     if command[:3] != [sys.executable, "-m", "gunicorn"] or not run:

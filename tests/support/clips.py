@@ -33,17 +33,18 @@ def clips_cache() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "exports-app" / "test-clips"
 
 
-def _encoder_identity(make: Callable[..., Path]) -> str:
+def _encoder_identity(maker_source: str) -> str:
     """What else makes a clip what it is: the maker's code, and the ffmpeg binary (its path, size and time)."""
     exe = Path(ffmpeg_exe())
     found = exe.stat()
-    return f"{inspect.getsource(make)}\0{exe}\0{found.st_size}\0{found.st_mtime_ns}"
+    return f"{maker_source}\0{exe}\0{found.st_size}\0{found.st_mtime_ns}"
 
 
 def encoded_once(make: Callable[Concatenate[Path, P], Path]) -> Callable[Concatenate[Path, P], Path]:
     """`make` (which writes a clip to its path), run once per distinct set of the other arguments on this machine;
     every call gets a copy of that clip at its own path."""
     signature = inspect.signature(make)
+    source = inspect.getsource(make)  # read once: the maker's code does not change while the tests run
     lock = threading.Lock()
 
     def copy_of(path: Path, /, *args: P.args, **kwargs: P.kwargs) -> Path:
@@ -52,7 +53,7 @@ def encoded_once(make: Callable[Concatenate[Path, P], Path]) -> Callable[Concate
         # The path's suffix picks ffmpeg's container, so it is a part of what makes a clip.
         key = repr(sorted((name, value) for name, value in bound.arguments.items() if name != "path")) + path.suffix
         folder = clips_cache()
-        name = hashlib.sha256(f"{key}\0{_encoder_identity(make)}".encode()).hexdigest()[:24]
+        name = hashlib.sha256(f"{key}\0{_encoder_identity(source)}".encode()).hexdigest()[:24]
         made = folder / f"{name}{path.suffix}"
         with lock:
             if not made.is_file():
