@@ -12,6 +12,11 @@ many more starts: it runs the step every start runs after its install, the copy 
 the checkout, in a loop, with the checkout's own set-up of that step (on e9dc3c6, Reflex's plain copy). It loops
 until every start is past its last lockfile step (it says which build it serves, after the compile's install): then
 no start reads or writes reflex.lock/ any more, and the loop would only take a core from the starts' builds.
+
+The first start past its lockfile step goes on to serve: a start from a checkout with no frontend serves after the
+race. The others are stopped there: what is left of a start is its Vite build, which reads its own web dir only and
+is the build every other app test serves (two more builds were about 17 CPU s of the suite's run, and tested nothing
+of the race).
 """
 
 from __future__ import annotations
@@ -58,7 +63,7 @@ def _tracked_copy(target: Path) -> Path:
 
 
 @pytest.mark.skipif(not (ROOT / ".git").exists(), reason="needs the checkout's git index to copy its tracked files")
-def test_starts_at_once_without_a_seed_all_serve_and_leave_the_lockfiles_alone(tmp_path: Path) -> None:
+def test_starts_at_once_without_a_seed_are_never_refused_and_leave_the_lockfiles_alone(tmp_path: Path) -> None:
     checkout = _tracked_copy(tmp_path / "checkout")
     committed = {name: (checkout / "reflex.lock" / name).read_bytes() for name in LOCKFILES}
     assert not (checkout / ".web").exists()
@@ -88,21 +93,31 @@ def test_starts_at_once_without_a_seed_all_serve_and_leave_the_lockfiles_alone(t
             }
             env.pop("EXPORTS_DATABASE_URL", None)
             starts.append((port, spawn_serve(checkout, env, work / "serve.log"), work / "serve.log"))
-        waiting = {port for port, _, _ in starts}
+        past: list[tuple[int, subprocess.Popen[bytes], Path]] = []  # the starts past their lockfiles, in that order
         deadline = time.monotonic() + 600
-        while waiting and time.monotonic() < deadline:
-            if persisting.poll() is None and all(
-                process.poll() is not None or PAST_THE_LOCKFILES in log.read_text(errors="replace")
-                for _, process, log in starts
-            ):
+        while time.monotonic() < deadline:
+            for start in starts:
+                if (
+                    start not in past
+                    and start[1].poll() is None
+                    and PAST_THE_LOCKFILES in start[2].read_text("utf-8", "replace")
+                ):
+                    past.append(start)
+                    if len(past) > 1:  # only its Vite build is left, which plays no part in the race
+                        stop_group(start[1])
+            refused = [
+                log.read_text()[-1500:]
+                for port, process, log in starts
+                if process.poll() is not None and ((port, process, log) not in past[1:])
+            ]
+            assert not refused, "a start refused to run:\n" + "\n---\n".join(refused)
+            if len(past) == STARTS:
                 persisting.kill()
-            for port, process, _ in starts:
-                if port in waiting and (ready(f"http://127.0.0.1:{port}") or process.poll() is not None):
-                    waiting.discard(port)
+                if ready(f"http://127.0.0.1:{past[0][0]}"):
+                    break
             time.sleep(1)
-        refused = [log.read_text()[-1500:] for port, process, log in starts if process.poll() is not None]
-        assert not refused, "a start refused to run:\n" + "\n---\n".join(refused)
-        assert not waiting, f"{len(waiting)} of {STARTS} starts did not serve within the deadline"
+        else:
+            pytest.fail(f"{len(past)} of {STARTS} starts got past their lockfiles, and the first did not serve in time")
     finally:
         persisting.kill()
         persisting.wait(timeout=10)
