@@ -8,22 +8,14 @@ import subprocess
 
 from tests.security.raw_http import RawResponse
 from tests.security.world import World
-from tests.support.paths import ROOT
 from tests.support.socketio_client import EventSocket
 
 REFUSAL = "not a supported video"
 
 
 def run_cli(world: World, *args: str) -> subprocess.CompletedProcess[str]:
-    """`python -m exports_app …` against the app's data dir, whatever its exit code."""
-    return subprocess.run(
-        [str(ROOT / ".venv/bin/python"), "-m", "exports_app", *args],
-        cwd=ROOT,
-        env=world.app.env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    """`python -m exports_app …` against the app's data dir, whatever its exit code (RunningApp.run_cli)."""
+    return world.app.run_cli(*args)
 
 
 def upload_refused(answer: RawResponse | None, tab: EventSocket, since: int) -> tuple[bool, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 import re
 import shutil
@@ -76,14 +77,29 @@ class RunningApp:
 
     def cli(self, *args: str) -> str:
         """Run the command line (`python -m exports_app …`, its main) against this app's data dir and database; what
-        it printed. In this process: a new interpreter spends over a second of CPU importing what this one has."""
+        it printed. It must succeed."""
+        done = self.run_cli(*args)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    def run_cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """The command line against this app's data dir and database, whatever its exit code: its code and what it
+        printed to stdout and stderr, as an operator's shell gets them. In this process: a new interpreter spends over
+        a second of CPU importing what this one has."""
         from exports_app import cli
 
         printed, told = io.StringIO(), io.StringIO()
-        with self.in_this_process(), contextlib.redirect_stdout(printed), contextlib.redirect_stderr(told):
-            status = cli.main(list(args))
-        assert status == 0, told.getvalue()
-        return printed.getvalue().strip()
+        # A command's own process has no log handler: Python prints its warnings and errors to stderr, one line each
+        # (logging.lastResort). Here pytest's handlers would take them, so they are put on its stderr as they would be.
+        last_resort = logging.StreamHandler(told)
+        last_resort.setLevel(logging.WARNING)
+        logging.getLogger().addHandler(last_resort)
+        try:
+            with self.in_this_process(), contextlib.redirect_stdout(printed), contextlib.redirect_stderr(told):
+                status = cli.main(list(args))
+        finally:
+            logging.getLogger().removeHandler(last_resort)
+        return subprocess.CompletedProcess(["exports_app", *args], status, printed.getvalue(), told.getvalue())
 
     @contextmanager
     def in_this_process(self) -> Iterator[RunningApp]:
