@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The pytest runs of `make test`, side by side: every test on SQLite (in three pytest-xdist workers;
+# The pytest runs of `make test`, side by side: every test on SQLite (in four pytest-xdist workers;
 # tests/support/scheduling.py keeps the tests that share an app in one and hands the longest out first), and the
 # database-backed tests (marker server_db) again on a private MariaDB server and on a private PostgreSQL server. Much
 # of each run is waiting (for an app to start, a browser, a transcode, a database), so running them together takes
@@ -8,7 +8,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
-# The run keeps Python's bytecode (in __pycache__ folders, which git ignores): each of its five pytest processes (three
+# The run keeps Python's bytecode (in __pycache__ folders, which git ignores): each of its six pytest processes (four
 # workers and the two server runs) collects every test module, and rewriting and compiling them anew each time cost
 # about 3.5 s of CPU a process (the next run reads them back, as the apps do their modules).
 unset PYTHONDONTWRITEBYTECODE
@@ -41,8 +41,9 @@ for kind in mariadb postgresql; do
   runs[$kind]=$!
 done
 
-# Three workers on two cores: most of a test is waiting (for an app, a browser, a transcode, a push).
-python -m pytest -q -n 3 "$@" &
+# Four workers on two cores: most of a test is waiting (for an app, a browser, a transcode, a push). With three, the
+# cores were saturated only while the server runs went on beside them: the last two minutes ran at 63 to 95 %.
+python -m pytest -q -n 4 "$@" &
 runs[sqlite]=$!
 wait "${runs[sqlite]}"
 failed=$?

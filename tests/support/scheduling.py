@@ -1,6 +1,6 @@
 """How the SQLite run's tests are shared between pytest-xdist workers: which tests go together, and in what order.
 
-Under pytest-xdist (`make test` runs the SQLite tests in three workers), the tests of a directory whose tests share
+Under pytest-xdist (`make test` runs the SQLite tests in four workers), the tests of a directory whose tests share
 something costly made once per session stay in one worker, so it is made once: tests/hls's transcoded sources, and
 tests/security's world (an app, two members, six imports and two transcodes). Every other module stays whole in the
 worker it lands on, so its module-scoped fixtures are made once. (xdist's own --dist loadgroup cannot do it on
