@@ -15,7 +15,7 @@ no start reads or writes reflex.lock/ any more, and the loop would only take a c
 
 The first start past its lockfile step goes on to serve: a start from a checkout with no frontend serves after the
 race. The others are stopped there: what is left of a start is its Vite build, which reads its own web dir only and
-is the build every other app test serves (two more builds were about 17 CPU s of the suite's run, and tested nothing
+is the build every other app test serves (two more builds were about 21 CPU s of the suite's run, and tested nothing
 of the race).
 """
 
