@@ -87,7 +87,10 @@ def stop_mid_transcode(app: RunningApp, how: signal.Signals) -> list[int]:
 
 def forked_children(pid: int) -> int:
     """How many child processes `pid` has, each running its program (a fork); AssertionError for any other."""
-    children = (Path(f"/proc/{pid}/task/{pid}/children").read_text()).split()
+    # Each thread's children are listed under its own task: a child started from another thread counts too.
+    children = [
+        child for task in Path(f"/proc/{pid}/task").iterdir() for child in (task / "children").read_text().split()
+    ]
     program = Path(f"/proc/{pid}/cmdline").read_bytes()
     for child in children:
         assert Path(f"/proc/{child}/cmdline").read_bytes() == program, f"{pid} started another program: {child}"

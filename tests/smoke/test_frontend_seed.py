@@ -27,6 +27,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -51,6 +52,12 @@ while True:
 """
 
 
+class Start(NamedTuple):
+    port: int
+    process: subprocess.Popen[bytes]
+    log: Path
+
+
 def _tracked_copy(target: Path) -> Path:
     """The checkout's tracked files as they are on disk now (no .web, .venv or data), in `target`."""
     listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
@@ -67,7 +74,7 @@ def test_starts_at_once_without_a_seed_are_never_refused_and_leave_the_lockfiles
     checkout = _tracked_copy(tmp_path / "checkout")
     committed = {name: (checkout / "reflex.lock" / name).read_bytes() for name in LOCKFILES}
     assert not (checkout / ".web").exists()
-    starts: list[tuple[int, subprocess.Popen[bytes], Path]] = []
+    starts: list[Start] = []
     persisting_web = tmp_path / "persisting-web"
     persisting_web.mkdir()
     for name in LOCKFILES:
@@ -92,28 +99,29 @@ def test_starts_at_once_without_a_seed_are_never_refused_and_leave_the_lockfiles
                 "REFLEX_STATES_WORKDIR": str(work / "states"),
             }
             env.pop("EXPORTS_DATABASE_URL", None)
-            starts.append((port, spawn_serve(checkout, env, work / "serve.log"), work / "serve.log"))
-        past: list[tuple[int, subprocess.Popen[bytes], Path]] = []  # the starts past their lockfiles, in that order
+            starts.append(Start(port, spawn_serve(checkout, env, work / "serve.log"), work / "serve.log"))
+        past: list[Start] = []  # the starts past their lockfiles, in that order
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
             for start in starts:
                 if (
                     start not in past
-                    and start[1].poll() is None
-                    and PAST_THE_LOCKFILES in start[2].read_text("utf-8", "replace")
+                    and start.process.poll() is None
+                    and PAST_THE_LOCKFILES in start.log.read_text(errors="replace")
                 ):
                     past.append(start)
                     if len(past) > 1:  # only its Vite build is left, which plays no part in the race
-                        stop_group(start[1])
+                        stop_group(start.process)
+            # A start that ended on its own (not one stopped here) was refused.
             refused = [
-                log.read_text()[-1500:]
-                for port, process, log in starts
-                if process.poll() is not None and ((port, process, log) not in past[1:])
+                start.log.read_text()[-1500:]
+                for start in starts
+                if start.process.poll() is not None and start not in past[1:]
             ]
             assert not refused, "a start refused to run:\n" + "\n---\n".join(refused)
             if len(past) == STARTS:
                 persisting.kill()
-                if ready(f"http://127.0.0.1:{past[0][0]}"):
+                if ready(f"http://127.0.0.1:{past[0].port}"):
                     break
             time.sleep(1)
         else:
